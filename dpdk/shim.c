@@ -1,0 +1,44 @@
+#include "shim.h"
+
+int las_errno(void) { return rte_errno; }
+
+unsigned las_lcore_id(void) { return rte_lcore_id(); }
+uint64_t las_tsc(void) { return rte_get_tsc_cycles(); }
+void las_prefetch0(const void *p) { rte_prefetch0(p); }
+void las_pause(void) { rte_pause(); }
+
+uint16_t las_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{ return rte_eth_rx_burst(port, queue, pkts, n); }
+uint16_t las_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{ return rte_eth_tx_burst(port, queue, pkts, n); }
+
+struct rte_mbuf *las_pktmbuf_alloc(struct rte_mempool *mp) { return rte_pktmbuf_alloc(mp); }
+int las_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs, unsigned n)
+{ return rte_pktmbuf_alloc_bulk(mp, mbufs, n); }
+void las_pktmbuf_free(struct rte_mbuf *m) { rte_pktmbuf_free(m); }
+char *las_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_prepend(m, len); }
+char *las_pktmbuf_adj(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_adj(m, len); }
+char *las_pktmbuf_append(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_append(m, len); }
+int las_pktmbuf_trim(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_trim(m, len); }
+int las_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail) { return rte_pktmbuf_chain(head, tail); }
+int las_pktmbuf_linearize(struct rte_mbuf *m) { return rte_pktmbuf_linearize(m); }
+
+uint8_t *las_mbuf_data(struct rte_mbuf *m) { return rte_pktmbuf_mtod(m, uint8_t *); }
+uint16_t las_mbuf_data_len(const struct rte_mbuf *m) { return m->data_len; }
+uint32_t las_mbuf_pkt_len(const struct rte_mbuf *m) { return m->pkt_len; }
+uint16_t las_mbuf_nb_segs(const struct rte_mbuf *m) { return m->nb_segs; }
+uint16_t las_mbuf_headroom(const struct rte_mbuf *m) { return rte_pktmbuf_headroom(m); }
+uint16_t las_mbuf_tailroom(const struct rte_mbuf *m) { return rte_pktmbuf_tailroom(m); }
+uint16_t las_mbuf_port(const struct rte_mbuf *m) { return m->port; }
+uint64_t las_mbuf_ol_flags(const struct rte_mbuf *m) { return m->ol_flags; }
+uint32_t las_mbuf_rss_hash(const struct rte_mbuf *m) { return m->hash.rss; }
+uint16_t las_mbuf_refcnt(const struct rte_mbuf *m) { return rte_mbuf_refcnt_read(m); }
+struct rte_mempool *las_mbuf_pool(const struct rte_mbuf *m) { return m->pool; }
+const void *las_pktmbuf_read(const struct rte_mbuf *m, uint32_t off, uint32_t len, void *buf)
+{ return rte_pktmbuf_read(m, off, len, buf); }
+
+unsigned las_ring_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned n)
+{ return rte_ring_enqueue_burst(r, objs, n, NULL); }
+unsigned las_ring_dequeue_burst(struct rte_ring *r, void **objs, unsigned n)
+{ return rte_ring_dequeue_burst(r, objs, n, NULL); }
+unsigned las_ring_count(const struct rte_ring *r) { return rte_ring_count(r); }

@@ -1,0 +1,2 @@
+//! The only FFI/unsafe code in las: thin safe wrappers over DPDK.
+pub mod sys;

@@ -1,0 +1,1 @@
+//! Virtual switching: MAC tables, learning, aging, filters.

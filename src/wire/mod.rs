@@ -1,0 +1,1 @@
+//! Packet formats: zero-copy views and owned representations.
