@@ -42,3 +42,7 @@ unsigned las_ring_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned 
 unsigned las_ring_dequeue_burst(struct rte_ring *r, void **objs, unsigned n)
 { return rte_ring_dequeue_burst(r, objs, n, NULL); }
 unsigned las_ring_count(const struct rte_ring *r) { return rte_ring_count(r); }
+
+uint64_t las_eth_rss_ip(void) { return RTE_ETH_RSS_IP; }
+uint64_t las_eth_tx_offload_multi_segs(void) { return RTE_ETH_TX_OFFLOAD_MULTI_SEGS; }
+uint64_t las_eth_tx_offload_ipv4_cksum(void) { return RTE_ETH_TX_OFFLOAD_IPV4_CKSUM; }

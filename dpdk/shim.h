@@ -24,6 +24,11 @@
 
 int las_errno(void);
 
+/* Flag values that DPDK defines with function-like macros bindgen cannot evaluate. */
+uint64_t las_eth_rss_ip(void);
+uint64_t las_eth_tx_offload_multi_segs(void);
+uint64_t las_eth_tx_offload_ipv4_cksum(void);
+
 unsigned las_lcore_id(void);
 uint64_t las_tsc(void);
 void las_prefetch0(const void *p);

@@ -1,2 +1,55 @@
-//! The only FFI/unsafe code in las: thin safe wrappers over DPDK.
+//! The only FFI/unsafe code in las: thin, safe wrappers over DPDK.
+//!
+//! Every raw call lives here and is turned into a `Result` at this seam;
+//! the rest of the crate is `#![forbid(unsafe_code)]`. Handles own what they
+//! point at (`Mbuf` frees itself on drop, `into_raw` hands ownership to the
+//! NIC), and IDs are newtypes.
+
+pub mod eal;
+pub mod error;
+pub mod mbuf;
+pub mod mempool;
+pub mod port;
+pub mod ring;
 pub mod sys;
+
+pub use eal::{Eal, LcoreId};
+pub use error::{DpdkError, Result};
+pub use mbuf::{Burst, Mbuf, TxBuffer, MAX_BURST};
+pub use mempool::Mempool;
+pub use port::{EthStats, Port, PortConf, PortId, PortInfo};
+pub use ring::MbufRing;
+
+/// The time-stamp counter: cycles since an arbitrary start. Cheap.
+#[inline(always)]
+pub fn tsc() -> u64 {
+    // SAFETY: reads the TSC; no memory is touched.
+    unsafe { sys::las_tsc() }
+}
+
+/// Cycles per second of `tsc()`. Valid after EAL init.
+pub fn tsc_hz() -> u64 {
+    // SAFETY: plain getter of a value computed at EAL init.
+    unsafe { sys::rte_get_tsc_hz() }
+}
+
+/// Prefetch the cache line holding `p` into all cache levels.
+#[inline(always)]
+pub fn prefetch0<T>(p: &T) {
+    // SAFETY: prefetch is a hint; it never faults, even on bad addresses.
+    unsafe { sys::las_prefetch0(p as *const T as *const core::ffi::c_void) }
+}
+
+/// A CPU pause hint for spin loops.
+#[inline(always)]
+pub fn pause() {
+    // SAFETY: executes the `pause` instruction only.
+    unsafe { sys::las_pause() }
+}
+
+/// The DPDK version string, e.g. "DPDK 22.11.11".
+pub fn version() -> String {
+    // SAFETY: rte_version returns a pointer to a static NUL-terminated string.
+    let s = unsafe { std::ffi::CStr::from_ptr(sys::rte_version()) };
+    s.to_string_lossy().into_owned()
+}

@@ -1,0 +1,397 @@
+//! Owned packet buffers and fixed-size bursts of them.
+use super::mempool::Mempool;
+use super::sys;
+use std::ptr::NonNull;
+
+/// The largest burst las moves at once.
+pub const MAX_BURST: usize = 64;
+
+/// One owned `rte_mbuf` (possibly the head of a segment chain). Freed on drop.
+pub struct Mbuf {
+    ptr: NonNull<sys::rte_mbuf>,
+}
+
+// SAFETY: an mbuf is plain memory from a thread-safe pool; ownership moves
+// between lcores through rings, exactly one owner at a time.
+unsafe impl Send for Mbuf {}
+
+impl Mbuf {
+    /// Takes ownership of a raw mbuf pointer, or None if null.
+    ///
+    /// # Safety
+    /// `p` must be a valid mbuf that nobody else owns.
+    #[inline(always)]
+    pub(crate) unsafe fn from_raw(p: *mut sys::rte_mbuf) -> Option<Mbuf> {
+        NonNull::new(p).map(|ptr| Mbuf { ptr })
+    }
+
+    /// Gives up ownership (to a NIC queue or a ring).
+    #[inline(always)]
+    pub(crate) fn into_raw(self) -> *mut sys::rte_mbuf {
+        let p = self.ptr.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    /// A fresh mbuf from `pool` with default headroom and no data.
+    #[inline]
+    pub fn alloc(pool: &Mempool) -> Option<Mbuf> {
+        // SAFETY: pool is valid; the result is a new mbuf we own, or null.
+        unsafe { Mbuf::from_raw(sys::las_pktmbuf_alloc(pool.as_ptr())) }
+    }
+
+    /// Bytes of the first segment.
+    #[inline(always)]
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: data pointer and data_len describe the initialised bytes
+        // of the first segment, which we own for the life of &self.
+        unsafe {
+            let p = sys::las_mbuf_data(self.ptr.as_ptr());
+            std::slice::from_raw_parts(p, sys::las_mbuf_data_len(self.ptr.as_ptr()) as usize)
+        }
+    }
+
+    /// Bytes of the first segment, writable. An mbuf shared by reference
+    /// count (a clone) must not be written; `is_shared` tells.
+    #[inline(always)]
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as `data`, and &mut self guarantees unique access.
+        unsafe {
+            let p = sys::las_mbuf_data(self.ptr.as_ptr());
+            std::slice::from_raw_parts_mut(p, sys::las_mbuf_data_len(self.ptr.as_ptr()) as usize)
+        }
+    }
+
+    #[inline(always)]
+    pub fn data_len(&self) -> usize {
+        // SAFETY: field read of a valid mbuf.
+        unsafe { sys::las_mbuf_data_len(self.ptr.as_ptr()) as usize }
+    }
+
+    #[inline(always)]
+    pub fn pkt_len(&self) -> usize {
+        // SAFETY: field read of a valid mbuf.
+        unsafe { sys::las_mbuf_pkt_len(self.ptr.as_ptr()) as usize }
+    }
+
+    #[inline(always)]
+    pub fn nb_segs(&self) -> u16 {
+        // SAFETY: field read of a valid mbuf.
+        unsafe { sys::las_mbuf_nb_segs(self.ptr.as_ptr()) }
+    }
+
+    #[inline(always)]
+    pub fn headroom(&self) -> usize {
+        // SAFETY: field read of a valid mbuf.
+        unsafe { sys::las_mbuf_headroom(self.ptr.as_ptr()) as usize }
+    }
+
+    #[inline(always)]
+    pub fn tailroom(&self) -> usize {
+        // SAFETY: field read of a valid mbuf.
+        unsafe { sys::las_mbuf_tailroom(self.ptr.as_ptr()) as usize }
+    }
+
+    /// The port the mbuf was received on.
+    #[inline(always)]
+    pub fn port(&self) -> u16 {
+        // SAFETY: field read of a valid mbuf.
+        unsafe { sys::las_mbuf_port(self.ptr.as_ptr()) }
+    }
+
+    /// True when another mbuf references the same data (a clone exists),
+    /// so the data must not be written.
+    #[inline(always)]
+    pub fn is_shared(&self) -> bool {
+        // SAFETY: field read of a valid mbuf.
+        unsafe { sys::las_mbuf_refcnt(self.ptr.as_ptr()) > 1 }
+    }
+
+    /// Removes `n` bytes from the front (decapsulation). False if the first
+    /// segment is shorter than `n`.
+    #[inline(always)]
+    pub fn adj(&mut self, n: usize) -> bool {
+        if n > u16::MAX as usize {
+            return false;
+        }
+        // SAFETY: rte_pktmbuf_adj checks n against data_len and returns null
+        // without changing anything if it does not fit.
+        !unsafe { sys::las_pktmbuf_adj(self.ptr.as_ptr(), n as u16) }.is_null()
+    }
+
+    /// Removes `n` bytes from the end. False if the last segment is shorter.
+    #[inline(always)]
+    pub fn trim(&mut self, n: usize) -> bool {
+        if n > u16::MAX as usize {
+            return false;
+        }
+        // SAFETY: rte_pktmbuf_trim checks n against the last segment.
+        unsafe { sys::las_pktmbuf_trim(self.ptr.as_ptr(), n as u16) == 0 }
+    }
+
+    /// Prepends `n` bytes into the headroom (encapsulation) and returns the
+    /// whole first segment, starting with the `n` new bytes. None if the
+    /// headroom is too small.
+    #[inline(always)]
+    pub fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
+        if n > u16::MAX as usize {
+            return None;
+        }
+        // SAFETY: rte_pktmbuf_prepend checks the headroom and returns null
+        // without change if it is too small.
+        let p = unsafe { sys::las_pktmbuf_prepend(self.ptr.as_ptr(), n as u16) };
+        if p.is_null() {
+            None
+        } else {
+            Some(self.data_mut())
+        }
+    }
+
+    /// Appends `n` bytes at the tail of the last segment and returns them.
+    #[inline]
+    pub fn append(&mut self, n: usize) -> Option<&mut [u8]> {
+        if n > u16::MAX as usize {
+            return None;
+        }
+        // SAFETY: rte_pktmbuf_append checks the tailroom; on success the
+        // returned pointer addresses `n` bytes owned by this mbuf.
+        unsafe {
+            let p = sys::las_pktmbuf_append(self.ptr.as_ptr(), n as u16);
+            if p.is_null() {
+                None
+            } else {
+                Some(std::slice::from_raw_parts_mut(p as *mut u8, n))
+            }
+        }
+    }
+
+    /// Copies the whole packet (all segments) into fresh mbuf(s) from `pool`.
+    #[inline]
+    pub fn copy(&self, pool: &Mempool) -> Option<Mbuf> {
+        // SAFETY: source valid; the result is a new chain we own, or null.
+        unsafe {
+            Mbuf::from_raw(sys::rte_pktmbuf_copy(
+                self.ptr.as_ptr(),
+                pool.as_ptr(),
+                0,
+                u32::MAX,
+            ))
+        }
+    }
+
+    /// An indirect mbuf sharing this packet's data (reference counted).
+    #[inline]
+    pub fn clone_indirect(&self, pool: &Mempool) -> Option<Mbuf> {
+        // SAFETY: source valid; the result is a new indirect chain we own.
+        unsafe { Mbuf::from_raw(sys::rte_pktmbuf_clone(self.ptr.as_ptr(), pool.as_ptr())) }
+    }
+
+    /// Appends `tail` as further segments of `self`. Gives `tail` back if
+    /// the chain would be too long.
+    #[inline]
+    pub fn chain(&mut self, tail: Mbuf) -> Result<(), Mbuf> {
+        let t = tail.into_raw();
+        // SAFETY: both valid; on success `self` owns `t`, on failure nothing
+        // changed and we take `t` back.
+        unsafe {
+            if sys::las_pktmbuf_chain(self.ptr.as_ptr(), t) == 0 {
+                Ok(())
+            } else {
+                Err(Mbuf::from_raw(t).expect("non-null"))
+            }
+        }
+    }
+
+    /// Makes the packet one contiguous segment if it fits. False otherwise.
+    pub fn linearize(&mut self) -> bool {
+        if self.nb_segs() == 1 {
+            return true;
+        }
+        // SAFETY: valid mbuf we own uniquely.
+        unsafe { sys::las_pktmbuf_linearize(self.ptr.as_ptr()) == 0 }
+    }
+
+    /// Copies `buf.len()` bytes at offset `off` of the packet (across
+    /// segments) into `buf`. False if the packet is too short.
+    pub fn read_into(&self, off: usize, buf: &mut [u8]) -> bool {
+        let len = buf.len();
+        if off.checked_add(len).is_none_or(|end| end > self.pkt_len()) {
+            return false;
+        }
+        // SAFETY: range checked above; rte_pktmbuf_read returns a pointer to
+        // `len` readable bytes (either inside the mbuf or in `buf`).
+        unsafe {
+            let p = sys::las_pktmbuf_read(
+                self.ptr.as_ptr(),
+                off as u32,
+                len as u32,
+                buf.as_mut_ptr() as *mut core::ffi::c_void,
+            ) as *const u8;
+            if p.is_null() {
+                return false;
+            }
+            if p != buf.as_ptr() {
+                std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), len);
+            }
+        }
+        true
+    }
+
+    /// Prefetches the first cache line of packet data.
+    #[inline(always)]
+    pub fn prefetch_data(&self) {
+        // SAFETY: prefetch of a valid address inside the mbuf buffer.
+        unsafe { sys::las_prefetch0(sys::las_mbuf_data(self.ptr.as_ptr()) as *const _) }
+    }
+}
+
+impl Drop for Mbuf {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: we own the mbuf (chain); freeing returns it to its pool.
+        unsafe { sys::las_pktmbuf_free(self.ptr.as_ptr()) }
+    }
+}
+
+/// A fixed array of up to MAX_BURST owned mbufs, filled by `rx_burst` or a
+/// ring dequeue and emptied by `pop`/`drain`. No allocation.
+pub struct Burst {
+    pkts: [*mut sys::rte_mbuf; MAX_BURST],
+    len: usize,
+    pos: usize,
+}
+
+// SAFETY: holds owned mbufs only (see Mbuf's Send).
+unsafe impl Send for Burst {}
+
+impl Default for Burst {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Burst {
+    pub const fn new() -> Burst {
+        Burst {
+            pkts: [std::ptr::null_mut(); MAX_BURST],
+            len: 0,
+            pos: 0,
+        }
+    }
+
+    /// Mbufs not yet taken.
+    #[inline(always)]
+    pub fn remaining(&self) -> usize {
+        self.len - self.pos
+    }
+
+    #[inline(always)]
+    pub(crate) fn fill_ptr(&mut self) -> *mut *mut sys::rte_mbuf {
+        debug_assert_eq!(self.remaining(), 0);
+        self.pos = 0;
+        self.len = 0;
+        self.pkts.as_mut_ptr()
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_len(&mut self, n: usize) {
+        self.len = n.min(MAX_BURST);
+        self.pos = 0;
+    }
+
+    /// Takes the next mbuf, prefetching the data of the one `ahead` after it.
+    #[inline(always)]
+    pub fn pop(&mut self) -> Option<Mbuf> {
+        if self.pos >= self.len {
+            return None;
+        }
+        let p = self.pkts[self.pos];
+        self.pos += 1;
+        if self.pos + 2 < self.len {
+            // SAFETY: prefetch hint on a valid mbuf's data address.
+            unsafe { sys::las_prefetch0(sys::las_mbuf_data(self.pkts[self.pos + 2]) as *const _) }
+        }
+        // SAFETY: slots in pos..len hold mbufs we own; each is taken once.
+        unsafe { Mbuf::from_raw(p) }
+    }
+}
+
+impl Drop for Burst {
+    fn drop(&mut self) {
+        while self.pop().is_some() {}
+    }
+}
+
+/// Mbufs collected for one TX queue, sent with one `tx_burst`.
+pub struct TxBuffer {
+    pkts: [*mut sys::rte_mbuf; MAX_BURST],
+    len: usize,
+}
+
+// SAFETY: holds owned mbufs only.
+unsafe impl Send for TxBuffer {}
+
+impl Default for TxBuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TxBuffer {
+    pub const fn new() -> TxBuffer {
+        TxBuffer {
+            pkts: [std::ptr::null_mut(); MAX_BURST],
+            len: 0,
+        }
+    }
+
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline(always)]
+    pub fn is_full(&self) -> bool {
+        self.len == MAX_BURST
+    }
+
+    /// Queues `m`; gives it back when full (the caller flushes and retries).
+    #[inline(always)]
+    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
+        if self.len == MAX_BURST {
+            return Err(m);
+        }
+        self.pkts[self.len] = m.into_raw();
+        self.len += 1;
+        Ok(())
+    }
+
+    #[inline(always)]
+    pub(crate) fn raw(&mut self) -> (*mut *mut sys::rte_mbuf, usize) {
+        (self.pkts.as_mut_ptr(), self.len)
+    }
+
+    /// After a partial send of `sent`, frees the rest; returns how many were freed.
+    #[inline(always)]
+    pub(crate) fn consume(&mut self, sent: usize) -> usize {
+        let sent = sent.min(self.len);
+        let rest = self.len - sent;
+        for i in sent..self.len {
+            // SAFETY: slots sent..len still hold mbufs we own.
+            drop(unsafe { Mbuf::from_raw(self.pkts[i]) });
+        }
+        self.len = 0;
+        rest
+    }
+}
+
+impl Drop for TxBuffer {
+    fn drop(&mut self) {
+        self.consume(0);
+    }
+}

@@ -1,0 +1,228 @@
+//! Ethernet ports: lookup, configuration, bursts and statistics.
+use super::error::{check, DpdkError, Result};
+use super::mbuf::{Burst, TxBuffer, MAX_BURST};
+use super::mempool::Mempool;
+use super::sys;
+use std::ffi::CString;
+use std::fmt;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortId(pub u16);
+
+impl fmt::Debug for PortId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "port{}", self.0)
+    }
+}
+
+/// What a device can do.
+#[derive(Debug, Clone)]
+pub struct PortInfo {
+    pub driver: String,
+    pub max_rx_queues: u16,
+    pub max_tx_queues: u16,
+    pub max_mtu: u16,
+    pub rss_offloads: u64,
+    pub tx_offloads: u64,
+    pub socket: i32,
+}
+
+/// How to set a port up.
+#[derive(Debug, Clone)]
+pub struct PortConf {
+    pub rx_queues: u16,
+    pub tx_queues: u16,
+    pub rx_desc: u16,
+    pub tx_desc: u16,
+    pub mtu: u16,
+}
+
+/// Device counters (from `rte_eth_stats_get`).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct EthStats {
+    pub ipackets: u64,
+    pub opackets: u64,
+    pub ibytes: u64,
+    pub obytes: u64,
+    pub imissed: u64,
+    pub ierrors: u64,
+    pub oerrors: u64,
+    pub rx_nombuf: u64,
+}
+
+/// A configured port. Plain data: bursts are `&self` methods so each lcore
+/// can hold a copy and use only its own queues.
+#[derive(Debug, Clone, Copy)]
+pub struct Port {
+    pub id: PortId,
+}
+
+impl Port {
+    /// Finds a probed device by its name (a vdev name like `net_pcap0`, or a
+    /// PCI address like `0000:03:00.0`).
+    pub fn by_name(name: &str) -> Result<PortId> {
+        let c = CString::new(name).map_err(|_| DpdkError::msg("device name has NUL"))?;
+        let mut id: u16 = 0;
+        // SAFETY: valid C string and out-pointer.
+        let ret = unsafe { sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
+        check(|| format!("no DPDK port named {name:?} (was it probed?)"), ret)?;
+        Ok(PortId(id))
+    }
+
+    pub fn info(id: PortId) -> Result<PortInfo> {
+        let mut info = sys::rte_eth_dev_info::default();
+        // SAFETY: valid out-pointer to a zeroed struct.
+        let ret = unsafe { sys::rte_eth_dev_info_get(id.0, &mut info) };
+        check(|| format!("rte_eth_dev_info_get({id:?})"), ret)?;
+        let driver = if info.driver_name.is_null() {
+            String::from("?")
+        } else {
+            // SAFETY: driver_name is a static NUL-terminated string.
+            unsafe { std::ffi::CStr::from_ptr(info.driver_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        // SAFETY: plain getter.
+        let socket = unsafe { sys::rte_eth_dev_socket_id(id.0) };
+        Ok(PortInfo {
+            driver,
+            max_rx_queues: info.max_rx_queues,
+            max_tx_queues: info.max_tx_queues,
+            max_mtu: info.max_mtu,
+            rss_offloads: info.flow_type_rss_offloads,
+            tx_offloads: info.tx_offload_capa,
+            socket,
+        })
+    }
+
+    /// Configures queues (RSS on IP addresses when more than one RX queue),
+    /// sets the MTU and starts the port in promiscuous mode (we answer for
+    /// our MAC and for multicast; vdevs often have random MACs).
+    pub fn setup(id: PortId, conf: &PortConf, pool: &Mempool) -> Result<Port> {
+        let info = Self::info(id)?;
+        let mut ec = sys::rte_eth_conf::default();
+        if conf.rx_queues > 1 && info.rss_offloads != 0 {
+            ec.rxmode.mq_mode = sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
+            // SAFETY: returns a constant.
+            ec.rx_adv_conf.rss_conf.rss_hf = unsafe { sys::las_eth_rss_ip() } & info.rss_offloads;
+        }
+        ec.rxmode.mtu = conf.mtu as u32;
+        // SAFETY: returns a constant.
+        let multi_segs = unsafe { sys::las_eth_tx_offload_multi_segs() };
+        if info.tx_offloads & multi_segs != 0 {
+            ec.txmode.offloads |= multi_segs;
+        }
+        // SAFETY: valid conf struct; DPDK copies it.
+        let ret =
+            unsafe { sys::rte_eth_dev_configure(id.0, conf.rx_queues, conf.tx_queues, &ec) };
+        check(
+            || {
+                format!(
+                    "rte_eth_dev_configure({id:?}, {} rx, {} tx queues)",
+                    conf.rx_queues, conf.tx_queues
+                )
+            },
+            ret,
+        )?;
+        let (mut nrx, mut ntx) = (conf.rx_desc, conf.tx_desc);
+        // SAFETY: valid in/out pointers.
+        let ret = unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(id.0, &mut nrx, &mut ntx) };
+        check(|| format!("rte_eth_dev_adjust_nb_rx_tx_desc({id:?})"), ret)?;
+        let socket = if info.socket < 0 { 0 } else { info.socket as u32 };
+        for q in 0..conf.rx_queues {
+            // SAFETY: pool valid for the life of the port; null rxconf = defaults.
+            let ret = unsafe {
+                sys::rte_eth_rx_queue_setup(id.0, q, nrx, socket, std::ptr::null(), pool.as_ptr())
+            };
+            check(|| format!("rte_eth_rx_queue_setup({id:?}, q{q})"), ret)?;
+        }
+        for q in 0..conf.tx_queues {
+            // SAFETY: null txconf = defaults.
+            let ret = unsafe { sys::rte_eth_tx_queue_setup(id.0, q, ntx, socket, std::ptr::null()) };
+            check(|| format!("rte_eth_tx_queue_setup({id:?}, q{q})"), ret)?;
+        }
+        // SAFETY: port configured.
+        let ret = unsafe { sys::rte_eth_dev_start(id.0) };
+        check(|| format!("rte_eth_dev_start({id:?})"), ret)?;
+        // Promiscuous mode is best effort: some vdevs do not support it.
+        // SAFETY: port started.
+        unsafe {
+            sys::rte_eth_promiscuous_enable(id.0);
+        }
+        Ok(Port { id })
+    }
+
+    pub fn mac(&self) -> Result<[u8; 6]> {
+        let mut a = sys::rte_ether_addr::default();
+        // SAFETY: valid out-pointer.
+        let ret = unsafe { sys::rte_eth_macaddr_get(self.id.0, &mut a) };
+        check(|| format!("rte_eth_macaddr_get({:?})", self.id), ret)?;
+        Ok(a.addr_bytes)
+    }
+
+    /// Receives up to MAX_BURST packets from `queue` into an empty `burst`.
+    #[inline(always)]
+    pub fn rx_burst(&self, queue: u16, burst: &mut Burst) -> usize {
+        let p = burst.fill_ptr();
+        // SAFETY: `p` points to MAX_BURST slots; the PMD fills at most that
+        // many with mbufs we then own.
+        let n = unsafe { sys::las_rx_burst(self.id.0, queue, p, MAX_BURST as u16) } as usize;
+        burst.set_len(n);
+        n
+    }
+
+    /// Sends what `buf` holds on `queue`; frees what the NIC refused.
+    /// Returns (sent, dropped).
+    #[inline(always)]
+    pub fn tx_burst(&self, queue: u16, buf: &mut TxBuffer) -> (usize, usize) {
+        let (p, n) = buf.raw();
+        if n == 0 {
+            return (0, 0);
+        }
+        // SAFETY: p[0..n] are owned mbufs; the PMD takes ownership of the
+        // first `sent`, the rest stay ours and are freed by consume().
+        let sent = unsafe { sys::las_tx_burst(self.id.0, queue, p, n as u16) } as usize;
+        let dropped = buf.consume(sent);
+        (sent, dropped)
+    }
+
+    pub fn stats(&self) -> EthStats {
+        let mut s = sys::rte_eth_stats::default();
+        // SAFETY: valid out-pointer.
+        let ret = unsafe { sys::rte_eth_stats_get(self.id.0, &mut s) };
+        if ret < 0 {
+            return EthStats::default();
+        }
+        EthStats {
+            ipackets: s.ipackets,
+            opackets: s.opackets,
+            ibytes: s.ibytes,
+            obytes: s.obytes,
+            imissed: s.imissed,
+            ierrors: s.ierrors,
+            oerrors: s.oerrors,
+            rx_nombuf: s.rx_nombuf,
+        }
+    }
+
+    /// Link status: (up, speed in Mbit/s).
+    pub fn link(&self) -> (bool, u32) {
+        let mut l = sys::rte_eth_link::default();
+        // SAFETY: valid out-pointer.
+        let ret = unsafe { sys::rte_eth_link_get_nowait(self.id.0, &mut l) };
+        if ret < 0 {
+            return (false, 0);
+        }
+        (l.link_status() != 0, l.link_speed)
+    }
+
+    /// Stops and closes the port (flushes pcap output files, etc.).
+    pub fn shutdown(&self) {
+        // SAFETY: no lcore polls the port any more (the runtime waits for
+        // workers before calling this).
+        unsafe {
+            sys::rte_eth_dev_stop(self.id.0);
+            sys::rte_eth_dev_close(self.id.0);
+        }
+    }
+}
