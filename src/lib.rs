@@ -7,6 +7,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod config;
+pub mod telemetry;
 pub mod switch;
 pub mod wire;
 

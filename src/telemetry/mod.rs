@@ -1,0 +1,8 @@
+//! Counters and the operator's view of them: the control socket protocol
+//! and `las show` rendering.
+#![forbid(unsafe_code)]
+
+pub mod counters;
+pub mod show;
+
+pub use counters::{Counter, DropReason, SessionCounters, SwitchCounters, WorkerCounters};

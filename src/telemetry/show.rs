@@ -1,0 +1,376 @@
+//! What `las show …` asks the control socket and how the answer is printed.
+//!
+//! The protocol is one request line (`show sessions`, `show macs cust100`,
+//! …) answered by one JSON document, then the server closes the stream.
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What the operator can ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Ports,
+    Sessions,
+    Switches,
+    Macs(Option<String>),
+    Counters,
+}
+
+impl Request {
+    /// Parses a request line (`ports`, `sessions`, `switches`, `macs [SWITCH]`,
+    /// `counters`), with or without a leading `show`.
+    pub fn parse(line: &str) -> Result<Request, String> {
+        let mut words = line.split_whitespace().peekable();
+        if words.peek() == Some(&"show") {
+            words.next();
+        }
+        let what = words.next().ok_or("empty request")?;
+        let arg = words.next().map(str::to_owned);
+        if words.next().is_some() {
+            return Err(format!("too many words in request {line:?}"));
+        }
+        let r = match (what, arg) {
+            ("ports", None) => Request::Ports,
+            ("sessions", None) => Request::Sessions,
+            ("switches", None) => Request::Switches,
+            ("macs", sw) => Request::Macs(sw),
+            ("counters", None) => Request::Counters,
+            (w, _) => return Err(format!("unknown request {w:?}")),
+        };
+        Ok(r)
+    }
+
+    pub fn line(&self) -> String {
+        match self {
+            Request::Ports => "show ports".into(),
+            Request::Sessions => "show sessions".into(),
+            Request::Switches => "show switches".into(),
+            Request::Macs(None) => "show macs".into(),
+            Request::Macs(Some(s)) => format!("show macs {s}"),
+            Request::Counters => "show counters".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PortView {
+    pub name: String,
+    pub device: String,
+    pub driver: String,
+    pub mac: String,
+    pub address: String,
+    pub gateway: Option<String>,
+    pub mtu: u16,
+    pub link_up: bool,
+    pub rx_queues: u16,
+    pub tx_queues: u16,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_missed: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_nombuf: u64,
+    pub punted: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionView {
+    pub name: String,
+    pub switch: String,
+    pub port: String,
+    pub peer: String,
+    pub encap: String,
+    pub local_session_id: u32,
+    pub remote_session_id: u32,
+    pub local_cookie: String,
+    pub remote_cookie: String,
+    pub l2spec: String,
+    pub next_hop: String,
+    pub next_hop_mac: Option<String>,
+    pub state: String,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SwitchView {
+    pub name: String,
+    pub id: u16,
+    pub members: Vec<String>,
+    pub macs: usize,
+    pub aging: u32,
+    pub mac_limit: u32,
+    pub ethertypes: Vec<String>,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub unicast: u64,
+    pub flooded: u64,
+    pub flood_copies: u64,
+    pub filtered: u64,
+    pub learn_failed: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MacView {
+    pub switch: String,
+    pub mac: String,
+    pub member: String,
+    pub age_secs: u64,
+    pub is_static: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkerView {
+    pub id: usize,
+    pub lcore: u32,
+    pub rx_packets: u64,
+    pub busy_cycles: u64,
+    pub loops: u64,
+    pub events_lost: u64,
+    pub commands: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CountersView {
+    pub uptime_secs: u64,
+    pub tsc_hz: u64,
+    /// Drops by reason, summed over workers (every reason listed, zeros too).
+    pub drops: BTreeMap<String, u64>,
+    /// Control-core counters (ARP, ICMP, punts handled, …).
+    pub control: BTreeMap<String, u64>,
+    pub workers: Vec<WorkerView>,
+}
+
+/// The answer to a request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    Ports { ports: Vec<PortView> },
+    Sessions { sessions: Vec<SessionView> },
+    Switches { switches: Vec<SwitchView> },
+    Macs { macs: Vec<MacView> },
+    Counters(CountersView),
+    Error { error: String },
+}
+
+/// Renders rows as an aligned text table.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < w.len() {
+                w[i] = w[i].max(c.len());
+            }
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: &mut dyn Iterator<Item = &str>, out: &mut String| {
+        let mut s = String::new();
+        for (i, c) in cells.enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            s.push_str(&format!("{:<width$}", c, width = w[i]));
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(&mut headers.iter().copied(), &mut out);
+    for r in rows {
+        line(&mut r.iter().map(String::as_str), &mut out);
+    }
+    out
+}
+
+impl Response {
+    /// Human-readable rendering.
+    pub fn render(&self) -> String {
+        match self {
+            Response::Error { error } => format!("error: {error}\n"),
+            Response::Ports { ports } => table(
+                &[
+                    "PORT", "DEVICE", "DRIVER", "MAC", "ADDRESS", "MTU", "LINK", "RX-PKTS",
+                    "TX-PKTS", "MISSED", "RX-ERR", "TX-ERR", "PUNTED",
+                ],
+                &ports
+                    .iter()
+                    .map(|p| {
+                        vec![
+                            p.name.clone(),
+                            p.device.clone(),
+                            p.driver.clone(),
+                            p.mac.clone(),
+                            p.address.clone(),
+                            p.mtu.to_string(),
+                            if p.link_up { "up" } else { "down" }.into(),
+                            p.rx_packets.to_string(),
+                            p.tx_packets.to_string(),
+                            p.rx_missed.to_string(),
+                            p.rx_errors.to_string(),
+                            p.tx_errors.to_string(),
+                            p.punted.to_string(),
+                        ]
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Response::Sessions { sessions } => table(
+                &[
+                    "SESSION", "SWITCH", "PEER", "ENCAP", "LOCAL-ID", "REMOTE-ID", "COOKIES",
+                    "STATE", "RX-PKTS", "RX-BYTES", "TX-PKTS", "TX-BYTES",
+                ],
+                &sessions
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.name.clone(),
+                            s.switch.clone(),
+                            s.peer.clone(),
+                            s.encap.clone(),
+                            s.local_session_id.to_string(),
+                            s.remote_session_id.to_string(),
+                            format!("{}/{}", dash(&s.local_cookie), dash(&s.remote_cookie)),
+                            s.state.clone(),
+                            s.rx_packets.to_string(),
+                            s.rx_bytes.to_string(),
+                            s.tx_packets.to_string(),
+                            s.tx_bytes.to_string(),
+                        ]
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Response::Switches { switches } => table(
+                &[
+                    "SWITCH", "MEMBERS", "MACS", "AGING", "RX-PKTS", "RX-BYTES", "UNICAST",
+                    "FLOODED", "COPIES", "FILTERED", "LEARN-FAIL",
+                ],
+                &switches
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.name.clone(),
+                            s.members.len().to_string(),
+                            s.macs.to_string(),
+                            s.aging.to_string(),
+                            s.rx_packets.to_string(),
+                            s.rx_bytes.to_string(),
+                            s.unicast.to_string(),
+                            s.flooded.to_string(),
+                            s.flood_copies.to_string(),
+                            s.filtered.to_string(),
+                            s.learn_failed.to_string(),
+                        ]
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Response::Macs { macs } => table(
+                &["SWITCH", "MAC", "MEMBER", "AGE", "TYPE"],
+                &macs
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            m.switch.clone(),
+                            m.mac.clone(),
+                            m.member.clone(),
+                            m.age_secs.to_string(),
+                            if m.is_static { "static" } else { "dynamic" }.into(),
+                        ]
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Response::Counters(c) => {
+                let mut out = format!("uptime {} s\n\n", c.uptime_secs);
+                let rows: Vec<Vec<String>> = c
+                    .drops
+                    .iter()
+                    .map(|(k, v)| vec![format!("drop.{k}"), v.to_string()])
+                    .chain(
+                        c.control
+                            .iter()
+                            .map(|(k, v)| vec![format!("control.{k}"), v.to_string()]),
+                    )
+                    .collect();
+                out.push_str(&table(&["COUNTER", "VALUE"], &rows));
+                out.push('\n');
+                let rows: Vec<Vec<String>> = c
+                    .workers
+                    .iter()
+                    .map(|w| {
+                        let cpp = if w.rx_packets > 0 {
+                            format!("{:.1}", w.busy_cycles as f64 / w.rx_packets as f64)
+                        } else {
+                            "-".into()
+                        };
+                        vec![
+                            w.id.to_string(),
+                            w.lcore.to_string(),
+                            w.rx_packets.to_string(),
+                            cpp,
+                            w.events_lost.to_string(),
+                            w.commands.to_string(),
+                        ]
+                    })
+                    .collect();
+                out.push_str(&table(
+                    &["WORKER", "LCORE", "RX-PKTS", "CYCLES/PKT", "EVENTS-LOST", "COMMANDS"],
+                    &rows,
+                ));
+                out
+            }
+        }
+    }
+}
+
+fn dash(s: &str) -> &str {
+    if s.is_empty() {
+        "-"
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn parse_requests() {
+        assert_eq!(Request::parse("show ports"), Ok(Request::Ports));
+        assert_eq!(Request::parse("sessions"), Ok(Request::Sessions));
+        assert_eq!(
+            Request::parse("show macs cust100"),
+            Ok(Request::Macs(Some("cust100".into())))
+        );
+        assert_eq!(Request::parse("macs"), Ok(Request::Macs(None)));
+        assert!(Request::parse("show").is_err());
+        assert!(Request::parse("show bogus").is_err());
+        assert!(Request::parse("show ports extra").is_err());
+        for r in [Request::Ports, Request::Macs(Some("x".into())), Request::Counters] {
+            assert_eq!(Request::parse(&r.line()), Ok(r));
+        }
+    }
+
+    #[test]
+    fn json_round_trip_and_table() {
+        let r = Response::Macs {
+            macs: vec![MacView {
+                switch: "s".into(),
+                mac: "02:00:00:00:00:01".into(),
+                member: "a".into(),
+                age_secs: 3,
+                is_static: false,
+            }],
+        };
+        let j = serde_json::to_string(&r).unwrap();
+        assert!(j.contains("\"kind\":\"macs\""));
+        let back: Response = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, r);
+        let t = r.render();
+        assert_eq!(
+            t,
+            "SWITCH  MAC                MEMBER  AGE  TYPE\ns       02:00:00:00:00:01  a       3    dynamic\n"
+        );
+    }
+}
