@@ -30,6 +30,7 @@ uint16_t las_mbuf_nb_segs(const struct rte_mbuf *m) { return m->nb_segs; }
 uint16_t las_mbuf_headroom(const struct rte_mbuf *m) { return rte_pktmbuf_headroom(m); }
 uint16_t las_mbuf_tailroom(const struct rte_mbuf *m) { return rte_pktmbuf_tailroom(m); }
 uint16_t las_mbuf_port(const struct rte_mbuf *m) { return m->port; }
+void las_mbuf_set_port(struct rte_mbuf *m, uint16_t port) { m->port = port; }
 uint64_t las_mbuf_ol_flags(const struct rte_mbuf *m) { return m->ol_flags; }
 uint32_t las_mbuf_rss_hash(const struct rte_mbuf *m) { return m->hash.rss; }
 uint16_t las_mbuf_refcnt(const struct rte_mbuf *m) { return rte_mbuf_refcnt_read(m); }

@@ -54,6 +54,7 @@ uint16_t las_mbuf_nb_segs(const struct rte_mbuf *m);
 uint16_t las_mbuf_headroom(const struct rte_mbuf *m);
 uint16_t las_mbuf_tailroom(const struct rte_mbuf *m);
 uint16_t las_mbuf_port(const struct rte_mbuf *m);
+void las_mbuf_set_port(struct rte_mbuf *m, uint16_t port);
 uint64_t las_mbuf_ol_flags(const struct rte_mbuf *m);
 uint32_t las_mbuf_rss_hash(const struct rte_mbuf *m);
 uint16_t las_mbuf_refcnt(const struct rte_mbuf *m);

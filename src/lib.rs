@@ -7,9 +7,14 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod config;
+pub mod control;
 pub mod telemetry;
 pub mod switch;
 pub mod wire;
 
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
+#[cfg(feature = "dpdk")]
+pub mod runtime;
+#[cfg(feature = "dpdk")]
+pub mod worker;

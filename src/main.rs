@@ -1,1 +1,157 @@
-fn main() {}
+//! `las`: the L2TPv3 access switch.
+#![forbid(unsafe_code)]
+
+use clap::{Args, Parser, Subcommand};
+use las::config::Config;
+use las::control::socket;
+use las::telemetry::show::Request;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+const DEFAULT_CONFIG: &str = "/etc/las/las.toml";
+
+#[derive(Parser)]
+#[command(
+    name = "las",
+    version,
+    about = "L2TPv3 access switch: terminates pseudowires and switches Ethernet between them (DPDK data plane)",
+    long_about = "las terminates L2TPv3 pseudowires (RFC 3931/4719) from edge routers and switches \
+Ethernet between them inside virtual switches, on a DPDK poll-mode data plane.\n\n\
+Run it:   las --config las.toml --cores 2-7 [-- EAL args]\n\
+Inspect:  las show ports|sessions|switches|macs [SWITCH]|counters [--json]\n\n\
+The first core of --cores is the control core, the others are poll-mode workers; \
+with one core, it does both.",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the switch (the default when no subcommand is given).
+    Run(RunArgs),
+    /// Ask a running las for its state over the control socket.
+    Show(ShowArgs),
+    /// Validate a configuration file and exit.
+    Check {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Configuration file (TOML).
+    #[arg(long, short, default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
+    /// Cores to use, e.g. 2-7 or 0,2,4: the first is the control core, the rest are workers.
+    #[arg(long, default_value = "0")]
+    cores: String,
+    /// Extra EAL arguments (after `--`), appended to those from the config.
+    #[arg(last = true)]
+    eal: Vec<String>,
+}
+
+#[derive(Args)]
+struct ShowArgs {
+    /// What to show.
+    #[arg(value_parser = ["ports", "sessions", "switches", "macs", "counters"])]
+    what: String,
+    /// For `macs`: only this switch.
+    switch: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Control socket of the running las (default: from --config, else /run/las/las.sock).
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// Read the socket path from this configuration file.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+fn load(path: &PathBuf) -> Result<Config, String> {
+    Config::load(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn show(a: ShowArgs) -> Result<(), String> {
+    let path = match (a.socket, a.config) {
+        (Some(s), _) => s,
+        (None, Some(c)) => load(&c)?.control.socket,
+        (None, None) => PathBuf::from("/run/las/las.sock"),
+    };
+    let req = match a.what.as_str() {
+        "ports" => Request::Ports,
+        "sessions" => Request::Sessions,
+        "switches" => Request::Switches,
+        "macs" => Request::Macs(a.switch),
+        _ => Request::Counters,
+    };
+    let resp = socket::query(&path, &req)?;
+    if let las::telemetry::show::Response::Error { error } = &resp {
+        return Err(error.clone());
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&resp).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", resp.render());
+    }
+    Ok(())
+}
+
+#[cfg(feature = "dpdk")]
+fn run(a: RunArgs) -> Result<(), String> {
+    let cfg = load(&a.config)?;
+    let cores = las::runtime::parse_cores(&a.cores)?;
+    las::runtime::check_cores(&cores)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))
+        .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+    let report = las::runtime::run(cfg, &cores, &a.eal, stop)?;
+    print!("{report}");
+    Ok(())
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn run(_a: RunArgs) -> Result<(), String> {
+    let _ = (Arc::new(AtomicBool::new(false)), Ordering::Relaxed);
+    Err("this las was built without the `dpdk` feature: it cannot run the data plane".into())
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp_millis()
+        .init();
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        None => run(cli.run),
+        Some(Cmd::Run(a)) => run(a),
+        Some(Cmd::Show(a)) => show(a),
+        Some(Cmd::Check { config }) => load(&config).map(|c| {
+            println!(
+                "{}: ok ({} ports, {} switches, {} sessions)",
+                config.display(),
+                c.ports.len(),
+                c.switches.len(),
+                c.sessions.len()
+            )
+        }),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("las: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

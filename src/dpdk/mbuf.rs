@@ -99,6 +99,14 @@ impl Mbuf {
         unsafe { sys::las_mbuf_port(self.ptr.as_ptr()) }
     }
 
+    /// Sets the port field (used to tell a worker where to send an
+    /// injected packet).
+    #[inline(always)]
+    pub fn set_port(&mut self, port: u16) {
+        // SAFETY: field write on an mbuf we own uniquely.
+        unsafe { sys::las_mbuf_set_port(self.ptr.as_ptr(), port) }
+    }
+
     /// True when another mbuf references the same data (a clone exists),
     /// so the data must not be written.
     #[inline(always)]

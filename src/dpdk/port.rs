@@ -160,6 +160,16 @@ impl Port {
         Ok(a.addr_bytes)
     }
 
+    /// Sets the device's MAC address (best effort; vdevs in promiscuous
+    /// mode work without it).
+    pub fn set_mac(&self, mac: [u8; 6]) -> Result<()> {
+        let mut a = sys::rte_ether_addr { addr_bytes: mac };
+        // SAFETY: valid pointer to an address struct; DPDK copies it.
+        let ret = unsafe { sys::rte_eth_dev_default_mac_addr_set(self.id.0, &mut a) };
+        check(|| format!("rte_eth_dev_default_mac_addr_set({:?})", self.id), ret)?;
+        Ok(())
+    }
+
     /// Receives up to MAX_BURST packets from `queue` into an empty `burst`.
     #[inline(always)]
     pub fn rx_burst(&self, queue: u16, burst: &mut Burst) -> usize {

@@ -1,0 +1,11 @@
+//! The control plane. Pure parts (neighbour cache, ARP/ICMP responders,
+//! the socket protocol) build without DPDK; `core` runs on the control
+//! lcore and needs it.
+#![forbid(unsafe_code)]
+
+pub mod neighbour;
+pub mod respond;
+pub mod socket;
+
+#[cfg(feature = "dpdk")]
+pub mod core;

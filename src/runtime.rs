@@ -1,0 +1,359 @@
+//! Bringing las up and down: EAL, pool, ports, workers, the control loop.
+#![forbid(unsafe_code)]
+
+use crate::config::Config;
+use crate::control::core::{ControlCore, PortRt};
+use crate::control::socket::ControlSocket;
+use crate::dpdk::{self, Eal, LcoreId, Mempool, Port, PortConf};
+use crate::telemetry::WorkerCounters;
+use crate::worker::{Worker, WorkerPort, WorkerSetup, WorkerShared};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Parses a core list like `2-7`, `0,2,4-5` or `3` (order kept, first =
+/// control core).
+pub fn parse_cores(s: &str) -> Result<Vec<u32>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let part = part.trim();
+        let bad = || format!("--cores {s:?}: {part:?} is not a core number or range like 2-7");
+        if let Some((a, b)) = part.split_once('-') {
+            let a: u32 = a.trim().parse().map_err(|_| bad())?;
+            let b: u32 = b.trim().parse().map_err(|_| bad())?;
+            if a > b {
+                return Err(bad());
+            }
+            out.extend(a..=b);
+        } else {
+            out.push(part.parse().map_err(|_| bad())?);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in &out {
+        if !seen.insert(*c) {
+            return Err(format!("--cores {s:?}: core {c} listed twice"));
+        }
+    }
+    if out.is_empty() {
+        return Err("--cores is empty".into());
+    }
+    Ok(out)
+}
+
+/// Checks that every core exists on this machine.
+pub fn check_cores(cores: &[u32]) -> Result<(), String> {
+    let ids = core_affinity::get_core_ids().unwrap_or_default();
+    if ids.is_empty() {
+        return Ok(()); // cannot tell; EAL will complain
+    }
+    for &c in cores {
+        if !ids.iter().any(|i| i.id == c as usize) {
+            let avail: Vec<String> = ids.iter().map(|i| i.id.to_string()).collect();
+            return Err(format!(
+                "--cores: core {c} is not available here (available: {})",
+                avail.join(",")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The DPDK device name of a configured port device: the vdev name before
+/// the first comma, or the PCI address with its domain.
+pub fn device_name(device: &str) -> String {
+    if is_vdev(device) {
+        device.split(',').next().unwrap_or(device).to_string()
+    } else if device.matches(':').count() == 1 {
+        format!("0000:{device}")
+    } else {
+        device.to_string()
+    }
+}
+
+pub fn is_vdev(device: &str) -> bool {
+    device.starts_with("net_")
+}
+
+/// The EAL argument vector for `cfg` on `cores`, plus `extra` from the
+/// command line. vdevs are added with `--vdev`, PCI ports with `-a`; with
+/// no PCI port at all, `--no-pci` keeps the EAL off the machine's own NICs.
+pub fn eal_args(cfg: &Config, cores: &[u32], extra: &[String]) -> Vec<String> {
+    let list: Vec<String> = cores.iter().map(u32::to_string).collect();
+    let mut a = vec![
+        "las".to_string(),
+        "-l".into(),
+        list.join(","),
+        "--main-lcore".into(),
+        cores[0].to_string(),
+    ];
+    a.extend(cfg.eal_args.iter().cloned());
+    let mut any_pci = false;
+    for p in &cfg.ports {
+        if is_vdev(&p.device) {
+            a.push("--vdev".into());
+            a.push(p.device.clone());
+        } else {
+            any_pci = true;
+            a.push("-a".into());
+            a.push(device_name(&p.device));
+        }
+    }
+    a.extend(extra.iter().cloned());
+    let has = |f: &str| a.iter().any(|x| x == f);
+    if !any_pci && !has("--no-pci") && !has("-a") && !has("--allow") && !has("-b") {
+        a.push("--no-pci".into());
+    }
+    a
+}
+
+/// Runs las until `stop` is set; returns the final report (counters).
+pub fn run(cfg: Config, cores: &[u32], extra: &[String], stop: Arc<AtomicBool>) -> Result<String, String> {
+    let args = eal_args(&cfg, cores, extra);
+    log::info!("EAL arguments: {}", args[1..].join(" "));
+    let eal = Eal::init(&args).map_err(|e| e.to_string())?;
+    log::info!("{}", dpdk::version());
+    let tsc_hz = dpdk::tsc_hz();
+    let dp = cfg.dataplane.clone();
+    let nworkers = cores.len().saturating_sub(1).max(1);
+    let single = cores.len() == 1;
+
+    let pool = Arc::new(
+        Mempool::new("las_pool", dp.mbufs, 256.min(dp.mbufs / 8), dp.mbuf_size, -1)
+            .map_err(|e| e.to_string())?,
+    );
+
+    // Ports.
+    let mut ports = Vec::new();
+    for (i, pc) in cfg.ports.iter().enumerate() {
+        let name = device_name(&pc.device);
+        let id = Port::by_name(&name).map_err(|e| format!("port[{i}] {}: {e}", pc.name))?;
+        let info = Port::info(id).map_err(|e| e.to_string())?;
+        let rxq = (nworkers as u16).min(info.max_rx_queues).max(1);
+        let (txq, ctrl_txq) = if info.max_tx_queues as usize > nworkers {
+            (nworkers as u16 + 1, Some(nworkers as u16))
+        } else if info.max_tx_queues as usize == nworkers {
+            (nworkers as u16, None)
+        } else {
+            return Err(format!(
+                "port[{i}] {}: device {name} has {} TX queues, las needs one per worker ({nworkers})",
+                pc.name, info.max_tx_queues
+            ));
+        };
+        if rxq < nworkers as u16 {
+            log::warn!(
+                "port {}: device has {} RX queue(s); only {} of {} workers poll it",
+                pc.name,
+                info.max_rx_queues,
+                rxq,
+                nworkers
+            );
+        }
+        let port = Port::setup(
+            id,
+            &PortConf {
+                rx_queues: rxq,
+                tx_queues: txq,
+                rx_desc: dp.rx_descriptors,
+                tx_desc: dp.tx_descriptors,
+                mtu: pc.mtu,
+            },
+            &pool,
+        )
+        .map_err(|e| format!("port[{i}] {}: {e}", pc.name))?;
+        let mac = match pc.mac {
+            Some(m) => {
+                if let Err(e) = port.set_mac(m) {
+                    log::info!("port {}: {e}; using {m:02x?} in promiscuous mode", pc.name);
+                }
+                m
+            }
+            None => port.mac().map_err(|e| e.to_string())?,
+        };
+        log::info!(
+            "port {} ({name}, {}): {} rx / {} tx queues, mac {}",
+            pc.name,
+            info.driver,
+            rxq,
+            txq,
+            crate::wire::ethernet::MacAddr(mac)
+        );
+        ports.push(PortRt {
+            port,
+            name: pc.name.clone(),
+            device: pc.device.clone(),
+            driver: info.driver.clone(),
+            mac,
+            address: pc.address,
+            prefix_len: pc.prefix_len,
+            gateway: pc.gateway,
+            mtu: pc.mtu,
+            rx_queues: rxq,
+            tx_queues: txq,
+            ctrl_txq,
+        });
+    }
+
+    // Workers.
+    let tx_seq: Arc<[AtomicU32]> = (0..dp.max_sessions).map(|_| AtomicU32::new(0)).collect();
+    let mut shared = Vec::new();
+    let mut setups = Vec::new();
+    for w in 0..nworkers {
+        let counters = WorkerCounters::new(dp.max_sessions, dp.max_switches, ports.len());
+        let sh = Arc::new(
+            WorkerShared::new(
+                w,
+                dp.command_ring as usize,
+                dp.event_ring as usize,
+                dp.punt_ring,
+                counters,
+            )
+            .map_err(|e| e.to_string())?,
+        );
+        shared.push(sh.clone());
+        let rx = ports
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| (w as u16) < p.rx_queues)
+            .map(|(i, _)| (i, w as u16))
+            .collect();
+        setups.push(WorkerSetup {
+            id: w,
+            ports: ports
+                .iter()
+                .map(|p| WorkerPort {
+                    port: p.port,
+                    address: p.address,
+                    mtu: p.mtu,
+                })
+                .collect(),
+            rx,
+            tx_queue: w as u16,
+            udp_port: cfg.l2tp.udp_port,
+            pool: pool.clone(),
+            shared: sh,
+            tx_seq: tx_seq.clone(),
+            max_sessions: dp.max_sessions,
+            max_switches: dp.max_switches,
+            mac_table_size: dp.mac_table_size,
+            mac_refresh: dp.mac_refresh,
+            tsc_hz,
+        });
+    }
+    let worker_lcores: Vec<u32> = if single {
+        vec![cores[0]]
+    } else {
+        cores[1..].to_vec()
+    };
+    let socket_path = cfg.control.socket.clone();
+    let mut ctrl = ControlCore::new(
+        cfg,
+        ports,
+        shared.clone(),
+        worker_lcores.clone(),
+        pool.clone(),
+        tsc_hz,
+    );
+    ctrl.program();
+
+    let wstop = Arc::new(AtomicBool::new(false));
+    let mut local: Option<Worker> = None;
+    if single {
+        local = setups.pop().map(Worker::new);
+    } else {
+        for (setup, &lc) in setups.into_iter().zip(&worker_lcores) {
+            let st = wstop.clone();
+            eal.launch(LcoreId(lc), move || {
+                let mut w = Worker::new(setup);
+                w.run(&st);
+            })
+            .map_err(|e| e.to_string())?;
+        }
+    }
+    ctrl.sync_workers(|| match local.as_mut() {
+        Some(w) => w.apply_commands(),
+        None => std::thread::sleep(Duration::from_micros(50)),
+    });
+    for s in &shared {
+        s.go.store(true, Ordering::Release);
+    }
+    match ControlSocket::bind(&socket_path) {
+        Ok(s) => ctrl.set_socket(s),
+        Err(e) => {
+            stop.store(true, Ordering::Relaxed);
+            wstop.store(true, Ordering::Relaxed);
+            for &lc in &worker_lcores {
+                if !single {
+                    eal.wait(LcoreId(lc));
+                }
+            }
+            return Err(e);
+        }
+    }
+    log::info!(
+        "las ready: {} port(s), {} worker(s) on cores {:?}, control socket {}",
+        ctrl.ports().len(),
+        nworkers,
+        cores,
+        socket_path.display()
+    );
+
+    while !stop.load(Ordering::Relaxed) {
+        let busy = ctrl.poll_once();
+        match local.as_mut() {
+            Some(w) => {
+                w.poll_once();
+            }
+            None => {
+                if !busy {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            }
+        }
+    }
+    log::info!("stopping");
+    wstop.store(true, Ordering::Relaxed);
+    if !single {
+        for &lc in &worker_lcores {
+            if eal.wait(LcoreId(lc)) != 0 {
+                log::error!("worker on core {lc} failed");
+            }
+        }
+    }
+    drop(local);
+    // Answer what is still punted (e.g. the last ARP) and let the workers'
+    // counters settle before reporting.
+    ctrl.poll_once();
+    let report = ctrl.final_report();
+    for p in ctrl.ports() {
+        p.port.shutdown();
+    }
+    drop(ctrl);
+    drop(shared);
+    drop(pool);
+    drop(eal);
+    Ok(report)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn cores() {
+        assert_eq!(parse_cores("2-4").unwrap(), vec![2, 3, 4]);
+        assert_eq!(parse_cores("0,2,4-5").unwrap(), vec![0, 2, 4, 5]);
+        assert_eq!(parse_cores("3").unwrap(), vec![3]);
+        assert!(parse_cores("4-2").is_err());
+        assert!(parse_cores("a").is_err());
+        assert!(parse_cores("1,1").is_err());
+        assert!(parse_cores("").is_err());
+    }
+
+    #[test]
+    fn device_names() {
+        assert_eq!(device_name("net_pcap0,rx_pcap=a.pcap"), "net_pcap0");
+        assert_eq!(device_name("03:00.0"), "0000:03:00.0");
+        assert_eq!(device_name("0000:03:00.1"), "0000:03:00.1");
+    }
+}

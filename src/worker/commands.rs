@@ -1,0 +1,65 @@
+//! Messages between the control core and the workers.
+use crate::switch::filter::L2Filter;
+use crate::switch::{MemberId, SwitchId};
+use crate::wire::l2tp::encap::{Cookie, EncapTemplate};
+use crate::wire::l2tp::{Encap, L2Spec};
+use std::net::Ipv4Addr;
+
+/// A session as the data plane needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSpec {
+    pub member: MemberId,
+    pub switch: SwitchId,
+    /// Index of the port it is reached through.
+    pub port: u8,
+    pub peer: Ipv4Addr,
+    /// The id the peer puts in packets to us.
+    pub local_session_id: u32,
+    pub encap: Encap,
+    pub udp_peer_port: u16,
+    /// The cookie we expect on receive.
+    pub local_cookie: Cookie,
+    pub l2spec: L2Spec,
+}
+
+/// A virtual switch's data-plane policy.
+#[derive(Debug, Clone)]
+pub struct SwitchSpec {
+    pub id: SwitchId,
+    pub filter: L2Filter,
+    pub mac_limit: u32,
+}
+
+/// Control core → worker. Applied between bursts, in order.
+#[derive(Debug)]
+pub enum Command {
+    AddSwitch(Box<SwitchSpec>),
+    AddSession(Box<SessionSpec>),
+    RemoveSession(MemberId),
+    /// The encapsulation header for a member (None: next hop unresolved).
+    SetTemplate(MemberId, Option<Box<EncapTemplate>>),
+    InstallMac {
+        switch: SwitchId,
+        mac: u64,
+        member: MemberId,
+    },
+    RemoveMac {
+        switch: SwitchId,
+        mac: u64,
+    },
+    FlushMember(MemberId),
+    FlushSwitch(SwitchId),
+    /// Reclaim stale MAC entries left by flushes.
+    Reclaim,
+}
+
+/// Worker → control core.
+#[derive(Debug, Clone, Copy)]
+pub enum Event {
+    /// A source MAC was learned, moved or is still active.
+    Learned {
+        switch: SwitchId,
+        mac: u64,
+        member: MemberId,
+    },
+}

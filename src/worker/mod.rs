@@ -1,0 +1,633 @@
+//! The poll-mode worker: classify, decapsulate, switch, encapsulate, send.
+//!
+//! One `Worker` runs per worker lcore (or interleaved with the control loop
+//! on a one-core box). It owns its RX queues, one TX queue on every port,
+//! its MAC table replica and its counters. It talks to the control core
+//! only through bounded queues: commands in, events and punted mbufs out.
+//!
+//! Per burst: `rx_burst` → for each packet classify once (outer Ethernet,
+//! IPv4 for one of our addresses, protocol 115 or UDP to the L2TP port) →
+//! session lookup and checks → decapsulate by `adj` (no copy) → switch
+//! policy and learning → forward to one member or flood (split horizon) →
+//! prepend the member's prebuilt header template → collect per port →
+//! one `tx_burst` per port at the end of the burst.
+//!
+//! Nothing here allocates, locks, formats or panics per packet; every drop
+//! bumps the counter of its `DropReason`.
+#![forbid(unsafe_code)]
+
+mod classify;
+mod commands;
+
+pub use classify::{classify, Class};
+pub use commands::{Command, Event, SessionSpec, SwitchSpec};
+
+use crate::dpdk::{tsc, Burst, Mbuf, MbufRing, Mempool, Port, TxBuffer};
+use crate::switch::{Learn, MacTable, MemberId, SwitchId};
+use crate::switch::filter::{L2Filter, Verdict};
+use crate::telemetry::{DropReason, WorkerCounters};
+use crate::wire::l2tp::encap::EncapTemplate;
+use crossbeam_queue::ArrayQueue;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// The queues and counters a worker shares with the control core.
+pub struct WorkerShared {
+    pub commands: ArrayQueue<Command>,
+    pub events: ArrayQueue<Event>,
+    /// Worker → control: ARP, ICMP and L2TP control packets.
+    pub punt: MbufRing,
+    /// Control → worker: packets the control core wants sent on a port
+    /// that has no TX queue of its own for the control core. The mbuf's
+    /// port field holds the port index.
+    pub inject: MbufRing,
+    pub counters: WorkerCounters,
+    /// Set by the worker once it has applied every command queued before
+    /// the control core bumped `sync_request` (used at startup and in
+    /// tests to know the data plane is programmed).
+    pub synced: AtomicU32,
+    pub sync_request: AtomicU32,
+    /// The worker polls RX only once this is set (after initial programming).
+    pub go: AtomicBool,
+}
+
+impl WorkerShared {
+    pub fn new(
+        id: usize,
+        command_ring: usize,
+        event_ring: usize,
+        punt_ring: u32,
+        counters: WorkerCounters,
+    ) -> crate::dpdk::Result<WorkerShared> {
+        Ok(WorkerShared {
+            commands: ArrayQueue::new(command_ring),
+            events: ArrayQueue::new(event_ring),
+            punt: MbufRing::new(&format!("las_punt{id}"), punt_ring, -1)?,
+            inject: MbufRing::new(&format!("las_inject{id}"), punt_ring, -1)?,
+            counters,
+            synced: AtomicU32::new(0),
+            sync_request: AtomicU32::new(0),
+            go: AtomicBool::new(false),
+        })
+    }
+}
+
+/// A port as the worker sees it.
+#[derive(Clone, Copy)]
+pub struct WorkerPort {
+    pub port: Port,
+    pub address: Ipv4Addr,
+    pub mtu: u16,
+}
+
+/// Everything needed to build a worker.
+pub struct WorkerSetup {
+    pub id: usize,
+    pub ports: Vec<WorkerPort>,
+    /// (port index, RX queue) pairs this worker polls.
+    pub rx: Vec<(usize, u16)>,
+    /// The TX queue this worker uses on every port.
+    pub tx_queue: u16,
+    pub udp_port: u16,
+    pub pool: Arc<Mempool>,
+    pub shared: Arc<WorkerShared>,
+    /// Shared transmit sequence numbers for sequenced sessions, indexed by member.
+    pub tx_seq: Arc<[AtomicU32]>,
+    pub max_sessions: usize,
+    pub max_switches: usize,
+    pub mac_table_size: usize,
+    pub mac_refresh: u32,
+    pub tsc_hz: u64,
+}
+
+/// A session (member) replica.
+struct Session {
+    active: bool,
+    switch: SwitchId,
+    port: u8,
+    spec: SessionSpec,
+    /// Length of everything before the inner frame, after the outer IP header.
+    l2tp_len: usize,
+    template: Option<EncapTemplate>,
+    rx_seq: Option<u32>,
+}
+
+struct Switch {
+    members: Vec<MemberId>,
+    filter: L2Filter,
+}
+
+pub struct Worker {
+    id: usize,
+    ports: Vec<WorkerPort>,
+    rx: Vec<(usize, u16)>,
+    tx: Vec<TxBuffer>,
+    tx_queue: u16,
+    udp_port: u16,
+    pool: Arc<Mempool>,
+    shared: Arc<WorkerShared>,
+    tx_seq: Arc<[AtomicU32]>,
+    sessions: Vec<Option<Session>>,
+    by_id: hashbrown::HashMap<u32, MemberId>,
+    switches: Vec<Option<Switch>>,
+    macs: MacTable,
+    mac_refresh: u32,
+    tsc_hz: u64,
+    start_tsc: u64,
+    now: u32,
+    ip_ident: u16,
+    burst: Burst,
+}
+
+impl Worker {
+    pub fn new(s: WorkerSetup) -> Worker {
+        let nports = s.ports.len();
+        let mut macs = MacTable::new(s.mac_table_size, s.max_sessions, s.max_switches);
+        for sw in 0..s.max_switches {
+            macs.set_switch_limit(SwitchId(sw as u16), 0);
+        }
+        Worker {
+            id: s.id,
+            ports: s.ports,
+            rx: s.rx,
+            tx: (0..nports).map(|_| TxBuffer::new()).collect(),
+            tx_queue: s.tx_queue,
+            udp_port: s.udp_port,
+            pool: s.pool,
+            shared: s.shared,
+            tx_seq: s.tx_seq,
+            sessions: (0..s.max_sessions).map(|_| None).collect(),
+            by_id: hashbrown::HashMap::with_capacity(s.max_sessions),
+            switches: (0..s.max_switches).map(|_| None).collect(),
+            macs,
+            mac_refresh: s.mac_refresh,
+            tsc_hz: s.tsc_hz.max(1),
+            start_tsc: tsc(),
+            now: 0,
+            ip_ident: (s.id as u16) << 12,
+            burst: Burst::new(),
+        }
+    }
+
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Runs until `stop` is set. Polls RX only once the control core has
+    /// programmed the worker and set `go`.
+    pub fn run(&mut self, stop: &AtomicBool) {
+        while !self.shared.go.load(Ordering::Acquire) {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            self.apply_commands();
+            crate::dpdk::pause();
+        }
+        while !stop.load(Ordering::Relaxed) {
+            self.poll_once();
+        }
+        self.flush_all();
+    }
+
+    /// One iteration: apply commands, poll every owned RX queue once,
+    /// drain the inject ring, flush TX. Returns packets received.
+    pub fn poll_once(&mut self) -> usize {
+        let c = &self.shared.counters;
+        c.loops.inc();
+        self.apply_commands();
+        let t0 = tsc();
+        self.now = ((t0.wrapping_sub(self.start_tsc)) / self.tsc_hz) as u32;
+        let mut total = 0;
+        for i in 0..self.rx.len() {
+            let (pidx, q) = self.rx[i];
+            let port = self.ports[pidx].port;
+            let n = port.rx_burst(q, &mut self.burst);
+            if n == 0 {
+                continue;
+            }
+            total += n;
+            let pc = &self.shared.counters.ports[pidx];
+            pc.rx_packets.add(n as u64);
+            while let Some(m) = self.burst.pop() {
+                pc.rx_bytes.add(m.pkt_len() as u64);
+                self.handle(pidx, m);
+            }
+            self.flush_all();
+        }
+        self.drain_inject();
+        if total > 0 {
+            let c = &self.shared.counters;
+            c.rx_total.add(total as u64);
+            c.busy_cycles.add(tsc().wrapping_sub(t0));
+        }
+        total
+    }
+
+    fn drain_inject(&mut self) {
+        if self.shared.inject.count() == 0 {
+            return;
+        }
+        let mut b = Burst::new();
+        self.shared.inject.dequeue(&mut b);
+        while let Some(m) = b.pop() {
+            let pidx = m.port() as usize;
+            if pidx < self.tx.len() {
+                self.send(pidx, m);
+            }
+        }
+        self.flush_all();
+    }
+
+    #[inline]
+    fn flush_all(&mut self) {
+        for pidx in 0..self.tx.len() {
+            self.flush(pidx);
+        }
+    }
+
+    #[inline(always)]
+    fn flush(&mut self, pidx: usize) {
+        if self.tx[pidx].is_empty() {
+            return;
+        }
+        let (_sent, dropped) = self.ports[pidx].port.tx_burst(self.tx_queue, &mut self.tx[pidx]);
+        if dropped > 0 {
+            self.shared.counters.drops[DropReason::TxFull as usize].add(dropped as u64);
+            let pc = &self.shared.counters.ports[pidx];
+            // tx counters were bumped when queued; undo for refused packets
+            // is not possible with monotonic counters, so count them as
+            // drops only (tx_packets counts what we handed to the queue).
+            let _ = pc;
+        }
+    }
+
+    /// Queues `m` for transmission on port `pidx`, flushing first if full.
+    #[inline(always)]
+    fn send(&mut self, pidx: usize, m: Mbuf) {
+        let pc = &self.shared.counters.ports[pidx];
+        pc.tx_packets.inc();
+        pc.tx_bytes.add(m.pkt_len() as u64);
+        if let Err(m) = self.tx[pidx].push(m) {
+            self.flush(pidx);
+            if self.tx[pidx].push(m).is_err() {
+                self.shared.counters.drop(DropReason::TxFull);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn handle(&mut self, pidx: usize, mut m: Mbuf) {
+        let port = self.ports[pidx];
+        let class = classify(m.data(), port.address, self.udp_port);
+        match class {
+            Class::Drop(r) => self.shared.counters.drop(r),
+            Class::Punt => {
+                m.set_port(pidx as u16);
+                self.shared.counters.ports[pidx].punted.inc();
+                if self.shared.punt.enqueue(m).is_err() {
+                    self.shared.counters.drop(DropReason::PuntRingFull);
+                }
+            }
+            Class::Data {
+                session_id,
+                encap,
+                src,
+                udp_src_port,
+                l2tp_off,
+                end,
+            } => self.data(m, session_id, encap, src, udp_src_port, l2tp_off, end),
+        }
+    }
+
+    /// An L2TPv3 data packet: session checks, decapsulation, switching.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn data(
+        &mut self,
+        mut m: Mbuf,
+        session_id: u32,
+        encap: crate::wire::l2tp::Encap,
+        src: Ipv4Addr,
+        udp_src_port: u16,
+        l2tp_off: usize,
+        end: usize,
+    ) {
+        let c = &self.shared.counters;
+        let Some(&member) = self.by_id.get(&session_id) else {
+            c.drop(DropReason::UnknownSession);
+            return;
+        };
+        let Some(s) = self.sessions[member.0 as usize].as_mut() else {
+            c.drop(DropReason::UnknownSession);
+            return;
+        };
+        if !s.active {
+            c.drop(DropReason::UnknownSession);
+            return;
+        }
+        if s.spec.encap != encap
+            || (encap == crate::wire::l2tp::Encap::Udp && s.spec.udp_peer_port != udp_src_port)
+        {
+            c.drop(DropReason::EncapMismatch);
+            return;
+        }
+        if s.spec.peer != src {
+            c.drop(DropReason::SourceMismatch);
+            return;
+        }
+        let inner_off = l2tp_off + s.l2tp_len;
+        let data = m.data();
+        if inner_off + crate::wire::ethernet::HEADER_LEN > end {
+            c.drop(DropReason::InnerMalformed);
+            return;
+        }
+        // Cookie: right after the session id (and, over UDP, the 4-byte
+        // flags/reserved word before it).
+        let cookie_off = l2tp_off
+            + match encap {
+                crate::wire::l2tp::Encap::Ip => 4,
+                crate::wire::l2tp::Encap::Udp => 8,
+            };
+        let want = s.spec.local_cookie.as_bytes();
+        if data[cookie_off..cookie_off + want.len()] != *want {
+            c.drop(DropReason::CookieMismatch);
+            return;
+        }
+        if s.spec.l2spec == crate::wire::l2tp::L2Spec::Default {
+            let off = cookie_off + want.len();
+            let w = u32::from_be_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]]);
+            if w & 0x4000_0000 != 0 {
+                let seq = w & 0x00ff_ffff;
+                if let Some(exp) = s.rx_seq {
+                    // Accept the expected number or anything newer (within
+                    // half the 24-bit space); drop older ones.
+                    let diff = seq.wrapping_sub(exp) & 0x00ff_ffff;
+                    if diff >= 0x0080_0000 {
+                        c.drop(DropReason::SequenceError);
+                        return;
+                    }
+                }
+                s.rx_seq = Some((seq + 1) & 0x00ff_ffff);
+            }
+        }
+        // Trim Ethernet padding after the outer IP packet, then strip the
+        // outer headers by moving the data offset.
+        let trailing = m.pkt_len() - end;
+        if trailing > 0 && !m.trim(trailing) {
+            c.drop(DropReason::Malformed);
+            return;
+        }
+        if !m.adj(inner_off) {
+            c.drop(DropReason::Malformed);
+            return;
+        }
+        let sw = s.switch;
+        let len = m.pkt_len() as u64;
+        let sc = &c.sessions[member.0 as usize];
+        sc.rx_packets.inc();
+        sc.rx_bytes.add(len);
+        self.switch(m, member, sw);
+    }
+
+    /// Switches an inner Ethernet frame that arrived from `ingress`.
+    #[inline(always)]
+    fn switch(&mut self, m: Mbuf, ingress: MemberId, sw: SwitchId) {
+        let c = &self.shared.counters;
+        let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
+            c.drop(DropReason::UnknownSession);
+            return;
+        };
+        let d = m.data();
+        let dst: [u8; 6] = [d[0], d[1], d[2], d[3], d[4], d[5]];
+        let srcm: [u8; 6] = [d[6], d[7], d[8], d[9], d[10], d[11]];
+        let et = u16::from_be_bytes([d[12], d[13]]);
+        let swc = &c.switches[sw.0 as usize];
+        match swst.filter.check(dst, et) {
+            Verdict::Pass => {}
+            Verdict::DropBpdu => {
+                swc.filtered.inc();
+                c.drop(DropReason::FilteredBpdu);
+                return;
+            }
+            Verdict::DropEthertype => {
+                swc.filtered.inc();
+                c.drop(DropReason::FilteredEthertype);
+                return;
+            }
+        }
+        swc.rx_packets.inc();
+        swc.rx_bytes.add(m.pkt_len() as u64);
+
+        let src = crate::switch::mac_to_u64(srcm);
+        match self
+            .macs
+            .learn(sw, src, ingress, self.now, self.mac_refresh)
+        {
+            Learn::New | Learn::Moved { .. } | Learn::Refresh => {
+                let ev = Event::Learned {
+                    switch: sw,
+                    mac: src,
+                    member: ingress,
+                };
+                if self.shared.events.push(ev).is_err() {
+                    c.events_lost.inc();
+                }
+            }
+            Learn::SwitchLimit | Learn::TableFull => swc.learn_failed.inc(),
+            Learn::Unchanged | Learn::Invalid | Learn::StaticConflict => {}
+        }
+
+        if dst[0] & 1 == 0 {
+            if let Some(out) = self.macs.lookup(sw, crate::switch::mac_to_u64(dst)) {
+                if out == ingress {
+                    c.drop(DropReason::SameMember);
+                    return;
+                }
+                swc.unicast.inc();
+                self.output(m, out);
+                return;
+            }
+        }
+        self.flood(m, ingress, sw);
+    }
+
+    /// Floods to every member of `sw` except `ingress` (split horizon).
+    /// Every target but the last gets a copy; the last gets the original.
+    #[inline]
+    fn flood(&mut self, m: Mbuf, ingress: MemberId, sw: SwitchId) {
+        let c = &self.shared.counters;
+        let swc = &c.switches[sw.0 as usize];
+        let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
+            c.drop(DropReason::UnknownSession);
+            return;
+        };
+        let n = swst.members.iter().filter(|&&x| x != ingress).count();
+        if n == 0 {
+            c.drop(DropReason::NoFloodTarget);
+            return;
+        }
+        swc.flooded.inc();
+        let mut left = n;
+        let mut i = 0;
+        let mut orig = Some(m);
+        while left > 0 {
+            let out = match self.switches[sw.0 as usize].as_ref() {
+                Some(s) => s.members[i],
+                None => break,
+            };
+            i += 1;
+            if out == ingress {
+                continue;
+            }
+            left -= 1;
+            if left == 0 {
+                if let Some(m) = orig.take() {
+                    self.output(m, out);
+                }
+                break;
+            }
+            let copy = match orig.as_ref() {
+                Some(m) => m.copy(&self.pool),
+                None => None,
+            };
+            match copy {
+                Some(cp) => {
+                    self.shared.counters.switches[sw.0 as usize]
+                        .flood_copies
+                        .inc();
+                    self.output(cp, out)
+                }
+                None => self.shared.counters.drop(DropReason::NoMbuf),
+            }
+        }
+    }
+
+    /// Encapsulates `m` with `member`'s header template and queues it.
+    #[inline(always)]
+    fn output(&mut self, mut m: Mbuf, member: MemberId) {
+        let c = &self.shared.counters;
+        let Some(s) = self.sessions[member.0 as usize].as_ref() else {
+            c.drop(DropReason::UnknownSession);
+            return;
+        };
+        let Some(t) = s.template.as_ref() else {
+            c.drop(DropReason::NoNeighbour);
+            return;
+        };
+        let pidx = s.port as usize;
+        let inner = m.pkt_len();
+        let hl = t.len();
+        if hl - crate::wire::ethernet::HEADER_LEN + inner > self.ports[pidx].mtu as usize {
+            c.drop(DropReason::MtuExceeded);
+            return;
+        }
+        let seq = if s.spec.l2spec == crate::wire::l2tp::L2Spec::Default {
+            self.tx_seq[member.0 as usize].fetch_add(1, Ordering::Relaxed)
+        } else {
+            0
+        };
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let ident = self.ip_ident;
+        let Some(buf) = m.prepend(hl) else {
+            c.drop(DropReason::NoHeadroom);
+            return;
+        };
+        t.write(buf, inner, ident, seq);
+        let sc = &c.sessions[member.0 as usize];
+        sc.tx_packets.inc();
+        sc.tx_bytes.add(inner as u64);
+        self.send(pidx, m);
+    }
+
+    /// Applies queued control commands (between bursts).
+    pub fn apply_commands(&mut self) {
+        let req = self.shared.sync_request.load(Ordering::Acquire);
+        while let Some(cmd) = self.shared.commands.pop() {
+            self.shared.counters.commands.inc();
+            self.apply(cmd);
+        }
+        if self.shared.synced.load(Ordering::Relaxed) != req {
+            self.shared.synced.store(req, Ordering::Release);
+        }
+    }
+
+    fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::AddSwitch(spec) => {
+                let i = spec.id.0 as usize;
+                if i >= self.switches.len() {
+                    return;
+                }
+                self.macs.set_switch_limit(spec.id, spec.mac_limit);
+                match self.switches[i].as_mut() {
+                    Some(sw) => sw.filter = spec.filter,
+                    None => {
+                        self.switches[i] = Some(Switch {
+                            members: Vec::with_capacity(8),
+                            filter: spec.filter,
+                        })
+                    }
+                }
+            }
+            Command::AddSession(spec) => {
+                let i = spec.member.0 as usize;
+                if i >= self.sessions.len() {
+                    return;
+                }
+                let Some(sw) = self.switches[spec.switch.0 as usize].as_mut() else {
+                    return;
+                };
+                if !sw.members.contains(&spec.member) {
+                    sw.members.push(spec.member);
+                }
+                self.macs.set_member_switch(spec.member, spec.switch);
+                self.by_id.insert(spec.local_session_id, spec.member);
+                let l2tp_len = crate::wire::l2tp::data_offsets(
+                    spec.encap,
+                    spec.local_cookie.len(),
+                    spec.l2spec,
+                );
+                self.sessions[i] = Some(Session {
+                    active: true,
+                    switch: spec.switch,
+                    port: spec.port,
+                    l2tp_len,
+                    spec: *spec,
+                    template: None,
+                    rx_seq: None,
+                });
+            }
+            Command::RemoveSession(member) => {
+                let i = member.0 as usize;
+                if let Some(s) = self.sessions.get_mut(i).and_then(Option::take) {
+                    self.by_id.remove(&s.spec.local_session_id);
+                    if let Some(sw) = self.switches[s.switch.0 as usize].as_mut() {
+                        sw.members.retain(|&x| x != member);
+                    }
+                    self.macs.flush_member(member, s.switch);
+                }
+            }
+            Command::SetTemplate(member, t) => {
+                if let Some(Some(s)) = self.sessions.get_mut(member.0 as usize) {
+                    s.template = t.map(|b| *b);
+                }
+            }
+            Command::InstallMac {
+                switch,
+                mac,
+                member,
+            } => {
+                self.macs.install(switch, mac, member, self.now, false);
+            }
+            Command::RemoveMac { switch, mac } => {
+                self.macs.remove(switch, mac);
+            }
+            Command::FlushMember(member, sw) => self.macs.flush_member(member, sw),
+            Command::FlushSwitch(sw) => self.macs.flush_switch(sw),
+            Command::Reclaim => {
+                self.macs.reclaim();
+            }
+        }
+    }
+}
