@@ -24,6 +24,7 @@
 use core::fmt;
 
 pub mod checksum;
+pub mod ethernet;
 
 /// Byte range of a field inside a header.
 pub(crate) type Field = core::ops::Range<usize>;
