@@ -25,6 +25,7 @@ use core::fmt;
 
 pub mod checksum;
 pub mod ethernet;
+pub mod vlan;
 
 /// Byte range of a field inside a header.
 pub(crate) type Field = core::ops::Range<usize>;
