@@ -26,6 +26,7 @@ use core::fmt;
 pub mod checksum;
 pub mod ethernet;
 pub mod ipv4;
+pub mod udp;
 pub mod vlan;
 
 /// Byte range of a field inside a header.
