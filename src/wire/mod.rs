@@ -23,6 +23,7 @@
 
 use core::fmt;
 
+pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod ipv4;
