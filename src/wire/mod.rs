@@ -26,6 +26,7 @@ use core::fmt;
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+pub mod icmpv4;
 pub mod ipv4;
 pub mod udp;
 pub mod vlan;
