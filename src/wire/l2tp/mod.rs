@@ -14,6 +14,7 @@ pub use data::{
     classify_ip, classify_udp, data_offsets, Cookie, DataRepr, DefaultSublayer, Encap, Kind,
     L2Spec, SublayerRepr, IP_HEADER_LEN, UDP_HEADER_LEN,
 };
+pub use encap::{EncapTemplate, TemplateParams};
 
 /// The L2TP version carried in the header (L2TPv3).
 pub const VERSION: u8 = 3;
