@@ -1,0 +1,271 @@
+//! Per-switch L2 filter applied to the inner Ethernet frame.
+//!
+//! * Destinations in the IEEE 802.1 reserved range `01:80:c2:00:00:00..=0f`
+//!   (STP BPDUs, pause, LACP, LLDP, 802.1X, ...) are always dropped.
+//! * Type/length values below `0x0600` are 802.3 length fields (LLC frames);
+//!   they pass only if the allow-list contains the pseudo-entry [`LLC`].
+//! * Otherwise the ethertype must be in the allow-list.
+
+use std::fmt;
+
+/// Pseudo-ethertype in an allow-list meaning "802.3/LLC frames".
+pub const LLC: u16 = 0x0000;
+
+/// Maximum number of entries in an allow-list.
+pub const MAX_ETHERTYPES: usize = 32;
+
+/// Default allow-list: IPv4, ARP, IPv6.
+pub const DEFAULT_ETHERTYPES: [u16; 3] = [0x0800, 0x0806, 0x86dd];
+
+/// Filter decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    /// Destination in the IEEE reserved range (BPDUs, LACP, LLDP, ...).
+    DropBpdu,
+    /// Ethertype (or LLC) not in the allow-list.
+    DropEthertype,
+}
+
+/// Error building an [`L2Filter`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterError {
+    /// More than [`MAX_ETHERTYPES`] entries were given.
+    TooMany(usize),
+}
+
+impl fmt::Display for FilterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FilterError::TooMany(n) => {
+                write!(f, "{n} ethertypes given, at most {MAX_ETHERTYPES} allowed")
+            }
+        }
+    }
+}
+
+impl std::error::Error for FilterError {}
+
+/// Ethertype allow-list held inline (no heap), scanned linearly.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct L2Filter {
+    types: [u16; MAX_ETHERTYPES],
+    len: u8,
+}
+
+impl fmt::Debug for L2Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.allowed().iter().map(|t| format!("{t:#06x}")))
+            .finish()
+    }
+}
+
+impl Default for L2Filter {
+    fn default() -> Self {
+        let mut types = [0u16; MAX_ETHERTYPES];
+        types[..DEFAULT_ETHERTYPES.len()].copy_from_slice(&DEFAULT_ETHERTYPES);
+        L2Filter {
+            types,
+            len: DEFAULT_ETHERTYPES.len() as u8,
+        }
+    }
+}
+
+impl L2Filter {
+    /// Build a filter from an allow-list (duplicates are dropped).
+    pub fn new(allowed: &[u16]) -> Result<Self, FilterError> {
+        if allowed.len() > MAX_ETHERTYPES {
+            return Err(FilterError::TooMany(allowed.len()));
+        }
+        let mut f = L2Filter {
+            types: [0; MAX_ETHERTYPES],
+            len: 0,
+        };
+        for &t in allowed {
+            if !f.allowed().contains(&t) {
+                f.types[usize::from(f.len)] = t;
+                f.len += 1;
+            }
+        }
+        Ok(f)
+    }
+
+    /// The allow-list.
+    pub fn allowed(&self) -> &[u16] {
+        &self.types[..usize::from(self.len).min(MAX_ETHERTYPES)]
+    }
+
+    /// True if ethertype `t` (or [`LLC`]) is in the allow-list.
+    #[inline]
+    pub fn allows(&self, t: u16) -> bool {
+        self.allowed().contains(&t)
+    }
+
+    /// Decide on an inner frame given its destination MAC and its
+    /// type/length field.
+    #[inline]
+    pub fn check(&self, dst_mac: [u8; 6], ethertype_or_len: u16) -> Verdict {
+        if dst_mac[..5] == [0x01, 0x80, 0xc2, 0x00, 0x00] && dst_mac[5] <= 0x0f {
+            return Verdict::DropBpdu;
+        }
+        let t = if ethertype_or_len < 0x0600 {
+            LLC
+        } else {
+            ethertype_or_len
+        };
+        if self.allows(t) {
+            Verdict::Pass
+        } else {
+            Verdict::DropEthertype
+        }
+    }
+}
+
+const NAMES: &[(&str, u16)] = &[
+    ("ipv4", 0x0800),
+    ("arp", 0x0806),
+    ("ipv6", 0x86dd),
+    ("vlan", 0x8100),
+    ("8021q", 0x8100),
+    ("qinq", 0x88a8),
+    ("8021ad", 0x88a8),
+    ("lldp", 0x88cc),
+    ("mpls", 0x8847),
+    ("mpls-multicast", 0x8848),
+    ("pppoe-discovery", 0x8863),
+    ("pppoe-session", 0x8864),
+    ("rarp", 0x8035),
+    ("llc", LLC),
+];
+
+/// Parse an ethertype given by name (case-insensitive: `ipv4`, `arp`,
+/// `ipv6`, `vlan`/`8021q`, `qinq`/`8021ad`, `lldp`, `mpls`,
+/// `mpls-multicast`, `pppoe-discovery`, `pppoe-session`, `rarp`, `llc`), by
+/// hex (`0x88cc`) or by decimal. Numbers must be `>= 0x0600` (or 0 = [`LLC`]).
+pub fn parse_ethertype(name: &str) -> Option<u16> {
+    let s = name.trim();
+    if let Some(&(_, v)) = NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
+        return Some(v);
+    }
+    let v = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u16::from_str_radix(h, 16).ok()?
+    } else if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse::<u16>().ok()?
+    } else {
+        return None;
+    };
+    if v == LLC || v >= 0x0600 {
+        Some(v)
+    } else {
+        None
+    }
+}
+
+/// Canonical name of an ethertype for display, if it has one.
+pub fn ethertype_name(t: u16) -> Option<&'static str> {
+    NAMES.iter().find(|(_, v)| *v == t).map(|(n, _)| *n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UNICAST: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
+    const BCAST: [u8; 6] = [0xff; 6];
+
+    #[test]
+    fn defaults_pass_ip_arp() {
+        let f = L2Filter::default();
+        assert_eq!(f.allowed(), &DEFAULT_ETHERTYPES);
+        assert_eq!(f.check(UNICAST, 0x0800), Verdict::Pass);
+        assert_eq!(f.check(BCAST, 0x0806), Verdict::Pass);
+        assert_eq!(f.check(UNICAST, 0x86dd), Verdict::Pass);
+        assert_eq!(f.check(UNICAST, 0x8100), Verdict::DropEthertype);
+    }
+
+    #[test]
+    fn bpdu_always_dropped() {
+        let stp = [0x01, 0x80, 0xc2, 0, 0, 0];
+        let f = L2Filter::default();
+        assert_eq!(f.check(stp, 0x0026), Verdict::DropBpdu);
+        // Even if everything relevant is allow-listed.
+        let f = L2Filter::new(&[LLC, 0x0800, 0x88cc, 0x8809]).unwrap();
+        assert_eq!(f.check(stp, 0x0026), Verdict::DropBpdu);
+        assert_eq!(f.check(stp, 0x0800), Verdict::DropBpdu);
+        assert_eq!(
+            f.check([0x01, 0x80, 0xc2, 0, 0, 0x0e], 0x88cc),
+            Verdict::DropBpdu
+        );
+        assert_eq!(
+            f.check([0x01, 0x80, 0xc2, 0, 0, 0x0f], 0x0800),
+            Verdict::DropBpdu
+        );
+        // Just outside the range is not a BPDU.
+        assert_eq!(
+            f.check([0x01, 0x80, 0xc2, 0, 0, 0x10], 0x0800),
+            Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn lldp_dropped_by_default() {
+        let f = L2Filter::default();
+        assert_eq!(f.check(UNICAST, 0x88cc), Verdict::DropEthertype);
+        let f = L2Filter::new(&[0x88cc]).unwrap();
+        assert_eq!(f.check(UNICAST, 0x88cc), Verdict::Pass);
+        assert_eq!(f.check(UNICAST, 0x0800), Verdict::DropEthertype);
+    }
+
+    #[test]
+    fn llc_length_field() {
+        let f = L2Filter::default();
+        assert_eq!(f.check(UNICAST, 0x0040), Verdict::DropEthertype);
+        assert_eq!(f.check(UNICAST, 0x05dc), Verdict::DropEthertype);
+        let f = L2Filter::new(&[LLC]).unwrap();
+        assert_eq!(f.check(UNICAST, 0x0040), Verdict::Pass);
+        assert_eq!(f.check(UNICAST, 0x0800), Verdict::DropEthertype);
+    }
+
+    #[test]
+    fn too_many() {
+        let many: Vec<u16> = (0..33).map(|i| 0x9000 + i).collect();
+        assert_eq!(L2Filter::new(&many), Err(FilterError::TooMany(33)));
+        let f = L2Filter::new(&many[..32]).unwrap();
+        assert_eq!(f.allowed().len(), 32);
+        assert!(f.allows(0x901f));
+        let f = L2Filter::new(&[0x0800, 0x0800]).unwrap();
+        assert_eq!(f.allowed(), &[0x0800]);
+        assert_eq!(
+            L2Filter::new(&[]).unwrap().check(UNICAST, 0x0800),
+            Verdict::DropEthertype
+        );
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(parse_ethertype("ipv4"), Some(0x0800));
+        assert_eq!(parse_ethertype("IPv6"), Some(0x86dd));
+        assert_eq!(parse_ethertype("arp"), Some(0x0806));
+        assert_eq!(parse_ethertype("vlan"), Some(0x8100));
+        assert_eq!(parse_ethertype("8021q"), Some(0x8100));
+        assert_eq!(parse_ethertype("qinq"), Some(0x88a8));
+        assert_eq!(parse_ethertype("8021ad"), Some(0x88a8));
+        assert_eq!(parse_ethertype("lldp"), Some(0x88cc));
+        assert_eq!(parse_ethertype("mpls"), Some(0x8847));
+        assert_eq!(parse_ethertype("pppoe-discovery"), Some(0x8863));
+        assert_eq!(parse_ethertype("pppoe-session"), Some(0x8864));
+        assert_eq!(parse_ethertype("llc"), Some(LLC));
+        assert_eq!(parse_ethertype("0x88cc"), Some(0x88cc));
+        assert_eq!(parse_ethertype("0X88CC"), Some(0x88cc));
+        assert_eq!(parse_ethertype("2048"), Some(0x0800));
+        assert_eq!(parse_ethertype("0"), Some(LLC));
+        assert_eq!(parse_ethertype("0x05dc"), None);
+        assert_eq!(parse_ethertype("0x10000"), None);
+        assert_eq!(parse_ethertype("ipx"), None);
+        assert_eq!(parse_ethertype(""), None);
+        assert_eq!(parse_ethertype("-1"), None);
+        assert_eq!(ethertype_name(0x0800), Some("ipv4"));
+        assert_eq!(ethertype_name(0x1234), None);
+    }
+}

@@ -1,0 +1,201 @@
+//! Internet checksum (RFC 1071) helpers and RFC 1624 incremental update.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Ones-complement partial sum of `data` as big-endian 16-bit words, not
+/// folded. An odd trailing byte is padded with a zero byte.
+///
+/// The result does not overflow for any `data` shorter than 128 KiB; longer
+/// inputs wrap, which stays correct modulo 0xffff only if folded in between,
+/// so this function folds every 32 KiB internally.
+pub fn sum(data: &[u8]) -> u32 {
+    let mut acc: u32 = 0;
+    for block in data.chunks(32 * 1024) {
+        let mut chunks = block.chunks_exact(2);
+        for c in &mut chunks {
+            acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
+        }
+        if let [last] = chunks.remainder() {
+            acc += u32::from(*last) << 8;
+        }
+        acc = u32::from(fold(acc));
+    }
+    acc
+}
+
+/// Folds the carries of a partial sum into 16 bits. NOT complemented.
+pub fn fold(mut sum: u32) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
+/// Adds two partial sums without overflowing.
+pub fn combine(a: u32, b: u32) -> u32 {
+    u32::from(fold(a)) + u32::from(fold(b))
+}
+
+/// The Internet checksum of `data`: `!fold(sum(data))`.
+pub fn checksum(data: &[u8]) -> u16 {
+    !fold(sum(data))
+}
+
+/// Partial sum of the IPv4 pseudo-header (RFC 768 / RFC 793).
+/// `len` is the upper-layer length (header + payload).
+pub fn pseudo_header_v4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, len: u16) -> u32 {
+    let s = src.octets();
+    let d = dst.octets();
+    let mut acc = 0u32;
+    acc += u32::from(u16::from_be_bytes([s[0], s[1]]));
+    acc += u32::from(u16::from_be_bytes([s[2], s[3]]));
+    acc += u32::from(u16::from_be_bytes([d[0], d[1]]));
+    acc += u32::from(u16::from_be_bytes([d[2], d[3]]));
+    acc += u32::from(proto);
+    acc += u32::from(len);
+    acc
+}
+
+/// Partial sum of the IPv6 pseudo-header (RFC 8200 §8.1).
+/// `len` is the upper-layer packet length.
+pub fn pseudo_header_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, len: u32) -> u32 {
+    let mut acc = combine(sum(&src.octets()), sum(&dst.octets()));
+    acc += len >> 16;
+    acc += len & 0xffff;
+    acc += u32::from(next_header);
+    acc
+}
+
+/// RFC 1624 eqn. 3 incremental update: `HC' = ~(~HC + ~m + m')`, where the
+/// 16-bit word `old` (m) at an even offset in the checksummed data becomes
+/// `new` (m').
+pub fn update_u16(old_csum: u16, old: u16, new: u16) -> u16 {
+    let acc = u32::from(!old_csum) + u32::from(!old) + u32::from(new);
+    !fold(acc)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    /// Straightforward reference: RFC 1071 sum with u64 accumulator.
+    fn reference(data: &[u8]) -> u16 {
+        let mut acc: u64 = 0;
+        let mut i = 0;
+        while i < data.len() {
+            let hi = u64::from(data[i]) << 8;
+            let lo = if i + 1 < data.len() {
+                u64::from(data[i + 1])
+            } else {
+                0
+            };
+            acc += hi | lo;
+            i += 2;
+        }
+        while acc > 0xffff {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        !(acc as u16)
+    }
+
+    // RFC 1071 §3 example: 00 01 f2 03 f4 f5 f6 f7 -> sum 0xddf2
+    static RFC1071: [u8; 8] = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+
+    // A real IPv4 header (checksum 0xb861 at bytes 10..12).
+    static IPV4_HDR: [u8; 20] = [
+        0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0x00,
+        0x01, 0xc0, 0xa8, 0x00, 0xc7,
+    ];
+
+    #[test]
+    fn test_rfc1071_example() {
+        assert_eq!(fold(sum(&RFC1071)), 0xddf2);
+        assert_eq!(checksum(&RFC1071), !0xddf2);
+    }
+
+    #[test]
+    fn test_ipv4_header() {
+        assert_eq!(checksum(&IPV4_HDR), 0);
+        let mut h = IPV4_HDR;
+        h[10] = 0;
+        h[11] = 0;
+        assert_eq!(checksum(&h), 0xb861);
+    }
+
+    #[test]
+    fn test_odd_length() {
+        let data = [0x12u8, 0x34, 0x56];
+        assert_eq!(fold(sum(&data)), 0x1234 + 0x5600);
+        assert_eq!(checksum(&data), reference(&data));
+        assert_eq!(checksum(&[]), 0xffff);
+    }
+
+    #[test]
+    fn test_against_reference() {
+        let mut data = vec![0u8; 70_001];
+        let mut x: u32 = 1;
+        for b in data.iter_mut() {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            *b = (x >> 16) as u8;
+        }
+        for len in [0, 1, 2, 3, 63, 64, 1500, 65_535, 70_001] {
+            assert_eq!(checksum(&data[..len]), reference(&data[..len]), "len {len}");
+        }
+        let ff = vec![0xffu8; 100_000];
+        assert_eq!(checksum(&ff), reference(&ff));
+    }
+
+    #[test]
+    fn test_pseudo_header_v4() {
+        let src = Ipv4Addr::new(192, 168, 0, 1);
+        let dst = Ipv4Addr::new(10, 0, 0, 2);
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&src.octets());
+        bytes.extend_from_slice(&dst.octets());
+        bytes.extend_from_slice(&[0, 17, 0x01, 0x23]);
+        assert_eq!(
+            fold(pseudo_header_v4(src, dst, 17, 0x0123)),
+            !reference(&bytes)
+        );
+    }
+
+    #[test]
+    fn test_pseudo_header_v6() {
+        let src: Ipv6Addr = "fe80::1:2:3:4".parse().unwrap();
+        let dst: Ipv6Addr = "2001:db8::ffff:ffff".parse().unwrap();
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&src.octets());
+        bytes.extend_from_slice(&dst.octets());
+        bytes.extend_from_slice(&0x0001_2345u32.to_be_bytes());
+        bytes.extend_from_slice(&[0, 0, 0, 58]);
+        assert_eq!(
+            fold(pseudo_header_v6(src, dst, 58, 0x0001_2345)),
+            !reference(&bytes)
+        );
+    }
+
+    #[test]
+    fn test_update_u16() {
+        // Change the TTL/proto word of the header and compare to recompute.
+        let mut h = IPV4_HDR;
+        let old = u16::from_be_bytes([h[8], h[9]]);
+        h[8] = 0x3f;
+        let new = u16::from_be_bytes([h[8], h[9]]);
+        let upd = update_u16(0xb861, old, new);
+        h[10] = 0;
+        h[11] = 0;
+        assert_eq!(upd, checksum(&h));
+        // Word 4 is the checksum field; change word 2 and verify.
+        let mut data = [0u8; 10];
+        for (i, w) in [0x0000u16, 0xffff, 0x1234, 0x8000].iter().enumerate() {
+            data[2 * i..2 * i + 2].copy_from_slice(&w.to_be_bytes());
+        }
+        let c = checksum(&data);
+        for new in [0x0000u16, 0xffff, 0x0001, 0xfffe, 0x4321] {
+            let mut d2 = data;
+            d2[4..6].copy_from_slice(&new.to_be_bytes());
+            d2[8..10].copy_from_slice(&update_u16(c, 0x1234, new).to_be_bytes());
+            assert_eq!(checksum(&d2), 0, "new {new:#x}");
+        }
+    }
+}
