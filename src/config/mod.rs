@@ -1,1 +1,291 @@
 //! Configuration: TOML schema and validation.
+//!
+//! [`Config::from_toml_str`] parses the file with serde into raw structs
+//! (unknown keys rejected) and validates them into the typed [`Config`].
+//! Every error is a [`ConfigError`] naming the offending key (for example
+//! `session[2].local_cookie`), its value and the reason.
+//!
+//! See `configs/las.example.toml` for the documented schema.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+mod raw;
+mod validate;
+
+pub use validate::{parse_cookie, parse_mac};
+
+/// A configuration error: `{key} = {value}: {reason}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Path of the offending key, e.g. `session[2].local_cookie`,
+    /// `port[0].address`, `dataplane.burst`; empty when unknown.
+    pub key: String,
+    /// The offending value as written (or a summary such as a count).
+    pub value: String,
+    /// Why it is wrong.
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(
+        key: impl Into<String>,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            key: key.into(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}: {}", self.key, self.value, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Extra EAL arguments (`[eal] args`).
+    pub eal_args: Vec<String>,
+    pub dataplane: Dataplane,
+    pub control: Control,
+    pub l2tp: L2tp,
+    /// At least one.
+    pub ports: Vec<Port>,
+    pub neighbors: Vec<Neighbor>,
+    pub switches: Vec<Switch>,
+    pub sessions: Vec<Session>,
+}
+
+/// `[dataplane]`: sizes of pools, rings and tables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dataplane {
+    /// mbufs in the packet pool, >= 1023.
+    pub mbufs: u32,
+    /// Data room per mbuf including the 128-byte headroom, 1024..=65535.
+    pub mbuf_size: u16,
+    /// Power of two, 64..=16384.
+    pub rx_descriptors: u16,
+    /// Power of two, 64..=16384.
+    pub tx_descriptors: u16,
+    /// Packets per burst, 1..=64.
+    pub burst: u16,
+    /// 1..=65535 (member ids are `0..max_sessions`).
+    pub max_sessions: usize,
+    /// 1..=65535 (switch ids are `0..max_switches`).
+    pub max_switches: usize,
+    /// Entries per worker MAC table, >= 16.
+    pub mac_table_size: usize,
+    /// Power of two.
+    pub punt_ring: u32,
+    /// Power of two.
+    pub event_ring: u32,
+    /// Power of two.
+    pub command_ring: u32,
+    /// Seconds between refresh events for an active MAC, >= 1.
+    pub mac_refresh: u32,
+}
+
+impl Default for Dataplane {
+    fn default() -> Self {
+        Dataplane {
+            mbufs: 16383,
+            mbuf_size: 2176,
+            rx_descriptors: 1024,
+            tx_descriptors: 1024,
+            burst: 32,
+            max_sessions: 4096,
+            max_switches: 1024,
+            mac_table_size: 65536,
+            punt_ring: 1024,
+            event_ring: 4096,
+            command_ring: 4096,
+            mac_refresh: 1,
+        }
+    }
+}
+
+/// `[control]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Control {
+    /// Control socket path (default `/run/las/las.sock`).
+    pub socket: PathBuf,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control {
+            socket: PathBuf::from("/run/las/las.sock"),
+        }
+    }
+}
+
+/// `[l2tp]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct L2tp {
+    /// Local UDP port for L2TPv3 over UDP (default 1701).
+    pub udp_port: u16,
+}
+
+impl Default for L2tp {
+    fn default() -> Self {
+        L2tp { udp_port: 1701 }
+    }
+}
+
+/// `[[port]]`: a DPDK port with one IPv4 address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    /// Unique, `[A-Za-z0-9_.-]{1,32}`.
+    pub name: String,
+    /// A vdev spec (`net_...`) or a PCI address (`dddd:bb:dd.f` / `bb:dd.f`).
+    pub device: String,
+    pub address: Ipv4Addr,
+    /// 0..=32.
+    pub prefix_len: u8,
+    /// Inside the prefix, different from `address`.
+    pub gateway: Option<Ipv4Addr>,
+    /// 68..=9600 (default 1500).
+    pub mtu: u16,
+    /// MAC override (unicast).
+    pub mac: Option<[u8; 6]>,
+}
+
+impl Port {
+    /// The netmask of the port's prefix.
+    pub fn netmask(&self) -> Ipv4Addr {
+        Ipv4Addr::from(prefix_mask(self.prefix_len))
+    }
+
+    /// True if `ip` is inside the port's prefix.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let m = prefix_mask(self.prefix_len);
+        u32::from(ip) & m == u32::from(self.address) & m
+    }
+
+    /// True if this port's device is a vdev (`net_...`) rather than PCI.
+    pub fn is_vdev(&self) -> bool {
+        self.device.starts_with("net_")
+    }
+}
+
+/// The netmask for a prefix length (lengths above 32 act as 32).
+pub fn prefix_mask(prefix_len: u8) -> u32 {
+    match prefix_len {
+        0 => 0,
+        n if n >= 32 => u32::MAX,
+        n => u32::MAX << (32 - u32::from(n)),
+    }
+}
+
+/// `[[neighbor]]`: a static ARP entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neighbor {
+    /// Index into [`Config::ports`].
+    pub port: usize,
+    pub address: Ipv4Addr,
+    pub mac: [u8; 6],
+}
+
+/// `[[switch]]`: a virtual switch. Its index in [`Config::switches`] is its
+/// `SwitchId`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Switch {
+    pub name: String,
+    /// MAC aging seconds, 0 = never (default 300).
+    pub aging: u32,
+    /// Max MACs in the switch, 0 = unlimited (default 0).
+    pub mac_limit: u32,
+    /// Ethertype allow-list (at most 32; `switch::LLC` = 0 for 802.3/LLC),
+    /// duplicates removed; default IPv4, ARP, IPv6.
+    pub ethertypes: Vec<u16>,
+}
+
+/// Pseudowire encapsulation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Encap {
+    /// L2TPv3 directly over IP (protocol 115).
+    Ip,
+    /// L2TPv3 over UDP.
+    Udp,
+}
+
+/// L2-specific sublayer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum L2SpecCfg {
+    /// No sublayer.
+    None,
+    /// RFC 4719 default L2-specific sublayer (with sequencing).
+    Default,
+}
+
+/// `[[session]]`: a static pseudowire. Its index in [`Config::sessions`] is
+/// its `MemberId`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub name: String,
+    /// Index into [`Config::switches`].
+    pub switch: usize,
+    pub peer: Ipv4Addr,
+    /// Index into [`Config::ports`].
+    pub port: usize,
+    pub encap: Encap,
+    /// Id the peer puts in packets to us; nonzero, unique.
+    pub local_session_id: u32,
+    /// Id we put in packets to the peer; nonzero.
+    pub remote_session_id: u32,
+    /// Cookie expected on receive: 0, 4 or 8 bytes.
+    pub local_cookie: Vec<u8>,
+    /// Cookie we send: 0, 4 or 8 bytes.
+    pub remote_cookie: Vec<u8>,
+    /// Encap `udp`: our UDP port (= `l2tp.udp_port`); 0 for encap `ip`.
+    pub udp_local_port: u16,
+    /// Encap `udp`: the peer's UDP port (default 1701); 0 for encap `ip`.
+    pub udp_peer_port: u16,
+    pub l2spec: L2SpecCfg,
+}
+
+impl Config {
+    /// Parse and validate a TOML document.
+    pub fn from_toml_str(s: &str) -> Result<Config, ConfigError> {
+        let raw: raw::RawConfig = toml::from_str(s).map_err(|e| validate::toml_error(s, &e))?;
+        validate::validate(raw)
+    }
+
+    /// Read, parse and validate a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let s = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new("file", path.display(), e.to_string()))?;
+        Self::from_toml_str(&s)
+    }
+
+    /// The default port for a peer: the port whose prefix contains it, else
+    /// the first port with a gateway.
+    pub fn port_for(&self, peer: Ipv4Addr) -> Option<usize> {
+        validate::port_for(&self.ports, peer)
+    }
+
+    /// Index of the port named `name`.
+    pub fn port_index(&self, name: &str) -> Option<usize> {
+        self.ports.iter().position(|p| p.name == name)
+    }
+
+    /// Index (`SwitchId`) of the switch named `name`.
+    pub fn switch_index(&self, name: &str) -> Option<usize> {
+        self.switches.iter().position(|s| s.name == name)
+    }
+
+    /// Index (`MemberId`) of the session named `name`.
+    pub fn session_index(&self, name: &str) -> Option<usize> {
+        self.sessions.iter().position(|s| s.name == name)
+    }
+}

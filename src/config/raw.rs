@@ -1,0 +1,114 @@
+//! Raw serde structs mirroring the TOML file. Every field is optional and
+//! numbers are `i64`, so that range and presence checks (done in
+//! `validate`) can name the key and the value.
+
+use serde::Deserialize;
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub eal: RawEal,
+    #[serde(default)]
+    pub dataplane: RawDataplane,
+    #[serde(default)]
+    pub control: RawControl,
+    #[serde(default)]
+    pub l2tp: RawL2tp,
+    #[serde(default)]
+    pub port: Vec<RawPort>,
+    #[serde(default)]
+    pub neighbor: Vec<RawNeighbor>,
+    #[serde(default)]
+    pub switch: Vec<RawSwitch>,
+    #[serde(default)]
+    pub session: Vec<RawSession>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawEal {
+    pub args: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawDataplane {
+    pub mbufs: Option<i64>,
+    pub mbuf_size: Option<i64>,
+    pub rx_descriptors: Option<i64>,
+    pub tx_descriptors: Option<i64>,
+    pub burst: Option<i64>,
+    pub max_sessions: Option<i64>,
+    pub max_switches: Option<i64>,
+    pub mac_table_size: Option<i64>,
+    pub punt_ring: Option<i64>,
+    pub event_ring: Option<i64>,
+    pub command_ring: Option<i64>,
+    pub mac_refresh: Option<i64>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawControl {
+    pub socket: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawL2tp {
+    pub udp_port: Option<i64>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawPort {
+    pub name: Option<String>,
+    pub device: Option<String>,
+    pub address: Option<String>,
+    pub gateway: Option<String>,
+    pub mtu: Option<i64>,
+    pub mac: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawNeighbor {
+    pub port: Option<String>,
+    pub address: Option<String>,
+    pub mac: Option<String>,
+}
+
+/// An ethertype given as a name/hex string or as a number.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum StrOrInt {
+    Int(i64),
+    Str(String),
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawSwitch {
+    pub name: Option<String>,
+    pub aging: Option<i64>,
+    pub mac_limit: Option<i64>,
+    pub ethertypes: Option<Vec<StrOrInt>>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawSession {
+    pub name: Option<String>,
+    pub switch: Option<String>,
+    pub peer: Option<String>,
+    pub port: Option<String>,
+    pub encap: Option<String>,
+    pub local_session_id: Option<i64>,
+    pub remote_session_id: Option<i64>,
+    pub local_cookie: Option<String>,
+    pub remote_cookie: Option<String>,
+    pub udp_local_port: Option<i64>,
+    pub udp_peer_port: Option<i64>,
+    pub l2spec: Option<String>,
+}

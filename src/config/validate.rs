@@ -1,0 +1,1131 @@
+//! Validation of the raw structs into the typed [`Config`].
+
+use super::raw::{RawConfig, RawPort, RawSession, StrOrInt};
+use super::{
+    prefix_mask, Config, ConfigError, Control, Dataplane, Encap, L2SpecCfg, L2tp, Neighbor, Port,
+    Session, Switch,
+};
+use crate::switch::filter::{parse_ethertype, DEFAULT_ETHERTYPES, MAX_ETHERTYPES};
+use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+type R<T> = Result<T, ConfigError>;
+
+/// Turn a toml/serde error into a [`ConfigError`]: the key is guessed from
+/// the error's position in the source, the reason carries line and column.
+pub(super) fn toml_error(src: &str, e: &toml::de::Error) -> ConfigError {
+    let msg = e
+        .message()
+        .trim()
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let Some(span) = e.span() else {
+        return ConfigError::new("", "", msg);
+    };
+    let start = span.start.min(src.len());
+    let end = span.end.clamp(start, src.len());
+    let (line, col) = line_col(src, start);
+    let mut value: String = src
+        .get(start..end)
+        .unwrap_or("")
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if value.chars().count() > 60 {
+        value = value.chars().take(57).collect::<String>() + "...";
+    }
+    ConfigError::new(
+        key_at(src, start),
+        value,
+        format!("line {line}, column {col}: {msg}"),
+    )
+}
+
+fn line_col(src: &str, off: usize) -> (usize, usize) {
+    let before = src.get(..off).unwrap_or(src);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn is_bare_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.\" ".contains(&b))
+}
+
+/// Best-effort TOML key path (`session[2].local_cookie`) for a byte offset.
+fn key_at(src: &str, off: usize) -> String {
+    let mut table = String::new();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let mut last_key: Option<String> = None;
+    let mut pos = 0;
+    for line in src.split_inclusive('\n') {
+        pos += line.len();
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("[[") {
+            let name = rest.split(']').next().unwrap_or("").trim().to_string();
+            let n = counts.entry(name.clone()).or_insert(0);
+            table = format!("{name}[{n}]");
+            *n += 1;
+            last_key = None;
+        } else if let Some(rest) = t.strip_prefix('[') {
+            table = rest.split(']').next().unwrap_or("").trim().to_string();
+            last_key = None;
+        } else if let Some((k, _)) = t.split_once('=') {
+            let k = k.trim();
+            if is_bare_key(k) {
+                last_key = Some(k.trim_matches('"').to_string());
+            }
+        }
+        if off < pos {
+            break;
+        }
+    }
+    match (table.is_empty(), last_key) {
+        (_, None) => table,
+        (true, Some(k)) => k,
+        (false, Some(k)) => format!("{table}.{k}"),
+    }
+}
+
+/// Parse `aa:bb:cc:dd:ee:ff` (hex, case-insensitive; `-` also accepted).
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let sep = if s.contains('-') { '-' } else { ':' };
+    let mut out = [0u8; 6];
+    let mut n = 0;
+    for part in s.split(sep) {
+        if n == 6 || part.is_empty() || part.len() > 2 {
+            return None;
+        }
+        out[n] = u8::from_str_radix(part, 16).ok()?;
+        n += 1;
+    }
+    (n == 6).then_some(out)
+}
+
+/// Parse a cookie: 8 or 16 hex digits, optional `0x` prefix → 4 or 8 bytes.
+pub fn parse_cookie(s: &str) -> Result<Vec<u8>, String> {
+    let h = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    if !h.bytes().all(|b| b.is_ascii_hexdigit()) || h.is_empty() {
+        return Err("not a hex string".into());
+    }
+    if h.len() != 8 && h.len() != 16 {
+        return Err(format!(
+            "cookie must be 4 or 8 bytes (8 or 16 hex digits), got {} hex digits",
+            h.len()
+        ));
+    }
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).map_err(|e| e.to_string()))
+        .collect()
+}
+
+fn valid_name(s: &str) -> bool {
+    (1..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+}
+
+fn name(key: String, v: Option<String>, seen: &mut HashSet<String>) -> R<String> {
+    let v = required(&key, v)?;
+    if !valid_name(&v) {
+        return Err(ConfigError::new(
+            key,
+            quote(&v),
+            "must match [A-Za-z0-9_.-]{1,32}",
+        ));
+    }
+    if !seen.insert(v.clone()) {
+        return Err(ConfigError::new(key, quote(&v), "duplicate name"));
+    }
+    Ok(v)
+}
+
+fn quote(s: &str) -> String {
+    format!("{s:?}")
+}
+
+fn required<T>(key: &str, v: Option<T>) -> R<T> {
+    v.ok_or_else(|| ConfigError::new(key, "(missing)", "required key is missing"))
+}
+
+fn int(key: &str, v: Option<i64>, default: i64, lo: i64, hi: i64) -> R<i64> {
+    let v = v.unwrap_or(default);
+    if v < lo || v > hi {
+        return Err(ConfigError::new(key, v, format!("must be in {lo}..={hi}")));
+    }
+    Ok(v)
+}
+
+fn pow2(key: &str, v: Option<i64>, default: i64, lo: i64, hi: i64) -> R<i64> {
+    let v = int(key, v, default, lo, hi)?;
+    if (v as u64).is_power_of_two() {
+        Ok(v)
+    } else {
+        Err(ConfigError::new(key, v, "must be a power of two"))
+    }
+}
+
+fn ipv4(key: &str, s: &str) -> R<Ipv4Addr> {
+    s.trim()
+        .parse()
+        .map_err(|_| ConfigError::new(key, quote(s), "not an IPv4 address"))
+}
+
+fn is_pci(s: &str) -> bool {
+    // dddd:bb:dd.f or bb:dd.f (hex).
+    let Some((head, func)) = s.rsplit_once('.') else {
+        return false;
+    };
+    let hex = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit());
+    if !(func.len() == 1 && func.bytes().all(|b| (b'0'..=b'7').contains(&b))) {
+        return false;
+    }
+    let parts: Vec<&str> = head.split(':').collect();
+    match parts.as_slice() {
+        [d, b, dev] => hex(d, 4) && hex(b, 2) && hex(dev, 2),
+        [b, dev] => hex(b, 2) && hex(dev, 2),
+        _ => false,
+    }
+}
+
+fn unicast_mac(key: &str, s: &str) -> R<[u8; 6]> {
+    let m = parse_mac(s)
+        .ok_or_else(|| ConfigError::new(key, quote(s), "not a MAC address (aa:bb:cc:dd:ee:ff)"))?;
+    if m[0] & 1 != 0 || m == [0; 6] {
+        return Err(ConfigError::new(
+            key,
+            quote(s),
+            "must be a nonzero unicast MAC",
+        ));
+    }
+    Ok(m)
+}
+
+pub(super) fn port_for(ports: &[Port], peer: Ipv4Addr) -> Option<usize> {
+    ports
+        .iter()
+        .position(|p| p.contains(peer))
+        .or_else(|| ports.iter().position(|p| p.gateway.is_some()))
+}
+
+fn dataplane(r: super::raw::RawDataplane) -> R<Dataplane> {
+    let d = Dataplane::default();
+    const K: &str = "dataplane.";
+    let k = |s: &str| format!("{K}{s}");
+    Ok(Dataplane {
+        mbufs: int(&k("mbufs"), r.mbufs, d.mbufs.into(), 1023, u32::MAX.into())? as u32,
+        mbuf_size: int(
+            &k("mbuf_size"),
+            r.mbuf_size,
+            d.mbuf_size.into(),
+            1024,
+            65535,
+        )? as u16,
+        rx_descriptors: pow2(
+            &k("rx_descriptors"),
+            r.rx_descriptors,
+            d.rx_descriptors.into(),
+            64,
+            16384,
+        )? as u16,
+        tx_descriptors: pow2(
+            &k("tx_descriptors"),
+            r.tx_descriptors,
+            d.tx_descriptors.into(),
+            64,
+            16384,
+        )? as u16,
+        burst: int(&k("burst"), r.burst, d.burst.into(), 1, 64)? as u16,
+        max_sessions: int(
+            &k("max_sessions"),
+            r.max_sessions,
+            d.max_sessions as i64,
+            1,
+            65535,
+        )? as usize,
+        max_switches: int(
+            &k("max_switches"),
+            r.max_switches,
+            d.max_switches as i64,
+            1,
+            65535,
+        )? as usize,
+        mac_table_size: int(
+            &k("mac_table_size"),
+            r.mac_table_size,
+            d.mac_table_size as i64,
+            16,
+            1 << 28,
+        )? as usize,
+        punt_ring: pow2(&k("punt_ring"), r.punt_ring, d.punt_ring.into(), 2, 1 << 28)? as u32,
+        event_ring: pow2(
+            &k("event_ring"),
+            r.event_ring,
+            d.event_ring.into(),
+            2,
+            1 << 28,
+        )? as u32,
+        command_ring: pow2(
+            &k("command_ring"),
+            r.command_ring,
+            d.command_ring.into(),
+            2,
+            1 << 28,
+        )? as u32,
+        mac_refresh: int(
+            &k("mac_refresh"),
+            r.mac_refresh,
+            d.mac_refresh.into(),
+            1,
+            u32::MAX.into(),
+        )? as u32,
+    })
+}
+
+fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
+    let k = |s: &str| format!("port[{i}].{s}");
+    let name = name(k("name"), r.name, names)?;
+    let device = required(&k("device"), r.device)?;
+    if !(device.starts_with("net_") || is_pci(&device)) {
+        return Err(ConfigError::new(
+            k("device"),
+            quote(&device),
+            "must be a vdev spec starting with \"net_\" or a PCI address (dddd:bb:dd.f or bb:dd.f)",
+        ));
+    }
+    let astr = required(&k("address"), r.address)?;
+    let Some((a, p)) = astr.split_once('/') else {
+        return Err(ConfigError::new(
+            k("address"),
+            quote(&astr),
+            "missing prefix length (expected address/prefix, e.g. 192.0.2.1/24)",
+        ));
+    };
+    let address = ipv4(&k("address"), a)?;
+    let prefix_len: u8 = p.trim().parse().map_err(|_| {
+        ConfigError::new(k("address"), quote(&astr), "prefix length is not a number")
+    })?;
+    if prefix_len > 32 {
+        return Err(ConfigError::new(
+            k("address"),
+            quote(&astr),
+            "prefix length must be 0..=32",
+        ));
+    }
+    if address.is_unspecified() || address.is_multicast() || address.is_broadcast() {
+        return Err(ConfigError::new(
+            k("address"),
+            quote(&astr),
+            "must be a unicast address",
+        ));
+    }
+    let gateway = match r.gateway {
+        None => None,
+        Some(g) => {
+            let gw = ipv4(&k("gateway"), &g)?;
+            let m = prefix_mask(prefix_len);
+            if u32::from(gw) & m != u32::from(address) & m {
+                return Err(ConfigError::new(
+                    k("gateway"),
+                    quote(&g),
+                    format!("not inside the port prefix {astr}"),
+                ));
+            }
+            if gw == address {
+                return Err(ConfigError::new(
+                    k("gateway"),
+                    quote(&g),
+                    "must differ from the port address",
+                ));
+            }
+            Some(gw)
+        }
+    };
+    let mtu = int(&k("mtu"), r.mtu, 1500, 68, 9600)? as u16;
+    let mac = match r.mac {
+        None => None,
+        Some(m) => Some(unicast_mac(&k("mac"), &m)?),
+    };
+    Ok(Port {
+        name,
+        device,
+        address,
+        prefix_len,
+        gateway,
+        mtu,
+        mac,
+    })
+}
+
+fn ethertypes(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
+    let key = format!("switch[{i}].ethertypes");
+    let Some(list) = v else {
+        return Ok(DEFAULT_ETHERTYPES.to_vec());
+    };
+    let mut out: Vec<u16> = Vec::with_capacity(list.len());
+    for (j, e) in list.iter().enumerate() {
+        let (t, shown) = match e {
+            StrOrInt::Str(s) => (parse_ethertype(s), quote(s)),
+            StrOrInt::Int(n) => (
+                u16::try_from(*n)
+                    .ok()
+                    .and_then(|n| parse_ethertype(&n.to_string())),
+                n.to_string(),
+            ),
+        };
+        let Some(t) = t else {
+            return Err(ConfigError::new(
+                format!("{key}[{j}]"),
+                shown,
+                "unknown ethertype: use a name (ipv4, arp, ipv6, vlan, qinq, lldp, mpls, \
+                 pppoe-discovery, pppoe-session, llc, ...), hex 0x0600..0xffff or decimal",
+            ));
+        };
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.len() > MAX_ETHERTYPES {
+        return Err(ConfigError::new(
+            key,
+            format!("{} entries", out.len()),
+            format!("at most {MAX_ETHERTYPES} ethertypes"),
+        ));
+    }
+    Ok(out)
+}
+
+struct Ctx<'a> {
+    ports: &'a [Port],
+    switch_idx: &'a HashMap<String, usize>,
+    udp_port: u16,
+}
+
+fn session(
+    i: usize,
+    r: RawSession,
+    cx: &Ctx<'_>,
+    names: &mut HashSet<String>,
+    ids: &mut HashMap<u32, usize>,
+) -> R<Session> {
+    let k = |s: &str| format!("session[{i}].{s}");
+    let name = name(k("name"), r.name, names)?;
+    let sw = required(&k("switch"), r.switch)?;
+    let switch = *cx
+        .switch_idx
+        .get(&sw)
+        .ok_or_else(|| ConfigError::new(k("switch"), quote(&sw), "no [[switch]] with this name"))?;
+    let pstr = required(&k("peer"), r.peer)?;
+    let peer = ipv4(&k("peer"), &pstr)?;
+    if peer.is_unspecified() || peer.is_multicast() || peer.is_broadcast() || peer.is_loopback() {
+        return Err(ConfigError::new(
+            k("peer"),
+            quote(&pstr),
+            "must be a unicast address",
+        ));
+    }
+    if let Some(p) = cx.ports.iter().find(|p| p.address == peer) {
+        return Err(ConfigError::new(
+            k("peer"),
+            quote(&pstr),
+            format!(
+                "is the address of port {:?}; the peer must be remote",
+                p.name
+            ),
+        ));
+    }
+    let port =
+        match r.port {
+            Some(pn) => cx.ports.iter().position(|p| p.name == pn).ok_or_else(|| {
+                ConfigError::new(k("port"), quote(&pn), "no [[port]] with this name")
+            })?,
+            None => port_for(cx.ports, peer).ok_or_else(|| {
+                ConfigError::new(
+                    k("peer"),
+                    quote(&pstr),
+                    "no port prefix contains the peer and no port has a gateway; set port",
+                )
+            })?,
+        };
+    let encap = match r.encap.as_deref() {
+        None | Some("ip") => Encap::Ip,
+        Some("udp") => Encap::Udp,
+        Some(o) => {
+            return Err(ConfigError::new(
+                k("encap"),
+                quote(o),
+                "must be \"ip\" or \"udp\"",
+            ))
+        }
+    };
+    let local_session_id = int(
+        &k("local_session_id"),
+        Some(required(&k("local_session_id"), r.local_session_id)?),
+        0,
+        1,
+        u32::MAX.into(),
+    )? as u32;
+    if let Some(&other) = ids.get(&local_session_id) {
+        return Err(ConfigError::new(
+            k("local_session_id"),
+            local_session_id,
+            format!("already used by session[{other}]"),
+        ));
+    }
+    ids.insert(local_session_id, i);
+    let remote_session_id = int(
+        &k("remote_session_id"),
+        Some(required(&k("remote_session_id"), r.remote_session_id)?),
+        0,
+        1,
+        u32::MAX.into(),
+    )? as u32;
+    let cookie = |key: String, v: Option<String>| -> R<Vec<u8>> {
+        match v {
+            None => Ok(Vec::new()),
+            Some(s) => parse_cookie(&s).map_err(|e| ConfigError::new(key, quote(&s), e)),
+        }
+    };
+    let local_cookie = cookie(k("local_cookie"), r.local_cookie)?;
+    let remote_cookie = cookie(k("remote_cookie"), r.remote_cookie)?;
+    let (udp_local_port, udp_peer_port) = match encap {
+        Encap::Ip => {
+            for (key, v) in [
+                ("udp_local_port", r.udp_local_port),
+                ("udp_peer_port", r.udp_peer_port),
+            ] {
+                if let Some(v) = v {
+                    return Err(ConfigError::new(
+                        k(key),
+                        v,
+                        "only valid with encap = \"udp\"",
+                    ));
+                }
+            }
+            (0, 0)
+        }
+        Encap::Udp => {
+            let lp = int(
+                &k("udp_local_port"),
+                r.udp_local_port,
+                cx.udp_port.into(),
+                1,
+                65535,
+            )? as u16;
+            if lp != cx.udp_port {
+                return Err(ConfigError::new(
+                    k("udp_local_port"),
+                    lp,
+                    format!(
+                        "must equal [l2tp].udp_port = {} for now (one local UDP port)",
+                        cx.udp_port
+                    ),
+                ));
+            }
+            let pp = int(&k("udp_peer_port"), r.udp_peer_port, 1701, 1, 65535)? as u16;
+            (lp, pp)
+        }
+    };
+    let l2spec = match r.l2spec.as_deref() {
+        None | Some("none") => L2SpecCfg::None,
+        Some("default") => L2SpecCfg::Default,
+        Some(o) => {
+            return Err(ConfigError::new(
+                k("l2spec"),
+                quote(o),
+                "must be \"none\" or \"default\"",
+            ))
+        }
+    };
+    Ok(Session {
+        name,
+        switch,
+        peer,
+        port,
+        encap,
+        local_session_id,
+        remote_session_id,
+        local_cookie,
+        remote_cookie,
+        udp_local_port,
+        udp_peer_port,
+        l2spec,
+    })
+}
+
+pub(super) fn validate(r: RawConfig) -> R<Config> {
+    let eal_args = r.eal.args.unwrap_or_default();
+    let dataplane = dataplane(r.dataplane)?;
+    let control = match r.control.socket {
+        None => Control::default(),
+        Some(s) if s.is_empty() => {
+            return Err(ConfigError::new(
+                "control.socket",
+                "\"\"",
+                "must not be empty",
+            ))
+        }
+        Some(s) => Control {
+            socket: PathBuf::from(s),
+        },
+    };
+    let l2tp = L2tp {
+        udp_port: int("l2tp.udp_port", r.l2tp.udp_port, 1701, 1, 65535)? as u16,
+    };
+
+    if r.port.is_empty() {
+        return Err(ConfigError::new(
+            "port",
+            "(none)",
+            "at least one [[port]] is required",
+        ));
+    }
+    let mut names = HashSet::new();
+    let ports = r
+        .port
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| port(i, p, &mut names))
+        .collect::<R<Vec<_>>>()?;
+    for (i, p) in ports.iter().enumerate() {
+        if let Some(j) = ports[..i].iter().position(|q| q.address == p.address) {
+            return Err(ConfigError::new(
+                format!("port[{i}].address"),
+                p.address,
+                format!("same address as port[{j}]"),
+            ));
+        }
+    }
+
+    let mut neighbors = Vec::with_capacity(r.neighbor.len());
+    for (i, n) in r.neighbor.into_iter().enumerate() {
+        let k = |s: &str| format!("neighbor[{i}].{s}");
+        let pn = required(&k("port"), n.port)?;
+        let port = ports
+            .iter()
+            .position(|p| p.name == pn)
+            .ok_or_else(|| ConfigError::new(k("port"), quote(&pn), "no [[port]] with this name"))?;
+        let astr = required(&k("address"), n.address)?;
+        let address = ipv4(&k("address"), &astr)?;
+        let p = &ports[port];
+        if !p.contains(address) || address == p.address {
+            return Err(ConfigError::new(
+                k("address"),
+                quote(&astr),
+                format!(
+                    "must be another host inside port {:?}'s prefix {}/{}",
+                    p.name, p.address, p.prefix_len
+                ),
+            ));
+        }
+        let mac = unicast_mac(&k("mac"), &required(&k("mac"), n.mac)?)?;
+        neighbors.push(Neighbor { port, address, mac });
+    }
+
+    if r.switch.len() > dataplane.max_switches {
+        return Err(ConfigError::new(
+            "switch",
+            format!("{} switches", r.switch.len()),
+            format!(
+                "more than dataplane.max_switches = {}",
+                dataplane.max_switches
+            ),
+        ));
+    }
+    let mut names = HashSet::new();
+    let mut switches = Vec::with_capacity(r.switch.len());
+    for (i, s) in r.switch.into_iter().enumerate() {
+        let k = |x: &str| format!("switch[{i}].{x}");
+        switches.push(Switch {
+            name: name(k("name"), s.name, &mut names)?,
+            aging: int(&k("aging"), s.aging, 300, 0, u32::MAX.into())? as u32,
+            mac_limit: int(&k("mac_limit"), s.mac_limit, 0, 0, u32::MAX.into())? as u32,
+            ethertypes: ethertypes(i, s.ethertypes)?,
+        });
+    }
+    let switch_idx: HashMap<String, usize> = switches
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.clone(), i))
+        .collect();
+
+    if r.session.len() > dataplane.max_sessions {
+        return Err(ConfigError::new(
+            "session",
+            format!("{} sessions", r.session.len()),
+            format!(
+                "more than dataplane.max_sessions = {}",
+                dataplane.max_sessions
+            ),
+        ));
+    }
+    let cx = Ctx {
+        ports: &ports,
+        switch_idx: &switch_idx,
+        udp_port: l2tp.udp_port,
+    };
+    let mut names = HashSet::new();
+    let mut ids = HashMap::new();
+    let sessions = r
+        .session
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| session(i, s, &cx, &mut names, &mut ids))
+        .collect::<R<Vec<_>>>()?;
+
+    Ok(Config {
+        eal_args,
+        dataplane,
+        control,
+        l2tp,
+        ports,
+        neighbors,
+        switches,
+        sessions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[[port]]
+name = "wan0"
+device = "net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap"
+address = "192.0.2.1/24"
+gateway = "192.0.2.254"
+
+[[switch]]
+name = "cust100"
+"#;
+
+    fn cfg(extra: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_str(&format!("{BASE}{extra}"))
+    }
+
+    #[track_caller]
+    fn err(extra: &str, key: &str) -> ConfigError {
+        match cfg(extra) {
+            Ok(c) => panic!("expected error at {key}, got {c:?}"),
+            Err(e) => {
+                assert_eq!(e.key, key, "{e}");
+                e
+            }
+        }
+    }
+
+    #[track_caller]
+    fn err_full(doc: &str, key: &str) -> ConfigError {
+        match Config::from_toml_str(doc) {
+            Ok(c) => panic!("expected error at {key}, got {c:?}"),
+            Err(e) => {
+                assert_eq!(e.key, key, "{e}");
+                e
+            }
+        }
+    }
+
+    const S: &str = r#"
+[[session]]
+name = "siteA"
+switch = "cust100"
+peer = "192.0.2.10"
+local_session_id = 1001
+remote_session_id = 2001
+"#;
+
+    #[test]
+    fn minimal_defaults() {
+        let c = cfg("").unwrap();
+        assert_eq!(c.dataplane, Dataplane::default());
+        assert_eq!(c.control, Control::default());
+        assert_eq!(c.l2tp.udp_port, 1701);
+        assert!(c.eal_args.is_empty());
+        let p = &c.ports[0];
+        assert_eq!(p.address, Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(p.prefix_len, 24);
+        assert_eq!(p.mtu, 1500);
+        assert_eq!(p.mac, None);
+        assert!(p.is_vdev());
+        assert_eq!(c.switches[0].aging, 300);
+        assert_eq!(c.switches[0].mac_limit, 0);
+        assert_eq!(c.switches[0].ethertypes, vec![0x0800, 0x0806, 0x86dd]);
+        assert!(c.sessions.is_empty());
+    }
+
+    #[test]
+    fn zero_sessions_and_switches_ok() {
+        let c = Config::from_toml_str(
+            "[[port]]\nname = \"p\"\ndevice = \"0000:01:00.0\"\naddress = \"10.0.0.1/8\"\n",
+        )
+        .unwrap();
+        assert!(c.switches.is_empty() && c.sessions.is_empty());
+        assert!(!c.ports[0].is_vdev());
+    }
+
+    #[test]
+    fn session_parsed() {
+        let c = cfg(&format!(
+            "{S}encap = \"udp\"\nlocal_cookie = \"0xdeadbeef\"\nremote_cookie = \"0102030405060708\"\nl2spec = \"default\"\n"
+        ))
+        .unwrap();
+        let s = &c.sessions[0];
+        assert_eq!(s.switch, 0);
+        assert_eq!(s.port, 0);
+        assert_eq!(s.encap, Encap::Udp);
+        assert_eq!(s.local_session_id, 1001);
+        assert_eq!(s.remote_session_id, 2001);
+        assert_eq!(s.local_cookie, vec![0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(s.remote_cookie, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!((s.udp_local_port, s.udp_peer_port), (1701, 1701));
+        assert_eq!(s.l2spec, L2SpecCfg::Default);
+        let c = cfg(S).unwrap();
+        let s = &c.sessions[0];
+        assert_eq!(s.encap, Encap::Ip);
+        assert!(s.local_cookie.is_empty());
+        assert_eq!((s.udp_local_port, s.udp_peer_port), (0, 0));
+        assert_eq!(s.l2spec, L2SpecCfg::None);
+    }
+
+    #[test]
+    fn port_selection() {
+        let two = r#"
+[[port]]
+name = "lan"
+device = "net_null0"
+address = "10.0.0.1/24"
+"#;
+        // Peer in wan0's prefix.
+        let c = cfg(&format!("{two}{S}")).unwrap();
+        assert_eq!(c.sessions[0].port, 0);
+        // Peer in lan's prefix.
+        let c = cfg(&format!("{two}{}", S.replace("192.0.2.10", "10.0.0.9"))).unwrap();
+        assert_eq!(c.sessions[0].port, 1);
+        assert_eq!(c.port_for(Ipv4Addr::new(10, 0, 0, 9)), Some(1));
+        // Off-link peer: the first port with a gateway.
+        let c = cfg(&format!("{two}{}", S.replace("192.0.2.10", "198.51.100.7"))).unwrap();
+        assert_eq!(c.sessions[0].port, 0);
+        // Explicit port.
+        let c = cfg(&format!("{two}{S}port = \"lan\"\n")).unwrap();
+        assert_eq!(c.sessions[0].port, 1);
+        // No gateway anywhere and off-link: error.
+        let doc = format!(
+            "{}{}",
+            BASE.replace("gateway = \"192.0.2.254\"\n", ""),
+            S.replace("192.0.2.10", "198.51.100.7")
+        );
+        err_full(&doc, "session[0].peer");
+        assert!(c.ports[0].contains(Ipv4Addr::new(192, 0, 2, 200)));
+        assert!(!c.ports[0].contains(Ipv4Addr::new(192, 0, 3, 1)));
+        assert_eq!(c.ports[0].netmask(), Ipv4Addr::new(255, 255, 255, 0));
+    }
+
+    #[test]
+    fn duplicate_names() {
+        err("[[switch]]\nname = \"cust100\"\n", "switch[1].name");
+        let e = err(&format!("{S}{S}"), "session[1].name");
+        assert_eq!(e.reason, "duplicate name");
+        err(
+            "[[port]]\nname = \"wan0\"\ndevice = \"net_null0\"\naddress = \"10.0.0.1/24\"\n",
+            "port[1].name",
+        );
+        err("[[switch]]\nname = \"bad name\"\n", "switch[1].name");
+    }
+
+    #[test]
+    fn duplicate_local_session_id() {
+        let e = err(
+            &format!("{S}{}", S.replace("siteA", "siteB")),
+            "session[1].local_session_id",
+        );
+        assert_eq!(e.value, "1001");
+        assert!(e.reason.contains("session[0]"), "{e}");
+    }
+
+    #[test]
+    fn zero_session_id() {
+        err(
+            &S.replace("local_session_id = 1001", "local_session_id = 0"),
+            "session[0].local_session_id",
+        );
+        err(
+            &S.replace("remote_session_id = 2001", "remote_session_id = 0"),
+            "session[0].remote_session_id",
+        );
+        err(
+            &S.replace("remote_session_id = 2001", "remote_session_id = 4294967296"),
+            "session[0].remote_session_id",
+        );
+        err(
+            &S.replace("remote_session_id = 2001\n", ""),
+            "session[0].remote_session_id",
+        );
+    }
+
+    #[test]
+    fn unknown_references() {
+        err(&S.replace("\"cust100\"", "\"nope\""), "session[0].switch");
+        err(&format!("{S}port = \"nope\"\n"), "session[0].port");
+        err(
+            "[[neighbor]]\nport = \"nope\"\naddress = \"192.0.2.10\"\nmac = \"02:00:00:00:00:0a\"\n",
+            "neighbor[0].port",
+        );
+    }
+
+    #[test]
+    fn neighbors() {
+        let c = cfg(
+            "[[neighbor]]\nport = \"wan0\"\naddress = \"192.0.2.10\"\nmac = \"02:00:00:00:00:0A\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.neighbors,
+            vec![Neighbor {
+                port: 0,
+                address: Ipv4Addr::new(192, 0, 2, 10),
+                mac: [2, 0, 0, 0, 0, 0x0a]
+            }]
+        );
+        err(
+            "[[neighbor]]\nport = \"wan0\"\naddress = \"192.0.2.10\"\nmac = \"01:00:00:00:00:0a\"\n",
+            "neighbor[0].mac",
+        );
+        err(
+            "[[neighbor]]\nport = \"wan0\"\naddress = \"10.0.0.1\"\nmac = \"02:00:00:00:00:0a\"\n",
+            "neighbor[0].address",
+        );
+    }
+
+    #[test]
+    fn bad_cookies() {
+        let e = err(
+            &format!("{S}local_cookie = \"0xdeadbeeg\"\n"),
+            "session[0].local_cookie",
+        );
+        assert_eq!(e.value, "\"0xdeadbeeg\"");
+        err(
+            &format!("{S}remote_cookie = \"0x010203\"\n"),
+            "session[0].remote_cookie",
+        );
+        err(
+            &format!("{S}remote_cookie = \"0x0102030405\"\n"),
+            "session[0].remote_cookie",
+        );
+        err(
+            &format!("{S}remote_cookie = \"\"\n"),
+            "session[0].remote_cookie",
+        );
+        assert_eq!(
+            parse_cookie("DEADBEEF").unwrap(),
+            vec![0xde, 0xad, 0xbe, 0xef]
+        );
+    }
+
+    fn port_doc(addr: &str, extra: &str) -> String {
+        format!("[[port]]\nname = \"p\"\ndevice = \"net_null0\"\naddress = \"{addr}\"\n{extra}")
+    }
+
+    #[test]
+    fn address_errors() {
+        let e = err_full(&port_doc("192.0.2.1", ""), "port[0].address");
+        assert!(e.reason.contains("prefix"), "{e}");
+        let e = err_full(&port_doc("192.0.2.1/33", ""), "port[0].address");
+        assert!(e.reason.contains("0..=32"), "{e}");
+        err_full(&port_doc("192.0.2.300/24", ""), "port[0].address");
+        err_full(&port_doc("192.0.2.1/x", ""), "port[0].address");
+        let e = err_full(
+            &port_doc("192.0.2.1/24", "gateway = \"192.0.3.1\"\n"),
+            "port[0].gateway",
+        );
+        assert_eq!(
+            e.to_string(),
+            "port[0].gateway = \"192.0.3.1\": not inside the port prefix 192.0.2.1/24"
+        );
+        err_full(
+            &port_doc("192.0.2.1/24", "gateway = \"192.0.2.1\"\n"),
+            "port[0].gateway",
+        );
+        err_full(
+            &port_doc("192.0.2.1/24", "mac = \"ff:ff:ff:ff:ff:ff\"\n"),
+            "port[0].mac",
+        );
+        let c = Config::from_toml_str(&port_doc("192.0.2.1/32", "mac = \"02:00:00:00:00:01\"\n"))
+            .unwrap();
+        assert_eq!(c.ports[0].mac, Some([2, 0, 0, 0, 0, 1]));
+        err_full(
+            &port_doc("192.0.2.1/24", "").replace("net_null0", "eth0"),
+            "port[0].device",
+        );
+    }
+
+    #[test]
+    fn peer_is_our_address() {
+        err(&S.replace("192.0.2.10", "192.0.2.1"), "session[0].peer");
+    }
+
+    #[test]
+    fn mtu_range() {
+        err_full(&port_doc("192.0.2.1/24", "mtu = 67\n"), "port[0].mtu");
+        err_full(&port_doc("192.0.2.1/24", "mtu = 9601\n"), "port[0].mtu");
+        let c = Config::from_toml_str(&port_doc("192.0.2.1/24", "mtu = 9600\n")).unwrap();
+        assert_eq!(c.ports[0].mtu, 9600);
+    }
+
+    #[test]
+    fn ethertypes() {
+        let c = cfg("[[switch]]\nname = \"s2\"\nethertypes = [\"ipv4\", \"0x88cc\", 34525, \"llc\", \"ipv4\"]\n")
+            .unwrap();
+        assert_eq!(c.switches[1].ethertypes, vec![0x0800, 0x88cc, 0x86dd, 0]);
+        let e = err(
+            "[[switch]]\nname = \"s2\"\nethertypes = [\"ipv4\", \"ipx\"]\n",
+            "switch[1].ethertypes[1]",
+        );
+        assert_eq!(e.value, "\"ipx\"");
+        err(
+            "[[switch]]\nname = \"s2\"\nethertypes = [100]\n",
+            "switch[1].ethertypes[0]",
+        );
+        let many: Vec<String> = (0..33).map(|i| format!("{}", 0x9000 + i)).collect();
+        err(
+            &format!(
+                "[[switch]]\nname = \"s2\"\nethertypes = [{}]\n",
+                many.join(", ")
+            ),
+            "switch[1].ethertypes",
+        );
+    }
+
+    #[test]
+    fn unknown_keys() {
+        let e = err(&format!("{S}bogus = 1\n"), "session[0].bogus");
+        assert!(e.reason.contains("unknown field"), "{e}");
+        assert!(e.reason.contains("line "), "{e}");
+        let e = err("[dataplane]\nmbuf = 1\n", "dataplane.mbuf");
+        assert!(e.reason.contains("unknown field"), "{e}");
+        let e = err("[nope]\nx = 1\n", "nope");
+        assert!(e.reason.contains("unknown field"), "{e}");
+        // A type error names the key too.
+        let e = err("[dataplane]\nburst = \"32\"\n", "dataplane.burst");
+        assert!(e.reason.contains("line 11, column 9"), "{e}");
+        // Syntax error.
+        let e = Config::from_toml_str("[[port]\nname = 1").unwrap_err();
+        assert_eq!(e.key, "port[0]");
+        assert!(e.reason.starts_with("line 1, column 7: "), "{e}");
+        assert!(!e.reason.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn too_many_sessions_and_switches() {
+        err(
+            &format!(
+                "[dataplane]\nmax_sessions = 1\n{S}{}",
+                S.replace("siteA", "b").replace("1001", "1002")
+            ),
+            "session",
+        );
+        err(
+            "[dataplane]\nmax_switches = 1\n[[switch]]\nname = \"s2\"\n",
+            "switch",
+        );
+    }
+
+    #[test]
+    fn rings_and_dataplane_ranges() {
+        let e = err("[dataplane]\npunt_ring = 1000\n", "dataplane.punt_ring");
+        assert!(e.reason.contains("power of two"), "{e}");
+        err("[dataplane]\nevent_ring = 3000\n", "dataplane.event_ring");
+        err("[dataplane]\ncommand_ring = 0\n", "dataplane.command_ring");
+        err(
+            "[dataplane]\nrx_descriptors = 1000\n",
+            "dataplane.rx_descriptors",
+        );
+        err(
+            "[dataplane]\ntx_descriptors = 32768\n",
+            "dataplane.tx_descriptors",
+        );
+        err("[dataplane]\nburst = 65\n", "dataplane.burst");
+        err("[dataplane]\nmbufs = 100\n", "dataplane.mbufs");
+        err("[dataplane]\nmbuf_size = 70000\n", "dataplane.mbuf_size");
+        err(
+            "[dataplane]\nmac_table_size = 8\n",
+            "dataplane.mac_table_size",
+        );
+        err("[dataplane]\nmac_refresh = 0\n", "dataplane.mac_refresh");
+        err("[dataplane]\nmax_sessions = 0\n", "dataplane.max_sessions");
+        err("[l2tp]\nudp_port = 0\n", "l2tp.udp_port");
+    }
+
+    #[test]
+    fn no_ports() {
+        let e = err_full("[[switch]]\nname = \"s\"\n", "port");
+        assert!(e.reason.contains("at least one"), "{e}");
+        err_full("", "port");
+    }
+
+    #[test]
+    fn udp_ports() {
+        let e = err(
+            &format!("{S}encap = \"udp\"\nudp_local_port = 1702\n"),
+            "session[0].udp_local_port",
+        );
+        assert!(e.reason.contains("[l2tp].udp_port"), "{e}");
+        err(
+            &format!("{S}udp_peer_port = 1702\n"),
+            "session[0].udp_peer_port",
+        );
+        let c = cfg(&format!(
+            "{S}encap = \"udp\"\nudp_peer_port = 5000\n[l2tp]\nudp_port = 1800\n"
+        ))
+        .unwrap();
+        assert_eq!(c.sessions[0].udp_local_port, 1800);
+        assert_eq!(c.sessions[0].udp_peer_port, 5000);
+        err(&format!("{S}encap = \"gre\"\n"), "session[0].encap");
+        err(&format!("{S}l2spec = \"cisco\"\n"), "session[0].l2spec");
+    }
+
+    #[test]
+    fn mac_parsing() {
+        assert_eq!(
+            parse_mac("aa:BB:cc:dd:ee:ff"),
+            Some([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff])
+        );
+        assert_eq!(
+            parse_mac("aa-bb-cc-dd-ee-ff"),
+            Some([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff])
+        );
+        assert_eq!(parse_mac("aa:bb:cc:dd:ee"), None);
+        assert_eq!(parse_mac("aa:bb:cc:dd:ee:ff:00"), None);
+        assert_eq!(parse_mac("aa:bb:cc:dd:ee:fg"), None);
+        assert_eq!(parse_mac("aaa:bb:cc:dd:ee:ff"), None);
+        assert_eq!(parse_mac("aa:bb:cc:dd::ff"), None);
+    }
+
+    #[test]
+    fn error_display() {
+        let e = ConfigError::new("session[2].local_cookie", "\"0x12\"", "bad");
+        assert_eq!(e.to_string(), "session[2].local_cookie = \"0x12\": bad");
+    }
+
+    #[test]
+    fn example_files_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        for f in ["las.example.toml", "pcap-demo.toml"] {
+            let c = Config::load(&dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert!(!c.ports.is_empty());
+        }
+        let e = Config::load(&dir.join("does-not-exist.toml")).unwrap_err();
+        assert_eq!(e.key, "file");
+    }
+}
