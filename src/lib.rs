@@ -8,8 +8,8 @@
 
 pub mod config;
 pub mod control;
-pub mod telemetry;
 pub mod switch;
+pub mod telemetry;
 pub mod wire;
 
 #[cfg(feature = "dpdk")]

@@ -108,7 +108,12 @@ pub fn eal_args(cfg: &Config, cores: &[u32], extra: &[String]) -> Vec<String> {
 }
 
 /// Runs las until `stop` is set; returns the final report (counters).
-pub fn run(cfg: Config, cores: &[u32], extra: &[String], stop: Arc<AtomicBool>) -> Result<String, String> {
+pub fn run(
+    cfg: Config,
+    cores: &[u32],
+    extra: &[String],
+    stop: Arc<AtomicBool>,
+) -> Result<String, String> {
     let args = eal_args(&cfg, cores, extra);
     log::info!("EAL arguments: {}", args[1..].join(" "));
     let eal = Eal::init(&args).map_err(|e| e.to_string())?;
@@ -119,8 +124,14 @@ pub fn run(cfg: Config, cores: &[u32], extra: &[String], stop: Arc<AtomicBool>) 
     let single = cores.len() == 1;
 
     let pool = Arc::new(
-        Mempool::new("las_pool", dp.mbufs, 256.min(dp.mbufs / 8), dp.mbuf_size, -1)
-            .map_err(|e| e.to_string())?,
+        Mempool::new(
+            "las_pool",
+            dp.mbufs,
+            256.min(dp.mbufs / 8),
+            dp.mbuf_size,
+            -1,
+        )
+        .map_err(|e| e.to_string())?,
     );
 
     // Ports.

@@ -19,7 +19,7 @@ use crate::telemetry::show::{
 use crate::telemetry::DropReason;
 use crate::wire::ethernet::{ethertype, MacAddr};
 use crate::wire::ipv4::protocol;
-use crate::wire::l2tp::encap::{Cookie, EncapTemplate, TemplateParams};
+use crate::wire::l2tp::{Cookie, EncapTemplate, TemplateParams};
 use crate::wire::l2tp::{Encap, L2Spec};
 use crate::worker::{Command, Event, SessionSpec, SwitchSpec, WorkerShared};
 use std::collections::{BTreeMap, VecDeque};
@@ -264,7 +264,8 @@ impl ControlCore {
             let done = self.backlog.iter().all(VecDeque::is_empty)
                 && self.workers.iter().all(|w| {
                     w.commands.is_empty()
-                        && w.synced.load(Ordering::Acquire) == w.sync_request.load(Ordering::Acquire)
+                        && w.synced.load(Ordering::Acquire)
+                            == w.sync_request.load(Ordering::Acquire)
                 });
             if done {
                 return;
@@ -520,7 +521,7 @@ impl ControlCore {
                             }
                         }
                     }
-                    Touch::Refreshed => {}
+                    Touch::Refreshed | Touch::StaticConflict => {}
                 },
             }
         }
@@ -629,7 +630,10 @@ impl ControlCore {
             .map(|(s, rt)| {
                 let i = rt.member.0 as usize;
                 let sum = |f: &dyn Fn(&crate::telemetry::SessionCounters) -> u64| -> u64 {
-                    self.workers.iter().map(|w| f(&w.counters.sessions[i])).sum()
+                    self.workers
+                        .iter()
+                        .map(|w| f(&w.counters.sessions[i]))
+                        .sum()
                 };
                 SessionView {
                     name: s.name.clone(),
@@ -638,7 +642,9 @@ impl ControlCore {
                     peer: s.peer.to_string(),
                     encap: match s.encap {
                         config::Encap::Ip => "ip".into(),
-                        config::Encap::Udp => format!("udp:{}->{}", s.udp_local_port, s.udp_peer_port),
+                        config::Encap::Udp => {
+                            format!("udp:{}->{}", s.udp_local_port, s.udp_peer_port)
+                        }
                     },
                     local_session_id: s.local_session_id,
                     remote_session_id: s.remote_session_id,
@@ -671,7 +677,10 @@ impl ControlCore {
             .enumerate()
             .map(|(i, s)| {
                 let sum = |f: &dyn Fn(&crate::telemetry::SwitchCounters) -> u64| -> u64 {
-                    self.workers.iter().map(|w| f(&w.counters.switches[i])).sum()
+                    self.workers
+                        .iter()
+                        .map(|w| f(&w.counters.switches[i]))
+                        .sum()
                 };
                 SwitchView {
                     name: s.name.clone(),
@@ -763,7 +772,11 @@ impl ControlCore {
 }
 
 fn in_prefix(addr: Ipv4Addr, len: u8, ip: Ipv4Addr) -> bool {
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len as u32) };
+    let mask = if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - len as u32)
+    };
     (u32::from(addr) & mask) == (u32::from(ip) & mask)
 }
 

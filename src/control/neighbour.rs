@@ -70,7 +70,14 @@ impl Neighbours {
     /// Per RFC 826 we update an existing entry, and create one only when
     /// `create` (the packet was aimed at us). Returns true when the MAC
     /// changed, i.e. encapsulation templates must be rebuilt.
-    pub fn learn(&mut self, port: usize, ip: Ipv4Addr, mac: [u8; 6], create: bool, now_ms: u64) -> bool {
+    pub fn learn(
+        &mut self,
+        port: usize,
+        ip: Ipv4Addr,
+        mac: [u8; 6],
+        create: bool,
+        now_ms: u64,
+    ) -> bool {
         if mac[0] & 1 != 0 || mac == [0; 6] || ip.is_unspecified() || ip.is_broadcast() {
             return false;
         }

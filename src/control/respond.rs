@@ -13,7 +13,10 @@ pub enum ArpOutcome {
     /// Not a valid Ethernet/IPv4 ARP packet.
     Invalid,
     /// A request for one of our addresses: the frame now holds the reply.
-    Replied { sender_ip: Ipv4Addr, sender_mac: [u8; 6] },
+    Replied {
+        sender_ip: Ipv4Addr,
+        sender_mac: [u8; 6],
+    },
     /// Information only (a reply, or a request for someone else).
     Seen {
         sender_ip: Ipv4Addr,
@@ -188,7 +191,10 @@ mod test {
             }
         );
         assert_eq!(buf, before);
-        assert_eq!(arp_in_place(&mut buf[..30], OUR_MAC, OUR_IP), ArpOutcome::Invalid);
+        assert_eq!(
+            arp_in_place(&mut buf[..30], OUR_MAC, OUR_IP),
+            ArpOutcome::Invalid
+        );
     }
 
     fn echo_request() -> Vec<u8> {
@@ -197,7 +203,26 @@ mod test {
         f.extend_from_slice(&PEER_MAC);
         f.extend_from_slice(&[0x08, 0x00]);
         let mut ip = vec![
-            0x45, 0, 0, 28 + 4, 0x12, 0x34, 0x40, 0, 64, 1, 0, 0, 192, 0, 2, 10, 192, 0, 2, 1,
+            0x45,
+            0,
+            0,
+            28 + 4,
+            0x12,
+            0x34,
+            0x40,
+            0,
+            64,
+            1,
+            0,
+            0,
+            192,
+            0,
+            2,
+            10,
+            192,
+            0,
+            2,
+            1,
         ];
         let c = checksum::checksum(&ip);
         ip[10..12].copy_from_slice(&c.to_be_bytes());

@@ -63,9 +63,8 @@ impl ControlSocket {
     /// Sends the answer to the client of the last `accept_request`.
     pub fn respond(&mut self, resp: &Response) {
         if let Some(mut s) = self.conn.take() {
-            let body = serde_json::to_string(resp).unwrap_or_else(|e| {
-                format!("{{\"kind\":\"error\",\"error\":\"encoding: {e}\"}}")
-            });
+            let body = serde_json::to_string(resp)
+                .unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"error\":\"encoding: {e}\"}}"));
             let _ = s.write_all(body.as_bytes());
             let _ = s.write_all(b"\n");
         }

@@ -45,7 +45,13 @@ impl fmt::Display for DpdkError {
         // SAFETY: rte_strerror returns a pointer to a NUL-terminated string
         // (static or thread-local) valid until the next call on this thread.
         let s = unsafe { std::ffi::CStr::from_ptr(sys::rte_strerror(self.errno)) };
-        write!(f, "{}: {} (errno {})", self.what, s.to_string_lossy(), self.errno)
+        write!(
+            f,
+            "{}: {} (errno {})",
+            self.what,
+            s.to_string_lossy(),
+            self.errno
+        )
     }
 }
 

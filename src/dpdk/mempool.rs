@@ -21,16 +21,13 @@ impl Mempool {
     pub fn new(name: &str, n: u32, cache: u32, data_room: u16, socket: i32) -> Result<Mempool> {
         let cname = CString::new(name).map_err(|_| DpdkError::msg("pool name has NUL"))?;
         // SAFETY: valid C string; DPDK copies the name.
-        let p = unsafe {
-            sys::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, 0, data_room, socket)
-        };
-        NonNull::new(p)
-            .map(|ptr| Mempool { ptr })
-            .ok_or_else(|| {
-                DpdkError::from_errno(format!(
-                    "rte_pktmbuf_pool_create({name}, {n} mbufs of {data_room} bytes)"
-                ))
-            })
+        let p =
+            unsafe { sys::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, 0, data_room, socket) };
+        NonNull::new(p).map(|ptr| Mempool { ptr }).ok_or_else(|| {
+            DpdkError::from_errno(format!(
+                "rte_pktmbuf_pool_create({name}, {n} mbufs of {data_room} bytes)"
+            ))
+        })
     }
 
     pub(crate) fn as_ptr(&self) -> *mut sys::rte_mempool {

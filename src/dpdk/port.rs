@@ -65,7 +65,10 @@ impl Port {
         let mut id: u16 = 0;
         // SAFETY: valid C string and out-pointer.
         let ret = unsafe { sys::rte_eth_dev_get_port_by_name(c.as_ptr(), &mut id) };
-        check(|| format!("no DPDK port named {name:?} (was it probed?)"), ret)?;
+        check(
+            || format!("no DPDK port named {name:?} (was it probed?)"),
+            ret,
+        )?;
         Ok(PortId(id))
     }
 
@@ -113,8 +116,7 @@ impl Port {
             ec.txmode.offloads |= multi_segs;
         }
         // SAFETY: valid conf struct; DPDK copies it.
-        let ret =
-            unsafe { sys::rte_eth_dev_configure(id.0, conf.rx_queues, conf.tx_queues, &ec) };
+        let ret = unsafe { sys::rte_eth_dev_configure(id.0, conf.rx_queues, conf.tx_queues, &ec) };
         check(
             || {
                 format!(
@@ -128,7 +130,11 @@ impl Port {
         // SAFETY: valid in/out pointers.
         let ret = unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(id.0, &mut nrx, &mut ntx) };
         check(|| format!("rte_eth_dev_adjust_nb_rx_tx_desc({id:?})"), ret)?;
-        let socket = if info.socket < 0 { 0 } else { info.socket as u32 };
+        let socket = if info.socket < 0 {
+            0
+        } else {
+            info.socket as u32
+        };
         for q in 0..conf.rx_queues {
             // SAFETY: pool valid for the life of the port; null rxconf = defaults.
             let ret = unsafe {
@@ -138,7 +144,8 @@ impl Port {
         }
         for q in 0..conf.tx_queues {
             // SAFETY: null txconf = defaults.
-            let ret = unsafe { sys::rte_eth_tx_queue_setup(id.0, q, ntx, socket, std::ptr::null()) };
+            let ret =
+                unsafe { sys::rte_eth_tx_queue_setup(id.0, q, ntx, socket, std::ptr::null()) };
             check(|| format!("rte_eth_tx_queue_setup({id:?}, q{q})"), ret)?;
         }
         // SAFETY: port configured.
@@ -166,7 +173,10 @@ impl Port {
         let mut a = sys::rte_ether_addr { addr_bytes: mac };
         // SAFETY: valid pointer to an address struct; DPDK copies it.
         let ret = unsafe { sys::rte_eth_dev_default_mac_addr_set(self.id.0, &mut a) };
-        check(|| format!("rte_eth_dev_default_mac_addr_set({:?})", self.id), ret)?;
+        check(
+            || format!("rte_eth_dev_default_mac_addr_set({:?})", self.id),
+            ret,
+        )?;
         Ok(())
     }
 

@@ -218,8 +218,18 @@ impl Response {
             ),
             Response::Sessions { sessions } => table(
                 &[
-                    "SESSION", "SWITCH", "PEER", "ENCAP", "LOCAL-ID", "REMOTE-ID", "COOKIES",
-                    "STATE", "RX-PKTS", "RX-BYTES", "TX-PKTS", "TX-BYTES",
+                    "SESSION",
+                    "SWITCH",
+                    "PEER",
+                    "ENCAP",
+                    "LOCAL-ID",
+                    "REMOTE-ID",
+                    "COOKIES",
+                    "STATE",
+                    "RX-PKTS",
+                    "RX-BYTES",
+                    "TX-PKTS",
+                    "TX-BYTES",
                 ],
                 &sessions
                     .iter()
@@ -243,8 +253,17 @@ impl Response {
             ),
             Response::Switches { switches } => table(
                 &[
-                    "SWITCH", "MEMBERS", "MACS", "AGING", "RX-PKTS", "RX-BYTES", "UNICAST",
-                    "FLOODED", "COPIES", "FILTERED", "LEARN-FAIL",
+                    "SWITCH",
+                    "MEMBERS",
+                    "MACS",
+                    "AGING",
+                    "RX-PKTS",
+                    "RX-BYTES",
+                    "UNICAST",
+                    "FLOODED",
+                    "COPIES",
+                    "FILTERED",
+                    "LEARN-FAIL",
                 ],
                 &switches
                     .iter()
@@ -314,7 +333,14 @@ impl Response {
                     })
                     .collect();
                 out.push_str(&table(
-                    &["WORKER", "LCORE", "RX-PKTS", "CYCLES/PKT", "EVENTS-LOST", "COMMANDS"],
+                    &[
+                        "WORKER",
+                        "LCORE",
+                        "RX-PKTS",
+                        "CYCLES/PKT",
+                        "EVENTS-LOST",
+                        "COMMANDS",
+                    ],
                     &rows,
                 ));
                 out
@@ -347,7 +373,11 @@ mod test {
         assert!(Request::parse("show").is_err());
         assert!(Request::parse("show bogus").is_err());
         assert!(Request::parse("show ports extra").is_err());
-        for r in [Request::Ports, Request::Macs(Some("x".into())), Request::Counters] {
+        for r in [
+            Request::Ports,
+            Request::Macs(Some("x".into())),
+            Request::Counters,
+        ] {
             assert_eq!(Request::parse(&r.line()), Ok(r));
         }
     }

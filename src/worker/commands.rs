@@ -1,7 +1,7 @@
 //! Messages between the control core and the workers.
 use crate::switch::filter::L2Filter;
 use crate::switch::{MemberId, SwitchId};
-use crate::wire::l2tp::encap::{Cookie, EncapTemplate};
+use crate::wire::l2tp::{Cookie, EncapTemplate};
 use crate::wire::l2tp::{Encap, L2Spec};
 use std::net::Ipv4Addr;
 

@@ -23,8 +23,8 @@ pub use classify::{classify, Class};
 pub use commands::{Command, Event, SessionSpec, SwitchSpec};
 
 use crate::dpdk::{tsc, Burst, Mbuf, MbufRing, Mempool, Port, TxBuffer};
-use crate::switch::{Learn, MacTable, MemberId, SwitchId};
 use crate::switch::filter::{L2Filter, Verdict};
+use crate::switch::{Learn, MacTable, MemberId, SwitchId};
 use crate::telemetry::{DropReason, WorkerCounters};
 use crate::wire::l2tp::encap::EncapTemplate;
 use crossbeam_queue::ArrayQueue;
@@ -207,7 +207,8 @@ impl Worker {
                 continue;
             }
             total += n;
-            let pc = &self.shared.counters.ports[pidx];
+            let shared = self.shared.clone();
+            let pc = &shared.counters.ports[pidx];
             pc.rx_packets.add(n as u64);
             while let Some(m) = self.burst.pop() {
                 pc.rx_bytes.add(m.pkt_len() as u64);
@@ -251,7 +252,9 @@ impl Worker {
         if self.tx[pidx].is_empty() {
             return;
         }
-        let (_sent, dropped) = self.ports[pidx].port.tx_burst(self.tx_queue, &mut self.tx[pidx]);
+        let (_sent, dropped) = self.ports[pidx]
+            .port
+            .tx_burst(self.tx_queue, &mut self.tx[pidx]);
         if dropped > 0 {
             self.shared.counters.drops[DropReason::TxFull as usize].add(dropped as u64);
             let pc = &self.shared.counters.ports[pidx];
@@ -605,7 +608,7 @@ impl Worker {
                     if let Some(sw) = self.switches[s.switch.0 as usize].as_mut() {
                         sw.members.retain(|&x| x != member);
                     }
-                    self.macs.flush_member(member, s.switch);
+                    self.macs.flush_member(member);
                 }
             }
             Command::SetTemplate(member, t) => {
@@ -623,7 +626,7 @@ impl Worker {
             Command::RemoveMac { switch, mac } => {
                 self.macs.remove(switch, mac);
             }
-            Command::FlushMember(member, sw) => self.macs.flush_member(member, sw),
+            Command::FlushMember(member) => self.macs.flush_member(member),
             Command::FlushSwitch(sw) => self.macs.flush_switch(sw),
             Command::Reclaim => {
                 self.macs.reclaim();
