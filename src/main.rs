@@ -76,7 +76,7 @@ struct ShowArgs {
     config: Option<PathBuf>,
 }
 
-fn load(path: &PathBuf) -> Result<Config, String> {
+fn load(path: &std::path::Path) -> Result<Config, String> {
     Config::load(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 

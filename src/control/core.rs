@@ -194,10 +194,8 @@ impl ControlCore {
     pub fn program(&mut self) {
         let now = self.now_ms();
         for (i, sw) in self.cfg.switches.clone().iter().enumerate() {
-            let filter = match L2Filter::new(&sw.ethertypes) {
-                Ok(f) => f,
-                Err(_) => L2Filter::default(),
-            };
+            // Validated with the config: at most MAX_ETHERTYPES entries.
+            let filter = L2Filter::new(&sw.ethertypes).unwrap_or_default();
             let spec = SwitchSpec {
                 id: SwitchId(i as u16),
                 filter,
@@ -729,11 +727,14 @@ impl ControlCore {
                 )
             })
             .collect();
+        let mut control = self.counters.map();
+        control.insert("mbufs_in_use".into(), self.pool.in_use() as u64);
+        control.insert("mbufs_available".into(), self.pool.available() as u64);
         CountersView {
             uptime_secs: self.start.elapsed().as_secs(),
             tsc_hz: self.tsc_hz,
             drops,
-            control: self.counters.map(),
+            control,
             workers: self
                 .workers
                 .iter()

@@ -118,7 +118,7 @@ pub fn icmp_echo_in_place(frame: &mut [u8], our_ip: Ipv4Addr) -> bool {
         return false;
     }
     let (dmac, smac) = (eth.dst_addr(), eth.src_addr());
-    let hl = ip.header_len() as usize;
+    let hl = ip.header_len();
     let total = ip.total_len() as usize;
     let mut eth = ethernet::Frame::new_unchecked(&mut *frame);
     eth.set_dst_addr(smac);

@@ -53,7 +53,7 @@ pub fn classify(frame: &[u8], ours: Ipv4Addr, udp_port: u16) -> Class {
     if ip.is_fragment() {
         return Class::Drop(DropReason::OuterFragment);
     }
-    let hl = ip.header_len() as usize;
+    let hl = ip.header_len();
     let end = ethernet::HEADER_LEN + ip.total_len() as usize;
     let l4_off = ethernet::HEADER_LEN + hl;
     let src = ip.src_addr();
