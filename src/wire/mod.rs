@@ -29,6 +29,7 @@ pub mod ethernet;
 pub mod icmpv4;
 pub mod ipv4;
 pub mod l2tp;
+pub mod tcp;
 pub mod udp;
 pub mod vlan;
 
