@@ -2,12 +2,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-/// Ones-complement partial sum of `data` as big-endian 16-bit words, not
-/// folded. An odd trailing byte is padded with a zero byte.
-///
-/// The result does not overflow for any `data` shorter than 128 KiB; longer
-/// inputs wrap, which stays correct modulo 0xffff only if folded in between,
-/// so this function folds every 32 KiB internally.
+/// Ones-complement partial sum of `data` as big-endian 16-bit words. An odd
+/// trailing byte is padded with a zero byte. The result is folded to at
+/// most 0xffff (so callers may add a few more words without overflow), but
+/// not complemented. Works for any length.
 pub fn sum(data: &[u8]) -> u32 {
     let mut acc: u32 = 0;
     for block in data.chunks(32 * 1024) {

@@ -28,7 +28,9 @@ pub mod checksum;
 pub mod ethernet;
 pub mod icmpv4;
 pub mod ipv4;
+pub mod ipv6;
 pub mod l2tp;
+pub mod tcp;
 pub mod udp;
 pub mod vlan;
 
@@ -49,3 +51,102 @@ impl std::error::Error for Error {}
 
 /// Result of parsing or checking a packet.
 pub type Result<T> = core::result::Result<T, Error>;
+
+#[cfg(test)]
+mod test {
+    //! The panic rule: after `check_len` succeeds, every accessor works on
+    //! arbitrary bytes; free functions never panic.
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn lcg(x: &mut u64) -> u8 {
+        *x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (*x >> 33) as u8
+    }
+
+    #[test]
+    fn test_no_panic_on_random_input() {
+        let mut seed = 0x1234_5678u64;
+        let a = Ipv4Addr::new(1, 2, 3, 4);
+        for round in 0..20_000 {
+            let len = usize::from(lcg(&mut seed)) % 96;
+            let mut buf: Vec<u8> = (0..len).map(|_| lcg(&mut seed)).collect();
+            // Bias some headers towards plausible values.
+            if round % 2 == 0 && len > 0 {
+                buf[0] = 0x45 + (buf[0] & 0x0b);
+            }
+            if round % 3 == 0 && len > 3 {
+                buf[2] = 0;
+                buf[3] %= 96;
+            }
+            let b = &buf[..];
+            if let Ok(p) = ethernet::Frame::new_checked(b) {
+                let _ = (p.dst_addr(), p.src_addr(), p.ethertype(), p.payload());
+            }
+            let _ = vlan::inner_offset(b);
+            if let Ok(p) = vlan::Packet::new_checked(b) {
+                let _ = (p.tci(), p.vid(), p.pcp(), p.dei(), p.inner_ethertype());
+                let _ = p.payload();
+            }
+            if let Ok(p) = ipv4::Packet::new_checked(b) {
+                let _ = (
+                    p.version(),
+                    p.header_len(),
+                    p.dscp(),
+                    p.ecn(),
+                    p.total_len(),
+                );
+                let _ = (p.ident(), p.dont_frag(), p.more_frags(), p.frag_offset());
+                let _ = (p.is_fragment(), p.ttl(), p.next_header(), p.checksum());
+                let _ = (p.src_addr(), p.dst_addr(), p.verify_checksum(), p.payload());
+                let _ = ipv4::Ipv4Repr::parse(&p);
+            }
+            if let Ok(p) = ipv6::Packet::new_checked(b) {
+                let _ = (p.version(), p.traffic_class(), p.flow_label(), p.payload());
+                let _ = (p.next_header(), p.hop_limit(), p.src_addr(), p.dst_addr());
+            }
+            if let Ok(p) = udp::Packet::new_checked(b) {
+                let _ = (
+                    p.src_port(),
+                    p.dst_port(),
+                    p.len(),
+                    p.checksum(),
+                    p.payload(),
+                );
+                let _ = udp::UdpRepr::parse(&p, a, a);
+            }
+            if let Ok(p) = tcp::Packet::new_checked(b) {
+                let _ = (p.src_port(), p.seq_number(), p.ack_number(), p.flags());
+                let _ = (p.syn(), p.ack(), p.window_len(), p.urgent_at(), p.payload());
+                let _ = p.options_iter().count();
+                let _ = p.verify_checksum_v4(a, a);
+            }
+            let _ = tcp::clamp_mss(&mut buf.clone(), 536);
+            if let Ok(p) = arp::Packet::new_checked(b) {
+                let _ = (p.operation(), p.sender_hw(), p.target_proto());
+                let _ = arp::ArpRepr::parse(&p);
+            }
+            if let Ok(p) = icmpv4::Packet::new_checked(b) {
+                let _ = (p.msg_type(), p.code(), p.ident(), p.seq_no(), p.data());
+                let _ = p.verify_checksum();
+            }
+            let _ = l2tp::classify_ip(b);
+            let _ = l2tp::classify_udp(b);
+            for encap in [l2tp::Encap::Ip, l2tp::Encap::Udp] {
+                for cl in [0, 3, 4, 8, usize::MAX] {
+                    for l2 in [l2tp::L2Spec::None, l2tp::L2Spec::Default] {
+                        let _ = l2tp::DataRepr::parse(encap, b, cl, l2);
+                    }
+                }
+            }
+            if let Ok(p) = l2tp::control::Packet::new_checked(b) {
+                let _ = (p.ccid(), p.ns(), p.nr(), p.payload());
+            }
+            if let Ok(p) = l2tp::DefaultSublayer::new_checked(b) {
+                let _ = (p.sequenced(), p.seq());
+            }
+        }
+    }
+}
