@@ -202,6 +202,7 @@ pub fn run(
             rx_queues: rxq,
             tx_queues: txq,
             ctrl_txq,
+            multi_seg: info.tx_multi_seg,
         });
     }
 
@@ -236,6 +237,7 @@ pub fn run(
                     port: p.port,
                     address: p.address,
                     mtu: p.mtu,
+                    multi_seg: p.multi_seg,
                 })
                 .collect(),
             rx,
@@ -249,6 +251,7 @@ pub fn run(
             mac_table_size: dp.mac_table_size,
             mac_refresh: dp.mac_refresh,
             tsc_hz,
+            burst: dp.burst as usize,
         });
     }
     let worker_lcores: Vec<u32> = if single {

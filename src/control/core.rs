@@ -44,6 +44,8 @@ pub struct PortRt {
     /// The control core's own TX queue, if the device has enough queues;
     /// otherwise its packets go through worker 0's inject ring.
     pub ctrl_txq: Option<u16>,
+    /// The device transmits multi-segment mbufs.
+    pub multi_seg: bool,
 }
 
 struct SessionRt {

@@ -24,6 +24,8 @@ pub struct PortInfo {
     pub max_mtu: u16,
     pub rss_offloads: u64,
     pub tx_offloads: u64,
+    /// The device transmits multi-segment mbufs.
+    pub tx_multi_seg: bool,
     pub socket: i32,
 }
 
@@ -94,6 +96,9 @@ impl Port {
             max_mtu: info.max_mtu,
             rss_offloads: info.flow_type_rss_offloads,
             tx_offloads: info.tx_offload_capa,
+            // SAFETY: returns a constant.
+            tx_multi_seg: info.tx_offload_capa & unsafe { sys::las_eth_tx_offload_multi_segs() }
+                != 0,
             socket,
         })
     }
@@ -180,13 +185,15 @@ impl Port {
         Ok(())
     }
 
-    /// Receives up to MAX_BURST packets from `queue` into an empty `burst`.
+    /// Receives up to `max` (at most MAX_BURST) packets from `queue` into
+    /// an empty `burst`.
     #[inline(always)]
-    pub fn rx_burst(&self, queue: u16, burst: &mut Burst) -> usize {
+    pub fn rx_burst(&self, queue: u16, burst: &mut Burst, max: usize) -> usize {
         let p = burst.fill_ptr();
-        // SAFETY: `p` points to MAX_BURST slots; the PMD fills at most that
-        // many with mbufs we then own.
-        let n = unsafe { sys::las_rx_burst(self.id.0, queue, p, MAX_BURST as u16) } as usize;
+        let max = max.clamp(1, MAX_BURST) as u16;
+        // SAFETY: `p` points to MAX_BURST >= max slots; the PMD fills at
+        // most `max` with mbufs we then own.
+        let n = unsafe { sys::las_rx_burst(self.id.0, queue, p, max) } as usize;
         burst.set_len(n);
         n
     }

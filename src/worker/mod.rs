@@ -79,7 +79,13 @@ pub struct WorkerPort {
     pub port: Port,
     pub address: Ipv4Addr,
     pub mtu: u16,
+    /// The device transmits chained (multi-segment) mbufs.
+    pub multi_seg: bool,
 }
+
+/// Flood copies of frames at least this long share the payload (see
+/// `Worker::flood`); shorter ones are copied.
+pub const SHARE_MIN: usize = 512;
 
 /// Everything needed to build a worker.
 pub struct WorkerSetup {
@@ -99,6 +105,8 @@ pub struct WorkerSetup {
     pub mac_table_size: usize,
     pub mac_refresh: u32,
     pub tsc_hz: u64,
+    /// Packets per RX burst.
+    pub burst: usize,
 }
 
 /// A session (member) replica.
@@ -138,6 +146,7 @@ pub struct Worker {
     now: u32,
     ip_ident: u16,
     burst: Burst,
+    burst_size: usize,
 }
 
 impl Worker {
@@ -167,6 +176,7 @@ impl Worker {
             now: 0,
             ip_ident: (s.id as u16) << 12,
             burst: Burst::new(),
+            burst_size: s.burst,
         }
     }
 
@@ -202,7 +212,7 @@ impl Worker {
         for i in 0..self.rx.len() {
             let (pidx, q) = self.rx[i];
             let port = self.ports[pidx].port;
-            let n = port.rx_burst(q, &mut self.burst);
+            let n = port.rx_burst(q, &mut self.burst, self.burst_size);
             if n == 0 {
                 continue;
             }
@@ -457,6 +467,14 @@ impl Worker {
 
     /// Floods to every member of `sw` except `ingress` (split horizon).
     /// Every target but the last gets a copy; the last gets the original.
+    ///
+    /// A copy of a frame of at least `SHARE_MIN` bytes shares the payload:
+    /// a fresh header mbuf (which takes the encapsulation) chained to an
+    /// indirect clone of the original, when the egress port accepts
+    /// multi-segment packets. Smaller frames are copied outright, which is
+    /// cheaper than the extra mbufs and reference counting. The original
+    /// can still take its own header: prepending writes only into its
+    /// headroom, before the bytes the clones point at.
     #[inline]
     fn flood(&mut self, m: Mbuf, ingress: MemberId, sw: SwitchId) {
         let c = &self.shared.counters;
@@ -471,6 +489,7 @@ impl Worker {
             return;
         }
         swc.flooded.inc();
+        let share = m.pkt_len() >= SHARE_MIN;
         let mut left = n;
         let mut i = 0;
         let mut orig = Some(m);
@@ -490,9 +509,21 @@ impl Worker {
                 }
                 break;
             }
-            let copy = match orig.as_ref() {
-                Some(m) => m.copy(&self.pool),
-                None => None,
+            let Some(m) = orig.as_ref() else { break };
+            let multi_seg = match self.sessions[out.0 as usize].as_ref() {
+                Some(s) => self.ports[s.port as usize].multi_seg,
+                None => false,
+            };
+            let copy = if share && multi_seg {
+                match (Mbuf::alloc(&self.pool), m.clone_indirect(&self.pool)) {
+                    (Some(mut hdr), Some(body)) => match hdr.chain(body) {
+                        Ok(()) => Some(hdr),
+                        Err(_) => None,
+                    },
+                    _ => None,
+                }
+            } else {
+                m.copy(&self.pool)
             };
             match copy {
                 Some(cp) => {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what las needs on a fresh Debian 12 machine (as root): DPDK 22.11,
+# the headers and libclang for bindgen, and the tools the lab and tests use.
+# Idempotent: does nothing when everything is present.
+set -euo pipefail
+need=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for p in dpdk dpdk-dev libdpdk-dev libclang-dev pkg-config libpcap-dev iproute2 iperf3 iputils-ping procps psmisc tcpdump; do
+  have_pkg "$p" || need+=("$p")
+done
+if ((${#need[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps: missing packages ${need[*]}; run as root (or install them) first" >&2
+    exit 1
+  fi
+  echo "deps: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "deps: cargo (Rust toolchain) not found; install Rust (https://rustup.rs) first" >&2
+  exit 1
+fi
