@@ -1,0 +1,31 @@
+#!/bin/sh
+# A Linux edge router (kernel L2TPv3, iproute2) for session "siteA" of
+# configs/las.example.toml: L2TPv3 over IP (protocol 115) to las at
+# 192.0.2.1, from this router's 192.0.2.10. Needs the l2tp_eth/l2tp_ip
+# kernel modules (modprobe l2tp_eth l2tp_ip).
+#
+# Names map as follows (las's "local" is what las receives):
+#   las local_session_id  1001  = Linux peer_session_id (what Linux sends)
+#   las remote_session_id 2001  = Linux session_id      (what Linux receives)
+#   las local_cookie  deadbeef  = Linux cookie          (what Linux sends)
+#   las remote_cookie 01020304  = Linux peer_cookie     (what Linux expects)
+# Linux defaults to `l2spec_type default` (a 4-byte sublayer); las's
+# default is no sublayer, so say `l2spec_type none` (or set
+# l2spec = "default" on the las session).
+set -e
+ip l2tp add tunnel tunnel_id 1 peer_tunnel_id 1 encap ip \
+    local 192.0.2.10 remote 192.0.2.1
+ip l2tp add session name l2tpeth0 tunnel_id 1 session_id 2001 peer_session_id 1001 \
+    cookie deadbeef peer_cookie 01020304 l2spec_type none
+# The pseudowire carries up to 1500-byte IP packets only if the underlay
+# carries 1500 + 14 (inner Ethernet) + 20 (IP) + 4 (session) + 4 (cookie).
+ip link set l2tpeth0 mtu 1458 up
+# Bridge it with the site's LAN port:
+#   ip link add br0 type bridge; ip link set eth1 master br0
+#   ip link set l2tpeth0 master br0; ip link set br0 up
+#
+# Over UDP instead (session "siteB"):
+#   ip l2tp add tunnel tunnel_id 2 peer_tunnel_id 2 encap udp \
+#       local 198.51.100.20 remote 192.0.2.1 udp_sport 1701 udp_dport 1701
+#   ip l2tp add session name l2tpeth1 tunnel_id 2 session_id 2002 \
+#       peer_session_id 1002 l2spec_type none
