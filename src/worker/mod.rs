@@ -217,11 +217,8 @@ impl Worker {
                 continue;
             }
             total += n;
-            let shared = self.shared.clone();
-            let pc = &shared.counters.ports[pidx];
-            pc.rx_packets.add(n as u64);
+            self.shared.counters.ports[pidx].rx_packets.add(n as u64);
             while let Some(m) = self.burst.pop() {
-                pc.rx_bytes.add(m.pkt_len() as u64);
                 self.handle(pidx, m);
             }
             self.flush_all();
@@ -265,13 +262,10 @@ impl Worker {
         let (_sent, dropped) = self.ports[pidx]
             .port
             .tx_burst(self.tx_queue, &mut self.tx[pidx]);
+        // Port tx counters count what we queued; what the NIC refused is
+        // counted (and freed) here as `tx_full`.
         if dropped > 0 {
             self.shared.counters.drops[DropReason::TxFull as usize].add(dropped as u64);
-            let pc = &self.shared.counters.ports[pidx];
-            // tx counters were bumped when queued; undo for refused packets
-            // is not possible with monotonic counters, so count them as
-            // drops only (tx_packets counts what we handed to the queue).
-            let _ = pc;
         }
     }
 
@@ -291,6 +285,9 @@ impl Worker {
 
     #[inline(always)]
     fn handle(&mut self, pidx: usize, mut m: Mbuf) {
+        self.shared.counters.ports[pidx]
+            .rx_bytes
+            .add(m.pkt_len() as u64);
         let port = self.ports[pidx];
         let class = classify(m.data(), port.address, self.udp_port);
         match class {
