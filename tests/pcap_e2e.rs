@@ -177,6 +177,8 @@ fn flood_split_horizon() {
         a.ingress(&mc, None),
         a.ingress(&uu, None),
         c.ingress(&bc_c, None),
+        // To a MAC learned on the ingress member: dropped, never reflected.
+        a.ingress(&inner(host(1), host(5), IPV4, 5, 60), None),
     ];
     let all = [a.clone(), b.clone(), c.clone(), d.clone()];
     let r = run(&Setup::new("flood", &["s1"], &all), &frames);
@@ -190,14 +192,15 @@ fn flood_split_horizon() {
     assert_egress(&r.out, &c, &[bc.clone(), mc.clone(), uu.clone()], 0);
     assert_egress(&r.out, &d, &[bc, mc, uu, bc_c], 0);
     assert_eq!(r.data().len(), 12);
-    assert_drops(&r.counters, &[]);
+    assert_drops(&r.counters, &[("same_member", 1)]);
     assert_other(&r, &[], &[]);
-    assert_eq!(switch_counts(switch(&r, "s1")), (4, 0, 4, 8, 0, 0));
+    assert_eq!(switch_counts(switch(&r, "s1")), (5, 0, 4, 8, 0, 0));
     assert_eq!(
         macs(&r),
         vec![
             ("s1".into(), fmt_mac(host(1)), "siteA".into()),
             ("s1".into(), fmt_mac(host(3)), "siteC".into()),
+            ("s1".into(), fmt_mac(host(5)), "siteA".into()),
         ]
     );
 }
@@ -231,6 +234,8 @@ fn session_checks() {
         ..a.clone()
     };
     let good = f(100);
+    let fits_c = inner(BCAST, host(1), IPV4, 101, 1476);
+    let too_big = inner(BCAST, host(1), IPV4, 102, 1477);
     let frames = vec![
         a.ingress_custom(a.local_id, &[0xde, 0xad, 0xbe, 0xee], None, &f(1)), // cookie_mismatch (4)
         b.ingress_custom(b.local_id, &[1, 2, 3, 4, 5, 6, 7, 9], None, &f(2)), // cookie_mismatch (8)
@@ -242,6 +247,10 @@ fn session_checks() {
         a_udp.ingress(&f(8), None),                           // encap_mismatch
         b_port.ingress(&f(9), None),                          // encap_mismatch
         a.ingress(&good, None),
+        // MTU 1500: IP encap without cookie fits exactly (20 + 4 + 1476);
+        // over UDP with a 4-byte cookie (20 + 8 + 8 + 4 + 1476) it does not.
+        a.ingress(&fits_c, None),
+        a.ingress(&too_big, None),
     ];
     let r = run(
         &Setup::new("checks", &["s1"], &[a.clone(), b.clone(), c.clone()]),
@@ -254,15 +263,17 @@ fn session_checks() {
             ("unknown_session", 2),
             ("source_mismatch", 1),
             ("encap_mismatch", 3),
+            ("mtu_exceeded", 3),
         ],
     );
     assert_egress(&r.out, &b, std::slice::from_ref(&good), 0);
-    assert_egress(&r.out, &c, std::slice::from_ref(&good), 0);
+    let to_c = assert_egress(&r.out, &c, &[good.clone(), fits_c], 0);
+    assert_eq!(to_c[1].len(), 14 + 1500);
     assert_egress(&r.out, &a, &[], 0);
-    assert_eq!(r.data().len(), 2);
+    assert_eq!(r.data().len(), 3);
     assert_other(&r, &[], &[]);
-    assert_eq!(switch_counts(switch(&r, "s1")), (1, 0, 1, 1, 0, 0));
-    assert_eq!(session(&r, "siteA").rx_packets, 1);
+    assert_eq!(switch_counts(switch(&r, "s1")), (3, 0, 3, 3, 0, 0));
+    assert_eq!(session(&r, "siteA").rx_packets, 3);
     assert_eq!(session(&r, "siteB").rx_packets, 0);
 }
 
@@ -690,6 +701,22 @@ fn malformed_input() {
     f.extend_from_slice(&[0xee; 4]);
     frames.push(f);
     expect_b.push(mid);
+    // Junk inside the IP payload after the UDP datagram (UDP length is
+    // what counts).
+    let udp_inner = inner(BCAST, host(2), ARP, 4, 61);
+    let mut l2 = vec![0x00, 0x03, 0x00, 0x00];
+    l2.extend_from_slice(&b.local_id.to_be_bytes());
+    l2.extend_from_slice(&b.local_cookie);
+    l2.extend_from_slice(&udp_inner);
+    let mut u = udp(1701, 1701, &l2);
+    u.extend_from_slice(&[0xee; 6]);
+    frames.push(eth(
+        LAS_MAC,
+        b.peer_mac,
+        IPV4,
+        &ipv4(b.peer_ip, LAS_IP, 17, 2, 64, &u),
+    ));
+    expect_a.push(udp_inner);
     let r = run(
         &Setup::new("malformed", &["s1"], &[a.clone(), b.clone()]),
         &frames,
@@ -791,6 +818,23 @@ fn fuzz_never_crashes_or_leaks() {
         assert_eq!(r.counters.drops[k], 0, "{k}");
     }
     assert_eq!(r.ports[0].rx_packets, frames.len() as u64);
+    // The batch reached every stage: parsing, session checks, switching,
+    // the control core.
+    for k in [
+        "malformed",
+        "bad_ip_checksum",
+        "not_for_us",
+        "cookie_mismatch",
+        "sequence_error",
+    ] {
+        assert!(r.counters.drops[k] > 0, "fuzz never hit {k}");
+    }
+    assert!(r
+        .sessions
+        .iter()
+        .all(|s| s.rx_packets > 0 && s.tx_packets > 0));
+    assert!(r.control("icmp_echo_replies_tx") > 0);
+    assert!(r.control("arp_replies_tx") > 0);
 }
 
 // ------------------------------------------------------------ 10. config errors
