@@ -640,6 +640,11 @@ fn malformed_input() {
     f[16..18].copy_from_slice(&tl.to_be_bytes());
     fix_ip_csum(&mut f);
     frames.push(f);
+    // IP version 5 behind the IPv4 ethertype, valid otherwise
+    let mut f = good.clone();
+    f[14] = 0x55;
+    fix_ip_csum(&mut f);
+    frames.push(f);
     // bad_ip_checksum
     let mut f = good.clone();
     f[24] ^= 0x01;
@@ -701,6 +706,16 @@ fn malformed_input() {
     f.extend_from_slice(&[0xee; 4]);
     frames.push(f);
     expect_b.push(mid);
+    // IPv4 options (IHL 6) are skipped, not taken for L2TP.
+    let opt_inner = inner(BCAST, host(1), ARP, 5, 60);
+    let mut f = a.ingress(&opt_inner, None);
+    f.splice(34..34, [0x01, 0x01, 0x01, 0x00]); // NOP NOP NOP EOL
+    f[14] = 0x46;
+    let tl = (f.len() - 14) as u16;
+    f[16..18].copy_from_slice(&tl.to_be_bytes());
+    fix_ip_csum(&mut f);
+    frames.push(f);
+    expect_b.push(opt_inner);
     // Junk inside the IP payload after the UDP datagram (UDP length is
     // what counts).
     let udp_inner = inner(BCAST, host(2), ARP, 4, 61);
@@ -724,7 +739,7 @@ fn malformed_input() {
     assert_drops(
         &r.counters,
         &[
-            ("malformed", 4),
+            ("malformed", 5),
             ("bad_ip_checksum", 1),
             ("outer_fragment", 2),
             ("unsupported_protocol", 2),
