@@ -44,6 +44,9 @@ pub fn classify(frame: &[u8], ours: Ipv4Addr, udp_port: u16) -> Class {
     let Ok(ip) = ipv4::Packet::new_checked(ip_bytes) else {
         return Class::Drop(DropReason::Malformed);
     };
+    if ip.version() != 4 {
+        return Class::Drop(DropReason::Malformed);
+    }
     if ip.dst_addr() != ours {
         return Class::Drop(DropReason::NotForUs);
     }

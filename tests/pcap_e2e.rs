@@ -1,0 +1,905 @@
+//! End-to-end tests: the real `las` binary on a `net_pcap` port.
+//!
+//! Each test writes `in.pcap`, starts `las --config … --cores 0` (DPDK
+//! initialises once per process), waits until every frame is received,
+//! reads `las show …` through the control socket, stops las with SIGINT
+//! and checks `out.pcap` byte for byte. Frames are built with the
+//! independent helpers in `common`, not with `las::wire`.
+//!
+//! Needs root (DPDK with `--no-huge`); without root the tests print
+//! "SKIPPED" and pass, unless `CI` is set.
+
+mod common;
+
+use common::*;
+use std::net::Ipv4Addr;
+
+const ARP: u16 = 0x0806;
+const IPV4: u16 = 0x0800;
+
+fn gratuitous_arp() -> Vec<u8> {
+    arp_request_from_las(LAS_IP)
+}
+
+/// The non-data frames of a run: exactly `want` plus the gratuitous ARP and
+/// any number of ARP requests for `resolving` (retries), in any order.
+fn assert_other(r: &Outcome, want: &[Vec<u8>], resolving: &[Ipv4Addr]) {
+    let mut other = r.other();
+    let g = gratuitous_arp();
+    let n = other.iter().filter(|f| **f == g).count();
+    assert_eq!(n, 1, "one gratuitous ARP");
+    other.retain(|f| *f != g);
+    for ip in resolving {
+        let req = arp_request_from_las(*ip);
+        assert!(
+            other.contains(&req),
+            "no ARP request for unresolved next hop {ip}"
+        );
+        other.retain(|f| *f != req);
+    }
+    for w in want {
+        let pos = other
+            .iter()
+            .position(|f| f == w)
+            .unwrap_or_else(|| panic!("missing control frame{}", hexdump(w)));
+        other.remove(pos);
+    }
+    assert!(
+        other.is_empty(),
+        "unexpected frames: {:?}",
+        other.iter().map(|f| hexdump(f)).collect::<Vec<_>>()
+    );
+}
+
+// ------------------------------------------------------------ 0. baseline
+
+/// No traffic at all: las starts, announces itself, holds no mbufs, stops.
+#[test]
+fn idle_baseline() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    let a = Sess::new("siteA", "s1", 10);
+    let b = Sess::new("siteB", "s1", 11);
+    let r = run(&Setup::new("idle", &["s1"], &[a, b]), &[]);
+    assert_eq!(r.control("mbufs_in_use"), IDLE_MBUFS);
+    assert_drops(&r.counters, &[]);
+    assert_other(&r, &[], &[]);
+    assert!(r.data().is_empty());
+    assert_eq!(r.ports[0].rx_packets, 0);
+    for s in &r.sessions {
+        assert_eq!(s.state, "up", "{}", s.name);
+    }
+}
+
+// ------------------------------------------------------------ 1. learning
+
+fn learn_then_forward(name: &str, cores: &str) {
+    let a = Sess::new("siteA", "s1", 10);
+    let b = Sess::new("siteB", "s1", 11)
+        .udp()
+        .cookies(&[0x0a, 0x0b, 0x0c, 0x0d], &[1, 2, 3, 4]);
+    let c = Sess::new("siteC", "s1", 12);
+    let (h1, h2) = (host(1), host(2));
+    let f1 = inner(BCAST, h1, ARP, 1, 60);
+    let f2 = inner(h1, h2, IPV4, 2, 100);
+    let f3 = inner(h2, h1, IPV4, 3, 1400);
+    let frames = vec![
+        a.ingress(&f1, None),
+        b.ingress(&f2, None),
+        a.ingress(&f3, None),
+    ];
+    let mut setup = Setup::new(name, &["s1"], &[a.clone(), b.clone(), c.clone()]);
+    setup.cores = cores.into();
+    let r = run(&setup, &frames);
+
+    assert_egress(&r.out, &b, &[f1.clone(), f3.clone()], 0);
+    assert_egress(&r.out, &c, std::slice::from_ref(&f1), 0);
+    assert_egress(&r.out, &a, std::slice::from_ref(&f2), 0);
+    assert_eq!(r.data().len(), 4);
+    assert_other(&r, &[], &[]);
+    assert_drops(&r.counters, &[]);
+
+    let sw = switch(&r, "s1");
+    // rx, unicast, flooded, flood_copies, filtered, learn_failed
+    assert_eq!(switch_counts(sw), (3, 2, 1, 1, 0, 0));
+    assert_eq!(sw.rx_bytes, (60 + 100 + 1400) as u64);
+    assert_eq!(sw.macs, 2);
+    assert_eq!(
+        macs(&r),
+        vec![
+            ("s1".into(), fmt_mac(h1), "siteA".into()),
+            ("s1".into(), fmt_mac(h2), "siteB".into()),
+        ]
+    );
+    assert!(r.macs.iter().all(|m| !m.is_static));
+    let sa = session(&r, "siteA");
+    assert_eq!((sa.rx_packets, sa.rx_bytes), (2, 1460));
+    assert_eq!((sa.tx_packets, sa.tx_bytes), (1, 100));
+    let sb = session(&r, "siteB");
+    assert_eq!((sb.rx_packets, sb.rx_bytes), (1, 100));
+    assert_eq!((sb.tx_packets, sb.tx_bytes), (2, 1460));
+    let sc = session(&r, "siteC");
+    assert_eq!((sc.rx_packets, sc.tx_packets, sc.tx_bytes), (0, 1, 60));
+    assert_eq!(r.control("macs_learned"), 2);
+    assert_eq!(r.control("macs_moved"), 0);
+    assert_eq!(r.ports[0].rx_errors, 0);
+    assert_eq!(r.ports[0].tx_errors, 0);
+    // One worker either way: interleaved with the control core, or on its own lcore.
+    assert_eq!(r.counters.workers.len(), 1);
+}
+
+#[test]
+fn learn_then_forward_unicast() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    learn_then_forward("learn", "0");
+}
+
+// ------------------------------------------------------------ 9. two cores
+
+#[test]
+fn two_cores_forward_like_one() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        eprintln!("*** SKIPPED: --cores 0-1 needs two cores ***");
+        return;
+    }
+    learn_then_forward("twocores", "0-1");
+}
+
+// ------------------------------------------------------------ 2. flooding
+
+#[test]
+fn flood_split_horizon() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    let a = Sess::new("siteA", "s1", 10);
+    let b = Sess::new("siteB", "s1", 11).udp();
+    let c = Sess::new("siteC", "s1", 12).cookies(&[9, 9, 9, 9], &[8, 8, 8, 8, 8, 8, 8, 8]);
+    let d = Sess::new("siteD", "s1", 13)
+        .udp()
+        .cookies(&[1, 2, 3, 4, 5, 6, 7, 8], &[]);
+    let bc = inner(BCAST, host(1), ARP, 1, 60);
+    let mc = inner([0x01, 0x00, 0x5e, 0x00, 0x00, 0x05], host(1), IPV4, 2, 80);
+    let uu = inner(host(99), host(1), IPV4, 3, 90);
+    let bc_c = inner(BCAST, host(3), ARP, 4, 64);
+    let frames = vec![
+        a.ingress(&bc, None),
+        a.ingress(&mc, None),
+        a.ingress(&uu, None),
+        c.ingress(&bc_c, None),
+        // To a MAC learned on the ingress member: dropped, never reflected.
+        a.ingress(&inner(host(1), host(5), IPV4, 5, 60), None),
+    ];
+    let all = [a.clone(), b.clone(), c.clone(), d.clone()];
+    let r = run(&Setup::new("flood", &["s1"], &all), &frames);
+    assert_egress(&r.out, &a, std::slice::from_ref(&bc_c), 0);
+    assert_egress(
+        &r.out,
+        &b,
+        &[bc.clone(), mc.clone(), uu.clone(), bc_c.clone()],
+        0,
+    );
+    assert_egress(&r.out, &c, &[bc.clone(), mc.clone(), uu.clone()], 0);
+    assert_egress(&r.out, &d, &[bc, mc, uu, bc_c], 0);
+    assert_eq!(r.data().len(), 12);
+    assert_drops(&r.counters, &[("same_member", 1)]);
+    assert_other(&r, &[], &[]);
+    assert_eq!(switch_counts(switch(&r, "s1")), (5, 0, 4, 8, 0, 0));
+    assert_eq!(
+        macs(&r),
+        vec![
+            ("s1".into(), fmt_mac(host(1)), "siteA".into()),
+            ("s1".into(), fmt_mac(host(3)), "siteC".into()),
+            ("s1".into(), fmt_mac(host(5)), "siteA".into()),
+        ]
+    );
+}
+
+// ------------------------------------------------------------ 3. session checks
+
+#[test]
+fn session_checks() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    let a = Sess::new("siteA", "s1", 10).cookies(&[0xde, 0xad, 0xbe, 0xef], &[]);
+    let b = Sess::new("siteB", "s1", 11)
+        .udp()
+        .cookies(&[1, 2, 3, 4, 5, 6, 7, 8], &[0xa1, 0xa2, 0xa3, 0xa4]);
+    let c = Sess::new("siteC", "s1", 12);
+    let f = |t| inner(BCAST, host(1), ARP, t, 60);
+    let mut a_udp = a.clone().udp();
+    a_udp.local_cookie = a.local_cookie.clone();
+    let b_ip = Sess {
+        udp: false,
+        ..b.clone()
+    };
+    let b_port = Sess {
+        peer_port: 1702,
+        ..b.clone()
+    };
+    let a_wrong_src = Sess {
+        peer_ip: Ipv4Addr::new(192, 0, 2, 99),
+        ..a.clone()
+    };
+    let good = f(100);
+    let fits_c = inner(BCAST, host(1), IPV4, 101, 1476);
+    let too_big = inner(BCAST, host(1), IPV4, 102, 1477);
+    let frames = vec![
+        a.ingress_custom(a.local_id, &[0xde, 0xad, 0xbe, 0xee], None, &f(1)), // cookie_mismatch (4)
+        b.ingress_custom(b.local_id, &[1, 2, 3, 4, 5, 6, 7, 9], None, &f(2)), // cookie_mismatch (8)
+        b.ingress_custom(b.local_id, &[0, 0, 0, 0, 0, 0, 0, 0], None, &f(3)), // cookie_mismatch (8)
+        a.ingress_custom(4242, &a.local_cookie, None, &f(4)), // unknown_session (ip)
+        b.ingress_custom(4243, &b.local_cookie, None, &f(5)), // unknown_session (udp)
+        a_wrong_src.ingress(&f(6), None),                     // source_mismatch
+        b_ip.ingress(&f(7), None),                            // encap_mismatch
+        a_udp.ingress(&f(8), None),                           // encap_mismatch
+        b_port.ingress(&f(9), None),                          // encap_mismatch
+        a.ingress(&good, None),
+        // MTU 1500: IP encap without cookie fits exactly (20 + 4 + 1476);
+        // over UDP with a 4-byte cookie (20 + 8 + 8 + 4 + 1476) it does not.
+        a.ingress(&fits_c, None),
+        a.ingress(&too_big, None),
+    ];
+    let r = run(
+        &Setup::new("checks", &["s1"], &[a.clone(), b.clone(), c.clone()]),
+        &frames,
+    );
+    assert_drops(
+        &r.counters,
+        &[
+            ("cookie_mismatch", 3),
+            ("unknown_session", 2),
+            ("source_mismatch", 1),
+            ("encap_mismatch", 3),
+            ("mtu_exceeded", 3),
+        ],
+    );
+    assert_egress(&r.out, &b, std::slice::from_ref(&good), 0);
+    let to_c = assert_egress(&r.out, &c, &[good.clone(), fits_c], 0);
+    assert_eq!(to_c[1].len(), 14 + 1500);
+    assert_egress(&r.out, &a, &[], 0);
+    assert_eq!(r.data().len(), 3);
+    assert_other(&r, &[], &[]);
+    assert_eq!(switch_counts(switch(&r, "s1")), (3, 0, 3, 3, 0, 0));
+    assert_eq!(session(&r, "siteA").rx_packets, 3);
+    assert_eq!(session(&r, "siteB").rx_packets, 0);
+}
+
+// ------------------------------------------------------------ 4. filters
+
+#[test]
+fn inner_filters() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    let a = Sess::new("siteA", "s1", 10);
+    let b = Sess::new("siteB", "s1", 11);
+    let c = Sess::new("siteC", "s2", 12);
+    let d = Sess::new("siteD", "s2", 13);
+    let mut setup = Setup::new(
+        "filters",
+        &[],
+        &[a.clone(), b.clone(), c.clone(), d.clone()],
+    );
+    setup.switches = "[[switch]]\nname = \"s1\"\n\n[[switch]]\nname = \"s2\"\n\
+                      ethertypes = [\"ipv4\", \"arp\", \"ipv6\", \"lldp\"]\n\n"
+        .into();
+    let lldp_mac = [0x01, 0x80, 0xc2, 0, 0, 0x0e];
+    let stp_mac = [0x01, 0x80, 0xc2, 0, 0, 0];
+    let lldp = |src, t| inner(lldp_mac, src, 0x88cc, t, 60);
+    let bpdu = |src: [u8; 6]| {
+        let mut p = vec![0x42, 0x42, 0x03, 0, 0, 0, 0];
+        p.resize(39, 0);
+        let mut f = eth(stp_mac, src, p.len() as u16, &p);
+        f.resize(60, 0);
+        f
+    };
+    let (h1, h3) = (host(1), host(3));
+    let vlan = inner(host(2), h1, 0x8100, 3, 64);
+    let lldp_uc = inner(host(2), h1, 0x88cc, 4, 64);
+    let ok1 = inner(host(2), host(5), IPV4, 5, 64);
+    let lldp_uc2 = inner(host(4), h3, 0x88cc, 6, 64);
+    let frames = vec![
+        a.ingress(&lldp(h1, 1), None), // filtered_bpdu
+        a.ingress(&bpdu(h1), None),    // filtered_bpdu
+        a.ingress(&vlan, None),        // filtered_ethertype
+        a.ingress(&lldp_uc, None),     // filtered_ethertype
+        a.ingress(&ok1, None),
+        c.ingress(&lldp(h3, 7), None), // filtered_bpdu even with lldp allowed
+        c.ingress(&bpdu(h3), None),    // filtered_bpdu
+        c.ingress(&lldp_uc2, None),    // passes in s2
+    ];
+    let r = run(&setup, &frames);
+    assert_drops(
+        &r.counters,
+        &[("filtered_bpdu", 4), ("filtered_ethertype", 2)],
+    );
+    assert_egress(&r.out, &b, std::slice::from_ref(&ok1), 0);
+    assert_egress(&r.out, &d, std::slice::from_ref(&lldp_uc2), 0);
+    assert_eq!(r.data().len(), 2);
+    assert_other(&r, &[], &[]);
+    assert_eq!(switch_counts(switch(&r, "s1")), (1, 0, 1, 0, 4, 0));
+    assert_eq!(switch_counts(switch(&r, "s2")), (1, 0, 1, 0, 2, 0));
+    assert_eq!(
+        switch(&r, "s2").ethertypes,
+        vec!["ipv4", "arp", "ipv6", "lldp"]
+    );
+    // Filtered frames teach nothing.
+    assert_eq!(
+        macs(&r),
+        vec![
+            ("s1".into(), fmt_mac(host(5)), "siteA".into()),
+            ("s2".into(), fmt_mac(h3), "siteC".into()),
+        ]
+    );
+}
+
+// ------------------------------------------------------------ 5. encapsulation
+
+#[test]
+fn encapsulation_exact() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    let cookies: [(&[u8], &[u8]); 3] = [
+        (&[], &[]),
+        (&[0x11, 0x12, 0x13, 0x14], &[0x21, 0x22, 0x23, 0x24]),
+        (
+            &[0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38],
+            &[0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48],
+        ),
+    ];
+    let mut sessions = Vec::new();
+    let mut switches = Vec::new();
+    let mut pairs = Vec::new();
+    let mut n = 0u8;
+    for udp in [false, true] {
+        for (lc, rc) in cookies {
+            for l2 in [false, true] {
+                let sw = format!("v{n}");
+                let mk = |name: &str, oct: u8| {
+                    let mut s = Sess::new(name, &sw, oct).cookies(lc, rc);
+                    s.udp = udp;
+                    s.l2spec = l2;
+                    if udp {
+                        s.peer_port = 40000 + u16::from(oct);
+                    }
+                    s
+                };
+                let x = mk(&format!("x{n}"), 20 + 2 * n);
+                let y = mk(&format!("y{n}"), 21 + 2 * n);
+                sessions.push(x.clone());
+                sessions.push(y.clone());
+                switches.push(sw);
+                pairs.push((x, y));
+                n += 1;
+            }
+        }
+    }
+    let sw_refs: Vec<&str> = switches.iter().map(String::as_str).collect();
+    let mut setup = Setup::new("encap", &sw_refs, &sessions);
+    setup.dataplane = "max_sessions = 32\nmax_switches = 16\nmac_table_size = 1024\n".into();
+    let mut frames = Vec::new();
+    let mut expect = Vec::new();
+    for (i, (x, y)) in pairs.iter().enumerate() {
+        let hx = host(100 + i as u16);
+        let hy = host(200 + i as u16);
+        let to_y: Vec<Vec<u8>> = (0..3)
+            .map(|k| inner(BCAST, hx, ARP, (i * 10 + k) as u32, 60 + 17 * k))
+            .collect();
+        let to_x = inner(hx, hy, IPV4, (i * 10 + 5) as u32, 333);
+        for (k, f) in to_y.iter().enumerate() {
+            frames.push(x.ingress(f, Some(k as u32 + 7)));
+        }
+        if x.l2spec {
+            // An old sequence number: dropped.
+            frames.push(x.ingress(&inner(BCAST, hx, ARP, 999, 60), Some(8)));
+        }
+        frames.push(y.ingress(&to_x, Some(0x00ff_fff0)));
+        expect.push((x.clone(), vec![to_x]));
+        expect.push((y.clone(), to_y));
+    }
+    let r = run(&setup, &frames);
+    for (s, inners) in &expect {
+        assert_egress(&r.out, s, inners, 0);
+    }
+    let data = r.data();
+    assert_eq!(data.len(), 12 * 4);
+    for f in &data {
+        assert_eq!(f[22], 64, "TTL");
+        assert_eq!(csum(&f[14..34]), 0, "IPv4 header checksum");
+        assert_eq!(
+            usize::from(u16::from_be_bytes([f[16], f[17]])),
+            f.len() - 14
+        );
+        if f[23] == 17 {
+            assert_eq!(
+                usize::from(u16::from_be_bytes([f[38], f[39]])),
+                f.len() - 34
+            );
+            assert_eq!(&f[40..42], &[0, 0], "UDP checksum");
+        }
+    }
+    let mut idents: Vec<u16> = data.iter().map(|f| ident(f)).collect();
+    idents.sort_unstable();
+    idents.dedup();
+    assert_eq!(idents.len(), data.len(), "outer IPv4 idents repeat");
+    assert_drops(&r.counters, &[("sequence_error", 6)]);
+    assert_other(&r, &[], &[]);
+    for i in 0..12 {
+        assert_eq!(
+            switch_counts(switch(&r, &format!("v{i}"))),
+            (4, 1, 3, 0, 0, 0),
+            "switch v{i}"
+        );
+    }
+}
+
+// ------------------------------------------------------------ 6. ARP / ICMP
+
+#[test]
+fn arp_icmp_and_resolution() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    let a = Sess::new("siteA", "s1", 10);
+    let mut c = Sess::new("siteC", "s1", 12);
+    c.static_neighbor = false;
+    let sessions = [a.clone(), c.clone()];
+    let bc = inner(BCAST, host(1), ARP, 1, 60);
+
+    // Run 1: C never answers: it stays "resolving" and frames to it drop.
+    let r = run(
+        &Setup::new("resolve1", &["s1"], &sessions),
+        &[a.ingress(&bc, None)],
+    );
+    assert_drops(&r.counters, &[("no_neighbour", 1)]);
+    assert!(r.data().is_empty());
+    assert_other(&r, &[], &[c.peer_ip]);
+    let sc = session(&r, "siteC");
+    assert_eq!(sc.state, "resolving");
+    assert_eq!(sc.next_hop_mac, None);
+    assert_eq!(sc.next_hop, "192.0.2.12");
+    assert_eq!(session(&r, "siteA").state, "up");
+    assert!(r.control("arp_requests_tx") >= 2);
+
+    // Run 2: ARP and ICMP for us are answered; C's ARP request resolves it.
+    let echo_data: Vec<u8> = (0..37u8).collect();
+    let echo = eth(
+        LAS_MAC,
+        a.peer_mac,
+        IPV4,
+        &ipv4(
+            a.peer_ip,
+            LAS_IP,
+            1,
+            0x4242,
+            63,
+            &icmp_echo(8, 0x1234, 7, &echo_data),
+        ),
+    );
+    let echo_reply = eth(
+        a.peer_mac,
+        LAS_MAC,
+        IPV4,
+        &ipv4(
+            LAS_IP,
+            a.peer_ip,
+            1,
+            0x4242,
+            64,
+            &icmp_echo(0, 0x1234, 7, &echo_data),
+        ),
+    );
+    let frames = vec![
+        arp_request(a.peer_mac, a.peer_ip, LAS_IP),
+        arp_request(a.peer_mac, a.peer_ip, Ipv4Addr::new(192, 0, 2, 77)),
+        echo,
+        a.ingress(&bc, None),
+        arp_request(c.peer_mac, c.peer_ip, LAS_IP),
+    ];
+    let r = run(&Setup::new("resolve2", &["s1"], &sessions), &frames);
+    assert_drops(&r.counters, &[("no_neighbour", 1)]);
+    assert!(r.data().is_empty());
+    assert_other(
+        &r,
+        &[
+            arp_reply_from_las(a.peer_mac, a.peer_ip),
+            echo_reply,
+            arp_reply_from_las(c.peer_mac, c.peer_ip),
+        ],
+        &[c.peer_ip],
+    );
+    let sc = session(&r, "siteC");
+    assert_eq!(sc.state, "up");
+    assert_eq!(sc.next_hop_mac.as_deref(), Some("02:00:00:00:00:0c"));
+    assert_eq!(r.control("arp_requests_rx"), 2);
+    assert_eq!(r.control("arp_replies_tx"), 2);
+    assert_eq!(r.control("arp_other_rx"), 1);
+    assert_eq!(r.control("icmp_echo_replies_tx"), 1);
+    assert_eq!(r.control("icmp_other_rx"), 0);
+    assert_eq!(r.control("punt_other"), 0);
+    assert_eq!(r.control("punt_tx_failed"), 0);
+    assert_eq!(r.control("neighbours_resolved"), 2);
+    assert_eq!(r.ports[0].punted, 4);
+}
+
+// ------------------------------------------------------------ 7. scale
+
+#[test]
+fn many_switches_no_leaks() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    const SW: usize = 20;
+    const PER: usize = 10;
+    let mut sessions = Vec::new();
+    let mut switches = Vec::new();
+    for s in 0..SW {
+        switches.push(format!("sw{s}"));
+        for m in 0..PER {
+            let i = s * PER + m;
+            let mut x = Sess::new(&format!("s{s}m{m}"), &format!("sw{s}"), 20 + i as u8);
+            x.local_id = 100_000 + i as u32;
+            x.remote_id = 200_000 + i as u32;
+            if i % 3 == 1 {
+                x.udp = true;
+            }
+            if i % 4 == 2 {
+                x.local_cookie = (i as u32).to_be_bytes().to_vec();
+                x.remote_cookie = (!(i as u32)).to_be_bytes().to_vec();
+            }
+            sessions.push(x);
+        }
+    }
+    let sw_refs: Vec<&str> = switches.iter().map(String::as_str).collect();
+    let mut setup = Setup::new("many", &sw_refs, &sessions);
+    setup.dataplane = "max_sessions = 256\nmax_switches = 32\nmac_table_size = 1024\n".into();
+    // The same two host MACs in every switch: tables are per switch.
+    let (h1, h2) = (host(1), host(2));
+    let mut frames = Vec::new();
+    for s in 0..SW {
+        frames.push(sessions[s * PER].ingress(&inner(BCAST, h1, ARP, s as u32, 60), None));
+    }
+    for s in 0..SW {
+        frames.push(sessions[s * PER + 1].ingress(&inner(h1, h2, IPV4, 1000 + s as u32, 70), None));
+    }
+    let r = run(&setup, &frames);
+    for s in 0..SW {
+        for m in 0..PER {
+            let x = &sessions[s * PER + m];
+            let want = match m {
+                0 => vec![inner(h1, h2, IPV4, 1000 + s as u32, 70)],
+                _ => vec![inner(BCAST, h1, ARP, s as u32, 60)],
+            };
+            assert_egress(&r.out, x, &want, 0);
+        }
+        assert_eq!(
+            switch_counts(switch(&r, &format!("sw{s}"))),
+            (2, 1, 1, (PER - 2) as u64, 0, 0),
+            "sw{s}"
+        );
+        assert_eq!(switch(&r, &format!("sw{s}")).macs, 2);
+    }
+    assert_eq!(r.data().len(), SW * PER);
+    assert_drops(&r.counters, &[]);
+    assert_other(&r, &[], &[]);
+    assert_eq!(r.macs.len(), 2 * SW);
+    for m in &r.macs {
+        let s: usize = m.switch[2..].parse().unwrap();
+        let want = if m.mac == fmt_mac(h1) {
+            format!("s{s}m0")
+        } else {
+            format!("s{s}m1")
+        };
+        assert_eq!(m.member, want);
+    }
+}
+
+// ------------------------------------------------------------ 8. malformed input
+
+#[test]
+fn malformed_input() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    let a = Sess::new("siteA", "s1", 10);
+    let b = Sess::new("siteB", "s1", 11)
+        .udp()
+        .cookies(&[5, 6, 7, 8], &[]);
+    let good = a.ingress(&inner(BCAST, host(1), ARP, 1, 60), None);
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let mut expect_b: Vec<Vec<u8>> = Vec::new();
+    let mut expect_a: Vec<Vec<u8>> = Vec::new();
+    // malformed: truncated Ethernet, truncated IPv4, IHL < 5, total_len > frame
+    frames.push(good[..10].to_vec());
+    frames.push(good[..14 + 10].to_vec());
+    let mut f = good.clone();
+    f[14] = 0x44;
+    fix_ip_csum(&mut f);
+    frames.push(f);
+    let mut f = good.clone();
+    let tl = (f.len() - 14 + 1) as u16;
+    f[16..18].copy_from_slice(&tl.to_be_bytes());
+    fix_ip_csum(&mut f);
+    frames.push(f);
+    // IP version 5 behind the IPv4 ethertype, valid otherwise
+    let mut f = good.clone();
+    f[14] = 0x55;
+    fix_ip_csum(&mut f);
+    frames.push(f);
+    // bad_ip_checksum
+    let mut f = good.clone();
+    f[24] ^= 0x01;
+    frames.push(f);
+    // outer_fragment: MF, and an offset
+    for fl in [0x2000u16, 0x0001] {
+        let mut f = good.clone();
+        f[20..22].copy_from_slice(&fl.to_be_bytes());
+        fix_ip_csum(&mut f);
+        frames.push(f);
+    }
+    // unsupported_protocol: UDP to another port, GRE
+    let l2 = [0, 3, 0, 0, 0, 0, 0x03, 0xeb];
+    frames.push(eth(
+        LAS_MAC,
+        b.peer_mac,
+        IPV4,
+        &ipv4(b.peer_ip, LAS_IP, 17, 1, 64, &udp(1701, 4789, &l2)),
+    ));
+    frames.push(eth(
+        LAS_MAC,
+        a.peer_mac,
+        IPV4,
+        &ipv4(a.peer_ip, LAS_IP, 47, 1, 64, &[0; 40]),
+    ));
+    // bad_l2tp_version: L2TPv2 data over UDP
+    frames.push(eth(
+        LAS_MAC,
+        b.peer_mac,
+        IPV4,
+        &ipv4(
+            b.peer_ip,
+            LAS_IP,
+            17,
+            1,
+            64,
+            &udp(1701, 1701, &[0x00, 0x02, 0, 1, 0, 1, 0, 0, 0, 0]),
+        ),
+    ));
+    // inner_malformed: inner frames shorter than 14 bytes (IP and UDP)
+    frames.push(a.ingress(&[0xff; 13], None));
+    frames.push(b.ingress(&[0xff; 10], None));
+    // Padding after the IP packet is trimmed. Small inner frame (20 bytes)
+    // padded to 60 like a NIC would, and trailing junk after a UDP one.
+    let small = eth(BCAST, host(1), ARP, &[1, 2, 3, 4, 5, 6]);
+    let mut f = a.ingress(&small, None);
+    assert!(f.len() < 60);
+    f.resize(60, 0xee);
+    frames.push(f);
+    expect_b.push(small.clone());
+    let big = inner(BCAST, host(2), ARP, 2, 100);
+    let mut f = b.ingress(&big, None);
+    f.extend_from_slice(&[0xee; 9]);
+    frames.push(f);
+    expect_a.push(big);
+    // More junk after an IP-encapsulated frame that needs no padding.
+    let mid = inner(BCAST, host(1), ARP, 3, 64);
+    let mut f = a.ingress(&mid, None);
+    f.extend_from_slice(&[0xee; 4]);
+    frames.push(f);
+    expect_b.push(mid);
+    // IPv4 options (IHL 6) are skipped, not taken for L2TP.
+    let opt_inner = inner(BCAST, host(1), ARP, 5, 60);
+    let mut f = a.ingress(&opt_inner, None);
+    f.splice(34..34, [0x01, 0x01, 0x01, 0x00]); // NOP NOP NOP EOL
+    f[14] = 0x46;
+    let tl = (f.len() - 14) as u16;
+    f[16..18].copy_from_slice(&tl.to_be_bytes());
+    fix_ip_csum(&mut f);
+    frames.push(f);
+    expect_b.push(opt_inner);
+    // Junk inside the IP payload after the UDP datagram (UDP length is
+    // what counts).
+    let udp_inner = inner(BCAST, host(2), ARP, 4, 61);
+    let mut l2 = vec![0x00, 0x03, 0x00, 0x00];
+    l2.extend_from_slice(&b.local_id.to_be_bytes());
+    l2.extend_from_slice(&b.local_cookie);
+    l2.extend_from_slice(&udp_inner);
+    let mut u = udp(1701, 1701, &l2);
+    u.extend_from_slice(&[0xee; 6]);
+    frames.push(eth(
+        LAS_MAC,
+        b.peer_mac,
+        IPV4,
+        &ipv4(b.peer_ip, LAS_IP, 17, 2, 64, &u),
+    ));
+    expect_a.push(udp_inner);
+    let r = run(
+        &Setup::new("malformed", &["s1"], &[a.clone(), b.clone()]),
+        &frames,
+    );
+    assert_drops(
+        &r.counters,
+        &[
+            ("malformed", 5),
+            ("bad_ip_checksum", 1),
+            ("outer_fragment", 2),
+            ("unsupported_protocol", 2),
+            ("bad_l2tp_version", 1),
+            ("inner_malformed", 2),
+        ],
+    );
+    assert_egress(&r.out, &b, &expect_b, 0);
+    assert_egress(&r.out, &a, &expect_a, 0);
+    assert_other(&r, &[], &[]);
+}
+
+fn fix_ip_csum(f: &mut [u8]) {
+    let hl = usize::from(f[14] & 0x0f) * 4;
+    let hl = hl.max(20);
+    f[24] = 0;
+    f[25] = 0;
+    let c = csum(&f[14..14 + hl]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+}
+
+#[test]
+fn fuzz_never_crashes_or_leaks() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    let a = Sess::new("siteA", "s1", 10).cookies(&[1, 2, 3, 4], &[4, 3, 2, 1]);
+    let b = Sess::new("siteB", "s1", 11).udp().l2spec();
+    let c = Sess::new("siteC", "s1", 12)
+        .cookies(&[1, 2, 3, 4, 5, 6, 7, 8], &[])
+        .l2spec();
+    let seeds = [
+        a.ingress(&inner(BCAST, host(1), ARP, 1, 60), None),
+        b.ingress(&inner(host(1), host(2), IPV4, 2, 200), Some(3)),
+        c.ingress(&inner(host(2), host(3), IPV4, 3, 90), Some(1)),
+        arp_request(a.peer_mac, a.peer_ip, LAS_IP),
+        eth(
+            LAS_MAC,
+            a.peer_mac,
+            IPV4,
+            &ipv4(a.peer_ip, LAS_IP, 1, 9, 64, &icmp_echo(8, 1, 1, &[0; 20])),
+        ),
+    ];
+    let mut rng = Rng(0x5eed_1a5c_0ffe_e000);
+    let mut frames = Vec::new();
+    for i in 0..3000 {
+        let f = if i % 3 == 0 {
+            let n = 1 + rng.below(300) as usize;
+            (0..n).map(|_| rng.next() as u8).collect()
+        } else {
+            let mut f = seeds[rng.below(seeds.len() as u64) as usize].clone();
+            for _ in 0..1 + rng.below(4) {
+                match rng.below(4) {
+                    0 => {
+                        let p = rng.below(f.len() as u64) as usize;
+                        f[p] ^= 1 << rng.below(8);
+                    }
+                    1 => {
+                        let p = rng.below(f.len() as u64) as usize;
+                        f[p] = rng.next() as u8;
+                    }
+                    2 if f.len() > 1 => {
+                        let n = 1 + rng.below(f.len() as u64 - 1) as usize;
+                        f.truncate(n);
+                    }
+                    _ => {
+                        let n = 1 + rng.below(64) as usize;
+                        f.extend((0..n).map(|_| rng.next() as u8));
+                    }
+                }
+            }
+            // Keep most of them on the fast path: valid outer checksum.
+            if f.len() >= 34 && f[12..14] == [8, 0] && rng.below(4) != 0 && f[14] & 0x0f >= 5 {
+                let hl = usize::from(f[14] & 0x0f) * 4;
+                if f.len() >= 14 + hl {
+                    f[24] = 0;
+                    f[25] = 0;
+                    let c = csum(&f[14..14 + hl]);
+                    f[24..26].copy_from_slice(&c.to_be_bytes());
+                }
+            }
+            f
+        };
+        frames.push(f);
+    }
+    let r = run(&Setup::new("fuzz", &["s1"], &[a, b, c]), &frames);
+    // `run` checked: every frame received, las answered, mbufs back to
+    // baseline, clean exit. Nothing may have been lost for lack of room.
+    for k in ["no_mbuf", "tx_full", "punt_ring_full", "no_headroom"] {
+        assert_eq!(r.counters.drops[k], 0, "{k}");
+    }
+    assert_eq!(r.ports[0].rx_packets, frames.len() as u64);
+    // The batch reached every stage: parsing, session checks, switching,
+    // the control core.
+    for k in [
+        "malformed",
+        "bad_ip_checksum",
+        "not_for_us",
+        "cookie_mismatch",
+        "sequence_error",
+    ] {
+        assert!(r.counters.drops[k] > 0, "fuzz never hit {k}");
+    }
+    assert!(r
+        .sessions
+        .iter()
+        .all(|s| s.rx_packets > 0 && s.tx_packets > 0));
+    assert!(r.control("icmp_echo_replies_tx") > 0);
+    assert!(r.control("arp_replies_tx") > 0);
+}
+
+// ------------------------------------------------------------ 10. config errors
+
+const GOOD_HEAD: &str = "[eal]\nargs = [\"--no-pci\", \"--no-huge\", \"--no-shconf\", \"-m\", \"256\", \"--file-prefix\", \"@PREFIX@\"]\n\
+[dataplane]\nmbufs = 4095\nmax_sessions = 16\nmax_switches = 4\nmac_table_size = 1024\n\
+[control]\nsocket = \"@DIR@/las.sock\"\n\
+[[port]]\nname = \"wan0\"\ndevice = \"net_pcap0,rx_pcap=@DIR@/in.pcap,tx_pcap=@DIR@/out.pcap\"\n\
+address = \"192.0.2.1/24\"\nmac = \"02:00:00:00:00:01\"\n\
+[[switch]]\nname = \"s1\"\n";
+
+#[test]
+fn config_errors() {
+    let _g = lock();
+    let bad_cookie = format!(
+        "{GOOD_HEAD}[[session]]\nname = \"a\"\nswitch = \"s1\"\npeer = \"192.0.2.10\"\n\
+         local_session_id = 1\nremote_session_id = 2\nlocal_cookie = \"0xzz\"\n"
+    );
+    let (st, err, out) = run_bad_config("badcookie", &bad_cookie);
+    assert!(!st.success(), "las accepted a bad cookie: {err}");
+    assert!(err.contains("session[0].local_cookie"), "stderr: {err}");
+    assert!(err.contains("0xzz"), "stderr: {err}");
+    assert!(!out, "las touched the port");
+    assert!(!err.contains("EAL"), "las initialised DPDK: {err}");
+
+    let unknown = format!(
+        "{GOOD_HEAD}[[session]]\nname = \"a\"\nswitch = \"s1\"\npeer = \"192.0.2.10\"\n\
+         local_session_id = 1\nremote_session_id = 2\ncolour = \"blue\"\n"
+    );
+    let (st, err, out) = run_bad_config("unknownkey", &unknown);
+    assert!(!st.success(), "las accepted an unknown key: {err}");
+    assert!(err.contains("colour"), "stderr: {err}");
+    assert!(!out, "las touched the port");
+    assert!(!err.contains("EAL"), "las initialised DPDK: {err}");
+
+    // The same config without the error is accepted by `las check`.
+    let good = format!(
+        "{GOOD_HEAD}[[session]]\nname = \"a\"\nswitch = \"s1\"\npeer = \"192.0.2.10\"\n\
+         local_session_id = 1\nremote_session_id = 2\nlocal_cookie = \"0x0a0b0c0d\"\n"
+    );
+    let dir = std::env::temp_dir().join(format!("las-e2e-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("las.toml");
+    std::fs::write(&p, good.replace("@DIR@", "/tmp").replace("@PREFIX@", "x")).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_las"))
+        .arg("check")
+        .arg("--config")
+        .arg(&p)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
