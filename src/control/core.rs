@@ -406,7 +406,7 @@ impl ControlCore {
         match self.ports[p].ctrl_txq {
             Some(q) => {
                 if self.ctrl_tx.push(m).is_ok() {
-                    let (_, dropped) = self.ports[p].port.tx_burst(q, &mut self.ctrl_tx);
+                    let (_, _, dropped) = self.ports[p].port.tx_burst(q, &mut self.ctrl_tx);
                     self.counters.punt_tx_failed += dropped as u64;
                 }
             }

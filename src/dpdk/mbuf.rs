@@ -334,6 +334,8 @@ impl Drop for Burst {
 pub struct TxBuffer {
     pkts: [*mut sys::rte_mbuf; MAX_BURST],
     len: usize,
+    /// Bytes (pkt_len) of the queued mbufs.
+    bytes: u64,
 }
 
 // SAFETY: holds owned mbufs only.
@@ -350,6 +352,7 @@ impl TxBuffer {
         TxBuffer {
             pkts: [std::ptr::null_mut(); MAX_BURST],
             len: 0,
+            bytes: 0,
         }
     }
 
@@ -374,6 +377,7 @@ impl TxBuffer {
         if self.len == MAX_BURST {
             return Err(m);
         }
+        self.bytes += m.pkt_len() as u64;
         self.pkts[self.len] = m.into_raw();
         self.len += 1;
         Ok(())
@@ -384,17 +388,23 @@ impl TxBuffer {
         (self.pkts.as_mut_ptr(), self.len)
     }
 
-    /// After a partial send of `sent`, frees the rest; returns how many were freed.
+    /// After a partial send of `sent`, frees the rest. Returns the bytes
+    /// sent and how many mbufs were freed unsent.
     #[inline(always)]
-    pub(crate) fn consume(&mut self, sent: usize) -> usize {
+    pub(crate) fn consume(&mut self, sent: usize) -> (u64, usize) {
         let sent = sent.min(self.len);
         let rest = self.len - sent;
+        let mut unsent_bytes = 0;
         for i in sent..self.len {
             // SAFETY: slots sent..len still hold mbufs we own.
-            drop(unsafe { Mbuf::from_raw(self.pkts[i]) });
+            if let Some(m) = unsafe { Mbuf::from_raw(self.pkts[i]) } {
+                unsent_bytes += m.pkt_len() as u64;
+            }
         }
+        let sent_bytes = self.bytes.saturating_sub(unsent_bytes);
         self.len = 0;
-        rest
+        self.bytes = 0;
+        (sent_bytes, rest)
     }
 }
 

@@ -199,18 +199,18 @@ impl Port {
     }
 
     /// Sends what `buf` holds on `queue`; frees what the NIC refused.
-    /// Returns (sent, dropped).
+    /// Returns (packets sent, bytes sent, packets dropped).
     #[inline(always)]
-    pub fn tx_burst(&self, queue: u16, buf: &mut TxBuffer) -> (usize, usize) {
+    pub fn tx_burst(&self, queue: u16, buf: &mut TxBuffer) -> (usize, u64, usize) {
         let (p, n) = buf.raw();
         if n == 0 {
-            return (0, 0);
+            return (0, 0, 0);
         }
         // SAFETY: p[0..n] are owned mbufs; the PMD takes ownership of the
         // first `sent`, the rest stay ours and are freed by consume().
         let sent = unsafe { sys::las_tx_burst(self.id.0, queue, p, n as u16) } as usize;
-        let dropped = buf.consume(sent);
-        (sent, dropped)
+        let (bytes, dropped) = buf.consume(sent);
+        (sent, bytes, dropped)
     }
 
     pub fn stats(&self) -> EthStats {

@@ -259,11 +259,13 @@ impl Worker {
         if self.tx[pidx].is_empty() {
             return;
         }
-        let (_sent, dropped) = self.ports[pidx]
+        let (sent, bytes, dropped) = self.ports[pidx]
             .port
             .tx_burst(self.tx_queue, &mut self.tx[pidx]);
-        // Port tx counters count what we queued; what the NIC refused is
-        // counted (and freed) here as `tx_full`.
+        let pc = &self.shared.counters.ports[pidx];
+        pc.tx_packets.add(sent as u64);
+        pc.tx_bytes.add(bytes);
+        // What the NIC refused is freed here and counted as `tx_full`.
         if dropped > 0 {
             self.shared.counters.drops[DropReason::TxFull as usize].add(dropped as u64);
         }
@@ -272,9 +274,6 @@ impl Worker {
     /// Queues `m` for transmission on port `pidx`, flushing first if full.
     #[inline(always)]
     fn send(&mut self, pidx: usize, m: Mbuf) {
-        let pc = &self.shared.counters.ports[pidx];
-        pc.tx_packets.inc();
-        pc.tx_bytes.add(m.pkt_len() as u64);
         if let Err(m) = self.tx[pidx].push(m) {
             self.flush(pidx);
             if self.tx[pidx].push(m).is_err() {
