@@ -927,4 +927,53 @@ mod test {
         .avp_u32(0, 0, true, 1);
         assert_eq!(Message::parse(&m.emit()), Err(Error));
     }
+
+    #[test]
+    fn test_no_panic_on_random_input() {
+        use crate::wire::l2tp::auth;
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        };
+        for round in 0..20_000 {
+            let len = usize::from(rnd()) % 80;
+            let mut b: Vec<u8> = (0..len).map(|_| rnd()).collect();
+            // Mostly plausible headers and a Message Type AVP.
+            if round % 4 != 0 && len >= 20 {
+                b[..4].copy_from_slice(&[0xc8, 0x03, 0, len as u8 - (rnd() % 4)]);
+                b[12..18].copy_from_slice(&[0x80, 0x08, 0, 0, 0, 0]);
+                if round % 3 == 0 && len >= 22 {
+                    b[20] &= 0xc0;
+                    b[21] %= 24;
+                }
+            }
+            let _ = avp::AvpIter::new(&b).count();
+            let _ = auth::verify_digest(&b, b"k", b"a", b"b");
+            for m in [Message::parse(&b), Message::parse_with_secret(&b, b"k")]
+                .into_iter()
+                .flatten()
+            {
+                let _ = (m.assigned_ccid(), m.host_name(), m.router_id());
+                let _ = (m.receive_window(), m.tie_breaker(), m.pw_capabilities());
+                let _ = (
+                    m.local_session_id(),
+                    m.remote_session_id(),
+                    m.assigned_cookie(),
+                );
+                let _ = (m.remote_end_id(), m.pw_type(), m.l2_specific_sublayer());
+                let _ = (m.data_sequencing(), m.circuit_status(), m.result_code());
+                let _ = (m.message_digest(), m.nonce(), m.random_vector());
+                let _ = (m.challenge(), m.challenge_response(), m.protocol_version());
+                let _ = (
+                    m.has_cisco_avps(),
+                    m.unknown_mandatory(),
+                    m.firmware_revision(),
+                );
+                assert_eq!(Message::parse(&m.emit()).as_ref(), Ok(&m));
+            }
+        }
+    }
 }
