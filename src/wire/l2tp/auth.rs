@@ -288,7 +288,7 @@ impl Message {
         random_vector: &[u8],
     ) -> Message {
         let value = &value[..value.len().min(avp::MAX_VALUE_LEN - 2)];
-        // Unwrap: the value was cut to a length `hide` accepts.
+        // The value was cut to a length `hide` accepts, so this is never empty.
         let hidden = hide(attr, secret, random_vector, value).unwrap_or_default();
         let mut a = AvpOwned::new(vendor, attr, mandatory, hidden);
         a.hidden = true;

@@ -15,11 +15,14 @@ pub mod data;
 pub mod encap;
 pub mod message;
 
+pub use auth::DigestAlg;
+pub use avp::{AvpIter, AvpOwned, AvpRef};
 pub use data::{
     classify_ip, classify_udp, data_offsets, Cookie, DataRepr, DefaultSublayer, Encap, Kind,
     L2Spec, SublayerRepr, IP_HEADER_LEN, UDP_HEADER_LEN,
 };
 pub use encap::{EncapTemplate, TemplateParams};
+pub use message::{Flavour, Message, MessageType, ResultCode};
 
 /// The L2TP version carried in the header (L2TPv3).
 pub const VERSION: u8 = 3;
