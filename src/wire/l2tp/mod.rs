@@ -2,19 +2,27 @@
 //!
 //! * [`data`]: data message headers, classification, cookies and the
 //!   default L2-Specific Sublayer.
-//! * [`control`]: the control message header (AVPs come later).
+//! * [`control`]: the control message header.
+//! * [`avp`], [`message`], [`auth`]: AVPs, whole control messages, and
+//!   hidden AVPs / message digests / CHAP-style challenge responses.
 //! * [`encap`]: the prebuilt per-pseudowire encapsulation template used on
 //!   the fast path.
 
+pub mod auth;
+pub mod avp;
 pub mod control;
 pub mod data;
 pub mod encap;
+pub mod message;
 
+pub use auth::DigestAlg;
+pub use avp::{AvpIter, AvpOwned, AvpRef};
 pub use data::{
     classify_ip, classify_udp, data_offsets, Cookie, DataRepr, DefaultSublayer, Encap, Kind,
     L2Spec, SublayerRepr, IP_HEADER_LEN, UDP_HEADER_LEN,
 };
 pub use encap::{EncapTemplate, TemplateParams};
+pub use message::{Flavour, Message, MessageType, ResultCode};
 
 /// The L2TP version carried in the header (L2TPv3).
 pub const VERSION: u8 = 3;
