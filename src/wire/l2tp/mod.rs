@@ -2,13 +2,18 @@
 //!
 //! * [`data`]: data message headers, classification, cookies and the
 //!   default L2-Specific Sublayer.
-//! * [`control`]: the control message header (AVPs come later).
+//! * [`control`]: the control message header.
+//! * [`avp`], [`message`], [`auth`]: AVPs, whole control messages, and
+//!   hidden AVPs / message digests / CHAP-style challenge responses.
 //! * [`encap`]: the prebuilt per-pseudowire encapsulation template used on
 //!   the fast path.
 
+pub mod auth;
+pub mod avp;
 pub mod control;
 pub mod data;
 pub mod encap;
+pub mod message;
 
 pub use data::{
     classify_ip, classify_udp, data_offsets, Cookie, DataRepr, DefaultSublayer, Encap, Kind,
