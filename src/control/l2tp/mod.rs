@@ -23,6 +23,9 @@ use std::collections::HashMap;
 use std::collections::HashSet;
 use std::hash::Hash;
 
+use crate::wire::l2tp::auth;
+use crate::wire::l2tp::auth::DigestAlg;
+use crate::wire::l2tp::avp::ietf;
 use crate::wire::l2tp::avp::AvpOwned;
 use crate::wire::l2tp::message::Flavour;
 use crate::wire::l2tp::message::Message;
@@ -78,6 +81,57 @@ pub trait Authenticator {
     fn verify(&self, raw: &[u8], our_nonce: &[u8], peer_nonce: &[u8]) -> bool;
     /// CHAP-style response: MD5(message type id ‖ secret ‖ challenge).
     fn challenge_response(&self, msg_type: u16, challenge: &[u8]) -> [u8; 16];
+}
+
+/// The real [`Authenticator`]: the codec's `wire::l2tp::auth` with a
+/// shared secret (HMAC-MD5 or HMAC-SHA-1 digests keyed by
+/// `shared_key(secret)`, MD5 CHAP-style responses). An adapter only: the
+/// FSM never touches the algorithms itself.
+pub struct SecretAuth {
+    alg: DigestAlg,
+    secret: Vec<u8>,
+    key: Vec<u8>,
+}
+
+impl SecretAuth {
+    pub fn new(alg: DigestAlg, secret: &[u8]) -> Self {
+        SecretAuth {
+            alg,
+            secret: secret.to_vec(),
+            key: auth::shared_key(alg, secret),
+        }
+    }
+}
+
+/// Offset of the digest bytes of the Message Digest AVP placed right
+/// after the Message Type AVP: header 12 + Message Type 8 + AVP header 6
+/// + digest type 1.
+const DIGEST_AT: usize = 12 + 8 + 6 + 1;
+
+impl Authenticator for SecretAuth {
+    fn placeholder(&self, _flavour: Flavour) -> AvpOwned {
+        let mut v = vec![0u8; 1 + self.alg.digest_len()];
+        v[0] = self.alg.digest_type();
+        AvpOwned::new(ietf::VENDOR, ietf::MESSAGE_DIGEST, true, v)
+    }
+
+    fn seal(&self, bytes: &mut [u8], our_nonce: &[u8], peer_nonce: &[u8]) {
+        let end = DIGEST_AT + self.alg.digest_len();
+        if bytes.len() < end {
+            return;
+        }
+        bytes[DIGEST_AT..end].fill(0);
+        let d = auth::compute_digest(self.alg, &self.key, our_nonce, peer_nonce, bytes);
+        bytes[DIGEST_AT..end].copy_from_slice(&d);
+    }
+
+    fn verify(&self, raw: &[u8], our_nonce: &[u8], peer_nonce: &[u8]) -> bool {
+        auth::verify_digest(raw, &self.key, our_nonce, peer_nonce)
+    }
+
+    fn challenge_response(&self, msg_type: u16, challenge: &[u8]) -> [u8; 16] {
+        auth::chap_response(msg_type as u8, &self.secret, challenge)
+    }
 }
 
 /// Something for the caller to do.

@@ -1625,6 +1625,37 @@ mod test {
         });
     }
 
+    fn secret_cfg(secret: &[u8]) -> TunnelConfig {
+        TunnelConfig {
+            auth: Some(Arc::new(super::super::SecretAuth::new(
+                crate::wire::l2tp::auth::DigestAlg::Md5,
+                secret,
+            ))),
+            digest: true,
+            challenge: true,
+            ..cfg()
+        }
+    }
+
+    #[test]
+    fn initiator_against_responder_real_hmac() {
+        edge_vs_las(secret_cfg(b"s3cret"), secret_cfg(b"s3cret"), &mut |n| {
+            n % 5 == 0
+        });
+    }
+
+    #[test]
+    fn real_hmac_wrong_secret_dropped() {
+        let mut a = endpoint(secret_cfg(b"one"));
+        let mut b = endpoint(secret_cfg(b"two"));
+        let (_, out) = a.connect(0, 2);
+        let (_, Action::Send(rq)) = &out[0] else {
+            panic!()
+        };
+        assert!(b.handle(0, 1, rq).is_empty());
+        assert_eq!(b.tunnel(0x100).unwrap().stats().auth_failures, 1);
+    }
+
     #[test]
     fn digest_failure_dropped_and_counted() {
         let mut a = Endpoint::new(
