@@ -3,6 +3,7 @@
 //! lcore and needs it.
 #![forbid(unsafe_code)]
 
+pub mod l2tp;
 pub mod neighbour;
 pub mod respond;
 pub mod socket;

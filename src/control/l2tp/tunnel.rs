@@ -1,0 +1,1782 @@
+//! One L2TPv3 control connection (RFC 3931 §3.3): its FSM, HELLO
+//! keepalive (§4.4), StopCCN, authentication hooks, and the sessions it
+//! owns.
+//!
+//! ```text
+//!  responder (las)                         initiator (las-edge)
+//!  Idle ── SCCRQ / send SCCRP ─▶ WaitCtlConn   Idle ── send SCCRQ ─▶ WaitCtlReply
+//!  WaitCtlConn ── SCCCN ─▶ Established         WaitCtlReply ── SCCRP / send SCCCN ─▶ Established
+//!
+//!  any ── StopCCN received / sent ─▶ Closing ── closing_hold elapsed ─▶ Closed
+//!  any ── retransmissions exhausted (peer dead) ─▶ Closed
+//!  Idle/WaitCtl* ── setup_timeout ─▶ Closed
+//!  Established ── hello_interval without receiving anything ─▶ send HELLO
+//! ```
+//!
+//! Valid-in-state: SCCRQ only in `Idle` (responder), SCCRP only in
+//! `WaitCtlReply`, SCCCN only in `WaitCtlConn`, session messages only in
+//! `Established`; anything else is acknowledged (by reliable delivery)
+//! and ignored (counted in `ignored`). In `Closing` we keep acknowledging
+//! retransmissions so the peer's StopCCN (or ours) completes.
+//!
+//! Every tunnel-down reports `SessionDown` for each established session
+//! first, then `TunnelDown`.
+//!
+//! # Flavour
+//!
+//! A responder answers in the flavour of the SCCRQ: Cisco vendor-9 dual
+//! AVPs when the SCCRQ carried any vendor-9 AVP, IETF only otherwise.
+//! Sessions answer in the flavour of their ICRQ the same way.
+//!
+//! # Authentication
+//!
+//! With [`TunnelConfig::auth`] set and [`TunnelConfig::digest`] on, every
+//! non-ZLB message must pass [`Authenticator::verify`]; one that fails is
+//! dropped before reliable delivery sees it (not acknowledged, not
+//! answered) and counted in `auth_failures`. Our nonce goes in SCCRQ /
+//! SCCRP; every message we send gets a Message Digest AVP right after the
+//! Message Type, sealed at each (re)transmission. ZLBs are sent and
+//! accepted without a digest (a ZLB is header-only by definition).
+//!
+//! With [`TunnelConfig::challenge`] on, we put a Challenge in our SCCRQ /
+//! SCCRP and require the right Challenge Response in the SCCRP / SCCCN;
+//! a wrong or missing response closes the tunnel silently
+//! (`DownReason::AuthFailed`, counted). A Challenge from the peer is
+//! always answered when an authenticator is configured.
+//!
+//! # Tie breaker (§5.4.3)
+//!
+//! las only responds and never sends a Tie Breaker. las-edge may both
+//! initiate and respond: with [`TunnelConfig::tie_breaker`] on, its SCCRQ
+//! carries a random Tie Breaker, and the [`super::Endpoint`] resolves a
+//! crossing SCCRQ from the same peer: the lower value wins; the loser
+//! abandons its own tunnel silently (`LostTieBreaker`) and answers the
+//! winner's SCCRQ; the winner ignores the loser's SCCRQ; on equal values
+//! both ignore the new SCCRQ and keep retrying their own.
+
+use std::collections::HashMap;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::reliable::OutgoingKind;
+use super::reliable::Reliable;
+use super::reliable::ReliableConfig;
+use super::reliable::DEFAULT_PEER_WINDOW;
+use super::session;
+use super::session::Refuse;
+use super::session::Session;
+use super::session::SessionConfig;
+use super::session::SessionState;
+use super::Action;
+use super::Authenticator;
+use super::DownReason;
+use super::Random;
+use super::SessionDown;
+use super::TunnelDown;
+use super::TunnelUp;
+use crate::wire::l2tp::avp::cisco;
+use crate::wire::l2tp::message::cdn_result;
+use crate::wire::l2tp::message::error_code;
+use crate::wire::l2tp::message::stopccn_result;
+use crate::wire::l2tp::message::Flavour;
+use crate::wire::l2tp::message::Message;
+use crate::wire::l2tp::message::MessageType;
+
+/// Message type numbers used in CHAP-style responses.
+const SCCRP_ID: u16 = 2;
+const SCCCN_ID: u16 = 3;
+
+/// Where a control connection is (see the module diagram).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelState {
+    /// Responder before the SCCRQ was processed.
+    Idle,
+    /// Initiator: SCCRQ sent.
+    WaitCtlReply,
+    /// Responder: SCCRP sent.
+    WaitCtlConn,
+    Established,
+    /// StopCCN sent or received; acknowledging until `closing_hold`.
+    Closing,
+    /// Gone: the owner drops it.
+    Closed,
+}
+
+/// Control connection parameters.
+#[derive(Clone)]
+pub struct TunnelConfig {
+    pub host_name: Vec<u8>,
+    pub router_id: u32,
+    pub reliable: ReliableConfig,
+    /// HELLO after this much silence (ms, default 60 s).
+    pub hello_interval: u64,
+    /// Setup must complete within this (ms, default 60 s).
+    pub setup_timeout: u64,
+    /// How long a closing tunnel keeps acknowledging (ms, default 31 s,
+    /// one full retransmission cycle).
+    pub closing_hold: u64,
+    pub max_sessions: usize,
+    pub session: SessionConfig,
+    /// Flavour of what we initiate (SCCRQ, ICRQ of las-edge).
+    pub initiator_flavour: Flavour,
+    /// Send a Tie Breaker in our SCCRQ (las-edge).
+    pub tie_breaker: bool,
+    /// Authentication algorithms (with the shared secret).
+    pub auth: Option<Arc<dyn Authenticator + Send + Sync>>,
+    /// Require and send the Message Digest on every message.
+    pub digest: bool,
+    /// Require and send a CHAP-style Challenge.
+    pub challenge: bool,
+}
+
+impl Default for TunnelConfig {
+    fn default() -> Self {
+        TunnelConfig {
+            host_name: b"las".to_vec(),
+            router_id: 0,
+            reliable: ReliableConfig::default(),
+            hello_interval: 60_000,
+            setup_timeout: 60_000,
+            closing_hold: 31_000,
+            max_sessions: 1024,
+            session: SessionConfig::default(),
+            initiator_flavour: Flavour::Ietf,
+            tie_breaker: false,
+            auth: None,
+            digest: false,
+            challenge: false,
+        }
+    }
+}
+
+/// Per-tunnel counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TunnelStats {
+    /// Messages dropped for a bad digest or a wrong challenge response.
+    pub auth_failures: u64,
+    /// HELLOs sent.
+    pub hellos_sent: u64,
+    /// Messages valid but not in this state (acknowledged, ignored).
+    pub ignored: u64,
+    /// Session messages naming a session we do not have.
+    pub unknown_session: u64,
+    /// ICRQs refused because of `max_sessions`.
+    pub session_limit: u64,
+    /// WEN messages received.
+    pub wen: u64,
+}
+
+/// One control connection and its sessions.
+pub struct Tunnel {
+    cfg: TunnelConfig,
+    state: TunnelState,
+    responder: bool,
+    local_ccid: u32,
+    remote_ccid: u32,
+    flavour: Flavour,
+    rel: Reliable<Message>,
+    sessions: HashMap<u32, Session>,
+    created: u64,
+    last_rx: u64,
+    last_hello: u64,
+    hold_until: u64,
+    our_nonce: Vec<u8>,
+    peer_nonce: Vec<u8>,
+    our_challenge: Option<Vec<u8>>,
+    tie_breaker: Option<u64>,
+    peer_host_name: Vec<u8>,
+    stats: TunnelStats,
+}
+
+fn random_bytes(rng: &mut dyn Random, n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    rng.fill(&mut v);
+    v
+}
+
+impl Tunnel {
+    fn new(cfg: TunnelConfig, local_ccid: u32, now: u64, rng: &mut dyn Random) -> Tunnel {
+        let our_nonce = if cfg.auth.is_some() && cfg.digest {
+            random_bytes(rng, 16)
+        } else {
+            Vec::new()
+        };
+        let our_challenge = (cfg.auth.is_some() && cfg.challenge).then(|| random_bytes(rng, 16));
+        Tunnel {
+            rel: Reliable::new(cfg.reliable),
+            flavour: cfg.initiator_flavour,
+            cfg,
+            state: TunnelState::Idle,
+            responder: true,
+            local_ccid,
+            remote_ccid: 0,
+            sessions: HashMap::new(),
+            created: now,
+            last_rx: now,
+            last_hello: now,
+            hold_until: 0,
+            our_nonce,
+            peer_nonce: Vec::new(),
+            our_challenge,
+            tie_breaker: None,
+            peer_host_name: Vec::new(),
+            stats: TunnelStats::default(),
+        }
+    }
+
+    /// A responder in `Idle`, waiting for the SCCRQ given to
+    /// [`Tunnel::handle`].
+    pub fn responder(cfg: TunnelConfig, local_ccid: u32, now: u64, rng: &mut dyn Random) -> Tunnel {
+        Tunnel::new(cfg, local_ccid, now, rng)
+    }
+
+    /// An initiator: queues the SCCRQ and enters `WaitCtlReply`.
+    pub fn initiator(
+        cfg: TunnelConfig,
+        local_ccid: u32,
+        now: u64,
+        rng: &mut dyn Random,
+    ) -> (Tunnel, Vec<Action>) {
+        let mut t = Tunnel::new(cfg, local_ccid, now, rng);
+        t.responder = false;
+        if t.cfg.tie_breaker {
+            t.tie_breaker = Some(rng.next_u64());
+        }
+        let fl = t.flavour;
+        let mut m = Message::new(MessageType::Sccrq, 0)
+            .with_host_name(&t.cfg.host_name)
+            .with_router_id(t.cfg.router_id)
+            .with_receive_window(t.cfg.reliable.receive_window)
+            .with_assigned_ccid(fl, local_ccid)
+            .with_pw_capabilities(fl, &t.cfg.session.pw_types);
+        if fl == Flavour::CiscoDual {
+            m = m.avp_u16(cisco::VENDOR, cisco::DRAFT_AVP_VERSION, true, 1);
+        }
+        if let Some(tb) = t.tie_breaker {
+            m = m.with_tie_breaker(fl, tb);
+        }
+        if !t.our_nonce.is_empty() {
+            m = m.with_nonce(&t.our_nonce);
+        }
+        if let Some(c) = &t.our_challenge {
+            m = m.with_challenge(c);
+        }
+        t.queue(now, m);
+        t.state = TunnelState::WaitCtlReply;
+        let acts = t.flush(now);
+        (t, acts)
+    }
+
+    pub fn state(&self) -> TunnelState {
+        self.state
+    }
+
+    pub fn is_responder(&self) -> bool {
+        self.responder
+    }
+
+    pub fn local_ccid(&self) -> u32 {
+        self.local_ccid
+    }
+
+    /// The peer's Control Connection ID, once known.
+    pub fn remote_ccid(&self) -> Option<u32> {
+        (self.remote_ccid != 0).then_some(self.remote_ccid)
+    }
+
+    pub fn flavour(&self) -> Flavour {
+        self.flavour
+    }
+
+    pub fn tie_breaker(&self) -> Option<u64> {
+        self.tie_breaker
+    }
+
+    pub fn peer_host_name(&self) -> &[u8] {
+        &self.peer_host_name
+    }
+
+    pub fn stats(&self) -> &TunnelStats {
+        &self.stats
+    }
+
+    pub fn reliable(&self) -> &Reliable<Message> {
+        &self.rel
+    }
+
+    pub fn session(&self, local_id: u32) -> Option<&Session> {
+        self.sessions.get(&local_id)
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    fn auth(&self) -> Option<&(dyn Authenticator + Send + Sync)> {
+        self.cfg.auth.as_deref()
+    }
+
+    fn digest_on(&self) -> bool {
+        self.cfg.auth.is_some() && self.cfg.digest
+    }
+
+    /// Queues a message for reliable delivery (adds the digest
+    /// placeholder when digests are on).
+    fn queue(&mut self, now: u64, mut m: Message) {
+        if let (Some(a), true) = (self.auth(), self.digest_on()) {
+            m.avps.insert(0, a.placeholder(self.flavour));
+        }
+        self.rel.send(now, m.emit());
+    }
+
+    /// Moves what reliable delivery wants to send into actions, sealing
+    /// digests.
+    fn flush(&mut self, now: u64) -> Vec<Action> {
+        let out = self.rel.poll(now);
+        let seal = self.digest_on();
+        out.into_iter()
+            .map(|o| {
+                let mut b = o.bytes;
+                if seal && o.kind != OutgoingKind::Zlb {
+                    if let Some(a) = self.cfg.auth.as_deref() {
+                        a.seal(&mut b, &self.our_nonce, &self.peer_nonce);
+                    }
+                }
+                Action::Send(b)
+            })
+            .collect()
+    }
+
+    /// A received control message for this tunnel (`raw`: its bytes as
+    /// received, for the digest). Valid in every state but `Closed`.
+    pub fn handle(
+        &mut self,
+        now: u64,
+        msg: &Message,
+        raw: &[u8],
+        rng: &mut dyn Random,
+        ids: &mut HashSet<u32>,
+    ) -> Vec<Action> {
+        if self.state == TunnelState::Closed {
+            return Vec::new();
+        }
+        if self.digest_on() && !msg.is_zlb() {
+            let first = matches!(msg.msg_type, Some(MessageType::Sccrq | MessageType::Sccrp));
+            let peer_nonce = if first && self.peer_nonce.is_empty() {
+                msg.nonce().unwrap_or_default().to_vec()
+            } else {
+                self.peer_nonce.clone()
+            };
+            let our_nonce: &[u8] = if msg.msg_type == Some(MessageType::Sccrq) {
+                &[]
+            } else {
+                &self.our_nonce
+            };
+            let ok = self
+                .auth()
+                .is_some_and(|a| a.verify(raw, our_nonce, &peer_nonce));
+            if !ok {
+                self.stats.auth_failures += 1;
+                return Vec::new();
+            }
+            self.peer_nonce = peer_nonce;
+        }
+        self.last_rx = now;
+        let payload = (!msg.is_zlb()).then(|| msg.clone());
+        self.rel.receive(now, msg.ns, msg.nr, payload);
+        let mut out = Vec::new();
+        while let Some(m) = self.rel.pop_delivered() {
+            if self.state == TunnelState::Closed {
+                break;
+            }
+            self.process(now, &m, rng, ids, &mut out);
+        }
+        out.extend(self.flush(now));
+        out
+    }
+
+    fn process(
+        &mut self,
+        now: u64,
+        m: &Message,
+        rng: &mut dyn Random,
+        ids: &mut HashSet<u32>,
+        out: &mut Vec<Action>,
+    ) {
+        use MessageType as T;
+        use TunnelState as S;
+        let Some(ty) = m.msg_type else { return };
+        match (self.state, ty) {
+            (_, T::StopCcn) => self.on_stopccn(now, m, ids, out),
+            (S::Closing, _) => self.stats.ignored += 1,
+            (S::Idle, T::Sccrq) if self.responder => self.on_sccrq(now, m, ids, out),
+            (S::WaitCtlReply, T::Sccrp) => self.on_sccrp(now, m, ids, out),
+            (S::WaitCtlConn, T::Scccn) => self.on_scccn(now, m, ids, out),
+            (_, T::Hello) => {
+                if m.unknown_mandatory().is_some() {
+                    self.stop_into(
+                        now,
+                        stopccn_result::GENERAL_ERROR,
+                        Some(error_code::UNKNOWN_MANDATORY_AVP),
+                        ids,
+                        out,
+                    );
+                }
+            }
+            (S::Established, T::Icrq) => self.on_icrq(now, m, rng, ids, out),
+            (S::Established, T::Icrp | T::Iccn | T::Cdn | T::Sli | T::Wen) => {
+                self.on_session_msg(now, ty, m, ids, out)
+            }
+            _ => self.stats.ignored += 1,
+        }
+    }
+
+    fn on_sccrq(&mut self, now: u64, m: &Message, ids: &mut HashSet<u32>, out: &mut Vec<Action>) {
+        self.flavour = if m.has_cisco_avps() {
+            Flavour::CiscoDual
+        } else {
+            Flavour::Ietf
+        };
+        self.remote_ccid = m.assigned_ccid().unwrap_or(0);
+        self.rel.set_peer_ccid(self.remote_ccid);
+        self.rel
+            .set_peer_window(m.receive_window().unwrap_or(DEFAULT_PEER_WINDOW));
+        self.peer_host_name = m.host_name().unwrap_or_default().to_vec();
+        if self.remote_ccid == 0 {
+            self.stop_into(
+                now,
+                stopccn_result::GENERAL_ERROR,
+                Some(error_code::VALUE_OUT_OF_RANGE),
+                ids,
+                out,
+            );
+            return;
+        }
+        if m.unknown_mandatory().is_some() {
+            self.stop_into(
+                now,
+                stopccn_result::GENERAL_ERROR,
+                Some(error_code::UNKNOWN_MANDATORY_AVP),
+                ids,
+                out,
+            );
+            return;
+        }
+        let fl = self.flavour;
+        let mut r = Message::new(MessageType::Sccrp, self.remote_ccid);
+        if let Some((v, rev)) = m.protocol_version() {
+            r = r.with_protocol_version(v, rev);
+        }
+        r = r
+            .with_host_name(&self.cfg.host_name)
+            .with_router_id(self.cfg.router_id)
+            .with_receive_window(self.cfg.reliable.receive_window)
+            .with_assigned_ccid(fl, self.local_ccid)
+            .with_pw_capabilities(fl, &self.cfg.session.pw_types);
+        if fl == Flavour::CiscoDual {
+            r = r.avp_u16(cisco::VENDOR, cisco::DRAFT_AVP_VERSION, true, 1);
+        }
+        if !self.our_nonce.is_empty() {
+            r = r.with_nonce(&self.our_nonce);
+        }
+        if let (Some(a), Some(ch)) = (self.auth(), m.challenge()) {
+            r = r.with_challenge_response(&a.challenge_response(SCCRP_ID, ch));
+        }
+        if let Some(c) = &self.our_challenge {
+            r = r.with_challenge(c);
+        }
+        self.queue(now, r);
+        self.state = TunnelState::WaitCtlConn;
+    }
+
+    /// Checks the peer's Challenge Response against our challenge.
+    fn challenge_ok(&self, m: &Message, id: u16) -> bool {
+        match (&self.our_challenge, self.auth()) {
+            (Some(c), Some(a)) => m.challenge_response() == Some(&a.challenge_response(id, c)[..]),
+            _ => true,
+        }
+    }
+
+    fn on_scccn(&mut self, now: u64, m: &Message, ids: &mut HashSet<u32>, out: &mut Vec<Action>) {
+        if !self.challenge_ok(m, SCCCN_ID) {
+            self.stats.auth_failures += 1;
+            out.extend(self.abandon(DownReason::AuthFailed, ids));
+            return;
+        }
+        if m.unknown_mandatory().is_some() {
+            self.stop_into(
+                now,
+                stopccn_result::GENERAL_ERROR,
+                Some(error_code::UNKNOWN_MANDATORY_AVP),
+                ids,
+                out,
+            );
+            return;
+        }
+        self.establish(out);
+    }
+
+    fn establish(&mut self, out: &mut Vec<Action>) {
+        self.state = TunnelState::Established;
+        out.push(Action::TunnelUp(TunnelUp {
+            local_ccid: self.local_ccid,
+            remote_ccid: self.remote_ccid,
+            peer_host_name: self.peer_host_name.clone(),
+        }));
+    }
+
+    fn on_sccrp(&mut self, now: u64, m: &Message, ids: &mut HashSet<u32>, out: &mut Vec<Action>) {
+        self.remote_ccid = m.assigned_ccid().unwrap_or(0);
+        self.rel.set_peer_ccid(self.remote_ccid);
+        self.rel
+            .set_peer_window(m.receive_window().unwrap_or(DEFAULT_PEER_WINDOW));
+        self.peer_host_name = m.host_name().unwrap_or_default().to_vec();
+        if !self.challenge_ok(m, SCCRP_ID) {
+            self.stats.auth_failures += 1;
+            out.extend(self.abandon(DownReason::AuthFailed, ids));
+            return;
+        }
+        if self.remote_ccid == 0 {
+            self.stop_into(
+                now,
+                stopccn_result::GENERAL_ERROR,
+                Some(error_code::VALUE_OUT_OF_RANGE),
+                ids,
+                out,
+            );
+            return;
+        }
+        if m.unknown_mandatory().is_some() {
+            self.stop_into(
+                now,
+                stopccn_result::GENERAL_ERROR,
+                Some(error_code::UNKNOWN_MANDATORY_AVP),
+                ids,
+                out,
+            );
+            return;
+        }
+        let mut c = Message::new(MessageType::Scccn, self.remote_ccid);
+        if let (Some(a), Some(ch)) = (self.auth(), m.challenge()) {
+            c = c.with_challenge_response(&a.challenge_response(SCCCN_ID, ch));
+        }
+        self.queue(now, c);
+        self.establish(out);
+    }
+
+    fn on_stopccn(&mut self, now: u64, m: &Message, ids: &mut HashSet<u32>, out: &mut Vec<Action>) {
+        let rc = m.result_code();
+        let reason = DownReason::Peer {
+            result: rc.as_ref().map_or(0, |r| r.result),
+            error: rc.and_then(|r| r.error),
+        };
+        out.extend(self.sessions_down(ids));
+        if !matches!(self.state, TunnelState::Closing) {
+            out.push(self.tunnel_down(reason));
+        }
+        self.state = TunnelState::Closing;
+        self.hold_until = now.saturating_add(self.cfg.closing_hold);
+    }
+
+    fn tunnel_down(&self, reason: DownReason) -> Action {
+        Action::TunnelDown(TunnelDown {
+            local_ccid: self.local_ccid,
+            remote_ccid: self.remote_ccid,
+            reason,
+        })
+    }
+
+    /// Removes every session, reporting the established ones down.
+    fn sessions_down(&mut self, ids: &mut HashSet<u32>) -> Vec<Action> {
+        let mut v: Vec<Session> = self.sessions.drain().map(|(_, s)| s).collect();
+        v.sort_by_key(|s| s.local_id);
+        v.into_iter()
+            .filter_map(|s| {
+                ids.remove(&s.local_id);
+                (s.state == SessionState::Established).then_some({
+                    Action::SessionDown(SessionDown {
+                        local_ccid: self.local_ccid,
+                        local_session_id: s.local_id,
+                        remote_session_id: s.remote_id,
+                        reason: DownReason::TunnelDown,
+                    })
+                })
+            })
+            .collect()
+    }
+
+    /// Sends StopCCN (result, error), reports sessions and the tunnel
+    /// down, enters `Closing`. Nothing in `Closing`/`Closed`.
+    pub fn stop(
+        &mut self,
+        now: u64,
+        result: u16,
+        error: Option<u16>,
+        ids: &mut HashSet<u32>,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.stop_into(now, result, error, ids, &mut out);
+        out.extend(self.flush(now));
+        out
+    }
+
+    fn stop_into(
+        &mut self,
+        now: u64,
+        result: u16,
+        error: Option<u16>,
+        ids: &mut HashSet<u32>,
+        out: &mut Vec<Action>,
+    ) {
+        if matches!(self.state, TunnelState::Closing | TunnelState::Closed) {
+            return;
+        }
+        let m = Message::new(MessageType::StopCcn, self.remote_ccid)
+            .with_assigned_ccid(self.flavour, self.local_ccid)
+            .with_result_code(result, error, None);
+        self.queue(now, m);
+        out.extend(self.sessions_down(ids));
+        out.push(self.tunnel_down(DownReason::Local { result, error }));
+        self.state = TunnelState::Closing;
+        self.hold_until = now.saturating_add(self.cfg.closing_hold);
+    }
+
+    /// Drops the tunnel without a word to the peer (`Closed`).
+    pub fn abandon(&mut self, reason: DownReason, ids: &mut HashSet<u32>) -> Vec<Action> {
+        let mut out = self.sessions_down(ids);
+        if !matches!(self.state, TunnelState::Closing | TunnelState::Closed) {
+            out.push(self.tunnel_down(reason));
+        }
+        self.state = TunnelState::Closed;
+        out
+    }
+
+    /// Timers: retransmissions, ZLB acks, HELLO, dead peer, setup
+    /// timeout, end of `Closing`.
+    pub fn poll(&mut self, now: u64, ids: &mut HashSet<u32>) -> Vec<Action> {
+        if self.state == TunnelState::Closed {
+            return Vec::new();
+        }
+        let mut out = self.flush(now);
+        if self.rel.is_dead() {
+            let mut v = self.abandon(DownReason::PeerDead, ids);
+            out.append(&mut v);
+            return out;
+        }
+        match self.state {
+            TunnelState::Closing if now >= self.hold_until => {
+                self.state = TunnelState::Closed;
+            }
+            TunnelState::Idle | TunnelState::WaitCtlReply | TunnelState::WaitCtlConn
+                if now >= self.created.saturating_add(self.cfg.setup_timeout) =>
+            {
+                out.extend(self.abandon(DownReason::SetupTimeout, ids));
+            }
+            // No HELLO while something is unacknowledged: retransmission
+            // already probes the peer.
+            TunnelState::Established if self.rel.all_acked() && now >= self.hello_due() => {
+                self.last_hello = now;
+                self.stats.hellos_sent += 1;
+                self.queue(now, Message::new(MessageType::Hello, self.remote_ccid));
+                out.extend(self.flush(now));
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn hello_due(&self) -> u64 {
+        self.last_rx
+            .max(self.last_hello)
+            .saturating_add(self.cfg.hello_interval)
+    }
+
+    /// When [`Tunnel::poll`] next has work.
+    pub fn next_timeout(&self) -> Option<u64> {
+        let own = match self.state {
+            TunnelState::Closed => return None,
+            TunnelState::Closing => Some(self.hold_until),
+            TunnelState::Established if self.rel.all_acked() => Some(self.hello_due()),
+            TunnelState::Established => None,
+            _ => Some(self.created.saturating_add(self.cfg.setup_timeout)),
+        };
+        match (self.rel.next_timeout(), own) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn new_session_id(rng: &mut dyn Random, ids: &HashSet<u32>) -> u32 {
+        loop {
+            let id = rng.next_u32();
+            if id != 0 && !ids.contains(&id) {
+                return id;
+            }
+        }
+    }
+
+    fn on_icrq(
+        &mut self,
+        now: u64,
+        m: &Message,
+        rng: &mut dyn Random,
+        ids: &mut HashSet<u32>,
+        out: &mut Vec<Action>,
+    ) {
+        let fl = if m.has_cisco_avps() {
+            Flavour::CiscoDual
+        } else {
+            Flavour::Ietf
+        };
+        let remote = m.local_session_id().unwrap_or(0);
+        if self.sessions.len() >= self.cfg.max_sessions {
+            self.stats.session_limit += 1;
+            let r = Refuse {
+                result: cdn_result::GENERAL_ERROR,
+                error: Some(error_code::INSUFFICIENT_RESOURCES),
+            };
+            self.queue(now, session::cdn(self.remote_ccid, fl, 0, remote, r));
+            return;
+        }
+        let id = Self::new_session_id(rng, ids);
+        let cookie = random_bytes(rng, self.cfg.session.cookie_len);
+        match Session::accept(
+            &self.cfg.session,
+            m,
+            self.local_ccid,
+            self.remote_ccid,
+            id,
+            cookie,
+            fl,
+        ) {
+            Ok((s, icrp)) => {
+                ids.insert(id);
+                let active = m.circuit_status().map(|(a, _)| a);
+                self.sessions.insert(id, s);
+                self.queue(now, icrp);
+                if let Some(active) = active {
+                    out.push(Action::SessionStatus {
+                        local_ccid: self.local_ccid,
+                        local_session_id: id,
+                        active,
+                    });
+                }
+            }
+            Err((remote, r)) => {
+                self.queue(now, session::cdn(self.remote_ccid, fl, 0, remote, r));
+            }
+        }
+    }
+
+    fn on_session_msg(
+        &mut self,
+        now: u64,
+        ty: MessageType,
+        m: &Message,
+        ids: &mut HashSet<u32>,
+        out: &mut Vec<Action>,
+    ) {
+        let id = m.remote_session_id().unwrap_or(0);
+        let Some(s) = self.sessions.get_mut(&id) else {
+            self.stats.unknown_session += 1;
+            return;
+        };
+        let peer = self.remote_ccid;
+        let result = match ty {
+            MessageType::Icrp => s.on_icrp(m, peer).map(Some),
+            MessageType::Iccn => s.on_iccn(m).map(|_| None),
+            MessageType::Cdn => {
+                let rc = m.result_code();
+                let reason = DownReason::Peer {
+                    result: rc.as_ref().map_or(0, |r| r.result),
+                    error: rc.and_then(|r| r.error),
+                };
+                self.remove_session(id, reason, ids, out);
+                return;
+            }
+            _ if m.unknown_mandatory().is_some() => Err(Refuse {
+                result: cdn_result::GENERAL_ERROR,
+                error: Some(error_code::UNKNOWN_MANDATORY_AVP),
+            }),
+            MessageType::Sli => {
+                if let Some((active, _)) = m.circuit_status() {
+                    s.circuit_active = active;
+                    out.push(Action::SessionStatus {
+                        local_ccid: self.local_ccid,
+                        local_session_id: id,
+                        active,
+                    });
+                }
+                return;
+            }
+            _ => {
+                self.stats.wen += 1;
+                return;
+            }
+        };
+        match result {
+            Ok(reply) => {
+                if s.state == SessionState::Established {
+                    out.push(Action::SessionUp(s.up()));
+                }
+                if let Some(r) = reply {
+                    self.queue(now, r);
+                }
+            }
+            Err(r) => {
+                let cdn = s.cdn(peer, r);
+                self.queue(now, cdn);
+                let reason = DownReason::Local {
+                    result: r.result,
+                    error: r.error,
+                };
+                self.remove_session(id, reason, ids, out);
+            }
+        }
+    }
+
+    fn remove_session(
+        &mut self,
+        id: u32,
+        reason: DownReason,
+        ids: &mut HashSet<u32>,
+        out: &mut Vec<Action>,
+    ) {
+        if let Some(s) = self.sessions.remove(&id) {
+            ids.remove(&id);
+            if s.state == SessionState::Established {
+                out.push(Action::SessionDown(SessionDown {
+                    local_ccid: self.local_ccid,
+                    local_session_id: id,
+                    remote_session_id: s.remote_id,
+                    reason,
+                }));
+            }
+        }
+    }
+
+    /// Closes one session with a CDN (result, error).
+    pub fn close_session(
+        &mut self,
+        now: u64,
+        local_id: u32,
+        result: u16,
+        error: Option<u16>,
+        ids: &mut HashSet<u32>,
+    ) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Some(s) = self.sessions.get(&local_id) else {
+            return out;
+        };
+        let cdn = s.cdn(self.remote_ccid, Refuse { result, error });
+        self.queue(now, cdn);
+        self.remove_session(local_id, DownReason::Local { result, error }, ids, &mut out);
+        out.extend(self.flush(now));
+        out
+    }
+
+    /// las-edge: opens a session (ICRQ) on an established tunnel. Returns
+    /// the Local Session ID, or `None` if not established or full.
+    pub fn open_session(
+        &mut self,
+        now: u64,
+        remote_end_id: &[u8],
+        pw_type: u16,
+        rng: &mut dyn Random,
+        ids: &mut HashSet<u32>,
+    ) -> Option<(u32, Vec<Action>)> {
+        if self.state != TunnelState::Established || self.sessions.len() >= self.cfg.max_sessions {
+            return None;
+        }
+        let id = Self::new_session_id(rng, ids);
+        let cookie = random_bytes(rng, self.cfg.session.cookie_len);
+        let (s, icrq) = Session::initiate(
+            &self.cfg.session,
+            self.local_ccid,
+            self.remote_ccid,
+            id,
+            cookie,
+            remote_end_id,
+            pw_type,
+            self.flavour,
+        );
+        ids.insert(id);
+        self.sessions.insert(id, s);
+        self.queue(now, icrq);
+        Some((id, self.flush(now)))
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::super::Endpoint;
+    use super::super::EndpointConfig;
+    use super::super::SessionUp;
+    use super::*;
+    use crate::wire::l2tp::avp::ietf;
+    use crate::wire::l2tp::avp::AvpOwned;
+    use crate::wire::l2tp::message::pw_type;
+
+    const PEER: u8 = 1;
+    const PEER_CCID: u32 = 0xabcd_0001;
+
+    /// Deterministic ids: 0x100, 0x101, ...
+    fn rng() -> Box<dyn Random> {
+        let mut n = 0xffu32;
+        Box::new(move || {
+            n += 1;
+            n
+        })
+    }
+
+    fn endpoint(cfg: TunnelConfig) -> Endpoint<u8> {
+        let cfg = EndpointConfig {
+            tunnel: cfg,
+            ..EndpointConfig::default()
+        };
+        Endpoint::new(cfg, rng())
+    }
+
+    fn cfg() -> TunnelConfig {
+        TunnelConfig {
+            host_name: b"las1".to_vec(),
+            router_id: 0x0a00_0063,
+            ..TunnelConfig::default()
+        }
+    }
+
+    /// A hand-driven peer: numbers its messages.
+    struct Peer {
+        ns: u16,
+        nr: u16,
+        ccid: u32,
+        fl: Flavour,
+    }
+
+    impl Peer {
+        fn new(fl: Flavour) -> Peer {
+            Peer {
+                ns: 0,
+                nr: 0,
+                ccid: 0,
+                fl,
+            }
+        }
+        fn msg(&mut self, mut m: Message) -> Vec<u8> {
+            m.ccid = self.ccid;
+            m.ns = self.ns;
+            m.nr = self.nr;
+            self.ns = self.ns.wrapping_add(1);
+            m.emit()
+        }
+        fn sccrq(&mut self) -> Vec<u8> {
+            let fl = self.fl;
+            self.msg(
+                Message::new(MessageType::Sccrq, 0)
+                    .with_host_name(b"pe1")
+                    .with_router_id(0x0a00_0001)
+                    .with_receive_window(8)
+                    .with_assigned_ccid(fl, PEER_CCID)
+                    .with_pw_capabilities(fl, &[5, 4]),
+            )
+        }
+        fn icrq(&mut self, sid: u32, pw: u16) -> Vec<u8> {
+            let fl = self.fl;
+            self.msg(
+                Message::new(MessageType::Icrq, 0)
+                    .with_local_session_id(fl, sid)
+                    .with_remote_session_id(fl, 0)
+                    .with_remote_end_id(fl, &7u32.to_be_bytes())
+                    .with_pw_type(fl, pw)
+                    .with_assigned_cookie(fl, &[1, 2, 3, 4]),
+            )
+        }
+        /// Takes in what we sent; returns the parsed non-ZLB messages.
+        fn recv(&mut self, acts: &[(u8, Action)]) -> Vec<Message> {
+            let mut v = Vec::new();
+            for (_, a) in acts {
+                if let Action::Send(b) = a {
+                    let m = Message::parse(b).unwrap();
+                    if !m.is_zlb() && m.ns == self.nr {
+                        self.nr = self.nr.wrapping_add(1);
+                    }
+                    if !m.is_zlb() {
+                        v.push(m);
+                    }
+                }
+            }
+            v
+        }
+    }
+
+    fn sends(acts: &[(u8, Action)]) -> usize {
+        acts.iter()
+            .filter(|(_, a)| matches!(a, Action::Send(_)))
+            .count()
+    }
+
+    fn events(acts: &[(u8, Action)]) -> Vec<Action> {
+        acts.iter()
+            .filter(|(_, a)| !matches!(a, Action::Send(_)))
+            .map(|(_, a)| a.clone())
+            .collect()
+    }
+
+    /// Runs the handshake up to an established tunnel; returns our ccid.
+    fn establish(ep: &mut Endpoint<u8>, p: &mut Peer) -> u32 {
+        let rq = p.sccrq();
+        let out = ep.handle(0, PEER, &rq);
+        let rp = p.recv(&out);
+        assert_eq!(rp.len(), 1);
+        let ours = rp[0].assigned_ccid().unwrap();
+        p.ccid = PEER_CCID;
+        let cn = p.msg(Message::new(MessageType::Scccn, 0));
+        p.ccid = ours;
+        let mut cn = Message::parse(&cn).unwrap();
+        cn.ccid = ours;
+        let out = ep.handle(10, PEER, &cn.emit());
+        assert!(matches!(events(&out)[..], [Action::TunnelUp(_)]));
+        ours
+    }
+
+    fn responder_handshake(fl: Flavour) {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(fl);
+        let out = ep.handle(0, PEER, &p.sccrq());
+        assert_eq!(sends(&out), 1);
+        let rp = p.recv(&out);
+        let m = &rp[0];
+        assert_eq!(m.msg_type, Some(MessageType::Sccrp));
+        assert_eq!((m.ccid, m.ns, m.nr), (PEER_CCID, 0, 1));
+        assert_eq!(m.assigned_ccid(), Some(0x100));
+        assert_eq!(m.host_name(), Some(&b"las1"[..]));
+        assert_eq!(m.router_id(), Some(0x0a00_0063));
+        assert_eq!(m.receive_window(), Some(16));
+        assert_eq!(m.pw_capabilities(), vec![5, 4]);
+        assert_eq!(m.has_cisco_avps(), fl == Flavour::CiscoDual);
+        if fl == Flavour::CiscoDual {
+            let c = m
+                .find(cisco::VENDOR, cisco::ASSIGNED_CONNECTION_ID)
+                .unwrap();
+            assert!(c.mandatory);
+            assert_eq!(c.value, 0x100u32.to_be_bytes());
+            assert!(
+                !m.find(0, ietf::ASSIGNED_CONTROL_CONNECTION_ID)
+                    .unwrap()
+                    .mandatory
+            );
+        } else {
+            assert!(
+                m.find(0, ietf::ASSIGNED_CONTROL_CONNECTION_ID)
+                    .unwrap()
+                    .mandatory
+            );
+        }
+        let t = ep.tunnel(0x100).unwrap();
+        assert_eq!(t.state(), TunnelState::WaitCtlConn);
+        assert_eq!(t.reliable().peer_window(), 8);
+        p.ccid = 0x100;
+        let out = ep.handle(10, PEER, &p.msg(Message::new(MessageType::Scccn, 0)));
+        assert_eq!(
+            events(&out),
+            vec![Action::TunnelUp(TunnelUp {
+                local_ccid: 0x100,
+                remote_ccid: PEER_CCID,
+                peer_host_name: b"pe1".to_vec(),
+            })]
+        );
+        // ZLB ack after the delay, not before.
+        assert_eq!(sends(&ep.poll(50)), 0);
+        let out = ep.poll(110);
+        let (_, Action::Send(z)) = &out[0] else {
+            panic!()
+        };
+        let z = Message::parse(z).unwrap();
+        assert!(z.is_zlb());
+        assert_eq!((z.ccid, z.ns, z.nr), (PEER_CCID, 1, 2));
+        // Session.
+        let out = ep.handle(200, PEER, &p.icrq(0x7777, pw_type::ETHERNET));
+        let rp = p.recv(&out);
+        let m = &rp[0];
+        assert_eq!(m.msg_type, Some(MessageType::Icrp));
+        assert_eq!((m.ccid, m.ns, m.nr), (PEER_CCID, 1, 3));
+        assert_eq!(m.local_session_id(), Some(0x101));
+        assert_eq!(m.remote_session_id(), Some(0x7777));
+        assert_eq!(m.pw_type(), Some(5));
+        assert_eq!(m.assigned_cookie(), None);
+        assert_eq!(m.l2_specific_sublayer(), None);
+        assert_eq!(m.has_cisco_avps(), fl == Flavour::CiscoDual);
+        let fl2 = p.fl;
+        let iccn = p.msg(
+            Message::new(MessageType::Iccn, 0)
+                .with_local_session_id(fl2, 0x7777)
+                .with_remote_session_id(fl2, 0x101),
+        );
+        let out = ep.handle(300, PEER, &iccn);
+        assert_eq!(
+            events(&out),
+            vec![Action::SessionUp(SessionUp {
+                local_ccid: 0x100,
+                local_session_id: 0x101,
+                remote_session_id: 0x7777,
+                peer_cookie: vec![1, 2, 3, 4],
+                our_cookie: vec![],
+                remote_end_id: 7u32.to_be_bytes().to_vec(),
+                pw_type: 5,
+                l2spec: 0,
+                peer_l2spec: 0,
+                sequencing: 0,
+            })]
+        );
+    }
+
+    #[test]
+    fn responder_handshake_ietf() {
+        responder_handshake(Flavour::Ietf);
+    }
+
+    #[test]
+    fn responder_handshake_cisco() {
+        responder_handshake(Flavour::CiscoDual);
+    }
+
+    #[test]
+    fn our_cookie_assigned_when_configured() {
+        let mut c = cfg();
+        c.session.cookie_len = 4;
+        let mut ep = endpoint(c);
+        let mut p = Peer::new(Flavour::Ietf);
+        establish(&mut ep, &mut p);
+        let out = ep.handle(100, PEER, &p.icrq(9, pw_type::ETHERNET_VLAN));
+        let m = &p.recv(&out)[0];
+        // rng: 0x100 ccid, 0x101 session id, 0x102 cookie.
+        assert_eq!(m.assigned_cookie(), Some(0x102u32.to_be_bytes().to_vec()));
+        assert_eq!(m.pw_type(), Some(4));
+    }
+
+    #[test]
+    fn sccrp_lost_retransmitted_and_dup_sccrq() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let rq = p.sccrq();
+        let first = ep.handle(0, PEER, &rq);
+        assert_eq!(sends(&first), 1);
+        // The peer retransmits its SCCRQ: same tunnel, duplicate, ZLB.
+        let out = ep.handle(500, PEER, &rq);
+        assert_eq!(sends(&out), 0);
+        assert_eq!(ep.tunnel_count(), 1);
+        let out = ep.poll(600);
+        assert_eq!(sends(&out), 1);
+        // Our SCCRP was lost: retransmitted at 1 s, same content and Nr.
+        let out = ep.poll(1_000);
+        assert_eq!(sends(&out), 1);
+        assert_eq!(out[0].1, first[0].1);
+        assert_eq!(ep.poll(2_999).len(), 0);
+        assert_eq!(sends(&ep.poll(3_000)), 1);
+    }
+
+    #[test]
+    fn reordered_scccn_and_icrq() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let rp = {
+            let x = p.sccrq();
+            p.recv(&ep.handle(0, PEER, &x))
+        };
+        p.ccid = rp[0].assigned_ccid().unwrap();
+        let cn = p.msg(Message::new(MessageType::Scccn, 0));
+        let rq = p.icrq(5, pw_type::ETHERNET);
+        // ICRQ first: held, nothing happens.
+        let out = ep.handle(10, PEER, &rq);
+        assert!(out.is_empty());
+        let out = ep.handle(20, PEER, &cn);
+        let ev = events(&out);
+        assert!(matches!(ev[..], [Action::TunnelUp(_)]));
+        let got = p.recv(&out);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].msg_type, Some(MessageType::Icrp));
+        assert_eq!(got[0].nr, 3);
+    }
+
+    #[test]
+    fn hello_after_silence() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let ours = establish(&mut ep, &mut p);
+        ep.poll(200); // ZLB
+        assert_eq!(ep.next_timeout(), Some(60_010));
+        assert_eq!(sends(&ep.poll(60_009)), 0);
+        let out = ep.poll(60_010);
+        let m = p.recv(&out);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].msg_type, Some(MessageType::Hello));
+        assert_eq!(ep.tunnel(ours).unwrap().stats().hellos_sent, 1);
+        // Peer acks; next HELLO 60 s after that.
+        let z = Message::zlb(ours, p.ns, p.nr).emit();
+        ep.handle(60_100, PEER, &z);
+        assert_eq!(sends(&ep.poll(120_099)), 0);
+        assert_eq!(p.recv(&ep.poll(120_100)).len(), 1);
+    }
+
+    fn with_session(ep: &mut Endpoint<u8>, p: &mut Peer) -> (u32, u32) {
+        let ours = establish(ep, p);
+        let out = ep.handle(100, PEER, &p.icrq(0x55, pw_type::ETHERNET));
+        let sid = p.recv(&out)[0].local_session_id().unwrap();
+        let iccn = p.msg(
+            Message::new(MessageType::Iccn, 0)
+                .with_local_session_id(Flavour::Ietf, 0x55)
+                .with_remote_session_id(Flavour::Ietf, sid),
+        );
+        let out = ep.handle(200, PEER, &iccn);
+        assert!(matches!(events(&out)[..], [Action::SessionUp(_)]));
+        (ours, sid)
+    }
+
+    #[test]
+    fn dead_peer_clears_sessions() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let (ours, sid) = with_session(&mut ep, &mut p);
+        let mut all = Vec::new();
+        let mut hellos = 0;
+        while let Some(t) = ep.next_timeout() {
+            let out = ep.poll(t);
+            hellos += p.recv(&out).len();
+            all.extend(events(&out));
+        }
+        assert_eq!(hellos, 11, "HELLO and 10 retransmissions");
+        assert_eq!(
+            all,
+            vec![
+                Action::SessionDown(SessionDown {
+                    local_ccid: ours,
+                    local_session_id: sid,
+                    remote_session_id: 0x55,
+                    reason: DownReason::TunnelDown,
+                }),
+                Action::TunnelDown(TunnelDown {
+                    local_ccid: ours,
+                    remote_ccid: PEER_CCID,
+                    reason: DownReason::PeerDead,
+                }),
+            ]
+        );
+        assert_eq!(ep.tunnel_count(), 0);
+    }
+
+    #[test]
+    fn stopccn_received() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let (ours, sid) = with_session(&mut ep, &mut p);
+        let stop = p.msg(
+            Message::new(MessageType::StopCcn, 0)
+                .with_assigned_ccid(Flavour::Ietf, PEER_CCID)
+                .with_result_code(1, None, None),
+        );
+        let out = ep.handle(1_000, PEER, &stop);
+        assert_eq!(
+            events(&out),
+            vec![
+                Action::SessionDown(SessionDown {
+                    local_ccid: ours,
+                    local_session_id: sid,
+                    remote_session_id: 0x55,
+                    reason: DownReason::TunnelDown,
+                }),
+                Action::TunnelDown(TunnelDown {
+                    local_ccid: ours,
+                    remote_ccid: PEER_CCID,
+                    reason: DownReason::Peer {
+                        result: 1,
+                        error: None
+                    },
+                }),
+            ]
+        );
+        // ZLB ack (an older ack was already due: it goes out at once),
+        // and a retransmitted StopCCN is re-acked.
+        assert_eq!(sends(&out) + sends(&ep.poll(1_100)), 1);
+        let mut again = Message::parse(&stop).unwrap();
+        again.nr = p.nr;
+        ep.handle(2_000, PEER, &again.emit());
+        assert_eq!(sends(&ep.poll(2_100)), 1);
+        assert_eq!(ep.tunnel(ours).unwrap().state(), TunnelState::Closing);
+        ep.poll(32_000);
+        assert_eq!(ep.tunnel_count(), 0);
+    }
+
+    #[test]
+    fn stopccn_sent() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let (ours, _) = with_session(&mut ep, &mut p);
+        let out = ep.stop_tunnel(500, ours, 6, None);
+        let m = p.recv(&out);
+        assert_eq!(m[0].msg_type, Some(MessageType::StopCcn));
+        assert_eq!(m[0].assigned_ccid(), Some(ours));
+        assert_eq!(m[0].result_code().unwrap().result, 6);
+        assert_eq!(events(&out).len(), 2);
+    }
+
+    #[test]
+    fn cdn_both_ways() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let (ours, sid) = with_session(&mut ep, &mut p);
+        // Ours.
+        let out = ep.close_session(300, ours, sid, 3, None);
+        let m = p.recv(&out);
+        assert_eq!(m[0].msg_type, Some(MessageType::Cdn));
+        assert_eq!(m[0].local_session_id(), Some(sid));
+        assert_eq!(m[0].remote_session_id(), Some(0x55));
+        assert_eq!(m[0].result_code().unwrap().result, 3);
+        assert!(matches!(
+            events(&out)[..],
+            [Action::SessionDown(SessionDown {
+                reason: DownReason::Local { result: 3, .. },
+                ..
+            })]
+        ));
+        // Theirs, on a second session.
+        let out = ep.handle(400, PEER, &p.icrq(0x66, pw_type::ETHERNET));
+        let sid2 = p.recv(&out)[0].local_session_id().unwrap();
+        let iccn = p.msg(
+            Message::new(MessageType::Iccn, 0)
+                .with_local_session_id(Flavour::Ietf, 0x66)
+                .with_remote_session_id(Flavour::Ietf, sid2),
+        );
+        ep.handle(500, PEER, &iccn);
+        let cdn = p.msg(session::cdn(
+            0,
+            Flavour::Ietf,
+            0x66,
+            sid2,
+            Refuse {
+                result: 2,
+                error: Some(6),
+            },
+        ));
+        let out = ep.handle(600, PEER, &cdn);
+        assert_eq!(
+            events(&out),
+            vec![Action::SessionDown(SessionDown {
+                local_ccid: ours,
+                local_session_id: sid2,
+                remote_session_id: 0x66,
+                reason: DownReason::Peer {
+                    result: 2,
+                    error: Some(6)
+                },
+            })]
+        );
+        assert_eq!(ep.tunnel(ours).unwrap().session_count(), 0);
+    }
+
+    #[test]
+    fn unsupported_pw_type_cdn() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        establish(&mut ep, &mut p);
+        let out = ep.handle(100, PEER, &p.icrq(0x44, 0x0001));
+        let m = p.recv(&out);
+        assert_eq!(m[0].msg_type, Some(MessageType::Cdn));
+        assert_eq!(
+            m[0].result_code().unwrap().result,
+            cdn_result::UNSUPPORTED_PW_TYPE
+        );
+        assert_eq!(m[0].remote_session_id(), Some(0x44));
+        assert!(events(&out).is_empty());
+    }
+
+    #[test]
+    fn unknown_mandatory_avp() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let ours = establish(&mut ep, &mut p);
+        // In a session message: CDN 2/8.
+        let mut rq = Message::parse(&p.icrq(0x44, 5)).unwrap();
+        rq = rq.avp(AvpOwned::new(0, 999, true, vec![1]));
+        let out = ep.handle(100, PEER, &rq.emit());
+        let m = p.recv(&out);
+        assert_eq!(m[0].msg_type, Some(MessageType::Cdn));
+        let rc = m[0].result_code().unwrap();
+        assert_eq!((rc.result, rc.error), (2, Some(8)));
+        // Unknown but not mandatory: fine.
+        let hello = Message::new(MessageType::Hello, 0).avp(AvpOwned::new(0, 999, false, vec![]));
+        let out = ep.handle(200, PEER, &p.msg(hello));
+        assert!(events(&out).is_empty());
+        // In a control-connection message: StopCCN 2/8.
+        let hello = Message::new(MessageType::Hello, 0).avp(AvpOwned::new(77, 1, true, vec![]));
+        let out = ep.handle(300, PEER, &p.msg(hello));
+        let m = p.recv(&out);
+        assert_eq!(m[0].msg_type, Some(MessageType::StopCcn));
+        let rc = m[0].result_code().unwrap();
+        assert_eq!((rc.result, rc.error), (2, Some(8)));
+        assert!(matches!(
+            events(&out)[..],
+            [Action::TunnelDown(TunnelDown {
+                reason: DownReason::Local {
+                    result: 2,
+                    error: Some(8)
+                },
+                ..
+            })]
+        ));
+        assert_eq!(ep.tunnel(ours).unwrap().state(), TunnelState::Closing);
+    }
+
+    #[test]
+    fn session_limit() {
+        let mut c = cfg();
+        c.max_sessions = 1;
+        let mut ep = endpoint(c);
+        let mut p = Peer::new(Flavour::Ietf);
+        establish(&mut ep, &mut p);
+        {
+            let x = p.icrq(1, 5);
+            p.recv(&ep.handle(100, PEER, &x))
+        };
+        let m = {
+            let x = p.icrq(2, 5);
+            p.recv(&ep.handle(200, PEER, &x))
+        };
+        assert_eq!(m[0].msg_type, Some(MessageType::Cdn));
+        assert_eq!(m[0].result_code().unwrap().error, Some(4));
+    }
+
+    /// Toy digest: a keyed 16-byte mix over the message with the digest
+    /// zeroed. The AVP sits right after the Message Type (bytes 20..43).
+    struct ToyAuth(u8);
+
+    impl ToyAuth {
+        fn mac(&self, b: &[u8], n1: &[u8], n2: &[u8]) -> [u8; 16] {
+            let mut d = [self.0; 16];
+            for (k, x) in b.iter().chain(n1).chain(n2).enumerate() {
+                let x = if (27..43).contains(&k) { 0 } else { *x };
+                d[k % 16] = d[k % 16].rotate_left(3) ^ x;
+            }
+            d
+        }
+    }
+
+    impl Authenticator for ToyAuth {
+        fn placeholder(&self, _fl: Flavour) -> AvpOwned {
+            let mut v = vec![1u8];
+            v.extend([0u8; 16]);
+            AvpOwned::new(0, ietf::MESSAGE_DIGEST, true, v)
+        }
+        fn seal(&self, b: &mut [u8], ours: &[u8], peer: &[u8]) {
+            // Our view: (ours, peer); the verifier's: (its, ours). Order
+            // the nonces canonically so both agree.
+            let (a, c) = if ours <= peer {
+                (ours, peer)
+            } else {
+                (peer, ours)
+            };
+            let d = self.mac(b, a, c);
+            b[27..43].copy_from_slice(&d);
+        }
+        fn verify(&self, b: &[u8], ours: &[u8], peer: &[u8]) -> bool {
+            let (a, c) = if ours <= peer {
+                (ours, peer)
+            } else {
+                (peer, ours)
+            };
+            b.len() >= 43 && b[20..26] == [0x80, 23, 0, 0, 0, 59] && b[27..43] == self.mac(b, a, c)
+        }
+        fn challenge_response(&self, ty: u16, ch: &[u8]) -> [u8; 16] {
+            let mut v = vec![ty as u8];
+            v.extend(ch);
+            self.mac(&v, &[], &[])
+        }
+    }
+
+    fn auth_cfg(key: u8, digest: bool, challenge: bool) -> TunnelConfig {
+        TunnelConfig {
+            auth: Some(Arc::new(ToyAuth(key))),
+            digest,
+            challenge,
+            ..cfg()
+        }
+    }
+
+    /// Moves datagrams between two endpoints; drops those `lose` selects.
+    fn pump(
+        a: &mut Endpoint<u8>,
+        b: &mut Endpoint<u8>,
+        until: u64,
+        mut pending: Vec<(bool, Vec<u8>)>,
+        lose: &mut dyn FnMut(usize) -> bool,
+        ev: &mut Vec<(bool, Action)>,
+    ) {
+        let mut now = 0;
+        let mut n = 0;
+        while now <= until {
+            let mut next = Vec::new();
+            for (to_b, bytes) in pending.drain(..) {
+                n += 1;
+                if lose(n) {
+                    continue;
+                }
+                let out = if to_b {
+                    b.handle(now, 1, &bytes)
+                } else {
+                    a.handle(now, 2, &bytes)
+                };
+                for (_, act) in out {
+                    match act {
+                        Action::Send(x) => next.push((!to_b, x)),
+                        e => ev.push((!to_b, e)),
+                    }
+                }
+            }
+            for (from_a, ep) in [(true, &mut *a), (false, &mut *b)] {
+                for (_, act) in ep.poll(now) {
+                    match act {
+                        Action::Send(x) => next.push((from_a, x)),
+                        e => ev.push((from_a, e)),
+                    }
+                }
+            }
+            pending = next;
+            now += 50;
+        }
+    }
+
+    fn ups(ev: &[(bool, Action)], side: bool) -> Vec<SessionUp> {
+        ev.iter()
+            .filter_map(|(s, a)| match a {
+                Action::SessionUp(u) if *s == side => Some(u.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn edge_vs_las(ca: TunnelConfig, cb: TunnelConfig, lose: &mut dyn FnMut(usize) -> bool) {
+        let mut a = Endpoint::new(
+            EndpointConfig {
+                tunnel: ca,
+                ..EndpointConfig::default()
+            },
+            Box::new({
+                let mut n = 0x5000u32;
+                move || {
+                    n += 3;
+                    n
+                }
+            }),
+        );
+        let mut b = endpoint(cb);
+        let (ccid, out) = a.connect(0, 2);
+        let pending = out
+            .into_iter()
+            .filter_map(|(_, x)| match x {
+                Action::Send(x) => Some((true, x)),
+                _ => None,
+            })
+            .collect();
+        let mut ev = Vec::new();
+        pump(&mut a, &mut b, 20_000, pending, lose, &mut ev);
+        assert_eq!(a.tunnel(ccid).unwrap().state(), TunnelState::Established);
+        let (sid, out) = a.open_session(20_000, ccid, b"vc7", 5).unwrap();
+        let pending = out
+            .into_iter()
+            .filter_map(|(_, x)| match x {
+                Action::Send(x) => Some((true, x)),
+                _ => None,
+            })
+            .collect();
+        pump(&mut a, &mut b, 30_000, pending, lose, &mut ev);
+        let ua = ups(&ev, true);
+        let ub = ups(&ev, false);
+        assert_eq!(ua.len(), 1, "{ev:?}");
+        assert_eq!(ub.len(), 1, "{ev:?}");
+        assert_eq!(ua[0].local_session_id, sid);
+        assert_eq!(ua[0].remote_session_id, ub[0].local_session_id);
+        assert_eq!(ub[0].remote_session_id, sid);
+        assert_eq!(ua[0].our_cookie, ub[0].peer_cookie);
+        assert_eq!(ub[0].our_cookie, ua[0].peer_cookie);
+        assert_eq!(ub[0].remote_end_id, b"vc7");
+        assert!(a.tunnel(ccid).unwrap().reliable().all_acked());
+        assert!(ev.iter().all(|(_, e)| !matches!(e, Action::TunnelDown(_))));
+    }
+
+    #[test]
+    fn initiator_against_responder_lossless() {
+        edge_vs_las(cfg(), cfg(), &mut |_| false);
+    }
+
+    #[test]
+    fn initiator_against_responder_lossy_cisco_cookies() {
+        let mut ca = cfg();
+        ca.initiator_flavour = Flavour::CiscoDual;
+        ca.session.cookie_len = 8;
+        let mut cb = cfg();
+        cb.session.cookie_len = 4;
+        // Lose every third datagram.
+        edge_vs_las(ca, cb, &mut |n| n % 3 == 0);
+    }
+
+    #[test]
+    fn initiator_against_responder_digest_and_challenge() {
+        edge_vs_las(auth_cfg(9, true, true), auth_cfg(9, true, true), &mut |n| {
+            n % 4 == 0
+        });
+    }
+
+    fn secret_cfg(secret: &[u8]) -> TunnelConfig {
+        TunnelConfig {
+            auth: Some(Arc::new(super::super::SecretAuth::new(
+                crate::wire::l2tp::auth::DigestAlg::Md5,
+                secret,
+            ))),
+            digest: true,
+            challenge: true,
+            ..cfg()
+        }
+    }
+
+    #[test]
+    fn initiator_against_responder_real_hmac() {
+        edge_vs_las(secret_cfg(b"s3cret"), secret_cfg(b"s3cret"), &mut |n| {
+            n % 5 == 0
+        });
+    }
+
+    #[test]
+    fn real_hmac_wrong_secret_dropped() {
+        let mut a = endpoint(secret_cfg(b"one"));
+        let mut b = endpoint(secret_cfg(b"two"));
+        let (_, out) = a.connect(0, 2);
+        let (_, Action::Send(rq)) = &out[0] else {
+            panic!()
+        };
+        assert!(b.handle(0, 1, rq).is_empty());
+        assert_eq!(b.tunnel(0x100).unwrap().stats().auth_failures, 1);
+    }
+
+    #[test]
+    fn digest_failure_dropped_and_counted() {
+        let mut a = Endpoint::new(
+            EndpointConfig {
+                tunnel: auth_cfg(1, true, false),
+                ..EndpointConfig::default()
+            },
+            rng(),
+        );
+        let mut b = endpoint(auth_cfg(2, true, false));
+        let (_, out) = a.connect(0, 2);
+        let (_, Action::Send(rq)) = &out[0] else {
+            panic!()
+        };
+        // Wrong key: dropped, no reply, counted.
+        let out = b.handle(0, 1, rq);
+        assert!(out.is_empty());
+        assert!(b.poll(5_000).is_empty());
+        // The tunnel was created for the SCCRQ; its counter shows it.
+        let t = b.tunnel(0x100).unwrap();
+        assert_eq!(t.stats().auth_failures, 1);
+        assert_eq!(t.state(), TunnelState::Idle);
+        // A tampered message with the right key is dropped too.
+        let mut c = endpoint(auth_cfg(1, true, false));
+        let mut bad = rq.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(c.handle(0, 1, &bad).is_empty());
+        // The genuine one is answered.
+        let out = c.handle(0, 1, rq);
+        assert_eq!(sends(&out), 1);
+    }
+
+    #[test]
+    fn wrong_challenge_response_closes_silently() {
+        let mut ep = endpoint(auth_cfg(3, false, true));
+        let mut p = Peer::new(Flavour::Ietf);
+        let rp = {
+            let x = p.sccrq();
+            p.recv(&ep.handle(0, PEER, &x))
+        };
+        assert!(rp[0].challenge().is_some());
+        p.ccid = rp[0].assigned_ccid().unwrap();
+        let cn = p.msg(Message::new(MessageType::Scccn, 0).with_challenge_response(&[0; 16]));
+        let out = ep.handle(10, PEER, &cn);
+        assert_eq!(sends(&out), 0);
+        assert!(matches!(
+            events(&out)[..],
+            [Action::TunnelDown(TunnelDown {
+                reason: DownReason::AuthFailed,
+                ..
+            })]
+        ));
+        assert_eq!(ep.tunnel_count(), 0);
+    }
+
+    #[test]
+    fn tie_breaker_lower_wins() {
+        let mut c = cfg();
+        c.tie_breaker = true;
+        let mut a = endpoint(c);
+        let (ours, _) = a.connect(0, PEER);
+        let tb = a.tunnel(ours).unwrap().tie_breaker().unwrap();
+        let fl = Flavour::Ietf;
+        let sccrq = |v: u64| {
+            Message::new(MessageType::Sccrq, 0)
+                .with_assigned_ccid(fl, 77)
+                .with_tie_breaker(fl, v)
+                .emit()
+        };
+        // Theirs is higher: we win and ignore it.
+        assert!(a.handle(10, PEER, &sccrq(tb + 1)).is_empty());
+        assert_eq!(a.stats().tie_won, 1);
+        // Theirs is lower: we abandon ours and answer.
+        let out = a.handle(20, PEER, &sccrq(tb - 1));
+        assert!(matches!(
+            events(&out)[..],
+            [Action::TunnelDown(TunnelDown {
+                reason: DownReason::LostTieBreaker,
+                ..
+            })]
+        ));
+        assert_eq!(sends(&out), 1);
+        assert!(a.tunnel(ours).is_none());
+        assert_eq!(a.tunnel_count(), 1);
+    }
+
+    #[test]
+    fn wrong_peer_and_unknown_ccid() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let ours = establish(&mut ep, &mut p);
+        let hello = p.msg(Message::new(MessageType::Hello, 0));
+        assert!(ep.handle(100, 9, &hello).is_empty());
+        assert_eq!(ep.stats().wrong_peer, 1);
+        let mut m = Message::parse(&hello).unwrap();
+        m.ccid = ours + 1;
+        assert!(ep.handle(100, PEER, &m.emit()).is_empty());
+        assert_eq!(ep.stats().unknown_ccid, 1);
+        assert!(ep.handle(100, PEER, &[1, 2, 3]).is_empty());
+        assert_eq!(ep.stats().malformed, 1);
+    }
+
+    #[test]
+    fn setup_timeout() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let rp = {
+            let x = p.sccrq();
+            p.recv(&ep.handle(0, PEER, &x))
+        };
+        // The peer acks the SCCRP but never sends SCCCN.
+        let z = Message::zlb(rp[0].assigned_ccid().unwrap(), 1, 1).emit();
+        ep.handle(100, PEER, &z);
+        let out = ep.poll(60_000);
+        assert!(matches!(
+            events(&out)[..],
+            [Action::TunnelDown(TunnelDown {
+                reason: DownReason::SetupTimeout,
+                ..
+            })]
+        ));
+    }
+}
