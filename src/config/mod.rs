@@ -12,8 +12,11 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+mod l2tp;
 mod raw;
 mod validate;
+
+pub use l2tp::{Digest, L2tpPeer};
 
 pub use validate::{parse_cookie, parse_mac};
 
@@ -129,16 +132,92 @@ impl Default for Control {
     }
 }
 
-/// `[l2tp]`.
+/// `[l2tp]`: the RFC 3931 control plane (dynamic pseudowires).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct L2tp {
     /// Local UDP port for L2TPv3 over UDP (default 1701).
     pub udp_port: u16,
+    /// Host Name AVP we send (default "las").
+    pub host_name: String,
+    /// Router ID AVP (default: the first port's address).
+    pub router_id: Option<Ipv4Addr>,
+    /// HELLO after this many seconds of silence (default 60).
+    pub hello_interval: u32,
+    /// Retransmission interval cap, seconds (default 8; starts at 1 s).
+    pub retransmit_max: u32,
+    /// Retransmissions before the peer is declared dead (default 10).
+    pub retransmit_retries: u32,
+    /// Receive Window Size AVP we advertise (default 16).
+    pub receive_window: u16,
+    pub max_tunnels_per_peer: usize,
+    pub max_sessions_per_tunnel: usize,
+    /// Peers allowed to open control connections (empty: any).
+    pub allow: Vec<(Ipv4Addr, u8)>,
+    /// Global shared secret (None: no authentication).
+    pub secret: Option<String>,
+    /// Per-prefix secrets (the longest matching prefix wins over `secret`).
+    pub peers: Vec<L2tpPeer>,
+    pub digest: Digest,
+    /// Also require the CHAP-style challenge (Cisco `authentication`).
+    pub challenge: bool,
+    /// Create a virtual switch for an unknown VC ID (default true).
+    pub auto_switch: bool,
+    /// Length of the cookie las assigns to dynamic sessions: 0, 4 or 8.
+    pub cookie_len: usize,
+    /// Sublayer las asks to receive: none (default) or default.
+    pub l2spec: L2SpecCfg,
+    /// Control packets (ARP, ICMP, L2TP control) punted per second per
+    /// worker; the excess is dropped and counted (default 10000).
+    pub punt_rate: u32,
 }
 
 impl Default for L2tp {
     fn default() -> Self {
-        L2tp { udp_port: 1701 }
+        L2tp {
+            udp_port: 1701,
+            host_name: "las".into(),
+            router_id: None,
+            hello_interval: 60,
+            retransmit_max: 8,
+            retransmit_retries: 10,
+            receive_window: 16,
+            max_tunnels_per_peer: 4,
+            max_sessions_per_tunnel: 1024,
+            allow: Vec::new(),
+            secret: None,
+            peers: Vec::new(),
+            digest: Digest::Md5,
+            challenge: false,
+            auto_switch: true,
+            cookie_len: 0,
+            l2spec: L2SpecCfg::None,
+            punt_rate: 10_000,
+        }
+    }
+}
+
+impl L2tp {
+    /// The secret for a peer address: the longest matching `[[l2tp.peer]]`
+    /// prefix, else the global one.
+    pub fn secret_for(&self, ip: Ipv4Addr) -> Option<&str> {
+        self.peers
+            .iter()
+            .filter(|p| {
+                u32::from(ip) & prefix_mask(p.prefix_len)
+                    == u32::from(p.prefix) & prefix_mask(p.prefix_len)
+            })
+            .max_by_key(|p| p.prefix_len)
+            .map(|p| p.secret.as_str())
+            .or(self.secret.as_deref())
+    }
+
+    /// True if `ip` may open control connections.
+    pub fn allowed(&self, ip: Ipv4Addr) -> bool {
+        self.allow.is_empty()
+            || self
+                .allow
+                .iter()
+                .any(|&(a, l)| u32::from(ip) & prefix_mask(l) == u32::from(a) & prefix_mask(l))
     }
 }
 
@@ -208,6 +287,8 @@ pub struct Switch {
     /// Ethertype allow-list (at most 32; `switch::LLC` = 0 for 802.3/LLC),
     /// duplicates removed; default IPv4, ARP, IPv6.
     pub ethertypes: Vec<u16>,
+    /// Remote End IDs (VC IDs) of dynamic pseudowires that join this switch.
+    pub vc_ids: Vec<String>,
 }
 
 /// Pseudowire encapsulation.

@@ -58,6 +58,31 @@ pub struct RawControl {
 #[serde(deny_unknown_fields)]
 pub struct RawL2tp {
     pub udp_port: Option<i64>,
+    pub host_name: Option<String>,
+    pub router_id: Option<String>,
+    pub hello_interval: Option<i64>,
+    pub retransmit_max: Option<i64>,
+    pub retransmit_retries: Option<i64>,
+    pub receive_window: Option<i64>,
+    pub max_tunnels_per_peer: Option<i64>,
+    pub max_sessions_per_tunnel: Option<i64>,
+    pub allow: Option<Vec<String>>,
+    pub secret: Option<String>,
+    pub digest: Option<String>,
+    pub challenge: Option<bool>,
+    pub auto_switch: Option<bool>,
+    pub cookie_len: Option<i64>,
+    pub l2spec: Option<String>,
+    pub punt_rate: Option<i64>,
+    #[serde(default)]
+    pub peer: Vec<RawL2tpPeer>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawL2tpPeer {
+    pub prefix: Option<String>,
+    pub secret: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -94,6 +119,7 @@ pub struct RawSwitch {
     pub aging: Option<i64>,
     pub mac_limit: Option<i64>,
     pub ethertypes: Option<Vec<StrOrInt>>,
+    pub vc_ids: Option<Vec<StrOrInt>>,
 }
 
 #[derive(Deserialize, Default, Debug)]

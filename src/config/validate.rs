@@ -368,6 +368,32 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
     })
 }
 
+/// `switch[i].vc_ids`: Remote End IDs as strings (numbers are written in
+/// decimal, as Cisco sends the VC ID), unique across switches.
+fn vc_ids(i: usize, v: Option<Vec<StrOrInt>>, seen: &mut HashSet<String>) -> R<Vec<String>> {
+    let mut out = Vec::new();
+    for (j, x) in v.unwrap_or_default().into_iter().enumerate() {
+        let key = format!("switch[{i}].vc_ids[{j}]");
+        let s = match x {
+            StrOrInt::Int(n) if n >= 0 => n.to_string(),
+            StrOrInt::Int(n) => return Err(ConfigError::new(key, n, "must not be negative")),
+            StrOrInt::Str(s) => s,
+        };
+        if s.is_empty() || s.len() > 255 {
+            return Err(ConfigError::new(key, quote(&s), "must be 1..=255 bytes"));
+        }
+        if !seen.insert(s.clone()) {
+            return Err(ConfigError::new(
+                key,
+                quote(&s),
+                "VC ID already used by another switch",
+            ));
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
 fn ethertypes(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
     let key = format!("switch[{i}].ethertypes");
     let Some(list) = v else {
@@ -580,9 +606,7 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
             socket: PathBuf::from(s),
         },
     };
-    let l2tp = L2tp {
-        udp_port: int("l2tp.udp_port", r.l2tp.udp_port, 1701, 1, 65535)? as u16,
-    };
+    let l2tp: L2tp = super::l2tp::validate(r.l2tp)?;
 
     if r.port.is_empty() {
         return Err(ConfigError::new(
@@ -645,6 +669,7 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
     }
     let mut names = HashSet::new();
     let mut switches = Vec::with_capacity(r.switch.len());
+    let mut seen_vc = HashSet::new();
     for (i, s) in r.switch.into_iter().enumerate() {
         let k = |x: &str| format!("switch[{i}].{x}");
         switches.push(Switch {
@@ -652,6 +677,7 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
             aging: int(&k("aging"), s.aging, 300, 0, u32::MAX.into())? as u32,
             mac_limit: int(&k("mac_limit"), s.mac_limit, 0, 0, u32::MAX.into())? as u32,
             ethertypes: ethertypes(i, s.ethertypes)?,
+            vc_ids: vc_ids(i, s.vc_ids, &mut seen_vc)?,
         });
     }
     let switch_idx: HashMap<String, usize> = switches

@@ -244,7 +244,13 @@ pub struct Endpoint<A> {
     tunnels: HashMap<u32, (A, Tunnel)>,
     session_ids: HashSet<u32>,
     stats: EndpointStats,
+    /// Adjusts the tunnel configuration per peer (e.g. the secret of the
+    /// peer's prefix) for tunnels the peer opens.
+    per_peer: Option<PerPeer<A>>,
 }
+
+/// See [`Endpoint::set_per_peer`].
+pub type PerPeer<A> = Box<dyn Fn(&A, &TunnelConfig) -> TunnelConfig>;
 
 impl<A: Copy + Eq + Hash> Endpoint<A> {
     pub fn new(cfg: EndpointConfig, rng: Box<dyn Random>) -> Self {
@@ -254,7 +260,25 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
             tunnels: HashMap::new(),
             session_ids: HashSet::new(),
             stats: EndpointStats::default(),
+            per_peer: None,
         }
+    }
+
+    /// Marks a Session ID as taken (by a statically configured session),
+    /// so no dynamic session is ever assigned it.
+    pub fn reserve_session_id(&mut self, id: u32) {
+        self.session_ids.insert(id);
+    }
+
+    /// Sets a function that derives the configuration of a tunnel opened
+    /// by `peer` from the endpoint's default (per-peer secrets).
+    pub fn set_per_peer(&mut self, f: PerPeer<A>) {
+        self.per_peer = Some(f);
+    }
+
+    /// All tunnels with their peers.
+    pub fn tunnels(&self) -> impl Iterator<Item = (&A, &Tunnel)> {
+        self.tunnels.values().map(|(a, t)| (a, t))
     }
 
     pub fn stats(&self) -> &EndpointStats {
@@ -349,7 +373,11 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
             Some(c) => c,
             None => {
                 let c = self.new_ccid();
-                let t = Tunnel::responder(self.cfg.tunnel.clone(), c, now, &mut *self.rng);
+                let tcfg = match &self.per_peer {
+                    Some(f) => f(&peer, &self.cfg.tunnel),
+                    None => self.cfg.tunnel.clone(),
+                };
+                let t = Tunnel::responder(tcfg, c, now, &mut *self.rng);
                 self.tunnels.insert(c, (peer, t));
                 c
             }

@@ -1,0 +1,231 @@
+//! `[l2tp]`: validation of the control-plane settings.
+use super::raw::RawL2tp;
+use super::{ConfigError, L2SpecCfg, L2tp};
+use std::net::Ipv4Addr;
+
+/// Message digest algorithm (RFC 3931 §5.4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Digest {
+    Md5,
+    Sha1,
+}
+
+/// `[[l2tp.peer]]`: a secret for the peers in a prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct L2tpPeer {
+    pub prefix: Ipv4Addr,
+    pub prefix_len: u8,
+    pub secret: String,
+}
+
+type R<T> = Result<T, ConfigError>;
+
+fn int(key: &str, v: Option<i64>, default: i64, lo: i64, hi: i64) -> R<i64> {
+    let v = v.unwrap_or(default);
+    if v < lo || v > hi {
+        return Err(ConfigError::new(key, v, format!("must be in {lo}..={hi}")));
+    }
+    Ok(v)
+}
+
+/// Parses `a.b.c.d/len` (or a bare address = /32).
+pub(super) fn prefix(key: &str, s: &str) -> R<(Ipv4Addr, u8)> {
+    let bad = |why: &str| ConfigError::new(key, format!("{s:?}"), why.to_string());
+    let (a, l) = match s.split_once('/') {
+        Some((a, l)) => (
+            a,
+            l.trim()
+                .parse::<u8>()
+                .map_err(|_| bad("prefix length is not a number"))?,
+        ),
+        None => (s, 32),
+    };
+    if l > 32 {
+        return Err(bad("prefix length must be 0..=32"));
+    }
+    let a: Ipv4Addr = a.trim().parse().map_err(|_| bad("not an IPv4 address"))?;
+    Ok((a, l))
+}
+
+pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
+    let d = L2tp::default();
+    let host_name = r.host_name.unwrap_or(d.host_name);
+    if host_name.is_empty() || host_name.len() > 64 {
+        return Err(ConfigError::new(
+            "l2tp.host_name",
+            format!("{host_name:?}"),
+            "must be 1..=64 bytes",
+        ));
+    }
+    let router_id = match r.router_id {
+        None => None,
+        Some(s) => Some(s.parse::<Ipv4Addr>().map_err(|_| {
+            ConfigError::new("l2tp.router_id", format!("{s:?}"), "not an IPv4 address")
+        })?),
+    };
+    let allow = r
+        .allow
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| prefix(&format!("l2tp.allow[{i}]"), s))
+        .collect::<R<Vec<_>>>()?;
+    let nonempty = |key: &str, s: String| -> R<String> {
+        if s.is_empty() {
+            Err(ConfigError::new(key, "\"\"", "must not be empty"))
+        } else {
+            Ok(s)
+        }
+    };
+    let secret = r.secret.map(|s| nonempty("l2tp.secret", s)).transpose()?;
+    let mut peers = Vec::new();
+    for (i, p) in r.peer.into_iter().enumerate() {
+        let key = |f: &str| format!("l2tp.peer[{i}].{f}");
+        let pfx = p
+            .prefix
+            .ok_or_else(|| ConfigError::new(key("prefix"), "(missing)", "required"))?;
+        let (prefix, prefix_len) = prefix(&key("prefix"), &pfx)?;
+        let secret = p
+            .secret
+            .ok_or_else(|| ConfigError::new(key("secret"), "(missing)", "required"))?;
+        peers.push(L2tpPeer {
+            prefix,
+            prefix_len,
+            secret: nonempty(&key("secret"), secret)?,
+        });
+    }
+    let digest = match r.digest.as_deref() {
+        None | Some("md5") => Digest::Md5,
+        Some("sha1") => Digest::Sha1,
+        Some(o) => {
+            return Err(ConfigError::new(
+                "l2tp.digest",
+                format!("{o:?}"),
+                "must be \"md5\" or \"sha1\"",
+            ))
+        }
+    };
+    let challenge = r.challenge.unwrap_or(false);
+    if challenge && secret.is_none() && peers.is_empty() {
+        return Err(ConfigError::new(
+            "l2tp.challenge",
+            "true",
+            "needs l2tp.secret or [[l2tp.peer]] secrets",
+        ));
+    }
+    let cookie_len = int("l2tp.cookie_len", r.cookie_len, 0, 0, 8)? as usize;
+    if ![0, 4, 8].contains(&cookie_len) {
+        return Err(ConfigError::new(
+            "l2tp.cookie_len",
+            cookie_len,
+            "must be 0, 4 or 8",
+        ));
+    }
+    let l2spec = match r.l2spec.as_deref() {
+        None | Some("none") => L2SpecCfg::None,
+        Some("default") => L2SpecCfg::Default,
+        Some(o) => {
+            return Err(ConfigError::new(
+                "l2tp.l2spec",
+                format!("{o:?}"),
+                "must be \"none\" or \"default\"",
+            ))
+        }
+    };
+    Ok(L2tp {
+        udp_port: int("l2tp.udp_port", r.udp_port, 1701, 1, 65535)? as u16,
+        host_name,
+        router_id,
+        hello_interval: int("l2tp.hello_interval", r.hello_interval, 60, 1, 3600)? as u32,
+        retransmit_max: int("l2tp.retransmit_max", r.retransmit_max, 8, 1, 60)? as u32,
+        retransmit_retries: int("l2tp.retransmit_retries", r.retransmit_retries, 10, 1, 100)?
+            as u32,
+        receive_window: int("l2tp.receive_window", r.receive_window, 16, 1, 1024)? as u16,
+        max_tunnels_per_peer: int(
+            "l2tp.max_tunnels_per_peer",
+            r.max_tunnels_per_peer,
+            4,
+            1,
+            1024,
+        )? as usize,
+        max_sessions_per_tunnel: int(
+            "l2tp.max_sessions_per_tunnel",
+            r.max_sessions_per_tunnel,
+            1024,
+            1,
+            65535,
+        )? as usize,
+        allow,
+        secret,
+        peers,
+        digest,
+        challenge,
+        auto_switch: r.auto_switch.unwrap_or(true),
+        cookie_len,
+        l2spec,
+        punt_rate: int("l2tp.punt_rate", r.punt_rate, 10_000, 0, 10_000_000)? as u32,
+    })
+}
+
+#[cfg(test)]
+mod test {
+    use crate::config::{Config, Digest};
+
+    const BASE: &str =
+        "[[port]]\nname = \"p\"\ndevice = \"net_null0\"\naddress = \"192.0.2.1/24\"\n";
+
+    fn cfg(extra: &str) -> Result<Config, crate::config::ConfigError> {
+        Config::from_toml_str(&format!("{BASE}{extra}"))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg("").unwrap();
+        assert_eq!(c.l2tp.hello_interval, 60);
+        assert!(c.l2tp.auto_switch);
+        assert_eq!(c.l2tp.secret_for("10.0.0.1".parse().unwrap()), None);
+        assert!(c.l2tp.allowed("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn secrets_and_allow() {
+        let c = cfg(
+            "[l2tp]\nsecret = \"g\"\nallow = [\"10.0.0.0/8\", \"192.0.2.7\"]\ndigest = \"sha1\"\n\
+             [[l2tp.peer]]\nprefix = \"10.1.0.0/16\"\nsecret = \"a\"\n\
+             [[l2tp.peer]]\nprefix = \"10.1.2.0/24\"\nsecret = \"b\"\n",
+        )
+        .unwrap();
+        let l = &c.l2tp;
+        assert_eq!(l.digest, Digest::Sha1);
+        assert_eq!(l.secret_for("10.1.2.3".parse().unwrap()), Some("b"));
+        assert_eq!(l.secret_for("10.1.9.3".parse().unwrap()), Some("a"));
+        assert_eq!(l.secret_for("10.9.9.3".parse().unwrap()), Some("g"));
+        assert!(l.allowed("10.200.0.1".parse().unwrap()));
+        assert!(l.allowed("192.0.2.7".parse().unwrap()));
+        assert!(!l.allowed("192.0.2.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        for (t, key) in [
+            ("[l2tp]\ncookie_len = 3\n", "l2tp.cookie_len"),
+            ("[l2tp]\ndigest = \"md4\"\n", "l2tp.digest"),
+            ("[l2tp]\nallow = [\"10.0.0.0/33\"]\n", "l2tp.allow[0]"),
+            ("[l2tp]\nchallenge = true\n", "l2tp.challenge"),
+            ("[l2tp]\nhello_interval = 0\n", "l2tp.hello_interval"),
+            (
+                "[[l2tp.peer]]\nprefix = \"x\"\nsecret = \"s\"\n",
+                "l2tp.peer[0].prefix",
+            ),
+            (
+                "[[l2tp.peer]]\nprefix = \"10.0.0.0/8\"\n",
+                "l2tp.peer[0].secret",
+            ),
+            ("[l2tp]\nrouter_id = \"r\"\n", "l2tp.router_id"),
+            ("[l2tp]\nl2spec = \"x\"\n", "l2tp.l2spec"),
+        ] {
+            let e = cfg(t).unwrap_err();
+            assert_eq!(e.key, key, "{t}: {e}");
+        }
+    }
+}
