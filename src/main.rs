@@ -20,7 +20,7 @@ const DEFAULT_CONFIG: &str = "/etc/las/las.toml";
     long_about = "las terminates L2TPv3 pseudowires (RFC 3931/4719) from edge routers and switches \
 Ethernet between them inside virtual switches, on a DPDK poll-mode data plane.\n\n\
 Run it:   las --config las.toml --cores 2-7 [-- EAL args]\n\
-Inspect:  las show ports|sessions|switches|macs [SWITCH]|counters [--json]\n\n\
+Inspect:  las show ports|tunnels|sessions|switches|macs [SWITCH]|counters [--json]\n\n\
 The first core of --cores is the control core, the others are poll-mode workers; \
 with one core, it does both.",
     args_conflicts_with_subcommands = true
@@ -61,7 +61,7 @@ struct RunArgs {
 #[derive(Args)]
 struct ShowArgs {
     /// What to show.
-    #[arg(value_parser = ["ports", "sessions", "switches", "macs", "counters"])]
+    #[arg(value_parser = ["ports", "tunnels", "sessions", "switches", "macs", "counters"])]
     what: String,
     /// For `macs`: only this switch.
     switch: Option<String>,
@@ -88,6 +88,7 @@ fn show(a: ShowArgs) -> Result<(), String> {
     };
     let req = match a.what.as_str() {
         "ports" => Request::Ports,
+        "tunnels" => Request::Tunnels,
         "sessions" => Request::Sessions,
         "switches" => Request::Switches,
         "macs" => Request::Macs(a.switch),

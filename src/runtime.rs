@@ -252,6 +252,7 @@ pub fn run(
             mac_refresh: dp.mac_refresh,
             tsc_hz,
             burst: dp.burst as usize,
+            punt_rate: cfg.l2tp.punt_rate,
         });
     }
     let worker_lcores: Vec<u32> = if single {
@@ -326,6 +327,13 @@ pub fn run(
         }
     }
     log::info!("stopping");
+    // StopCCN to every control peer while the workers still transmit.
+    ctrl.stop_l2tp();
+    ctrl.linger(Duration::from_millis(200), || {
+        if let Some(w) = local.as_mut() {
+            w.poll_once();
+        }
+    });
     wstop.store(true, Ordering::Relaxed);
     if !single {
         for &lc in &worker_lcores {

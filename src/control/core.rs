@@ -2,10 +2,19 @@
 //!
 //! A single non-blocking loop that drains the workers' punt and event
 //! rings, answers ARP and ICMP echo for our addresses, resolves next hops,
-//! keeps the merged MAC table and ages it, programs the workers through
-//! their command rings, and serves `las show` on the control socket.
+//! speaks the RFC 3931 control channel (dynamic pseudowires join the
+//! virtual switch named by their VC ID), keeps the merged MAC table and
+//! ages it, programs the workers through their command rings, and serves
+//! `las show` on the control socket.
+//!
+//! Sessions (static from the config, dynamic from the control channel)
+//! and virtual switches live here in one table each, indexed by their
+//! data-plane ids (`MemberId`, `SwitchId`).
 #![forbid(unsafe_code)]
 
+use super::l2tp::{
+    Action, DownReason, Endpoint, EndpointConfig, Random, SecretAuth, SessionUp, TunnelConfig,
+};
 use super::neighbour::Neighbours;
 use super::respond::{self, ArpOutcome};
 use super::socket::ControlSocket;
@@ -14,19 +23,23 @@ use crate::dpdk::{Burst, Mbuf, Mempool, Port, TxBuffer};
 use crate::switch::filter::{ethertype_name, L2Filter};
 use crate::switch::{mac_from_u64, AgingTable, MemberId, SwitchId, Touch};
 use crate::telemetry::show::{
-    CountersView, MacView, PortView, Request, Response, SessionView, SwitchView, WorkerView,
+    CountersView, MacView, PortView, Request, Response, SessionView, SwitchView, TunnelView,
+    WorkerView,
 };
 use crate::telemetry::DropReason;
-use crate::wire::ethernet::{ethertype, MacAddr};
-use crate::wire::ipv4::protocol;
+use crate::wire::ethernet::{self, ethertype, EthernetRepr, MacAddr};
+use crate::wire::ipv4::{self, protocol, Ipv4Repr};
+use crate::wire::l2tp::auth::DigestAlg;
+use crate::wire::l2tp::message::stopccn_result;
 use crate::wire::l2tp::{Cookie, EncapTemplate, TemplateParams};
 use crate::wire::l2tp::{Encap, L2Spec};
+use crate::wire::udp::{self, UdpRepr};
 use crate::worker::{Command, Event, SessionSpec, SwitchSpec, WorkerShared};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A port as the control core knows it.
 pub struct PortRt {
@@ -48,12 +61,64 @@ pub struct PortRt {
     pub multi_seg: bool,
 }
 
+impl PortRt {
+    /// The next hop toward `ip`: itself when on-link, else the gateway.
+    fn next_hop(&self, ip: Ipv4Addr) -> Ipv4Addr {
+        if in_prefix(self.address, self.prefix_len, ip) {
+            ip
+        } else {
+            self.gateway.unwrap_or(ip)
+        }
+    }
+}
+
+/// An L2TP control-channel peer: its address and, over UDP, its port
+/// (0 over IP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    pub ip: Ipv4Addr,
+    pub udp_port: u16,
+}
+
+/// Where a dynamic session came from.
+struct DynInfo {
+    ccid: u32,
+    vc_id: String,
+    since: Instant,
+}
+
+/// A pseudowire, static or dynamic.
 struct SessionRt {
+    name: String,
     member: MemberId,
     switch: SwitchId,
     port: usize,
+    peer: Ipv4Addr,
+    encap: Encap,
+    udp_local_port: u16,
+    udp_peer_port: u16,
+    local_session_id: u32,
+    remote_session_id: u32,
+    local_cookie: Vec<u8>,
+    remote_cookie: Vec<u8>,
+    /// Sublayer on receive / on transmit.
+    l2spec_rx: L2Spec,
+    l2spec_tx: L2Spec,
+    /// Send sequence numbers (only with the default sublayer).
+    sequencing: bool,
     next_hop: Ipv4Addr,
     next_hop_mac: Option<[u8; 6]>,
+    dynamic: Option<DynInfo>,
+}
+
+/// A virtual switch.
+struct SwitchRt {
+    name: String,
+    aging: u32,
+    mac_limit: u32,
+    ethertypes: Vec<u16>,
+    /// Created on first use by a VC ID (not in the config).
+    auto: bool,
 }
 
 /// Control-core counters (owned and read by the control thread only).
@@ -66,6 +131,12 @@ struct Counters {
     icmp_echo_replies_tx: u64,
     icmp_other_rx: u64,
     l2tp_control_rx: u64,
+    l2tp_control_tx: u64,
+    l2tp_peer_refused: u64,
+    l2tp_no_route: u64,
+    sessions_up: u64,
+    sessions_down: u64,
+    sessions_refused: u64,
     punt_other: u64,
     punt_tx_failed: u64,
     neighbours_resolved: u64,
@@ -89,6 +160,12 @@ impl Counters {
         put("icmp_echo_replies_tx", self.icmp_echo_replies_tx);
         put("icmp_other_rx", self.icmp_other_rx);
         put("l2tp_control_rx", self.l2tp_control_rx);
+        put("l2tp_control_tx", self.l2tp_control_tx);
+        put("l2tp_peer_refused", self.l2tp_peer_refused);
+        put("l2tp_no_route", self.l2tp_no_route);
+        put("sessions_up", self.sessions_up);
+        put("sessions_down", self.sessions_down);
+        put("sessions_refused", self.sessions_refused);
         put("punt_other", self.punt_other);
         put("punt_tx_failed", self.punt_tx_failed);
         put("neighbours_resolved", self.neighbours_resolved);
@@ -101,6 +178,70 @@ impl Counters {
     }
 }
 
+/// Random identifiers and nonces from the operating system.
+struct OsRandom;
+
+impl Random for OsRandom {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill(&mut b);
+        u32::from_ne_bytes(b)
+    }
+    fn fill(&mut self, buf: &mut [u8]) {
+        if getrandom::fill(buf).is_err() {
+            // The kernel's generator failing is not recoverable in a
+            // useful way; fall back to a time-seeded value rather than
+            // stopping the control plane.
+            let t = Instant::now().elapsed().as_nanos() as u64 ^ 0x9e37_79b9_7f4a_7c15;
+            for (i, b) in buf.iter_mut().enumerate() {
+                *b = (t >> ((i % 8) * 8)) as u8;
+            }
+        }
+    }
+}
+
+fn auth_for(
+    l2: &config::L2tp,
+    ip: Ipv4Addr,
+) -> Option<Arc<dyn super::l2tp::Authenticator + Send + Sync>> {
+    let alg = match l2.digest {
+        config::Digest::Md5 => DigestAlg::Md5,
+        config::Digest::Sha1 => DigestAlg::Sha1,
+    };
+    l2.secret_for(ip)
+        .map(|s| Arc::new(SecretAuth::new(alg, s.as_bytes())) as _)
+}
+
+fn endpoint_config(cfg: &Config, router_id: Ipv4Addr) -> EndpointConfig {
+    let l2 = &cfg.l2tp;
+    let mut t = TunnelConfig {
+        host_name: l2.host_name.as_bytes().to_vec(),
+        router_id: u32::from(l2.router_id.unwrap_or(router_id)),
+        hello_interval: u64::from(l2.hello_interval) * 1000,
+        max_sessions: l2.max_sessions_per_tunnel,
+        ..TunnelConfig::default()
+    };
+    t.reliable.rto_max = u64::from(l2.retransmit_max) * 1000;
+    t.reliable.max_retries = l2.retransmit_retries;
+    t.reliable.receive_window = l2.receive_window;
+    t.session.cookie_len = l2.cookie_len;
+    t.session.l2spec = match l2.l2spec {
+        config::L2SpecCfg::None => 0,
+        config::L2SpecCfg::Default => 1,
+    };
+    t.digest = l2.secret.is_some();
+    t.challenge = l2.challenge && l2.secret.is_some();
+    t.auth = l2
+        .secret
+        .as_ref()
+        .and_then(|_| auth_for(l2, Ipv4Addr::UNSPECIFIED));
+    EndpointConfig {
+        tunnel: t,
+        max_tunnels_per_peer: l2.max_tunnels_per_peer,
+        max_tunnels: 4096,
+    }
+}
+
 pub struct ControlCore {
     cfg: Config,
     ports: Vec<PortRt>,
@@ -110,13 +251,24 @@ pub struct ControlCore {
     pool: Arc<Mempool>,
     neighbours: Neighbours,
     aging: AgingTable,
-    sessions: Vec<SessionRt>,
+    sessions: Vec<Option<SessionRt>>,
+    switches: Vec<Option<SwitchRt>>,
+    /// VC ID → switch.
+    by_vc: HashMap<String, SwitchId>,
+    /// (ccid, local session id) → member, for dynamic sessions.
+    by_sid: HashMap<(u32, u32), MemberId>,
+    /// Member ids free for dynamic sessions (a stack).
+    free_members: Vec<u16>,
+    l2tp: Endpoint<Peer>,
+    /// Where each control peer was last heard: port index and source MAC.
+    peer_seen: HashMap<Ipv4Addr, (usize, [u8; 6])>,
     counters: Counters,
     socket: Option<ControlSocket>,
     start: Instant,
     tsc_hz: u64,
     last_timer_ms: u64,
     last_aging_s: u64,
+    ip_ident: u16,
     ctrl_tx: TxBuffer,
     burst: Burst,
     due: Vec<(usize, Ipv4Addr)>,
@@ -133,22 +285,48 @@ impl ControlCore {
         tsc_hz: u64,
     ) -> ControlCore {
         let n = workers.len();
+        let router_id = ports
+            .first()
+            .map(|p| p.address)
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let mut l2tp = Endpoint::new(endpoint_config(&cfg, router_id), Box::new(OsRandom));
+        let l2cfg = cfg.l2tp.clone();
+        l2tp.set_per_peer(Box::new(move |peer: &Peer, base: &TunnelConfig| {
+            let mut t = base.clone();
+            t.auth = auth_for(&l2cfg, peer.ip);
+            t.digest = t.auth.is_some();
+            t.challenge = l2cfg.challenge && t.auth.is_some();
+            t
+        }));
+        for s in &cfg.sessions {
+            l2tp.reserve_session_id(s.local_session_id);
+        }
+        let max_sessions = cfg.dataplane.max_sessions;
+        let max_switches = cfg.dataplane.max_switches;
+        let nstatic = cfg.sessions.len();
         ControlCore {
+            backlog: (0..n).map(|_| VecDeque::new()).collect(),
+            sessions: (0..max_sessions).map(|_| None).collect(),
+            switches: (0..max_switches).map(|_| None).collect(),
+            by_vc: HashMap::new(),
+            by_sid: HashMap::new(),
+            free_members: (nstatic..max_sessions).rev().map(|m| m as u16).collect(),
+            l2tp,
+            peer_seen: HashMap::new(),
             cfg,
             ports,
             workers,
             worker_lcores,
-            backlog: (0..n).map(|_| VecDeque::new()).collect(),
             pool,
             neighbours: Neighbours::new(),
             aging: AgingTable::new(),
-            sessions: Vec::new(),
             counters: Counters::default(),
             socket: None,
             start: Instant::now(),
             tsc_hz,
             last_timer_ms: 0,
             last_aging_s: 0,
+            ip_ident: 0,
             ctrl_tx: TxBuffer::new(),
             burst: Burst::new(),
             due: Vec::new(),
@@ -191,56 +369,90 @@ impl ControlCore {
         }
     }
 
+    /// Creates switch `id` and programs it into the workers.
+    fn add_switch(&mut self, id: SwitchId, sw: SwitchRt) {
+        // Validated with the config: at most MAX_ETHERTYPES entries.
+        let filter = L2Filter::new(&sw.ethertypes).unwrap_or_default();
+        let spec = SwitchSpec {
+            id,
+            filter,
+            mac_limit: sw.mac_limit,
+        };
+        self.broadcast(|| Command::AddSwitch(Box::new(spec.clone())));
+        self.switches[id.0 as usize] = Some(sw);
+    }
+
+    /// Adds a session to the data plane (its template follows once the
+    /// next hop resolves).
+    fn add_session(&mut self, s: SessionRt) {
+        let spec = SessionSpec {
+            member: s.member,
+            switch: s.switch,
+            port: s.port as u8,
+            peer: s.peer,
+            local_session_id: s.local_session_id,
+            encap: s.encap,
+            udp_peer_port: s.udp_peer_port,
+            local_cookie: Cookie::new(&s.local_cookie).unwrap_or(Cookie::NONE),
+            l2spec: s.l2spec_rx,
+        };
+        self.broadcast(|| Command::AddSession(Box::new(spec)));
+        let now = self.now_ms();
+        self.neighbours.want(s.port, s.next_hop, now);
+        let i = s.member.0 as usize;
+        self.sessions[i] = Some(s);
+    }
+
     /// Programs switches and static sessions, static neighbours, and sends
     /// gratuitous ARPs and the first ARP requests.
     pub fn program(&mut self) {
         let now = self.now_ms();
-        for (i, sw) in self.cfg.switches.clone().iter().enumerate() {
-            // Validated with the config: at most MAX_ETHERTYPES entries.
-            let filter = L2Filter::new(&sw.ethertypes).unwrap_or_default();
-            let spec = SwitchSpec {
-                id: SwitchId(i as u16),
-                filter,
-                mac_limit: sw.mac_limit,
-            };
-            self.broadcast(|| Command::AddSwitch(Box::new(spec.clone())));
+        for (i, sw) in self.cfg.switches.clone().into_iter().enumerate() {
+            for vc in &sw.vc_ids {
+                self.by_vc.insert(vc.clone(), SwitchId(i as u16));
+            }
+            self.add_switch(
+                SwitchId(i as u16),
+                SwitchRt {
+                    name: sw.name,
+                    aging: sw.aging,
+                    mac_limit: sw.mac_limit,
+                    ethertypes: sw.ethertypes,
+                    auto: false,
+                },
+            );
         }
         for n in self.cfg.neighbors.clone() {
             self.neighbours.add_static(n.port, n.address, n.mac);
         }
-        for (i, s) in self.cfg.sessions.clone().iter().enumerate() {
-            let member = MemberId(i as u16);
-            let port = &self.ports[s.port];
-            let next_hop = if in_prefix(port.address, port.prefix_len, s.peer) {
-                s.peer
-            } else {
-                port.gateway.unwrap_or(s.peer)
+        for (i, s) in self.cfg.sessions.clone().into_iter().enumerate() {
+            let l2spec = match s.l2spec {
+                config::L2SpecCfg::None => L2Spec::None,
+                config::L2SpecCfg::Default => L2Spec::Default,
             };
-            let spec = SessionSpec {
-                member,
+            let next_hop = self.ports[s.port].next_hop(s.peer);
+            self.add_session(SessionRt {
+                name: s.name,
+                member: MemberId(i as u16),
                 switch: SwitchId(s.switch as u16),
-                port: s.port as u8,
+                port: s.port,
                 peer: s.peer,
-                local_session_id: s.local_session_id,
                 encap: match s.encap {
                     config::Encap::Ip => Encap::Ip,
                     config::Encap::Udp => Encap::Udp,
                 },
+                udp_local_port: s.udp_local_port,
                 udp_peer_port: s.udp_peer_port,
-                local_cookie: Cookie::new(&s.local_cookie).unwrap_or(Cookie::NONE),
-                l2spec: match s.l2spec {
-                    config::L2SpecCfg::None => L2Spec::None,
-                    config::L2SpecCfg::Default => L2Spec::Default,
-                },
-            };
-            self.broadcast(|| Command::AddSession(Box::new(spec)));
-            self.neighbours.want(s.port, next_hop, now);
-            self.sessions.push(SessionRt {
-                member,
-                switch: SwitchId(s.switch as u16),
-                port: s.port,
+                local_session_id: s.local_session_id,
+                remote_session_id: s.remote_session_id,
+                local_cookie: s.local_cookie,
+                remote_cookie: s.remote_cookie,
+                l2spec_rx: l2spec,
+                l2spec_tx: l2spec,
+                sequencing: l2spec == L2Spec::Default,
                 next_hop,
                 next_hop_mac: None,
+                dynamic: None,
             });
         }
         for p in 0..self.ports.len() {
@@ -282,14 +494,18 @@ impl ControlCore {
     /// MAC changed, and sends it to the workers.
     fn refresh_templates(&mut self) {
         for i in 0..self.sessions.len() {
-            let (port, nh) = (self.sessions[i].port, self.sessions[i].next_hop);
-            let mac = self.neighbours.get(port, nh);
-            if mac == self.sessions[i].next_hop_mac {
+            let Some(s) = self.sessions[i].as_ref() else {
+                continue;
+            };
+            let mac = self.neighbours.get(s.port, s.next_hop);
+            if mac == s.next_hop_mac {
                 continue;
             }
-            self.sessions[i].next_hop_mac = mac;
-            let member = self.sessions[i].member;
-            let t = mac.map(|m| Box::new(self.template(i, m)));
+            let member = s.member;
+            let t = mac.map(|m| Box::new(self.template(s, m)));
+            if let Some(s) = self.sessions[i].as_mut() {
+                s.next_hop_mac = mac;
+            }
             if mac.is_some() {
                 self.counters.neighbours_resolved += 1;
             }
@@ -297,30 +513,27 @@ impl ControlCore {
         }
     }
 
-    fn template(&self, i: usize, next_hop_mac: [u8; 6]) -> EncapTemplate {
-        let s = &self.cfg.sessions[i];
-        let p = &self.ports[self.sessions[i].port];
-        EncapTemplate::new(&TemplateParams {
+    fn template(&self, s: &SessionRt, next_hop_mac: [u8; 6]) -> EncapTemplate {
+        let p = &self.ports[s.port];
+        let mut t = EncapTemplate::new(&TemplateParams {
             src_mac: MacAddr(p.mac),
             dst_mac: MacAddr(next_hop_mac),
             src_ip: p.address,
             dst_ip: s.peer,
-            encap: match s.encap {
-                config::Encap::Ip => Encap::Ip,
-                config::Encap::Udp => Encap::Udp,
-            },
+            encap: s.encap,
             udp_src_port: s.udp_local_port,
             udp_dst_port: s.udp_peer_port,
             session_id: s.remote_session_id,
             cookie: Cookie::new(&s.remote_cookie).unwrap_or(Cookie::NONE),
-            l2spec: match s.l2spec {
-                config::L2SpecCfg::None => L2Spec::None,
-                config::L2SpecCfg::Default => L2Spec::Default,
-            },
+            l2spec: s.l2spec_tx,
             ttl: 64,
             dscp: 0,
             dont_frag: false,
-        })
+        });
+        if s.l2spec_tx == L2Spec::Default {
+            t.set_sequencing(s.sequencing);
+        }
+        t
     }
 
     /// One iteration of the control loop. Returns true if it did anything.
@@ -332,6 +545,10 @@ impl ControlCore {
             busy |= self.drain_events(w);
         }
         let now = self.now_ms();
+        if self.l2tp.next_timeout().is_some_and(|t| t <= now) {
+            let acts = self.l2tp.poll(now);
+            self.l2tp_actions(acts);
+        }
         if now >= self.last_timer_ms + 100 {
             self.last_timer_ms = now;
             self.timers();
@@ -351,6 +568,14 @@ impl ControlCore {
         busy
     }
 
+    /// Graceful shutdown of the control channel: StopCCN to every peer.
+    /// The caller keeps polling for a moment so they leave.
+    pub fn stop_l2tp(&mut self) {
+        let now = self.now_ms();
+        let acts = self.l2tp.shutdown(now, stopccn_result::BEING_SHUT_DOWN);
+        self.l2tp_actions(acts);
+    }
+
     fn timers(&mut self) {
         let now = self.now_ms();
         let mut due = std::mem::take(&mut self.due);
@@ -366,12 +591,13 @@ impl ControlCore {
             self.last_aging_s = secs;
             let mut out = std::mem::take(&mut self.expired);
             out.clear();
-            let cfg = &self.cfg;
+            let switches = &self.switches;
             self.aging.expire(
                 secs,
                 |sw| {
-                    cfg.switches
+                    switches
                         .get(sw.0 as usize)
+                        .and_then(Option::as_ref)
                         .map(|s| s.aging as u64)
                         .unwrap_or(300)
                 },
@@ -395,8 +621,7 @@ impl ControlCore {
             return;
         };
         buf.fill(0);
-        let n = respond::arp_request(buf, mac, ours, target);
-        debug_assert!(n <= 60);
+        respond::arp_request(buf, mac, ours, target);
         self.counters.arp_requests_tx += 1;
         self.transmit(p, m);
     }
@@ -437,7 +662,7 @@ impl ControlCore {
         }
         let (mac, ours) = (self.ports[p].mac, self.ports[p].address);
         let d = m.data();
-        if d.len() < 14 {
+        if d.len() < ethernet::HEADER_LEN {
             self.counters.punt_other += 1;
             return;
         }
@@ -470,24 +695,283 @@ impl ControlCore {
             }
             return;
         }
-        // IPv4: ICMP or L2TP control (the classifier only punts those).
-        let proto = if d.len() > 23 { d[23] } else { 0 };
-        if proto == protocol::ICMP {
-            if respond::icmp_echo_in_place(m.data_mut(), ours) {
-                self.counters.icmp_echo_replies_tx += 1;
-                self.transmit(p, m);
-            } else {
-                self.counters.icmp_other_rx += 1;
+        // IPv4: ICMP or L2TP control (the classifier punts only those).
+        let Ok(ip) = ipv4::Packet::new_checked(&d[ethernet::HEADER_LEN..]) else {
+            self.counters.punt_other += 1;
+            return;
+        };
+        match ip.next_header() {
+            protocol::ICMP => {
+                if respond::icmp_echo_in_place(m.data_mut(), ours) {
+                    self.counters.icmp_echo_replies_tx += 1;
+                    self.transmit(p, m);
+                } else {
+                    self.counters.icmp_other_rx += 1;
+                }
             }
+            protocol::L2TP => {
+                let payload = ip.payload();
+                if payload.len() < 4 {
+                    self.counters.punt_other += 1;
+                    return;
+                }
+                let peer = Peer {
+                    ip: ip.src_addr(),
+                    udp_port: 0,
+                };
+                let src_mac = [d[6], d[7], d[8], d[9], d[10], d[11]];
+                self.l2tp_in(p, peer, src_mac, &payload[4..]);
+            }
+            protocol::UDP => {
+                let Ok(u) = udp::Packet::new_checked(ip.payload()) else {
+                    self.counters.punt_other += 1;
+                    return;
+                };
+                let peer = Peer {
+                    ip: ip.src_addr(),
+                    udp_port: u.src_port(),
+                };
+                let src_mac = [d[6], d[7], d[8], d[9], d[10], d[11]];
+                self.l2tp_in(p, peer, src_mac, u.payload());
+            }
+            _ => self.counters.punt_other += 1,
+        }
+    }
+
+    /// A control message from `peer` arrived on port `p`.
+    fn l2tp_in(&mut self, p: usize, peer: Peer, src_mac: [u8; 6], msg: &[u8]) {
+        self.counters.l2tp_control_rx += 1;
+        if !self.cfg.l2tp.allowed(peer.ip) {
+            self.counters.l2tp_peer_refused += 1;
+            self.workers[0].counters.drop(DropReason::ControlRefused);
             return;
         }
-        if proto == protocol::L2TP || proto == protocol::UDP {
-            // The RFC 3931 control plane is not built yet: count and drop.
-            self.counters.l2tp_control_rx += 1;
-            self.workers[0].counters.drop(DropReason::ControlUnhandled);
-            return;
+        self.peer_seen.insert(peer.ip, (p, src_mac));
+        let now = self.now_ms();
+        let acts = self.l2tp.handle(now, peer, msg);
+        self.l2tp_actions(acts);
+    }
+
+    fn l2tp_actions(&mut self, acts: Vec<(Peer, Action)>) {
+        for (peer, a) in acts {
+            match a {
+                Action::Send(bytes) => self.l2tp_send(peer, &bytes),
+                Action::SessionUp(up) => self.session_up(peer, up),
+                Action::SessionDown(d) => {
+                    self.session_down(d.local_ccid, d.local_session_id, d.reason)
+                }
+                Action::TunnelUp(t) => log::info!(
+                    "l2tp: control connection {} up with {} ({}), peer ccid {}",
+                    t.local_ccid,
+                    peer.ip,
+                    String::from_utf8_lossy(&t.peer_host_name),
+                    t.remote_ccid
+                ),
+                Action::TunnelDown(t) => log::info!(
+                    "l2tp: control connection {} with {} down: {:?}",
+                    t.local_ccid,
+                    peer.ip,
+                    t.reason
+                ),
+                Action::SessionStatus {
+                    local_ccid,
+                    local_session_id,
+                    active,
+                } => log::info!(
+                    "l2tp: session {local_session_id} (ccid {local_ccid}) circuit {}",
+                    if active { "up" } else { "down" }
+                ),
+            }
         }
-        self.counters.punt_other += 1;
+    }
+
+    /// Sends a control message to `peer`: over UDP back to the port it
+    /// used, over IP behind a zero session id.
+    fn l2tp_send(&mut self, peer: Peer, msg: &[u8]) {
+        let Some(&(p, last_mac)) = self.peer_seen.get(&peer.ip) else {
+            self.counters.l2tp_no_route += 1;
+            return;
+        };
+        let port = &self.ports[p];
+        let nh = port.next_hop(peer.ip);
+        // Prefer the ARP cache; a peer we never resolved is answered
+        // through the router its packet came from.
+        let dst = self.neighbours.get(p, nh).unwrap_or(last_mac);
+        let (l4, proto) = if peer.udp_port != 0 {
+            (udp::HEADER_LEN, protocol::UDP)
+        } else {
+            (4, protocol::L2TP)
+        };
+        let len = ethernet::HEADER_LEN + ipv4::HEADER_LEN + l4 + msg.len();
+        let (src_mac, src_ip, udp_port) = (port.mac, port.address, self.cfg.l2tp.udp_port);
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let ident = self.ip_ident;
+        let Some(mut m) = Mbuf::alloc(&self.pool) else {
+            self.counters.punt_tx_failed += 1;
+            return;
+        };
+        let Some(buf) = m.append(len) else {
+            self.counters.punt_tx_failed += 1;
+            return;
+        };
+        let mut eth = ethernet::Frame::new_unchecked(&mut buf[..]);
+        EthernetRepr {
+            src: MacAddr(src_mac),
+            dst: MacAddr(dst),
+            ethertype: ethertype::IPV4,
+        }
+        .emit(&mut eth);
+        let ipb = &mut buf[ethernet::HEADER_LEN..];
+        Ipv4Repr {
+            src: src_ip,
+            dst: peer.ip,
+            protocol: proto,
+            payload_len: l4 + msg.len(),
+            ttl: 64,
+            ident,
+            dont_frag: false,
+            dscp: 0,
+        }
+        .emit(&mut ipv4::Packet::new_unchecked(&mut ipb[..]));
+        let l4b = &mut ipb[ipv4::HEADER_LEN..];
+        if peer.udp_port != 0 {
+            l4b[udp::HEADER_LEN..].copy_from_slice(msg);
+            let mut u = udp::Packet::new_unchecked(&mut l4b[..]);
+            UdpRepr {
+                src_port: udp_port,
+                dst_port: peer.udp_port,
+                payload_len: msg.len(),
+            }
+            .emit(&mut u);
+            u.fill_checksum_v4(src_ip, peer.ip);
+        } else {
+            l4b[..4].fill(0);
+            l4b[4..].copy_from_slice(msg);
+        }
+        self.counters.l2tp_control_tx += 1;
+        self.transmit(p, m);
+    }
+
+    /// The switch for a VC ID: the configured one, else (if allowed) a new
+    /// one created with default policy.
+    fn switch_for_vc(&mut self, vc: &str) -> Option<SwitchId> {
+        if let Some(&s) = self.by_vc.get(vc) {
+            return Some(s);
+        }
+        if !self.cfg.l2tp.auto_switch {
+            return None;
+        }
+        let free = self.switches.iter().position(Option::is_none)?;
+        let id = SwitchId(free as u16);
+        self.add_switch(
+            id,
+            SwitchRt {
+                name: format!("vc-{vc}"),
+                aging: 300,
+                mac_limit: 0,
+                ethertypes: crate::switch::filter::DEFAULT_ETHERTYPES.to_vec(),
+                auto: true,
+            },
+        );
+        self.by_vc.insert(vc.to_string(), id);
+        log::info!("switch vc-{vc} created for VC ID {vc:?}");
+        Some(id)
+    }
+
+    fn session_up(&mut self, peer: Peer, up: SessionUp) {
+        let now = self.now_ms();
+        let vc = String::from_utf8_lossy(&up.remote_end_id).into_owned();
+        let refuse = |this: &mut Self, why: &str| {
+            log::warn!(
+                "l2tp: session {} from {} (VC ID {vc:?}) refused: {why}",
+                up.local_session_id,
+                peer.ip
+            );
+            this.counters.sessions_refused += 1;
+            let acts = this.l2tp.close_session(
+                now,
+                up.local_ccid,
+                up.local_session_id,
+                crate::wire::l2tp::message::cdn_result::GENERAL_ERROR,
+                Some(crate::wire::l2tp::message::error_code::INSUFFICIENT_RESOURCES),
+            );
+            this.l2tp_actions(acts);
+        };
+        let Some(&(p, _)) = self.peer_seen.get(&peer.ip) else {
+            return refuse(self, "no port toward the peer");
+        };
+        let Some(switch) = self.switch_for_vc(&vc) else {
+            return refuse(self, "no switch for this VC ID and l2tp.auto_switch is off");
+        };
+        let Some(member) = self.free_members.pop() else {
+            return refuse(self, "dataplane.max_sessions reached");
+        };
+        let member = MemberId(member);
+        let l2 = |v: u16| {
+            if v == 1 {
+                L2Spec::Default
+            } else {
+                L2Spec::None
+            }
+        };
+        let next_hop = self.ports[p].next_hop(peer.ip);
+        let s = SessionRt {
+            name: format!("{}/{}", peer.ip, up.local_session_id),
+            member,
+            switch,
+            port: p,
+            peer: peer.ip,
+            encap: if peer.udp_port != 0 {
+                Encap::Udp
+            } else {
+                Encap::Ip
+            },
+            udp_local_port: if peer.udp_port != 0 {
+                self.cfg.l2tp.udp_port
+            } else {
+                0
+            },
+            udp_peer_port: peer.udp_port,
+            local_session_id: up.local_session_id,
+            remote_session_id: up.remote_session_id,
+            local_cookie: up.our_cookie.clone(),
+            remote_cookie: up.peer_cookie.clone(),
+            l2spec_rx: l2(up.l2spec),
+            l2spec_tx: l2(up.peer_l2spec),
+            sequencing: up.sequencing != 0,
+            next_hop,
+            next_hop_mac: None,
+            dynamic: Some(DynInfo {
+                ccid: up.local_ccid,
+                vc_id: vc.clone(),
+                since: Instant::now(),
+            }),
+        };
+        log::info!(
+            "l2tp: session {} up: peer {} VC ID {vc:?} → switch {}",
+            s.local_session_id,
+            peer.ip,
+            self.switch_name(switch)
+        );
+        self.by_sid
+            .insert((up.local_ccid, up.local_session_id), member);
+        self.add_session(s);
+        self.counters.sessions_up += 1;
+        self.refresh_templates();
+    }
+
+    fn session_down(&mut self, ccid: u32, sid: u32, reason: DownReason) {
+        let Some(member) = self.by_sid.remove(&(ccid, sid)) else {
+            return;
+        };
+        log::info!("l2tp: session {sid} (ccid {ccid}) down: {reason:?}");
+        self.counters.sessions_down += 1;
+        self.broadcast(|| Command::RemoveSession(member));
+        for (switch, mac) in self.aging.remove_member(member) {
+            self.broadcast(|| Command::RemoveMac { switch, mac });
+        }
+        self.sessions[member.0 as usize] = None;
+        self.free_members.push(member.0);
     }
 
     fn drain_events(&mut self, w: usize) -> bool {
@@ -503,29 +987,57 @@ impl ControlCore {
                     switch,
                     mac,
                     member,
-                } => match self.aging.touch(switch, mac, member, now) {
-                    Touch::New | Touch::Moved { .. } => {
-                        if matches!(self.aging.get(switch, mac), Some(e) if e.member == member) {
-                            self.counters.macs_learned += 1;
-                        }
-                        for o in 0..self.workers.len() {
-                            if o != w {
-                                self.send_cmd(
-                                    o,
-                                    Command::InstallMac {
-                                        switch,
-                                        mac,
-                                        member,
-                                    },
-                                );
+                } => {
+                    // A late event from a session that is gone.
+                    if self
+                        .sessions
+                        .get(member.0 as usize)
+                        .is_none_or(Option::is_none)
+                    {
+                        continue;
+                    }
+                    match self.aging.touch(switch, mac, member, now) {
+                        t @ (Touch::New | Touch::Moved { .. }) => {
+                            if matches!(t, Touch::New) {
+                                self.counters.macs_learned += 1;
+                            } else {
+                                self.counters.macs_moved += 1;
+                            }
+                            for o in 0..self.workers.len() {
+                                if o != w {
+                                    self.send_cmd(
+                                        o,
+                                        Command::InstallMac {
+                                            switch,
+                                            mac,
+                                            member,
+                                        },
+                                    );
+                                }
                             }
                         }
+                        Touch::Refreshed | Touch::StaticConflict => {}
                     }
-                    Touch::Refreshed | Touch::StaticConflict => {}
-                },
+                }
             }
         }
         any
+    }
+
+    fn switch_name(&self, s: SwitchId) -> String {
+        self.switches
+            .get(s.0 as usize)
+            .and_then(Option::as_ref)
+            .map(|x| x.name.clone())
+            .unwrap_or_else(|| format!("{s:?}"))
+    }
+
+    fn member_name(&self, m: MemberId) -> String {
+        self.sessions
+            .get(m.0 as usize)
+            .and_then(Option::as_ref)
+            .map(|x| x.name.clone())
+            .unwrap_or_else(|| format!("{m:?}"))
     }
 
     /// Answers a `las show` request.
@@ -540,17 +1052,26 @@ impl ControlCore {
             Request::Switches => Response::Switches {
                 switches: self.switch_views(),
             },
+            Request::Tunnels => Response::Tunnels {
+                tunnels: self.tunnel_views(),
+            },
             Request::Macs(sw) => {
                 let want = match sw {
                     None => None,
-                    Some(name) => match self.cfg.switches.iter().position(|s| &s.name == name) {
-                        Some(i) => Some(SwitchId(i as u16)),
-                        None => {
-                            return Response::Error {
-                                error: format!("no switch named {name:?}"),
+                    Some(name) => {
+                        let found = self
+                            .switches
+                            .iter()
+                            .position(|s| matches!(s, Some(s) if &s.name == name));
+                        match found {
+                            Some(i) => Some(SwitchId(i as u16)),
+                            None => {
+                                return Response::Error {
+                                    error: format!("no switch named {name:?}"),
+                                }
                             }
                         }
-                    },
+                    }
                 };
                 let now = self.now_ms() / 1000;
                 let macs = self
@@ -561,12 +1082,7 @@ impl ControlCore {
                     .map(|(s, mac, e)| MacView {
                         switch: self.switch_name(s),
                         mac: MacAddr(mac_from_u64(mac)).to_string(),
-                        member: self
-                            .cfg
-                            .sessions
-                            .get(e.member.0 as usize)
-                            .map(|x| x.name.clone())
-                            .unwrap_or_else(|| format!("{:?}", e.member)),
+                        member: self.member_name(e.member),
                         age_secs: now.saturating_sub(e.last_seen),
                         is_static: e.is_static,
                     })
@@ -575,14 +1091,6 @@ impl ControlCore {
             }
             Request::Counters => Response::Counters(self.counters_view()),
         }
-    }
-
-    fn switch_name(&self, s: SwitchId) -> String {
-        self.cfg
-            .switches
-            .get(s.0 as usize)
-            .map(|x| x.name.clone())
-            .unwrap_or_else(|| format!("{s:?}"))
     }
 
     pub fn port_views(&self) -> Vec<PortView> {
@@ -623,44 +1131,54 @@ impl ControlCore {
     }
 
     pub fn session_views(&self) -> Vec<SessionView> {
-        self.cfg
-            .sessions
+        self.sessions
             .iter()
-            .zip(&self.sessions)
-            .map(|(s, rt)| {
-                let i = rt.member.0 as usize;
+            .flatten()
+            .map(|s| {
+                let i = s.member.0 as usize;
                 let sum = |f: &dyn Fn(&crate::telemetry::SessionCounters) -> u64| -> u64 {
                     self.workers
                         .iter()
                         .map(|w| f(&w.counters.sessions[i]))
                         .sum()
                 };
+                let l2 = |l: L2Spec| match l {
+                    L2Spec::None => "none",
+                    L2Spec::Default => "default",
+                };
                 SessionView {
                     name: s.name.clone(),
-                    switch: self.switch_name(rt.switch),
-                    port: self.ports[rt.port].name.clone(),
+                    switch: self.switch_name(s.switch),
+                    port: self.ports[s.port].name.clone(),
                     peer: s.peer.to_string(),
                     encap: match s.encap {
-                        config::Encap::Ip => "ip".into(),
-                        config::Encap::Udp => {
-                            format!("udp:{}->{}", s.udp_local_port, s.udp_peer_port)
-                        }
+                        Encap::Ip => "ip".into(),
+                        Encap::Udp => format!("udp:{}->{}", s.udp_local_port, s.udp_peer_port),
                     },
                     local_session_id: s.local_session_id,
                     remote_session_id: s.remote_session_id,
                     local_cookie: hex(&s.local_cookie),
                     remote_cookie: hex(&s.remote_cookie),
-                    l2spec: match s.l2spec {
-                        config::L2SpecCfg::None => "none".into(),
-                        config::L2SpecCfg::Default => "default".into(),
+                    l2spec: if s.l2spec_rx == s.l2spec_tx {
+                        l2(s.l2spec_rx).into()
+                    } else {
+                        format!("rx {} tx {}", l2(s.l2spec_rx), l2(s.l2spec_tx))
                     },
-                    next_hop: rt.next_hop.to_string(),
-                    next_hop_mac: rt.next_hop_mac.map(|m| MacAddr(m).to_string()),
-                    state: if rt.next_hop_mac.is_some() {
+                    next_hop: s.next_hop.to_string(),
+                    next_hop_mac: s.next_hop_mac.map(|m| MacAddr(m).to_string()),
+                    state: if s.next_hop_mac.is_some() {
                         "up".into()
                     } else {
                         "resolving".into()
                     },
+                    kind: if s.dynamic.is_some() {
+                        "dynamic".into()
+                    } else {
+                        "static".into()
+                    },
+                    vc_id: s.dynamic.as_ref().map(|d| d.vc_id.clone()),
+                    ccid: s.dynamic.as_ref().map(|d| d.ccid),
+                    uptime_secs: s.dynamic.as_ref().map(|d| d.since.elapsed().as_secs()),
                     rx_packets: sum(&|c| c.rx_packets.get()),
                     rx_bytes: sum(&|c| c.rx_bytes.get()),
                     tx_packets: sum(&|c| c.tx_packets.get()),
@@ -670,11 +1188,36 @@ impl ControlCore {
             .collect()
     }
 
+    pub fn tunnel_views(&self) -> Vec<TunnelView> {
+        let mut v: Vec<TunnelView> = self
+            .l2tp
+            .tunnels()
+            .map(|(peer, t)| TunnelView {
+                local_ccid: t.local_ccid(),
+                remote_ccid: t.remote_ccid().unwrap_or(0),
+                peer: peer.ip.to_string(),
+                encap: if peer.udp_port != 0 {
+                    format!("udp:{}", peer.udp_port)
+                } else {
+                    "ip".into()
+                },
+                state: format!("{:?}", t.state()).to_lowercase(),
+                host_name: String::from_utf8_lossy(t.peer_host_name()).into_owned(),
+                flavour: format!("{:?}", t.flavour()).to_lowercase(),
+                sessions: t.session_count(),
+                auth_failures: t.stats().auth_failures,
+                hellos_sent: t.stats().hellos_sent,
+            })
+            .collect();
+        v.sort_by(|a, b| (&a.peer, a.local_ccid).cmp(&(&b.peer, b.local_ccid)));
+        v
+    }
+
     pub fn switch_views(&self) -> Vec<SwitchView> {
-        self.cfg
-            .switches
+        self.switches
             .iter()
             .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
             .map(|(i, s)| {
                 let sum = |f: &dyn Fn(&crate::telemetry::SwitchCounters) -> u64| -> u64 {
                     self.workers
@@ -686,10 +1229,10 @@ impl ControlCore {
                     name: s.name.clone(),
                     id: i as u16,
                     members: self
-                        .cfg
                         .sessions
                         .iter()
-                        .filter(|x| x.switch == i)
+                        .flatten()
+                        .filter(|x| x.switch.0 as usize == i)
                         .map(|x| x.name.clone())
                         .collect(),
                     macs: self.aging.switch_len(SwitchId(i as u16)),
@@ -704,6 +1247,13 @@ impl ControlCore {
                                 .unwrap_or_else(|| format!("0x{t:04x}"))
                         })
                         .collect(),
+                    vc_ids: self
+                        .by_vc
+                        .iter()
+                        .filter(|(_, &id)| id.0 as usize == i)
+                        .map(|(vc, _)| vc.clone())
+                        .collect(),
+                    auto: s.auto,
                     rx_packets: sum(&|c| c.rx_packets.get()),
                     rx_bytes: sum(&|c| c.rx_bytes.get()),
                     unicast: sum(&|c| c.unicast.get()),
@@ -732,6 +1282,19 @@ impl ControlCore {
         let mut control = self.counters.map();
         control.insert("mbufs_in_use".into(), self.pool.in_use() as u64);
         control.insert("mbufs_available".into(), self.pool.available() as u64);
+        let es = self.l2tp.stats();
+        control.insert("l2tp_malformed".into(), es.malformed);
+        control.insert("l2tp_unknown_ccid".into(), es.unknown_ccid);
+        control.insert("l2tp_wrong_peer".into(), es.wrong_peer);
+        control.insert("l2tp_tunnel_limit".into(), es.limit_refused);
+        control.insert("l2tp_tunnels".into(), self.l2tp.tunnel_count() as u64);
+        control.insert(
+            "l2tp_auth_failures".into(),
+            self.l2tp
+                .tunnels()
+                .map(|(_, t)| t.stats().auth_failures)
+                .sum(),
+        );
         CountersView {
             uptime_secs: self.start.elapsed().as_secs(),
             tsc_hz: self.tsc_hz,
@@ -759,6 +1322,7 @@ impl ControlCore {
         let mut s = String::new();
         for r in [
             Request::Ports,
+            Request::Tunnels,
             Request::Sessions,
             Request::Switches,
             Request::Counters,
@@ -772,14 +1336,20 @@ impl ControlCore {
     pub fn ports(&self) -> &[PortRt] {
         &self.ports
     }
+
+    /// Keeps the control loop (and, on one core, `idle`) running for
+    /// `d`, e.g. so StopCCN messages leave before the ports stop.
+    pub fn linger(&mut self, d: Duration, mut idle: impl FnMut()) {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            self.poll_once();
+            idle();
+        }
+    }
 }
 
 fn in_prefix(addr: Ipv4Addr, len: u8, ip: Ipv4Addr) -> bool {
-    let mask = if len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - len as u32)
-    };
+    let mask = config::prefix_mask(len);
     (u32::from(addr) & mask) == (u32::from(ip) & mask)
 }
 

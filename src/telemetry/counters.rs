@@ -93,8 +93,10 @@ drop_reasons! {
     TxFull = "tx_full",
     /// The punt ring to the control core was full.
     PuntRingFull = "punt_ring_full",
-    /// Control-plane packet for a feature not handled (e.g. L2TP control without a control plane).
-    ControlUnhandled = "control_unhandled",
+    /// More control-plane packets than `[l2tp] punt_rate` allows.
+    PuntRateLimited = "punt_rate_limited",
+    /// L2TP control message from a peer outside `[l2tp] allow`.
+    ControlRefused = "control_refused",
 }
 
 /// Per-session traffic counters (one set per worker, summed when read).

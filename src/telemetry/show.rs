@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Ports,
+    Tunnels,
     Sessions,
     Switches,
     Macs(Option<String>),
@@ -16,8 +17,8 @@ pub enum Request {
 }
 
 impl Request {
-    /// Parses a request line (`ports`, `sessions`, `switches`, `macs [SWITCH]`,
-    /// `counters`), with or without a leading `show`.
+    /// Parses a request line (`ports`, `tunnels`, `sessions`, `switches`,
+    /// `macs [SWITCH]`, `counters`), with or without a leading `show`.
     pub fn parse(line: &str) -> Result<Request, String> {
         let mut words = line.split_whitespace().peekable();
         if words.peek() == Some(&"show") {
@@ -30,6 +31,7 @@ impl Request {
         }
         let r = match (what, arg) {
             ("ports", None) => Request::Ports,
+            ("tunnels", None) => Request::Tunnels,
             ("sessions", None) => Request::Sessions,
             ("switches", None) => Request::Switches,
             ("macs", sw) => Request::Macs(sw),
@@ -42,6 +44,7 @@ impl Request {
     pub fn line(&self) -> String {
         match self {
             Request::Ports => "show ports".into(),
+            Request::Tunnels => "show tunnels".into(),
             Request::Sessions => "show sessions".into(),
             Request::Switches => "show switches".into(),
             Request::Macs(None) => "show macs".into(),
@@ -89,6 +92,13 @@ pub struct SessionView {
     pub next_hop: String,
     pub next_hop_mac: Option<String>,
     pub state: String,
+    /// "static" (configured) or "dynamic" (RFC 3931 control channel).
+    pub kind: String,
+    /// Dynamic sessions: the Remote End ID (VC ID), our control
+    /// connection id, and seconds since the session came up.
+    pub vc_id: Option<String>,
+    pub ccid: Option<u32>,
+    pub uptime_secs: Option<u64>,
     pub rx_packets: u64,
     pub rx_bytes: u64,
     pub tx_packets: u64,
@@ -104,6 +114,10 @@ pub struct SwitchView {
     pub aging: u32,
     pub mac_limit: u32,
     pub ethertypes: Vec<String>,
+    /// VC IDs that select this switch.
+    pub vc_ids: Vec<String>,
+    /// Created on first use by a VC ID.
+    pub auto: bool,
     pub rx_packets: u64,
     pub rx_bytes: u64,
     pub unicast: u64,
@@ -111,6 +125,21 @@ pub struct SwitchView {
     pub flood_copies: u64,
     pub filtered: u64,
     pub learn_failed: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TunnelView {
+    pub local_ccid: u32,
+    pub remote_ccid: u32,
+    pub peer: String,
+    pub encap: String,
+    pub state: String,
+    pub host_name: String,
+    /// "ietf" or "ciscodual" (IETF AVPs plus Cisco vendor-9 copies).
+    pub flavour: String,
+    pub sessions: usize,
+    pub auth_failures: u64,
+    pub hellos_sent: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -149,6 +178,7 @@ pub struct CountersView {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Response {
     Ports { ports: Vec<PortView> },
+    Tunnels { tunnels: Vec<TunnelView> },
     Sessions { sessions: Vec<SessionView> },
     Switches { switches: Vec<SwitchView> },
     Macs { macs: Vec<MacView> },
@@ -216,16 +246,47 @@ impl Response {
                     })
                     .collect::<Vec<_>>(),
             ),
+            Response::Tunnels { tunnels } => table(
+                &[
+                    "CCID",
+                    "PEER-CCID",
+                    "PEER",
+                    "ENCAP",
+                    "STATE",
+                    "HOST",
+                    "FLAVOUR",
+                    "SESSIONS",
+                    "AUTH-FAIL",
+                ],
+                &tunnels
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.local_ccid.to_string(),
+                            t.remote_ccid.to_string(),
+                            t.peer.clone(),
+                            t.encap.clone(),
+                            t.state.clone(),
+                            t.host_name.clone(),
+                            t.flavour.clone(),
+                            t.sessions.to_string(),
+                            t.auth_failures.to_string(),
+                        ]
+                    })
+                    .collect::<Vec<_>>(),
+            ),
             Response::Sessions { sessions } => table(
                 &[
                     "SESSION",
                     "SWITCH",
                     "PEER",
                     "ENCAP",
+                    "VC-ID",
                     "LOCAL-ID",
                     "REMOTE-ID",
                     "COOKIES",
                     "STATE",
+                    "UPTIME",
                     "RX-PKTS",
                     "RX-BYTES",
                     "TX-PKTS",
@@ -239,10 +300,14 @@ impl Response {
                             s.switch.clone(),
                             s.peer.clone(),
                             s.encap.clone(),
+                            s.vc_id.clone().unwrap_or_else(|| "-".into()),
                             s.local_session_id.to_string(),
                             s.remote_session_id.to_string(),
                             format!("{}/{}", dash(&s.local_cookie), dash(&s.remote_cookie)),
                             s.state.clone(),
+                            s.uptime_secs
+                                .map(|u| format!("{u}s"))
+                                .unwrap_or_else(|| "-".into()),
                             s.rx_packets.to_string(),
                             s.rx_bytes.to_string(),
                             s.tx_packets.to_string(),

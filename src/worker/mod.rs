@@ -107,6 +107,13 @@ pub struct WorkerSetup {
     pub tsc_hz: u64,
     /// Packets per RX burst.
     pub burst: usize,
+    /// Packets punted to the control core per second (0 = no limit).
+    pub punt_rate: u32,
+}
+
+/// Bucket depth for a punt rate: a tenth of a second, at least 64.
+fn punt_burst(rate: u64) -> u64 {
+    (rate / 10).max(64)
 }
 
 /// A session (member) replica.
@@ -147,6 +154,11 @@ pub struct Worker {
     ip_ident: u16,
     burst: Burst,
     burst_size: usize,
+    /// Token bucket for punted packets: tokens, last refill (TSC), rate.
+    punt_tokens: u64,
+    punt_last: u64,
+    punt_rate: u64,
+    tsc_now: u64,
 }
 
 impl Worker {
@@ -177,6 +189,10 @@ impl Worker {
             ip_ident: (s.id as u16) << 12,
             burst: Burst::new(),
             burst_size: s.burst,
+            punt_tokens: punt_burst(s.punt_rate as u64),
+            punt_last: tsc(),
+            punt_rate: s.punt_rate as u64,
+            tsc_now: tsc(),
         }
     }
 
@@ -207,6 +223,7 @@ impl Worker {
         c.loops.inc();
         self.apply_commands();
         let t0 = tsc();
+        self.tsc_now = t0;
         self.now = ((t0.wrapping_sub(self.start_tsc)) / self.tsc_hz) as u32;
         let mut total = 0;
         for i in 0..self.rx.len() {
@@ -292,6 +309,10 @@ impl Worker {
         match class {
             Class::Drop(r) => self.shared.counters.drop(r),
             Class::Punt => {
+                if !self.punt_allowed() {
+                    self.shared.counters.drop(DropReason::PuntRateLimited);
+                    return;
+                }
                 m.set_port(pidx as u16);
                 self.shared.counters.ports[pidx].punted.inc();
                 if self.shared.punt.enqueue(m).is_err() {
@@ -307,6 +328,34 @@ impl Worker {
                 end,
             } => self.data(m, session_id, encap, src, udp_src_port, l2tp_off, end),
         }
+    }
+
+    /// Token bucket in front of the punt ring, so a flood of ARP, ICMP or
+    /// control packets costs the worker little and the control core a
+    /// bounded amount. Integer arithmetic on the TSC; no timers.
+    #[inline(always)]
+    fn punt_allowed(&mut self) -> bool {
+        if self.punt_rate == 0 {
+            return true;
+        }
+        let elapsed = self.tsc_now.wrapping_sub(self.punt_last).min(self.tsc_hz);
+        let add = elapsed.saturating_mul(self.punt_rate) / self.tsc_hz;
+        if add > 0 {
+            // Advance by the time the added tokens represent, so fractions
+            // are not lost.
+            self.punt_last = self
+                .punt_last
+                .wrapping_add(add.saturating_mul(self.tsc_hz) / self.punt_rate);
+            if elapsed == self.tsc_hz {
+                self.punt_last = self.tsc_now;
+            }
+            self.punt_tokens = (self.punt_tokens + add).min(punt_burst(self.punt_rate));
+        }
+        if self.punt_tokens == 0 {
+            return false;
+        }
+        self.punt_tokens -= 1;
+        true
     }
 
     /// An L2TPv3 data packet: session checks, decapsulation, switching.
@@ -552,7 +601,7 @@ impl Worker {
             c.drop(DropReason::MtuExceeded);
             return;
         }
-        let seq = if s.spec.l2spec == crate::wire::l2tp::L2Spec::Default {
+        let seq = if t.has_sublayer() {
             self.tx_seq[member.0 as usize].fetch_add(1, Ordering::Relaxed)
         } else {
             0
