@@ -299,7 +299,8 @@ EOF
 start_las() {
     log "starting las in $NS_LAS (cores $LAB_CORES)"
     rm -rf "/run/dpdk/$FILE_PREFIX"
-    in_ns "$NS_LAS" "$LAS" --config "$WORK/las.toml" --cores "$LAB_CORES" >"$WORK/las.log" 2>&1 &
+    # `ip netns exec` execs the command: $! is las itself, so signals reach it.
+    ip netns exec "$NS_LAS" "$LAS" --config "$WORK/las.toml" --cores "$LAB_CORES" >"$WORK/las.log" 2>&1 &
     LAS_PID=$!
     if ! wait_for 60 las_show ports >/dev/null 2>&1; then
         echo "las did not come up:"
@@ -312,11 +313,11 @@ start_edge() { # site
     local s=$1 ns
     ns=$(ns_site "$s")
     case $s in
-    A) in_ns "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL[A]}" --peer "$LAS_UL" \
+    A) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL[A]}" --peer "$LAS_UL" \
         --encap ip --session-id "${RSID[A]}" --peer-session-id "${LSID[A]}" --l2spec default \
         >"$WORK/edge-A.log" 2>&1 & ;;
-    B) in_ns "$ns" "$EDGE" --config "$WORK/edge-B.toml" >"$WORK/edge-B.log" 2>&1 & ;;
-    C) in_ns "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL[C]}" --peer "$LAS_UL" \
+    B) ip netns exec "$ns" "$EDGE" --config "$WORK/edge-B.toml" >"$WORK/edge-B.log" 2>&1 & ;;
+    C) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL[C]}" --peer "$LAS_UL" \
         --encap ip --session-id "${RSID[C]}" --peer-session-id "${LSID[C]}" \
         >"$WORK/edge-C.log" 2>&1 & ;;
     esac
@@ -376,7 +377,7 @@ run_checks() {
 
     # 5. TCP A -> B.
     if command -v iperf3 >/dev/null; then
-        in_ns lassiteB iperf3 -s -1 -B "${HOST[B]}" >"$WORK/iperf3-server.log" 2>&1 &
+        ip netns exec lassiteB iperf3 -s -1 -B "${HOST[B]}" >"$WORK/iperf3-server.log" 2>&1 &
         local srv=$!
         sleep 1
         out=$(in_ns lassiteA timeout 30 iperf3 -c "${HOST[B]}" -t "${LAB_IPERF_SECS:-5}" -J 2>&1)
@@ -391,7 +392,7 @@ except Exception:
 ')
     else
         # Fallback: python sender/receiver, 64 MiB.
-        in_ns lassiteB python3 -c '
+        ip netns exec lassiteB python3 -c '
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("'"${HOST[B]}"'", 5201)); s.listen(1); c, _ = s.accept(); n = 0
