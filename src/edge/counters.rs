@@ -62,9 +62,11 @@ mod test {
 
     #[test]
     fn test_display() {
-        let mut c = Counters::default();
-        c.tx_packets = 2;
-        c.tx_bytes = 120;
+        let mut c = Counters {
+            tx_packets: 2,
+            tx_bytes: 120,
+            ..Counters::default()
+        };
         c.drop(DropReason::CookieMismatch);
         c.drop(DropReason::CookieMismatch);
         let s = c.to_string();
