@@ -109,8 +109,12 @@ impl Endpoint {
                 )
             }
         };
+        let shown = match cfg.transport {
+            Transport::Ip => local.ip().to_string(),
+            Transport::Udp { .. } => local.to_string(),
+        };
         sock.bind(&SockAddr::from(local))
-            .map_err(|e| sock_error(&format!("cannot bind to {local}"), e))?;
+            .map_err(|e| sock_error(&format!("cannot bind to {shown}"), e))?;
         // Connecting makes the kernel filter on the peer's address (we
         // check it again) and lets sendmmsg go without addresses.
         sock.connect(&SockAddr::from(peer))
