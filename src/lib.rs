@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod control;
+pub mod edge;
 pub mod switch;
 pub mod telemetry;
 pub mod wire;

@@ -1,0 +1,512 @@
+#!/usr/bin/env bash
+# las lab: las on a net_af_packet port plus three las-edge sites, built from
+# network namespaces and veth pairs only.
+#
+#   lab/lab.sh run     build the lab, run every check, tear it down
+#   lab/lab.sh clean   remove anything a previous run left behind
+#
+# Needs root, iproute2, ping, python3, iperf3 (else a python TCP transfer).
+# Binaries: $LAS_BIN / $LAS_EDGE_BIN, else $CARGO_TARGET_DIR (or target/)
+# release then debug, else `cargo build --release`. LAB_CORES (default 0)
+# is las's --cores; LAB_KEEP_LOGS=1 keeps the logs.
+#
+#                     lasul (bridge br0, 10.200.0.0/24 underlay)
+#          +-------------+-------------+-------------+
+#        lasns         lassiteA      lassiteB      lassiteC
+#   las 10.200.0.1   edge .11 (ip)  edge .12 (udp, edge .13 (ip)
+#   (af_packet)      pw0 = host A   cookies)       pw0 = host C
+#                    switch 100     pw0 = host B   switch 200
+#                                   switch 100
+#
+# Every check prints one machine-checkable line:
+#   CHECK <name> ok|FAIL [detail]
+# measurements print as
+#   RESULT <name> <value>
+# and the last line is
+#   SUMMARY passed=<n> failed=<n>
+# The exit status is 0 only if every check passed.
+set -u -o pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+
+NS_UL=lasul
+NS_LAS=lasns
+SITES=(A B C)
+ns_site() { echo "lassite$1"; }
+ALL_NS=("$NS_UL" "$NS_LAS" lassiteA lassiteB lassiteC)
+
+FILE_PREFIX=lab
+LAB_CORES=${LAB_CORES:-0}
+AGING=5
+MTU=1500
+TAP_MTU=1400
+
+# Underlay addresses.
+LAS_UL=10.200.0.1
+declare -A UL=([A]=10.200.0.11 [B]=10.200.0.12 [C]=10.200.0.13)
+# Hosts behind the sites (the TAP addresses).
+declare -A HOST=([A]=192.168.100.1 [B]=192.168.100.2 [C]=192.168.100.3)
+declare -A MAC=([A]=02:00:00:aa:00:01 [B]=02:00:00:bb:00:02 [C]=02:00:00:cc:00:03)
+# las local (rx) / remote (tx) session ids per site.
+declare -A LSID=([A]=1001 [B]=1002 [C]=1003)
+declare -A RSID=([A]=2001 [B]=2002 [C]=2003)
+
+PASSED=0
+FAILED=0
+WORK=""
+declare -A EDGE_PID=()
+LAS_PID=""
+
+log() { echo "== $*"; }
+
+check() { # name ok|FAIL detail...
+    local name=$1 res=$2
+    shift 2
+    echo "CHECK $name $res${*:+ $*}"
+    if [ "$res" = ok ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
+}
+
+# ---------------------------------------------------------------- cleanup
+
+kill_ns_pids() { # namespace: stop the processes we started inside it
+    local ns=$1 pids
+    pids=$(ip netns pids "$ns" 2>/dev/null) || return 0
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086
+    kill -INT $pids 2>/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        pids=$(ip netns pids "$ns" 2>/dev/null)
+        [ -z "$pids" ] && return 0
+        sleep 0.3
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null
+    sleep 0.2
+}
+
+clean() {
+    local ns
+    for ns in "${ALL_NS[@]}"; do
+        if ip netns list | grep -qw "^$ns"; then
+            kill_ns_pids "$ns"
+            ip netns del "$ns" 2>/dev/null
+        fi
+    done
+    rm -rf "/run/dpdk/$FILE_PREFIX"
+}
+
+on_exit() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+        if [ "${LAB_KEEP_LOGS:-0}" = 1 ]; then
+            echo "logs kept in $WORK"
+        elif [ "$FAILED" -gt 0 ] || [ "$rc" -ne 0 ]; then
+            # Show what las and the edges said, then drop the logs.
+            for f in "$WORK"/*.log; do
+                [ -f "$f" ] || continue
+                echo "---- $(basename "$f") (last 20 lines)"
+                tail -n 20 "$f"
+            done
+        fi
+    fi
+    clean
+    [ -n "$WORK" ] && [ "${LAB_KEEP_LOGS:-0}" != 1 ] && rm -rf "$WORK"
+    exit "$rc"
+}
+
+# ---------------------------------------------------------------- helpers
+
+find_bin() { # name envvar: print the path of a built binary, building it if needed
+    local name=$1 dir t
+    if [ -n "${!2:-}" ]; then
+        echo "${!2}"
+        return 0
+    fi
+    if [ -n "${CARGO_TARGET_DIR:-}" ]; then dir=$CARGO_TARGET_DIR; else dir=$REPO/target; fi
+    for t in release debug; do
+        if [ -x "$dir/$t/$name" ]; then
+            echo "$dir/$t/$name"
+            return 0
+        fi
+    done
+    log "building $name (cargo build --release --bin $name)" >&2
+    (cd "$REPO" && cargo build --release --bin "$name" >&2) || return 1
+    echo "$dir/release/$name"
+}
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+las_show() { # what [args...]
+    "$LAS" show "$@" --socket "$WORK/las.sock"
+}
+
+# "mac member" lines of a switch's MAC table.
+mac_table() { # switch
+    las_show macs "$1" --json 2>/dev/null | python3 -c '
+import json, sys
+for m in json.load(sys.stdin).get("macs", []):
+    print(m["mac"].lower(), m["member"])
+'
+}
+
+member_of() { # switch mac -> member name (empty if unknown)
+    mac_table "$1" | awk -v m="$(echo "$2" | tr A-F a-f)" '$1 == m { print $2 }'
+}
+
+wait_for() { # seconds command...: retry every 0.5 s
+    local deadline=$(($(date +%s) + $1))
+    shift
+    until "$@"; do
+        [ "$(date +%s)" -ge "$deadline" ] && return 1
+        sleep 0.5
+    done
+}
+
+session_field() { # session field
+    las_show sessions --json 2>/dev/null | python3 -c '
+import json, sys
+name, field = sys.argv[1], sys.argv[2]
+for s in json.load(sys.stdin).get("sessions", []):
+    if s["name"] == name:
+        print(s[field])
+' "$1" "$2"
+}
+
+ping_ok() { # from-site to-ip count: prints "received/transmitted", true if >= count-1 replies
+    local out rx tx
+    out=$(in_ns "$(ns_site "$1")" ping -n -c "$3" -i 0.2 -W 2 "$2" 2>&1)
+    tx=$(echo "$out" | sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p')
+    rx=$(echo "$out" | sed -n 's/.* \([0-9]*\) received.*/\1/p')
+    echo "${rx:-0}/${tx:-0}"
+    [ "${rx:-0}" -ge $(($3 - 1)) ] && [ "${rx:-0}" -gt 0 ]
+}
+
+# ---------------------------------------------------------------- topology
+
+build() {
+    log "underlay namespace $NS_UL with bridge br0"
+    ip netns add "$NS_UL"
+    in_ns "$NS_UL" ip link set lo up
+    in_ns "$NS_UL" ip link add br0 type bridge
+    in_ns "$NS_UL" ip link set br0 mtu $MTU up
+
+    # las: veth "ul0" in lasns, peer "las" on the bridge.
+    ip netns add "$NS_LAS"
+    in_ns "$NS_LAS" ip link set lo up
+    in_ns "$NS_LAS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    ip link add ul0 mtu $MTU netns "$NS_LAS" type veth peer name las mtu $MTU netns "$NS_UL"
+    in_ns "$NS_UL" ip link set las master br0 up
+    in_ns "$NS_LAS" ip link set ul0 up
+    # The kernel must not answer for las: ul0 gets no address.
+
+    local s ns
+    for s in "${SITES[@]}"; do
+        ns=$(ns_site "$s")
+        log "site $s: namespace $ns, underlay ${UL[$s]}, host ${HOST[$s]} (${MAC[$s]})"
+        ip netns add "$ns"
+        in_ns "$ns" ip link set lo up
+        in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+        ip link add ul0 mtu $MTU netns "$ns" type veth peer name "site$s" mtu $MTU netns "$NS_UL"
+        in_ns "$NS_UL" ip link set "site$s" master br0 up
+        in_ns "$ns" ip addr add "${UL[$s]}/24" dev ul0
+        in_ns "$ns" ip link set ul0 up
+        # Checksums filled in by the sender: af_packet hands las the frame as is.
+        in_ns "$ns" ethtool -K ul0 tx off >/dev/null 2>&1 || true
+        # The site's host: a TAP with a fixed MAC; las-edge attaches to it,
+        # brings it up and sets its MTU.
+        in_ns "$ns" ip tuntap add mode tap name pw0
+        in_ns "$ns" ip link set pw0 address "${MAC[$s]}"
+        in_ns "$ns" ip addr add "${HOST[$s]}/24" dev pw0
+    done
+}
+
+write_las_config() {
+    cat >"$WORK/las.toml" <<EOF
+[eal]
+args = ["--no-pci", "--no-huge", "--no-shconf", "-m", "512", "--file-prefix", "$FILE_PREFIX"]
+
+[dataplane]
+mbufs = 8191
+max_sessions = 16
+max_switches = 4
+mac_table_size = 1024
+
+[control]
+socket = "$WORK/las.sock"
+
+[[port]]
+name = "wan0"
+device = "net_af_packet0,iface=ul0"
+address = "$LAS_UL/24"
+mtu = $MTU
+
+[[switch]]
+name = "cust100"
+aging = $AGING
+
+[[switch]]
+name = "cust200"
+aging = $AGING
+
+# Site A: IP encap with the RFC 4719 default sublayer (sequence numbers).
+[[session]]
+name = "siteA"
+switch = "cust100"
+peer = "${UL[A]}"
+encap = "ip"
+local_session_id = ${LSID[A]}
+remote_session_id = ${RSID[A]}
+l2spec = "default"
+
+# Site B: UDP encap with cookies both ways.
+[[session]]
+name = "siteB"
+switch = "cust100"
+peer = "${UL[B]}"
+encap = "udp"
+local_session_id = ${LSID[B]}
+remote_session_id = ${RSID[B]}
+local_cookie = "0x0a0b0c0d"
+remote_cookie = "0x0102030405060708"
+
+# Site C: IP encap, alone in another switch.
+[[session]]
+name = "siteC"
+switch = "cust200"
+peer = "${UL[C]}"
+encap = "ip"
+local_session_id = ${LSID[C]}
+remote_session_id = ${RSID[C]}
+EOF
+    # Site B uses a config file (the other sites use flags).
+    cat >"$WORK/edge-B.toml" <<EOF
+tap = "pw0"
+tap-mtu = $TAP_MTU
+local = "${UL[B]}"
+peer = "$LAS_UL"
+encap = "udp"
+sport = 1701
+dport = 1701
+session-id = ${RSID[B]}
+peer-session-id = ${LSID[B]}
+cookie = "0x0102030405060708"
+peer-cookie = "0x0a0b0c0d"
+EOF
+}
+
+start_las() {
+    log "starting las in $NS_LAS (cores $LAB_CORES)"
+    rm -rf "/run/dpdk/$FILE_PREFIX"
+    # `ip netns exec` execs the command: $! is las itself, so signals reach it.
+    ip netns exec "$NS_LAS" "$LAS" --config "$WORK/las.toml" --cores "$LAB_CORES" >"$WORK/las.log" 2>&1 &
+    LAS_PID=$!
+    if ! wait_for 60 las_show ports >/dev/null 2>&1; then
+        echo "las did not come up:"
+        tail -n 40 "$WORK/las.log"
+        return 1
+    fi
+}
+
+start_edge() { # site
+    local s=$1 ns
+    ns=$(ns_site "$s")
+    case $s in
+    A) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL[A]}" --peer "$LAS_UL" \
+        --encap ip --session-id "${RSID[A]}" --peer-session-id "${LSID[A]}" --l2spec default \
+        >"$WORK/edge-A.log" 2>&1 & ;;
+    B) ip netns exec "$ns" "$EDGE" --config "$WORK/edge-B.toml" >"$WORK/edge-B.log" 2>&1 & ;;
+    C) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL[C]}" --peer "$LAS_UL" \
+        --encap ip --session-id "${RSID[C]}" --peer-session-id "${LSID[C]}" \
+        >"$WORK/edge-C.log" 2>&1 & ;;
+    esac
+    EDGE_PID[$s]=$!
+}
+
+tap_up() { # site: las-edge has the TAP up with the lab MTU
+    local out
+    out=$(in_ns "$(ns_site "$1")" ip -o link show pw0) || return 1
+    [[ $out == *",UP"* || $out == *"<UP"* ]] && [[ $out == *"mtu $TAP_MTU "* ]]
+}
+
+stop_edge() { # site: SIGTERM, wait, print its counters
+    local s=$1 pid=${EDGE_PID[$1]:-}
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    EDGE_PID[$s]=""
+    echo "-- las-edge site $s counters"
+    grep -v ' INFO ' "$WORK/edge-$s.log" | sed 's/^/   /'
+}
+
+# ---------------------------------------------------------------- checks
+
+run_checks() {
+    local s r mbps out
+
+    log "warm-up: las resolves the edges by ARP, the hosts resolve each other"
+    for s in "${SITES[@]}"; do in_ns "$(ns_site "$s")" ip neigh flush dev pw0 2>/dev/null; done
+    in_ns lassiteA ping -n -c 3 -i 0.3 -W 1 "${HOST[B]}" >/dev/null 2>&1
+    in_ns lassiteC ping -n -c 2 -i 0.3 -W 1 "${HOST[A]}" >/dev/null 2>&1
+
+    # 1. A <-> B
+    in_ns lassiteA ip neigh flush dev pw0
+    in_ns lassiteB ip neigh flush dev pw0
+    if r=$(ping_ok A "${HOST[B]}" 10); then check ping-a-b ok "$r"; else check ping-a-b FAIL "$r"; fi
+    if r=$(ping_ok B "${HOST[A]}" 10); then check ping-b-a ok "$r"; else check ping-b-a FAIL "$r"; fi
+
+    # 2. Broadcast ARP crossed las: A learned B's MAC (its table was flushed).
+    out=$(in_ns lassiteA ip neigh show "${HOST[B]}" dev pw0)
+    if echo "$out" | grep -qi "lladdr ${MAC[B]}"; then
+        check arp-a-learns-b ok "$out"
+    else
+        check arp-a-learns-b FAIL "${out:-no entry}"
+    fi
+
+    # 3. Full-size frames (TAP MTU) cross without fragmentation.
+    r=$(in_ns lassiteA ping -n -c 3 -i 0.2 -W 2 -M do -s $((TAP_MTU - 28)) "${HOST[B]}" 2>&1 |
+        sed -n 's/.* \([0-9]*\) received.*/\1/p')
+    if [ "${r:-0}" -ge 2 ]; then check ping-a-b-mtu ok "${r}/3 at $TAP_MTU bytes"; else check ping-a-b-mtu FAIL "${r:-0}/3"; fi
+
+    # 4. C is in another switch: it reaches las but not A or B.
+    if r=$(ping_ok C "${HOST[A]}" 3); then check isolation-c-a FAIL "$r replies"; else check isolation-c-a ok "$r replies"; fi
+    if r=$(ping_ok C "${HOST[B]}" 3); then check isolation-c-b FAIL "$r replies"; else check isolation-c-b ok "$r replies"; fi
+    r=$(session_field siteC rx_packets)
+    if [ "${r:-0}" -gt 0 ]; then check c-reaches-las ok "siteC rx_packets=$r"; else check c-reaches-las FAIL "siteC rx_packets=${r:-?}"; fi
+
+    # 5. TCP A -> B.
+    if command -v iperf3 >/dev/null; then
+        ip netns exec lassiteB iperf3 -s -1 -B "${HOST[B]}" >"$WORK/iperf3-server.log" 2>&1 &
+        local srv=$!
+        sleep 1
+        out=$(in_ns lassiteA timeout 30 iperf3 -c "${HOST[B]}" -t "${LAB_IPERF_SECS:-5}" -J 2>&1)
+        wait "$srv" 2>/dev/null
+        mbps=$(echo "$out" | python3 -c '
+import json, sys
+try:
+    e = json.load(sys.stdin)["end"]
+    print("%.1f %d" % (e["sum_received"]["bits_per_second"] / 1e6, e["sum_received"]["bytes"]))
+except Exception:
+    pass
+')
+    else
+        # Fallback: python sender/receiver, 64 MiB.
+        ip netns exec lassiteB python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("'"${HOST[B]}"'", 5201)); s.listen(1); c, _ = s.accept(); n = 0
+while True:
+    b = c.recv(1 << 16)
+    if not b: break
+    n += len(b)
+print(n)' >"$WORK/tcp-server.log" 2>&1 &
+        local srv=$!
+        sleep 1
+        mbps=$(in_ns lassiteA timeout 60 python3 -c '
+import socket, time
+s = socket.create_connection(("'"${HOST[B]}"'", 5201)); buf = b"x" * 65536; t = time.time()
+for _ in range(1024): s.sendall(buf)
+s.shutdown(socket.SHUT_WR); s.recv(1); d = time.time() - t
+print("%.1f %d" % (64 * 1024 * 1024 * 8 / d / 1e6, 64 * 1024 * 1024))')
+        wait "$srv" 2>/dev/null
+    fi
+    if [ -n "$mbps" ]; then
+        echo "RESULT tcp-a-b-mbps ${mbps%% *}"
+        check tcp-a-b ok "${mbps#* } bytes at ${mbps%% *} Mbit/s"
+    else
+        check tcp-a-b FAIL "transfer did not complete: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
+    fi
+
+    # 6. MAC move: host A's MAC shows up behind site B, then moves back.
+    r=$(member_of cust100 "${MAC[A]}")
+    if [ "$r" = siteA ]; then check mac-a-on-siteA ok; else check mac-a-on-siteA FAIL "member=${r:-none}"; fi
+    in_ns lassiteB ip link set pw0 address "${MAC[A]}"
+    in_ns lassiteB ip neigh flush dev pw0
+    # Frames from B now carry A's MAC (ARP broadcast + ping).
+    in_ns lassiteB ping -n -c 3 -i 0.3 -W 1 "${HOST[C]}" >/dev/null 2>&1
+    r=$(member_of cust100 "${MAC[A]}")
+    if [ "$r" = siteB ]; then check mac-move-to-siteB ok "member siteA -> siteB"; else check mac-move-to-siteB FAIL "member=${r:-none}"; fi
+    in_ns lassiteB ip link set pw0 address "${MAC[B]}"
+    in_ns lassiteB ip neigh flush dev pw0
+    in_ns lassiteA ip neigh flush dev pw0
+    in_ns lassiteA ping -n -c 3 -i 0.3 -W 1 "${HOST[B]}" >/dev/null 2>&1
+    r=$(member_of cust100 "${MAC[A]}")
+    if [ "$r" = siteA ]; then check mac-move-back ok "member siteB -> siteA"; else check mac-move-back FAIL "member=${r:-none}"; fi
+
+    # 7. Aging: stop site B's edge; its MAC leaves the table within ~2 x aging.
+    r=$(member_of cust100 "${MAC[B]}")
+    if [ "$r" = siteB ]; then check mac-b-on-siteB ok; else check mac-b-on-siteB FAIL "member=${r:-none}"; fi
+    stop_edge B
+    local t0
+    t0=$(date +%s)
+    if wait_for $((AGING * 3 + 5)) sh -c "! \"$LAS\" show macs cust100 --socket \"$WORK/las.sock\" | grep -qi \"${MAC[B]}\""; then
+        check mac-b-aged ok "gone after $(($(date +%s) - t0)) s (aging $AGING s)"
+    else
+        check mac-b-aged FAIL "still present after $(($(date +%s) - t0)) s"
+    fi
+}
+
+report() {
+    echo "---- las show switches"
+    las_show switches
+    echo "---- las show sessions"
+    las_show sessions
+    echo "---- las show macs"
+    las_show macs
+    echo "---- las show counters"
+    las_show counters
+    local s
+    for s in A C; do stop_edge "$s"; done
+}
+
+main_run() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "lab.sh: needs root (network namespaces)" >&2
+        exit 2
+    fi
+    for t in ip ping python3; do
+        command -v "$t" >/dev/null || { echo "lab.sh: $t not found" >&2; exit 2; }
+    done
+    LAS=$(find_bin las LAS_BIN) || { echo "lab.sh: cannot build las" >&2; exit 2; }
+    EDGE=$(find_bin las-edge LAS_EDGE_BIN) || { echo "lab.sh: cannot build las-edge" >&2; exit 2; }
+    log "las: $LAS"
+    log "las-edge: $EDGE"
+
+    clean
+    WORK=$(mktemp -d /tmp/las-lab.XXXXXX)
+    trap on_exit EXIT
+    trap 'echo "interrupted"; FAILED=$((FAILED + 1)); exit 130' INT TERM
+
+    build
+    write_las_config
+    if ! start_las; then
+        check las-start FAIL
+    else
+        check las-start ok
+        local s
+        for s in "${SITES[@]}"; do start_edge "$s"; done
+        local up=1
+        for s in "${SITES[@]}"; do wait_for 10 tap_up "$s" || up=0; done
+        if [ $up = 1 ]; then check edges-start ok; else
+            check edges-start FAIL
+            for s in "${SITES[@]}"; do tail -n 5 "$WORK/edge-$s.log"; done
+        fi
+        run_checks
+        report
+    fi
+    echo "SUMMARY passed=$PASSED failed=$FAILED"
+    [ "$FAILED" -eq 0 ]
+}
+
+case "${1:-}" in
+run) main_run ;;
+clean)
+    clean
+    echo "cleaned"
+    ;;
+*)
+    echo "usage: $0 run|clean" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,353 @@
+//! The forwarding loop: TAP <-> raw IP / UDP socket.
+//!
+//! One thread polls both file descriptors (epoll through `mio`, which can
+//! watch the TAP's raw descriptor without `unsafe`). Frames read from the
+//! TAP (up to `batch` at a time) are encapsulated and sent with one
+//! `sendmmsg`; packets from the peer are received `batch` at a time with
+//! `recvmmsg`, checked by the [`Codec`] and written to the TAP one by one
+//! (a TAP takes one frame per write). Readiness is edge-triggered, so each
+//! side is drained until it would block.
+
+use std::io::{self, ErrorKind, IoSlice, IoSliceMut};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use nix::errno::Errno;
+use nix::sys::socket::{recvmmsg, sendmmsg, MsgFlags, MultiHeaders, SockaddrIn};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::codec::{strip_ipv4, Codec, DropReason};
+use super::config::{EdgeConfig, Transport};
+use super::counters::Counters;
+use crate::wire::ethernet;
+use crate::wire::ipv4::protocol::L2TP;
+
+/// How long poll() sleeps before looking at the stop flag again.
+const POLL_TIMEOUT: Duration = Duration::from_millis(200);
+const TAP: Token = Token(0);
+const SOCK: Token = Token(1);
+
+/// The TAP device and the socket toward the peer.
+pub struct Endpoint {
+    tap: tun::Device,
+    sock: Socket,
+    transport: Transport,
+    peer: Ipv4Addr,
+    batch: usize,
+    /// Bytes per buffer.
+    buf_len: usize,
+}
+
+fn tap_error(name: &str, e: tun::Error) -> String {
+    let hint = match &e {
+        tun::Error::Io(io) if io.kind() == ErrorKind::PermissionDenied => {
+            " (permission denied: run as root or with CAP_NET_ADMIN)"
+        }
+        tun::Error::Io(io) if io.kind() == ErrorKind::NotFound => {
+            " (/dev/net/tun missing: load the tun module)"
+        }
+        tun::Error::Io(io) if io.raw_os_error() == Some(libc::EBUSY) => {
+            " (busy: another process holds this TAP, or it is not a TAP)"
+        }
+        _ => "",
+    };
+    format!("cannot create TAP device {name:?}: {e}{hint}")
+}
+
+fn sock_error(what: &str, e: io::Error) -> String {
+    let hint = match e.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => {
+            " (permission denied: run as root or with CAP_NET_RAW/CAP_NET_ADMIN)"
+        }
+        Some(libc::EADDRINUSE) => {
+            " (address in use: another las-edge or an L2TP daemon owns this port)"
+        }
+        Some(libc::EADDRNOTAVAIL) => " (the address is not configured on any interface here)",
+        _ => "",
+    };
+    format!("{what}: {e}{hint}")
+}
+
+impl Endpoint {
+    /// Creates (or attaches to) the TAP, brings it up with the configured
+    /// MTU, and opens the socket toward the peer.
+    pub fn open(cfg: &EdgeConfig) -> Result<Endpoint, String> {
+        let mut tc = tun::Configuration::default();
+        tc.tun_name(&cfg.tap)
+            .layer(tun::Layer::L2)
+            .mtu(cfg.tap_mtu)
+            .up();
+        let tap = tun::create(&tc).map_err(|e| tap_error(&cfg.tap, e))?;
+        tap.set_nonblock()
+            .map_err(|e| format!("TAP {}: cannot set non-blocking: {e}", cfg.tap))?;
+
+        let (sock, local, peer) = match cfg.transport {
+            Transport::Ip => {
+                let s = Socket::new(
+                    Domain::IPV4,
+                    Type::RAW,
+                    Some(Protocol::from(i32::from(L2TP))),
+                )
+                .map_err(|e| sock_error("cannot open a raw IP socket (protocol 115)", e))?;
+                (
+                    s,
+                    SocketAddrV4::new(cfg.local, 0),
+                    SocketAddrV4::new(cfg.peer, 0),
+                )
+            }
+            Transport::Udp { sport, dport } => {
+                let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+                    .map_err(|e| sock_error("cannot open a UDP socket", e))?;
+                (
+                    s,
+                    SocketAddrV4::new(cfg.local, sport),
+                    SocketAddrV4::new(cfg.peer, dport),
+                )
+            }
+        };
+        let shown = match cfg.transport {
+            Transport::Ip => local.ip().to_string(),
+            Transport::Udp { .. } => local.to_string(),
+        };
+        sock.bind(&SockAddr::from(local))
+            .map_err(|e| sock_error(&format!("cannot bind to {shown}"), e))?;
+        // Connecting makes the kernel filter on the peer's address (we
+        // check it again) and lets sendmmsg go without addresses.
+        sock.connect(&SockAddr::from(peer))
+            .map_err(|e| sock_error(&format!("cannot connect to {peer}"), e))?;
+        // Bigger socket buffers absorb bursts while we write to the TAP.
+        let _ = sock.set_recv_buffer_size(4 << 20);
+        let _ = sock.set_send_buffer_size(4 << 20);
+        let buf_len = (usize::from(cfg.tap_mtu) + 256).max(2048);
+        Ok(Endpoint {
+            tap,
+            sock,
+            transport: cfg.transport,
+            peer: cfg.peer,
+            batch: cfg.batch,
+            buf_len,
+        })
+    }
+
+    /// Forwards until `stop` is set; returns the counters.
+    pub fn forward(&self, mut codec: Codec, stop: &AtomicBool) -> Result<Counters, String> {
+        let mut c = Counters::default();
+        let mut tx_bufs = vec![vec![0u8; self.buf_len]; self.batch];
+        let mut tx_lens = vec![0usize; self.batch];
+        let mut rx_bufs = vec![vec![0u8; self.buf_len]; self.batch];
+        let mut tx_hdrs = MultiHeaders::<SockaddrIn>::preallocate(self.batch, None);
+        let mut rx_hdrs = MultiHeaders::<SockaddrIn>::preallocate(self.batch, None);
+        let hdr = codec.tx_header_len();
+
+        let mut poll = Poll::new().map_err(|e| format!("epoll: {e}"))?;
+        let tap_fd = self.tap.as_raw_fd();
+        let sock_fd = self.sock.as_raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&tap_fd), TAP, Interest::READABLE)
+            .map_err(|e| format!("epoll: {e}"))?;
+        poll.registry()
+            .register(&mut SourceFd(&sock_fd), SOCK, Interest::READABLE)
+            .map_err(|e| format!("epoll: {e}"))?;
+        let mut events = Events::with_capacity(4);
+        // Sides with data left to read (edge-triggered: read until EAGAIN).
+        let (mut tap_pending, mut sock_pending) = (true, true);
+        while !stop.load(Ordering::Relaxed) {
+            let timeout = if tap_pending || sock_pending {
+                Some(Duration::ZERO)
+            } else {
+                Some(POLL_TIMEOUT)
+            };
+            match poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("epoll: {e}")),
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    TAP => tap_pending = true,
+                    _ => sock_pending = true,
+                }
+            }
+            if tap_pending {
+                tap_pending = self.tap_to_peer(
+                    &mut codec,
+                    &mut c,
+                    hdr,
+                    &mut tx_bufs,
+                    &mut tx_lens,
+                    &mut tx_hdrs,
+                )?;
+            }
+            if sock_pending {
+                sock_pending = self.peer_to_tap(&mut codec, &mut c, &mut rx_bufs, &mut rx_hdrs)?;
+            }
+        }
+        Ok(c)
+    }
+
+    /// Reads up to `batch` frames from the TAP and sends them. Returns
+    /// whether the TAP may have more (it did not report EAGAIN).
+    fn tap_to_peer(
+        &self,
+        codec: &mut Codec,
+        c: &mut Counters,
+        hdr: usize,
+        bufs: &mut [Vec<u8>],
+        lens: &mut [usize],
+        hdrs: &mut MultiHeaders<SockaddrIn>,
+    ) -> Result<bool, String> {
+        let mut n = 0;
+        let mut more = true;
+        while n < bufs.len() {
+            let buf = &mut bufs[n];
+            match self.tap.recv(&mut buf[hdr..]) {
+                Ok(len) => {
+                    if len < ethernet::HEADER_LEN {
+                        c.drop(DropReason::InnerMalformed);
+                        continue;
+                    }
+                    if codec.encap(&mut buf[..hdr + len]).is_err() {
+                        c.drop(DropReason::Oversize);
+                        continue;
+                    }
+                    lens[n] = hdr + len;
+                    n += 1;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    more = false;
+                    break;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("reading the TAP: {e}")),
+            }
+        }
+        let mut done = 0;
+        while done < n {
+            let iovs: Vec<[IoSlice<'_>; 1]> = bufs[done..n]
+                .iter()
+                .zip(&lens[done..n])
+                .map(|(b, &l)| [IoSlice::new(&b[..l])])
+                .collect();
+            let addrs = vec![None::<SockaddrIn>; iovs.len()];
+            match sendmmsg(
+                self.sock.as_raw_fd(),
+                hdrs,
+                &iovs,
+                addrs,
+                [],
+                MsgFlags::empty(),
+            ) {
+                Ok(r) => {
+                    let sent = r.count().max(1).min(n - done);
+                    for &l in &lens[done..done + sent] {
+                        c.tx_packets += 1;
+                        c.tx_bytes += (l - hdr) as u64;
+                    }
+                    done += sent;
+                }
+                Err(Errno::EINTR) => {}
+                Err(_) => {
+                    // The first message failed (no route, no ARP answer,
+                    // too big, ...): drop it and go on with the rest.
+                    c.drop(DropReason::SendError);
+                    done += 1;
+                }
+            }
+        }
+        Ok(more)
+    }
+
+    /// Receives up to `batch` packets and writes their frames to the TAP.
+    /// Returns whether the socket may have more (a full batch came).
+    fn peer_to_tap(
+        &self,
+        codec: &mut Codec,
+        c: &mut Counters,
+        bufs: &mut [Vec<u8>],
+        hdrs: &mut MultiHeaders<SockaddrIn>,
+    ) -> Result<bool, String> {
+        let mut got = [(0usize, Ipv4Addr::UNSPECIFIED, false); 1024];
+        let mut retry = false;
+        let n = {
+            let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs
+                .iter_mut()
+                .map(|b| [IoSliceMut::new(&mut b[..])])
+                .collect();
+            match recvmmsg(
+                self.sock.as_raw_fd(),
+                hdrs,
+                iovs.iter_mut(),
+                MsgFlags::MSG_DONTWAIT,
+                None,
+            ) {
+                Ok(r) => {
+                    let mut n = 0;
+                    for m in r {
+                        let src = m.address.map_or(Ipv4Addr::UNSPECIFIED, |a| a.ip());
+                        got[n] = (m.bytes, src, m.flags.contains(MsgFlags::MSG_TRUNC));
+                        n += 1;
+                    }
+                    n
+                }
+                Err(Errno::EAGAIN) | Err(Errno::EINTR) => 0,
+                // ICMP errors reported on the connected socket (port
+                // unreachable, ...): nothing to read this time.
+                Err(Errno::ECONNREFUSED) | Err(Errno::EHOSTUNREACH) | Err(Errno::ENETUNREACH) => {
+                    retry = true;
+                    0
+                }
+                Err(e) => return Err(format!("receiving from the peer: {e}")),
+            }
+        };
+        for (buf, &(len, src, trunc)) in bufs.iter().zip(&got[..n]) {
+            if trunc || len > buf.len() {
+                c.drop(DropReason::Oversize);
+                continue;
+            }
+            let pkt = &buf[..len];
+            let (src, payload) = match self.transport {
+                Transport::Ip => match strip_ipv4(pkt) {
+                    Ok(x) => x,
+                    Err(r) => {
+                        c.drop(r);
+                        continue;
+                    }
+                },
+                Transport::Udp { .. } => (src, pkt),
+            };
+            if src != self.peer {
+                c.drop(DropReason::WrongSource);
+                continue;
+            }
+            match codec.decap(payload) {
+                Ok(frame) => match self.tap.send(frame) {
+                    Ok(_) => {
+                        c.rx_packets += 1;
+                        c.rx_bytes += frame.len() as u64;
+                    }
+                    Err(_) => c.drop(DropReason::TapWriteError),
+                },
+                Err(r) => c.drop(r),
+            }
+        }
+        Ok(retry || n == bufs.len())
+    }
+}
+
+/// Opens the endpoint for `cfg` and forwards until `stop` is set.
+pub fn run(cfg: &EdgeConfig, stop: &AtomicBool) -> Result<Counters, String> {
+    let ep = Endpoint::open(cfg)?;
+    log::info!(
+        "las-edge: {} <-> {} ({:?}) session {} -> peer session {}",
+        cfg.tap,
+        cfg.peer,
+        cfg.transport,
+        cfg.session.session_id,
+        cfg.session.peer_session_id
+    );
+    ep.forward(Codec::new(cfg.session), stop)
+}

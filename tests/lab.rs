@@ -1,0 +1,86 @@
+//! Runs the namespace lab (`lab/lab.sh run`): las on a net_af_packet port
+//! and three las-edge sites. Needs root and `ip netns`; skipped otherwise
+//! unless `CI` is set, in which case it fails.
+
+use std::process::Command;
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn has_netns() -> bool {
+    Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+const CHECKS: &[&str] = &[
+    "las-start",
+    "edges-start",
+    "ping-a-b",
+    "ping-b-a",
+    "arp-a-learns-b",
+    "ping-a-b-mtu",
+    "isolation-c-a",
+    "isolation-c-b",
+    "c-reaches-las",
+    "tcp-a-b",
+    "mac-a-on-siteA",
+    "mac-move-to-siteB",
+    "mac-move-back",
+    "mac-b-on-siteB",
+    "mac-b-aged",
+];
+
+#[test]
+fn lab() {
+    if !is_root() || !has_netns() {
+        if std::env::var_os("CI").is_some() {
+            panic!("the lab needs root and `ip netns`, and CI is set");
+        }
+        println!("SKIPPED: needs root");
+        return;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/lab/lab.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .arg("run")
+        .env("LAS_BIN", env!("CARGO_BIN_EXE_las"))
+        .env("LAS_EDGE_BIN", env!("CARGO_BIN_EXE_las-edge"))
+        .output()
+        .expect("cannot run lab/lab.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+
+    let lines: Vec<&str> = stdout.lines().collect();
+    let mut missing = Vec::new();
+    for name in CHECKS {
+        let prefix = format!("CHECK {name} ");
+        match lines.iter().find(|l| l.starts_with(&prefix)) {
+            Some(l) if l[prefix.len()..].starts_with("ok") => {}
+            Some(l) => missing.push(format!("failed: {l}")),
+            None => missing.push(format!("not run: {name}")),
+        }
+    }
+    assert!(missing.is_empty(), "lab checks: {missing:#?}");
+    let mbps: f64 = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("RESULT tcp-a-b-mbps "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("no RESULT tcp-a-b-mbps line");
+    assert!(mbps > 0.0, "TCP throughput {mbps}");
+    let summary = lines
+        .iter()
+        .find(|l| l.starts_with("SUMMARY "))
+        .expect("no SUMMARY line");
+    assert!(summary.ends_with(" failed=0"), "{summary}");
+    assert!(out.status.success(), "lab.sh exited with {}", out.status);
+}
