@@ -31,6 +31,7 @@ uint16_t las_mbuf_headroom(const struct rte_mbuf *m) { return rte_pktmbuf_headro
 uint16_t las_mbuf_tailroom(const struct rte_mbuf *m) { return rte_pktmbuf_tailroom(m); }
 uint16_t las_mbuf_port(const struct rte_mbuf *m) { return m->port; }
 void las_mbuf_set_port(struct rte_mbuf *m, uint16_t port) { m->port = port; }
+void las_mbuf_set_l2_l3(struct rte_mbuf *m, uint16_t l2, uint16_t l3) { m->l2_len = l2; m->l3_len = l3; }
 uint64_t las_mbuf_ol_flags(const struct rte_mbuf *m) { return m->ol_flags; }
 uint32_t las_mbuf_rss_hash(const struct rte_mbuf *m) { return m->hash.rss; }
 uint16_t las_mbuf_refcnt(const struct rte_mbuf *m) { return rte_mbuf_refcnt_read(m); }
@@ -47,3 +48,6 @@ unsigned las_ring_count(const struct rte_ring *r) { return rte_ring_count(r); }
 uint64_t las_eth_rss_ip(void) { return RTE_ETH_RSS_IP; }
 uint64_t las_eth_tx_offload_multi_segs(void) { return RTE_ETH_TX_OFFLOAD_MULTI_SEGS; }
 uint64_t las_eth_tx_offload_ipv4_cksum(void) { return RTE_ETH_TX_OFFLOAD_IPV4_CKSUM; }
+uint64_t las_eth_rx_offload_scatter(void) { return RTE_ETH_RX_OFFLOAD_SCATTER; }
+uint32_t las_ip_frag_max_frag(void) { return RTE_LIBRTE_IP_FRAG_MAX_FRAG; }
+uint32_t las_ip_frag_death_row_len(void) { return RTE_IP_FRAG_DEATH_ROW_MBUF_LEN; }

@@ -28,6 +28,9 @@ int las_errno(void);
 uint64_t las_eth_rss_ip(void);
 uint64_t las_eth_tx_offload_multi_segs(void);
 uint64_t las_eth_tx_offload_ipv4_cksum(void);
+uint64_t las_eth_rx_offload_scatter(void);
+uint32_t las_ip_frag_max_frag(void);
+uint32_t las_ip_frag_death_row_len(void);
 
 unsigned las_lcore_id(void);
 uint64_t las_tsc(void);
@@ -55,6 +58,7 @@ uint16_t las_mbuf_headroom(const struct rte_mbuf *m);
 uint16_t las_mbuf_tailroom(const struct rte_mbuf *m);
 uint16_t las_mbuf_port(const struct rte_mbuf *m);
 void las_mbuf_set_port(struct rte_mbuf *m, uint16_t port);
+void las_mbuf_set_l2_l3(struct rte_mbuf *m, uint16_t l2, uint16_t l3);
 uint64_t las_mbuf_ol_flags(const struct rte_mbuf *m);
 uint32_t las_mbuf_rss_hash(const struct rte_mbuf *m);
 uint16_t las_mbuf_refcnt(const struct rte_mbuf *m);

@@ -253,6 +253,9 @@ pub fn run(
             tsc_hz,
             burst: dp.burst as usize,
             punt_rate: cfg.l2tp.punt_rate,
+            frag: Some(
+                crate::dpdk::FragTable::new(4096, tsc_hz * 2, -1).map_err(|e| e.to_string())?,
+            ),
         });
     }
     let worker_lcores: Vec<u32> = if single {

@@ -1289,6 +1289,13 @@ impl ControlCore {
         control.insert("l2tp_tunnel_limit".into(), es.limit_refused);
         control.insert("l2tp_tunnels".into(), self.l2tp.tunnel_count() as u64);
         control.insert(
+            "reassembled".into(),
+            self.workers
+                .iter()
+                .map(|w| w.counters.reassembled.get())
+                .sum(),
+        );
+        control.insert(
             "l2tp_auth_failures".into(),
             self.l2tp
                 .tunnels()

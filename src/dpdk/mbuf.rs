@@ -25,6 +25,19 @@ impl Mbuf {
         NonNull::new(p).map(|ptr| Mbuf { ptr })
     }
 
+    /// The raw pointer, still owned by `self`.
+    #[inline(always)]
+    pub(crate) fn as_raw(&self) -> *mut sys::rte_mbuf {
+        self.ptr.as_ptr()
+    }
+
+    /// Sets the L2 and L3 header lengths (for `rte_ip_frag`).
+    #[inline(always)]
+    pub fn set_l2_l3(&mut self, l2: u16, l3: u16) {
+        // SAFETY: field writes on an mbuf we own uniquely.
+        unsafe { sys::las_mbuf_set_l2_l3(self.ptr.as_ptr(), l2, l3) }
+    }
+
     /// Gives up ownership (to a NIC queue or a ring).
     #[inline(always)]
     pub(crate) fn into_raw(self) -> *mut sys::rte_mbuf {

@@ -7,6 +7,7 @@
 
 pub mod eal;
 pub mod error;
+pub mod frag;
 pub mod mbuf;
 pub mod mempool;
 pub mod port;
@@ -15,6 +16,7 @@ pub mod sys;
 
 pub use eal::{Eal, LcoreId};
 pub use error::{DpdkError, Result};
+pub use frag::FragTable;
 pub use mbuf::{Burst, Mbuf, TxBuffer, MAX_BURST};
 pub use mempool::Mempool;
 pub use port::{EthStats, Port, PortConf, PortId, PortInfo};

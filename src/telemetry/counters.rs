@@ -59,8 +59,11 @@ drop_reasons! {
     UnsupportedProtocol = "unsupported_protocol",
     /// L2TP over UDP with a version other than 3.
     BadL2tpVersion = "bad_l2tp_version",
-    /// An outer IPv4 fragment (reassembly not enabled).
+    /// An outer IPv4 fragment and reassembly is off for the port.
     OuterFragment = "outer_fragment",
+    /// Fragments freed by reassembly: timed out, overlapping, too many
+    /// fragments, or the table full.
+    ReassemblyFailed = "reassembly_failed",
     /// Data for a session id we do not know.
     UnknownSession = "unknown_session",
     /// Session known but the packet came over the other encapsulation (IP vs UDP) or UDP port.
@@ -153,6 +156,8 @@ pub struct WorkerCounters {
     pub rx_total: Counter,
     /// Loop iterations.
     pub loops: Counter,
+    /// Outer packets reassembled from fragments.
+    pub reassembled: Counter,
 }
 
 impl WorkerCounters {
@@ -167,6 +172,7 @@ impl WorkerCounters {
             busy_cycles: Counter::default(),
             rx_total: Counter::default(),
             loops: Counter::default(),
+            reassembled: Counter::default(),
         }
     }
 

@@ -22,7 +22,7 @@ mod commands;
 pub use classify::{classify, Class};
 pub use commands::{Command, Event, SessionSpec, SwitchSpec};
 
-use crate::dpdk::{tsc, Burst, Mbuf, MbufRing, Mempool, Port, TxBuffer};
+use crate::dpdk::{tsc, Burst, FragTable, Mbuf, MbufRing, Mempool, Port, TxBuffer};
 use crate::switch::filter::{L2Filter, Verdict};
 use crate::switch::{Learn, MacTable, MemberId, SwitchId};
 use crate::telemetry::{DropReason, WorkerCounters};
@@ -109,7 +109,11 @@ pub struct WorkerSetup {
     pub burst: usize,
     /// Packets punted to the control core per second (0 = no limit).
     pub punt_rate: u32,
+    /// Outer IPv4 reassembly (None: fragments are dropped).
+    pub frag: Option<FragTable>,
 }
+
+const ETH_LEN: usize = crate::wire::ethernet::HEADER_LEN;
 
 /// Bucket depth for a punt rate: a tenth of a second, at least 64.
 fn punt_burst(rate: u64) -> u64 {
@@ -159,6 +163,8 @@ pub struct Worker {
     punt_last: u64,
     punt_rate: u64,
     tsc_now: u64,
+    frag: Option<FragTable>,
+    last_frag_expiry: u64,
 }
 
 impl Worker {
@@ -193,6 +199,8 @@ impl Worker {
             punt_last: tsc(),
             punt_rate: s.punt_rate as u64,
             tsc_now: tsc(),
+            frag: s.frag,
+            last_frag_expiry: tsc(),
         }
     }
 
@@ -241,6 +249,15 @@ impl Worker {
             self.flush_all();
         }
         self.drain_inject();
+        if self.frag.is_some() && t0.wrapping_sub(self.last_frag_expiry) > self.tsc_hz / 10 {
+            self.last_frag_expiry = t0;
+            if let Some(f) = self.frag.as_mut() {
+                let before = f.dropped();
+                f.expire(t0);
+                let lost = f.dropped() - before;
+                self.shared.counters.drops[DropReason::ReassemblyFailed as usize].add(lost);
+            }
+        }
         if total > 0 {
             let c = &self.shared.counters;
             c.rx_total.add(total as u64);
@@ -300,14 +317,36 @@ impl Worker {
     }
 
     #[inline(always)]
-    fn handle(&mut self, pidx: usize, mut m: Mbuf) {
+    fn handle(&mut self, pidx: usize, m: Mbuf) {
         self.shared.counters.ports[pidx]
             .rx_bytes
             .add(m.pkt_len() as u64);
+        self.dispatch(pidx, m, true);
+    }
+
+    /// Classifies and acts on a received (or reassembled) packet.
+    #[inline(always)]
+    fn dispatch(&mut self, pidx: usize, mut m: Mbuf, fresh: bool) {
         let port = self.ports[pidx];
-        let class = classify(m.data(), port.address, self.udp_port);
+        let class = classify(m.data(), m.pkt_len(), port.address, self.udp_port, fresh);
         match class {
             Class::Drop(r) => self.shared.counters.drop(r),
+            Class::Fragment { ip_header_len } => {
+                let Some(frag) = self.frag.as_mut().filter(|_| fresh) else {
+                    self.shared.counters.drop(DropReason::OuterFragment);
+                    return;
+                };
+                let before = frag.dropped();
+                let whole = frag.reassemble(m, ETH_LEN as u16, ip_header_len, self.tsc_now);
+                let lost = frag.dropped() - before;
+                if lost > 0 {
+                    self.shared.counters.drops[DropReason::ReassemblyFailed as usize].add(lost);
+                }
+                if let Some(whole) = whole {
+                    self.shared.counters.reassembled.inc();
+                    self.dispatch(pidx, whole, false);
+                }
+            }
             Class::Punt => {
                 if !self.punt_allowed() {
                     self.shared.counters.drop(DropReason::PuntRateLimited);
@@ -396,8 +435,14 @@ impl Worker {
         }
         let inner_off = l2tp_off + s.l2tp_len;
         let data = m.data();
-        if inner_off + crate::wire::ethernet::HEADER_LEN > end {
+        if inner_off + ETH_LEN > end {
             c.drop(DropReason::InnerMalformed);
+            return;
+        }
+        // Headers (outer and the inner Ethernet header) must be in the
+        // first segment; only a pathological chain would split them.
+        if inner_off + ETH_LEN > data.len() {
+            c.drop(DropReason::Malformed);
             return;
         }
         // Cookie: right after the session id (and, over UDP, the 4-byte
