@@ -18,6 +18,9 @@ mod validate;
 
 pub use l2tp::{Digest, L2tpPeer};
 
+pub use crate::switch::flap::FlapConfig;
+pub use crate::switch::policy::{MssClamp, MtuPolicy, VlanMode};
+pub use crate::switch::storm::StormRate;
 pub use validate::{parse_cookie, parse_mac};
 
 /// A configuration error: `{key} = {value}: {reason}`.
@@ -237,6 +240,15 @@ pub struct Port {
     pub mtu: u16,
     /// MAC override (unicast).
     pub mac: Option<[u8; 6]>,
+    /// Set the DF bit on outer IPv4 packets (default false). Incompatible
+    /// with a switch using `mtu_policy = "fragment"` through this port.
+    pub dont_fragment: bool,
+    /// Reassemble outer IPv4 fragments addressed to us (default true).
+    pub reassembly: bool,
+    /// Reassembly timeout in ms, 1..=60000 (default 2000).
+    pub reassembly_timeout_ms: u32,
+    /// Concurrent reassemblies per worker, 1..=1048576 (default 4096).
+    pub reassembly_max_flows: u32,
 }
 
 impl Port {
@@ -289,6 +301,60 @@ pub struct Switch {
     pub ethertypes: Vec<u16>,
     /// Remote End IDs (VC IDs) of dynamic pseudowires that join this switch.
     pub vc_ids: Vec<String>,
+    /// TCP MSS clamping (default `Auto`; `Fixed` in 536..=65495).
+    pub mss_clamp: MssClamp,
+    /// VLAN handling (default `DropTagged`).
+    pub vlan_mode: VlanMode,
+    /// Frames too big for the egress path (default `Drop`).
+    pub mtu_policy: MtuPolicy,
+    /// Storm control, packets per second per member, 0 = off (default 0),
+    /// 0..=100000000.
+    pub storm_broadcast: u32,
+    pub storm_multicast: u32,
+    pub storm_unknown_unicast: u32,
+    /// Max MACs learned per member, 0 = unlimited (default 0).
+    pub mac_limit_per_member: u32,
+    /// MAC moves within `flap_window` above which a MAC is flapping,
+    /// 0 = off (default 5), 0..=65535.
+    pub flap_threshold: u32,
+    /// Flap window in seconds, 1..=3600 (default 10).
+    pub flap_window: u32,
+    /// Seconds a member is blocked after a flap, 0 = log only (default 0),
+    /// 0..=86400.
+    pub flap_block: u32,
+    /// Static MAC entries; each session is a member of this switch and each
+    /// MAC appears once.
+    pub static_macs: Vec<StaticMac>,
+}
+
+impl Switch {
+    /// The flap detector settings of this switch.
+    pub fn flap_config(&self) -> FlapConfig {
+        FlapConfig {
+            threshold: self.flap_threshold,
+            window: self.flap_window,
+            block: self.flap_block,
+        }
+    }
+
+    /// Storm-control rates `[broadcast, multicast, unknown unicast]`, each
+    /// with a burst of one second's worth.
+    pub fn storm_rates(&self) -> [StormRate; 3] {
+        [
+            StormRate::per_second(self.storm_broadcast),
+            StormRate::per_second(self.storm_multicast),
+            StormRate::per_second(self.storm_unknown_unicast),
+        ]
+    }
+}
+
+/// `static_macs = [{ mac = "..", session = ".." }]` entry of a switch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticMac {
+    /// Nonzero unicast MAC.
+    pub mac: [u8; 6],
+    /// Index into [`Config::sessions`] (`MemberId`); a member of the switch.
+    pub session: usize,
 }
 
 /// Pseudowire encapsulation.

@@ -94,6 +94,10 @@ pub struct RawPort {
     pub gateway: Option<String>,
     pub mtu: Option<i64>,
     pub mac: Option<String>,
+    pub dont_fragment: Option<bool>,
+    pub reassembly: Option<bool>,
+    pub reassembly_timeout_ms: Option<i64>,
+    pub reassembly_max_flows: Option<i64>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -120,6 +124,24 @@ pub struct RawSwitch {
     pub mac_limit: Option<i64>,
     pub ethertypes: Option<Vec<StrOrInt>>,
     pub vc_ids: Option<Vec<StrOrInt>>,
+    pub mss_clamp: Option<StrOrInt>,
+    pub vlan_mode: Option<String>,
+    pub mtu_policy: Option<String>,
+    pub storm_broadcast: Option<i64>,
+    pub storm_multicast: Option<i64>,
+    pub storm_unknown_unicast: Option<i64>,
+    pub mac_limit_per_member: Option<i64>,
+    pub flap_threshold: Option<i64>,
+    pub flap_window: Option<i64>,
+    pub flap_block: Option<i64>,
+    pub static_macs: Option<Vec<RawStaticMac>>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawStaticMac {
+    pub mac: Option<String>,
+    pub session: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]

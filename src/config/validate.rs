@@ -1,9 +1,9 @@
 //! Validation of the raw structs into the typed [`Config`].
 
-use super::raw::{RawConfig, RawPort, RawSession, StrOrInt};
+use super::raw::{RawConfig, RawPort, RawSession, RawStaticMac, RawSwitch, StrOrInt};
 use super::{
-    prefix_mask, Config, ConfigError, Control, Dataplane, Encap, L2SpecCfg, L2tp, Neighbor, Port,
-    Session, Switch,
+    prefix_mask, Config, ConfigError, Control, Dataplane, Encap, L2SpecCfg, L2tp, MssClamp,
+    MtuPolicy, Neighbor, Port, Session, StaticMac, Switch, VlanMode,
 };
 use crate::switch::filter::{parse_ethertype, DEFAULT_ETHERTYPES, MAX_ETHERTYPES};
 use std::collections::{HashMap, HashSet};
@@ -365,6 +365,22 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
         gateway,
         mtu,
         mac,
+        dont_fragment: r.dont_fragment.unwrap_or(false),
+        reassembly: r.reassembly.unwrap_or(true),
+        reassembly_timeout_ms: int(
+            &k("reassembly_timeout_ms"),
+            r.reassembly_timeout_ms,
+            2000,
+            1,
+            60_000,
+        )? as u32,
+        reassembly_max_flows: int(
+            &k("reassembly_max_flows"),
+            r.reassembly_max_flows,
+            4096,
+            1,
+            1 << 20,
+        )? as u32,
     })
 }
 
@@ -390,6 +406,145 @@ fn vc_ids(i: usize, v: Option<Vec<StrOrInt>>, seen: &mut HashSet<String>) -> R<V
             ));
         }
         out.push(s);
+    }
+    Ok(out)
+}
+
+/// Lowest and highest `mss_clamp = N`.
+const MSS_MIN: i64 = 536;
+const MSS_MAX: i64 = 65495;
+
+fn mss_clamp(key: &str, v: Option<StrOrInt>) -> R<MssClamp> {
+    let range = |n: i64, shown: String| {
+        if (MSS_MIN..=MSS_MAX).contains(&n) {
+            Ok(MssClamp::Fixed(n as u16))
+        } else {
+            Err(ConfigError::new(
+                key,
+                shown,
+                format!("must be \"auto\", \"off\" or an MSS in {MSS_MIN}..={MSS_MAX}"),
+            ))
+        }
+    };
+    match v {
+        None => Ok(MssClamp::Auto),
+        Some(StrOrInt::Int(n)) => range(n, n.to_string()),
+        Some(StrOrInt::Str(s)) => match s.as_str() {
+            "auto" => Ok(MssClamp::Auto),
+            "off" => Ok(MssClamp::Off),
+            t => match t.parse::<i64>() {
+                Ok(n) => range(n, quote(&s)),
+                Err(_) => Err(ConfigError::new(
+                    key,
+                    quote(&s),
+                    format!("must be \"auto\", \"off\" or an MSS in {MSS_MIN}..={MSS_MAX}"),
+                )),
+            },
+        },
+    }
+}
+
+fn vlan_mode(key: &str, v: Option<String>) -> R<VlanMode> {
+    match v.as_deref() {
+        None | Some("drop-tagged") => Ok(VlanMode::DropTagged),
+        Some("transparent") => Ok(VlanMode::Transparent),
+        Some("vlan-aware") => Ok(VlanMode::VlanAware),
+        Some(o) => Err(ConfigError::new(
+            key,
+            quote(o),
+            "must be \"drop-tagged\", \"transparent\" or \"vlan-aware\"",
+        )),
+    }
+}
+
+fn mtu_policy(key: &str, v: Option<String>) -> R<MtuPolicy> {
+    match v.as_deref() {
+        None | Some("drop") => Ok(MtuPolicy::Drop),
+        Some("fragment") => Ok(MtuPolicy::Fragment),
+        Some(o) => Err(ConfigError::new(
+            key,
+            quote(o),
+            "must be \"drop\" or \"fragment\"",
+        )),
+    }
+}
+
+/// Highest `storm_*` rate (packets per second).
+const STORM_MAX: i64 = 100_000_000;
+
+/// A `[[switch]]` without `static_macs` (resolved once sessions are known).
+fn switch(i: usize, s: RawSwitch, names: &mut HashSet<String>) -> R<Switch> {
+    let k = |x: &str| format!("switch[{i}].{x}");
+    Ok(Switch {
+        name: name(k("name"), s.name, names)?,
+        aging: int(&k("aging"), s.aging, 300, 0, u32::MAX.into())? as u32,
+        mac_limit: int(&k("mac_limit"), s.mac_limit, 0, 0, u32::MAX.into())? as u32,
+        ethertypes: ethertypes(i, s.ethertypes)?,
+        mss_clamp: mss_clamp(&k("mss_clamp"), s.mss_clamp)?,
+        vlan_mode: vlan_mode(&k("vlan_mode"), s.vlan_mode)?,
+        mtu_policy: mtu_policy(&k("mtu_policy"), s.mtu_policy)?,
+        storm_broadcast: int(&k("storm_broadcast"), s.storm_broadcast, 0, 0, STORM_MAX)? as u32,
+        storm_multicast: int(&k("storm_multicast"), s.storm_multicast, 0, 0, STORM_MAX)? as u32,
+        storm_unknown_unicast: int(
+            &k("storm_unknown_unicast"),
+            s.storm_unknown_unicast,
+            0,
+            0,
+            STORM_MAX,
+        )? as u32,
+        mac_limit_per_member: int(
+            &k("mac_limit_per_member"),
+            s.mac_limit_per_member,
+            0,
+            0,
+            u32::MAX.into(),
+        )? as u32,
+        flap_threshold: int(&k("flap_threshold"), s.flap_threshold, 5, 0, 65535)? as u32,
+        flap_window: int(&k("flap_window"), s.flap_window, 10, 1, 3600)? as u32,
+        flap_block: int(&k("flap_block"), s.flap_block, 0, 0, 86400)? as u32,
+        static_macs: Vec::new(),
+        vc_ids: Vec::new(),
+    })
+}
+
+/// Resolve `switch[i].static_macs` against the sessions.
+fn static_macs(
+    i: usize,
+    list: Vec<RawStaticMac>,
+    switches: &[Switch],
+    sessions: &[Session],
+) -> R<Vec<StaticMac>> {
+    let mut out: Vec<StaticMac> = Vec::with_capacity(list.len());
+    for (j, e) in list.into_iter().enumerate() {
+        let k = |x: &str| format!("switch[{i}].static_macs[{j}].{x}");
+        let mstr = required(&k("mac"), e.mac)?;
+        let mac = unicast_mac(&k("mac"), &mstr)?;
+        if let Some(o) = out.iter().position(|m| m.mac == mac) {
+            return Err(ConfigError::new(
+                k("mac"),
+                quote(&mstr),
+                format!("already given in switch[{i}].static_macs[{o}]"),
+            ));
+        }
+        let sn = required(&k("session"), e.session)?;
+        let Some(session) = sessions.iter().position(|s| s.name == sn) else {
+            return Err(ConfigError::new(
+                k("session"),
+                quote(&sn),
+                "no [[session]] with this name",
+            ));
+        };
+        if sessions[session].switch != i {
+            return Err(ConfigError::new(
+                k("session"),
+                quote(&sn),
+                format!(
+                    "is a member of switch {:?}, not of {:?}",
+                    switches[sessions[session].switch].name, switches[i].name
+                ),
+            ));
+        }
+        out.push(StaticMac { mac, session });
     }
     Ok(out)
 }
@@ -670,15 +825,13 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
     let mut names = HashSet::new();
     let mut switches = Vec::with_capacity(r.switch.len());
     let mut seen_vc = HashSet::new();
-    for (i, s) in r.switch.into_iter().enumerate() {
-        let k = |x: &str| format!("switch[{i}].{x}");
-        switches.push(Switch {
-            name: name(k("name"), s.name, &mut names)?,
-            aging: int(&k("aging"), s.aging, 300, 0, u32::MAX.into())? as u32,
-            mac_limit: int(&k("mac_limit"), s.mac_limit, 0, 0, u32::MAX.into())? as u32,
-            ethertypes: ethertypes(i, s.ethertypes)?,
-            vc_ids: vc_ids(i, s.vc_ids, &mut seen_vc)?,
-        });
+    let mut raw_static = Vec::with_capacity(r.switch.len());
+    for (i, mut s) in r.switch.into_iter().enumerate() {
+        raw_static.push(s.static_macs.take().unwrap_or_default());
+        let vc = s.vc_ids.take();
+        let mut sw = switch(i, s, &mut names)?;
+        sw.vc_ids = vc_ids(i, vc, &mut seen_vc)?;
+        switches.push(sw);
     }
     let switch_idx: HashMap<String, usize> = switches
         .iter()
@@ -709,6 +862,31 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         .enumerate()
         .map(|(i, s)| session(i, s, &cx, &mut names, &mut ids))
         .collect::<R<Vec<_>>>()?;
+
+    for (i, list) in raw_static.into_iter().enumerate() {
+        let macs = static_macs(i, list, &switches, &sessions)?;
+        switches[i].static_macs = macs;
+    }
+    for (i, sw) in switches.iter().enumerate() {
+        if sw.mtu_policy != MtuPolicy::Fragment {
+            continue;
+        }
+        let df = sessions
+            .iter()
+            .find(|s| s.switch == i && ports[s.port].dont_fragment);
+        if let Some(s) = df {
+            return Err(ConfigError::new(
+                format!("switch[{i}].mtu_policy"),
+                "\"fragment\"",
+                format!(
+                    "session {:?} goes through port {:?}, which has dont_fragment = true: \
+                     outer IPv4 fragmentation needs the DF bit clear; set dont_fragment = \
+                     false on the port or mtu_policy = \"drop\"",
+                    s.name, ports[s.port].name
+                ),
+            ));
+        }
+    }
 
     Ok(Config {
         eal_args,
@@ -1142,6 +1320,269 @@ address = "10.0.0.1/24"
     fn error_display() {
         let e = ConfigError::new("session[2].local_cookie", "\"0x12\"", "bad");
         assert_eq!(e.to_string(), "session[2].local_cookie = \"0x12\": bad");
+    }
+
+    const SW2: &str = "[[switch]]\nname = \"s2\"\n";
+
+    #[test]
+    fn policy_defaults() {
+        let c = cfg(S).unwrap();
+        let sw = &c.switches[0];
+        assert_eq!(sw.mss_clamp, MssClamp::Auto);
+        assert_eq!(sw.vlan_mode, VlanMode::DropTagged);
+        assert_eq!(sw.mtu_policy, MtuPolicy::Drop);
+        assert_eq!(
+            (
+                sw.storm_broadcast,
+                sw.storm_multicast,
+                sw.storm_unknown_unicast
+            ),
+            (0, 0, 0)
+        );
+        assert_eq!(sw.mac_limit_per_member, 0);
+        assert_eq!(
+            (sw.flap_threshold, sw.flap_window, sw.flap_block),
+            (5, 10, 0)
+        );
+        assert_eq!(sw.flap_config(), crate::switch::FlapConfig::default());
+        assert!(sw.static_macs.is_empty());
+        assert_eq!(sw.storm_rates(), [super::super::StormRate::UNLIMITED; 3]);
+        let p = &c.ports[0];
+        assert!(!p.dont_fragment);
+        assert!(p.reassembly);
+        assert_eq!(p.reassembly_timeout_ms, 2000);
+        assert_eq!(p.reassembly_max_flows, 4096);
+    }
+
+    #[test]
+    fn policy_values() {
+        let c = cfg(&format!(
+            "{SW2}mss_clamp = 1400\nvlan_mode = \"vlan-aware\"\nmtu_policy = \"fragment\"\n\
+             storm_broadcast = 100\nstorm_multicast = 200\nstorm_unknown_unicast = 300\n\
+             mac_limit_per_member = 50\nflap_threshold = 0\nflap_window = 3600\n\
+             flap_block = 86400\n"
+        ))
+        .unwrap();
+        let sw = &c.switches[1];
+        assert_eq!(sw.mss_clamp, MssClamp::Fixed(1400));
+        assert_eq!(sw.vlan_mode, VlanMode::VlanAware);
+        assert_eq!(sw.mtu_policy, MtuPolicy::Fragment);
+        assert_eq!(sw.storm_rates()[2].pps, 300);
+        assert_eq!(sw.storm_rates()[0].burst, 100);
+        assert_eq!(sw.mac_limit_per_member, 50);
+        assert_eq!(
+            (sw.flap_threshold, sw.flap_window, sw.flap_block),
+            (0, 3600, 86400)
+        );
+        for (v, want) in [
+            ("\"off\"", MssClamp::Off),
+            ("\"auto\"", MssClamp::Auto),
+            ("\"1400\"", MssClamp::Fixed(1400)),
+            ("536", MssClamp::Fixed(536)),
+            ("65495", MssClamp::Fixed(65495)),
+        ] {
+            let c = cfg(&format!("{SW2}mss_clamp = {v}\n")).unwrap();
+            assert_eq!(c.switches[1].mss_clamp, want, "{v}");
+        }
+        let c = cfg(&format!(
+            "{SW2}vlan_mode = \"transparent\"\nmtu_policy = \"drop\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.switches[1].vlan_mode, VlanMode::Transparent);
+        let c = cfg(&format!("{SW2}vlan_mode = \"drop-tagged\"\n")).unwrap();
+        assert_eq!(c.switches[1].vlan_mode, VlanMode::DropTagged);
+    }
+
+    #[test]
+    fn policy_bad_values() {
+        for (line, key, value) in [
+            ("mss_clamp = 535", "mss_clamp", "535"),
+            ("mss_clamp = 65496", "mss_clamp", "65496"),
+            ("mss_clamp = -1", "mss_clamp", "-1"),
+            ("mss_clamp = \"fast\"", "mss_clamp", "\"fast\""),
+            ("mss_clamp = \"100\"", "mss_clamp", "\"100\""),
+            ("vlan_mode = \"tagged\"", "vlan_mode", "\"tagged\""),
+            ("mtu_policy = \"frag\"", "mtu_policy", "\"frag\""),
+            ("storm_broadcast = -1", "storm_broadcast", "-1"),
+            (
+                "storm_multicast = 100000001",
+                "storm_multicast",
+                "100000001",
+            ),
+            ("storm_unknown_unicast = -5", "storm_unknown_unicast", "-5"),
+            ("mac_limit_per_member = -1", "mac_limit_per_member", "-1"),
+            (
+                "mac_limit_per_member = 4294967296",
+                "mac_limit_per_member",
+                "4294967296",
+            ),
+            ("flap_threshold = 65536", "flap_threshold", "65536"),
+            ("flap_threshold = -1", "flap_threshold", "-1"),
+            ("flap_window = 0", "flap_window", "0"),
+            ("flap_window = 3601", "flap_window", "3601"),
+            ("flap_block = -1", "flap_block", "-1"),
+            ("flap_block = 86401", "flap_block", "86401"),
+        ] {
+            let e = err(&format!("{SW2}{line}\n"), &format!("switch[1].{key}"));
+            assert_eq!(e.value, value, "{e}");
+            assert!(!e.reason.is_empty());
+        }
+        let e = err(&format!("{SW2}mss_clamp = 535\n"), "switch[1].mss_clamp");
+        assert!(e.reason.contains("536..=65495"), "{e}");
+        // Type errors name the key too.
+        err(&format!("{SW2}vlan_mode = 1\n"), "switch[1].vlan_mode");
+        err(&format!("{SW2}mss_clamp = true\n"), "switch[1].mss_clamp");
+    }
+
+    #[test]
+    fn port_fragment_keys() {
+        let c = Config::from_toml_str(&port_doc(
+            "192.0.2.1/24",
+            "dont_fragment = true\nreassembly = false\nreassembly_timeout_ms = 60000\n\
+             reassembly_max_flows = 1\n",
+        ))
+        .unwrap();
+        let p = &c.ports[0];
+        assert!(p.dont_fragment && !p.reassembly);
+        assert_eq!(
+            (p.reassembly_timeout_ms, p.reassembly_max_flows),
+            (60000, 1)
+        );
+        for (line, key, value) in [
+            ("reassembly_timeout_ms = 0", "reassembly_timeout_ms", "0"),
+            (
+                "reassembly_timeout_ms = 60001",
+                "reassembly_timeout_ms",
+                "60001",
+            ),
+            ("reassembly_max_flows = 0", "reassembly_max_flows", "0"),
+            (
+                "reassembly_max_flows = 1048577",
+                "reassembly_max_flows",
+                "1048577",
+            ),
+        ] {
+            let e = err_full(
+                &port_doc("192.0.2.1/24", &format!("{line}\n")),
+                &format!("port[0].{key}"),
+            );
+            assert_eq!(e.value, value, "{e}");
+        }
+        err_full(
+            &port_doc("192.0.2.1/24", "dont_fragment = \"yes\"\n"),
+            "port[0].dont_fragment",
+        );
+        err_full(
+            &port_doc("192.0.2.1/24", "reassembly = 1\n"),
+            "port[0].reassembly",
+        );
+    }
+
+    #[test]
+    fn fragment_policy_needs_df_clear() {
+        let df = BASE.replace(
+            "gateway = \"192.0.2.254\"\n",
+            "gateway = \"192.0.2.254\"\ndont_fragment = true\n",
+        );
+        let frag = df.replace(
+            "name = \"cust100\"\n",
+            "name = \"cust100\"\nmtu_policy = \"fragment\"\n",
+        );
+        let e = err_full(&format!("{frag}{S}"), "switch[0].mtu_policy");
+        assert_eq!(e.value, "\"fragment\"");
+        assert!(e.reason.contains("dont_fragment = true"), "{e}");
+        assert!(
+            e.reason.contains("\"siteA\"") && e.reason.contains("\"wan0\""),
+            "{e}"
+        );
+        // DF with "drop", or "fragment" without DF, or no sessions: fine.
+        Config::from_toml_str(&format!("{df}{S}")).unwrap();
+        Config::from_toml_str(&frag).unwrap();
+        let c = cfg(S).unwrap();
+        assert_eq!(c.switches[0].mtu_policy, MtuPolicy::Drop);
+        let nodf = BASE.replace(
+            "name = \"cust100\"\n",
+            "name = \"cust100\"\nmtu_policy = \"fragment\"\n",
+        );
+        Config::from_toml_str(&format!("{nodf}{S}")).unwrap();
+    }
+
+    #[test]
+    fn static_macs() {
+        let two = format!(
+            "{S}{}[[switch]]\nname = \"other\"\n",
+            S.replace("siteA", "siteB").replace("1001", "1002")
+        );
+        let sm = |entries: &str| {
+            BASE.replace(
+                "name = \"cust100\"\n",
+                &format!("name = \"cust100\"\nstatic_macs = [{entries}]\n"),
+            ) + &two
+        };
+        let c = Config::from_toml_str(&sm(
+            "{ mac = \"02:00:00:00:00:01\", session = \"siteA\" }, \
+             { mac = \"02:00:00:00:00:02\", session = \"siteB\" }",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.switches[0].static_macs,
+            vec![
+                StaticMac {
+                    mac: [2, 0, 0, 0, 0, 1],
+                    session: 0
+                },
+                StaticMac {
+                    mac: [2, 0, 0, 0, 0, 2],
+                    session: 1
+                },
+            ]
+        );
+        assert!(c.switches[1].static_macs.is_empty());
+        let bad = [
+            (
+                "{ mac = \"02:00:00:00:00:zz\", session = \"siteA\" }",
+                "switch[0].static_macs[0].mac",
+            ),
+            (
+                "{ mac = \"01:00:5e:00:00:01\", session = \"siteA\" }",
+                "switch[0].static_macs[0].mac",
+            ),
+            (
+                "{ mac = \"00:00:00:00:00:00\", session = \"siteA\" }",
+                "switch[0].static_macs[0].mac",
+            ),
+            ("{ session = \"siteA\" }", "switch[0].static_macs[0].mac"),
+            (
+                "{ mac = \"02:00:00:00:00:01\" }",
+                "switch[0].static_macs[0].session",
+            ),
+            (
+                "{ mac = \"02:00:00:00:00:01\", session = \"nope\" }",
+                "switch[0].static_macs[0].session",
+            ),
+            (
+                "{ mac = \"02:00:00:00:00:01\", session = \"siteA\" }, \
+                 { mac = \"02:00:00:00:00:01\", session = \"siteB\" }",
+                "switch[0].static_macs[1].mac",
+            ),
+        ];
+        for (entries, key) in bad {
+            err_full(&sm(entries), key);
+        }
+        // Session of another switch.
+        let doc = format!(
+            "{}{S}[[switch]]\nname = \"other\"\nstatic_macs = [{{ mac = \"02:00:00:00:00:01\", \
+             session = \"siteA\" }}]\n",
+            BASE
+        );
+        let e = err_full(&doc, "switch[1].static_macs[0].session");
+        assert!(e.reason.contains("\"cust100\""), "{e}");
+        // Unknown key inside an entry.
+        let e = Config::from_toml_str(&sm(
+            "{ mac = \"02:00:00:00:00:01\", session = \"siteA\", vlan = 5 }",
+        ))
+        .unwrap_err();
+        assert!(e.reason.contains("unknown field"), "{e}");
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //!   (preallocated, no allocation or panic per packet, O(1) flushes).
 //! * [`aging::AgingTable`] — the control core's merged table (the truth).
 //! * [`filter::L2Filter`] — per-switch ethertype allow-list and BPDU drop.
+//! * [`policy`] — TCP MSS clamping, VLAN modes and VLAN learning domains,
+//!   MTU policy.
+//! * [`storm::StormControl`] — per-member broadcast/multicast/unknown-unicast
+//!   token buckets.
+//! * [`flap::FlapDetector`] — MAC move (loop) detection on the control core.
 //!
 //! MAC addresses are carried as `u64` values holding the 48-bit address
 //! big-endian in the low 48 bits (see [`mac_to_u64`] / [`mac_from_u64`]).
@@ -13,11 +18,20 @@ use std::fmt;
 
 pub mod aging;
 pub mod filter;
+pub mod flap;
 pub mod mactable;
+pub mod policy;
+pub mod storm;
 
 pub use aging::{AgingEntry, AgingTable, Touch};
 pub use filter::{ethertype_name, parse_ethertype, FilterError, L2Filter, Verdict, LLC};
+pub use flap::{FlapConfig, FlapDetector, FlapVerdict};
 pub use mactable::{Learn, MacTable};
+pub use policy::{
+    clamp_mss, clamp_mss_fixed, learn_key, mss_ceiling, vlan_of, vlan_verdict, DomainError,
+    MssClamp, MssResult, MtuPolicy, VlanDomains, VlanDrop, VlanMode,
+};
+pub use storm::{StormControl, StormRate, TrafficClass};
 
 /// Identifier of a virtual switch (a dense index into preallocated arrays).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
