@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# las throughput benchmark: the I/O ceiling (dpdk-testpmd, io forwarding) and
+# las on the same net_pcap vdev, same cores, same mbuf pool size, per profile.
+# See perf/README.md. Run as root from anywhere:  perf/bench.sh
+#
+# Environment knobs (defaults in brackets):
+#   PROFILES   space-separated ENCAP:SIZE list            ["ip:64 ip:1514"]
+#   DUR        seconds measured per run                   [10]
+#   WARM       seconds before measuring (learning, cache) [3]
+#   PACKETS    packets in each pcap                       [4096]
+#   SESSIONS   pseudowires                                [8]
+#   MACS       inner source MACs                          [1000]
+#   BCAST      inner broadcast percentage                 [0]
+#   CORES      control core,worker core                   [0,1]
+#   TX         vdev TX side: "devnull" (tx_pcap=/dev/null) or "drop" (no tx stream)
+#                                                         [devnull]
+#   HUGE       1 = use hugepages if possible, 0 = force --no-huge [1]
+#   PERF       1 = also `perf record` the las worker core during the window [0]
+#   CARGO_TARGET_DIR  where cargo builds                  [<repo>/target]
+set -euo pipefail
+
+# The knobs given in the environment, to record the exact command.
+CMDLINE="$0 $*"
+for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX HUGE PERF; do
+    if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
+done
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+PROFILES=${PROFILES:-"ip:64 ip:1514"}
+DUR=${DUR:-10}
+WARM=${WARM:-3}
+PACKETS=${PACKETS:-4096}
+SESSIONS=${SESSIONS:-8}
+MACS=${MACS:-1000}
+BCAST=${BCAST:-0}
+CORES=${CORES:-0,1}
+TX=${TX:-devnull}
+HUGE=${HUGE:-1}
+PERF=${PERF:-0}
+
+die() { echo "bench: $*" >&2; exit 1; }
+say() { echo "bench: $*" >&2; }
+
+[[ $(id -u) == 0 ]] || die "run as root (DPDK needs it)"
+command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
+command -v dpdk-testpmd >/dev/null || die "dpdk-testpmd is needed (apt-get install -y dpdk)"
+case $TX in
+    devnull) TXSPEC=",tx_pcap=/dev/null" ;;
+    drop) TXSPEC="" ;;
+    *) die "TX must be devnull or drop" ;;
+esac
+
+# --- build ------------------------------------------------------------------
+say "building release binaries (no-op when up to date)"
+(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release --bin las --bin las-trafgen) >&2
+LAS=$TARGET/release/las
+TRAFGEN=$TARGET/release/las-trafgen
+
+# --- scratch, cleanup -------------------------------------------------------
+WORK=$(mktemp -d /tmp/las-bench.XXXXXX)
+PIDS=()
+PREFIXES=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do
+        if kill -0 "$p" 2>/dev/null; then
+            kill -TERM "$p" 2>/dev/null || true
+            for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+        wait "$p" 2>/dev/null || true
+    done
+    PIDS=()
+    for p in "${PREFIXES[@]}"; do rm -rf "/run/dpdk/$p"; done
+    PREFIXES=()
+}
+trap 'cleanup; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+
+# Stops one process we started (SIGINT, then SIGKILL after 3 s).
+stop_pid() {
+    local p=$1
+    kill -TERM "$p" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+}
+
+# --- memory -----------------------------------------------------------------
+EAL_MEM=()
+HUGE_DESC=""
+if [[ $HUGE == 1 ]]; then
+    cur=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
+    if (( cur < 512 )); then
+        echo 512 > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+    fi
+    if ! mount | grep -q ' type hugetlbfs '; then
+        mkdir -p /dev/hugepages
+        mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null || true
+    fi
+    free_pages=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+    pagesz_kb=$(awk '/Hugepagesize/ {print $2}' /proc/meminfo)
+    if mount | grep -q ' type hugetlbfs ' && (( free_pages * pagesz_kb >= 400 * 1024 )); then
+        HUGE_DESC="hugepages (${free_pages} x ${pagesz_kb} kB free)"
+        EAL_MEM=(-m 400)
+    fi
+fi
+if [[ -z $HUGE_DESC ]]; then
+    HUGE_DESC="NO hugepages (--no-huge; expect ~1.8x lower numbers)"
+    EAL_MEM=(--no-huge -m 1024)
+    say "WARNING: running without hugepages (--no-huge): results are much lower than with hugepages"
+fi
+
+CTRL_CORE=${CORES%%,*}
+WORKER_CORE=${CORES##*,}
+MODEL=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
+NCPU=$(nproc)
+HYPER=$(lscpu | sed -n 's/^Hypervisor vendor:[[:space:]]*//p' | head -1)
+COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(cd "$ROOT" && git status --porcelain 2>/dev/null | grep -v '^??' | grep -q . && echo "+dirty" || true)
+DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# --- testpmd: the I/O ceiling -----------------------------------------------
+# Writes the mean Rx-pps (Mpps) over the samples after WARM s to $log.mpps.
+# (Not run in a subshell, so that the EXIT trap knows the pid.)
+run_testpmd() {
+    local vdev=$1 mbufs=$2 log=$3 prefix="las-bench-tp-$$"
+    PREFIXES+=("$prefix")
+    dpdk-testpmd -l "$CTRL_CORE,$WORKER_CORE" --no-pci --file-prefix "$prefix" "${EAL_MEM[@]}" \
+        --vdev "$vdev" -- --forward-mode=io --nb-cores=1 --stats-period=1 \
+        --total-num-mbufs="$mbufs" --rxd=1024 --txd=1024 --burst=32 \
+        </dev/null >"$log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    sleep $((WARM + DUR + 1))
+    stop_pid "$pid"
+    rm -rf "/run/dpdk/$prefix"
+    # Rx-pps samples, one per second; drop the first WARM+1 (start-up).
+    tr -d '\033' <"$log" | grep -o 'Rx-pps: *[0-9]*' | awk '{print $2}' \
+        | tail -n +$((WARM + 2)) | head -n "$DUR" >"$log.pps"
+    [[ -s $log.pps ]] || { tail -20 "$log" >&2; die "testpmd gave no Rx-pps samples (log above)"; }
+    awk '{s+=$1; n++} END {printf "%.3f\n", s/n/1e6}' "$log.pps" >"$log.mpps"
+}
+
+# --- las ----------------------------------------------------------------------
+counters() { "$LAS" show counters --json --socket "$1"; }
+ports() { "$LAS" show ports --json --socket "$1"; }
+
+# Runs las, measures, writes the results as JSON to $4.
+run_las() {
+    local cfg=$1 sock=$2 log=$3 detail=$4 prefix="las-bench-las-$$"
+    PREFIXES+=("$prefix")
+    rm -f "$sock"
+    RUST_LOG=info "$LAS" --config "$cfg" --cores "$CTRL_CORE,$WORKER_CORE" -- \
+        --file-prefix "$prefix" "${EAL_MEM[@]}" </dev/null >"$log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 1 100); do
+        [[ -S $sock ]] && break
+        kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "las exited early (log above)"; }
+        sleep 0.1
+    done
+    [[ -S $sock ]] || { cat "$log" >&2; die "las did not open $sock"; }
+    sleep "$WARM"
+    local c0 c1 p0 p1 t0 t1 perfpid=""
+    p0=$(ports "$sock"); c0=$(counters "$sock"); t0=$(date +%s.%N)
+    if [[ $PERF == 1 ]] && command -v perf >/dev/null; then
+        perf record -q -g -C "$WORKER_CORE" -o "$detail.perf.data" -- sleep "$DUR" >/dev/null 2>&1 &
+        perfpid=$!
+    fi
+    sleep "$DUR"
+    c1=$(counters "$sock"); t1=$(date +%s.%N); p1=$(ports "$sock")
+    [[ -n $perfpid ]] && wait "$perfpid" || true
+    "$LAS" show switches --socket "$sock" >"$detail.switches" 2>&1 || true
+    stop_pid "$pid"
+    rm -rf "/run/dpdk/$prefix"
+    rm -f "$sock"
+    jq -n --argjson c0 "$c0" --argjson c1 "$c1" --argjson p0 "$p0" --argjson p1 "$p1" \
+        --arg t0 "$t0" --arg t1 "$t1" '
+        ($t1|tonumber) - ($t0|tonumber) as $dt
+        | ($c1.workers | map(.rx_packets) | add) - ($c0.workers | map(.rx_packets) | add) as $rx
+        | ($c1.workers | map(.busy_cycles) | add) - ($c0.workers | map(.busy_cycles) | add) as $busy
+        | ($p1.ports | map(.tx_packets) | add) - ($p0.ports | map(.tx_packets) | add) as $tx
+        | ($p1.ports | map(.rx_missed + .rx_nombuf) | add) - ($p0.ports | map(.rx_missed + .rx_nombuf) | add) as $miss
+        | [ $c1.drops | to_entries[] | {k: .key, v: (.value - ($c0.drops[.key] // 0))} | select(.v > 0) ]
+            | sort_by(-.v) as $drops
+        | ($drops | map(.v) | add // 0) as $dropped
+        | {
+            dt: $dt, rx: $rx, tx: $tx, missed: $miss, dropped: $dropped,
+            mpps: ($rx / $dt / 1e6),
+            cyc_busy: (if $rx > 0 then $busy / $rx else 0 end),
+            cyc_total: (if $rx > 0 then $c1.tsc_hz * $dt / $rx else 0 end),
+            drop_pct: (if $rx > 0 then 100 * $dropped / $rx else 100 end),
+            top_drops: ($drops[:5] | map("\(.k)=\(.v)") | join(" ")),
+            ok: ($rx > 0 and $tx > 0 and $dropped <= 0.01 * $rx)
+          }' >"$detail"
+}
+
+# --- profiles -----------------------------------------------------------------
+ROWS=()
+CHECKS=()
+for prof in $PROFILES; do
+    encap=${prof%%:*}
+    size=${prof##*:}
+    name="$encap-${size}B"
+    pcap=$WORK/$name.pcap
+    cfg=$WORK/$name.toml
+    sock=$WORK/$name.sock
+    vdev="net_pcap0,rx_pcap=$pcap,infinite_rx=1$TXSPEC"
+    "$TRAFGEN" --out "$pcap" --sessions "$SESSIONS" --macs "$MACS" --size "$size" \
+        --packets "$PACKETS" --encap "$encap" --broadcast-pct "$BCAST" \
+        --device "$vdev" --socket "$sock" --config-out "$cfg" 2>/dev/null
+    mbufs=$(sed -n 's/^mbufs = //p' "$cfg")
+
+    say "$name: testpmd io forwarding for $((WARM + DUR)) s"
+    run_testpmd "$vdev" "$mbufs" "$WORK/$name.testpmd.log"
+    tp=$(cat "$WORK/$name.testpmd.log.mpps")
+    say "$name: las for $((WARM + DUR)) s"
+    d=$WORK/$name.las.json
+    run_las "$cfg" "$sock" "$WORK/$name.las.log" "$d"
+    read -r lm cb ct ok < <(jq -r '"\(.mpps) \(.cyc_busy) \(.cyc_total) \(.ok)"' "$d")
+    ratio=$(awk -v a="$lm" -v b="$tp" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+    ROWS+=("$(printf '%-10s %13.3f %9.3f %7s %12.0f %13.0f' "$name" "$tp" "$lm" "$ratio" "$cb" "$ct")")
+    chk=$(jq -r --arg n "$name" '"\($n): las rx \(.rx) tx \(.tx) dropped \(.dropped) (\(.drop_pct*100|round/100)%) missed/nombuf \(.missed) in \(.dt*100|round/100) s; top drops: \(if .top_drops == "" then "none" else .top_drops end)"' "$d")
+    [[ $ok == true ]] || chk="$chk  <-- INVALID: las did not forward (tx 0 or >1% drops)"
+    CHECKS+=("$chk")
+    if [[ $PERF == 1 && -f $d.perf.data ]]; then
+        mkdir -p "$ROOT/perf/results"
+        cp "$d.perf.data" "$ROOT/perf/results/perf-$name.data"
+        perf report -i "$d.perf.data" --no-children --stdio --percent-limit 1 2>/dev/null \
+            | grep -v '^$' | head -60 >"$ROOT/perf/results/perf-$name.txt" || true
+        CHECKS+=("$name: perf profile of the worker core in perf/results/perf-$name.txt")
+    fi
+    CHECKS+=("$(sed 's/^/    /' "$d.switches")")
+done
+
+# --- report -------------------------------------------------------------------
+{
+    echo "== las bench $DATE  commit $COMMIT$DIRTY"
+    echo "command:  $CMDLINE"
+    echo "machine:  $MODEL, $NCPU CPUs${HYPER:+, hypervisor $HYPER}; $HUGE_DESC"
+    echo "setup:    cores $CORES (testpmd: main $CTRL_CORE + 1 fwd core $WORKER_CORE; las: control $CTRL_CORE + 1 worker $WORKER_CORE)"
+    echo "          vdev net_pcap0,rx_pcap=<profile>.pcap,infinite_rx=1$TXSPEC; $PACKETS pkts/pcap, $SESSIONS sessions, $MACS MACs, ${BCAST}% broadcast"
+    echo "          ${WARM} s warm-up, ${DUR} s measured"
+    printf '%-10s %13s %9s %7s %12s %13s\n' profile testpmd_Mpps las_Mpps ratio las_cyc/pkt total_cyc/pkt
+    printf '%s\n' "${ROWS[@]}"
+    echo "checks:"
+    printf '  %s\n' "${CHECKS[@]}"
+    echo
+} | tee -a "$ROOT/perf/results/$(date -u +%F).txt"
