@@ -148,7 +148,8 @@ DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- testpmd: the I/O ceiling -----------------------------------------------
-# Writes the mean Rx-pps (Mpps) over the samples after WARM s to $log.mpps.
+# Writes the mean Rx-pps (Mpps) over the measured window to $log.mpps and the
+# poll thread's CPU share to $log.share.
 # (Not run in a subshell, so that the EXIT trap knows the pid.)
 run_testpmd() {
     local vdev=$1 mbufs=$2 log=$3 prefix="las-bench-tp-$$"
@@ -160,30 +161,33 @@ run_testpmd() {
     local pid=$!
     PIDS+=("$pid")
     boost "$pid"
-    # One Rx-pps sample per second once forwarding runs: wait for enough,
-    # noting the poll thread's CPU time over the measured samples.
-    wait_samples() {
-        local waited=0 n
-        while :; do
-            n=$(grep -c 'Rx-pps' "$log" 2>/dev/null) || n=0
-            (( n < $1 )) || break
-            kill -0 "$pid" 2>/dev/null || break
-            (( waited++ < 5 * ($1 + 20) )) || break
-            sleep 0.2
-        done
-    }
-    wait_samples $((WARM + 1))
-    local r0 t0 r1 t1
-    r0=$(thread_ns "$pid"); t0=$(now)
-    wait_samples $((WARM + DUR + 1))
+    # testpmd prints a stats block every ~stats-period (in practice every
+    # 2 s: its loop sleeps 1 s and checks the period), with Rx-pps measured
+    # over the time since the previous block. Use the blocks printed during
+    # the DUR-second window that starts WARM s after the first one, and note
+    # the poll thread's CPU time over that window.
+    samples() { local c; c=$(grep -c 'Rx-pps' "$log" 2>/dev/null) || true; echo "${c:-0}"; }
+    local waited=0
+    while (( $(samples) < 1 )); do
+        kill -0 "$pid" 2>/dev/null || { tail -20 "$log" >&2; die "testpmd exited (log above)"; }
+        (( waited++ < 300 )) || die "testpmd printed no stats in 60 s"
+        sleep 0.2
+    done
+    sleep "$WARM"
+    local n0 n1 r0 t0 r1 t1
+    n0=$(samples); r0=$(thread_ns "$pid"); t0=$(now)
+    sleep "$DUR"
     r1=$(thread_ns "$pid"); t1=$(now)
+    waited=0
+    while (( $(samples) <= n0 + 1 )) && (( waited++ < 25 )); do sleep 0.2; done
+    n1=$(samples)
     awk -v r0="$r0" -v r1="$r1" -v t0="$t0" -v t1="$t1" \
         'BEGIN {printf "%.3f\n", (r1 - r0) / 1e9 / (t1 - t0)}' >"$log.share"
     stop_pid "$pid"
     rm -rf "/run/dpdk/$prefix"
-    # Rx-pps samples, one per second; drop the first WARM+1 (start-up).
+    # The Rx-pps of the blocks printed from the window start to just after its end.
     tr -d '\033' <"$log" | grep -o 'Rx-pps: *[0-9]*' | awk '{print $2}' \
-        | tail -n +$((WARM + 2)) | head -n "$DUR" >"$log.pps"
+        | sed -n "$((n0 + 1)),${n1}p" >"$log.pps"
     [[ -s $log.pps ]] || { tail -20 "$log" >&2; die "testpmd gave no Rx-pps samples (log above)"; }
     awk '{s+=$1; n++} END {printf "%.3f\n", s/n/1e6}' "$log.pps" >"$log.mpps"
 }
@@ -249,6 +253,7 @@ run_las() {
 # --- profiles -----------------------------------------------------------------
 ROWS=()
 CHECKS=()
+INVALID=0
 for prof in $PROFILES; do
     encap=${prof%%:*}
     size=${prof##*:}
@@ -277,7 +282,11 @@ for prof in $PROFILES; do
         "$name" "$tp" "$(awk -v s="$tpshare" 'BEGIN {print s * 100}')" "$tpc" \
         "$lm" "$(awk -v s="$lshare" 'BEGIN {print s * 100}')" "$cb" "$ct" "$co" "$ratio")")
     chk=$(jq -r --arg n "$name" '"\($n): las rx \(.rx) tx \(.tx) dropped \(.dropped) (\(.drop_pct*100|round/100)%) missed/nombuf \(.missed) in \(.dt*100|round/100) s; top drops: \(if .top_drops == "" then "none" else .top_drops end)"' "$d")
-    [[ $ok == true ]] || chk="$chk  <-- INVALID: las did not forward (tx 0 or >1% drops)"
+    if [[ $ok != true ]]; then
+        chk="$chk  <-- INVALID: las did not forward (tx 0 or >1% drops)"
+        ROWS[-1]="${ROWS[-1]}  INVALID"
+        INVALID=1
+    fi
     CHECKS+=("$chk")
     if [[ $PERF == 1 && -f $d.perf.data ]]; then
         mkdir -p "$ROOT/perf/results"
@@ -313,3 +322,7 @@ done
     printf '  %s\n' "${CHECKS[@]}"
     echo
 } | tee -a "$ROOT/perf/results/$(date -u +%F).txt"
+if (( INVALID )); then
+    say "some profiles are INVALID (las dropped instead of forwarding): see the checks above"
+    exit 2
+fi
