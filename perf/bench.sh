@@ -132,7 +132,7 @@ if [[ $HUGE == 1 ]]; then
     fi
 fi
 if [[ -z $HUGE_DESC ]]; then
-    HUGE_DESC="NO hugepages (--no-huge; expect ~1.8x lower numbers)"
+    HUGE_DESC="NO hugepages (--no-huge; expect 1.4-1.8x lower numbers)"
     EAL_MEM=(--no-huge -m 1024)
     say "WARNING: running without hugepages (--no-huge): results are much lower than with hugepages"
 fi
