@@ -210,9 +210,7 @@ fn outer_packet(a: &Args, i: u32, inner: &[u8], ident: u16) -> Vec<u8> {
 }
 
 fn config(a: &Args, mtu: usize) -> String {
-    let device = a
-        .device
-        .replace("<OUT>", &a.out.display().to_string());
+    let device = a.device.replace("<OUT>", &a.out.display().to_string());
     let mbufs = if a.mbufs > 0 {
         a.mbufs
     } else {
@@ -223,7 +221,11 @@ fn config(a: &Args, mtu: usize) -> String {
         (n - 1) as u32
     };
     let mac_table = (u64::from(a.macs) * 2).next_power_of_two().max(1024);
-    let encap = if a.encap == EncapArg::Udp { "udp" } else { "ip" };
+    let encap = if a.encap == EncapArg::Udp {
+        "udp"
+    } else {
+        "ip"
+    };
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -286,7 +288,9 @@ fn main() -> Result<(), String> {
     let last = 10 + a.sessions - 1;
     let own = u32::from(a.las_ip) & 0xff;
     if (10..=last).contains(&own) {
-        return Err(format!("--las-ip collides with a peer (192.0.2.10..{last})"));
+        return Err(format!(
+            "--las-ip collides with a peer (192.0.2.10..{last})"
+        ));
     }
     let size = usize::from(a.size);
     if a.macs < a.sessions {
@@ -309,8 +313,8 @@ fn main() -> Result<(), String> {
         // the sessions take turns.
         let src = k % a.macs;
         let peer = src % s;
-        let bcast =
-            a.broadcast_pct > 0.0 && (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * 100.0 < a.broadcast_pct;
+        let bcast = a.broadcast_pct > 0.0
+            && (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * 100.0 < a.broadcast_pct;
         let dst = if bcast || s == 1 {
             broadcast += 1;
             None
