@@ -1,0 +1,358 @@
+//! `las-trafgen`: writes a pcap of L2TPv3 data traffic *toward* las, and the
+//! matching las configuration, for benchmarks (see `perf/README.md`).
+//!
+//! Peer `i` (0-based) is `192.0.2.(10+i)` with MAC `02:00:00:00:01:xx`
+//! (`xx` = 10+i) and sends to las local session id `1000+i` (las answers on
+//! remote session id `2000+i`). All sessions are members of one switch,
+//! `bench`. Inner source MAC `m` (`02:10:00:00:hi:lo`) always sits behind
+//! session `m % sessions`, so after one pass over the capture every MAC is
+//! learned and unicast frames go to exactly one other session; a share of
+//! frames (`--broadcast-pct`) is broadcast and floods to all other members.
+#![forbid(unsafe_code)]
+
+use clap::{Parser, ValueEnum};
+use las::wire::ethernet::{ethertype, EthernetRepr, Frame, MacAddr, HEADER_LEN as ETH_LEN};
+use las::wire::ipv4::{self, protocol, Ipv4Repr, HEADER_LEN as IP_LEN};
+use las::wire::l2tp::{Cookie, DataRepr, Encap, SublayerRepr, UDP_PORT};
+use las::wire::udp::{self, UdpRepr, HEADER_LEN as UDP_LEN};
+use pcap_file::pcap::{PcapPacket, PcapWriter};
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EncapArg {
+    Ip,
+    Udp,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "las-trafgen",
+    about = "Write a pcap of L2TPv3 traffic toward las, plus the matching las TOML",
+    long_about = "Writes a pcap of L2TPv3 data packets from N peers to las, carrying \
+inner Ethernet frames between many hosts in one virtual switch (`bench`), and prints \
+(or writes with --config-out) the las configuration that terminates them, with static \
+neighbours so no ARP is needed.\n\n\
+Example:\n  las-trafgen --out /tmp/b64.pcap --size 64 --packets 4096 --config-out /tmp/b64.toml"
+)]
+struct Args {
+    /// pcap file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Number of pseudowires (peers); 1..=240.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=240))]
+    sessions: u32,
+    /// Inner source MACs in total (spread over the sessions).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=65535))]
+    macs: u32,
+    /// Inner Ethernet frame size in bytes, without FCS (60..=9000).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(60..=9000))]
+    size: u16,
+    /// Number of packets in the pcap.
+    #[arg(long, default_value_t = 4096)]
+    packets: u32,
+    /// L2TPv3 over IP (protocol 115) or over UDP (port 1701).
+    #[arg(long, value_enum, default_value_t = EncapArg::Ip)]
+    encap: EncapArg,
+    /// las's address on the port (the peers are on its /24).
+    #[arg(long, default_value = "192.0.2.1")]
+    las_ip: Ipv4Addr,
+    /// las's port MAC (the outer destination MAC).
+    #[arg(long, default_value = "02:00:00:00:00:01")]
+    las_mac: MacAddr,
+    /// Percentage of inner frames sent to the broadcast address (0..=100).
+    #[arg(long, default_value_t = 0.0)]
+    broadcast_pct: f64,
+    /// Seed of the pseudo-random destination choice.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the las TOML here instead of printing it on stdout.
+    #[arg(long)]
+    config_out: Option<PathBuf>,
+    /// The [[port]] device in the generated config.
+    #[arg(
+        long,
+        default_value = "net_pcap0,rx_pcap=<OUT>,infinite_rx=1,tx_pcap=/dev/null"
+    )]
+    device: String,
+    /// Control socket in the generated config.
+    #[arg(long, default_value = "/tmp/las-bench.sock")]
+    socket: String,
+    /// [dataplane] mbufs in the generated config (0 = big enough for the pcap
+    /// held in mbufs by net_pcap's infinite_rx, plus descriptors and caches).
+    #[arg(long, default_value_t = 0)]
+    mbufs: u32,
+}
+
+fn peer_ip(i: u32) -> Ipv4Addr {
+    Ipv4Addr::new(192, 0, 2, (10 + i) as u8)
+}
+
+fn peer_mac(i: u32) -> MacAddr {
+    MacAddr([0x02, 0, 0, 0, 0x01, (10 + i) as u8])
+}
+
+fn host_mac(m: u32) -> MacAddr {
+    MacAddr([0x02, 0x10, 0, 0, (m >> 8) as u8, m as u8])
+}
+
+fn host_ip(m: u32) -> Ipv4Addr {
+    Ipv4Addr::from(0x0a00_0000u32 + 1 + m)
+}
+
+/// xorshift64*: deterministic, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u32) -> u32 {
+        (((self.next() >> 32) * u64::from(n)) >> 32) as u32
+    }
+}
+
+/// The inner Ethernet frame: IPv4/UDP between two hosts, zero payload,
+/// exactly `size` bytes.
+fn inner_frame(size: usize, src: u32, dst: Option<u32>, seq: u32) -> Vec<u8> {
+    let mut f = vec![0u8; size];
+    let dst_mac = dst.map_or(MacAddr::BROADCAST, host_mac);
+    EthernetRepr {
+        src: host_mac(src),
+        dst: dst_mac,
+        ethertype: ethertype::IPV4,
+    }
+    .emit(&mut Frame::new_unchecked(&mut f[..]));
+    let ip_src = host_ip(src);
+    let ip_dst = dst.map_or(Ipv4Addr::BROADCAST, host_ip);
+    let ip_payload = size - ETH_LEN - IP_LEN;
+    Ipv4Repr {
+        src: ip_src,
+        dst: ip_dst,
+        protocol: protocol::UDP,
+        payload_len: ip_payload,
+        ttl: 64,
+        ident: seq as u16,
+        dont_frag: false,
+        dscp: 0,
+    }
+    .emit(&mut ipv4::Packet::new_unchecked(&mut f[ETH_LEN..]));
+    let u = &mut f[ETH_LEN + IP_LEN..];
+    let mut up = udp::Packet::new_unchecked(u);
+    UdpRepr {
+        src_port: 10_000 + (src % 1000) as u16,
+        dst_port: 9,
+        payload_len: ip_payload - UDP_LEN,
+    }
+    .emit(&mut up);
+    up.fill_checksum_v4(ip_src, ip_dst);
+    f
+}
+
+/// Wraps an inner frame from peer `i` into outer Ethernet/IPv4[/UDP]/L2TPv3.
+fn outer_packet(a: &Args, i: u32, inner: &[u8], ident: u16) -> Vec<u8> {
+    let encap = match a.encap {
+        EncapArg::Ip => Encap::Ip,
+        EncapArg::Udp => Encap::Udp,
+    };
+    let l2tp = DataRepr {
+        encap,
+        session_id: 1000 + i,
+        cookie: Cookie::NONE,
+        sublayer: SublayerRepr::None,
+    };
+    let l2tp_len = l2tp.buffer_len();
+    let udp_len = if encap == Encap::Udp { UDP_LEN } else { 0 };
+    let ip_payload = udp_len + l2tp_len + inner.len();
+    let mut p = vec![0u8; ETH_LEN + IP_LEN + ip_payload];
+    EthernetRepr {
+        src: peer_mac(i),
+        dst: a.las_mac,
+        ethertype: ethertype::IPV4,
+    }
+    .emit(&mut Frame::new_unchecked(&mut p[..]));
+    Ipv4Repr {
+        src: peer_ip(i),
+        dst: a.las_ip,
+        protocol: if encap == Encap::Udp {
+            protocol::UDP
+        } else {
+            protocol::L2TP
+        },
+        payload_len: ip_payload,
+        ttl: 64,
+        ident,
+        dont_frag: true,
+        dscp: 0,
+    }
+    .emit(&mut ipv4::Packet::new_unchecked(&mut p[ETH_LEN..]));
+    let l2tp_off = ETH_LEN + IP_LEN + udp_len;
+    l2tp.emit(&mut p[l2tp_off..])
+        .expect("buffer sized for the header");
+    p[l2tp_off + l2tp_len..].copy_from_slice(inner);
+    if encap == Encap::Udp {
+        let mut up = udp::Packet::new_unchecked(&mut p[ETH_LEN + IP_LEN..]);
+        UdpRepr {
+            src_port: UDP_PORT,
+            dst_port: UDP_PORT,
+            payload_len: l2tp_len + inner.len(),
+        }
+        .emit(&mut up);
+        up.fill_checksum_v4(peer_ip(i), a.las_ip);
+    }
+    p
+}
+
+fn config(a: &Args, mtu: usize) -> String {
+    let device = a.device.replace("<OUT>", &a.out.display().to_string());
+    let mbufs = if a.mbufs > 0 {
+        a.mbufs
+    } else {
+        // infinite_rx keeps the whole pcap in mbufs of the RX pool; add RX and
+        // TX descriptors, per-lcore caches and flood copies, round up to 2^n-1.
+        let need = u64::from(a.packets) + 8192;
+        let n = need.next_power_of_two().max(16384);
+        (n - 1) as u32
+    };
+    let mac_table = (u64::from(a.macs) * 2).next_power_of_two().max(1024);
+    let encap = if a.encap == EncapArg::Udp {
+        "udp"
+    } else {
+        "ip"
+    };
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# Generated by las-trafgen for {} ({} sessions, {} MACs, {}-byte inner frames, {} encap).",
+        a.out.display(),
+        a.sessions,
+        a.macs,
+        a.size,
+        encap
+    );
+    let _ = writeln!(
+        s,
+        "# EAL options (hugepages or --no-huge, --file-prefix) are given on the las command line.\n"
+    );
+    let _ = writeln!(s, "[eal]\nargs = []\n");
+    let _ = writeln!(
+        s,
+        "[dataplane]\nmbufs = {mbufs}\nmax_sessions = {}\nmax_switches = 4\nmac_table_size = {mac_table}\n",
+        (a.sessions + 8).next_power_of_two()
+    );
+    let _ = writeln!(s, "[control]\nsocket = {:?}\n", a.socket);
+    let _ = writeln!(
+        s,
+        "[[port]]\nname = \"wan0\"\ndevice = {device:?}\naddress = \"{}/24\"\nmtu = {mtu}\nmac = \"{}\"\n",
+        a.las_ip, a.las_mac
+    );
+    for i in 0..a.sessions {
+        let _ = writeln!(
+            s,
+            "[[neighbor]]\nport = \"wan0\"\naddress = \"{}\"\nmac = \"{}\"\n",
+            peer_ip(i),
+            peer_mac(i)
+        );
+    }
+    let _ = writeln!(s, "[[switch]]\nname = \"bench\"\naging = 300\n");
+    for i in 0..a.sessions {
+        let _ = writeln!(
+            s,
+            "[[session]]\nname = \"pw{i}\"\nswitch = \"bench\"\npeer = \"{}\"\nencap = \"{encap}\"\nlocal_session_id = {}\nremote_session_id = {}\n",
+            peer_ip(i),
+            1000 + i,
+            2000 + i
+        );
+    }
+    s
+}
+
+fn main() -> Result<(), String> {
+    let a = Args::parse();
+    if !(0.0..=100.0).contains(&a.broadcast_pct) {
+        return Err("--broadcast-pct must be within 0..=100".into());
+    }
+    if a.packets == 0 {
+        return Err("--packets must be at least 1".into());
+    }
+    let las_net = u32::from(a.las_ip) & 0xffff_ff00;
+    if las_net != u32::from(Ipv4Addr::new(192, 0, 2, 0)) {
+        return Err("--las-ip must be in 192.0.2.0/24 (the peers' subnet)".into());
+    }
+    let last = 10 + a.sessions - 1;
+    let own = u32::from(a.las_ip) & 0xff;
+    if (10..=last).contains(&own) {
+        return Err(format!(
+            "--las-ip collides with a peer (192.0.2.10..{last})"
+        ));
+    }
+    let size = usize::from(a.size);
+    if a.macs < a.sessions {
+        return Err("--macs must be at least --sessions".into());
+    }
+    if a.macs > a.packets {
+        eprintln!(
+            "las-trafgen: warning: {} MACs but only {} packets: not every MAC is a source",
+            a.macs, a.packets
+        );
+    }
+    let file = std::fs::File::create(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    let mut w = PcapWriter::new(std::io::BufWriter::new(file)).map_err(|e| e.to_string())?;
+    let mut rng = Rng(a.seed.max(1) ^ 0x9e37_79b9_7f4a_7c15);
+    let s = a.sessions;
+    let mut broadcast = 0u32;
+    let mut max_outer = 0usize;
+    for k in 0..a.packets {
+        // Source MACs in round-robin, so every MAC is a source early on and
+        // the sessions take turns.
+        let src = k % a.macs;
+        let peer = src % s;
+        let bcast = a.broadcast_pct > 0.0
+            && (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * 100.0 < a.broadcast_pct;
+        let dst = if bcast || s == 1 {
+            broadcast += 1;
+            None
+        } else {
+            // A random host behind another session.
+            let mut d = rng.below(a.macs);
+            while d % s == peer {
+                d = (d + 1) % a.macs;
+            }
+            Some(d)
+        };
+        let inner = inner_frame(size, src, dst, k);
+        let p = outer_packet(&a, peer, &inner, k as u16);
+        max_outer = max_outer.max(p.len());
+        w.write_packet(&PcapPacket::new(
+            Duration::from_micros(u64::from(k)),
+            p.len() as u32,
+            &p,
+        ))
+        .map_err(|e| e.to_string())?;
+    }
+    drop(w);
+    // The outer IP packet must fit the port MTU or las drops it on output.
+    let mtu = (max_outer - ETH_LEN).max(1500);
+    let cfg = config(&a, mtu);
+    eprintln!(
+        "las-trafgen: wrote {} packets ({} broadcast inner, outer frame {} bytes) to {}",
+        a.packets,
+        broadcast,
+        max_outer,
+        a.out.display()
+    );
+    match &a.config_out {
+        Some(p) => {
+            std::fs::write(p, cfg).map_err(|e| format!("{}: {e}", p.display()))?;
+            eprintln!("las-trafgen: wrote the las config to {}", p.display());
+        }
+        None => print!("{cfg}"),
+    }
+    Ok(())
+}
