@@ -42,7 +42,7 @@ fn main() {
         .allowlist_function("rte_eth_dev_count_avail|rte_eth_dev_get_port_by_name|rte_eth_dev_info_get|rte_eth_dev_configure|rte_eth_rx_queue_setup|rte_eth_tx_queue_setup|rte_eth_dev_start|rte_eth_dev_stop|rte_eth_dev_close|rte_eth_macaddr_get|rte_eth_promiscuous_enable|rte_eth_allmulticast_enable|rte_eth_stats_get|rte_eth_dev_set_mtu|rte_eth_dev_adjust_nb_rx_tx_desc|rte_eth_dev_socket_id|rte_eth_link_get_nowait|rte_eth_dev_default_mac_addr_set")
         .allowlist_function("rte_ring_create|rte_ring_free")
         .allowlist_function("rte_ip_frag_table_create|rte_ip_frag_table_destroy|rte_ipv4_frag_reassemble_packet|rte_ipv4_fragment_packet|rte_ip_frag_free_death_row|rte_ip_frag_table_del_expired_entries")
-        .allowlist_type("rte_ip_frag_death_row|rte_ip_frag_tbl|rte_ipv4_hdr|rte_eth_conf|rte_eth_dev_info|rte_eth_stats|rte_ether_addr|rte_eth_link|rte_eth_rxconf|rte_eth_txconf")
+        .allowlist_type("rte_mbuf|rte_ip_frag_death_row|rte_ip_frag_tbl|rte_ipv4_hdr|rte_eth_conf|rte_eth_dev_info|rte_eth_stats|rte_ether_addr|rte_eth_link|rte_eth_rxconf|rte_eth_txconf")
         .allowlist_var("RTE_ETH_.*|RTE_MBUF_DEFAULT_.*|RTE_PKTMBUF_HEADROOM|RTE_MAX_LCORE|RING_F_.*|RTE_MBUF_F_.*|SOCKET_ID_ANY|LCORE_ID_ANY")
         .derive_default(true)
         .layout_tests(false)

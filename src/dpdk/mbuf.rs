@@ -53,14 +53,23 @@ impl Mbuf {
         unsafe { Mbuf::from_raw(sys::las_pktmbuf_alloc(pool.as_ptr())) }
     }
 
+    /// The mbuf header. Its layout comes from DPDK's own `rte_mbuf.h`
+    /// through bindgen, so reading fields here costs a load, not a call.
+    #[inline(always)]
+    fn hdr(&self) -> &sys::rte_mbuf {
+        // SAFETY: `ptr` is a valid mbuf we own for the life of &self.
+        unsafe { self.ptr.as_ref() }
+    }
+
     /// Bytes of the first segment.
     #[inline(always)]
     pub fn data(&self) -> &[u8] {
-        // SAFETY: data pointer and data_len describe the initialised bytes
-        // of the first segment, which we own for the life of &self.
+        let h = self.hdr();
+        // SAFETY: buf_addr + data_off .. + data_len are the initialised
+        // bytes of the first segment, owned by this mbuf for &self.
         unsafe {
-            let p = sys::las_mbuf_data(self.ptr.as_ptr());
-            std::slice::from_raw_parts(p, sys::las_mbuf_data_len(self.ptr.as_ptr()) as usize)
+            let p = (h.buf_addr as *const u8).add(h.data_off as usize);
+            std::slice::from_raw_parts(p, h.data_len as usize)
         }
     }
 
@@ -70,46 +79,42 @@ impl Mbuf {
     pub fn data_mut(&mut self) -> &mut [u8] {
         // SAFETY: as `data`, and &mut self guarantees unique access.
         unsafe {
-            let p = sys::las_mbuf_data(self.ptr.as_ptr());
-            std::slice::from_raw_parts_mut(p, sys::las_mbuf_data_len(self.ptr.as_ptr()) as usize)
+            let h = self.ptr.as_ref();
+            let p = (h.buf_addr as *mut u8).add(h.data_off as usize);
+            std::slice::from_raw_parts_mut(p, h.data_len as usize)
         }
     }
 
     #[inline(always)]
     pub fn data_len(&self) -> usize {
-        // SAFETY: field read of a valid mbuf.
-        unsafe { sys::las_mbuf_data_len(self.ptr.as_ptr()) as usize }
+        self.hdr().data_len as usize
     }
 
     #[inline(always)]
     pub fn pkt_len(&self) -> usize {
-        // SAFETY: field read of a valid mbuf.
-        unsafe { sys::las_mbuf_pkt_len(self.ptr.as_ptr()) as usize }
+        self.hdr().pkt_len as usize
     }
 
     #[inline(always)]
     pub fn nb_segs(&self) -> u16 {
-        // SAFETY: field read of a valid mbuf.
-        unsafe { sys::las_mbuf_nb_segs(self.ptr.as_ptr()) }
+        self.hdr().nb_segs
     }
 
     #[inline(always)]
     pub fn headroom(&self) -> usize {
-        // SAFETY: field read of a valid mbuf.
-        unsafe { sys::las_mbuf_headroom(self.ptr.as_ptr()) as usize }
+        self.hdr().data_off as usize
     }
 
     #[inline(always)]
     pub fn tailroom(&self) -> usize {
-        // SAFETY: field read of a valid mbuf.
+        // SAFETY: field read of a valid mbuf (last segment walk in DPDK).
         unsafe { sys::las_mbuf_tailroom(self.ptr.as_ptr()) as usize }
     }
 
     /// The port the mbuf was received on.
     #[inline(always)]
     pub fn port(&self) -> u16 {
-        // SAFETY: field read of a valid mbuf.
-        unsafe { sys::las_mbuf_port(self.ptr.as_ptr()) }
+        self.hdr().port
     }
 
     /// Sets the port field (used to tell a worker where to send an
@@ -117,7 +122,7 @@ impl Mbuf {
     #[inline(always)]
     pub fn set_port(&mut self, port: u16) {
         // SAFETY: field write on an mbuf we own uniquely.
-        unsafe { sys::las_mbuf_set_port(self.ptr.as_ptr(), port) }
+        unsafe { self.ptr.as_mut().port = port }
     }
 
     /// True when another mbuf references the same data (a clone exists),
@@ -261,8 +266,7 @@ impl Mbuf {
     /// Prefetches the first cache line of packet data.
     #[inline(always)]
     pub fn prefetch_data(&self) {
-        // SAFETY: prefetch of a valid address inside the mbuf buffer.
-        unsafe { sys::las_prefetch0(sys::las_mbuf_data(self.ptr.as_ptr()) as *const _) }
+        super::prefetch0(&self.data()[0..0]);
     }
 }
 
@@ -329,8 +333,12 @@ impl Burst {
         let p = self.pkts[self.pos];
         self.pos += 1;
         if self.pos + 2 < self.len {
-            // SAFETY: prefetch hint on a valid mbuf's data address.
-            unsafe { sys::las_prefetch0(sys::las_mbuf_data(self.pkts[self.pos + 2]) as *const _) }
+            // SAFETY: the slot holds a valid mbuf we own; we only compute
+            // its data address for a prefetch hint, which never faults.
+            unsafe {
+                let h = &*self.pkts[self.pos + 2];
+                super::prefetch0(&*(h.buf_addr as *const u8).add(h.data_off as usize));
+            }
         }
         // SAFETY: slots in pos..len hold mbufs we own; each is taken once.
         unsafe { Mbuf::from_raw(p) }
@@ -424,5 +432,20 @@ impl TxBuffer {
 impl Drop for TxBuffer {
     fn drop(&mut self) {
         self.consume(0);
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::sys;
+
+    /// The fast path reads mbuf fields through bindgen's layout; make sure
+    /// it is the 128-byte, two-cache-line struct DPDK documents.
+    #[test]
+    fn mbuf_layout() {
+        assert_eq!(std::mem::size_of::<sys::rte_mbuf>(), 128);
+        assert_eq!(std::mem::offset_of!(sys::rte_mbuf, data_off), 16);
+        assert_eq!(std::mem::offset_of!(sys::rte_mbuf, pkt_len), 36);
+        assert_eq!(std::mem::offset_of!(sys::rte_mbuf, data_len), 40);
     }
 }

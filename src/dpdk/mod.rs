@@ -37,9 +37,20 @@ pub fn tsc_hz() -> u64 {
 
 /// Prefetch the cache line holding `p` into all cache levels.
 #[inline(always)]
-pub fn prefetch0<T>(p: &T) {
+pub fn prefetch0<T: ?Sized>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetch is a hint; it never faults, even on bad addresses.
-    unsafe { sys::las_prefetch0(p as *const T as *const core::ffi::c_void) }
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(
+            p as *const T as *const i8,
+            core::arch::x86_64::_MM_HINT_T0,
+        )
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: prefetch is a hint; it never faults, even on bad addresses.
+    unsafe {
+        sys::las_prefetch0(p as *const T as *const core::ffi::c_void)
+    }
 }
 
 /// A CPU pause hint for spin loops.

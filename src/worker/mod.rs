@@ -115,6 +115,31 @@ pub struct WorkerSetup {
 
 const ETH_LEN: usize = crate::wire::ethernet::HEADER_LEN;
 
+/// Compares a 0-, 4- or 8-byte cookie at `off` as one integer load (no
+/// `memcmp` call per packet). The caller checked `off + want.len()` is
+/// inside `data`.
+#[inline(always)]
+fn cookie_matches(data: &[u8], off: usize, want: &[u8]) -> bool {
+    match want.len() {
+        0 => true,
+        4 => match (data.get(off..off + 4), <[u8; 4]>::try_from(want)) {
+            (Some(got), Ok(w)) => {
+                u32::from_ne_bytes([got[0], got[1], got[2], got[3]]) == u32::from_ne_bytes(w)
+            }
+            _ => false,
+        },
+        8 => match (data.get(off..off + 8), <[u8; 8]>::try_from(want)) {
+            (Some(got), Ok(w)) => {
+                let mut g = [0u8; 8];
+                g.copy_from_slice(got);
+                u64::from_ne_bytes(g) == u64::from_ne_bytes(w)
+            }
+            _ => false,
+        },
+        _ => data.get(off..off + want.len()) == Some(want),
+    }
+}
+
 /// Bucket depth for a punt rate: a tenth of a second, at least 64.
 fn punt_burst(rate: u64) -> u64 {
     (rate / 10).max(64)
@@ -453,7 +478,7 @@ impl Worker {
                 crate::wire::l2tp::Encap::Udp => 8,
             };
         let want = s.spec.local_cookie.as_bytes();
-        if data[cookie_off..cookie_off + want.len()] != *want {
+        if !cookie_matches(data, cookie_off, want) {
             c.drop(DropReason::CookieMismatch);
             return;
         }
