@@ -114,7 +114,14 @@ impl Las {
             vec!["ip", "link", "set", "dev", &las_if, "up"],
             vec!["ip", "link", "set", "dev", &iface, "up"],
             vec!["ip", "addr", "add", &format!("{my_ip}/24"), "dev", &iface],
-            vec!["ip", "addr", "add", &format!("198.19.{net}.11/24"), "dev", &iface],
+            vec![
+                "ip",
+                "addr",
+                "add",
+                &format!("198.19.{net}.11/24"),
+                "dev",
+                &iface,
+            ],
         ] {
             assert!(sh(&a), "{a:?} failed");
         }
@@ -204,7 +211,11 @@ impl Las {
     fn wait(&self, t: Duration, what: &str, mut f: impl FnMut(&Las) -> bool) {
         let t0 = Instant::now();
         while !f(self) {
-            assert!(t0.elapsed() < t, "timed out waiting for {what}{}", self.logs());
+            assert!(
+                t0.elapsed() < t,
+                "timed out waiting for {what}{}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -420,11 +431,9 @@ impl Peer {
                     p[4..].to_vec()
                 }
             };
-            if self.is_udp() {
-                if payload.len() >= 8 && payload[0] & 0x80 == 0 {
-                    self.data.push_back(payload[4..].to_vec());
-                    continue;
-                }
+            if self.is_udp() && payload.len() >= 8 && payload[0] & 0x80 == 0 {
+                self.data.push_back(payload[4..].to_vec());
+                continue;
             }
             return Some(payload);
         }
@@ -433,7 +442,8 @@ impl Peer {
     /// The next control message within `t`, parsed; checks it is for us.
     fn recv(&mut self, t: Duration) -> Option<(Message, Vec<u8>)> {
         let b = self.recv_bytes(t)?;
-        let m = Message::parse(&b).unwrap_or_else(|e| panic!("las sent a bad message {e:?}: {b:02x?}"));
+        let m =
+            Message::parse(&b).unwrap_or_else(|e| panic!("las sent a bad message {e:?}: {b:02x?}"));
         assert_eq!(m.ccid, self.my_ccid, "Control Connection ID of {m:?}");
         Some((m, b))
     }
@@ -505,7 +515,12 @@ fn avp_set(m: &Message) -> Vec<(u16, u16, bool, bool)> {
 /// The AVPs a message of flavour `fl` has for IETF attributes `attrs`
 /// that have a Cisco twin, plus `plain` (IETF, M = 1) and `cisco_extra`
 /// (vendor 9, M = 1), sorted.
-fn want_set(fl: Flavour, dual: &[u16], plain: &[u16], cisco_extra: &[u16]) -> Vec<(u16, u16, bool, bool)> {
+fn want_set(
+    fl: Flavour,
+    dual: &[u16],
+    plain: &[u16],
+    cisco_extra: &[u16],
+) -> Vec<(u16, u16, bool, bool)> {
     let mut v = Vec::new();
     for &a in plain {
         v.push((ietf::VENDOR, a, true, false));
@@ -645,7 +660,11 @@ fn open_session(p: &mut Peer, fl: Flavour, ours: u32) -> u32 {
         avp_set(&r),
         want_set(
             fl,
-            &[ietf::LOCAL_SESSION_ID, ietf::REMOTE_SESSION_ID, ietf::PW_TYPE],
+            &[
+                ietf::LOCAL_SESSION_ID,
+                ietf::REMOTE_SESSION_ID,
+                ietf::PW_TYPE
+            ],
             &[],
             &[],
         ),
@@ -714,11 +733,7 @@ fn full_flow(name: &str, net: u8, udp: bool, fl: Flavour) {
         assert_eq!(v.ccid, Some(ccid));
         assert_eq!(v.remote_session_id, ours);
         assert_eq!(v.peer, las.my_ip.to_string());
-        assert_eq!(
-            v.encap,
-            if udp { "udp:1701->1701" } else { "ip" },
-            "{v:?}"
-        );
+        assert_eq!(v.encap, if udp { "udp:1701->1701" } else { "ip" }, "{v:?}");
         assert_eq!(v.local_cookie, "");
         assert_eq!(v.remote_cookie, "");
         assert_eq!(v.l2spec, "none");
@@ -733,7 +748,11 @@ fn full_flow(name: &str, net: u8, udp: bool, fl: Flavour) {
         .expect("las did not flood the frame to session B");
     assert_eq!(be32(&d[..4]), ours_b, "session id of the flooded copy");
     assert_eq!(&d[4..], &f[..], "inner frame");
-    assert_eq!(p.recv_data(Duration::from_millis(300)), None, "split horizon");
+    assert_eq!(
+        p.recv_data(Duration::from_millis(300)),
+        None,
+        "split horizon"
+    );
     let s = las.sessions();
     let a = s.iter().find(|v| v.local_session_id == sid_a).unwrap();
     let b = s.iter().find(|v| v.local_session_id == sid_b).unwrap();
@@ -841,8 +860,14 @@ fn sccrq_retransmit_and_sccrp_retransmissions() {
     }
     let d1 = times[0].as_secs_f64();
     let d2 = (times[1] - times[0]).as_secs_f64();
-    assert!((0.7..1.6).contains(&d1), "first retransmission after {d1} s");
-    assert!((1.6..2.8).contains(&d2), "second retransmission {d2} s later");
+    assert!(
+        (0.7..1.6).contains(&d1),
+        "first retransmission after {d1} s"
+    );
+    assert!(
+        (1.6..2.8).contains(&d2),
+        "second retransmission {d2} s later"
+    );
     let t = las.tunnels();
     assert_eq!(t.len(), 1, "one tunnel for a retransmitted SCCRQ: {t:?}");
     assert_eq!(t[0].state, "waitctlconn");
@@ -933,7 +958,10 @@ fn errors_and_malformed() {
     let rc = c.result_code().expect("Result Code");
     assert_eq!(
         (rc.result, rc.error),
-        (cdn_result::GENERAL_ERROR, Some(error_code::UNKNOWN_MANDATORY_AVP)),
+        (
+            cdn_result::GENERAL_ERROR,
+            Some(error_code::UNKNOWN_MANDATORY_AVP)
+        ),
         "{c:?}"
     );
     assert_eq!(c.remote_session_id(), Some(0x3002));
@@ -951,7 +979,10 @@ fn errors_and_malformed() {
     let rc = s.result_code().expect("Result Code");
     assert_eq!(
         (rc.result, rc.error),
-        (stopccn_result::GENERAL_ERROR, Some(error_code::UNKNOWN_MANDATORY_AVP)),
+        (
+            stopccn_result::GENERAL_ERROR,
+            Some(error_code::UNKNOWN_MANDATORY_AVP)
+        ),
         "{s:?}"
     );
     assert_ne!(s.assigned_ccid(), Some(0));
@@ -1025,7 +1056,10 @@ fn message_digest_authentication() {
     let (r, raw) = p.expect_raw(T::Sccrp);
     // Message Digest right after the Message Type, MD5 (type 0, 16 bytes).
     let d = &r.avps[0];
-    assert_eq!((d.vendor, d.attr, d.mandatory), (ietf::VENDOR, ietf::MESSAGE_DIGEST, true));
+    assert_eq!(
+        (d.vendor, d.attr, d.mandatory),
+        (ietf::VENDOR, ietf::MESSAGE_DIGEST, true)
+    );
     assert_eq!(d.value.len(), 17);
     assert_eq!(d.value[0], 0);
     let las_nonce = r.nonce().expect("SCCRP carries las's nonce").to_vec();
@@ -1068,7 +1102,12 @@ fn message_digest_authentication() {
     let mut q = Peer::udp(&las, las.my_ip, 0, 0x0c15_c009);
     let mut rq = sccrq(fl, q.my_ccid)
         .with_nonce(&our_nonce)
-        .emit_with_digest(DigestAlg::Md5, &auth::shared_key(DigestAlg::Md5, b"wrong"), &our_nonce, &[]);
+        .emit_with_digest(
+            DigestAlg::Md5,
+            &auth::shared_key(DigestAlg::Md5, b"wrong"),
+            &our_nonce,
+            &[],
+        );
     q.send_raw(&rq);
     q.expect_silence(Duration::from_millis(700));
     assert_eq!(las.control("l2tp_auth_failures"), 2);
