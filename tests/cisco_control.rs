@@ -1111,10 +1111,13 @@ fn message_digest_authentication() {
     q.send_raw(&rq);
     q.expect_silence(Duration::from_millis(700));
     assert_eq!(las.control("l2tp_auth_failures"), 2);
+    // ... and leaves no half-open tunnel behind to hold a slot.
+    assert_eq!(las.tunnels().len(), 1, "{:?}", las.tunnels());
     // Without any digest at all: no answer either.
     rq = sccrq(fl, q.my_ccid).with_nonce(&our_nonce).emit();
     q.send_raw(&rq);
     q.expect_silence(Duration::from_millis(700));
+    assert_eq!(las.control("l2tp_auth_failures"), 3);
     assert_eq!(
         las.tunnels()
             .iter()
