@@ -1300,7 +1300,8 @@ impl ControlCore {
             self.l2tp
                 .tunnels()
                 .map(|(_, t)| t.stats().auth_failures)
-                .sum(),
+                .sum::<u64>()
+                + es.sccrq_auth_failures,
         );
         CountersView {
             uptime_secs: self.start.elapsed().as_secs(),

@@ -231,6 +231,9 @@ pub struct EndpointStats {
     pub limit_refused: u64,
     /// SCCRQs ignored because we won a tie (§5.4.3).
     pub tie_won: u64,
+    /// SCCRQs dropped for a bad or missing Message Digest (no tunnel is
+    /// kept for them).
+    pub sccrq_auth_failures: u64,
 }
 
 /// All control connections of this box, keyed by our Control Connection
@@ -384,6 +387,13 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
         };
         if let Some((_, t)) = self.tunnels.get_mut(&ccid) {
             let acts = t.handle(now, &msg, raw, &mut *self.rng, &mut self.session_ids);
+            // A new tunnel whose SCCRQ failed authentication never left
+            // Idle: forget it rather than hold a slot (and count toward
+            // the limits) until the setup timeout.
+            if existing.is_none() && t.state() == TunnelState::Idle {
+                self.stats.sccrq_auth_failures += t.stats().auth_failures;
+                self.tunnels.remove(&ccid);
+            }
             out.extend(Self::tag(peer, acts));
         }
         self.reap(now);
