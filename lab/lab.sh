@@ -2,8 +2,11 @@
 # las lab: las on a net_af_packet port plus three las-edge sites, built from
 # network namespaces and veth pairs only.
 #
-#   lab/lab.sh run     build the lab, run every check, tear it down
-#   lab/lab.sh clean   remove anything a previous run left behind
+#   lab/lab.sh run           build the lab, run every check (static, then
+#                            dynamic), tear it down
+#   lab/lab.sh run-static    only the static-session checks
+#   lab/lab.sh run-dynamic   only the dynamic-mode checks (CHECK dyn-*)
+#   lab/lab.sh clean         remove anything a previous run left behind
 #
 # Needs root, iproute2, ping, python3, iperf3 (else a python TCP transfer).
 # Binaries: $LAS_BIN / $LAS_EDGE_BIN, else $CARGO_TARGET_DIR (or target/)
@@ -17,6 +20,14 @@
 #   (af_packet)      pw0 = host A   cookies)       pw0 = host C
 #                    switch 100     pw0 = host B   switch 200
 #                                   switch 100
+#
+# Static part: las has one [[session]] per site, the edges use fixed ids.
+# Dynamic part: las has no sessions, only switch cust100 with vc_ids ["100"]
+# (and auto_switch); the edges run in dynamic mode (--vc-id): A (ip) and
+# B (udp) ask for VC ID 100, C (ip, with a per-peer secret) for VC ID 200
+# (auto-created switch vc-200). Then: an edge killed with SIGKILL is
+# cleared after the hello timeout, a wrong secret never comes up, stopping
+# las sends StopCCN to the edges, and they reconnect when las is back.
 #
 # Every check prints one machine-checkable line:
 #   CHECK <name> ok|FAIL [detail]
@@ -296,17 +307,31 @@ peer-cookie = "0x0a0b0c0d"
 EOF
 }
 
-start_las() {
-    log "starting las in $NS_LAS (cores $LAB_CORES)"
+start_las() { # [config name, default las]: $WORK/<name>.toml, logs to $WORK/<name>.log
+    local name=${1:-las}
+    log "starting las in $NS_LAS (cores $LAB_CORES, $name.toml)"
     rm -rf "/run/dpdk/$FILE_PREFIX"
     # `ip netns exec` execs the command: $! is las itself, so signals reach it.
-    ip netns exec "$NS_LAS" "$LAS" --config "$WORK/las.toml" --cores "$LAB_CORES" >"$WORK/las.log" 2>&1 &
+    ip netns exec "$NS_LAS" "$LAS" --config "$WORK/$name.toml" --cores "$LAB_CORES" >>"$WORK/$name.log" 2>&1 &
     LAS_PID=$!
     if ! wait_for 60 las_show ports >/dev/null 2>&1; then
         echo "las did not come up:"
-        tail -n 40 "$WORK/las.log"
+        tail -n 40 "$WORK/$name.log"
         return 1
     fi
+}
+
+stop_las() { # SIGINT (las sends StopCCN to its peers), wait up to 20 s
+    [ -n "$LAS_PID" ] || return 0
+    kill -INT "$LAS_PID" 2>/dev/null
+    local i
+    for i in $(seq 1 40); do
+        kill -0 "$LAS_PID" 2>/dev/null || break
+        sleep 0.5
+    done
+    kill -KILL "$LAS_PID" 2>/dev/null
+    wait "$LAS_PID" 2>/dev/null
+    LAS_PID=""
 }
 
 start_edge() { # site
@@ -447,6 +472,243 @@ print("%.1f %d" % (64 * 1024 * 1024 * 8 / d / 1e6, 64 * 1024 * 1024))')
     fi
 }
 
+# ---------------------------------------------------------------- dynamic mode
+
+DYN_SECRET=lab-secret-C
+
+write_las_dyn_config() {
+    cat >"$WORK/las-dyn.toml" <<EOF
+[eal]
+args = ["--no-pci", "--no-huge", "--no-shconf", "-m", "512", "--file-prefix", "$FILE_PREFIX"]
+
+[dataplane]
+mbufs = 8191
+max_sessions = 16
+max_switches = 4
+mac_table_size = 1024
+
+[control]
+socket = "$WORK/las.sock"
+
+[[port]]
+name = "wan0"
+device = "net_af_packet0,iface=ul0"
+address = "$LAS_UL/24"
+mtu = $MTU
+
+# No sessions: the edges ask for them by VC ID. Short timers so a dead
+# edge is noticed in seconds: HELLO after 2 s of silence, then 3
+# retransmissions 1 s apart.
+[l2tp]
+hello_interval = 2
+retransmit_max = 1
+retransmit_retries = 3
+auto_switch = true
+cookie_len = 8
+
+# Site C must authenticate (the others need no secret).
+[[l2tp.peer]]
+prefix = "${UL[C]}/32"
+secret = "$DYN_SECRET"
+
+[[switch]]
+name = "cust100"
+vc_ids = ["100"]
+aging = $AGING
+EOF
+    # Site B in dynamic mode from a config file (VC ID as a number).
+    cat >"$WORK/edge-B-dyn.toml" <<EOF
+tap = "pw0"
+tap-mtu = $TAP_MTU
+local = "${UL[B]}"
+peer = "$LAS_UL"
+encap = "udp"
+vc-id = 100
+EOF
+}
+
+start_dyn_edge() { # site [secret]: dynamic mode; logs appended to dyn-edge-<site>.log
+    local s=$1 secret=${2:-} ns
+    ns=$(ns_site "$s")
+    case $s in
+    # A asks to receive the default sublayer (las sends it, and receives none).
+    A) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL[A]}" --peer "$LAS_UL" \
+        --encap ip --vc-id 100 --l2spec default >>"$WORK/dyn-edge-A.log" 2>&1 & ;;
+    B) ip netns exec "$ns" "$EDGE" --config "$WORK/edge-B-dyn.toml" >>"$WORK/dyn-edge-B.log" 2>&1 & ;;
+    C) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL[C]}" --peer "$LAS_UL" \
+        --encap ip --vc-id 200 --secret "${secret:-$DYN_SECRET}" >>"$WORK/dyn-edge-C.log" 2>&1 & ;;
+    esac
+    EDGE_PID[$s]=$!
+}
+
+stop_dyn_edge() { # site [signal]: stop, wait, print its counters
+    local s=$1 sig=${2:-TERM} pid=${EDGE_PID[$1]:-}
+    [ -n "$pid" ] || return 0
+    kill "-$sig" "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    EDGE_PID[$s]=""
+    if [ "$sig" != KILL ]; then
+        echo "-- las-edge site $s (dynamic) counters"
+        grep -v ' INFO \| WARN ' "$WORK/dyn-edge-$s.log" | tail -n 12 | sed 's/^/   /'
+    fi
+}
+
+# "peer vc_id switch kind rx_packets" per session.
+dyn_sessions() {
+    las_show sessions --json 2>/dev/null | python3 -c '
+import json, sys
+for s in json.load(sys.stdin).get("sessions", []):
+    print(s["peer"], s.get("vc_id"), s["switch"], s["kind"], s["rx_packets"])
+'
+}
+
+# "peer state sessions auth_failures" per tunnel.
+dyn_tunnels() {
+    las_show tunnels --json 2>/dev/null | python3 -c '
+import json, sys
+for t in json.load(sys.stdin).get("tunnels", []):
+    print(t["peer"], t["state"], t["sessions"], t["auth_failures"])
+'
+}
+
+las_control_counter() { # name
+    las_show counters --json 2>/dev/null | python3 -c '
+import json, sys
+print(json.load(sys.stdin).get("control", {}).get(sys.argv[1], 0))
+' "$1"
+}
+
+has_session() { dyn_sessions | awk -v p="$1" '$1 == p { f = 1 } END { exit !f }'; }
+no_session() { ! has_session "$1"; }
+sessions_of() { # site...: all have a session
+    local s
+    for s in "$@"; do has_session "${UL[$s]}" || return 1; done
+}
+tunnel_established() { dyn_tunnels | awk -v p="$1" '$1 == p && $2 == "established" { f = 1 } END { exit !f }'; }
+edge_logged() { grep -q "$2" "$WORK/dyn-edge-$1.log" 2>/dev/null; }
+
+run_dynamic() {
+    local s r out t0
+    log "dynamic mode: las with no sessions; edges ask for VC IDs 100 (A ip, B udp) and 200 (C ip, secret)"
+    write_las_dyn_config
+    if ! start_las las-dyn; then
+        check dyn-las-start FAIL
+        return
+    fi
+    check dyn-las-start ok
+    for s in "${SITES[@]}"; do start_dyn_edge "$s"; done
+
+    # 1. The control connections and sessions come up.
+    t0=$(date +%s)
+    if wait_for 30 sessions_of A B C; then
+        check dyn-sessions-up ok "3 sessions after $(($(date +%s) - t0)) s"
+    else
+        check dyn-sessions-up FAIL "$(dyn_sessions | tr '\n' ';')"
+    fi
+    echo "---- las show tunnels"
+    las_show tunnels
+    echo "---- las show sessions"
+    las_show sessions
+    r=0
+    for s in "${SITES[@]}"; do tunnel_established "${UL[$s]}" || r=1; done
+    if [ $r = 0 ]; then check dyn-tunnels-established ok; else check dyn-tunnels-established FAIL "$(dyn_tunnels | tr '\n' ';')"; fi
+    out=$(dyn_sessions)
+    if echo "$out" | grep -q "^${UL[A]} 100 cust100 dynamic " && echo "$out" | grep -q "^${UL[B]} 100 cust100 dynamic "; then
+        check dyn-vc-100-cust100 ok "A and B in cust100 (VC ID 100)"
+    else
+        check dyn-vc-100-cust100 FAIL "$(echo "$out" | tr '\n' ';')"
+    fi
+    if echo "$out" | grep -q "^${UL[C]} 200 vc-200 dynamic " && las_show switches | grep -q "vc-200"; then
+        check dyn-vc-200-auto-switch ok "C in auto-created switch vc-200"
+    else
+        check dyn-vc-200-auto-switch FAIL "$(echo "$out" | tr '\n' ';')"
+    fi
+    if tunnel_established "${UL[C]}" && has_session "${UL[C]}"; then
+        check dyn-secret-ok ok "C authenticated with the per-peer secret"
+    else
+        check dyn-secret-ok FAIL
+    fi
+
+    # 2. Traffic: A <-> B over the negotiated sessions, C isolated.
+    for s in "${SITES[@]}"; do in_ns "$(ns_site "$s")" ip neigh flush dev pw0 2>/dev/null; done
+    in_ns lassiteA ping -n -c 2 -i 0.3 -W 1 "${HOST[B]}" >/dev/null 2>&1
+    if r=$(ping_ok A "${HOST[B]}" 10); then check dyn-ping-a-b ok "$r"; else check dyn-ping-a-b FAIL "$r"; fi
+    if r=$(ping_ok B "${HOST[A]}" 10); then check dyn-ping-b-a ok "$r"; else check dyn-ping-b-a FAIL "$r"; fi
+    if r=$(ping_ok C "${HOST[A]}" 3); then check dyn-isolation-c-a FAIL "$r replies"; else check dyn-isolation-c-a ok "$r replies"; fi
+    r=$(dyn_sessions | awk -v p="${UL[C]}" '$1 == p { print $5 }')
+    if [ "${r:-0}" -gt 0 ]; then check dyn-c-reaches-las ok "rx_packets=$r"; else check dyn-c-reaches-las FAIL "rx_packets=${r:-?}"; fi
+
+    # 3. SIGKILL edge A: no StopCCN; las clears it after the hello timeout.
+    stop_dyn_edge A KILL
+    t0=$(date +%s)
+    if wait_for 30 no_session "${UL[A]}"; then
+        check dyn-dead-edge-cleared ok "session gone after $(($(date +%s) - t0)) s (hello 2 s, 3 retries)"
+    else
+        check dyn-dead-edge-cleared FAIL "still there after $(($(date +%s) - t0)) s"
+    fi
+
+    # 4. A clean stop (SIGTERM) sends StopCCN: las clears the session at once.
+    stop_dyn_edge C
+    if wait_for 3 no_session "${UL[C]}"; then check dyn-edge-stop-clears ok; else check dyn-edge-stop-clears FAIL; fi
+
+    # 5. Wrong secret: C never comes up, las counts authentication failures.
+    start_dyn_edge C wrong-secret
+    sleep 6
+    r=$(las_control_counter l2tp_auth_failures)
+    if ! has_session "${UL[C]}" && ! tunnel_established "${UL[C]}" && [ "${r:-0}" -gt 0 ]; then
+        check dyn-wrong-secret ok "no session, l2tp_auth_failures=$r"
+    else
+        check dyn-wrong-secret FAIL "l2tp_auth_failures=${r:-?} $(dyn_tunnels | tr '\n' ';')"
+    fi
+    stop_dyn_edge C
+
+    # 6. A comes back (same VC ID, new session).
+    start_dyn_edge A
+    if wait_for 20 sessions_of A B; then check dyn-edge-rejoins ok; else check dyn-edge-rejoins FAIL; fi
+
+    # 7. Stopping las (SIGINT) sends StopCCN: the edges see it, stay up and
+    # reconnect by themselves when las is back.
+    stop_las
+    r=0
+    for s in A B; do
+        wait_for 5 edge_logged "$s" "control connection down: closed by the peer" || r=1
+        kill -0 "${EDGE_PID[$s]}" 2>/dev/null || r=1
+    done
+    if [ $r = 0 ]; then check dyn-stopccn-seen ok "A and B saw StopCCN, still running"; else
+        check dyn-stopccn-seen FAIL
+        tail -n 5 "$WORK/dyn-edge-A.log" "$WORK/dyn-edge-B.log"
+    fi
+    if ! start_las las-dyn; then
+        check dyn-las-restart FAIL
+        return
+    fi
+    check dyn-las-restart ok
+    t0=$(date +%s)
+    if wait_for 60 sessions_of A B; then
+        check dyn-reconnect ok "A and B back after $(($(date +%s) - t0)) s"
+    else
+        check dyn-reconnect FAIL "$(dyn_sessions | tr '\n' ';')"
+    fi
+    for s in A B; do in_ns "$(ns_site "$s")" ip neigh flush dev pw0 2>/dev/null; done
+    in_ns lassiteA ping -n -c 2 -i 0.3 -W 1 "${HOST[B]}" >/dev/null 2>&1
+    if r=$(ping_ok A "${HOST[B]}" 10); then check dyn-ping-after-restart ok "$r"; else check dyn-ping-after-restart FAIL "$r"; fi
+
+    echo "---- las show tunnels"
+    las_show tunnels
+    echo "---- las show sessions"
+    las_show sessions
+    echo "---- las show switches"
+    las_show switches
+    for s in A B; do stop_dyn_edge "$s"; done
+    # The exit counters report the control connection.
+    if grep -q "^control connection: stopped" "$WORK/dyn-edge-A.log" &&
+        grep -q "sessions up/down/refused: 2/1/0" "$WORK/dyn-edge-B.log"; then
+        check dyn-edge-counters ok
+    else
+        check dyn-edge-counters FAIL
+    fi
+}
+
 report() {
     echo "---- las show switches"
     las_show switches
@@ -460,7 +722,8 @@ report() {
     for s in A C; do stop_edge "$s"; done
 }
 
-main_run() {
+main_run() { # static|dynamic|both
+    local what=$1
     if [ "$(id -u)" != 0 ]; then
         echo "lab.sh: needs root (network namespaces)" >&2
         exit 2
@@ -479,34 +742,43 @@ main_run() {
     trap 'echo "interrupted"; FAILED=$((FAILED + 1)); exit 130' INT TERM
 
     build
-    write_las_config
-    if ! start_las; then
-        check las-start FAIL
-    else
-        check las-start ok
-        local s
-        for s in "${SITES[@]}"; do start_edge "$s"; done
-        local up=1
-        for s in "${SITES[@]}"; do wait_for 10 tap_up "$s" || up=0; done
-        if [ $up = 1 ]; then check edges-start ok; else
-            check edges-start FAIL
-            for s in "${SITES[@]}"; do tail -n 5 "$WORK/edge-$s.log"; done
+    if [ "$what" != dynamic ]; then
+        write_las_config
+        if ! start_las; then
+            check las-start FAIL
+        else
+            check las-start ok
+            local s
+            for s in "${SITES[@]}"; do start_edge "$s"; done
+            local up=1
+            for s in "${SITES[@]}"; do wait_for 10 tap_up "$s" || up=0; done
+            if [ $up = 1 ]; then check edges-start ok; else
+                check edges-start FAIL
+                for s in "${SITES[@]}"; do tail -n 5 "$WORK/edge-$s.log"; done
+            fi
+            run_checks
+            report
         fi
-        run_checks
-        report
+        stop_las
+    fi
+    if [ "$what" != static ]; then
+        run_dynamic
+        stop_las
     fi
     echo "SUMMARY passed=$PASSED failed=$FAILED"
     [ "$FAILED" -eq 0 ]
 }
 
 case "${1:-}" in
-run) main_run ;;
+run) main_run both ;;
+run-static) main_run static ;;
+run-dynamic) main_run dynamic ;;
 clean)
     clean
     echo "cleaned"
     ;;
 *)
-    echo "usage: $0 run|clean" >&2
+    echo "usage: $0 run|run-static|run-dynamic|clean" >&2
     exit 2
     ;;
 esac

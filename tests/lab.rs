@@ -1,6 +1,8 @@
 //! Runs the namespace lab (`lab/lab.sh run`): las on a net_af_packet port
-//! and three las-edge sites. Needs root and `ip netns`; skipped otherwise
-//! unless `CI` is set, in which case it fails.
+//! and three las-edge sites, first with static sessions, then in dynamic
+//! mode (RFC 3931 control connections opened by the edges, by VC ID).
+//! Needs root and `ip netns`; skipped otherwise unless `CI` is set, in
+//! which case it fails.
 
 use std::process::Command;
 
@@ -36,6 +38,26 @@ const CHECKS: &[&str] = &[
     "mac-move-back",
     "mac-b-on-siteB",
     "mac-b-aged",
+    // Dynamic mode.
+    "dyn-las-start",
+    "dyn-sessions-up",
+    "dyn-tunnels-established",
+    "dyn-vc-100-cust100",
+    "dyn-vc-200-auto-switch",
+    "dyn-secret-ok",
+    "dyn-ping-a-b",
+    "dyn-ping-b-a",
+    "dyn-isolation-c-a",
+    "dyn-c-reaches-las",
+    "dyn-dead-edge-cleared",
+    "dyn-edge-stop-clears",
+    "dyn-wrong-secret",
+    "dyn-edge-rejoins",
+    "dyn-stopccn-seen",
+    "dyn-las-restart",
+    "dyn-reconnect",
+    "dyn-ping-after-restart",
+    "dyn-edge-counters",
 ];
 
 #[test]

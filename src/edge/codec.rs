@@ -35,10 +35,13 @@ pub enum DropReason {
     TapWriteError,
     /// Sending on the socket failed.
     SendError,
+    /// Dynamic mode: no session is up (frame from the TAP, or data from
+    /// the peer, while the control connection is (re)connecting).
+    NoSession,
 }
 
 impl DropReason {
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::IpMalformed,
         DropReason::NotL2tp,
@@ -52,6 +55,7 @@ impl DropReason {
         DropReason::Oversize,
         DropReason::TapWriteError,
         DropReason::SendError,
+        DropReason::NoSession,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -68,7 +72,18 @@ impl DropReason {
             DropReason::Oversize => "oversize",
             DropReason::TapWriteError => "tap-write-error",
             DropReason::SendError => "send-error",
+            DropReason::NoSession => "no-session",
         }
+    }
+}
+
+/// The control message inside an L2TPv3 payload, if it is one: over UDP
+/// the whole payload when the T bit is set; over IP what follows a zero
+/// session id (4 bytes).
+pub fn control_message(encap: Encap, payload: &[u8]) -> Option<&[u8]> {
+    match encap {
+        Encap::Udp => matches!(classify_udp(payload), Ok(Kind::Control)).then_some(payload),
+        Encap::Ip => (payload.len() >= 4 && payload[..4] == [0; 4]).then(|| &payload[4..]),
     }
 }
 
@@ -120,7 +135,7 @@ impl Codec {
             encap: self.params.encap,
             session_id: self.params.peer_session_id,
             cookie: self.params.peer_cookie,
-            sublayer: match self.params.l2spec {
+            sublayer: match self.params.peer_l2spec {
                 L2Spec::None => SublayerRepr::None,
                 L2Spec::Default => SublayerRepr::Default { seq },
             },
@@ -131,7 +146,7 @@ impl Codec {
     /// must already be at `buf[tx_header_len()..]`. Advances the transmit
     /// sequence number when the default sublayer is in use.
     pub fn encap(&mut self, buf: &mut [u8]) -> Result<(), DropReason> {
-        let seq = match self.params.l2spec {
+        let seq = match self.params.peer_l2spec {
             L2Spec::None => None,
             L2Spec::Default => {
                 let s = self.tx_seq;
@@ -200,6 +215,7 @@ mod test {
             cookie: cookie_of("0a0b0c0d"),
             peer_cookie: cookie_of("0102030405060708"),
             l2spec,
+            peer_l2spec: l2spec,
         }
     }
 
@@ -210,6 +226,8 @@ mod test {
             peer_session_id: p.session_id,
             cookie: p.peer_cookie,
             peer_cookie: p.cookie,
+            l2spec: p.peer_l2spec,
+            peer_l2spec: p.l2spec,
             ..*p
         }
     }
@@ -282,6 +300,35 @@ mod test {
         // Over IP, 4 zero bytes are a control message.
         let mut rx = Codec::new(params(Encap::Ip, L2Spec::None));
         assert_eq!(rx.decap(&[0u8; 40]), Err(DropReason::Control));
+    }
+
+    #[test]
+    fn test_asymmetric_sublayer() {
+        // We send the default sublayer but expect none (negotiated).
+        let mut p = params(Encap::Ip, L2Spec::None);
+        p.peer_l2spec = L2Spec::Default;
+        let mut tx = Codec::new(p);
+        let mut rx = Codec::new(mirror(&p));
+        let f = frame();
+        let pkt = encap_frame(&mut tx, &f);
+        assert_eq!(pkt.len(), f.len() + 4 + 8 + 4);
+        assert_eq!(rx.decap(&pkt), Ok(&f[..]));
+        let back = encap_frame(&mut rx, &f);
+        assert_eq!(back.len(), f.len() + 4 + 4);
+        assert_eq!(tx.decap(&back), Ok(&f[..]));
+    }
+
+    #[test]
+    fn test_control_message() {
+        let ctl = [0xc8, 0x03, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(control_message(Encap::Udp, &ctl), Some(&ctl[..]));
+        let data = [0, 0x03, 0, 0, 0, 0, 0x03, 0xe9, 1, 2];
+        assert_eq!(control_message(Encap::Udp, &data), None);
+        let mut ip = vec![0u8; 4];
+        ip.extend_from_slice(&ctl);
+        assert_eq!(control_message(Encap::Ip, &ip), Some(&ctl[..]));
+        assert_eq!(control_message(Encap::Ip, &data), None);
+        assert_eq!(control_message(Encap::Ip, &[0, 0]), None);
     }
 
     #[test]

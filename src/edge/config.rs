@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser};
 use serde::Deserialize;
 
+use crate::wire::l2tp::auth::DigestAlg;
 use crate::wire::l2tp::{Cookie, Encap, L2Spec, UDP_PORT};
 
 /// Default TAP MTU: leaves room for the outer IPv4 header and the largest
@@ -18,18 +19,27 @@ use crate::wire::l2tp::{Cookie, Encap, L2Spec, UDP_PORT};
 pub const DEFAULT_TAP_MTU: u16 = 1400;
 /// Default number of packets per recvmmsg/sendmmsg batch.
 pub const DEFAULT_BATCH: usize = 32;
+/// Default HELLO interval of the control connection (dynamic mode), s.
+pub const DEFAULT_HELLO_INTERVAL: u32 = 60;
+/// Longest VC ID (Remote End ID) accepted.
+pub const MAX_VC_ID_LEN: usize = 64;
 
 #[derive(Parser, Debug, Default)]
 #[command(
     name = "las-edge",
     version,
     about = "Software L2TPv3 edge router: bridges a TAP interface to one L2TPv3 pseudowire",
-    long_about = "las-edge bridges a TAP interface to one static L2TPv3 Ethernet pseudowire \
+    long_about = "las-edge bridges a TAP interface to one L2TPv3 Ethernet pseudowire \
 (RFC 3931/4719) toward las or any L2TPv3 peer, like Linux `ip l2tp` + l2tp_eth in user space.\n\n\
+Static mode (session ids and cookies configured on both sides):\n\
   las-edge --tap pw0 --local 10.0.0.2 --peer 10.0.0.1 --encap ip \\\n\
            --session-id 2001 --peer-session-id 1001\n\n\
 --session-id is the id the peer puts in packets to us (we check it), --peer-session-id the id \
-we put in packets to the peer; --cookie is the cookie we expect, --peer-cookie the one we send."
+we put in packets to the peer; --cookie is the cookie we expect, --peer-cookie the one we send.\n\n\
+Dynamic mode (--vc-id): las-edge opens an RFC 3931 control connection to the peer and \
+requests the session for that VC ID; ids and cookies are negotiated, and it reconnects by \
+itself when the peer goes away:\n\
+  las-edge --tap pw0 --local 10.0.0.2 --peer 10.0.0.1 --encap udp --vc-id 100 [--secret S]"
 )]
 pub struct EdgeArgs {
     /// TOML file with the same keys (e.g. `session-id = 1001`); flags override it.
@@ -82,6 +92,39 @@ pub struct Keys {
     /// Packets per recvmmsg/sendmmsg batch (1..=1024, default 32).
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Dynamic mode: the VC ID (Remote End ID) to request from the peer
+    /// over an RFC 3931 control connection. No session ids or cookies then.
+    #[arg(long)]
+    #[serde(default, deserialize_with = "str_or_int")]
+    pub vc_id: Option<String>,
+    /// Dynamic mode: shared secret of the control connection (Message
+    /// Digest on every message; challenges from the peer are answered).
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// Dynamic mode: md5 (default) or sha1, the Message Digest algorithm.
+    #[arg(long)]
+    pub digest: Option<String>,
+    /// Dynamic mode: send Cisco vendor-9 AVPs too (for Cisco IOS peers).
+    #[arg(long)]
+    #[serde(default)]
+    pub cisco_avps: bool,
+    /// Dynamic mode: HELLO after this many seconds of silence (default 60).
+    #[arg(long)]
+    pub hello_interval: Option<u32>,
+}
+
+/// A VC ID may be written as a TOML string or number.
+fn str_or_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum V {
+        S(String),
+        I(u64),
+    }
+    Ok(Option::<V>::deserialize(d)?.map(|v| match v {
+        V::S(s) => s,
+        V::I(i) => i.to_string(),
+    }))
 }
 
 impl Keys {
@@ -101,6 +144,11 @@ impl Keys {
             peer_cookie: over.peer_cookie.or(self.peer_cookie),
             l2spec: over.l2spec.or(self.l2spec),
             batch: over.batch.or(self.batch),
+            vc_id: over.vc_id.or(self.vc_id),
+            secret: over.secret.or(self.secret),
+            digest: over.digest.or(self.digest),
+            cisco_avps: over.cisco_avps || self.cisco_avps,
+            hello_interval: over.hello_interval.or(self.hello_interval),
         }
     }
 
@@ -111,8 +159,8 @@ impl Keys {
 }
 
 /// The pseudowire's parameters, independent of sockets and the TAP. Static
-/// mode takes them from the configuration; a control connection (dynamic
-/// mode) would negotiate them.
+/// mode takes them from the configuration; the control connection
+/// (dynamic mode) negotiates them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionParams {
     pub encap: Encap,
@@ -124,7 +172,36 @@ pub struct SessionParams {
     pub cookie: Cookie,
     /// The cookie we send.
     pub peer_cookie: Cookie,
+    /// The sublayer we expect to receive.
     pub l2spec: L2Spec,
+    /// The sublayer we send (static mode: the same as `l2spec`; a control
+    /// connection may negotiate a different one per direction).
+    pub peer_l2spec: L2Spec,
+}
+
+/// Dynamic mode: what the control connection needs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DynamicConfig {
+    /// VC ID (Remote End ID) requested in the ICRQ.
+    pub vc_id: String,
+    /// Shared secret and digest algorithm, if authenticating.
+    pub secret: Option<(String, DigestAlg)>,
+    /// Send Cisco vendor-9 AVPs as well as the IETF ones.
+    pub cisco_avps: bool,
+    /// HELLO interval, seconds.
+    pub hello_interval: u32,
+}
+
+impl std::fmt::Debug for DynamicConfig {
+    // Never print the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamicConfig")
+            .field("vc_id", &self.vc_id)
+            .field("secret", &self.secret.as_ref().map(|(_, a)| ("***", a)))
+            .field("cisco_avps", &self.cisco_avps)
+            .field("hello_interval", &self.hello_interval)
+            .finish()
+    }
 }
 
 /// How the pseudowire is carried.
@@ -144,7 +221,12 @@ pub struct EdgeConfig {
     pub local: Ipv4Addr,
     pub peer: Ipv4Addr,
     pub transport: Transport,
+    /// Static mode: the pseudowire. Dynamic mode: only `encap` and
+    /// `l2spec` (the sublayer we ask to receive) are set; ids are 0 until
+    /// the control connection negotiates a session.
     pub session: SessionParams,
+    /// Set in dynamic mode (`--vc-id`).
+    pub dynamic: Option<DynamicConfig>,
     pub batch: usize,
 }
 
@@ -212,11 +294,49 @@ impl EdgeConfig {
                 Transport::Udp { sport, dport }
             }
         };
-        let session_id = required(k.session_id, "session-id")?;
-        let peer_session_id = required(k.peer_session_id, "peer-session-id")?;
-        if session_id == 0 || peer_session_id == 0 {
-            return Err("session ids must be nonzero (0 marks control messages)".into());
-        }
+        let dynamic = match k.vc_id {
+            Some(vc_id) => Some(Self::dynamic(
+                vc_id,
+                &k.secret,
+                &k.digest,
+                k.cisco_avps,
+                k.hello_interval,
+            )?),
+            None => {
+                if k.secret.is_some()
+                    || k.digest.is_some()
+                    || k.cisco_avps
+                    || k.hello_interval.is_some()
+                {
+                    return Err(
+                        "--secret/--digest/--cisco-avps/--hello-interval only apply in dynamic mode (--vc-id)"
+                            .into(),
+                    );
+                }
+                None
+            }
+        };
+        let (session_id, peer_session_id) = if dynamic.is_some() {
+            if k.session_id.is_some()
+                || k.peer_session_id.is_some()
+                || k.cookie.is_some()
+                || k.peer_cookie.is_some()
+            {
+                return Err(
+                    "--vc-id (dynamic mode) negotiates session ids and cookies: \
+                     do not give --session-id/--peer-session-id/--cookie/--peer-cookie"
+                        .into(),
+                );
+            }
+            (0, 0)
+        } else {
+            let session_id = required(k.session_id, "session-id")?;
+            let peer_session_id = required(k.peer_session_id, "peer-session-id")?;
+            if session_id == 0 || peer_session_id == 0 {
+                return Err("session ids must be nonzero (0 marks control messages)".into());
+            }
+            (session_id, peer_session_id)
+        };
         let l2spec = match k.l2spec.as_deref().unwrap_or("none") {
             "none" => L2Spec::None,
             "default" => L2Spec::Default,
@@ -239,8 +359,50 @@ impl EdgeConfig {
                 cookie: cookie(k.cookie.as_deref(), "cookie")?,
                 peer_cookie: cookie(k.peer_cookie.as_deref(), "peer-cookie")?,
                 l2spec,
+                peer_l2spec: l2spec,
             },
+            dynamic,
             batch,
+        })
+    }
+
+    fn dynamic(
+        vc_id: String,
+        secret: &Option<String>,
+        digest: &Option<String>,
+        cisco_avps: bool,
+        hello_interval: Option<u32>,
+    ) -> Result<DynamicConfig, String> {
+        if vc_id.is_empty()
+            || vc_id.len() > MAX_VC_ID_LEN
+            || !vc_id.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(format!(
+                "--vc-id {vc_id:?}: must be 1 to {MAX_VC_ID_LEN} printable characters, no spaces"
+            ));
+        }
+        let alg = match digest.as_deref() {
+            None | Some("md5") => DigestAlg::Md5,
+            Some("sha1") => DigestAlg::Sha1,
+            Some(o) => return Err(format!("--digest {o:?}: expected md5 or sha1")),
+        };
+        let secret = match secret {
+            Some(s) if s.is_empty() => return Err("--secret must not be empty".into()),
+            Some(s) => Some((s.clone(), alg)),
+            None if digest.is_some() => return Err("--digest needs --secret".into()),
+            None => None,
+        };
+        let hello_interval = hello_interval.unwrap_or(DEFAULT_HELLO_INTERVAL);
+        if !(1..=3600).contains(&hello_interval) {
+            return Err(format!(
+                "--hello-interval {hello_interval}: must be 1..=3600"
+            ));
+        }
+        Ok(DynamicConfig {
+            vc_id,
+            secret,
+            cisco_avps,
+            hello_interval,
         })
     }
 }
@@ -288,8 +450,10 @@ mod test {
                 cookie: Cookie::NONE,
                 peer_cookie: Cookie::NONE,
                 l2spec: L2Spec::None,
+                peer_l2spec: L2Spec::None,
             }
         );
+        assert!(c.dynamic.is_none());
     }
 
     #[test]
@@ -392,10 +556,112 @@ mod test {
             .contains("unknown field"));
     }
 
+    const DYN: &[&str] = &[
+        "--tap", "pw0", "--local", "10.0.0.2", "--peer", "10.0.0.1", "--encap", "udp", "--vc-id",
+        "100",
+    ];
+
+    #[test]
+    fn test_dynamic() {
+        let c = parse(DYN).unwrap();
+        let d = c.dynamic.clone().unwrap();
+        assert_eq!(d.vc_id, "100");
+        assert_eq!(d.secret, None);
+        assert!(!d.cisco_avps);
+        assert_eq!(d.hello_interval, DEFAULT_HELLO_INTERVAL);
+        assert_eq!(c.session.encap, Encap::Udp);
+        assert_eq!((c.session.session_id, c.session.peer_session_id), (0, 0));
+
+        let with = |extra: &[&str]| {
+            let mut v = DYN.to_vec();
+            v.extend_from_slice(extra);
+            parse(&v)
+        };
+        let c = with(&[
+            "--secret",
+            "s3cret",
+            "--digest",
+            "sha1",
+            "--cisco-avps",
+            "--hello-interval",
+            "5",
+            "--l2spec",
+            "default",
+        ])
+        .unwrap();
+        let d = c.dynamic.unwrap();
+        assert_eq!(d.secret, Some(("s3cret".into(), DigestAlg::Sha1)));
+        assert!(d.cisco_avps);
+        assert_eq!(d.hello_interval, 5);
+        assert_eq!(c.session.l2spec, L2Spec::Default);
+        // The secret is never printed.
+        assert!(!format!("{d:?}").contains("s3cret"));
+
+        for (extra, msg) in [
+            (&["--session-id", "5"][..], "negotiates session ids"),
+            (&["--peer-cookie", "01020304"][..], "negotiates session ids"),
+            (&["--digest", "md5"][..], "--digest needs --secret"),
+            (
+                &["--digest", "sha256", "--secret", "x"][..],
+                "expected md5 or sha1",
+            ),
+            (&["--secret", ""][..], "must not be empty"),
+            (&["--hello-interval", "0"][..], "--hello-interval"),
+        ] {
+            let e = with(extra).unwrap_err();
+            assert!(e.contains(msg), "{extra:?}: {e}");
+        }
+        let mut v = DYN.to_vec();
+        v[9] = "a b";
+        assert!(parse(&v).unwrap_err().contains("--vc-id"));
+        // Dynamic-only keys without --vc-id.
+        let mut v = IP.to_vec();
+        v.extend_from_slice(&["--secret", "x"]);
+        assert!(parse(&v)
+            .unwrap_err()
+            .contains("only apply in dynamic mode"));
+        let mut v = IP.to_vec();
+        v.push("--cisco-avps");
+        assert!(parse(&v)
+            .unwrap_err()
+            .contains("only apply in dynamic mode"));
+    }
+
+    #[test]
+    fn test_dynamic_toml() {
+        let file = Keys::from_toml(
+            r#"
+            tap = "pw0"
+            local = "10.0.0.3"
+            peer = "10.0.0.1"
+            encap = "ip"
+            vc-id = 200
+            secret = "s"
+            cisco-avps = true
+            "#,
+        )
+        .unwrap();
+        let c = EdgeConfig::from_keys(file.clone()).unwrap();
+        let d = c.dynamic.unwrap();
+        assert_eq!(d.vc_id, "200");
+        assert!(d.cisco_avps);
+        assert_eq!(c.transport, Transport::Ip);
+        let k = Keys::from_toml("vc-id = \"cust-a\"").unwrap();
+        assert_eq!(k.vc_id.as_deref(), Some("cust-a"));
+        // The command line overrides the file.
+        let over = Keys {
+            vc_id: Some("300".into()),
+            ..Keys::default()
+        };
+        let c = EdgeConfig::from_keys(file.overridden_by(over)).unwrap();
+        assert_eq!(c.dynamic.unwrap().vc_id, "300");
+        assert!(Keys::from_toml("vc-id = true").is_err());
+    }
+
     #[test]
     fn test_example_configs() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/configs");
-        for name in ["edge-ip.toml", "edge-udp.toml"] {
+        for name in ["edge-ip.toml", "edge-udp.toml", "edge-dynamic.toml"] {
             let path = PathBuf::from(dir).join(name);
             let a = EdgeArgs {
                 config: Some(path.clone()),

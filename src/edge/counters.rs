@@ -17,6 +17,33 @@ pub struct Counters {
     pub rx_bytes: u64,
     /// Drops, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::COUNT],
+    /// Dynamic mode: the control connection.
+    pub control: Option<ControlStats>,
+}
+
+/// Control connection state and counters (dynamic mode).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ControlStats {
+    /// connecting, opening-session, established, reconnecting, stopped.
+    pub state: String,
+    /// Control connections opened (SCCRQ sent).
+    pub connects: u64,
+    pub tunnels_up: u64,
+    pub tunnels_down: u64,
+    pub sessions_up: u64,
+    pub sessions_down: u64,
+    /// Sessions the peer refused (CDN) or we could not use.
+    pub sessions_refused: u64,
+    /// Control messages received / sent (retransmissions included).
+    pub control_rx: u64,
+    pub control_tx: u64,
+    /// Messages dropped for a bad digest (tunnels still known).
+    pub auth_failures: u64,
+    /// The last session's ids (ours, the peer's).
+    pub session_id: u32,
+    pub peer_session_id: u32,
+    /// Why the connection last went down.
+    pub last_down: Option<String>,
 }
 
 impl Counters {
@@ -52,6 +79,34 @@ impl fmt::Display for Counters {
                 writeln!(f, "  {}: {n}", r.name())?;
             }
         }
+        if let Some(c) = &self.control {
+            writeln!(f, "control connection: {}", c.state)?;
+            writeln!(
+                f,
+                "  connects: {}, tunnels up/down: {}/{}, sessions up/down/refused: {}/{}/{}",
+                c.connects,
+                c.tunnels_up,
+                c.tunnels_down,
+                c.sessions_up,
+                c.sessions_down,
+                c.sessions_refused
+            )?;
+            writeln!(
+                f,
+                "  control messages rx/tx: {}/{}, auth failures: {}",
+                c.control_rx, c.control_tx, c.auth_failures
+            )?;
+            if c.sessions_up > 0 {
+                writeln!(
+                    f,
+                    "  last session: {} -> peer session {}",
+                    c.session_id, c.peer_session_id
+                )?;
+            }
+            if let Some(w) = &c.last_down {
+                writeln!(f, "  last down: {w}")?;
+            }
+        }
         Ok(())
     }
 }
@@ -74,5 +129,20 @@ mod test {
         assert!(s.contains("drops: 2"));
         assert!(s.contains("  cookie-mismatch: 2"));
         assert!(!s.contains("session-mismatch"));
+        assert!(!s.contains("control connection"));
+        c.control = Some(ControlStats {
+            state: "established".into(),
+            connects: 2,
+            sessions_up: 1,
+            session_id: 7,
+            peer_session_id: 9,
+            last_down: Some("peer not answering".into()),
+            ..ControlStats::default()
+        });
+        let s = c.to_string();
+        assert!(s.contains("control connection: established"));
+        assert!(s.contains("connects: 2,"));
+        assert!(s.contains("last session: 7 -> peer session 9"));
+        assert!(s.contains("last down: peer not answering"));
     }
 }

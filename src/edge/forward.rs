@@ -1,4 +1,5 @@
-//! The forwarding loop: TAP <-> raw IP / UDP socket.
+//! The forwarding loop: TAP <-> raw IP / UDP socket (and, in dynamic
+//! mode, the control connection on the same socket).
 //!
 //! One thread polls both file descriptors (epoll through `mio`, which can
 //! watch the TAP's raw descriptor without `unsafe`). Frames read from the
@@ -20,16 +21,27 @@ use nix::errno::Errno;
 use nix::sys::socket::{recvmmsg, sendmmsg, MsgFlags, MultiHeaders, SockaddrIn};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::codec::{strip_ipv4, Codec, DropReason};
+use super::codec::{control_message, strip_ipv4, Codec, DropReason};
 use super::config::{EdgeConfig, Transport};
 use super::counters::Counters;
+use super::dynamic::Control;
 use crate::wire::ethernet;
 use crate::wire::ipv4::protocol::L2TP;
+use crate::wire::l2tp::Encap;
 
 /// How long poll() sleeps before looking at the stop flag again.
 const POLL_TIMEOUT: Duration = Duration::from_millis(200);
 const TAP: Token = Token(0);
 const SOCK: Token = Token(1);
+/// Dynamic mode: how long to wait for the StopCCN to be acknowledged.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_millis(1000);
+
+/// What the loop forwards with: a codec while a session is up (always in
+/// static mode), and the control connection in dynamic mode.
+struct Link<'a> {
+    codec: Option<Codec>,
+    ctl: Option<&'a mut Control>,
+}
 
 /// The TAP device and the socket toward the peer.
 pub struct Endpoint {
@@ -73,6 +85,13 @@ fn sock_error(what: &str, e: io::Error) -> String {
 }
 
 impl Endpoint {
+    fn encap(&self) -> Encap {
+        match self.transport {
+            Transport::Ip => Encap::Ip,
+            Transport::Udp { .. } => Encap::Udp,
+        }
+    }
+
     /// Creates (or attaches to) the TAP, brings it up with the configured
     /// MTU, and opens the socket toward the peer.
     pub fn open(cfg: &EdgeConfig) -> Result<Endpoint, String> {
@@ -133,15 +152,41 @@ impl Endpoint {
         })
     }
 
-    /// Forwards until `stop` is set; returns the counters.
-    pub fn forward(&self, mut codec: Codec, stop: &AtomicBool) -> Result<Counters, String> {
+    /// Forwards with a fixed session (static mode) until `stop` is set;
+    /// returns the counters.
+    pub fn forward(&self, codec: Codec, stop: &AtomicBool) -> Result<Counters, String> {
+        self.run_loop(
+            &mut Link {
+                codec: Some(codec),
+                ctl: None,
+            },
+            stop,
+        )
+    }
+
+    /// Dynamic mode: runs the control connection `ctl` on the same socket
+    /// and forwards whenever it has a session up, until `stop` is set;
+    /// then closes the control connection (StopCCN) and waits up to
+    /// [`SHUTDOWN_WAIT`] for it to be acknowledged.
+    pub fn forward_dynamic(
+        &self,
+        ctl: &mut Control,
+        stop: &AtomicBool,
+    ) -> Result<Counters, String> {
+        let mut link = Link {
+            codec: None,
+            ctl: Some(ctl),
+        };
+        self.run_loop(&mut link, stop)
+    }
+
+    fn run_loop(&self, link: &mut Link<'_>, stop: &AtomicBool) -> Result<Counters, String> {
         let mut c = Counters::default();
         let mut tx_bufs = vec![vec![0u8; self.buf_len]; self.batch];
         let mut tx_lens = vec![0usize; self.batch];
         let mut rx_bufs = vec![vec![0u8; self.buf_len]; self.batch];
         let mut tx_hdrs = MultiHeaders::<SockaddrIn>::preallocate(self.batch, None);
         let mut rx_hdrs = MultiHeaders::<SockaddrIn>::preallocate(self.batch, None);
-        let hdr = codec.tx_header_len();
 
         let mut poll = Poll::new().map_err(|e| format!("epoll: {e}"))?;
         let tap_fd = self.tap.as_raw_fd();
@@ -155,13 +200,40 @@ impl Endpoint {
         let mut events = Events::with_capacity(4);
         // Sides with data left to read (edge-triggered: read until EAGAIN).
         let (mut tap_pending, mut sock_pending) = (true, true);
-        while !stop.load(Ordering::Relaxed) {
+        if let Some(ctl) = link.ctl.as_deref_mut() {
+            ctl.poll(ctl.now_ms());
+            self.ctl_flush(ctl, &mut link.codec, &mut c);
+        }
+        let mut stopping: Option<u64> = None;
+        loop {
+            if stopping.is_none() && stop.load(Ordering::Relaxed) {
+                let Some(ctl) = link.ctl.as_deref_mut() else {
+                    break;
+                };
+                let now = ctl.now_ms();
+                ctl.shutdown(now);
+                self.ctl_flush(ctl, &mut link.codec, &mut c);
+                stopping = Some(now + SHUTDOWN_WAIT.as_millis() as u64);
+            }
+            if let (Some(until), Some(ctl)) = (stopping, link.ctl.as_deref()) {
+                if ctl.flushed() || ctl.now_ms() >= until {
+                    break;
+                }
+            }
             let timeout = if tap_pending || sock_pending {
-                Some(Duration::ZERO)
+                Duration::ZERO
             } else {
-                Some(POLL_TIMEOUT)
+                match link.ctl.as_deref() {
+                    Some(ctl) => match ctl.next_timeout() {
+                        Some(t) => {
+                            Duration::from_millis(t.saturating_sub(ctl.now_ms())).min(POLL_TIMEOUT)
+                        }
+                        None => POLL_TIMEOUT,
+                    },
+                    None => POLL_TIMEOUT,
+                }
             };
-            match poll.poll(&mut events, timeout) {
+            match poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(format!("epoll: {e}")),
@@ -174,32 +246,66 @@ impl Endpoint {
             }
             if tap_pending {
                 tap_pending = self.tap_to_peer(
-                    &mut codec,
+                    link.codec.as_mut(),
                     &mut c,
-                    hdr,
                     &mut tx_bufs,
                     &mut tx_lens,
                     &mut tx_hdrs,
                 )?;
             }
             if sock_pending {
-                sock_pending = self.peer_to_tap(&mut codec, &mut c, &mut rx_bufs, &mut rx_hdrs)?;
+                sock_pending = self.peer_to_tap(link, &mut c, &mut rx_bufs, &mut rx_hdrs)?;
+            }
+            if let Some(ctl) = link.ctl.as_deref_mut() {
+                let now = ctl.now_ms();
+                if ctl.next_timeout().is_some_and(|t| t <= now) {
+                    ctl.poll(now);
+                    self.ctl_flush(ctl, &mut link.codec, &mut c);
+                }
             }
         }
+        c.control = link.ctl.as_deref().map(Control::stats);
         Ok(c)
+    }
+
+    /// Sends what the control connection queued and applies a session
+    /// change (a new codec, or none while no session is up).
+    fn ctl_flush(&self, ctl: &mut Control, codec: &mut Option<Codec>, c: &mut Counters) {
+        for m in ctl.take_sends() {
+            let r = match self.transport {
+                Transport::Udp { .. } => self.sock.send(&m),
+                Transport::Ip => {
+                    let mut v = Vec::with_capacity(4 + m.len());
+                    v.extend_from_slice(&[0; 4]);
+                    v.extend_from_slice(&m);
+                    self.sock.send(&v)
+                }
+            };
+            if let Err(e) = r {
+                // Lost like any datagram: reliable delivery retransmits.
+                log::debug!("las-edge: sending a control message: {e}");
+                c.drop(DropReason::SendError);
+            }
+        }
+        if let Some(change) = ctl.take_change() {
+            *codec = change.map(Codec::new);
+        }
     }
 
     /// Reads up to `batch` frames from the TAP and sends them. Returns
     /// whether the TAP may have more (it did not report EAGAIN).
     fn tap_to_peer(
         &self,
-        codec: &mut Codec,
+        codec: Option<&mut Codec>,
         c: &mut Counters,
-        hdr: usize,
         bufs: &mut [Vec<u8>],
         lens: &mut [usize],
         hdrs: &mut MultiHeaders<SockaddrIn>,
     ) -> Result<bool, String> {
+        let Some(codec) = codec else {
+            return self.tap_discard(c, &mut bufs[0]);
+        };
+        let hdr = codec.tx_header_len();
         let mut n = 0;
         let mut more = true;
         while n < bufs.len() {
@@ -261,11 +367,25 @@ impl Endpoint {
         Ok(more)
     }
 
+    /// No session up: reads (up to a batch of) frames from the TAP and
+    /// drops them. Returns whether the TAP may have more.
+    fn tap_discard(&self, c: &mut Counters, buf: &mut [u8]) -> Result<bool, String> {
+        for _ in 0..self.batch {
+            match self.tap.recv(buf) {
+                Ok(_) => c.drop(DropReason::NoSession),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("reading the TAP: {e}")),
+            }
+        }
+        Ok(true)
+    }
+
     /// Receives up to `batch` packets and writes their frames to the TAP.
     /// Returns whether the socket may have more (a full batch came).
     fn peer_to_tap(
         &self,
-        codec: &mut Codec,
+        link: &mut Link<'_>,
         c: &mut Counters,
         bufs: &mut [Vec<u8>],
         hdrs: &mut MultiHeaders<SockaddrIn>,
@@ -323,6 +443,17 @@ impl Endpoint {
                 c.drop(DropReason::WrongSource);
                 continue;
             }
+            if let Some(ctl) = link.ctl.as_deref_mut() {
+                if let Some(msg) = control_message(self.encap(), payload) {
+                    ctl.handle(ctl.now_ms(), msg);
+                    self.ctl_flush(ctl, &mut link.codec, c);
+                    continue;
+                }
+            }
+            let Some(codec) = link.codec.as_mut() else {
+                c.drop(DropReason::NoSession);
+                continue;
+            };
             match codec.decap(payload) {
                 Ok(frame) => match self.tap.send(frame) {
                     Ok(_) => {
@@ -341,6 +472,22 @@ impl Endpoint {
 /// Opens the endpoint for `cfg` and forwards until `stop` is set.
 pub fn run(cfg: &EdgeConfig, stop: &AtomicBool) -> Result<Counters, String> {
     let ep = Endpoint::open(cfg)?;
+    if let Some(d) = &cfg.dynamic {
+        log::info!(
+            "las-edge: {} <-> {} ({:?}) dynamic, VC ID {:?}{}",
+            cfg.tap,
+            cfg.peer,
+            cfg.transport,
+            d.vc_id,
+            if d.secret.is_some() {
+                ", authenticated"
+            } else {
+                ""
+            }
+        );
+        let mut ctl = Control::new(d, cfg.session, u32::from(cfg.local));
+        return ep.forward_dynamic(&mut ctl, stop);
+    }
     log::info!(
         "las-edge: {} <-> {} ({:?}) session {} -> peer session {}",
         cfg.tap,
