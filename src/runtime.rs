@@ -160,18 +160,30 @@ pub fn run(
                 nworkers
             );
         }
-        let port = Port::setup(
-            id,
-            &PortConf {
-                rx_queues: rxq,
-                tx_queues: txq,
-                rx_desc: dp.rx_descriptors,
-                tx_desc: dp.tx_descriptors,
-                mtu: pc.mtu,
-            },
-            &pool,
-        )
-        .map_err(|e| format!("port[{i}] {}: {e}", pc.name))?;
+        let conf = |txq: u16| PortConf {
+            rx_queues: rxq,
+            tx_queues: txq,
+            rx_desc: dp.rx_descriptors,
+            tx_desc: dp.tx_descriptors,
+            mtu: pc.mtu,
+            // Frames larger than one mbuf arrive as segment chains.
+            scatter: usize::from(pc.mtu) + 18 > usize::from(dp.mbuf_size) - 128,
+        };
+        let (port, txq, ctrl_txq) = match Port::setup(id, &conf(txq), &pool) {
+            Ok(p) => (p, txq, ctrl_txq),
+            // Some drivers (net_tap) want as many TX as RX queues: then the
+            // control core sends through worker 0 instead.
+            Err(e) if ctrl_txq.is_some() => {
+                log::info!(
+                    "port {}: {e}; retrying without a control-core TX queue",
+                    pc.name
+                );
+                let p = Port::setup(id, &conf(nworkers as u16), &pool)
+                    .map_err(|e| format!("port[{i}] {}: {e}", pc.name))?;
+                (p, nworkers as u16, None)
+            }
+            Err(e) => return Err(format!("port[{i}] {}: {e}", pc.name)),
+        };
         let mac = match pc.mac {
             Some(m) => {
                 if let Err(e) = port.set_mac(m) {
@@ -203,6 +215,7 @@ pub fn run(
             tx_queues: txq,
             ctrl_txq,
             multi_seg: info.tx_multi_seg,
+            dont_fragment: pc.dont_fragment,
         });
     }
 
@@ -233,11 +246,13 @@ pub fn run(
             id: w,
             ports: ports
                 .iter()
-                .map(|p| WorkerPort {
+                .enumerate()
+                .map(|(i, p)| WorkerPort {
                     port: p.port,
                     address: p.address,
                     mtu: p.mtu,
                     multi_seg: p.multi_seg,
+                    reassembly: cfg.ports[i].reassembly,
                 })
                 .collect(),
             rx,
@@ -253,9 +268,26 @@ pub fn run(
             tsc_hz,
             burst: dp.burst as usize,
             punt_rate: cfg.l2tp.punt_rate,
-            frag: Some(
-                crate::dpdk::FragTable::new(4096, tsc_hz * 2, -1).map_err(|e| e.to_string())?,
-            ),
+            frag: if cfg.ports.iter().any(|p| p.reassembly) {
+                let flows = cfg
+                    .ports
+                    .iter()
+                    .map(|p| p.reassembly_max_flows)
+                    .max()
+                    .unwrap_or(4096);
+                let ms = cfg
+                    .ports
+                    .iter()
+                    .map(|p| p.reassembly_timeout_ms)
+                    .max()
+                    .unwrap_or(2000);
+                Some(
+                    crate::dpdk::FragTable::new(flows, tsc_hz / 1000 * u64::from(ms), -1)
+                        .map_err(|e| format!("reassembly table: {e}"))?,
+                )
+            } else {
+                None
+            },
         });
     }
     let worker_lcores: Vec<u32> = if single {

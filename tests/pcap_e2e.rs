@@ -315,7 +315,7 @@ fn inner_filters() {
     let frames = vec![
         a.ingress(&lldp(h1, 1), None), // filtered_bpdu
         a.ingress(&bpdu(h1), None),    // filtered_bpdu
-        a.ingress(&vlan, None),        // filtered_ethertype
+        a.ingress(&vlan, None),        // vlan_tagged (drop-tagged mode)
         a.ingress(&lldp_uc, None),     // filtered_ethertype
         a.ingress(&ok1, None),
         c.ingress(&lldp(h3, 7), None), // filtered_bpdu even with lldp allowed
@@ -325,7 +325,11 @@ fn inner_filters() {
     let r = run(&setup, &frames);
     assert_drops(
         &r.counters,
-        &[("filtered_bpdu", 4), ("filtered_ethertype", 2)],
+        &[
+            ("filtered_bpdu", 4),
+            ("filtered_ethertype", 1),
+            ("vlan_tagged", 1),
+        ],
     );
     assert_egress(&r.out, &b, std::slice::from_ref(&ok1), 0);
     assert_egress(&r.out, &d, std::slice::from_ref(&lldp_uc2), 0);

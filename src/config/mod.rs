@@ -328,6 +328,29 @@ pub struct Switch {
 }
 
 impl Switch {
+    /// A switch with every policy at its default (what a `[[switch]]`
+    /// with only a name gives); used for switches created by VC ID.
+    pub fn with_defaults(name: &str) -> Switch {
+        Switch {
+            name: name.to_string(),
+            aging: 300,
+            mac_limit: 0,
+            ethertypes: crate::switch::filter::DEFAULT_ETHERTYPES.to_vec(),
+            vc_ids: Vec::new(),
+            mss_clamp: MssClamp::Auto,
+            vlan_mode: VlanMode::DropTagged,
+            mtu_policy: MtuPolicy::Drop,
+            storm_broadcast: 0,
+            storm_multicast: 0,
+            storm_unknown_unicast: 0,
+            mac_limit_per_member: 0,
+            flap_threshold: 5,
+            flap_window: 10,
+            flap_block: 0,
+            static_macs: Vec::new(),
+        }
+    }
+
     /// The flap detector settings of this switch.
     pub fn flap_config(&self) -> FlapConfig {
         FlapConfig {
@@ -434,5 +457,20 @@ impl Config {
     /// Index (`MemberId`) of the session named `name`.
     pub fn session_index(&self, name: &str) -> Option<usize> {
         self.sessions.iter().position(|s| s.name == name)
+    }
+}
+
+#[cfg(test)]
+mod defaults_test {
+    use super::*;
+
+    #[test]
+    fn switch_defaults_match_the_parser() {
+        let c = Config::from_toml_str(
+            "[[port]]\nname = \"p\"\ndevice = \"net_null0\"\naddress = \"192.0.2.1/24\"\n\
+             [[switch]]\nname = \"x\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.switches[0], Switch::with_defaults("x"));
     }
 }

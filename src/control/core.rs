@@ -21,6 +21,9 @@ use super::socket::ControlSocket;
 use crate::config::{self, Config};
 use crate::dpdk::{Burst, Mbuf, Mempool, Port, TxBuffer};
 use crate::switch::filter::{ethertype_name, L2Filter};
+use crate::switch::flap::{FlapConfig, FlapDetector, FlapVerdict};
+use crate::switch::policy::{MssClamp, MtuPolicy, VlanMode};
+use crate::switch::storm::StormRate;
 use crate::switch::{mac_from_u64, AgingTable, MemberId, SwitchId, Touch};
 use crate::telemetry::show::{
     CountersView, MacView, PortView, Request, Response, SessionView, SwitchView, TunnelView,
@@ -59,6 +62,8 @@ pub struct PortRt {
     pub ctrl_txq: Option<u16>,
     /// The device transmits multi-segment mbufs.
     pub multi_seg: bool,
+    /// Set DF on the outer IPv4 header of pseudowire packets.
+    pub dont_fragment: bool,
 }
 
 impl PortRt {
@@ -108,6 +113,8 @@ struct SessionRt {
     sequencing: bool,
     next_hop: Ipv4Addr,
     next_hop_mac: Option<[u8; 6]>,
+    /// Length of the encapsulation header (0 until the next hop resolves).
+    template_len: usize,
     dynamic: Option<DynInfo>,
 }
 
@@ -119,6 +126,33 @@ struct SwitchRt {
     ethertypes: Vec<u16>,
     /// Created on first use by a VC ID (not in the config).
     auto: bool,
+    member_mac_limit: u32,
+    vlan_mode: VlanMode,
+    mss: MssClamp,
+    mtu_policy: MtuPolicy,
+    storm: [StormRate; 3],
+    flap: FlapConfig,
+    /// Largest inner frame all members carry (sent to the workers).
+    max_frame: usize,
+}
+
+impl SwitchRt {
+    fn from_config(sw: &config::Switch, auto: bool) -> SwitchRt {
+        SwitchRt {
+            name: sw.name.clone(),
+            aging: sw.aging,
+            mac_limit: sw.mac_limit,
+            ethertypes: sw.ethertypes.clone(),
+            auto,
+            member_mac_limit: sw.mac_limit_per_member,
+            vlan_mode: sw.vlan_mode,
+            mss: sw.mss_clamp,
+            mtu_policy: sw.mtu_policy,
+            storm: sw.storm_rates(),
+            flap: sw.flap_config(),
+            max_frame: 0,
+        }
+    }
 }
 
 /// Control-core counters (owned and read by the control thread only).
@@ -143,6 +177,8 @@ struct Counters {
     macs_learned: u64,
     macs_moved: u64,
     macs_aged: u64,
+    mac_flaps: u64,
+    members_blocked: u64,
     commands_backlogged: u64,
     requests_served: u64,
 }
@@ -172,6 +208,8 @@ impl Counters {
         put("macs_learned", self.macs_learned);
         put("macs_moved", self.macs_moved);
         put("macs_aged", self.macs_aged);
+        put("mac_flaps", self.mac_flaps);
+        put("members_blocked", self.members_blocked);
         put("commands_backlogged", self.commands_backlogged);
         put("requests_served", self.requests_served);
         m
@@ -251,6 +289,7 @@ pub struct ControlCore {
     pool: Arc<Mempool>,
     neighbours: Neighbours,
     aging: AgingTable,
+    flaps: FlapDetector,
     sessions: Vec<Option<SessionRt>>,
     switches: Vec<Option<SwitchRt>>,
     /// VC ID → switch.
@@ -320,6 +359,7 @@ impl ControlCore {
             pool,
             neighbours: Neighbours::new(),
             aging: AgingTable::new(),
+            flaps: FlapDetector::new(4096, max_sessions),
             counters: Counters::default(),
             socket: None,
             start: Instant::now(),
@@ -377,6 +417,11 @@ impl ControlCore {
             id,
             filter,
             mac_limit: sw.mac_limit,
+            member_mac_limit: sw.member_mac_limit,
+            vlan_mode: sw.vlan_mode,
+            mss: sw.mss,
+            mtu_policy: sw.mtu_policy,
+            storm: sw.storm,
         };
         self.broadcast(|| Command::AddSwitch(Box::new(spec.clone())));
         self.switches[id.0 as usize] = Some(sw);
@@ -411,16 +456,7 @@ impl ControlCore {
             for vc in &sw.vc_ids {
                 self.by_vc.insert(vc.clone(), SwitchId(i as u16));
             }
-            self.add_switch(
-                SwitchId(i as u16),
-                SwitchRt {
-                    name: sw.name,
-                    aging: sw.aging,
-                    mac_limit: sw.mac_limit,
-                    ethertypes: sw.ethertypes,
-                    auto: false,
-                },
-            );
+            self.add_switch(SwitchId(i as u16), SwitchRt::from_config(&sw, false));
         }
         for n in self.cfg.neighbors.clone() {
             self.neighbours.add_static(n.port, n.address, n.mac);
@@ -452,8 +488,23 @@ impl ControlCore {
                 sequencing: l2spec == L2Spec::Default,
                 next_hop,
                 next_hop_mac: None,
+                template_len: 0,
                 dynamic: None,
             });
+        }
+        for (i, sw) in self.cfg.switches.clone().into_iter().enumerate() {
+            let switch = SwitchId(i as u16);
+            for sm in sw.static_macs {
+                let mac = crate::switch::mac_to_u64(sm.mac);
+                let member = MemberId(sm.session as u16);
+                self.aging.add_static(switch, mac, member);
+                self.broadcast(|| Command::InstallMac {
+                    switch,
+                    mac,
+                    member,
+                    is_static: true,
+                });
+            }
         }
         for p in 0..self.ports.len() {
             if let Some(gw) = self.ports[p].gateway {
@@ -505,11 +556,42 @@ impl ControlCore {
             let t = mac.map(|m| Box::new(self.template(s, m)));
             if let Some(s) = self.sessions[i].as_mut() {
                 s.next_hop_mac = mac;
+                s.template_len = t.as_ref().map_or(0, |t| t.len());
             }
             if mac.is_some() {
                 self.counters.neighbours_resolved += 1;
             }
             self.broadcast(|| Command::SetTemplate(member, t.clone()));
+        }
+        self.update_max_frames();
+    }
+
+    /// For MSS clamping in `auto` mode: the largest inner frame every
+    /// member of a switch can carry in one outer packet (its port's MTU
+    /// minus its encapsulation), sent to the workers when it changes.
+    fn update_max_frames(&mut self) {
+        for i in 0..self.switches.len() {
+            let Some(sw) = self.switches[i].as_ref() else {
+                continue;
+            };
+            let max_frame = self
+                .sessions
+                .iter()
+                .flatten()
+                .filter(|s| s.switch.0 as usize == i && s.template_len > 0)
+                .map(|s| {
+                    (self.ports[s.port].mtu as usize)
+                        .saturating_sub(s.template_len - ethernet::HEADER_LEN)
+                })
+                .min()
+                .unwrap_or(0);
+            if max_frame != sw.max_frame {
+                if let Some(sw) = self.switches[i].as_mut() {
+                    sw.max_frame = max_frame;
+                }
+                let switch = SwitchId(i as u16);
+                self.broadcast(|| Command::SetMaxFrame { switch, max_frame });
+            }
         }
     }
 
@@ -528,7 +610,7 @@ impl ControlCore {
             l2spec: s.l2spec_tx,
             ttl: 64,
             dscp: 0,
-            dont_frag: false,
+            dont_frag: p.dont_fragment,
         });
         if s.l2spec_tx == L2Spec::Default {
             t.set_sequencing(s.sequencing);
@@ -863,16 +945,8 @@ impl ControlCore {
         }
         let free = self.switches.iter().position(Option::is_none)?;
         let id = SwitchId(free as u16);
-        self.add_switch(
-            id,
-            SwitchRt {
-                name: format!("vc-{vc}"),
-                aging: 300,
-                mac_limit: 0,
-                ethertypes: crate::switch::filter::DEFAULT_ETHERTYPES.to_vec(),
-                auto: true,
-            },
-        );
+        let defaults = config::Switch::with_defaults(&format!("vc-{vc}"));
+        self.add_switch(id, SwitchRt::from_config(&defaults, true));
         self.by_vc.insert(vc.to_string(), id);
         log::info!("switch vc-{vc} created for VC ID {vc:?}");
         Some(id)
@@ -941,6 +1015,7 @@ impl ControlCore {
             sequencing: up.sequencing != 0,
             next_hop,
             next_hop_mac: None,
+            template_len: 0,
             dynamic: Some(DynInfo {
                 ccid: up.local_ccid,
                 vc_id: vc.clone(),
@@ -972,6 +1047,7 @@ impl ControlCore {
         }
         self.sessions[member.0 as usize] = None;
         self.free_members.push(member.0);
+        self.update_max_frames();
     }
 
     fn drain_events(&mut self, w: usize) -> bool {
@@ -998,10 +1074,11 @@ impl ControlCore {
                     }
                     match self.aging.touch(switch, mac, member, now) {
                         t @ (Touch::New | Touch::Moved { .. }) => {
-                            if matches!(t, Touch::New) {
-                                self.counters.macs_learned += 1;
-                            } else {
+                            if let Touch::Moved { from } = t {
                                 self.counters.macs_moved += 1;
+                                self.flap_check(switch, mac, from, member, now);
+                            } else {
+                                self.counters.macs_learned += 1;
                             }
                             for o in 0..self.workers.len() {
                                 if o != w {
@@ -1011,6 +1088,7 @@ impl ControlCore {
                                             switch,
                                             mac,
                                             member,
+                                            is_static: false,
                                         },
                                     );
                                 }
@@ -1022,6 +1100,50 @@ impl ControlCore {
             }
         }
         any
+    }
+
+    /// MAC move (flap) detection: a MAC bouncing between members is a loop
+    /// indicator; it is logged and counted, and with `flap_block` the
+    /// member it moved to is blocked for that long.
+    fn flap_check(&mut self, switch: SwitchId, mac: u64, from: MemberId, to: MemberId, now: u64) {
+        let Some(cfg) = self
+            .switches
+            .get(switch.0 as usize)
+            .and_then(Option::as_ref)
+            .map(|s| s.flap)
+        else {
+            return;
+        };
+        if cfg.threshold == 0 {
+            return;
+        }
+        if let FlapVerdict::Flapping { moves } =
+            self.flaps.on_move(&cfg, switch, mac, from, to, now)
+        {
+            self.counters.mac_flaps += 1;
+            log::warn!(
+                "switch {}: MAC {} flapping between {} and {} ({moves} moves in {} s): a loop?",
+                self.switch_name(switch),
+                MacAddr(mac_from_u64(mac)),
+                self.member_name(from),
+                self.member_name(to),
+                cfg.window
+            );
+            if cfg.block > 0 && !self.flaps.blocked(to, now) {
+                self.flaps.block(to, now + u64::from(cfg.block));
+                self.counters.members_blocked += 1;
+                let until_tsc = crate::dpdk::tsc() + u64::from(cfg.block) * self.tsc_hz;
+                log::warn!(
+                    "member {} blocked for {} s",
+                    self.member_name(to),
+                    cfg.block
+                );
+                self.broadcast(|| Command::BlockMember {
+                    member: to,
+                    until_tsc,
+                });
+            }
+        }
     }
 
     fn switch_name(&self, s: SwitchId) -> String {

@@ -24,6 +24,7 @@ pub struct PortInfo {
     pub max_mtu: u16,
     pub rss_offloads: u64,
     pub tx_offloads: u64,
+    pub rx_offloads: u64,
     /// The device transmits multi-segment mbufs.
     pub tx_multi_seg: bool,
     pub socket: i32,
@@ -37,6 +38,8 @@ pub struct PortConf {
     pub rx_desc: u16,
     pub tx_desc: u16,
     pub mtu: u16,
+    /// Receive frames larger than one mbuf as chains (jumbo frames).
+    pub scatter: bool,
 }
 
 /// Device counters (from `rte_eth_stats_get`).
@@ -96,6 +99,7 @@ impl Port {
             max_mtu: info.max_mtu,
             rss_offloads: info.flow_type_rss_offloads,
             tx_offloads: info.tx_offload_capa,
+            rx_offloads: info.rx_offload_capa,
             // SAFETY: returns a constant.
             tx_multi_seg: info.tx_offload_capa & unsafe { sys::las_eth_tx_offload_multi_segs() }
                 != 0,
@@ -115,6 +119,11 @@ impl Port {
             ec.rx_adv_conf.rss_conf.rss_hf = unsafe { sys::las_eth_rss_ip() } & info.rss_offloads;
         }
         ec.rxmode.mtu = conf.mtu as u32;
+        // SAFETY: returns a constant.
+        let scatter = unsafe { sys::las_eth_rx_offload_scatter() };
+        if conf.scatter && info.rx_offloads & scatter != 0 {
+            ec.rxmode.offloads |= scatter;
+        }
         // SAFETY: returns a constant.
         let multi_segs = unsafe { sys::las_eth_tx_offload_multi_segs() };
         if info.tx_offloads & multi_segs != 0 {

@@ -32,6 +32,8 @@ pub enum Learn {
     Unchanged,
     /// The switch's MAC limit is reached; nothing learned.
     SwitchLimit,
+    /// The member's MAC limit is reached; nothing learned (or moved).
+    MemberLimit,
     /// The table is full even after reclaiming stale entries.
     TableFull,
     /// Group (multicast/broadcast) source MAC, or out-of-range switch/member id.
@@ -70,6 +72,7 @@ pub struct MacTable {
     switch_gen: Vec<u32>,
     switch_count: Vec<u32>,
     switch_limit: Vec<u32>,
+    member_limit: Vec<u32>,
 }
 
 impl MacTable {
@@ -88,6 +91,7 @@ impl MacTable {
             switch_gen: vec![0; max_switches],
             switch_count: vec![0; max_switches],
             switch_limit: vec![0; max_switches],
+            member_limit: vec![0; max_members],
         }
     }
 
@@ -136,6 +140,21 @@ impl MacTable {
     }
 
     /// Set the per-switch MAC limit (0 = unlimited). Existing entries stay.
+    /// Most MACs `m` may have learned (0 = unlimited); applies to new and
+    /// moved MACs, not to entries installed by the control core.
+    pub fn set_member_limit(&mut self, m: MemberId, limit: u32) {
+        if let Some(l) = self.member_limit.get_mut(usize::from(m.0)) {
+            *l = limit;
+        }
+    }
+
+    #[inline]
+    fn member_at_limit(&self, m: MemberId) -> bool {
+        let mi = usize::from(m.0);
+        let limit = self.member_limit[mi];
+        limit != 0 && self.member_count[mi] >= limit
+    }
+
     pub fn set_switch_limit(&mut self, sw: SwitchId, limit: u32) {
         if let Some(l) = self.switch_limit.get_mut(usize::from(sw.0)) {
             *l = limit;
@@ -290,6 +309,9 @@ impl MacTable {
                 if learning && e.flags & FLAG_STATIC != 0 {
                     return Learn::StaticConflict;
                 }
+                if learning && self.member_at_limit(m) {
+                    return Learn::MemberLimit;
+                }
                 // Move within the switch: switch count unchanged.
                 let from = MemberId(e.member);
                 if let Some(c) = self.member_count.get_mut(usize::from(e.member)) {
@@ -304,6 +326,9 @@ impl MacTable {
                 if learning && self.at_limit(sw) {
                     return Learn::SwitchLimit;
                 }
+                if learning && self.member_at_limit(m) {
+                    return Learn::MemberLimit;
+                }
                 let ne = self.new_entry(sw, m, now, is_static);
                 self.map.insert(k, ne);
                 self.count_add(sw, m);
@@ -312,6 +337,9 @@ impl MacTable {
             None => {
                 if learning && self.at_limit(sw) {
                     return Learn::SwitchLimit;
+                }
+                if learning && self.member_at_limit(m) {
+                    return Learn::MemberLimit;
                 }
                 if self.map.len() >= self.capacity && self.reclaim() == 0 {
                     return Learn::TableFull;
@@ -592,6 +620,30 @@ mod tests {
         check_counts(&t);
         assert_eq!(t.install(S0, B, M2, 1, false), Learn::New);
         assert_eq!(t.map.capacity(), cap0, "no reallocation");
+    }
+
+    #[test]
+    fn member_limit() {
+        let mut t = MacTable::new(64, 8, 4);
+        t.set_member_switch(M1, S0);
+        t.set_member_switch(MemberId(2), S0);
+        t.set_member_limit(M1, 2);
+        assert_eq!(t.learn(S0, 0x0200_0000_0001, M1, 0, 1), Learn::New);
+        assert_eq!(t.learn(S0, 0x0200_0000_0002, M1, 0, 1), Learn::New);
+        assert_eq!(t.learn(S0, 0x0200_0000_0003, M1, 0, 1), Learn::MemberLimit);
+        assert_eq!(t.lookup(S0, 0x0200_0000_0003), None);
+        // Another member is not limited; a MAC may not move onto M1 either.
+        assert_eq!(t.learn(S0, 0x0200_0000_0004, MemberId(2), 0, 1), Learn::New);
+        assert_eq!(t.learn(S0, 0x0200_0000_0004, M1, 0, 1), Learn::MemberLimit);
+        assert_eq!(t.lookup(S0, 0x0200_0000_0004), Some(MemberId(2)));
+        // Moving one away frees room.
+        assert!(matches!(
+            t.learn(S0, 0x0200_0000_0001, MemberId(2), 0, 1),
+            Learn::Moved { .. }
+        ));
+        assert_eq!(t.learn(S0, 0x0200_0000_0003, M1, 0, 1), Learn::New);
+        // The control core may still install.
+        assert_eq!(t.install(S0, 0x0200_0000_0005, M1, 0, false), Learn::New);
     }
 
     #[test]

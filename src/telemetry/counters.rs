@@ -76,6 +76,19 @@ drop_reasons! {
     SequenceError = "sequence_error",
     /// The inner Ethernet frame is shorter than an Ethernet header.
     InnerMalformed = "inner_malformed",
+    /// A VLAN-tagged inner frame in a switch in `drop-tagged` mode (or a
+    /// tag the switch's VLAN mode refuses).
+    VlanTagged = "vlan_tagged",
+    /// Broadcast beyond the member's storm-control rate.
+    StormBroadcast = "storm_broadcast",
+    /// Multicast beyond the member's storm-control rate.
+    StormMulticast = "storm_multicast",
+    /// Unknown unicast beyond the member's storm-control rate.
+    StormUnknownUnicast = "storm_unknown_unicast",
+    /// The member is blocked for MAC flapping (a loop).
+    MemberBlocked = "member_blocked",
+    /// Outer fragmentation failed (no mbufs, or DF set).
+    FragmentFailed = "fragment_failed",
     /// The inner ethertype is not allowed in the virtual switch.
     FilteredEthertype = "filtered_ethertype",
     /// IEEE reserved group address (STP BPDU, LACP, LLDP, 802.1X, pause): never crosses.
@@ -125,8 +138,13 @@ pub struct SwitchCounters {
     pub flood_copies: Counter,
     /// Frames dropped by the switch's filter.
     pub filtered: Counter,
-    /// Source MACs that could not be learned (switch limit or table full).
+    /// Source MACs that could not be learned (switch or member limit,
+    /// table full).
     pub learn_failed: Counter,
+    /// TCP SYNs whose MSS option was lowered.
+    pub mss_clamped: Counter,
+    /// Frames sent as outer IPv4 fragments (mtu_policy = "fragment").
+    pub fragmented: Counter,
 }
 
 /// Per-port counters kept by las (the device's own are read from DPDK).

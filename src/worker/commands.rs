@@ -1,5 +1,7 @@
 //! Messages between the control core and the workers.
 use crate::switch::filter::L2Filter;
+use crate::switch::policy::{MssClamp, MtuPolicy, VlanMode};
+use crate::switch::storm::StormRate;
 use crate::switch::{MemberId, SwitchId};
 use crate::wire::l2tp::{Cookie, EncapTemplate};
 use crate::wire::l2tp::{Encap, L2Spec};
@@ -28,6 +30,13 @@ pub struct SwitchSpec {
     pub id: SwitchId,
     pub filter: L2Filter,
     pub mac_limit: u32,
+    /// Per member (0 = unlimited).
+    pub member_mac_limit: u32,
+    pub vlan_mode: VlanMode,
+    pub mss: MssClamp,
+    pub mtu_policy: MtuPolicy,
+    /// Storm control per member: broadcast, multicast, unknown unicast.
+    pub storm: [StormRate; 3],
 }
 
 /// Control core → worker. Applied between bursts, in order.
@@ -42,6 +51,18 @@ pub enum Command {
         switch: SwitchId,
         mac: u64,
         member: MemberId,
+        is_static: bool,
+    },
+    /// The largest inner frame every member of the switch can carry (for
+    /// MSS clamping in `auto` mode; 0 = not known yet).
+    SetMaxFrame {
+        switch: SwitchId,
+        max_frame: usize,
+    },
+    /// Drop everything a member sends until this TSC value (MAC flapping).
+    BlockMember {
+        member: MemberId,
+        until_tsc: u64,
     },
     RemoveMac {
         switch: SwitchId,

@@ -23,7 +23,9 @@ pub use classify::{classify, Class};
 pub use commands::{Command, Event, SessionSpec, SwitchSpec};
 
 use crate::dpdk::{tsc, Burst, FragTable, Mbuf, MbufRing, Mempool, Port, TxBuffer};
-use crate::switch::filter::{L2Filter, Verdict};
+use crate::switch::filter::Verdict;
+use crate::switch::policy::{self, MssClamp, MssResult, MtuPolicy};
+use crate::switch::storm::{StormControl, TrafficClass};
 use crate::switch::{Learn, MacTable, MemberId, SwitchId};
 use crate::telemetry::{DropReason, WorkerCounters};
 use crate::wire::l2tp::encap::EncapTemplate;
@@ -81,6 +83,8 @@ pub struct WorkerPort {
     pub mtu: u16,
     /// The device transmits chained (multi-segment) mbufs.
     pub multi_seg: bool,
+    /// Reassemble outer IPv4 fragments arriving here.
+    pub reassembly: bool,
 }
 
 /// Flood copies of frames at least this long share the payload (see
@@ -114,6 +118,8 @@ pub struct WorkerSetup {
 }
 
 const ETH_LEN: usize = crate::wire::ethernet::HEADER_LEN;
+const ETHERTYPE_IPV4: u16 = crate::wire::ethernet::ethertype::IPV4;
+const ETHERTYPE_IPV6: u16 = crate::wire::ethernet::ethertype::IPV6;
 
 /// Compares a 0-, 4- or 8-byte cookie at `off` as one integer load (no
 /// `memcmp` call per packet). The caller checked `off + want.len()` is
@@ -159,7 +165,9 @@ struct Session {
 
 struct Switch {
     members: Vec<MemberId>,
-    filter: L2Filter,
+    spec: SwitchSpec,
+    /// See `Command::SetMaxFrame`.
+    max_frame: usize,
 }
 
 pub struct Worker {
@@ -190,6 +198,9 @@ pub struct Worker {
     tsc_now: u64,
     frag: Option<FragTable>,
     last_frag_expiry: u64,
+    storm: StormControl,
+    /// Per member: dropped until this TSC value (flap blocking).
+    blocked_until: Vec<u64>,
 }
 
 impl Worker {
@@ -226,6 +237,8 @@ impl Worker {
             tsc_now: tsc(),
             frag: s.frag,
             last_frag_expiry: tsc(),
+            storm: StormControl::new(s.max_sessions, s.tsc_hz.max(1)),
+            blocked_until: vec![0; s.max_sessions],
         }
     }
 
@@ -357,7 +370,7 @@ impl Worker {
         match class {
             Class::Drop(r) => self.shared.counters.drop(r),
             Class::Fragment { ip_header_len } => {
-                let Some(frag) = self.frag.as_mut().filter(|_| fresh) else {
+                let Some(frag) = self.frag.as_mut().filter(|_| fresh && port.reassembly) else {
                     self.shared.counters.drop(DropReason::OuterFragment);
                     return;
                 };
@@ -448,6 +461,10 @@ impl Worker {
             c.drop(DropReason::UnknownSession);
             return;
         }
+        if self.blocked_until[member.0 as usize] > self.tsc_now {
+            c.drop(DropReason::MemberBlocked);
+            return;
+        }
         if s.spec.encap != encap
             || (encap == crate::wire::l2tp::Encap::Udp && s.spec.udp_peer_port != udp_src_port)
         {
@@ -518,20 +535,37 @@ impl Worker {
         self.switch(m, member, sw);
     }
 
-    /// Switches an inner Ethernet frame that arrived from `ingress`.
+    /// Switches an inner Ethernet frame that arrived from `ingress`:
+    /// VLAN mode, L2 filter, MSS clamp, learning, then unicast or flood.
     #[inline(always)]
-    fn switch(&mut self, m: Mbuf, ingress: MemberId, sw: SwitchId) {
+    fn switch(&mut self, mut m: Mbuf, ingress: MemberId, sw: SwitchId) {
         let c = &self.shared.counters;
         let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
             c.drop(DropReason::UnknownSession);
             return;
         };
+        let swc = &c.switches[sw.0 as usize];
         let d = m.data();
         let dst: [u8; 6] = [d[0], d[1], d[2], d[3], d[4], d[5]];
         let srcm: [u8; 6] = [d[6], d[7], d[8], d[9], d[10], d[11]];
-        let et = u16::from_be_bytes([d[12], d[13]]);
-        let swc = &c.switches[sw.0 as usize];
-        match swst.filter.check(dst, et) {
+        let mut et = u16::from_be_bytes([d[12], d[13]]);
+        // VLAN mode: drop-tagged drops 802.1Q/802.1ad frames; the other
+        // modes filter on the ethertype inside the tags.
+        if crate::wire::vlan::is_tag_ethertype(et) {
+            if policy::vlan_verdict(swst.spec.vlan_mode, d).is_err() {
+                swc.filtered.inc();
+                c.drop(DropReason::VlanTagged);
+                return;
+            }
+            match crate::wire::vlan::inner_offset(d) {
+                Some((_, inner_et, _)) => et = inner_et,
+                None => {
+                    c.drop(DropReason::InnerMalformed);
+                    return;
+                }
+            }
+        }
+        match swst.spec.filter.check(dst, et) {
             Verdict::Pass => {}
             Verdict::DropBpdu => {
                 swc.filtered.inc();
@@ -546,6 +580,19 @@ impl Worker {
         }
         swc.rx_packets.inc();
         swc.rx_bytes.add(m.pkt_len() as u64);
+
+        // TCP MSS clamping on SYN / SYN-ACK (auto waits for the path).
+        let (mss, max_frame) = (swst.spec.mss, swst.max_frame);
+        let clamp = match mss {
+            MssClamp::Off => false,
+            MssClamp::Auto => max_frame != 0,
+            MssClamp::Fixed(_) => true,
+        };
+        if clamp && (et == ETHERTYPE_IPV4 || et == ETHERTYPE_IPV6) {
+            if let Some(MssResult::Clamped { .. }) = mss.apply(m.data_mut(), max_frame) {
+                swc.mss_clamped.inc();
+            }
+        }
 
         let src = crate::switch::mac_to_u64(srcm);
         match self
@@ -562,12 +609,13 @@ impl Worker {
                     c.events_lost.inc();
                 }
             }
-            Learn::SwitchLimit | Learn::TableFull => swc.learn_failed.inc(),
+            Learn::SwitchLimit | Learn::MemberLimit | Learn::TableFull => swc.learn_failed.inc(),
             Learn::Unchanged | Learn::Invalid | Learn::StaticConflict => {}
         }
 
+        let dst64 = crate::switch::mac_to_u64(dst);
         if dst[0] & 1 == 0 {
-            if let Some(out) = self.macs.lookup(sw, crate::switch::mac_to_u64(dst)) {
+            if let Some(out) = self.macs.lookup(sw, dst64) {
                 if out == ingress {
                     c.drop(DropReason::SameMember);
                     return;
@@ -576,6 +624,16 @@ impl Worker {
                 self.output(m, out);
                 return;
             }
+        }
+        // Storm control polices what a member floods.
+        let class = TrafficClass::of_dst(dst64);
+        if !self.storm.allow(ingress, class, self.tsc_now) {
+            c.drop(match class {
+                TrafficClass::Broadcast => DropReason::StormBroadcast,
+                TrafficClass::Multicast => DropReason::StormMulticast,
+                TrafficClass::UnknownUnicast => DropReason::StormUnknownUnicast,
+            });
+            return;
         }
         self.flood(m, ingress, sw);
     }
@@ -667,9 +725,19 @@ impl Worker {
         let pidx = s.port as usize;
         let inner = m.pkt_len();
         let hl = t.len();
-        if hl - crate::wire::ethernet::HEADER_LEN + inner > self.ports[pidx].mtu as usize {
-            c.drop(DropReason::MtuExceeded);
-            return;
+        let mtu = self.ports[pidx].mtu as usize;
+        let too_big = hl - ETH_LEN + inner > mtu;
+        if too_big {
+            // Fragment the outer packet only when the switch says so and
+            // the template does not set DF.
+            let policy = self.switches[s.switch.0 as usize]
+                .as_ref()
+                .map(|x| x.spec.mtu_policy);
+            let df = t.bytes().get(ETH_LEN + 6).is_some_and(|b| b & 0x40 != 0);
+            if policy != Some(MtuPolicy::Fragment) || df {
+                c.drop(DropReason::MtuExceeded);
+                return;
+            }
         }
         let seq = if t.has_sublayer() {
             self.tx_seq[member.0 as usize].fetch_add(1, Ordering::Relaxed)
@@ -686,7 +754,55 @@ impl Worker {
         let sc = &c.sessions[member.0 as usize];
         sc.tx_packets.inc();
         sc.tx_bytes.add(inner as u64);
+        if too_big {
+            let mut eth = [0u8; ETH_LEN];
+            eth.copy_from_slice(&t.bytes()[..ETH_LEN]);
+            let sw = s.switch;
+            self.fragment_out(m, pidx, mtu, eth, sw);
+            return;
+        }
         self.send(pidx, m);
+    }
+
+    /// Sends the encapsulated packet `m` as outer IPv4 fragments of at
+    /// most `mtu` bytes, each behind a copy of the Ethernet header `eth`.
+    #[cold]
+    fn fragment_out(
+        &mut self,
+        mut m: Mbuf,
+        pidx: usize,
+        mtu: usize,
+        eth: [u8; ETH_LEN],
+        sw: SwitchId,
+    ) {
+        let c = &self.shared.counters;
+        if !m.adj(ETH_LEN) {
+            c.drop(DropReason::FragmentFailed);
+            return;
+        }
+        let mut frags: [Option<Mbuf>; 16] = std::array::from_fn(|_| None);
+        let n = match crate::dpdk::frag::fragment_ipv4(
+            m, mtu as u16, &self.pool, &self.pool, &mut frags,
+        ) {
+            Ok(n) => n,
+            Err(_) => {
+                c.drop(DropReason::FragmentFailed);
+                return;
+            }
+        };
+        c.switches[sw.0 as usize].fragmented.inc();
+        for f in frags.iter_mut().take(n) {
+            let Some(mut f) = f.take() else { continue };
+            let Some(buf) = f.prepend(ETH_LEN) else {
+                self.shared.counters.drop(DropReason::FragmentFailed);
+                continue;
+            };
+            buf[..ETH_LEN].copy_from_slice(&eth);
+            if buf.len() >= ETH_LEN + crate::wire::ipv4::HEADER_LEN {
+                crate::wire::ipv4::Packet::new_unchecked(&mut buf[ETH_LEN..]).fill_checksum();
+            }
+            self.send(pidx, f);
+        }
     }
 
     /// Applies queued control commands (between bursts).
@@ -704,18 +820,27 @@ impl Worker {
     fn apply(&mut self, cmd: Command) {
         match cmd {
             Command::AddSwitch(spec) => {
+                let spec = *spec;
                 let i = spec.id.0 as usize;
                 if i >= self.switches.len() {
                     return;
                 }
                 self.macs.set_switch_limit(spec.id, spec.mac_limit);
                 match self.switches[i].as_mut() {
-                    Some(sw) => sw.filter = spec.filter,
+                    Some(sw) => sw.spec = spec,
                     None => {
                         self.switches[i] = Some(Switch {
                             members: Vec::with_capacity(8),
-                            filter: spec.filter,
+                            spec,
+                            max_frame: 0,
                         })
+                    }
+                }
+                // Members already in the switch take the new policy.
+                if let Some(sw) = self.switches[i].as_ref() {
+                    for &m in &sw.members {
+                        self.macs.set_member_limit(m, sw.spec.member_mac_limit);
+                        self.storm.configure_member(m, sw.spec.storm, self.tsc_now);
                     }
                 }
             }
@@ -730,7 +855,12 @@ impl Worker {
                 if !sw.members.contains(&spec.member) {
                     sw.members.push(spec.member);
                 }
+                let (limit, storm) = (sw.spec.member_mac_limit, sw.spec.storm);
                 self.macs.set_member_switch(spec.member, spec.switch);
+                self.macs.set_member_limit(spec.member, limit);
+                self.storm
+                    .configure_member(spec.member, storm, self.tsc_now);
+                self.blocked_until[i] = 0;
                 self.by_id.insert(spec.local_session_id, spec.member);
                 let l2tp_len = crate::wire::l2tp::data_offsets(
                     spec.encap,
@@ -766,8 +896,19 @@ impl Worker {
                 switch,
                 mac,
                 member,
+                is_static,
             } => {
-                self.macs.install(switch, mac, member, self.now, false);
+                self.macs.install(switch, mac, member, self.now, is_static);
+            }
+            Command::SetMaxFrame { switch, max_frame } => {
+                if let Some(Some(sw)) = self.switches.get_mut(switch.0 as usize) {
+                    sw.max_frame = max_frame;
+                }
+            }
+            Command::BlockMember { member, until_tsc } => {
+                if let Some(b) = self.blocked_until.get_mut(member.0 as usize) {
+                    *b = until_tsc;
+                }
             }
             Command::RemoveMac { switch, mac } => {
                 self.macs.remove(switch, mac);
