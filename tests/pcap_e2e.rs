@@ -968,3 +968,76 @@ fn outer_fragments_reassembled() {
     assert_egress(&r.out, &a, std::slice::from_ref(&big_b), 0);
     assert_other(&r, &[], &[]);
 }
+
+// ------------------------------------------------- VLAN-aware switching
+
+/// `inner()` with an 802.1Q tag for `vid` in front of `ethertype`.
+fn tagged(dst: [u8; 6], src: [u8; 6], vid: u16, ethertype: u16, tag: u32) -> Vec<u8> {
+    let f = inner(dst, src, ethertype, tag, 64);
+    let mut t = f[..12].to_vec();
+    t.extend_from_slice(&0x8100u16.to_be_bytes());
+    t.extend_from_slice(&vid.to_be_bytes());
+    t.extend_from_slice(&f[12..]);
+    t
+}
+
+#[test]
+fn vlan_aware_learns_per_vlan() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    let a = Sess::new("siteA", "s1", 10);
+    let b = Sess::new("siteB", "s1", 11);
+    let c = Sess::new("siteC", "s1", 12);
+    let mut setup = Setup::new("vlanaware", &[], &[a.clone(), b.clone(), c.clone()]);
+    setup.switches =
+        "[[switch]]\nname = \"s1\"\nvlan_mode = \"vlan-aware\"\nvlans = [10, \"20-21\"]\n\n".into();
+    let (h1, h3) = (host(1), host(3));
+    let f1 = tagged(BCAST, h1, 10, IPV4, 1); // A, VLAN 10
+    let f2 = tagged(BCAST, h1, 20, IPV4, 2); // B, VLAN 20, same MAC: no move
+    let f3 = tagged(h1, h3, 10, IPV4, 3); // C → h1 in VLAN 10: A only
+    let f4 = tagged(h1, h3, 20, IPV4, 4); // C → h1 in VLAN 20: B only
+    let f5 = tagged(BCAST, h1, 30, IPV4, 5); // VLAN 30 not allowed
+    let f6 = inner(BCAST, h1, IPV4, 6, 64); // untagged: the switch's own domain
+    let f7 = inner(h1, h3, IPV4, 7, 64); // C → h1 untagged: A only
+    let frames = vec![
+        a.ingress(&f1, None),
+        b.ingress(&f2, None),
+        c.ingress(&f3, None),
+        c.ingress(&f4, None),
+        a.ingress(&f5, None),
+        a.ingress(&f6, None),
+        c.ingress(&f7, None),
+    ];
+    let r = run(&setup, &frames);
+    assert_drops(&r.counters, &[("vlan_tagged", 1)]);
+    assert_egress(&r.out, &a, &[f2.clone(), f3, f7], 0);
+    assert_egress(&r.out, &b, &[f1.clone(), f4, f6.clone()], 0);
+    assert_egress(&r.out, &c, &[f1, f2, f6], 0);
+    assert_eq!(
+        r.control("macs_moved"),
+        0,
+        "the same MAC in two VLANs is no move"
+    );
+    assert_eq!(r.control("vlan_domains"), 3);
+    let mut got: Vec<(Option<u16>, String, String)> = r
+        .macs
+        .iter()
+        .map(|m| (m.vlan, m.mac.clone(), m.member.clone()))
+        .collect();
+    got.sort();
+    let m = |x: [u8; 6]| fmt_mac(x);
+    assert_eq!(
+        got,
+        vec![
+            (None, m(h1), "siteA".to_string()),
+            (None, m(h3), "siteC".to_string()),
+            (Some(10), m(h1), "siteA".to_string()),
+            (Some(10), m(h3), "siteC".to_string()),
+            (Some(20), m(h1), "siteB".to_string()),
+            (Some(20), m(h3), "siteC".to_string()),
+        ]
+    );
+    assert!(r.macs.iter().all(|x| x.switch == "s1"));
+}

@@ -301,6 +301,9 @@ pub struct Switch {
     pub ethertypes: Vec<u16>,
     /// Remote End IDs (VC IDs) of dynamic pseudowires that join this switch.
     pub vc_ids: Vec<String>,
+    /// VLAN-aware switches: the VLANs allowed (1..=4094, sorted, unique);
+    /// empty = every VLAN.
+    pub vlans: Vec<u16>,
     /// TCP MSS clamping (default `Auto`; `Fixed` in 536..=65495).
     pub mss_clamp: MssClamp,
     /// VLAN handling (default `DropTagged`).
@@ -337,6 +340,7 @@ impl Switch {
             mac_limit: 0,
             ethertypes: crate::switch::filter::DEFAULT_ETHERTYPES.to_vec(),
             vc_ids: Vec::new(),
+            vlans: Vec::new(),
             mss_clamp: MssClamp::Auto,
             vlan_mode: VlanMode::DropTagged,
             mtu_policy: MtuPolicy::Drop,

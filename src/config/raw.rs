@@ -124,6 +124,7 @@ pub struct RawSwitch {
     pub mac_limit: Option<i64>,
     pub ethertypes: Option<Vec<StrOrInt>>,
     pub vc_ids: Option<Vec<StrOrInt>>,
+    pub vlans: Option<Vec<StrOrInt>>,
     pub mss_clamp: Option<StrOrInt>,
     pub vlan_mode: Option<String>,
     pub mtu_policy: Option<String>,

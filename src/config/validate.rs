@@ -384,6 +384,41 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
     })
 }
 
+/// `switch[i].vlans`: VLAN ids or ranges ("100-200"), 1..=4094.
+fn vlan_list(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
+    let mut out = Vec::new();
+    for (j, x) in v.unwrap_or_default().into_iter().enumerate() {
+        let key = format!("switch[{i}].vlans[{j}]");
+        let bad = |shown: String| {
+            ConfigError::new(
+                key.clone(),
+                shown,
+                "must be a VLAN id 1..=4094 or a range like \"100-200\"",
+            )
+        };
+        let (lo, hi) = match x {
+            StrOrInt::Int(n) => (n, n),
+            StrOrInt::Str(s) => {
+                let parse = |t: &str| t.trim().parse::<i64>().map_err(|_| bad(quote(&s)));
+                match s.split_once('-') {
+                    Some((a, b)) => (parse(a)?, parse(b)?),
+                    None => {
+                        let n = parse(&s)?;
+                        (n, n)
+                    }
+                }
+            }
+        };
+        if !(1..=4094).contains(&lo) || !(1..=4094).contains(&hi) || lo > hi {
+            return Err(bad(format!("{lo}-{hi}")));
+        }
+        out.extend((lo..=hi).map(|v| v as u16));
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
 /// `switch[i].vc_ids`: Remote End IDs as strings (numbers are written in
 /// decimal, as Cisco sends the VC ID), unique across switches.
 fn vc_ids(i: usize, v: Option<Vec<StrOrInt>>, seen: &mut HashSet<String>) -> R<Vec<String>> {
@@ -504,6 +539,7 @@ fn switch(i: usize, s: RawSwitch, names: &mut HashSet<String>) -> R<Switch> {
         flap_block: int(&k("flap_block"), s.flap_block, 0, 0, 86400)? as u32,
         static_macs: Vec::new(),
         vc_ids: Vec::new(),
+        vlans: Vec::new(),
     })
 }
 
@@ -829,8 +865,17 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
     for (i, mut s) in r.switch.into_iter().enumerate() {
         raw_static.push(s.static_macs.take().unwrap_or_default());
         let vc = s.vc_ids.take();
+        let vl = s.vlans.take();
         let mut sw = switch(i, s, &mut names)?;
         sw.vc_ids = vc_ids(i, vc, &mut seen_vc)?;
+        sw.vlans = vlan_list(i, vl)?;
+        if !sw.vlans.is_empty() && sw.vlan_mode != VlanMode::VlanAware {
+            return Err(ConfigError::new(
+                format!("switch[{i}].vlans"),
+                format!("{} VLANs", sw.vlans.len()),
+                "needs vlan_mode = \"vlan-aware\"",
+            ));
+        }
         switches.push(sw);
     }
     let switch_idx: HashMap<String, usize> = switches

@@ -22,7 +22,7 @@ use crate::config::{self, Config};
 use crate::dpdk::{Burst, Mbuf, Mempool, Port, TxBuffer};
 use crate::switch::filter::{ethertype_name, L2Filter};
 use crate::switch::flap::{FlapConfig, FlapDetector, FlapVerdict};
-use crate::switch::policy::{MssClamp, MtuPolicy, VlanMode};
+use crate::switch::policy::{MssClamp, MtuPolicy, VlanDomains, VlanMode};
 use crate::switch::storm::StormRate;
 use crate::switch::{mac_from_u64, AgingTable, MemberId, SwitchId, Touch};
 use crate::telemetry::show::{
@@ -37,7 +37,7 @@ use crate::wire::l2tp::message::stopccn_result;
 use crate::wire::l2tp::{Cookie, EncapTemplate, TemplateParams};
 use crate::wire::l2tp::{Encap, L2Spec};
 use crate::wire::udp::{self, UdpRepr};
-use crate::worker::{Command, Event, SessionSpec, SwitchSpec, WorkerShared};
+use crate::worker::{Command, Event, SessionSpec, SwitchSpec, WorkerShared, VLAN_DOMAINS};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering;
@@ -132,6 +132,8 @@ struct SwitchRt {
     mtu_policy: MtuPolicy,
     storm: [StormRate; 3],
     flap: FlapConfig,
+    /// VLAN-aware: the allowed VLANs (empty = all).
+    vlans: Vec<u16>,
     /// Largest inner frame all members carry (sent to the workers).
     max_frame: usize,
 }
@@ -150,6 +152,7 @@ impl SwitchRt {
             mtu_policy: sw.mtu_policy,
             storm: sw.storm_rates(),
             flap: sw.flap_config(),
+            vlans: sw.vlans.clone(),
             max_frame: 0,
         }
     }
@@ -179,6 +182,8 @@ struct Counters {
     macs_aged: u64,
     mac_flaps: u64,
     members_blocked: u64,
+    vlan_domains: u64,
+    vlan_domains_full: u64,
     commands_backlogged: u64,
     requests_served: u64,
 }
@@ -210,6 +215,8 @@ impl Counters {
         put("macs_aged", self.macs_aged);
         put("mac_flaps", self.mac_flaps);
         put("members_blocked", self.members_blocked);
+        put("vlan_domains", self.vlan_domains);
+        put("vlan_domains_full", self.vlan_domains_full);
         put("commands_backlogged", self.commands_backlogged);
         put("requests_served", self.requests_served);
         m
@@ -290,6 +297,9 @@ pub struct ControlCore {
     neighbours: Neighbours,
     aging: AgingTable,
     flaps: FlapDetector,
+    /// VLAN learning domains of VLAN-aware switches (the MAC tables and
+    /// the aging table are keyed by domain).
+    vlans: VlanDomains,
     sessions: Vec<Option<SessionRt>>,
     switches: Vec<Option<SwitchRt>>,
     /// VC ID → switch.
@@ -360,6 +370,7 @@ impl ControlCore {
             neighbours: Neighbours::new(),
             aging: AgingTable::new(),
             flaps: FlapDetector::new(4096, max_sessions),
+            vlans: VlanDomains::new(max_switches, VLAN_DOMAINS),
             counters: Counters::default(),
             socket: None,
             start: Instant::now(),
@@ -422,9 +433,14 @@ impl ControlCore {
             mss: sw.mss,
             mtu_policy: sw.mtu_policy,
             storm: sw.storm,
+            vlan_list: !sw.vlans.is_empty(),
         };
         self.broadcast(|| Command::AddSwitch(Box::new(spec.clone())));
+        let vlans = sw.vlans.clone();
         self.switches[id.0 as usize] = Some(sw);
+        for vid in vlans {
+            self.map_vlan(id, vid);
+        }
     }
 
     /// Adds a session to the data plane (its template follows once the
@@ -674,9 +690,11 @@ impl ControlCore {
             let mut out = std::mem::take(&mut self.expired);
             out.clear();
             let switches = &self.switches;
+            let vlans = &self.vlans;
             self.aging.expire(
                 secs,
-                |sw| {
+                |d| {
+                    let sw = vlans.owner(d).map_or(d, |(s, _)| s);
                     switches
                         .get(sw.0 as usize)
                         .and_then(Option::as_ref)
@@ -1059,6 +1077,7 @@ impl ControlCore {
             };
             any = true;
             match ev {
+                Event::NeedVlan { switch, vid } => self.map_vlan(switch, vid),
                 Event::Learned {
                     switch,
                     mac,
@@ -1102,13 +1121,41 @@ impl ControlCore {
         any
     }
 
+    /// Allocates the learning domain of (switch, VLAN) and programs it.
+    fn map_vlan(&mut self, switch: SwitchId, vid: u16) {
+        if self.vlans.domain(switch, vid).is_some() {
+            return;
+        }
+        match self.vlans.alloc(switch, vid) {
+            Ok(domain) => {
+                self.counters.vlan_domains += 1;
+                self.broadcast(|| Command::MapVlan {
+                    switch,
+                    vid,
+                    domain,
+                });
+            }
+            Err(_) => self.counters.vlan_domains_full += 1,
+        }
+    }
+
+    /// The switch (and VLAN) of a learning domain.
+    fn domain_owner(&self, d: SwitchId) -> (SwitchId, Option<u16>) {
+        match self.vlans.owner(d) {
+            Some((sw, vid)) if vid != 0 => (sw, Some(vid)),
+            Some((sw, _)) => (sw, None),
+            None => (d, None),
+        }
+    }
+
     /// MAC move (flap) detection: a MAC bouncing between members is a loop
     /// indicator; it is logged and counted, and with `flap_block` the
     /// member it moved to is blocked for that long.
     fn flap_check(&mut self, switch: SwitchId, mac: u64, from: MemberId, to: MemberId, now: u64) {
+        let owner = self.domain_owner(switch).0;
         let Some(cfg) = self
             .switches
-            .get(switch.0 as usize)
+            .get(owner.0 as usize)
             .and_then(Option::as_ref)
             .map(|s| s.flap)
         else {
@@ -1123,7 +1170,7 @@ impl ControlCore {
             self.counters.mac_flaps += 1;
             log::warn!(
                 "switch {}: MAC {} flapping between {} and {} ({moves} moves in {} s): a loop?",
-                self.switch_name(switch),
+                self.switch_name(owner),
                 MacAddr(mac_from_u64(mac)),
                 self.member_name(from),
                 self.member_name(to),
@@ -1200,9 +1247,11 @@ impl ControlCore {
                     .aging
                     .entries_sorted()
                     .into_iter()
-                    .filter(|(s, _, _)| want.is_none_or(|w| w == *s))
-                    .map(|(s, mac, e)| MacView {
+                    .map(|(d, mac, e)| (self.domain_owner(d), mac, e))
+                    .filter(|((s, _), _, _)| want.is_none_or(|w| w == *s))
+                    .map(|((s, vlan), mac, e)| MacView {
                         switch: self.switch_name(s),
+                        vlan,
                         mac: MacAddr(mac_from_u64(mac)).to_string(),
                         member: self.member_name(e.member),
                         age_secs: now.saturating_sub(e.last_seen),
@@ -1357,7 +1406,11 @@ impl ControlCore {
                         .filter(|x| x.switch.0 as usize == i)
                         .map(|x| x.name.clone())
                         .collect(),
-                    macs: self.aging.switch_len(SwitchId(i as u16)),
+                    macs: self
+                        .aging
+                        .iter()
+                        .filter(|(d, _, _)| self.domain_owner(*d).0 .0 as usize == i)
+                        .count(),
                     aging: s.aging,
                     mac_limit: s.mac_limit,
                     ethertypes: s

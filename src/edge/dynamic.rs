@@ -644,7 +644,12 @@ mod test {
         assert!(ups.is_empty());
         assert!(matches!(edge.phase(), Phase::Connecting { .. }));
         assert!(edge.take_change().is_none());
-        let failures: u64 = las.tunnels().map(|(_, t)| t.stats().auth_failures).sum();
+        // A bad SCCRQ is refused before a tunnel exists: counted by the endpoint.
+        let failures: u64 = las
+            .tunnels()
+            .map(|(_, t)| t.stats().auth_failures)
+            .sum::<u64>()
+            + las.stats().sccrq_auth_failures;
         assert!(failures > 0);
     }
 

@@ -73,15 +73,43 @@ pub struct MacTable {
     switch_count: Vec<u32>,
     switch_limit: Vec<u32>,
     member_limit: Vec<u32>,
+    /// Learning domain → switch. Ids below `max_switches` are the switches
+    /// themselves; higher ids are VLAN domains of VLAN-aware switches
+    /// (`set_domain`), `NO_SWITCH` until mapped.
+    domain_switch: Vec<u16>,
 }
 
 impl MacTable {
     /// Preallocate a table for `capacity` entries, member ids
     /// `0..max_members` and switch ids `0..max_switches` (at most 65536).
     pub fn new(capacity: usize, max_members: usize, max_switches: usize) -> Self {
+        Self::with_domains(capacity, max_members, max_switches, 0)
+    }
+
+    /// Like [`new`](Self::new), with `vlan_domains` extra learning domain
+    /// ids (`max_switches..max_switches + vlan_domains`) for VLAN-aware
+    /// switches: each (switch, VLAN) learns in its own domain (the domain
+    /// is the key's 16-bit field) while limits, counts, flushes and member
+    /// binding stay those of the switch.
+    pub fn with_domains(
+        capacity: usize,
+        max_members: usize,
+        max_switches: usize,
+        vlan_domains: usize,
+    ) -> Self {
         let max_switches = max_switches.min(1 << 16);
         let max_members = max_members.min(1 << 16);
+        let domains = (max_switches + vlan_domains).min(1 << 16);
         MacTable {
+            domain_switch: (0..domains)
+                .map(|d| {
+                    if d < max_switches {
+                        d as u16
+                    } else {
+                        NO_SWITCH
+                    }
+                })
+                .collect(),
             map: HashMap::with_capacity(capacity),
             capacity,
             live: 0,
@@ -139,7 +167,28 @@ impl MacTable {
         }
     }
 
-    /// Set the per-switch MAC limit (0 = unlimited). Existing entries stay.
+    /// Maps VLAN learning domain `domain` (≥ max_switches) to switch `sw`.
+    /// Domain ids are allocated by the control core and never reused for
+    /// another switch while entries may exist.
+    pub fn set_domain(&mut self, domain: SwitchId, sw: SwitchId) {
+        if usize::from(domain.0) >= self.switch_gen.len()
+            && usize::from(sw.0) < self.switch_gen.len()
+        {
+            if let Some(d) = self.domain_switch.get_mut(usize::from(domain.0)) {
+                *d = sw.0;
+            }
+        }
+    }
+
+    /// The switch a learning domain belongs to.
+    #[inline]
+    fn real(&self, domain: SwitchId) -> Option<SwitchId> {
+        match self.domain_switch.get(usize::from(domain.0)) {
+            Some(&s) if s != NO_SWITCH => Some(SwitchId(s)),
+            _ => None,
+        }
+    }
+
     /// Most MACs `m` may have learned (0 = unlimited); applies to new and
     /// moved MACs, not to entries installed by the control core.
     pub fn set_member_limit(&mut self, m: MemberId, limit: u32) {
@@ -155,6 +204,7 @@ impl MacTable {
         limit != 0 && self.member_count[mi] >= limit
     }
 
+    /// Set the per-switch MAC limit (0 = unlimited). Existing entries stay.
     pub fn set_switch_limit(&mut self, sw: SwitchId, limit: u32) {
         if let Some(l) = self.switch_limit.get_mut(usize::from(sw.0)) {
             *l = limit;
@@ -229,8 +279,9 @@ impl MacTable {
 
     /// Destination lookup: the member a live entry points at.
     #[inline]
-    pub fn lookup(&self, sw: SwitchId, mac: u64) -> Option<MemberId> {
-        let e = self.map.get(&key(sw, mac))?;
+    pub fn lookup(&self, domain: SwitchId, mac: u64) -> Option<MemberId> {
+        let e = self.map.get(&key(domain, mac))?;
+        let sw = self.real(domain)?;
         if self.is_live(sw, e) {
             Some(MemberId(e.member))
         } else {
@@ -246,8 +297,11 @@ impl MacTable {
         let before = self.map.len();
         let sg = &self.switch_gen;
         let mg = &self.member_gen;
+        let ds = &self.domain_switch;
         self.map.retain(|&k, e| {
-            sg.get((k >> 48) as usize) == Some(&e.switch_gen)
+            ds.get((k >> 48) as usize)
+                .and_then(|&s| sg.get(usize::from(s)))
+                == Some(&e.switch_gen)
                 && mg.get(usize::from(e.member)) == Some(&e.member_gen)
         });
         before - self.map.len()
@@ -274,7 +328,7 @@ impl MacTable {
     /// learning (limit/static/refresh rules apply); `None` to overwrite.
     fn put(
         &mut self,
-        sw: SwitchId,
+        domain: SwitchId,
         mac: u64,
         m: MemberId,
         now: u32,
@@ -282,13 +336,16 @@ impl MacTable {
         is_static: bool,
     ) -> Learn {
         let learning = refresh.is_some();
+        let Some(sw) = self.real(domain) else {
+            return Learn::Invalid;
+        };
         if mac_is_group(mac) || !self.ids_ok(sw, m) {
             return Learn::Invalid;
         }
         if self.member_switch[usize::from(m.0)] != sw.0 {
             self.set_member_switch(m, sw);
         }
-        let k = key(sw, mac);
+        let k = key(domain, mac);
         let existing = self.map.get(&k).map(|e| (*e, self.is_live(sw, e)));
         match existing {
             Some((e, true)) => {
@@ -390,8 +447,11 @@ impl MacTable {
     }
 
     /// Remove an entry; true if a live entry was removed.
-    pub fn remove(&mut self, sw: SwitchId, mac: u64) -> bool {
-        let k = key(sw, mac);
+    pub fn remove(&mut self, domain: SwitchId, mac: u64) -> bool {
+        let k = key(domain, mac);
+        let Some(sw) = self.real(domain) else {
+            return false;
+        };
         let Some(e) = self.map.remove(&k) else {
             return false;
         };
@@ -408,14 +468,15 @@ impl MacTable {
         true
     }
 
-    /// Live entries: `(switch, mac_u64, member, stamp, is_static)`, in no
-    /// particular order.
+    /// Live entries: `(domain, mac_u64, member, stamp, is_static)`, in no
+    /// particular order (the domain is the switch id unless VLAN-aware).
     pub fn iter(&self) -> impl Iterator<Item = (SwitchId, u64, MemberId, u32, bool)> + '_ {
         self.map.iter().filter_map(move |(&k, e)| {
-            let sw = SwitchId((k >> 48) as u16);
+            let domain = SwitchId((k >> 48) as u16);
+            let sw = self.real(domain)?;
             if self.is_live(sw, e) {
                 Some((
-                    sw,
+                    domain,
                     k & MAC_MASK,
                     MemberId(e.member),
                     e.stamp,
@@ -620,6 +681,44 @@ mod tests {
         check_counts(&t);
         assert_eq!(t.install(S0, B, M2, 1, false), Learn::New);
         assert_eq!(t.map.capacity(), cap0, "no reallocation");
+    }
+
+    #[test]
+    fn vlan_domains_share_the_switch() {
+        // Switches 0..4, VLAN domains 4..8.
+        let mut t = MacTable::with_domains(64, 8, 4, 4);
+        let d5 = SwitchId(5);
+        let mac = 0x0200_0000_0001;
+        assert_eq!(
+            t.learn(d5, mac, M1, 0, 1),
+            Learn::Invalid,
+            "unmapped domain"
+        );
+        t.set_domain(d5, S0);
+        t.set_domain(SwitchId(6), S0);
+        // The same MAC in two VLANs of one switch: two entries, one member.
+        assert_eq!(t.learn(S0, mac, M1, 0, 1), Learn::New);
+        assert_eq!(t.learn(d5, mac, MemberId(2), 0, 1), Learn::New);
+        assert_eq!(t.lookup(S0, mac), Some(M1));
+        assert_eq!(t.lookup(d5, mac), Some(MemberId(2)));
+        assert_eq!(t.lookup(SwitchId(6), mac), None);
+        // Learning in another VLAN of the same switch keeps the member's
+        // entries (no re-binding flush).
+        assert_eq!(t.learn(SwitchId(6), 0x0200_0000_0002, M1, 0, 1), Learn::New);
+        assert_eq!(t.lookup(S0, mac), Some(M1));
+        assert_eq!(t.switch_count(S0), 3);
+        // The switch limit counts every VLAN; a flush of the switch clears them.
+        t.set_switch_limit(S0, 3);
+        assert_eq!(t.learn(d5, 0x0200_0000_0003, M1, 0, 1), Learn::SwitchLimit);
+        t.flush_switch(S0);
+        assert_eq!(t.lookup(d5, mac), None);
+        assert_eq!(t.lookup(S0, mac), None);
+        assert_eq!(t.reclaim(), 3);
+        assert!(!t.remove(d5, mac));
+        // Domain ids of the plain range cannot be remapped.
+        t.set_domain(S1, S0);
+        assert_eq!(t.learn(S1, mac, MemberId(3), 0, 1), Learn::New);
+        assert_eq!(t.member_switch(MemberId(3)), Some(S1));
     }
 
     #[test]

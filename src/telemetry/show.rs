@@ -145,6 +145,8 @@ pub struct TunnelView {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MacView {
     pub switch: String,
+    /// The VLAN, in a VLAN-aware switch (None: untagged / not VLAN-aware).
+    pub vlan: Option<u16>,
     pub mac: String,
     pub member: String,
     pub age_secs: u64,
@@ -350,12 +352,13 @@ impl Response {
                     .collect::<Vec<_>>(),
             ),
             Response::Macs { macs } => table(
-                &["SWITCH", "MAC", "MEMBER", "AGE", "TYPE"],
+                &["SWITCH", "VLAN", "MAC", "MEMBER", "AGE", "TYPE"],
                 &macs
                     .iter()
                     .map(|m| {
                         vec![
                             m.switch.clone(),
+                            m.vlan.map_or_else(|| "-".into(), |v| v.to_string()),
                             m.mac.clone(),
                             m.member.clone(),
                             m.age_secs.to_string(),
@@ -452,6 +455,7 @@ mod test {
         let r = Response::Macs {
             macs: vec![MacView {
                 switch: "s".into(),
+                vlan: None,
                 mac: "02:00:00:00:00:01".into(),
                 member: "a".into(),
                 age_secs: 3,
@@ -465,7 +469,7 @@ mod test {
         let t = r.render();
         assert_eq!(
             t,
-            "SWITCH  MAC                MEMBER  AGE  TYPE\ns       02:00:00:00:00:01  a       3    dynamic\n"
+            "SWITCH  VLAN  MAC                MEMBER  AGE  TYPE\ns       -     02:00:00:00:00:01  a       3    dynamic\n"
         );
     }
 }

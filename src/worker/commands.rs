@@ -37,6 +37,9 @@ pub struct SwitchSpec {
     pub mtu_policy: MtuPolicy,
     /// Storm control per member: broadcast, multicast, unknown unicast.
     pub storm: [StormRate; 3],
+    /// VLAN-aware: only VLANs with a domain are allowed (the configured
+    /// `vlans` list); otherwise domains are made on demand.
+    pub vlan_list: bool,
 }
 
 /// Control core → worker. Applied between bursts, in order.
@@ -64,6 +67,12 @@ pub enum Command {
         member: MemberId,
         until_tsc: u64,
     },
+    /// VLAN `vid` of VLAN-aware switch `switch` learns in `domain`.
+    MapVlan {
+        switch: SwitchId,
+        vid: u16,
+        domain: SwitchId,
+    },
     RemoveMac {
         switch: SwitchId,
         mac: u64,
@@ -77,10 +86,17 @@ pub enum Command {
 /// Worker → control core.
 #[derive(Debug, Clone, Copy)]
 pub enum Event {
-    /// A source MAC was learned, moved or is still active.
+    /// A source MAC was learned, moved or is still active. `switch` is
+    /// the learning domain: the switch id, or a VLAN domain of a
+    /// VLAN-aware switch.
     Learned {
         switch: SwitchId,
         mac: u64,
         member: MemberId,
     },
+    /// A VLAN-aware switch saw a VLAN it has no learning domain for yet.
+    NeedVlan { switch: SwitchId, vid: u16 },
 }
+
+/// VLAN learning domains per worker and in the control core.
+pub const VLAN_DOMAINS: usize = 4096;

@@ -20,11 +20,11 @@ mod classify;
 mod commands;
 
 pub use classify::{classify, Class};
-pub use commands::{Command, Event, SessionSpec, SwitchSpec};
+pub use commands::{Command, Event, SessionSpec, SwitchSpec, VLAN_DOMAINS};
 
 use crate::dpdk::{tsc, Burst, FragTable, Mbuf, MbufRing, Mempool, Port, TxBuffer};
 use crate::switch::filter::Verdict;
-use crate::switch::policy::{self, MssClamp, MssResult, MtuPolicy};
+use crate::switch::policy::{self, MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
 use crate::switch::storm::{StormControl, TrafficClass};
 use crate::switch::{Learn, MacTable, MemberId, SwitchId};
 use crate::telemetry::{DropReason, WorkerCounters};
@@ -199,6 +199,8 @@ pub struct Worker {
     frag: Option<FragTable>,
     last_frag_expiry: u64,
     storm: StormControl,
+    /// (switch, VLAN) → learning domain, for VLAN-aware switches.
+    vlans: VlanDomains,
     /// Per member: dropped until this TSC value (flap blocking).
     blocked_until: Vec<u64>,
 }
@@ -206,7 +208,12 @@ pub struct Worker {
 impl Worker {
     pub fn new(s: WorkerSetup) -> Worker {
         let nports = s.ports.len();
-        let mut macs = MacTable::new(s.mac_table_size, s.max_sessions, s.max_switches);
+        let mut macs = MacTable::with_domains(
+            s.mac_table_size,
+            s.max_sessions,
+            s.max_switches,
+            VLAN_DOMAINS,
+        );
         for sw in 0..s.max_switches {
             macs.set_switch_limit(SwitchId(sw as u16), 0);
         }
@@ -238,6 +245,7 @@ impl Worker {
             frag: s.frag,
             last_frag_expiry: tsc(),
             storm: StormControl::new(s.max_sessions, s.tsc_hz.max(1)),
+            vlans: VlanDomains::new(s.max_switches, VLAN_DOMAINS),
             blocked_until: vec![0; s.max_sessions],
         }
     }
@@ -550,18 +558,26 @@ impl Worker {
         let srcm: [u8; 6] = [d[6], d[7], d[8], d[9], d[10], d[11]];
         let mut et = u16::from_be_bytes([d[12], d[13]]);
         // VLAN mode: drop-tagged drops 802.1Q/802.1ad frames; the other
-        // modes filter on the ethertype inside the tags.
-        if crate::wire::vlan::is_tag_ethertype(et) {
-            if policy::vlan_verdict(swst.spec.vlan_mode, d).is_err() {
-                swc.filtered.inc();
-                c.drop(DropReason::VlanTagged);
-                return;
-            }
-            match crate::wire::vlan::inner_offset(d) {
-                Some((_, inner_et, _)) => et = inner_et,
-                None => {
-                    c.drop(DropReason::InnerMalformed);
+        // modes filter on the ethertype inside the tags, and VLAN-aware
+        // learns per (VLAN, MAC).
+        let mode = swst.spec.vlan_mode;
+        let mut vlan = None;
+        if crate::wire::vlan::is_tag_ethertype(et) || mode == VlanMode::VlanAware {
+            match policy::vlan_verdict(mode, d) {
+                Ok(v) => vlan = v,
+                Err(_) => {
+                    swc.filtered.inc();
+                    c.drop(DropReason::VlanTagged);
                     return;
+                }
+            }
+            if crate::wire::vlan::is_tag_ethertype(et) {
+                match crate::wire::vlan::inner_offset(d) {
+                    Some((_, inner_et, _)) => et = inner_et,
+                    None => {
+                        c.drop(DropReason::InnerMalformed);
+                        return;
+                    }
                 }
             }
         }
@@ -594,28 +610,57 @@ impl Worker {
             }
         }
 
-        let src = crate::switch::mac_to_u64(srcm);
-        match self
-            .macs
-            .learn(sw, src, ingress, self.now, self.mac_refresh)
-        {
-            Learn::New | Learn::Moved { .. } | Learn::Refresh => {
-                let ev = Event::Learned {
-                    switch: sw,
-                    mac: src,
-                    member: ingress,
-                };
-                if self.shared.events.push(ev).is_err() {
-                    c.events_lost.inc();
+        // The learning domain: the switch, or its VLAN's domain. A VLAN
+        // without one yet is flooded unlearned until the control core
+        // allocates it.
+        let domain = match vlan {
+            None => Some(sw),
+            Some(vid) => {
+                let d = self.vlans.domain(sw, vid);
+                if d.is_none() {
+                    if vid != 0 && swst.spec.vlan_list {
+                        swc.filtered.inc();
+                        c.drop(DropReason::VlanTagged);
+                        return;
+                    }
+                    if self
+                        .shared
+                        .events
+                        .push(Event::NeedVlan { switch: sw, vid })
+                        .is_err()
+                    {
+                        c.events_lost.inc();
+                    }
                 }
+                d
             }
-            Learn::SwitchLimit | Learn::MemberLimit | Learn::TableFull => swc.learn_failed.inc(),
-            Learn::Unchanged | Learn::Invalid | Learn::StaticConflict => {}
+        };
+        let src = crate::switch::mac_to_u64(srcm);
+        if let Some(domain) = domain {
+            match self
+                .macs
+                .learn(domain, src, ingress, self.now, self.mac_refresh)
+            {
+                Learn::New | Learn::Moved { .. } | Learn::Refresh => {
+                    let ev = Event::Learned {
+                        switch: domain,
+                        mac: src,
+                        member: ingress,
+                    };
+                    if self.shared.events.push(ev).is_err() {
+                        c.events_lost.inc();
+                    }
+                }
+                Learn::SwitchLimit | Learn::MemberLimit | Learn::TableFull => {
+                    swc.learn_failed.inc()
+                }
+                Learn::Unchanged | Learn::Invalid | Learn::StaticConflict => {}
+            }
         }
 
         let dst64 = crate::switch::mac_to_u64(dst);
         if dst[0] & 1 == 0 {
-            if let Some(out) = self.macs.lookup(sw, dst64) {
+            if let Some(out) = domain.and_then(|d| self.macs.lookup(d, dst64)) {
                 if out == ingress {
                     c.drop(DropReason::SameMember);
                     return;
@@ -903,6 +948,15 @@ impl Worker {
             Command::SetMaxFrame { switch, max_frame } => {
                 if let Some(Some(sw)) = self.switches.get_mut(switch.0 as usize) {
                     sw.max_frame = max_frame;
+                }
+            }
+            Command::MapVlan {
+                switch,
+                vid,
+                domain,
+            } => {
+                if self.vlans.install(switch, vid, domain).is_ok() {
+                    self.macs.set_domain(domain, switch);
                 }
             }
             Command::BlockMember { member, until_tsc } => {
