@@ -31,12 +31,22 @@
 //! # Authentication
 //!
 //! With [`TunnelConfig::auth`] set and [`TunnelConfig::digest`] on, every
-//! non-ZLB message must pass [`Authenticator::verify`]; one that fails is
-//! dropped before reliable delivery sees it (not acknowledged, not
-//! answered) and counted in `auth_failures`. Our nonce goes in SCCRQ /
-//! SCCRP; every message we send gets a Message Digest AVP right after the
-//! Message Type, sealed at each (re)transmission. ZLBs are sent and
-//! accepted without a digest (a ZLB is header-only by definition).
+//! non-ZLB message (explicit ACKs included) must pass
+//! [`Authenticator::verify`]; one that fails is dropped before reliable
+//! delivery sees it (not acknowledged, not answered, its `Nr` not used)
+//! and counted in `auth_failures`. Our nonce goes in SCCRQ / SCCRP; every
+//! message we send gets a Message Digest AVP right after the Message Type,
+//! sealed at each (re)transmission. A ZLB cannot carry a digest, and ZLBs
+//! are only permitted without authentication (RFC 3931 §4.3, §6.15), so we
+//! then never send one: a standalone acknowledgement is an explicit ACK
+//! message (type 20) with the Message Digest, sealed like the rest. A ZLB
+//! from the peer is still accepted (its `Nr` used) for interoperability.
+//!
+//! # Acknowledgements received
+//!
+//! A ZLB or an explicit ACK (type 20) only acknowledges: it takes no
+//! sequence number (its `Ns` is the peer's next one), is not acknowledged
+//! and never reaches the FSM; only its `Nr` is used.
 //!
 //! With [`TunnelConfig::challenge`] on, we put a Challenge in our SCCRQ /
 //! SCCRP and require the right Challenge Response in the SCCRP / SCCCN;
@@ -75,6 +85,7 @@ use super::SessionDown;
 use super::TunnelDown;
 use super::TunnelUp;
 use crate::wire::l2tp::avp::cisco;
+use crate::wire::l2tp::control::HEADER_LEN;
 use crate::wire::l2tp::message::cdn_result;
 use crate::wire::l2tp::message::error_code;
 use crate::wire::l2tp::message::stopccn_result;
@@ -202,7 +213,7 @@ impl Tunnel {
             Vec::new()
         };
         let our_challenge = (cfg.auth.is_some() && cfg.challenge).then(|| random_bytes(rng, 16));
-        Tunnel {
+        let mut t = Tunnel {
             rel: Reliable::new(cfg.reliable),
             flavour: cfg.initiator_flavour,
             cfg,
@@ -221,7 +232,23 @@ impl Tunnel {
             tie_breaker: None,
             peer_host_name: Vec::new(),
             stats: TunnelStats::default(),
-        }
+        };
+        t.set_ack_style();
+        t
+    }
+
+    /// With digests on, standalone acknowledgements are explicit ACK
+    /// messages with the Message Digest AVP ([`Tunnel::flush`] seals them
+    /// like every message): a ZLB cannot carry one. ZLBs otherwise.
+    /// Called again once the flavour is known.
+    fn set_ack_style(&mut self) {
+        let Some(a) = self.auth().filter(|_| self.digest_on()) else {
+            return;
+        };
+        let mut m = Message::new(MessageType::Ack, 0);
+        m.avps.push(a.placeholder(self.flavour));
+        let body = m.emit().split_off(HEADER_LEN);
+        self.rel.set_ack_body(body);
     }
 
     /// A responder in `Idle`, waiting for the SCCRQ given to
@@ -330,7 +357,8 @@ impl Tunnel {
     }
 
     /// Moves what reliable delivery wants to send into actions, sealing
-    /// digests.
+    /// digests (on everything but a ZLB, which is only sent without
+    /// digests).
     fn flush(&mut self, now: u64) -> Vec<Action> {
         let out = self.rel.poll(now);
         let seal = self.digest_on();
@@ -382,7 +410,9 @@ impl Tunnel {
             self.peer_nonce = peer_nonce;
         }
         self.last_rx = now;
-        let payload = (!msg.is_zlb()).then(|| msg.clone());
+        // A ZLB or explicit ACK only acknowledges: no Ns of its own, no
+        // FSM event.
+        let payload = (!msg.is_ack()).then(|| msg.clone());
         self.rel.receive(now, msg.ns, msg.nr, payload);
         let mut out = Vec::new();
         while let Some(m) = self.rel.pop_delivered() {
@@ -437,6 +467,7 @@ impl Tunnel {
         } else {
             Flavour::Ietf
         };
+        self.set_ack_style();
         self.remote_ccid = m.assigned_ccid().unwrap_or(0);
         self.rel.set_peer_ccid(self.remote_ccid);
         self.rel
@@ -651,7 +682,7 @@ impl Tunnel {
         out
     }
 
-    /// Timers: retransmissions, ZLB acks, HELLO, dead peer, setup
+    /// Timers: retransmissions, ZLB / ACK acks, HELLO, dead peer, setup
     /// timeout, end of `Closing`.
     pub fn poll(&mut self, now: u64, ids: &mut HashSet<u32>) -> Vec<Action> {
         if self.state == TunnelState::Closed {
@@ -991,16 +1022,17 @@ mod test {
                     .with_assigned_cookie(fl, &[1, 2, 3, 4]),
             )
         }
-        /// Takes in what we sent; returns the parsed non-ZLB messages.
+        /// Takes in what we sent; returns the parsed messages but ZLBs
+        /// and ACKs.
         fn recv(&mut self, acts: &[(u8, Action)]) -> Vec<Message> {
             let mut v = Vec::new();
             for (_, a) in acts {
                 if let Action::Send(b) = a {
                     let m = Message::parse(b).unwrap();
-                    if !m.is_zlb() && m.ns == self.nr {
+                    if !m.is_ack() && m.ns == self.nr {
                         self.nr = self.nr.wrapping_add(1);
                     }
-                    if !m.is_zlb() {
+                    if !m.is_ack() {
                         v.push(m);
                     }
                 }
