@@ -28,6 +28,12 @@
 //! AVPs when the SCCRQ carried any vendor-9 AVP, IETF only otherwise.
 //! Sessions answer in the flavour of their ICRQ the same way.
 //!
+//! # Acknowledgements received
+//!
+//! A ZLB or an explicit ACK (type 20) only acknowledges: it takes no
+//! sequence number (its `Ns` is the peer's next one), is not acknowledged
+//! and never reaches the FSM; only its `Nr` is used.
+//!
 //! # Authentication
 //!
 //! With [`TunnelConfig::auth`] set and [`TunnelConfig::digest`] on, every
@@ -41,12 +47,6 @@
 //! then never send one: a standalone acknowledgement is an explicit ACK
 //! message (type 20) with the Message Digest, sealed like the rest. A ZLB
 //! from the peer is still accepted (its `Nr` used) for interoperability.
-//!
-//! # Acknowledgements received
-//!
-//! A ZLB or an explicit ACK (type 20) only acknowledges: it takes no
-//! sequence number (its `Ns` is the peer's next one), is not acknowledged
-//! and never reaches the FSM; only its `Nr` is used.
 //!
 //! With [`TunnelConfig::challenge`] on, we put a Challenge in our SCCRQ /
 //! SCCRP and require the right Challenge Response in the SCCRP / SCCCN;
