@@ -372,12 +372,13 @@ impl Peer {
     }
 
     /// Numbers `m` (ccid, Ns, Nr), emits it (with a digest when
-    /// authenticating) and sends it. Returns the bytes.
+    /// authenticating) and sends it. Returns the bytes. A ZLB or an
+    /// explicit ACK carries our next Ns without using it up.
     fn send(&mut self, mut m: Message) -> Vec<u8> {
         m.ccid = self.ccid;
         m.ns = self.ns;
         m.nr = self.nr;
-        if !m.is_zlb() {
+        if !m.is_ack() {
             self.ns = self.ns.wrapping_add(1);
         }
         let b = match &self.auth {
@@ -448,7 +449,7 @@ impl Peer {
         Some((m, b))
     }
 
-    /// The next non-ZLB message (ZLBs before it are skipped), which must
+    /// The next message but ZLBs and explicit ACKs (skipped), which must
     /// be of type `ty` and in sequence; advances Nr.
     fn expect(&mut self, ty: MessageType) -> Message {
         self.expect_raw(ty).0
@@ -461,7 +462,7 @@ impl Peer {
             let Some((m, b)) = self.recv(left) else {
                 panic!("no {ty:?} from las within 3 s");
             };
-            if m.is_zlb() {
+            if m.is_ack() {
                 continue;
             }
             assert_eq!(m.msg_type, Some(ty), "message type of {m:?}");
@@ -480,6 +481,32 @@ impl Peer {
         assert!(m.is_zlb(), "expected a ZLB, got {m:?}");
         assert_eq!(m.ns, self.nr, "Ns of the ZLB");
         assert_eq!(m.nr, self.ns, "Nr of the ZLB");
+    }
+
+    /// An explicit ACK (type 20) acknowledging everything we sent must
+    /// come next, carrying las's next Ns; with authentication its
+    /// Message Digest (right after the Message Type) must verify.
+    fn expect_ack(&mut self) -> Message {
+        let Some((m, b)) = self.recv(Duration::from_secs(2)) else {
+            panic!("no ACK from las within 2 s");
+        };
+        assert!(!m.is_zlb(), "a ZLB where an explicit ACK is due: {m:?}");
+        assert_eq!(m.msg_type, Some(T::Ack), "expected an ACK, got {m:?}");
+        assert_eq!(m.ns, self.nr, "Ns of the ACK (las's next, not used up)");
+        assert_eq!(m.nr, self.ns, "Nr of the ACK");
+        if let Some(a) = &self.auth {
+            let d = &m.avps[0];
+            assert_eq!(
+                (d.vendor, d.attr, d.mandatory),
+                (ietf::VENDOR, ietf::MESSAGE_DIGEST, true),
+                "ACK without a Message Digest: {m:?}"
+            );
+            assert!(
+                auth::verify_digest(&b, &a.key, &a.our_nonce, &a.las_nonce),
+                "ACK digest does not verify"
+            );
+        }
+        m
     }
 
     /// Nothing at all on the control channel for `t`.
@@ -1071,18 +1098,48 @@ fn message_digest_authentication() {
     p.auth.as_mut().unwrap().las_nonce = las_nonce.clone();
     p.ccid = be32(&dual_value(&r, fl, ietf::ASSIGNED_CONTROL_CONNECTION_ID));
     p.send(Message::new(T::Scccn, 0));
-    p.expect_zlb();
+    // With authentication las never sends a ZLB: it acknowledges with an
+    // explicit ACK (type 20) carrying a valid digest and its next Ns (1).
+    let a = p.expect_ack();
+    assert_eq!((a.ns, a.nr), (1, 2));
     assert_eq!(las.tunnels()[0].state, "established");
-    // A session with digests on every message.
+    // Our own explicit ACK (unnumbered: Ns 2 is still our next) is
+    // accepted and not acknowledged ...
+    assert_eq!(p.ns, 2);
+    p.send(Message::new(T::Ack, 0));
+    assert_eq!(p.ns, 2);
+    p.expect_silence(Duration::from_millis(400));
+    // ... and the ICRQ that follows with the same Ns 2 is processed, not
+    // dropped as a duplicate. A session with digests on every message.
     p.send(icrq(fl, 0x4001, b"100", 5));
     let (icrp, raw) = p.expect_raw(T::Icrp);
     assert!(auth::verify_digest(&raw, &key, &our_nonce, &las_nonce));
     assert_eq!(icrp.avps[0].attr, ietf::MESSAGE_DIGEST);
     let sid = icrp.local_session_id().unwrap();
+    // An ACK of the ICRP with a wrong digest: dropped (its Nr unused, so
+    // the ICRP comes again after the 1 s timeout), counted.
+    let mut a = Message::new(T::Ack, p.ccid);
+    a.ns = p.ns;
+    a.nr = p.nr;
+    let mut bad = a.emit_with_digest(DigestAlg::Md5, &key, &our_nonce, &las_nonce);
+    bad[30] ^= 0x01;
+    p.send_raw(&bad);
+    let Some((again, _)) = p.recv(Duration::from_secs(3)) else {
+        panic!("ICRP not retransmitted after a bad-digest ACK");
+    };
+    assert_eq!(again.msg_type, Some(T::Icrp), "{again:?}");
+    assert_eq!((again.ns, again.nr), (icrp.ns, icrp.nr));
+    assert_eq!(las.control("l2tp_auth_failures"), 1);
+    assert_eq!(las.tunnels()[0].auth_failures, 1);
+    // Correctly signed, the ACK is accepted: no more retransmissions
+    // (the next would come 2 s later), no acknowledgement of the ACK.
+    p.send(Message::new(T::Ack, 0));
+    p.expect_silence(Duration::from_millis(2_500));
+    // The ICCN carries the same Ns as the ACK: processed.
     p.send(iccn(fl, 0x4001, sid));
-    p.expect_zlb();
+    p.expect_ack();
     las.wait_sessions_up(1);
-    assert_eq!(las.control("l2tp_auth_failures"), 0);
+    assert_eq!(las.control("l2tp_auth_failures"), 1);
 
     // A HELLO with a wrong digest: dropped unacknowledged, counted.
     let mut h = Message::new(T::Hello, p.ccid);
@@ -1092,11 +1149,11 @@ fn message_digest_authentication() {
     bad[30] ^= 0x01;
     p.send_raw(&bad);
     p.expect_silence(Duration::from_millis(500));
-    assert_eq!(las.control("l2tp_auth_failures"), 1);
-    assert_eq!(las.tunnels()[0].auth_failures, 1);
+    assert_eq!(las.control("l2tp_auth_failures"), 2);
+    assert_eq!(las.tunnels()[0].auth_failures, 2);
     // The same HELLO correctly signed is accepted (its Ns was not used).
     p.send(Message::new(T::Hello, 0));
-    p.expect_zlb();
+    p.expect_ack();
 
     // An SCCRQ with a wrong digest: no answer, counted.
     let mut q = Peer::udp(&las, las.my_ip, 0, 0x0c15_c009);
@@ -1110,14 +1167,14 @@ fn message_digest_authentication() {
         );
     q.send_raw(&rq);
     q.expect_silence(Duration::from_millis(700));
-    assert_eq!(las.control("l2tp_auth_failures"), 2);
+    assert_eq!(las.control("l2tp_auth_failures"), 3);
     // ... and leaves no half-open tunnel behind to hold a slot.
     assert_eq!(las.tunnels().len(), 1, "{:?}", las.tunnels());
     // Without any digest at all: no answer either.
     rq = sccrq(fl, q.my_ccid).with_nonce(&our_nonce).emit();
     q.send_raw(&rq);
     q.expect_silence(Duration::from_millis(700));
-    assert_eq!(las.control("l2tp_auth_failures"), 3);
+    assert_eq!(las.control("l2tp_auth_failures"), 4);
     assert_eq!(
         las.tunnels()
             .iter()

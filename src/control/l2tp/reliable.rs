@@ -3,9 +3,9 @@
 //!
 //! # What it does
 //!
-//! * **Sequence numbers.** Every non-ZLB message we send gets the next
-//!   `Ns` (starting at 0, 16-bit modular) when it is first put on the wire,
-//!   not when it is queued. `Nr` (the next `Ns` we expect from the peer) is
+//! * **Sequence numbers.** Every message we send through
+//!   [`Reliable::send`] gets the next `Ns` (starting at 0, 16-bit modular)
+//!   when it is first put on the wire, not when it is queued. `Nr` (the next `Ns` we expect from the peer) is
 //!   written into every transmission, retransmissions included, so a
 //!   retransmission also acknowledges whatever arrived since.
 //! * **Comparisons** follow §4.2: `a` is "less than" `b` when
@@ -20,8 +20,17 @@
 //!   connection is **dead** ([`Reliable::is_dead`]) and stops sending.
 //! * **Acknowledgement.** Any message we transmit carries `Nr`. When we
 //!   accepted something (new or duplicate) and nothing goes out within
-//!   `ack_delay`, [`Reliable::poll`] emits a ZLB (header-only message).
-//! * **Receive side.** `Ns == expected`: accepted and queued for delivery,
+//!   `ack_delay`, [`Reliable::poll`] emits a standalone acknowledgement:
+//!   a ZLB (header-only message) by default, or an explicit ACK message
+//!   (RFC 3931 §6.15, Message Type 20) once [`Reliable::set_ack_body`]
+//!   gave its AVPs; the tunnel does that when message authentication is
+//!   on, because a ZLB cannot carry a Message Digest (§4.3). Either kind
+//!   is acknowledgement only: its `Ns` is the next `Ns` we would use,
+//!   `next_ns` is not advanced, and it is never retransmitted.
+//! * **Receive side.** An acknowledgement-only message (ZLB or explicit
+//!   ACK: `msg == None`) only updates what the peer acknowledged; its `Ns`
+//!   is not looked at and it is not acknowledged.
+//!   `Ns == expected`: accepted and queued for delivery,
 //!   followed by any held successors. `Ns < expected` (a duplicate): not
 //!   delivered, but acknowledged again (the peer missed our ack).
 //!   `expected < Ns < expected + receive_window`: held until the gap fills.
@@ -36,14 +45,16 @@
 //! ```text
 //!   send(now, bytes) ──▶ queue ──(window open)──▶ poll(now) ─▶ Outgoing::New
 //!   receive(now, ns, nr, Some(msg)) ─▶ Receive ─▶ pop_delivered() until None
-//!   poll(now) at next_timeout() ─▶ Outgoing::{Retransmit, Zlb}
+//!   receive(now, ns, nr, None)  (ZLB or ACK: acknowledgement only)
+//!   poll(now) at next_timeout() ─▶ Outgoing::{Retransmit, Zlb, Ack}
 //! ```
 //!
 //! The bytes given to [`Reliable::send`] are a complete control message
 //! (header + AVPs) with the peer's Control Connection ID already in the
 //! header; `Ns`/`Nr` are overwritten here. Digest sealing (RFC 3931 §4.3
 //! covers the header) is the caller's job on every [`Outgoing`], because
-//! `Nr` changes between retransmissions.
+//! `Nr` changes between retransmissions (an explicit ACK is sealed too;
+//! a ZLB cannot be).
 
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
@@ -72,7 +83,8 @@ pub struct ReliableConfig {
     pub rto_max: u64,
     /// Retransmissions of one message before the connection is dead.
     pub max_retries: u32,
-    /// How long to wait for a piggyback before acknowledging with a ZLB.
+    /// How long to wait for a piggyback before acknowledging with a ZLB
+    /// (or an explicit ACK).
     pub ack_delay: u64,
     /// Our receive window (what we advertise): how far ahead of the
     /// expected `Ns` a message is held rather than dropped.
@@ -107,8 +119,9 @@ pub enum Receive {
     Held,
     /// Too far ahead: dropped.
     OutOfWindow,
-    /// A ZLB: only its `Nr` (acknowledgement) was used.
-    Zlb,
+    /// A ZLB or an explicit ACK (acknowledgement only): its `Nr` was
+    /// used, nothing else (it takes no sequence number).
+    Ack,
 }
 
 /// Why a datagram goes on the wire.
@@ -118,8 +131,11 @@ pub enum OutgoingKind {
     New,
     /// Retransmission after a timeout (`Nr` refreshed).
     Retransmit,
-    /// A header-only acknowledgement.
+    /// A header-only acknowledgement (ZLB).
     Zlb,
+    /// An explicit ACK message (Message Type 20, no `Ns` of its own); like
+    /// [`OutgoingKind::New`] it needs sealing when digests are on.
+    Ack,
 }
 
 /// One datagram to transmit now.
@@ -141,6 +157,8 @@ pub struct ReliableStats {
     pub retransmitted: u64,
     /// ZLB acknowledgements sent.
     pub zlb_sent: u64,
+    /// Explicit ACK messages sent.
+    pub ack_sent: u64,
     /// Messages accepted in order (directly or from the held set).
     pub delivered: u64,
     /// Duplicates received (re-acknowledged, not delivered).
@@ -171,8 +189,11 @@ struct InFlight {
 pub struct Reliable<M> {
     cfg: ReliableConfig,
     peer_window: u16,
-    /// Peer's Control Connection ID, written into ZLBs.
+    /// Peer's Control Connection ID, written into ZLBs / ACKs.
     peer_ccid: u32,
+    /// AVPs of a standalone acknowledgement: empty for a ZLB, else an
+    /// explicit ACK (Message Type AVP first).
+    ack_body: Vec<u8>,
     /// Ns of the next new message.
     next_ns: u16,
     /// Nr: the next Ns we expect.
@@ -181,7 +202,8 @@ pub struct Reliable<M> {
     in_flight: VecDeque<InFlight>,
     held: BTreeMap<u16, M>,
     delivered: VecDeque<M>,
-    /// A ZLB is due at this time unless something else goes out first.
+    /// A ZLB / ACK is due at this time unless something else goes out
+    /// first.
     ack_due: Option<u64>,
     dead: bool,
     stats: ReliableStats,
@@ -193,6 +215,7 @@ impl<M> Reliable<M> {
             cfg,
             peer_window: DEFAULT_PEER_WINDOW,
             peer_ccid: 0,
+            ack_body: Vec::new(),
             next_ns: 0,
             expected: 0,
             queue: VecDeque::new(),
@@ -218,9 +241,18 @@ impl<M> Reliable<M> {
         self.peer_window
     }
 
-    /// Sets the Control Connection ID written into ZLBs.
+    /// Sets the Control Connection ID written into ZLBs / ACKs.
     pub fn set_peer_ccid(&mut self, ccid: u32) {
         self.peer_ccid = ccid;
+    }
+
+    /// What standalone acknowledgements carry after the header: nothing
+    /// (the default) for a ZLB, or the AVPs of an explicit ACK message
+    /// (the Message Type AVP with value 20 first, then e.g. a zeroed
+    /// Message Digest AVP for the caller to seal). `Ns`/`Nr`/ccid/length
+    /// are filled in per acknowledgement.
+    pub fn set_ack_body(&mut self, avps: Vec<u8>) {
+        self.ack_body = avps;
     }
 
     /// The `Ns` the next new message will get.
@@ -267,13 +299,15 @@ impl<M> Reliable<M> {
         self.queue.push_back(bytes);
     }
 
-    /// Takes in a received message's header. `msg` is `None` for a ZLB;
-    /// otherwise it is stored and handed back by
-    /// [`Reliable::pop_delivered`] when its turn comes.
+    /// Takes in a received message's header. `msg` is `None` for an
+    /// acknowledgement-only message (a ZLB or an explicit ACK): only `nr`
+    /// is used, `ns` is ignored (such a message takes no sequence number)
+    /// and it is not acknowledged. Otherwise `msg` is stored and handed
+    /// back by [`Reliable::pop_delivered`] when its turn comes.
     pub fn receive(&mut self, now: u64, ns: u16, nr: u16, msg: Option<M>) -> Receive {
         self.ack(nr);
         let Some(msg) = msg else {
-            return Receive::Zlb;
+            return Receive::Ack;
         };
         if ns == self.expected {
             self.accept(msg);
@@ -340,8 +374,8 @@ impl<M> Reliable<M> {
     }
 
     /// What to put on the wire at `now`: new messages the window admits,
-    /// due retransmissions, and a ZLB when an acknowledgement is due and
-    /// nothing else carried it. Marks the connection dead (and returns
+    /// due retransmissions, and a ZLB (or explicit ACK) when an
+    /// acknowledgement is due and nothing else carried it. Marks the connection dead (and returns
     /// nothing) when a message ran out of retries.
     pub fn poll(&mut self, now: u64) -> Vec<Outgoing> {
         let mut out = Vec::new();
@@ -400,24 +434,34 @@ impl<M> Reliable<M> {
             self.ack_due = None;
         } else if self.ack_due.is_some_and(|t| t <= now) {
             self.ack_due = None;
-            out.push(self.zlb());
+            out.push(self.standalone_ack());
         }
         out
     }
 
-    /// A header-only acknowledgement with the current `Ns`/`Nr`.
-    fn zlb(&mut self) -> Outgoing {
-        self.stats.zlb_sent += 1;
+    /// A standalone acknowledgement with the current `Ns`/`Nr`: a ZLB, or
+    /// an explicit ACK when an ACK body is set. Either way `next_ns` stays
+    /// (the `Ns` is the one the next message will carry) and nothing is
+    /// kept for retransmission.
+    fn standalone_ack(&mut self) -> Outgoing {
+        let kind = if self.ack_body.is_empty() {
+            self.stats.zlb_sent += 1;
+            OutgoingKind::Zlb
+        } else {
+            self.stats.ack_sent += 1;
+            OutgoingKind::Ack
+        };
         let mut bytes = vec![0u8; HEADER_LEN];
+        bytes.extend_from_slice(&self.ack_body);
         let repr = ControlRepr {
             ccid: self.peer_ccid,
             ns: self.next_ns,
             nr: self.expected,
-            payload_len: 0,
+            payload_len: self.ack_body.len(),
         };
         repr.emit(&mut Packet::new_unchecked(&mut bytes[..]));
         Outgoing {
-            kind: OutgoingKind::Zlb,
+            kind,
             ns: self.next_ns,
             nr: self.expected,
             bytes,
@@ -425,7 +469,7 @@ impl<M> Reliable<M> {
     }
 
     /// When [`Reliable::poll`] next has something to do: the earliest
-    /// retransmission or ZLB deadline, or `Some(0)` ("now") when queued
+    /// retransmission or acknowledgement deadline, or `Some(0)` ("now") when queued
     /// messages fit in the window. `None` when idle or dead.
     pub fn next_timeout(&self) -> Option<u64> {
         if self.dead {
@@ -502,7 +546,7 @@ mod test {
         assert_eq!(out[1].bytes[HEADER_LEN..], [2; 4]);
         assert_eq!(r.outstanding(), 2);
         assert!(!r.all_acked());
-        assert_eq!(r.receive(10, 0, 2, None), Receive::Zlb);
+        assert_eq!(r.receive(10, 0, 2, None), Receive::Ack);
         assert!(r.all_acked());
         assert_eq!(r.next_timeout(), None);
     }
@@ -627,6 +671,78 @@ mod test {
         assert_eq!((p.ccid(), p.ns(), p.nr(), p.length()), (CCID, 1, 2, 12));
     }
 
+    /// Message Type AVP (M = 1, length 8, vendor 0, attr 0) = ACK (20),
+    /// then a fake 4-byte trailer standing in for a digest AVP.
+    const ACK_BODY: [u8; 12] = [0x80, 8, 0, 0, 0, 0, 0, 20, 0xd1, 0xd2, 0xd3, 0xd4];
+
+    #[test]
+    fn explicit_ack_instead_of_zlb() {
+        let mut r = rel();
+        r.set_ack_body(ACK_BODY.to_vec());
+        // One message of ours out and acknowledged: next Ns is 1.
+        r.send(0, msg(9));
+        assert_eq!(r.poll(0)[0].ns, 0);
+        assert_eq!(r.receive(10, 0, 1, Some(1)), Receive::Deliver);
+        assert_eq!(r.next_timeout(), Some(110));
+        let out = r.poll(110);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].kind, OutgoingKind::Ack);
+        assert_eq!((out[0].ns, out[0].nr), (1, 1));
+        let p = Packet::new_checked(&out[0].bytes[..]).unwrap();
+        assert_eq!((p.ccid(), p.ns(), p.nr(), p.length()), (CCID, 1, 1, 24));
+        assert_eq!(p.payload(), ACK_BODY);
+        // Takes no sequence number, is not kept for retransmission.
+        assert_eq!(r.next_ns(), 1);
+        assert_eq!(r.outstanding(), 0);
+        assert!(r.all_acked());
+        assert_eq!(r.next_timeout(), None);
+        assert!(r.poll(60_000).is_empty());
+        assert_eq!((r.stats().ack_sent, r.stats().zlb_sent), (1, 0));
+        assert_eq!(r.stats().retransmitted, 0);
+        // The next real message gets the Ns the ACK carried.
+        r.send(200, msg(10));
+        let out = r.poll(200);
+        assert_eq!(
+            (out[0].kind, out[0].ns, out[0].nr),
+            (OutgoingKind::New, 1, 1)
+        );
+        // A duplicate is re-acknowledged with an ACK too.
+        assert_eq!(r.receive(300, 0, 2, Some(1)), Receive::Duplicate);
+        let out = r.poll(400);
+        assert_eq!(
+            (out[0].kind, out[0].ns, out[0].nr),
+            (OutgoingKind::Ack, 2, 1)
+        );
+        assert_eq!(r.next_ns(), 2);
+    }
+
+    #[test]
+    fn received_ack_is_not_numbered() {
+        let mut r = rel();
+        r.send(0, msg(1));
+        r.send(0, msg(2));
+        r.poll(0);
+        // The peer's first message, then an ACK carrying the Ns it will
+        // use next (1): only its Nr counts.
+        assert_eq!(r.receive(10, 0, 0, Some(1)), Receive::Deliver);
+        assert_eq!(r.pop_delivered(), Some(1));
+        assert_eq!(r.receive(20, 1, 1, None), Receive::Ack);
+        assert_eq!(r.expected_ns(), 1);
+        assert_eq!(r.outstanding(), 1);
+        assert_eq!(r.pop_delivered(), None);
+        // Its next real message is Ns 1: in order, not a duplicate.
+        assert_eq!(r.receive(30, 1, 2, Some(2)), Receive::Deliver);
+        assert_eq!(r.pop_delivered(), Some(2));
+        assert_eq!(r.stats().duplicates, 0);
+        assert!(r.all_acked());
+        // An ACK (or ZLB) is never acknowledged itself: a lone one
+        // schedules nothing.
+        let mut r = rel();
+        assert_eq!(r.receive(0, 0, 0, None), Receive::Ack);
+        assert_eq!(r.next_timeout(), None);
+        assert!(r.poll(1_000).is_empty());
+    }
+
     #[test]
     fn reorder_held_then_in_order() {
         let mut r = rel();
@@ -736,7 +852,7 @@ mod test {
             t += 1;
             for o in b.poll(t + 100) {
                 let (ns, nr) = hdr(&o.bytes);
-                assert_eq!(a.receive(t, ns, nr, None), Receive::Zlb);
+                assert_eq!(a.receive(t, ns, nr, None), Receive::Ack);
             }
             assert!(a.all_acked(), "{i}");
         }

@@ -28,15 +28,25 @@
 //! AVPs when the SCCRQ carried any vendor-9 AVP, IETF only otherwise.
 //! Sessions answer in the flavour of their ICRQ the same way.
 //!
+//! # Acknowledgements received
+//!
+//! A ZLB or an explicit ACK (type 20) only acknowledges: it takes no
+//! sequence number (its `Ns` is the peer's next one), is not acknowledged
+//! and never reaches the FSM; only its `Nr` is used.
+//!
 //! # Authentication
 //!
 //! With [`TunnelConfig::auth`] set and [`TunnelConfig::digest`] on, every
-//! non-ZLB message must pass [`Authenticator::verify`]; one that fails is
-//! dropped before reliable delivery sees it (not acknowledged, not
-//! answered) and counted in `auth_failures`. Our nonce goes in SCCRQ /
-//! SCCRP; every message we send gets a Message Digest AVP right after the
-//! Message Type, sealed at each (re)transmission. ZLBs are sent and
-//! accepted without a digest (a ZLB is header-only by definition).
+//! non-ZLB message (explicit ACKs included) must pass
+//! [`Authenticator::verify`]; one that fails is dropped before reliable
+//! delivery sees it (not acknowledged, not answered, its `Nr` not used)
+//! and counted in `auth_failures`. Our nonce goes in SCCRQ / SCCRP; every
+//! message we send gets a Message Digest AVP right after the Message Type,
+//! sealed at each (re)transmission. A ZLB cannot carry a digest, and ZLBs
+//! are only permitted without authentication (RFC 3931 §4.3, §6.15), so we
+//! then never send one: a standalone acknowledgement is an explicit ACK
+//! message (type 20) with the Message Digest, sealed like the rest. A ZLB
+//! from the peer is still accepted (its `Nr` used) for interoperability.
 //!
 //! With [`TunnelConfig::challenge`] on, we put a Challenge in our SCCRQ /
 //! SCCRP and require the right Challenge Response in the SCCRP / SCCCN;
@@ -75,6 +85,7 @@ use super::SessionDown;
 use super::TunnelDown;
 use super::TunnelUp;
 use crate::wire::l2tp::avp::cisco;
+use crate::wire::l2tp::control::HEADER_LEN;
 use crate::wire::l2tp::message::cdn_result;
 use crate::wire::l2tp::message::error_code;
 use crate::wire::l2tp::message::stopccn_result;
@@ -202,7 +213,7 @@ impl Tunnel {
             Vec::new()
         };
         let our_challenge = (cfg.auth.is_some() && cfg.challenge).then(|| random_bytes(rng, 16));
-        Tunnel {
+        let mut t = Tunnel {
             rel: Reliable::new(cfg.reliable),
             flavour: cfg.initiator_flavour,
             cfg,
@@ -221,7 +232,23 @@ impl Tunnel {
             tie_breaker: None,
             peer_host_name: Vec::new(),
             stats: TunnelStats::default(),
-        }
+        };
+        t.set_ack_style();
+        t
+    }
+
+    /// With digests on, standalone acknowledgements are explicit ACK
+    /// messages with the Message Digest AVP ([`Tunnel::flush`] seals them
+    /// like every message): a ZLB cannot carry one. ZLBs otherwise.
+    /// Called again once the flavour is known.
+    fn set_ack_style(&mut self) {
+        let Some(a) = self.auth().filter(|_| self.digest_on()) else {
+            return;
+        };
+        let mut m = Message::new(MessageType::Ack, 0);
+        m.avps.push(a.placeholder(self.flavour));
+        let body = m.emit().split_off(HEADER_LEN);
+        self.rel.set_ack_body(body);
     }
 
     /// A responder in `Idle`, waiting for the SCCRQ given to
@@ -330,7 +357,8 @@ impl Tunnel {
     }
 
     /// Moves what reliable delivery wants to send into actions, sealing
-    /// digests.
+    /// digests (on everything but a ZLB, which is only sent without
+    /// digests).
     fn flush(&mut self, now: u64) -> Vec<Action> {
         let out = self.rel.poll(now);
         let seal = self.digest_on();
@@ -382,7 +410,9 @@ impl Tunnel {
             self.peer_nonce = peer_nonce;
         }
         self.last_rx = now;
-        let payload = (!msg.is_zlb()).then(|| msg.clone());
+        // A ZLB or explicit ACK only acknowledges: no Ns of its own, no
+        // FSM event.
+        let payload = (!msg.is_ack()).then(|| msg.clone());
         self.rel.receive(now, msg.ns, msg.nr, payload);
         let mut out = Vec::new();
         while let Some(m) = self.rel.pop_delivered() {
@@ -437,6 +467,7 @@ impl Tunnel {
         } else {
             Flavour::Ietf
         };
+        self.set_ack_style();
         self.remote_ccid = m.assigned_ccid().unwrap_or(0);
         self.rel.set_peer_ccid(self.remote_ccid);
         self.rel
@@ -651,7 +682,7 @@ impl Tunnel {
         out
     }
 
-    /// Timers: retransmissions, ZLB acks, HELLO, dead peer, setup
+    /// Timers: retransmissions, ZLB / ACK acks, HELLO, dead peer, setup
     /// timeout, end of `Closing`.
     pub fn poll(&mut self, now: u64, ids: &mut HashSet<u32>) -> Vec<Action> {
         if self.state == TunnelState::Closed {
@@ -991,16 +1022,17 @@ mod test {
                     .with_assigned_cookie(fl, &[1, 2, 3, 4]),
             )
         }
-        /// Takes in what we sent; returns the parsed non-ZLB messages.
+        /// Takes in what we sent; returns the parsed messages but ZLBs
+        /// and ACKs.
         fn recv(&mut self, acts: &[(u8, Action)]) -> Vec<Message> {
             let mut v = Vec::new();
             for (_, a) in acts {
                 if let Action::Send(b) = a {
                     let m = Message::parse(b).unwrap();
-                    if !m.is_zlb() && m.ns == self.nr {
+                    if !m.is_ack() && m.ns == self.nr {
                         self.nr = self.nr.wrapping_add(1);
                     }
-                    if !m.is_zlb() {
+                    if !m.is_ack() {
                         v.push(m);
                     }
                 }
@@ -1507,7 +1539,7 @@ mod test {
         b: &mut Endpoint<u8>,
         until: u64,
         mut pending: Vec<(bool, Vec<u8>)>,
-        lose: &mut dyn FnMut(usize) -> bool,
+        lose: &mut dyn FnMut(usize, &[u8]) -> bool,
         ev: &mut Vec<(bool, Action)>,
     ) {
         let mut now = 0;
@@ -1516,7 +1548,7 @@ mod test {
             let mut next = Vec::new();
             for (to_b, bytes) in pending.drain(..) {
                 n += 1;
-                if lose(n) {
+                if lose(n, &bytes) {
                     continue;
                 }
                 let out = if to_b {
@@ -1553,7 +1585,7 @@ mod test {
             .collect()
     }
 
-    fn edge_vs_las(ca: TunnelConfig, cb: TunnelConfig, lose: &mut dyn FnMut(usize) -> bool) {
+    fn edge_vs_las(ca: TunnelConfig, cb: TunnelConfig, lose: &mut dyn FnMut(usize, &[u8]) -> bool) {
         let mut a = Endpoint::new(
             EndpointConfig {
                 tunnel: ca,
@@ -1604,7 +1636,7 @@ mod test {
 
     #[test]
     fn initiator_against_responder_lossless() {
-        edge_vs_las(cfg(), cfg(), &mut |_| false);
+        edge_vs_las(cfg(), cfg(), &mut |_, _| false);
     }
 
     #[test]
@@ -1615,14 +1647,37 @@ mod test {
         let mut cb = cfg();
         cb.session.cookie_len = 4;
         // Lose every third datagram.
-        edge_vs_las(ca, cb, &mut |n| n % 3 == 0);
+        edge_vs_las(ca, cb, &mut |n, _| n % 3 == 0);
+    }
+
+    /// Counts the explicit ACKs crossing; fails on any ZLB (not permitted
+    /// with authentication, RFC 3931 §6.15).
+    fn no_zlb(acks: &mut usize) -> impl FnMut(&[u8]) + '_ {
+        move |b| {
+            let m = Message::parse(b).unwrap();
+            assert!(!m.is_zlb(), "a ZLB with digests on");
+            if m.msg_type == Some(MessageType::Ack) {
+                // Sealed like every message.
+                assert_eq!(m.avps[0].attr, ietf::MESSAGE_DIGEST, "{m:?}");
+                *acks += 1;
+            }
+        }
     }
 
     #[test]
     fn initiator_against_responder_digest_and_challenge() {
-        edge_vs_las(auth_cfg(9, true, true), auth_cfg(9, true, true), &mut |n| {
-            n % 4 == 0
-        });
+        let mut acks = 0;
+        let mut check = no_zlb(&mut acks);
+        edge_vs_las(
+            auth_cfg(9, true, true),
+            auth_cfg(9, true, true),
+            &mut |n, b| {
+                check(b);
+                n % 4 == 0
+            },
+        );
+        drop(check);
+        assert!(acks > 0);
     }
 
     fn secret_cfg(secret: &[u8]) -> TunnelConfig {
@@ -1639,9 +1694,14 @@ mod test {
 
     #[test]
     fn initiator_against_responder_real_hmac() {
-        edge_vs_las(secret_cfg(b"s3cret"), secret_cfg(b"s3cret"), &mut |n| {
+        let mut acks = 0;
+        let mut check = no_zlb(&mut acks);
+        edge_vs_las(secret_cfg(b"s3cret"), secret_cfg(b"s3cret"), &mut |n, b| {
+            check(b);
             n % 5 == 0
         });
+        drop(check);
+        assert!(acks > 0);
     }
 
     #[test]
@@ -1781,5 +1841,160 @@ mod test {
                 ..
             })]
         ));
+    }
+
+    /// las with digests on acknowledges with a sealed explicit ACK, never
+    /// a ZLB; that ACK takes no Ns, is not retransmitted. The peer's ACK
+    /// (unnumbered) only acknowledges: a bad digest is dropped and
+    /// counted, a good one accepted, and the next real message, carrying
+    /// the same Ns, is processed.
+    #[test]
+    fn digest_explicit_ack_both_ways() {
+        use crate::wire::l2tp::auth;
+        use crate::wire::l2tp::auth::DigestAlg;
+        let mut c = secret_cfg(b"s3cret");
+        c.challenge = false;
+        let mut ep = endpoint(c);
+        let key = auth::shared_key(DigestAlg::Md5, b"s3cret");
+        let nonce = vec![0x5au8; 16];
+        let mut p = Peer::new(Flavour::Ietf);
+        let rq = Message::parse(&p.sccrq()).unwrap().with_nonce(&nonce);
+        let out = ep.handle(
+            0,
+            PEER,
+            &rq.emit_with_digest(DigestAlg::Md5, &key, &nonce, &[]),
+        );
+        let (_, Action::Send(raw)) = &out[0] else {
+            panic!("{out:?}")
+        };
+        let rp = Message::parse(raw).unwrap();
+        assert_eq!(rp.msg_type, Some(MessageType::Sccrp));
+        let las_nonce = rp.nonce().unwrap().to_vec();
+        assert!(auth::verify_digest(raw, &key, &nonce, &las_nonce));
+        p.recv(&out);
+        let ours = rp.assigned_ccid().unwrap();
+        p.ccid = ours;
+        let seal = |b: Vec<u8>| {
+            Message::parse(&b)
+                .unwrap()
+                .emit_with_digest(DigestAlg::Md5, &key, &nonce, &las_nonce)
+        };
+        let out = ep.handle(10, PEER, &seal(p.msg(Message::new(MessageType::Scccn, 0))));
+        assert!(matches!(events(&out)[..], [Action::TunnelUp(_)]));
+        assert_eq!(sends(&out), 0);
+        // After the ack delay: an explicit ACK with a valid digest.
+        assert!(ep.poll(109).is_empty());
+        let out = ep.poll(110);
+        assert_eq!(out.len(), 1);
+        let (_, Action::Send(raw)) = &out[0] else {
+            panic!("{out:?}")
+        };
+        let a = Message::parse(raw).unwrap();
+        assert!(!a.is_zlb());
+        assert_eq!(a.msg_type, Some(MessageType::Ack));
+        assert_eq!((a.ccid, a.ns, a.nr), (PEER_CCID, 1, 2));
+        assert_eq!(a.avps.len(), 1);
+        assert_eq!(
+            (a.avps[0].vendor, a.avps[0].attr),
+            (0, ietf::MESSAGE_DIGEST)
+        );
+        assert!(auth::verify_digest(raw, &key, &nonce, &las_nonce));
+        let r = ep.tunnel(ours).unwrap().reliable();
+        assert_eq!(r.next_ns(), 1, "the ACK took no Ns");
+        assert!(r.all_acked());
+        assert_eq!((r.stats().ack_sent, r.stats().zlb_sent), (1, 0));
+        // Never retransmitted.
+        assert!(ep.poll(30_000).is_empty());
+
+        // ICRQ (Ns 2) → ICRP (Ns 1), outstanding.
+        let out = ep.handle(31_000, PEER, &seal(p.icrq(0x7777, pw_type::ETHERNET)));
+        let m = p.recv(&out);
+        assert_eq!(m[0].msg_type, Some(MessageType::Icrp));
+        assert_eq!((m[0].ns, m[0].nr), (1, 3));
+        assert_eq!(ep.tunnel(ours).unwrap().reliable().outstanding(), 1);
+        // Our ACK of it, unnumbered: Ns 3 is our next.
+        let mut ack = Message::new(MessageType::Ack, ours);
+        ack.ns = p.ns;
+        ack.nr = p.nr;
+        assert_eq!((ack.ns, ack.nr), (3, 2));
+        let good = ack.emit_with_digest(DigestAlg::Md5, &key, &nonce, &las_nonce);
+        let mut bad = good.clone();
+        bad[30] ^= 1;
+        assert!(ep.handle(31_010, PEER, &bad).is_empty());
+        let t = ep.tunnel(ours).unwrap();
+        assert_eq!(t.stats().auth_failures, 1);
+        assert_eq!(t.reliable().outstanding(), 1, "bad digest: Nr not used");
+        assert!(ep.handle(31_020, PEER, &good).is_empty());
+        let t = ep.tunnel(ours).unwrap();
+        assert_eq!(t.stats().auth_failures, 1);
+        assert_eq!(t.stats().ignored, 0, "no FSM event");
+        assert_eq!(t.reliable().outstanding(), 0);
+        assert_eq!(t.reliable().expected_ns(), 3);
+        // Neither acknowledged nor does the ICRP come again.
+        assert!(ep.poll(33_000).is_empty());
+        // The ICCN carries Ns 3 too: processed, not a duplicate.
+        let fl = p.fl;
+        let iccn = p.msg(
+            Message::new(MessageType::Iccn, 0)
+                .with_local_session_id(fl, 0x7777)
+                .with_remote_session_id(fl, m[0].local_session_id().unwrap()),
+        );
+        assert_eq!(Message::parse(&iccn).unwrap().ns, 3);
+        let out = ep.handle(34_000, PEER, &seal(iccn));
+        assert!(
+            matches!(events(&out)[..], [Action::SessionUp(_)]),
+            "{out:?}"
+        );
+        let out = ep.poll(34_100);
+        let (_, Action::Send(raw)) = &out[0] else {
+            panic!("{out:?}")
+        };
+        let a = Message::parse(raw).unwrap();
+        assert_eq!(a.msg_type, Some(MessageType::Ack));
+        assert_eq!((a.ns, a.nr), (2, 4));
+        assert!(auth::verify_digest(raw, &key, &nonce, &las_nonce));
+        let r = ep.tunnel(ours).unwrap().reliable();
+        assert_eq!(r.stats().duplicates, 0);
+        assert_eq!((r.stats().ack_sent, r.stats().zlb_sent), (2, 0));
+    }
+
+    /// Without authentication an explicit ACK from the peer is accepted
+    /// the same way (acknowledgement only, no Ns); ours stay ZLBs.
+    #[test]
+    fn explicit_ack_without_digest_is_unnumbered() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let ours = establish(&mut ep, &mut p);
+        let icrq = p.icrq(0x7777, pw_type::ETHERNET);
+        let m = p.recv(&ep.handle(100, PEER, &icrq));
+        assert_eq!((m[0].ns, m[0].nr), (1, 3));
+        let mut ack = Message::new(MessageType::Ack, ours);
+        ack.ns = p.ns;
+        ack.nr = p.nr;
+        assert!(ep.handle(150, PEER, &ack.emit()).is_empty());
+        let t = ep.tunnel(ours).unwrap();
+        assert_eq!(t.reliable().outstanding(), 0);
+        assert_eq!(t.reliable().expected_ns(), 3);
+        assert_eq!(t.stats().ignored, 0);
+        assert!(ep.poll(1_500).is_empty());
+        let fl = p.fl;
+        let iccn = p.msg(
+            Message::new(MessageType::Iccn, 0)
+                .with_local_session_id(fl, 0x7777)
+                .with_remote_session_id(fl, m[0].local_session_id().unwrap()),
+        );
+        let out = ep.handle(2_000, PEER, &iccn);
+        assert!(
+            matches!(events(&out)[..], [Action::SessionUp(_)]),
+            "{out:?}"
+        );
+        let out = ep.poll(2_100);
+        let (_, Action::Send(z)) = &out[0] else {
+            panic!("{out:?}")
+        };
+        let z = Message::parse(z).unwrap();
+        assert!(z.is_zlb());
+        assert_eq!((z.ns, z.nr), (2, 4));
+        assert_eq!(ep.tunnel(ours).unwrap().reliable().stats().duplicates, 0);
     }
 }

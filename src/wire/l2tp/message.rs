@@ -223,6 +223,13 @@ impl Message {
         self.msg_type.is_none()
     }
 
+    /// Whether this is an acknowledgement only: a ZLB or an explicit ACK
+    /// message (type 20, RFC 3931 §6.15). Neither takes a sequence number
+    /// (its `Ns` is the sender's next one), neither is acknowledged.
+    pub fn is_ack(&self) -> bool {
+        matches!(self.msg_type, None | Some(MessageType::Ack))
+    }
+
     /// Parses a whole control message starting at the flags/version word
     /// (over IP the caller strips the 4 zero session-ID bytes first; over
     /// UDP it is the UDP payload). Checks T = L = S = 1, version 3, the
@@ -806,7 +813,12 @@ mod test {
         let p = Message::parse(&ZLB).unwrap();
         assert_eq!(p, m);
         assert!(p.is_zlb());
+        assert!(p.is_ack());
         assert_eq!(p.msg_type, None);
+        let ack = Message::parse(&Message::new(MessageType::Ack, 42).emit()).unwrap();
+        assert_eq!(ack.msg_type, Some(MessageType::Ack));
+        assert!(ack.is_ack() && !ack.is_zlb());
+        assert!(!Message::new(MessageType::Hello, 42).is_ack());
     }
 
     #[test]
