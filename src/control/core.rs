@@ -343,6 +343,7 @@ impl ControlCore {
         l2tp.set_per_peer(Box::new(move |peer: &Peer, base: &TunnelConfig| {
             let mut t = base.clone();
             t.auth = auth_for(&l2cfg, peer.ip);
+            t.secret = l2cfg.secret_for(peer.ip).map(|s| s.as_bytes().to_vec());
             t.digest = t.auth.is_some();
             t.challenge = l2cfg.challenge && t.auth.is_some();
             t
@@ -1462,6 +1463,15 @@ impl ControlCore {
         control.insert("l2tp_unknown_ccid".into(), es.unknown_ccid);
         control.insert("l2tp_wrong_peer".into(), es.wrong_peer);
         control.insert("l2tp_tunnel_limit".into(), es.limit_refused);
+        control.insert(
+            "l2tp_hidden_undecodable".into(),
+            es.hidden_undecodable
+                + self
+                    .l2tp
+                    .tunnels()
+                    .map(|(_, t)| t.stats().hidden_undecodable)
+                    .sum::<u64>(),
+        );
         control.insert("l2tp_tunnels".into(), self.l2tp.tunnel_count() as u64);
         control.insert(
             "reassembled".into(),

@@ -114,6 +114,7 @@ pub fn tunnel_config(
     };
     if let Some((secret, alg)) = &cfg.secret {
         t.auth = Some(Arc::new(SecretAuth::new(*alg, secret.as_bytes())));
+        t.secret = Some(secret.as_bytes().to_vec());
         t.digest = true;
     }
     t

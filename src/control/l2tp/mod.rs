@@ -234,6 +234,8 @@ pub struct EndpointStats {
     /// SCCRQs dropped for a bad or missing Message Digest (no tunnel is
     /// kept for them).
     pub sccrq_auth_failures: u64,
+    /// SCCRQs with hidden AVPs that could not be decoded (no secret).
+    pub hidden_undecodable: u64,
 }
 
 /// All control connections of this box, keyed by our Control Connection
@@ -392,6 +394,7 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
             // the limits) until the setup timeout.
             if existing.is_none() && t.state() == TunnelState::Idle {
                 self.stats.sccrq_auth_failures += t.stats().auth_failures;
+                self.stats.hidden_undecodable += t.stats().hidden_undecodable;
                 self.tunnels.remove(&ccid);
             }
             out.extend(Self::tag(peer, acts));

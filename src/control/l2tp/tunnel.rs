@@ -138,6 +138,8 @@ pub struct TunnelConfig {
     pub digest: bool,
     /// Require and send a CHAP-style Challenge.
     pub challenge: bool,
+    /// The shared secret, to decode hidden AVPs (§5.3).
+    pub secret: Option<Vec<u8>>,
 }
 
 impl Default for TunnelConfig {
@@ -156,6 +158,7 @@ impl Default for TunnelConfig {
             auth: None,
             digest: false,
             challenge: false,
+            secret: None,
         }
     }
 }
@@ -167,6 +170,9 @@ pub struct TunnelStats {
     pub auth_failures: u64,
     /// HELLOs sent.
     pub hellos_sent: u64,
+    /// Messages with hidden AVPs that could not be decoded (no secret, or
+    /// no Random Vector before them): dropped.
+    pub hidden_undecodable: u64,
     /// Messages valid but not in this state (acknowledged, ignored).
     pub ignored: u64,
     /// Session messages naming a session we do not have.
@@ -410,6 +416,19 @@ impl Tunnel {
             self.peer_nonce = peer_nonce;
         }
         self.last_rx = now;
+        // Hidden AVPs (RFC 3931 §5.3) are decoded with the shared secret;
+        // without one, or if they do not decode, the message is dropped.
+        let mut msg = msg.clone();
+        if msg.avps.iter().any(|a| a.hidden) {
+            let ok = match self.cfg.secret.as_deref() {
+                Some(secret) => msg.unhide(secret).is_ok(),
+                None => false,
+            };
+            if !ok {
+                self.stats.hidden_undecodable += 1;
+                return Vec::new();
+            }
+        }
         // A ZLB or explicit ACK only acknowledges: no Ns of its own, no
         // FSM event.
         let payload = (!msg.is_ack()).then(|| msg.clone());
@@ -1690,6 +1709,43 @@ mod test {
             challenge: true,
             ..cfg()
         }
+    }
+
+    /// An SCCRQ whose Host Name is hidden (RFC 3931 §5.3): decoded with
+    /// the secret; without one the message is dropped, not misread.
+    fn sccrq_hidden_host(secret: &[u8]) -> Vec<u8> {
+        use crate::wire::l2tp::avp::ietf;
+        use crate::wire::l2tp::message::{Flavour, Message, MessageType};
+        let rv = [7u8; 16];
+        Message::new(MessageType::Sccrq, 0)
+            .with_protocol_version(1, 0)
+            .with_assigned_ccid(Flavour::Ietf, 77)
+            .with_router_id(0x0a00_0001)
+            .with_pw_capabilities(Flavour::Ietf, &[5])
+            .with_random_vector(&rv)
+            .avp_hidden(0, ietf::HOST_NAME, true, b"cisco-pe1", secret, &rv)
+            .emit()
+    }
+
+    #[test]
+    fn hidden_avps_decoded_with_the_secret() {
+        let mut las = endpoint(TunnelConfig {
+            secret: Some(b"s3cret".to_vec()),
+            ..cfg()
+        });
+        let out = las.handle(0, 1, &sccrq_hidden_host(b"s3cret"));
+        assert!(
+            out.iter().any(|(_, a)| matches!(a, Action::Send(_))),
+            "SCCRP sent"
+        );
+        let (_, t) = las.tunnels().next().unwrap();
+        assert_eq!(t.peer_host_name(), b"cisco-pe1");
+
+        let mut plain = endpoint(cfg());
+        let out = plain.handle(0, 1, &sccrq_hidden_host(b"s3cret"));
+        assert!(out.is_empty(), "no secret: nothing answered");
+        assert_eq!(plain.stats().hidden_undecodable, 1);
+        assert_eq!(plain.tunnel_count(), 0);
     }
 
     #[test]
