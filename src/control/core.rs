@@ -1383,6 +1383,8 @@ impl ControlCore {
                     flood_copies: sum(&|c| c.flood_copies.get()),
                     filtered: sum(&|c| c.filtered.get()),
                     learn_failed: sum(&|c| c.learn_failed.get()),
+                    mss_clamped: sum(&|c| c.mss_clamped.get()),
+                    fragmented: sum(&|c| c.fragmented.get()),
                 }
             })
             .collect()
