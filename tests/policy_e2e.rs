@@ -196,12 +196,19 @@ fn verify_tcp(frame: &[u8]) -> u16 {
     panic!("no MSS option");
 }
 
-/// The non-data frames las sent: exactly its gratuitous ARP.
+/// What las sent besides IPv4 packets of its own (data and outer
+/// fragments): exactly its gratuitous ARP.
 fn assert_only_garp(r: &Outcome) {
+    let other: Vec<String> = r
+        .out
+        .iter()
+        .filter(|f| !(f.len() >= 34 && f[12..14] == [8, 0] && f[26..30] == LAS_IP.octets()))
+        .map(|f| hexdump(f))
+        .collect();
     assert_eq!(
-        r.other(),
-        vec![arp_request_from_las(LAS_IP)],
-        "control frames other than the gratuitous ARP"
+        other,
+        vec![hexdump(&arp_request_from_las(LAS_IP))],
+        "frames other than data and the gratuitous ARP"
     );
 }
 
@@ -406,4 +413,323 @@ fn mss_clamp() {
     assert_eq!(switch_counts(switch(&r, "mix")), (4, 2, 2, 0, 0, 0));
     assert_eq!(switch_counts(switch(&r, "fixed")), (5, 3, 2, 0, 0, 0));
     assert_eq!(switch_counts(switch(&r, "off")), (4, 2, 2, 0, 0, 0));
+}
+
+// ------------------------------------------------------------ 2. MTU
+
+/// Every IPv4 frame las sent to `peer` (data, fragments included), in order.
+fn ip_to(out: &[Vec<u8>], peer: Ipv4Addr) -> Vec<Vec<u8>> {
+    out.iter()
+        .filter(|f| {
+            f.len() >= 34
+                && f[12..14] == [0x08, 0x00]
+                && f[26..30] == LAS_IP.octets()
+                && f[30..34] == peer.octets()
+        })
+        .cloned()
+        .collect()
+}
+
+fn flags_offset(f: &[u8]) -> u16 {
+    u16::from_be_bytes([f[20], f[21]])
+}
+
+/// Groups the frames las sent to one peer into packets, checking every
+/// fragment on the way: a valid header checksum, DF clear, total length =
+/// frame length and <= `mtu`, MF on all but the last, contiguous offsets,
+/// payloads of all but the last a multiple of 8, and ident, addresses,
+/// protocol, TTL and Ethernet header equal across the fragments. Each
+/// packet is returned as the frame it would have been unfragmented (flags
+/// and offset 0, fresh checksum), with the number of fragments.
+fn reassemble_all(frames: &[Vec<u8>], mtu: usize) -> Vec<(Vec<u8>, usize)> {
+    let mut out = Vec::new();
+    let mut cur: Vec<&Vec<u8>> = Vec::new();
+    for f in frames {
+        assert_eq!(f[14], 0x45, "outer IHL{}", hexdump(f));
+        assert_eq!(csum(&f[14..34]), 0, "outer IPv4 checksum{}", hexdump(f));
+        let total = usize::from(u16::from_be_bytes([f[16], f[17]]));
+        assert_eq!(total, f.len() - 14, "outer total length");
+        assert!(total <= mtu, "outer packet of {total} bytes > MTU {mtu}");
+        let fo = flags_offset(f);
+        assert_eq!(fo & 0x4000, 0, "DF set on a packet las may fragment");
+        let more = fo & 0x2000 != 0;
+        let off = usize::from(fo & 0x1fff) * 8;
+        let expected_off: usize = cur.iter().map(|g| g.len() - 34).sum();
+        assert_eq!(off, expected_off, "fragment offset");
+        if let Some(first) = cur.first() {
+            assert_eq!(f[..14], first[..14], "Ethernet header of a fragment");
+            assert_eq!(f[18..20], first[18..20], "ident differs between fragments");
+            assert_eq!(f[22..24], first[22..24], "TTL/protocol differ");
+            assert_eq!(f[26..34], first[26..34], "addresses differ");
+        }
+        if more {
+            assert_eq!((f.len() - 34) % 8, 0, "non-last fragment payload");
+        }
+        cur.push(f);
+        if !more {
+            let n = cur.len();
+            let mut whole = cur[0][..34].to_vec();
+            for g in &cur {
+                whole.extend_from_slice(&g[34..]);
+            }
+            let tl = (whole.len() - 14) as u16;
+            whole[16..18].copy_from_slice(&tl.to_be_bytes());
+            whole[20..22].copy_from_slice(&[0, 0]);
+            whole[24..26].copy_from_slice(&[0, 0]);
+            let c = csum(&whole[14..34]);
+            whole[24..26].copy_from_slice(&c.to_be_bytes());
+            out.push((whole, n));
+            cur.clear();
+        }
+    }
+    assert!(cur.is_empty(), "last fragment missing");
+    out
+}
+
+/// Asserts that las sent exactly `want` to `s` — `(inner, fragments)`:
+/// the inner frame and into how many outer fragments it was split (1: not
+/// fragmented) — byte for byte once reassembled, with sublayer sequence
+/// numbers from 0 when `s.l2spec`. `df`: the DF bit las must set on
+/// unfragmented packets.
+fn assert_egress_frag(out: &[Vec<u8>], s: &Sess, want: &[(Vec<u8>, usize)], mtu: usize, df: bool) {
+    let mut frames = ip_to(out, s.peer_ip);
+    if df {
+        // Undo DF (checked here) for the fragment checks.
+        for f in &mut frames {
+            assert_eq!(flags_offset(f), 0x4000, "DF expected{}", hexdump(f));
+            f[20] = 0;
+            f[24..26].copy_from_slice(&[0, 0]);
+            let c = csum(&f[14..34]);
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+        }
+    }
+    let got = reassemble_all(&frames, mtu);
+    assert_eq!(
+        got.iter().map(|g| g.1).collect::<Vec<_>>(),
+        want.iter().map(|w| w.1).collect::<Vec<_>>(),
+        "session {}: packets (fragments each) sent",
+        s.name
+    );
+    for (i, ((g, _), (inn, _))) in got.iter().zip(want).enumerate() {
+        let seq = if s.l2spec { i as u32 } else { 0 };
+        let w = s.egress(inn, ident(g), seq);
+        assert_eq!(
+            hexdump(g),
+            hexdump(&w),
+            "session {}: packet {i} differs",
+            s.name
+        );
+    }
+}
+
+fn fix_ip_csum(f: &mut [u8]) {
+    f[24] = 0;
+    f[25] = 0;
+    let c = csum(&f[14..34]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+}
+
+/// Splits an outer IPv4 packet (an Ethernet frame, IHL 5) into fragments
+/// with `chunk`-byte payloads (a multiple of 8).
+fn fragment(frame: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+    let payload = &frame[34..];
+    let mut out = Vec::new();
+    for (i, part) in payload.chunks(chunk).enumerate() {
+        let off = i * chunk;
+        let more = off + part.len() < payload.len();
+        let mut f = frame[..34].to_vec();
+        f.extend_from_slice(part);
+        f[16..18].copy_from_slice(&((20 + part.len()) as u16).to_be_bytes());
+        let fl = ((off / 8) as u16) | if more { 0x2000 } else { 0 };
+        f[20..22].copy_from_slice(&fl.to_be_bytes());
+        fix_ip_csum(&mut f);
+        out.push(f);
+    }
+    out
+}
+
+/// A (IP, no cookie), B (UDP, 8-byte cookie out, sublayer: 48 bytes of
+/// outer IP payload overhead), C (IP, no cookie), all in switch "s1".
+fn mtu_sessions() -> (Sess, Sess, Sess) {
+    (
+        Sess::new("siteA", "s1", 10),
+        Sess::new("siteB", "s1", 11)
+            .udp()
+            .cookies(&[1, 2, 3, 4], &[9, 8, 7, 6, 5, 4, 3, 2])
+            .l2spec(),
+        Sess::new("siteC", "s1", 12),
+    )
+}
+
+fn mtu_drop(name: &str, df: bool) {
+    let (a, b, c) = mtu_sessions();
+    let mut setup = Setup::new(name, &["s1"], &[a.clone(), b.clone(), c.clone()]);
+    if df {
+        setup.port_extra = "dont_fragment = true\n".into();
+    }
+    let (ha, hb) = (host(1), host(2));
+    let arp_a = inner(BCAST, ha, ARP, 1, 60);
+    let arp_b = inner(BCAST, hb, ARP, 2, 60);
+    let fits_b = inner(hb, ha, IPV4, 4, 1452);
+    let fits_c = inner(BCAST, ha, IPV4, 5, 1476);
+    let frames = vec![
+        a.ingress(&arp_a, None),
+        b.ingress(&arp_b, Some(0)),
+        a.ingress(&inner(hb, ha, IPV4, 3, 1453), None), // too big for B
+        a.ingress(&fits_b, None),                       // exactly fits B
+        a.ingress(&fits_c, None),                       // fits C, not B
+        a.ingress(&inner(BCAST, ha, IPV4, 6, 1477), None), // fits neither
+    ];
+    let r = run(&setup, &frames);
+    assert_drops(&r.counters, &[("mtu_exceeded", 4)]);
+    assert_egress_frag(&r.out, &a, &[(arp_b.clone(), 1)], 1500, df);
+    assert_egress_frag(&r.out, &b, &[(arp_a.clone(), 1), (fits_b, 1)], 1500, df);
+    assert_egress_frag(&r.out, &c, &[(arp_a, 1), (arp_b, 1), (fits_c, 1)], 1500, df);
+    let to_b = ip_to(&r.out, b.peer_ip);
+    assert_eq!(to_b[1].len(), 14 + 1500);
+    assert_eq!(r.data().len(), 6);
+    assert_only_garp(&r);
+    let sw = switch(&r, "s1");
+    // Flood copies are made before the egress MTU check.
+    assert_eq!(switch_counts(sw), (6, 2, 4, 4, 0, 0));
+    assert_eq!(sw.fragmented, 0);
+    assert_eq!(session(&r, "siteB").tx_packets, 2);
+}
+
+/// mtu_policy "drop" (the default): too big for the egress path is
+/// dropped and counted as mtu_exceeded, per egress member.
+#[test]
+fn mtu_exceeded_dropped() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    mtu_drop("mtudrop", false);
+}
+
+/// The same with dont_fragment = true on the port: every packet leaves
+/// with DF set, nothing else changes.
+#[test]
+fn mtu_exceeded_dropped_dont_fragment() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    mtu_drop("mtudropdf", true);
+}
+
+fn mtu_fragment(name: &str, mtu: usize) {
+    let (a, b, c) = mtu_sessions();
+    let mut setup = Setup::new(name, &[], &[a.clone(), b.clone(), c.clone()]);
+    setup.switches = switch_toml("s1", "mtu_policy = \"fragment\"");
+    setup.port_extra = format!("mtu = {mtu}\n");
+    let (ha, hb) = (host(1), host(2));
+    let arp_a = inner(BCAST, ha, ARP, 1, 60);
+    let arp_b = inner(BCAST, hb, ARP, 2, 60);
+    // The biggest A can send: too big for B by 24 bytes.
+    let max_a = inner(hb, ha, IPV4, 3, mtu - 24);
+    // The biggest B takes unfragmented.
+    let max_b = inner(hb, ha, IPV4, 4, mtu - 48);
+    // 3000 bytes, arriving from A in outer fragments: too big for B and C.
+    let big = inner(BCAST, ha, IPV4, 5, 3000);
+    let back = inner(ha, hb, IPV4, 6, 1000);
+    let chunk = (mtu - 20) / 8 * 8;
+    let mut frames = vec![
+        a.ingress(&arp_a, None),
+        b.ingress(&arp_b, Some(0)),
+        a.ingress(&max_a, None),
+        a.ingress(&max_b, None),
+    ];
+    let big_in = fragment(&a.ingress(&big, None), chunk);
+    assert_eq!(big_in.len(), 3024usize.div_ceil(chunk));
+    frames.extend(big_in);
+    frames.push(b.ingress(&back, Some(1)));
+    let r = run(&setup, &frames);
+    assert_drops(&r.counters, &[]);
+    assert_eq!(r.control("reassembled"), 1);
+    // Outer IP payload: B 28 + inner, A/C 4 + inner; fragments carry
+    // floor((mtu - 20) / 8) * 8 bytes.
+    let n = |payload: usize| payload.div_ceil(chunk);
+    assert_egress_frag(
+        &r.out,
+        &b,
+        &[
+            (arp_a.clone(), 1),
+            (max_a, n(28 + mtu - 24)),
+            (max_b, 1),
+            (big.clone(), n(28 + 3000)),
+        ],
+        mtu,
+        false,
+    );
+    assert_egress_frag(
+        &r.out,
+        &c,
+        &[(arp_a, 1), (arp_b.clone(), 1), (big, n(4 + 3000))],
+        mtu,
+        false,
+    );
+    assert_egress_frag(&r.out, &a, &[(arp_b, 1), (back, 1)], mtu, false);
+    assert_eq!(n(28 + mtu - 24), 2);
+    let total = 1 + 2 + 1 + n(28 + 3000) + 1 + 1 + n(4 + 3000) + 2;
+    assert_eq!(r.out.len(), total + 1, "frames sent (with the gratuitous ARP)");
+    assert_only_garp(&r);
+    let sw = switch(&r, "s1");
+    assert_eq!(sw.fragmented, 3);
+    assert_eq!(switch_counts(sw), (6, 3, 3, 3, 0, 0));
+    assert_eq!(sw.mss_clamped, 0);
+}
+
+/// mtu_policy = "fragment": too-big frames leave in outer IPv4 fragments
+/// that reassemble to exactly the packet las would have sent whole.
+#[test]
+fn mtu_fragmented_1500() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    mtu_fragment("frag1500", 1500);
+}
+
+/// The same at MTU 1400, where MTU − 20 (1380) is not a multiple of 8:
+/// non-last fragments must still carry a multiple of 8 bytes.
+#[test]
+fn mtu_fragmented_1400() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    mtu_fragment("frag1400", 1400);
+}
+
+/// Static sessions: mtu_policy = "fragment" through a port with
+/// dont_fragment = true is a configuration error naming the key.
+#[test]
+fn fragment_with_dont_fragment_refused() {
+    let _g = lock();
+    let (a, b, _) = mtu_sessions();
+    let mut setup = Setup::new("fragdf", &[], &[a, b]);
+    setup.switches = switch_toml("s1", "mtu_policy = \"fragment\"");
+    setup.port_extra = "dont_fragment = true\n".into();
+    let cfg = setup.config(Path::new("@DIR@"), "@PREFIX@");
+    let (st, err, out) = run_bad_config("fragdf", &cfg);
+    assert!(!st.success(), "las accepted fragment + DF: {err}");
+    assert!(err.contains("switch[0].mtu_policy"), "stderr: {err}");
+    assert!(err.contains("dont_fragment"), "stderr: {err}");
+    assert!(!out, "las touched the port");
+    assert!(!err.contains("EAL"), "las initialised DPDK: {err}");
+    // The same without DF is accepted.
+    setup.port_extra = String::new();
+    let dir = std::env::temp_dir().join(format!("las-pol-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("las.toml");
+    std::fs::write(&p, setup.config(Path::new("/tmp"), "x")).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_las"))
+        .arg("check")
+        .arg("--config")
+        .arg(&p)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
