@@ -302,10 +302,26 @@ fn mss_clamp() {
         (true, vec![], false, SYN, Opts::Plain, 1200, 1200),
         (true, vec![], false, ACK, Opts::Plain, 1460, 1460),
         (true, vec![], false, SYN | RST, Opts::Plain, 1460, 1460),
-        (true, vec![], false, SYN, Opts::AfterTimestamps, 1460, AUTO_V4),
+        (
+            true,
+            vec![],
+            false,
+            SYN,
+            Opts::AfterTimestamps,
+            1460,
+            AUTO_V4,
+        ),
         (true, vec![], false, SYN, Opts::OddOffset, 1460, AUTO_V4),
         (true, vec![q100], false, SYN, Opts::Linux, 1460, AUTO_V4 - 4),
-        (true, vec![s10, q100], false, SYN, Opts::Plain, 1460, AUTO_V4 - 8),
+        (
+            true,
+            vec![s10, q100],
+            false,
+            SYN,
+            Opts::Plain,
+            1460,
+            AUTO_V4 - 8,
+        ),
         (
             true,
             vec![s10, q100],
@@ -672,7 +688,11 @@ fn mtu_fragment(name: &str, mtu: usize) {
     assert_egress_frag(&r.out, &a, &[(arp_b, 1), (back, 1)], mtu, false);
     assert_eq!(n(28 + mtu - 24), 2);
     let total = 1 + 2 + 1 + n(28 + 3000) + 1 + 1 + n(4 + 3000) + 2;
-    assert_eq!(r.out.len(), total + 1, "frames sent (with the gratuitous ARP)");
+    assert_eq!(
+        r.out.len(),
+        total + 1,
+        "frames sent (with the gratuitous ARP)"
+    );
     assert_only_garp(&r);
     let sw = switch(&r, "s1");
     assert_eq!(sw.fragmented, 3);
@@ -841,8 +861,14 @@ fn vlan_modes() {
         // drop-tagged
         a.ingress(&tagged_inner(BCAST, ha, &[q100], IPV4, 1, 64), None),
         a.ingress(&tagged_inner(BCAST, ha, &qinq, IPV4, 2, 64), None),
-        a.ingress(&tagged_inner(BCAST, ha, &[(CTAG, 0xa000)], IPV4, 3, 64), None),
-        a.ingress(&tagged_inner(BCAST, ha, &[(OLD_STAG, 7)], IPV4, 4, 64), None),
+        a.ingress(
+            &tagged_inner(BCAST, ha, &[(CTAG, 0xa000)], IPV4, 3, 64),
+            None,
+        ),
+        a.ingress(
+            &tagged_inner(BCAST, ha, &[(OLD_STAG, 7)], IPV4, 4, 64),
+            None,
+        ),
         a.ingress(&bpdu(ha, &[]), None),
         a.ingress(&untagged, None),
         // transparent
@@ -1023,7 +1049,12 @@ fn mac_limits() {
     assert_drops(&r.counters, &[]);
     assert_egress(&r.out, &a, &[to3.clone(), to1, bc(4, 6)], 0);
     assert_egress(&r.out, &b, &[bc(1, 1), bc(2, 2), bc(3, 3)], 0);
-    assert_egress(&r.out, &c, &[bc(1, 1), bc(2, 2), bc(3, 3), to3, bc(4, 6)], 0);
+    assert_egress(
+        &r.out,
+        &c,
+        &[bc(1, 1), bc(2, 2), bc(3, 3), to3, bc(4, 6)],
+        0,
+    );
     assert_egress(
         &r.out,
         &d,
@@ -1036,7 +1067,12 @@ fn mac_limits() {
         &[bc(11, 7), bc(12, 8), bc(15, 11), to14.clone()],
         0,
     );
-    assert_egress(&r.out, &f, &[bc(11, 7), bc(12, 8), bc(13, 9), bc(14, 10)], 0);
+    assert_egress(
+        &r.out,
+        &f,
+        &[bc(11, 7), bc(12, 8), bc(13, 9), bc(14, 10)],
+        0,
+    );
     assert_only_garp(&r);
     // rx, unicast, flooded, flood_copies, filtered, learn_failed
     assert_eq!(switch_counts(switch(&r, "pm")), (6, 1, 5, 5, 0, 1));
@@ -1094,17 +1130,19 @@ fn static_macs() {
     ];
     let r = run(&setup, &frames);
     assert_drops(&r.counters, &[]);
-    assert_egress(&r.out, &b, &[first, spoof.clone(), from_c, dynamic.clone()], 0);
+    assert_egress(
+        &r.out,
+        &b,
+        &[first, spoof.clone(), from_c, dynamic.clone()],
+        0,
+    );
     assert_egress(&r.out, &c, &[spoof, dynamic], 0);
     assert_egress(&r.out, &a, &[], 0);
     assert_only_garp(&r);
     assert_eq!(switch_counts(switch(&r, "s1")), (4, 2, 2, 2, 0, 0));
     // The static entry stayed on siteB and outlived the aging that removed
     // the dynamic MACs (host 1, 3, 4).
-    assert_eq!(
-        macs(&r),
-        vec![("s1".into(), fmt_mac(hs), "siteB".into())]
-    );
+    assert_eq!(macs(&r), vec![("s1".into(), fmt_mac(hs), "siteB".into())]);
     assert!(r.macs[0].is_static);
     assert_eq!(r.control("macs_moved"), 0);
     assert_eq!(r.control("macs_learned"), 3);
@@ -1134,7 +1172,10 @@ fn flap_detection_blocks_member() {
     let b = Sess::new("siteB", "s1", 11);
     let c = Sess::new("siteC", "s1", 12);
     let mut setup = Setup::new("flap", &[], &[a.clone(), b.clone(), c.clone()]);
-    setup.switches = switch_toml("s1", "flap_threshold = 3\nflap_window = 10\nflap_block = 30");
+    setup.switches = switch_toml(
+        "s1",
+        "flap_threshold = 3\nflap_window = 10\nflap_block = 30",
+    );
     setup.dataplane.push_str("burst = 1\n");
     let hx = host(7);
     let f = |t| inner(BCAST, hx, ARP, t, 60);
@@ -1142,15 +1183,15 @@ fn flap_detection_blocks_member() {
     let other_a = inner(BCAST, host(8), ARP, 21, 60);
     let other_b = inner(BCAST, host(9), ARP, 22, 60);
     let frames = vec![
-        a.ingress(&f(1), None), // learned on A
-        b.ingress(&f(2), None), // move 1
-        a.ingress(&f(3), None), // move 2
-        b.ingress(&f(4), None), // move 3
-        a.ingress(&f(5), None), // move 4 > 3: flapping, A blocked
-        a.ingress(&f(6), None), // member_blocked
+        a.ingress(&f(1), None),    // learned on A
+        b.ingress(&f(2), None),    // move 1
+        a.ingress(&f(3), None),    // move 2
+        b.ingress(&f(4), None),    // move 3
+        a.ingress(&f(5), None),    // move 4 > 3: flapping, A blocked
+        a.ingress(&f(6), None),    // member_blocked
         a.ingress(&other_a, None), // member_blocked: the whole member
-        c.ingress(&to_x, None), // hx last seen on A: sent to A (egress is not blocked)
-        b.ingress(&f(7), None), // move 5, off the blocked member: B must stay up
+        c.ingress(&to_x, None),    // hx last seen on A: sent to A (egress is not blocked)
+        b.ingress(&f(7), None),    // move 5, off the blocked member: B must stay up
         b.ingress(&other_b, None),
         a.ingress(&f(8), None), // still blocked
     ];
@@ -1161,7 +1202,12 @@ fn flap_detection_blocks_member() {
     assert_drops(&r.counters, &[("member_blocked", 3)]);
     assert_egress(&r.out, &a, &[f(2), f(4), to_x, f(7), other_b.clone()], 0);
     assert_egress(&r.out, &b, &[f(1), f(3), f(5)], 0);
-    assert_egress(&r.out, &c, &[f(1), f(2), f(3), f(4), f(5), f(7), other_b], 0);
+    assert_egress(
+        &r.out,
+        &c,
+        &[f(1), f(2), f(3), f(4), f(5), f(7), other_b],
+        0,
+    );
     assert_only_garp(&r);
     assert_eq!(
         macs(&r),
