@@ -292,10 +292,12 @@ fn mss_clamp() {
     let syn = |dst, src, tags: &[(u16, u16)], v6, flags, layout, mss| {
         tcp_frame(dst, src, tags, v6, flags, layout, mss)
     };
-    // auto, A -> hb and B -> ha: (tags, v6, flags, layout, mss in, mss out)
+    // auto: (from A to hb, else from B to ha; tags, v6, flags, layout,
+    // MSS in, MSS out)
+    type Case = (bool, Vec<(u16, u16)>, bool, u8, Opts, u16, u16);
     let q100 = (CTAG, 100u16);
     let s10 = (STAG, 10u16);
-    let auto_cases: Vec<(bool, Vec<(u16, u16)>, bool, u8, Opts, u16, u16)> = vec![
+    let auto_cases: Vec<Case> = vec![
         (true, vec![], false, SYN, Opts::Plain, 1460, AUTO_V4),
         (false, vec![], false, SYN | ACK, Opts::Linux, 1460, AUTO_V4),
         (true, vec![], true, SYN, Opts::Plain, 1440, AUTO_V6),
