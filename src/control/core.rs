@@ -1177,7 +1177,10 @@ impl ControlCore {
                 self.member_name(to),
                 cfg.window
             );
-            if cfg.block > 0 && !self.flaps.blocked(to, now) {
+            // A move off a member already blocked for flapping is the loop
+            // being cut (or the host talking from where it really is):
+            // blocking the destination too would cut off both ends.
+            if cfg.block > 0 && !self.flaps.blocked(to, now) && !self.flaps.blocked(from, now) {
                 self.flaps.block(to, now + u64::from(cfg.block));
                 self.counters.members_blocked += 1;
                 let until_tsc = crate::dpdk::tsc() + u64::from(cfg.block) * self.tsc_hz;
@@ -1437,6 +1440,8 @@ impl ControlCore {
                     flood_copies: sum(&|c| c.flood_copies.get()),
                     filtered: sum(&|c| c.filtered.get()),
                     learn_failed: sum(&|c| c.learn_failed.get()),
+                    mss_clamped: sum(&|c| c.mss_clamped.get()),
+                    fragmented: sum(&|c| c.fragmented.get()),
                 }
             })
             .collect()

@@ -125,6 +125,12 @@ pub struct SwitchView {
     pub flood_copies: u64,
     pub filtered: u64,
     pub learn_failed: u64,
+    /// TCP SYNs whose MSS option was lowered.
+    #[serde(default)]
+    pub mss_clamped: u64,
+    /// Frames sent as outer IPv4 fragments (mtu_policy = "fragment").
+    #[serde(default)]
+    pub fragmented: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

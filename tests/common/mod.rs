@@ -490,6 +490,9 @@ pub struct Setup {
     /// [[switch]] tables (and anything else at the top level).
     pub switches: String,
     pub sessions: Vec<Sess>,
+    /// How long `run` lets the control core work after the last frame
+    /// was received, before reading state (default 300 ms).
+    pub settle_ms: u64,
 }
 
 impl Setup {
@@ -505,6 +508,7 @@ impl Setup {
             port_extra: String::new(),
             switches: sw,
             sessions: sessions.to_vec(),
+            settle_ms: 300,
         }
     }
 
@@ -724,7 +728,7 @@ pub fn run(setup: &Setup, frames: &[Vec<u8>]) -> Outcome {
         std::thread::sleep(Duration::from_millis(20));
     }
     // Let the control core answer punted ARP/ICMP and learn.
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(setup.settle_ms));
     // No leak: the pool is back at its idle level (polled: ARP retries
     // hold an mbuf for a moment).
     let t0 = Instant::now();
@@ -823,4 +827,10 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+}
+
+/// A `[[switch]]` table named `name` with the raw TOML lines `extra`
+/// (policy keys), for `Setup::switches`.
+pub fn switch_toml(name: &str, extra: &str) -> String {
+    format!("[[switch]]\nname = \"{name}\"\n{extra}\n")
 }
