@@ -337,6 +337,8 @@ impl Response {
                     "COPIES",
                     "FILTERED",
                     "LEARN-FAIL",
+                    "MSS-CLAMPED",
+                    "FRAGMENTED",
                 ],
                 &switches
                     .iter()
@@ -353,6 +355,8 @@ impl Response {
                             s.flood_copies.to_string(),
                             s.filtered.to_string(),
                             s.learn_failed.to_string(),
+                            s.mss_clamped.to_string(),
+                            s.fragmented.to_string(),
                         ]
                     })
                     .collect::<Vec<_>>(),
