@@ -790,14 +790,15 @@ remote_cookie = "0x0102030405060708"
 EOF
 }
 
-start_mtu_edge() { # site tap-mtu: static session, --df; log mtu-edge-<site>.log
-    local s=$1 ns
+start_mtu_edge() { # site tap-mtu [nodf]: static session, --df unless nodf; log mtu-edge-<site>.log
+    local s=$1 ns df=(--df)
     ns=$(ns_site "$s")
+    [ "${3:-}" = nodf ] && df=()
     case $s in
-    A) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu "$2" --df --local "${UL[A]}" --peer "$LAS_UL" \
+    A) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu "$2" "${df[@]}" --local "${UL[A]}" --peer "$LAS_UL" \
         --encap ip --session-id "${RSID[A]}" --peer-session-id "${LSID[A]}" --l2spec default \
         >>"$WORK/mtu-edge-A.log" 2>&1 & ;;
-    B) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu "$2" --df --local "${UL[B]}" --peer "$LAS_UL" \
+    B) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu "$2" "${df[@]}" --local "${UL[B]}" --peer "$LAS_UL" \
         --encap udp --session-id "${RSID[B]}" --peer-session-id "${LSID[B]}" \
         --cookie 0x0102030405060708 --peer-cookie 0x0a0b0c0d >>"$WORK/mtu-edge-B.log" 2>&1 & ;;
     esac
@@ -928,14 +929,44 @@ run_mtu() {
         sed -n 's/.* \([0-9]*\) received.*/\1/p')
     local exceeded
     exceeded=$(las_drop mtu_exceeded)
-    stop_las
-    for s in A B; do stop_mtu_edge "$s"; done
+    stop_mtu_edge A
     local detail="small ping $ping_r, full-size ping ${big:-0}/2, TCP: $res, edge A send-error=$(edge_send_errors A), las mtu_exceeded=$exceeded"
     if [ $ping_rc = 0 ] && [[ $res == FAIL* ]]; then
         check mtu-tcp-stalls-without-clamp ok "$detail"
     else
         check mtu-tcp-stalls-without-clamp FAIL "$detail"
     fi
+
+    # Edge A without --df: the kernel fragments its oversize tunnel
+    # packets, they are reassembled and las cannot send the frame to B
+    # within its port MTU (mtu_policy = "drop"): mtu_exceeded. las is
+    # restarted too: the new edge starts its sublayer sequence numbers
+    # again at 0, which las would drop as old (sequence_error).
+    stop_las
+    if ! start_las las-mtu-off; then
+        check mtu-las-drops-oversize FAIL "las did not restart"
+        return
+    fi
+    start_mtu_edge A "$MTU" nodf
+    sleep 1
+    mtu_flush_neigh
+    local reasm0
+    exceeded=$(las_drop mtu_exceeded)
+    reasm0=$(las_control_counter reassembled)
+    big=$(in_ns lassiteA ping -n -c 3 -i 0.2 -W 1 -M do -s $((MTU - 28)) "${HOST[B]}" 2>&1 |
+        sed -n 's/.* \([0-9]*\) received.*/\1/p')
+    r=$(($(las_drop mtu_exceeded) - exceeded))
+    n=$(($(las_control_counter reassembled) - reasm0))
+    # (net_af_packet's PACKET_FANOUT_FLAG_DEFRAG has the kernel reassemble
+    # before las sees the packet, so las's own `reassembled` stays 0 here.)
+    detail="full-size ping ${big:-0}/3, las mtu_exceeded +$r, reassembled by las +$n"
+    if [ "${big:-0}" = 0 ] && [ "$r" -ge 3 ]; then
+        check mtu-las-drops-oversize ok "$detail"
+    else
+        check mtu-las-drops-oversize FAIL "$detail"
+    fi
+    stop_las
+    for s in A B; do stop_mtu_edge "$s"; done
 
     # Same hosts and edges, las with mss_clamp = "auto" (the default).
     log "MTU: las mss_clamp = \"auto\" (expected MSS <= $want_mss)"

@@ -62,6 +62,7 @@ const CHECKS: &[&str] = &[
     // MTU scenarios.
     "mtu-edges-start",
     "mtu-tcp-stalls-without-clamp",
+    "mtu-las-drops-oversize",
     "mtu-las-start",
     "mtu-tcp-completes-with-clamp",
     "mtu-mss-clamped",
