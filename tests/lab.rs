@@ -1,6 +1,7 @@
 //! Runs the namespace lab (`lab/lab.sh run`): las on a net_af_packet port
 //! and three las-edge sites, first with static sessions, then in dynamic
-//! mode (RFC 3931 control connections opened by the edges, by VC ID).
+//! mode (RFC 3931 control connections opened by the edges, by VC ID), then
+//! MTU scenarios (MSS clamping over a 1500-byte underlay, jumbo frames).
 //! Needs root and `ip netns`; skipped otherwise unless `CI` is set, in
 //! which case it fails.
 
@@ -58,6 +59,18 @@ const CHECKS: &[&str] = &[
     "dyn-reconnect",
     "dyn-ping-after-restart",
     "dyn-edge-counters",
+    // MTU scenarios.
+    "mtu-edges-start",
+    "mtu-tcp-stalls-without-clamp",
+    "mtu-las-drops-oversize",
+    "mtu-las-start",
+    "mtu-tcp-completes-with-clamp",
+    "mtu-mss-clamped",
+    "mtu-jumbo-las-start",
+    "mtu-jumbo-ping-8000",
+    "mtu-jumbo-ping-full",
+    "mtu-jumbo-tcp",
+    "mtu-jumbo-mss-unclamped",
 ];
 
 #[test]
@@ -99,6 +112,15 @@ fn lab() {
         .and_then(|v| v.trim().parse().ok())
         .expect("no RESULT tcp-a-b-mbps line");
     assert!(mbps > 0.0, "TCP throughput {mbps}");
+    for name in ["mtu-clamp-tcp-mbps", "mtu-jumbo-tcp-mbps"] {
+        let prefix = format!("RESULT {name} ");
+        let v: f64 = lines
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no RESULT {name} line"));
+        assert!(v > 0.0, "{name} {v}");
+    }
     let summary = lines
         .iter()
         .find(|l| l.starts_with("SUMMARY "))

@@ -22,6 +22,8 @@ pub struct PortInfo {
     pub max_rx_queues: u16,
     pub max_tx_queues: u16,
     pub max_mtu: u16,
+    /// Largest frame the device says it receives.
+    pub max_rx_pktlen: u32,
     pub rss_offloads: u64,
     pub tx_offloads: u64,
     pub rx_offloads: u64,
@@ -97,6 +99,7 @@ impl Port {
             max_rx_queues: info.max_rx_queues,
             max_tx_queues: info.max_tx_queues,
             max_mtu: info.max_mtu,
+            max_rx_pktlen: info.max_rx_pktlen,
             rss_offloads: info.flow_type_rss_offloads,
             tx_offloads: info.tx_offload_capa,
             rx_offloads: info.rx_offload_capa,
@@ -119,6 +122,19 @@ impl Port {
             ec.rx_adv_conf.rss_conf.rss_hf = unsafe { sys::las_eth_rss_ip() } & info.rss_offloads;
         }
         ec.rxmode.mtu = conf.mtu as u32;
+        // net_af_packet reports a 1518-byte maximum frame whatever its ring
+        // holds: the frames it carries are bounded by its `framesz` devarg
+        // (and the mbuf size), not by the MTU DPDK knows. Configure it at
+        // the largest MTU it claims; las checks its own MTU on egress.
+        let claimed = info.max_rx_pktlen.saturating_sub(18);
+        if info.driver == "net_af_packet" && ec.rxmode.mtu > claimed {
+            log::info!(
+                "{id:?} (net_af_packet): MTU {} above the {claimed} the driver reports; \
+                 configuring {claimed} (frames are bounded by framesz)",
+                conf.mtu
+            );
+            ec.rxmode.mtu = claimed;
+        }
         // SAFETY: returns a constant.
         let scatter = unsafe { sys::las_eth_rx_offload_scatter() };
         if conf.scatter && info.rx_offloads & scatter != 0 {

@@ -59,6 +59,13 @@ pub struct Keys {
     /// MTU to set on the TAP (default 1400).
     #[arg(long)]
     pub tap_mtu: Option<u16>,
+    /// Never fragment: set DF on the tunnel packets (IP_MTU_DISCOVER =
+    /// IP_PMTUDISC_DO). A frame whose tunnel packet exceeds the path MTU is
+    /// then dropped (counted as a send error) instead of being sent in
+    /// fragments, like on an underlay that cannot fragment.
+    #[arg(long)]
+    #[serde(default)]
+    pub df: bool,
     /// Our IPv4 address (source of the tunnel packets).
     #[arg(long)]
     pub local: Option<Ipv4Addr>,
@@ -133,6 +140,7 @@ impl Keys {
         Keys {
             tap: over.tap.or(self.tap),
             tap_mtu: over.tap_mtu.or(self.tap_mtu),
+            df: over.df || self.df,
             local: over.local.or(self.local),
             peer: over.peer.or(self.peer),
             encap: over.encap.or(self.encap),
@@ -218,6 +226,8 @@ pub enum Transport {
 pub struct EdgeConfig {
     pub tap: String,
     pub tap_mtu: u16,
+    /// Set DF on the tunnel packets and never fragment them (`--df`).
+    pub df: bool,
     pub local: Ipv4Addr,
     pub peer: Ipv4Addr,
     pub transport: Transport,
@@ -349,6 +359,7 @@ impl EdgeConfig {
         Ok(EdgeConfig {
             tap,
             tap_mtu,
+            df: k.df,
             local,
             peer,
             transport,
@@ -437,6 +448,7 @@ mod test {
         let c = parse(IP).unwrap();
         assert_eq!(c.tap, "pw0");
         assert_eq!(c.tap_mtu, DEFAULT_TAP_MTU);
+        assert!(!c.df);
         assert_eq!(c.local, Ipv4Addr::new(10, 0, 0, 2));
         assert_eq!(c.peer, Ipv4Addr::new(10, 0, 0, 1));
         assert_eq!(c.transport, Transport::Ip);
@@ -656,6 +668,18 @@ mod test {
         let c = EdgeConfig::from_keys(file.overridden_by(over)).unwrap();
         assert_eq!(c.dynamic.unwrap().vc_id, "300");
         assert!(Keys::from_toml("vc-id = true").is_err());
+    }
+
+    #[test]
+    fn test_df() {
+        let mut args = IP.to_vec();
+        args.push("--df");
+        assert!(parse(&args).unwrap().df);
+        let k = Keys::from_toml("df = true").unwrap();
+        assert!(k.df);
+        assert!(!Keys::from_toml("df = false").unwrap().df);
+        // The flag cannot clear what the file sets.
+        assert!(k.overridden_by(Keys::default()).df);
     }
 
     #[test]

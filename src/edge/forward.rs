@@ -29,6 +29,18 @@ use crate::wire::ethernet;
 use crate::wire::ipv4::protocol::L2TP;
 use crate::wire::l2tp::Encap;
 
+// IP_MTU_DISCOVER (Linux), which neither socket2 nor nix wraps; nix's
+// macro writes the (safe) option type.
+use nix::{setsockopt_impl, sockopt_impl};
+sockopt_impl!(
+    /// `IP_MTU_DISCOVER`: path MTU discovery mode of an IPv4 socket.
+    IpMtuDiscover,
+    SetOnly,
+    libc::IPPROTO_IP,
+    libc::IP_MTU_DISCOVER,
+    libc::c_int
+);
+
 /// How long poll() sleeps before looking at the stop flag again.
 const POLL_TIMEOUT: Duration = Duration::from_millis(200);
 const TAP: Token = Token(0);
@@ -138,6 +150,12 @@ impl Endpoint {
         // check it again) and lets sendmmsg go without addresses.
         sock.connect(&SockAddr::from(peer))
             .map_err(|e| sock_error(&format!("cannot connect to {peer}"), e))?;
+        if cfg.df {
+            // DF on every packet; the kernel refuses (EMSGSIZE) to send one
+            // bigger than the route's MTU rather than fragmenting it.
+            nix::sys::socket::setsockopt(&sock, IpMtuDiscover, &libc::IP_PMTUDISC_DO)
+                .map_err(|e| format!("cannot set IP_MTU_DISCOVER (--df): {e}"))?;
+        }
         // Bigger socket buffers absorb bursts while we write to the TAP.
         let _ = sock.set_recv_buffer_size(4 << 20);
         let _ = sock.set_send_buffer_size(4 << 20);
