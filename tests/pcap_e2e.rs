@@ -1041,3 +1041,32 @@ fn vlan_aware_learns_per_vlan() {
     );
     assert!(r.macs.iter().all(|x| x.switch == "s1"));
 }
+
+// ------------------------------------------------- sequence resync
+
+#[test]
+fn sequence_resyncs_after_peer_restart() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    let a = Sess::new("siteA", "s1", 10).l2spec();
+    let b = Sess::new("siteB", "s1", 11);
+    let f = |t: u32| inner(BCAST, host(1), ARP, t, 60);
+    let mut frames = Vec::new();
+    // The peer counts 100..=102, then restarts at 0: 0, 1, 2 look old and
+    // drop; the fourth in a row (3) resynchronises, 4 and 5 follow.
+    for seq in [100u32, 101, 102, 0, 1, 2, 3, 4, 5] {
+        frames.push(a.ingress(&f(seq), Some(seq)));
+    }
+    // A single reordered packet after that still drops.
+    frames.push(a.ingress(&f(1000), Some(2)));
+    let r = run(
+        &Setup::new("seqsync", &["s1"], &[a.clone(), b.clone()]),
+        &frames,
+    );
+    assert_drops(&r.counters, &[("sequence_error", 4)]);
+    let want: Vec<Vec<u8>> = [100u32, 101, 102, 3, 4, 5].iter().map(|&t| f(t)).collect();
+    assert_egress(&r.out, &b, &want, 0);
+    assert_other(&r, &[], &[]);
+}

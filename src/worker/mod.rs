@@ -118,6 +118,11 @@ pub struct WorkerSetup {
 }
 
 const ETH_LEN: usize = crate::wire::ethernet::HEADER_LEN;
+
+/// Out-of-sequence packets in a row after which a sequenced session
+/// accepts the peer's numbering again (a restarted peer starts at 0; Linux
+/// calls this `nr_oos_count_max`). Isolated reordered packets still drop.
+const SEQ_RESYNC: u8 = 4;
 const ETHERTYPE_IPV4: u16 = crate::wire::ethernet::ethertype::IPV4;
 const ETHERTYPE_IPV6: u16 = crate::wire::ethernet::ethertype::IPV6;
 
@@ -161,6 +166,8 @@ struct Session {
     l2tp_len: usize,
     template: Option<EncapTemplate>,
     rx_seq: Option<u32>,
+    /// Consecutive out-of-sequence packets (see `SEQ_RESYNC`).
+    rx_oos: u8,
 }
 
 struct Switch {
@@ -514,13 +521,19 @@ impl Worker {
                 let seq = w & 0x00ff_ffff;
                 if let Some(exp) = s.rx_seq {
                     // Accept the expected number or anything newer (within
-                    // half the 24-bit space); drop older ones.
+                    // half the 24-bit space); drop older ones — unless they
+                    // keep coming: after SEQ_RESYNC in a row the peer has
+                    // restarted its numbering, and we follow it.
                     let diff = seq.wrapping_sub(exp) & 0x00ff_ffff;
                     if diff >= 0x0080_0000 {
-                        c.drop(DropReason::SequenceError);
-                        return;
+                        s.rx_oos += 1;
+                        if s.rx_oos < SEQ_RESYNC {
+                            c.drop(DropReason::SequenceError);
+                            return;
+                        }
                     }
                 }
+                s.rx_oos = 0;
                 s.rx_seq = Some((seq + 1) & 0x00ff_ffff);
             }
         }
@@ -920,6 +933,7 @@ impl Worker {
                     spec: *spec,
                     template: None,
                     rx_seq: None,
+                    rx_oos: 0,
                 });
             }
             Command::RemoveSession(member) => {
