@@ -383,6 +383,18 @@ impl Tunnel {
 
     /// A received control message for this tunnel (`raw`: its bytes as
     /// received, for the digest). Valid in every state but `Closed`.
+    /// Why an SCCRQ/SCCRP cannot be accepted (the StopCCN error code):
+    /// no Assigned Control Connection ID, or an unknown mandatory AVP.
+    fn setup_error(&self, m: &Message) -> Option<u16> {
+        if self.remote_ccid == 0 {
+            Some(error_code::VALUE_OUT_OF_RANGE)
+        } else if m.unknown_mandatory().is_some() {
+            Some(error_code::UNKNOWN_MANDATORY_AVP)
+        } else {
+            None
+        }
+    }
+
     pub fn handle(
         &mut self,
         now: u64,
@@ -492,24 +504,8 @@ impl Tunnel {
         self.rel
             .set_peer_window(m.receive_window().unwrap_or(DEFAULT_PEER_WINDOW));
         self.peer_host_name = m.host_name().unwrap_or_default().to_vec();
-        if self.remote_ccid == 0 {
-            self.stop_into(
-                now,
-                stopccn_result::GENERAL_ERROR,
-                Some(error_code::VALUE_OUT_OF_RANGE),
-                ids,
-                out,
-            );
-            return;
-        }
-        if m.unknown_mandatory().is_some() {
-            self.stop_into(
-                now,
-                stopccn_result::GENERAL_ERROR,
-                Some(error_code::UNKNOWN_MANDATORY_AVP),
-                ids,
-                out,
-            );
+        if let Some(err) = self.setup_error(m) {
+            self.stop_into(now, stopccn_result::GENERAL_ERROR, Some(err), ids, out);
             return;
         }
         let fl = self.flavour;
@@ -586,24 +582,8 @@ impl Tunnel {
             out.extend(self.abandon(DownReason::AuthFailed, ids));
             return;
         }
-        if self.remote_ccid == 0 {
-            self.stop_into(
-                now,
-                stopccn_result::GENERAL_ERROR,
-                Some(error_code::VALUE_OUT_OF_RANGE),
-                ids,
-                out,
-            );
-            return;
-        }
-        if m.unknown_mandatory().is_some() {
-            self.stop_into(
-                now,
-                stopccn_result::GENERAL_ERROR,
-                Some(error_code::UNKNOWN_MANDATORY_AVP),
-                ids,
-                out,
-            );
+        if let Some(err) = self.setup_error(m) {
+            self.stop_into(now, stopccn_result::GENERAL_ERROR, Some(err), ids, out);
             return;
         }
         let mut c = Message::new(MessageType::Scccn, self.remote_ccid);
