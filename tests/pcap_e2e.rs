@@ -1070,3 +1070,46 @@ fn sequence_resyncs_after_peer_restart() {
     assert_egress(&r.out, &b, &want, 0);
     assert_other(&r, &[], &[]);
 }
+
+// ------------------------------------------------- allow "any" with a deny list
+
+#[test]
+fn deny_list_and_named_protocols() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    let a = Sess::new("siteA", "s1", 10);
+    let b = Sess::new("siteB", "s1", 11);
+    let mut setup = Setup::new("deny", &[], &[a.clone(), b.clone()]);
+    setup.switches = "[[switch]]\nname = \"s1\"\nethertypes = [\"any\"]\n\
+                      deny = [\"cdp\", \"lldp\", \"netbeui\", \"0x88b6\"]\n\n"
+        .into();
+    let cdp_mac = [0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc];
+    let h1 = host(1);
+    let cdp = inner(cdp_mac, h1, 0x0040, 1, 64); // LLC/SNAP, length field
+    let lldp_uc = inner(host(2), h1, 0x88cc, 2, 64);
+    let netbeui = inner(host(2), h1, 0x0030, 3, 64);
+    let denied = inner(host(2), h1, 0x88b6, 4, 64);
+    let experimental = inner(BCAST, h1, 0x88b5, 5, 64); // allowed by "any"
+    let ipv4 = inner(BCAST, h1, IPV4, 6, 64);
+    let stp = inner([0x01, 0x80, 0xc2, 0, 0, 0], h1, 0x0026, 7, 64);
+    let frames: Vec<Vec<u8>> = [
+        &cdp,
+        &lldp_uc,
+        &netbeui,
+        &denied,
+        &experimental,
+        &ipv4,
+        &stp,
+    ]
+    .iter()
+    .map(|f| a.ingress(f, None))
+    .collect();
+    let r = run(&setup, &frames);
+    assert_drops(
+        &r.counters,
+        &[("filtered_bpdu", 2), ("filtered_ethertype", 3)],
+    );
+    assert_egress(&r.out, &b, &[experimental, ipv4], 0);
+}

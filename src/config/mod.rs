@@ -299,6 +299,9 @@ pub struct Switch {
     /// Ethertype allow-list (at most 32; `switch::LLC` = 0 for 802.3/LLC),
     /// duplicates removed; default IPv4, ARP, IPv6.
     pub ethertypes: Vec<u16>,
+    /// Deny list: ethertypes, `LLC` (NetBEUI and other 802.3/LLC frames),
+    /// `CISCO` (CDP, VTP, DTP, PVST+); at most 16; default empty.
+    pub deny: Vec<u16>,
     /// Remote End IDs (VC IDs) of dynamic pseudowires that join this switch.
     pub vc_ids: Vec<String>,
     /// VLAN-aware switches: the VLANs allowed (1..=4094, sorted, unique);
@@ -339,6 +342,7 @@ impl Switch {
             aging: 300,
             mac_limit: 0,
             ethertypes: crate::switch::filter::DEFAULT_ETHERTYPES.to_vec(),
+            deny: Vec::new(),
             vc_ids: Vec::new(),
             vlans: Vec::new(),
             mss_clamp: MssClamp::Auto,

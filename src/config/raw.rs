@@ -123,6 +123,7 @@ pub struct RawSwitch {
     pub aging: Option<i64>,
     pub mac_limit: Option<i64>,
     pub ethertypes: Option<Vec<StrOrInt>>,
+    pub deny: Option<Vec<StrOrInt>>,
     pub vc_ids: Option<Vec<StrOrInt>>,
     pub vlans: Option<Vec<StrOrInt>>,
     pub mss_clamp: Option<StrOrInt>,

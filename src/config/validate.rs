@@ -538,6 +538,7 @@ fn switch(i: usize, s: RawSwitch, names: &mut HashSet<String>) -> R<Switch> {
         flap_window: int(&k("flap_window"), s.flap_window, 10, 1, 3600)? as u32,
         flap_block: int(&k("flap_block"), s.flap_block, 0, 0, 86400)? as u32,
         static_macs: Vec::new(),
+        deny: Vec::new(),
         vc_ids: Vec::new(),
         vlans: Vec::new(),
     })
@@ -590,6 +591,22 @@ fn ethertypes(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
     let Some(list) = v else {
         return Ok(DEFAULT_ETHERTYPES.to_vec());
     };
+    ethertype_list(&key, list, MAX_ETHERTYPES)
+}
+
+/// `switch[i].deny`: the deny list (same names as `ethertypes`, plus `cdp`).
+fn deny_list(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
+    match v {
+        None => Ok(Vec::new()),
+        Some(list) => ethertype_list(
+            &format!("switch[{i}].deny"),
+            list,
+            crate::switch::filter::MAX_DENY,
+        ),
+    }
+}
+
+fn ethertype_list(key: &str, list: Vec<StrOrInt>, max: usize) -> R<Vec<u16>> {
     let mut out: Vec<u16> = Vec::with_capacity(list.len());
     for (j, e) in list.iter().enumerate() {
         let (t, shown) = match e {
@@ -606,18 +623,19 @@ fn ethertypes(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
                 format!("{key}[{j}]"),
                 shown,
                 "unknown ethertype: use a name (ipv4, arp, ipv6, vlan, qinq, lldp, mpls, \
-                 pppoe-discovery, pppoe-session, llc, ...), hex 0x0600..0xffff or decimal",
+                 pppoe-discovery, pppoe-session, llc/netbeui, lacp, pause, 8021x, cdp, any, \
+                 ...), hex 0x0600..0xffff or decimal",
             ));
         };
         if !out.contains(&t) {
             out.push(t);
         }
     }
-    if out.len() > MAX_ETHERTYPES {
+    if out.len() > max {
         return Err(ConfigError::new(
             key,
             format!("{} entries", out.len()),
-            format!("at most {MAX_ETHERTYPES} ethertypes"),
+            format!("at most {max} entries"),
         ));
     }
     Ok(out)
@@ -866,9 +884,11 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         raw_static.push(s.static_macs.take().unwrap_or_default());
         let vc = s.vc_ids.take();
         let vl = s.vlans.take();
+        let dn = s.deny.take();
         let mut sw = switch(i, s, &mut names)?;
         sw.vc_ids = vc_ids(i, vc, &mut seen_vc)?;
         sw.vlans = vlan_list(i, vl)?;
+        sw.deny = deny_list(i, dn)?;
         if !sw.vlans.is_empty() && sw.vlan_mode != VlanMode::VlanAware {
             return Err(ConfigError::new(
                 format!("switch[{i}].vlans"),

@@ -124,6 +124,7 @@ struct SwitchRt {
     aging: u32,
     mac_limit: u32,
     ethertypes: Vec<u16>,
+    deny: Vec<u16>,
     /// Created on first use by a VC ID (not in the config).
     auto: bool,
     member_mac_limit: u32,
@@ -132,6 +133,8 @@ struct SwitchRt {
     mtu_policy: MtuPolicy,
     storm: [StormRate; 3],
     flap: FlapConfig,
+    /// `learn_failed` summed over workers at the last check.
+    learn_failed_seen: u64,
     /// VLAN-aware: the allowed VLANs (empty = all).
     vlans: Vec<u16>,
     /// Largest inner frame all members carry (sent to the workers).
@@ -145,6 +148,7 @@ impl SwitchRt {
             aging: sw.aging,
             mac_limit: sw.mac_limit,
             ethertypes: sw.ethertypes.clone(),
+            deny: sw.deny.clone(),
             auto,
             member_mac_limit: sw.mac_limit_per_member,
             vlan_mode: sw.vlan_mode,
@@ -152,6 +156,7 @@ impl SwitchRt {
             mtu_policy: sw.mtu_policy,
             storm: sw.storm_rates(),
             flap: sw.flap_config(),
+            learn_failed_seen: 0,
             vlans: sw.vlans.clone(),
             max_frame: 0,
         }
@@ -423,8 +428,10 @@ impl ControlCore {
 
     /// Creates switch `id` and programs it into the workers.
     fn add_switch(&mut self, id: SwitchId, sw: SwitchRt) {
-        // Validated with the config: at most MAX_ETHERTYPES entries.
-        let filter = L2Filter::new(&sw.ethertypes).unwrap_or_default();
+        // Validated with the config: at most MAX_ETHERTYPES / MAX_DENY.
+        let filter = L2Filter::new(&sw.ethertypes)
+            .and_then(|f| f.with_deny(&sw.deny))
+            .unwrap_or_default();
         let spec = SwitchSpec {
             id,
             filter,
@@ -709,6 +716,7 @@ impl ControlCore {
                 self.broadcast(|| Command::RemoveMac { switch, mac });
             }
             self.expired = out;
+            self.log_mac_limits();
         }
     }
 
@@ -1120,6 +1128,35 @@ impl ControlCore {
             }
         }
         any
+    }
+
+    /// Logs (at most once a second per switch) that source MACs were not
+    /// learned because a MAC limit was reached; the workers only count.
+    fn log_mac_limits(&mut self) {
+        for i in 0..self.switches.len() {
+            if self.switches[i].is_none() {
+                continue;
+            }
+            let failed: u64 = self
+                .workers
+                .iter()
+                .map(|w| w.counters.switches[i].learn_failed.get())
+                .sum();
+            let name = self.switch_name(SwitchId(i as u16));
+            let Some(sw) = self.switches[i].as_mut() else {
+                continue;
+            };
+            if failed > sw.learn_failed_seen {
+                log::warn!(
+                    "switch {name}: {} source MAC(s) not learned in the last second: MAC limit \
+                     reached (mac_limit {}, mac_limit_per_member {}) or table full",
+                    failed - sw.learn_failed_seen,
+                    sw.mac_limit,
+                    sw.member_mac_limit
+                );
+                sw.learn_failed_seen = failed;
+            }
+        }
     }
 
     /// Allocates the learning domain of (switch, VLAN) and programs it.

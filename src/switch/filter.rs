@@ -4,15 +4,29 @@
 //!   (STP BPDUs, pause, LACP, LLDP, 802.1X, ...) are always dropped.
 //! * Type/length values below `0x0600` are 802.3 length fields (LLC frames);
 //!   they pass only if the allow-list contains the pseudo-entry [`LLC`].
-//! * Otherwise the ethertype must be in the allow-list.
+//! * Frames to Cisco's L2 protocol address (CDP, VTP, DTP, PVST+:
+//!   `01:00:0c:cc:cc:cc/cd`) drop when the deny list names [`CISCO`].
+//! * An ethertype in the deny list drops.
+//! * Otherwise the ethertype must be in the allow-list, or the allow-list
+//!   holds [`ANY`].
 
 use std::fmt;
 
 /// Pseudo-ethertype in an allow-list meaning "802.3/LLC frames".
 pub const LLC: u16 = 0x0000;
 
+/// Pseudo-ethertype in an allow-list meaning "every ethertype".
+pub const ANY: u16 = 0xffff;
+
+/// Pseudo-entry in a deny list meaning "Cisco's L2 protocols" (CDP, VTP,
+/// DTP, PVST+, sent to 01:00:0c:cc:cc:cc / cd as LLC/SNAP frames).
+pub const CISCO: u16 = 0x0001;
+
 /// Maximum number of entries in an allow-list.
 pub const MAX_ETHERTYPES: usize = 32;
+
+/// Maximum number of entries in a deny list.
+pub const MAX_DENY: usize = 16;
 
 /// Default allow-list: IPv4, ARP, IPv6.
 pub const DEFAULT_ETHERTYPES: [u16; 3] = [0x0800, 0x0806, 0x86dd];
@@ -30,7 +44,7 @@ pub enum Verdict {
 /// Error building an [`L2Filter`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FilterError {
-    /// More than [`MAX_ETHERTYPES`] entries were given.
+    /// More than [`MAX_ETHERTYPES`] (or [`MAX_DENY`]) entries were given.
     TooMany(usize),
 }
 
@@ -46,11 +60,13 @@ impl fmt::Display for FilterError {
 
 impl std::error::Error for FilterError {}
 
-/// Ethertype allow-list held inline (no heap), scanned linearly.
+/// Ethertype allow- and deny-lists held inline (no heap), scanned linearly.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct L2Filter {
     types: [u16; MAX_ETHERTYPES],
     len: u8,
+    deny: [u16; MAX_DENY],
+    deny_len: u8,
 }
 
 impl fmt::Debug for L2Filter {
@@ -68,6 +84,8 @@ impl Default for L2Filter {
         L2Filter {
             types,
             len: DEFAULT_ETHERTYPES.len() as u8,
+            deny: [0; MAX_DENY],
+            deny_len: 0,
         }
     }
 }
@@ -81,6 +99,8 @@ impl L2Filter {
         let mut f = L2Filter {
             types: [0; MAX_ETHERTYPES],
             len: 0,
+            deny: [0; MAX_DENY],
+            deny_len: 0,
         };
         for &t in allowed {
             if !f.allowed().contains(&t) {
@@ -89,6 +109,26 @@ impl L2Filter {
             }
         }
         Ok(f)
+    }
+
+    /// Adds a deny list (ethertypes, [`LLC`], [`CISCO`]).
+    pub fn with_deny(mut self, deny: &[u16]) -> Result<Self, FilterError> {
+        if deny.len() > MAX_DENY {
+            return Err(FilterError::TooMany(deny.len()));
+        }
+        self.deny_len = 0;
+        for &t in deny {
+            if !self.denied().contains(&t) {
+                self.deny[usize::from(self.deny_len)] = t;
+                self.deny_len += 1;
+            }
+        }
+        Ok(self)
+    }
+
+    /// The deny list.
+    pub fn denied(&self) -> &[u16] {
+        &self.deny[..usize::from(self.deny_len).min(MAX_DENY)]
     }
 
     /// The allow-list.
@@ -109,12 +149,23 @@ impl L2Filter {
         if dst_mac[..5] == [0x01, 0x80, 0xc2, 0x00, 0x00] && dst_mac[5] <= 0x0f {
             return Verdict::DropBpdu;
         }
+        let deny = self.denied();
+        if !deny.is_empty()
+            && dst_mac[..5] == [0x01, 0x00, 0x0c, 0xcc, 0xcc]
+            && (dst_mac[5] == 0xcc || dst_mac[5] == 0xcd)
+            && deny.contains(&CISCO)
+        {
+            return Verdict::DropBpdu;
+        }
         let t = if ethertype_or_len < 0x0600 {
             LLC
         } else {
             ethertype_or_len
         };
-        if self.allows(t) {
+        if deny.contains(&t) {
+            return Verdict::DropEthertype;
+        }
+        if self.allows(t) || self.allows(ANY) {
             Verdict::Pass
         } else {
             Verdict::DropEthertype
@@ -137,6 +188,14 @@ const NAMES: &[(&str, u16)] = &[
     ("pppoe-session", 0x8864),
     ("rarp", 0x8035),
     ("llc", LLC),
+    ("netbeui", LLC),
+    ("lacp", 0x8809),
+    ("slow", 0x8809),
+    ("pause", 0x8808),
+    ("8021x", 0x888e),
+    ("eapol", 0x888e),
+    ("any", ANY),
+    ("cdp", CISCO),
 ];
 
 /// Parse an ethertype given by name (case-insensitive: `ipv4`, `arp`,
@@ -145,6 +204,11 @@ const NAMES: &[(&str, u16)] = &[
 /// hex (`0x88cc`) or by decimal. Numbers must be `>= 0x0600` (or 0 = [`LLC`]).
 pub fn parse_ethertype(name: &str) -> Option<u16> {
     let s = name.trim();
+    // STP/RSTP BPDUs go to the reserved range and never cross; naming them
+    // in a list is allowed and means LLC (they are 802.3/LLC frames).
+    if s.eq_ignore_ascii_case("stp") || s.eq_ignore_ascii_case("rstp") {
+        return Some(LLC);
+    }
     if let Some(&(_, v)) = NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
         return Some(v);
     }
@@ -173,6 +237,37 @@ mod tests {
 
     const UNICAST: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
     const BCAST: [u8; 6] = [0xff; 6];
+
+    #[test]
+    fn any_and_deny() {
+        let cdp = [0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc];
+        let f = L2Filter::new(&[ANY]).unwrap();
+        assert_eq!(f.check(UNICAST, 0x88cc), Verdict::Pass);
+        assert_eq!(
+            f.check(UNICAST, 0x0040),
+            Verdict::Pass,
+            "LLC passes with any"
+        );
+        assert_eq!(f.check(cdp, 0x0040), Verdict::Pass);
+        let f = f.with_deny(&[CISCO, 0x88cc, LLC]).unwrap();
+        assert_eq!(f.check(cdp, 0x0040), Verdict::DropBpdu);
+        assert_eq!(f.check(UNICAST, 0x88cc), Verdict::DropEthertype);
+        assert_eq!(
+            f.check(UNICAST, 0x0040),
+            Verdict::DropEthertype,
+            "NetBEUI/LLC"
+        );
+        assert_eq!(f.check(UNICAST, 0x0800), Verdict::Pass);
+        // The reserved range still wins.
+        assert_eq!(
+            f.check([0x01, 0x80, 0xc2, 0, 0, 0], 0x0800),
+            Verdict::DropBpdu
+        );
+        assert_eq!(parse_ethertype("cdp"), Some(CISCO));
+        assert_eq!(parse_ethertype("any"), Some(ANY));
+        assert_eq!(parse_ethertype("netbeui"), Some(LLC));
+        assert!(L2Filter::default().with_deny(&[0x0800; 17]).is_err());
+    }
 
     #[test]
     fn defaults_pass_ip_arp() {
