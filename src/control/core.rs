@@ -316,6 +316,8 @@ pub struct ControlCore {
     l2tp: Endpoint<Peer>,
     /// Where each control peer was last heard: port index and source MAC.
     peer_seen: HashMap<Ipv4Addr, (usize, [u8; 6])>,
+    /// When each established control connection came up.
+    tunnel_since: HashMap<u32, Instant>,
     counters: Counters,
     socket: Option<ControlSocket>,
     start: Instant,
@@ -368,6 +370,7 @@ impl ControlCore {
             free_members: (nstatic..max_sessions).rev().map(|m| m as u16).collect(),
             l2tp,
             peer_seen: HashMap::new(),
+            tunnel_since: HashMap::new(),
             cfg,
             ports,
             workers,
@@ -869,19 +872,25 @@ impl ControlCore {
                 Action::SessionDown(d) => {
                     self.session_down(d.local_ccid, d.local_session_id, d.reason)
                 }
-                Action::TunnelUp(t) => log::info!(
-                    "l2tp: control connection {} up with {} ({}), peer ccid {}",
-                    t.local_ccid,
-                    peer.ip,
-                    String::from_utf8_lossy(&t.peer_host_name),
-                    t.remote_ccid
-                ),
-                Action::TunnelDown(t) => log::info!(
-                    "l2tp: control connection {} with {} down: {:?}",
-                    t.local_ccid,
-                    peer.ip,
-                    t.reason
-                ),
+                Action::TunnelUp(t) => {
+                    self.tunnel_since.insert(t.local_ccid, Instant::now());
+                    log::info!(
+                        "l2tp: control connection {} up with {} ({}), peer ccid {}",
+                        t.local_ccid,
+                        peer.ip,
+                        String::from_utf8_lossy(&t.peer_host_name),
+                        t.remote_ccid
+                    )
+                }
+                Action::TunnelDown(t) => {
+                    self.tunnel_since.remove(&t.local_ccid);
+                    log::info!(
+                        "l2tp: control connection {} with {} down: {:?}",
+                        t.local_ccid,
+                        peer.ip,
+                        t.reason
+                    )
+                }
                 Action::SessionStatus {
                     local_ccid,
                     local_session_id,
@@ -1419,6 +1428,10 @@ impl ControlCore {
                 sessions: t.session_count(),
                 auth_failures: t.stats().auth_failures,
                 hellos_sent: t.stats().hellos_sent,
+                uptime_secs: self
+                    .tunnel_since
+                    .get(&t.local_ccid())
+                    .map(|i| i.elapsed().as_secs()),
             })
             .collect();
         v.sort_by(|a, b| (&a.peer, a.local_ccid).cmp(&(&b.peer, b.local_ccid)));

@@ -223,6 +223,7 @@ impl Mbuf {
             if sys::las_pktmbuf_chain(self.ptr.as_ptr(), t) == 0 {
                 Ok(())
             } else {
+                // Unwrap: `t` came from a live Mbuf, so it is not null.
                 Err(Mbuf::from_raw(t).expect("non-null"))
             }
         }

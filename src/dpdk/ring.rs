@@ -39,6 +39,7 @@ impl MbufRing {
             Ok(())
         } else {
             // SAFETY: not enqueued, so we still own it.
+            // Unwrap: `p` came from a live Mbuf, so it is not null.
             Err(unsafe { Mbuf::from_raw(p as *mut sys::rte_mbuf) }.expect("non-null"))
         }
     }

@@ -146,6 +146,9 @@ pub struct TunnelView {
     pub sessions: usize,
     pub auth_failures: u64,
     pub hellos_sent: u64,
+    /// Seconds since the control connection was established.
+    #[serde(default)]
+    pub uptime_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -278,6 +281,9 @@ impl Response {
                             t.host_name.clone(),
                             t.flavour.clone(),
                             t.sessions.to_string(),
+                            t.uptime_secs
+                                .map(|u| format!("{u}s"))
+                                .unwrap_or_else(|| "-".into()),
                             t.auth_failures.to_string(),
                         ]
                     })

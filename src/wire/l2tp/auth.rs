@@ -82,11 +82,13 @@ fn hmac(alg: DigestAlg, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     // Unwrap: HMAC accepts keys of any length.
     match alg {
         DigestAlg::Md5 => {
+            // Unwrap: HMAC accepts keys of any length.
             let mut m = Hmac::<Md5>::new_from_slice(key).expect("any key length");
             parts.iter().for_each(|p| m.update(p));
             m.finalize().into_bytes().to_vec()
         }
         DigestAlg::Sha1 => {
+            // Unwrap: HMAC accepts keys of any length.
             let mut m = Hmac::<Sha1>::new_from_slice(key).expect("any key length");
             parts.iter().for_each(|p| m.update(p));
             m.finalize().into_bytes().to_vec()
