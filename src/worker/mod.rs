@@ -14,6 +14,28 @@
 //!
 //! Nothing here allocates, locks, formats or panics per packet; every drop
 //! bumps the counter of its `DropReason`.
+//!
+//! Where this differs from `DESIGN.md`, and why:
+//! * Sessions are found by one hash lookup on the local session id for
+//!   static and dynamic sessions alike (DESIGN: a dense array for ids las
+//!   assigns). The RFC 3931 machines choose dynamic ids at random from the
+//!   whole 32-bit space (they must not be guessable), and the profile
+//!   (`perf/README.md`) shows the session lookup is not where the cycles go;
+//!   the two MAC-table probes are.
+//! * The control core's packets (ARP, ICMP, L2TP control) leave through its
+//!   own TX queue when the device has one more queue than workers, and
+//!   otherwise through worker 0's inject ring: `net_pcap` has as many TX
+//!   queues as output files and `net_tap` wants as many TX as RX queues.
+//! * Workers are EAL lcores launched with `rte_eal_remote_launch` (pinned
+//!   by the EAL, per-lcore mempool caches work); `core_affinity` only
+//!   checks `--cores` against the machine before the EAL starts.
+//! * A worker tells the control core about an active MAC at most once per
+//!   `[dataplane] mac_refresh` seconds, not per packet; the control core
+//!   ages entries and removes them from every worker.
+//! * Flood copies of frames of at least `SHARE_MIN` bytes share the payload
+//!   (header mbuf + indirect clone); smaller ones are copied. The threshold
+//!   is an estimate (one cache-line-sized copy against two extra mbufs and
+//!   reference counting), not yet measured.
 #![forbid(unsafe_code)]
 
 mod classify;
