@@ -35,7 +35,7 @@ extern "C" fn trampoline(arg: *mut c_void) -> c_int {
 }
 
 impl Eal {
-    /// Initialises the EAL with `args` (argv[0] included). Once per process.
+    /// Initialises the EAL with `args` (`argv[0]` included). Once per process.
     pub fn init(args: &[String]) -> Result<Eal> {
         let cargs: Vec<CString> = args
             .iter()
