@@ -94,11 +94,14 @@ pub struct SecretAuth {
 }
 
 impl SecretAuth {
+    /// The shared key is HMAC-MD5(secret, 2) whatever the digest
+    /// algorithm (RFC 3931 §4.3 as the project's spec states it, and what
+    /// Wireshark's L2TPv3 digest check does); `alg` is the digest's hash.
     pub fn new(alg: DigestAlg, secret: &[u8]) -> Self {
         SecretAuth {
             alg,
             secret: secret.to_vec(),
-            key: auth::shared_key(alg, secret),
+            key: auth::shared_key(DigestAlg::Md5, secret),
         }
     }
 }
