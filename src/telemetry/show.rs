@@ -214,7 +214,9 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
             if i > 0 {
                 s.push_str("  ");
             }
-            s.push_str(&format!("{:<width$}", c, width = w[i]));
+            // A row longer than the headers is a bug, but never a panic.
+            let width = w.get(i).copied().unwrap_or(0);
+            s.push_str(&format!("{c:<width$}"));
         }
         out.push_str(s.trim_end());
         out.push('\n');
@@ -267,6 +269,7 @@ impl Response {
                     "HOST",
                     "FLAVOUR",
                     "SESSIONS",
+                    "UPTIME",
                     "AUTH-FAIL",
                 ],
                 &tunnels
@@ -463,6 +466,107 @@ mod test {
             Request::Counters,
         ] {
             assert_eq!(Request::parse(&r.line()), Ok(r));
+        }
+    }
+
+    /// Every table has as many header cells as row cells.
+    #[test]
+    fn every_table_is_rectangular() {
+        let tunnel = TunnelView {
+            local_ccid: 1,
+            remote_ccid: 2,
+            peer: "p".into(),
+            encap: "ip".into(),
+            state: "established".into(),
+            host_name: "h".into(),
+            flavour: "ietf".into(),
+            sessions: 1,
+            auth_failures: 0,
+            hellos_sent: 0,
+            uptime_secs: Some(3),
+        };
+        let session = SessionView {
+            name: "s".into(),
+            switch: "w".into(),
+            port: "p".into(),
+            peer: "1.2.3.4".into(),
+            encap: "ip".into(),
+            local_session_id: 1,
+            remote_session_id: 2,
+            local_cookie: String::new(),
+            remote_cookie: String::new(),
+            l2spec: "none".into(),
+            next_hop: "1.2.3.4".into(),
+            next_hop_mac: None,
+            state: "up".into(),
+            kind: "static".into(),
+            vc_id: None,
+            ccid: None,
+            uptime_secs: None,
+            rx_packets: 0,
+            rx_bytes: 0,
+            tx_packets: 0,
+            tx_bytes: 0,
+        };
+        let port = PortView {
+            name: "wan0".into(),
+            device: "net_null0".into(),
+            driver: "net_null".into(),
+            mac: "02:00:00:00:00:01".into(),
+            address: "192.0.2.1/24".into(),
+            gateway: None,
+            mtu: 1500,
+            link_up: true,
+            rx_queues: 1,
+            tx_queues: 2,
+            rx_packets: 0,
+            rx_bytes: 0,
+            tx_packets: 0,
+            tx_bytes: 0,
+            rx_missed: 0,
+            rx_errors: 0,
+            tx_errors: 0,
+            rx_nombuf: 0,
+            punted: 0,
+        };
+        let switch = SwitchView {
+            name: "s".into(),
+            id: 0,
+            members: vec!["a".into()],
+            macs: 0,
+            aging: 300,
+            mac_limit: 0,
+            ethertypes: vec![],
+            vc_ids: vec![],
+            auto: false,
+            rx_packets: 0,
+            rx_bytes: 0,
+            unicast: 0,
+            flooded: 0,
+            flood_copies: 0,
+            filtered: 0,
+            learn_failed: 0,
+            mss_clamped: 0,
+            fragmented: 0,
+        };
+        let rendered = [
+            Response::Ports { ports: vec![port] },
+            Response::Switches {
+                switches: vec![switch],
+            },
+            Response::Tunnels {
+                tunnels: vec![tunnel],
+            },
+            Response::Sessions {
+                sessions: vec![session],
+            },
+        ];
+        for r in rendered {
+            let t = r.render();
+            let lines: Vec<&str> = t.lines().collect();
+            assert_eq!(lines.len(), 2, "{t}");
+            let cols = |l: &str| l.split_whitespace().count();
+            assert_eq!(cols(lines[0]), cols(lines[1]), "{t}");
         }
     }
 
