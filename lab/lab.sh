@@ -241,13 +241,16 @@ build() {
     done
 }
 
-write_las_config() {
-    cat >"$WORK/las.toml" <<EOF
+# What every lab config shares: EAL, pool, control socket and the underlay
+# port. Args: device, port MTU, mbuf size.
+las_config_head() {
+    cat <<EOF
 [eal]
 args = ["--no-pci", "--no-huge", "--no-shconf", "-m", "512", "--file-prefix", "$FILE_PREFIX"]
 
 [dataplane]
 mbufs = 8191
+mbuf_size = $3
 max_sessions = 16
 max_switches = 4
 mac_table_size = 1024
@@ -257,9 +260,16 @@ socket = "$WORK/las.sock"
 
 [[port]]
 name = "wan0"
-device = "net_af_packet0,iface=ul0"
+device = "$1"
 address = "$LAS_UL/24"
-mtu = $MTU
+mtu = $2
+EOF
+}
+
+write_las_config() {
+    {
+        las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176
+        cat <<EOF
 
 [[switch]]
 name = "cust100"
@@ -299,6 +309,7 @@ encap = "ip"
 local_session_id = ${LSID[C]}
 remote_session_id = ${RSID[C]}
 EOF
+    } >"$WORK/las.toml"
     # Site B uses a config file (the other sites use flags).
     cat >"$WORK/edge-B.toml" <<EOF
 tap = "pw0"
@@ -485,24 +496,9 @@ print("%.1f %d" % (64 * 1024 * 1024 * 8 / d / 1e6, 64 * 1024 * 1024))')
 DYN_SECRET=lab-secret-C
 
 write_las_dyn_config() {
-    cat >"$WORK/las-dyn.toml" <<EOF
-[eal]
-args = ["--no-pci", "--no-huge", "--no-shconf", "-m", "512", "--file-prefix", "$FILE_PREFIX"]
-
-[dataplane]
-mbufs = 8191
-max_sessions = 16
-max_switches = 4
-mac_table_size = 1024
-
-[control]
-socket = "$WORK/las.sock"
-
-[[port]]
-name = "wan0"
-device = "net_af_packet0,iface=ul0"
-address = "$LAS_UL/24"
-mtu = $MTU
+    {
+        las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176
+        cat <<EOF
 
 # No sessions: the edges ask for them by VC ID. Short timers so a dead
 # edge is noticed in seconds: HELLO after 2 s of silence, then 3
@@ -524,6 +520,7 @@ name = "cust100"
 vc_ids = ["100"]
 aging = $AGING
 EOF
+    } >"$WORK/las-dyn.toml"
     # Site B in dynamic mode from a config file (VC ID as a number).
     cat >"$WORK/edge-B-dyn.toml" <<EOF
 tap = "pw0"
@@ -744,25 +741,9 @@ set_underlay_mtu() { # mtu: every underlay veth end and the bridge
 }
 
 write_las_mtu_config() { # name mss_clamp port_mtu device mbuf_size
-    cat >"$WORK/$1.toml" <<EOF
-[eal]
-args = ["--no-pci", "--no-huge", "--no-shconf", "-m", "512", "--file-prefix", "$FILE_PREFIX"]
-
-[dataplane]
-mbufs = 8191
-mbuf_size = $5
-max_sessions = 16
-max_switches = 4
-mac_table_size = 1024
-
-[control]
-socket = "$WORK/las.sock"
-
-[[port]]
-name = "wan0"
-device = "$4"
-address = "$LAS_UL/24"
-mtu = $3
+    {
+        las_config_head "$4" "$3" "$5"
+        cat <<EOF
 
 [[switch]]
 name = "cust100"
@@ -788,6 +769,7 @@ remote_session_id = ${RSID[B]}
 local_cookie = "0x0a0b0c0d"
 remote_cookie = "0x0102030405060708"
 EOF
+    } >"$WORK/$1.toml"
 }
 
 start_mtu_edge() { # site tap-mtu [nodf]: static session, --df unless nodf; log mtu-edge-<site>.log
