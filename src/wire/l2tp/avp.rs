@@ -30,7 +30,7 @@ pub const FLAG_H: u16 = 0x4000;
 const LEN_MASK: u16 = 0x03ff;
 
 /// IETF attribute types (vendor ID 0), RFC 3931 §5.4 and the IANA
-/// registry. Values 9, 14..35 are L2TPv2-only and not listed.
+/// registry ([`ietf::NAMES`] lists every registered one).
 pub mod ietf {
     pub const VENDOR: u16 = 0;
     pub const MESSAGE_TYPE: u16 = 0;
@@ -46,7 +46,13 @@ pub mod ietf {
     pub const CHALLENGE: u16 = 11;
     pub const CAUSE_CODE: u16 = 12;
     pub const CHALLENGE_RESPONSE: u16 = 13;
+    /// Serial Number (RFC 2661's Call Serial Number), MUST in ICRQ/OCRQ.
+    pub const SERIAL_NUMBER: u16 = 15;
+    pub const PHYSICAL_CHANNEL_ID: u16 = 25;
+    /// Circuit Errors (RFC 2661's Call Errors), WEN only.
+    pub const CIRCUIT_ERRORS: u16 = 34;
     pub const RANDOM_VECTOR: u16 = 36;
+    pub const EXTENDED_VENDOR_ID: u16 = 58;
     pub const MESSAGE_DIGEST: u16 = 59;
     pub const ROUTER_ID: u16 = 60;
     pub const ASSIGNED_CONTROL_CONNECTION_ID: u16 = 61;
@@ -64,18 +70,169 @@ pub mod ietf {
     pub const TX_CONNECT_SPEED: u16 = 74;
     pub const RX_CONNECT_SPEED: u16 = 75;
     pub const FAILOVER_CAPABILITY: u16 = 76;
+    /// Interface Maximum Transmission Unit (RFC 4667).
+    pub const INTERFACE_MTU: u16 = 91;
 
-    /// Whether we understand this IETF attribute (an unknown one with
-    /// M = 1 must tear the control connection or session down).
+    /// Every attribute of the IANA "L2TP Control Message Attribute
+    /// Value Pairs" registry, by number, with its name and defining RFC
+    /// (index = attribute type). Sources: RFC 3931 §10.1, the IANA
+    /// registry as Wireshark's `packet-l2tp.c` (`avp_type_vals`) and
+    /// freeRtr's `packL2tp.java` list it. 20 is reserved; 67 is listed by
+    /// those tables but by no RFC we could read: still registered, so
+    /// recognised.
+    pub const NAMES: [(&str, &str); 104] = [
+        ("Message Type", "RFC 3931"),
+        ("Result Code", "RFC 3931"),
+        ("Protocol Version", "RFC 2661"),
+        ("Framing Capabilities", "RFC 2661"),
+        ("Bearer Capabilities", "RFC 2661"),
+        ("Tie Breaker", "RFC 3931"),
+        ("Firmware Revision", "RFC 2661"),
+        ("Host Name", "RFC 3931"),
+        ("Vendor Name", "RFC 3931"),
+        ("Assigned Tunnel ID", "RFC 2661"),
+        ("Receive Window Size", "RFC 3931"),
+        ("Challenge", "RFC 2661"),
+        ("Q.931 Cause Code", "RFC 2661"),
+        ("Challenge Response", "RFC 2661"),
+        ("Assigned Session ID", "RFC 2661"),
+        ("Serial Number", "RFC 3931"),
+        ("Minimum BPS", "RFC 2661"),
+        ("Maximum BPS", "RFC 2661"),
+        ("Bearer Type", "RFC 2661"),
+        ("Framing Type", "RFC 2661"),
+        ("Reserved", "RFC 2661"),
+        ("Called Number", "RFC 2661"),
+        ("Calling Number", "RFC 2661"),
+        ("Sub-Address", "RFC 2661"),
+        ("Connect Speed", "RFC 2661"),
+        ("Physical Channel ID", "RFC 3931"),
+        ("Initial Received LCP CONFREQ", "RFC 2661"),
+        ("Last Sent LCP CONFREQ", "RFC 2661"),
+        ("Last Received LCP CONFREQ", "RFC 2661"),
+        ("Proxy Authen Type", "RFC 2661"),
+        ("Proxy Authen Name", "RFC 2661"),
+        ("Proxy Authen Challenge", "RFC 2661"),
+        ("Proxy Authen ID", "RFC 2661"),
+        ("Proxy Authen Response", "RFC 2661"),
+        ("Circuit Errors", "RFC 3931"),
+        ("ACCM", "RFC 2661"),
+        ("Random Vector", "RFC 3931"),
+        ("Private Group ID", "RFC 2661"),
+        ("Rx Connect Speed", "RFC 2661"),
+        ("Sequencing Required", "RFC 2661"),
+        ("Rx Minimum BPS", "RFC 3301"),
+        ("Rx Maximum BPS", "RFC 3301"),
+        ("Service Category", "RFC 3301"),
+        ("Service Name", "RFC 3301"),
+        ("Calling Sub-Address", "RFC 3301"),
+        ("VPI/VCI Identifier", "RFC 3301"),
+        ("PPP Disconnect Cause Code", "RFC 3145"),
+        ("CCDS", "RFC 3308"),
+        ("SDS", "RFC 3308"),
+        ("LCP Want Options", "RFC 3437"),
+        ("LCP Allow Options", "RFC 3437"),
+        ("LNS Last Sent LCP Confreq", "RFC 3437"),
+        ("LNS Last Received LCP Confreq", "RFC 3437"),
+        ("Modem On-Hold Capable", "RFC 3573"),
+        ("Modem On-Hold Status", "RFC 3573"),
+        ("PPPoE Relay", "RFC 3817"),
+        ("PPPoE Relay Response Capability", "RFC 3817"),
+        ("PPPoE Relay Forward Capability", "RFC 3817"),
+        ("Extended Vendor ID", "RFC 3931"),
+        ("Message Digest", "RFC 3931"),
+        ("Router ID", "RFC 3931"),
+        ("Assigned Control Connection ID", "RFC 3931"),
+        ("Pseudowire Capabilities List", "RFC 3931"),
+        ("Local Session ID", "RFC 3931"),
+        ("Remote Session ID", "RFC 3931"),
+        ("Assigned Cookie", "RFC 3931"),
+        ("Remote End ID", "RFC 3931"),
+        ("Application Code", "IANA"),
+        ("Pseudowire Type", "RFC 3931"),
+        ("L2-Specific Sublayer", "RFC 3931"),
+        ("Data Sequencing", "RFC 3931"),
+        ("Circuit Status", "RFC 3931"),
+        ("Preferred Language", "RFC 3931"),
+        ("Control Message Authentication Nonce", "RFC 3931"),
+        ("Tx Connect Speed", "RFC 3931"),
+        ("Rx Connect Speed", "RFC 3931"),
+        ("Failover Capability", "RFC 4951"),
+        ("Tunnel Recovery", "RFC 4951"),
+        ("Suggested Control Sequence", "RFC 4951"),
+        ("Failover Session State", "RFC 4951"),
+        ("Multicast Capability", "RFC 4045"),
+        ("New Outgoing Sessions", "RFC 4045"),
+        ("New Outgoing Sessions Acknowledgement", "RFC 4045"),
+        ("Withdraw Outgoing Sessions", "RFC 4045"),
+        ("Multicast Packets Priority", "RFC 4045"),
+        ("Frame-Relay Header Length", "RFC 4591"),
+        ("ATM Maximum Concatenated Cells", "RFC 4454"),
+        ("OAM Emulation Required", "RFC 4454"),
+        ("ATM Alarm Status", "RFC 4454"),
+        ("Attachment Group Identifier", "RFC 4667"),
+        ("Local End Identifier", "RFC 4667"),
+        ("Interface Maximum Transmission Unit", "RFC 4667"),
+        ("FCS Retention", "RFC 4720"),
+        (
+            "Tunnel Switching Aggregator ID",
+            "draft-ietf-l2tpext-tunnel-switching",
+        ),
+        ("Maximum Receive Unit", "RFC 4623"),
+        ("Maximum Reassembled Receive Unit", "RFC 4623"),
+        ("VCCV Capability", "RFC 5085"),
+        ("Connect Speed Update", "RFC 5515"),
+        ("Connect Speed Update Enable", "RFC 5515"),
+        ("TDM Pseudowire", "RFC 5611"),
+        ("RTP", "RFC 5611"),
+        ("PW Switching Point", "RFC 6073"),
+        ("S-BFD Target Discriminator ID", "RFC 7886"),
+        ("ECN Capability", "RFC 9601"),
+    ];
+
+    /// Whether the attribute is registered, and so recognised: its M bit
+    /// never tears anything down (RFC 3931 §5.2: "if the AVP is
+    /// recognized ... the M bit is of no consequence"). Most of them las
+    /// ignores (L2TPv2's PPP and bearer AVPs, RFC 4045 multicast, ...).
     pub const fn is_known(attr: u16) -> bool {
-        matches!(attr, 0..=8 | 10..=13 | 36 | 59..=66 | 68..=76)
+        (attr as usize) < NAMES.len()
+    }
+
+    /// The registered name, if any.
+    pub fn name(attr: u16) -> Option<&'static str> {
+        NAMES.get(usize::from(attr)).map(|(n, _)| *n)
+    }
+
+    /// The M bit RFC 3931 §5.4 says the sender SHOULD set (or MUST, for
+    /// the Message Type): 0 for Vendor Name, Preferred Language, Serial
+    /// Number, Tx/Rx Connect Speed, Physical Channel ID, Circuit Errors,
+    /// Extended Vendor ID and the optional L2TPv2-era AVPs (Firmware
+    /// Revision, Tie Breaker in its v2 SCCRQ use); 1 for the rest.
+    pub const fn rfc_m_bit(attr: u16) -> bool {
+        !matches!(
+            attr,
+            FIRMWARE_REVISION
+                | VENDOR_NAME
+                | SERIAL_NUMBER
+                | PHYSICAL_CHANNEL_ID
+                | CIRCUIT_ERRORS
+                | EXTENDED_VENDOR_ID
+                | PREFERRED_LANGUAGE
+                | TX_CONNECT_SPEED
+                | RX_CONNECT_SPEED
+        )
     }
 }
 
 /// Cisco attribute types (vendor ID 9) from the pre-RFC L2TPv3 drafts,
-/// still sent by IOS in its default mode.
+/// still sent by IOS in its default mode (`protocol l2tpv3`; `protocol
+/// l2tpv3ietf` sends the IETF AVPs only). Names as Wireshark's
+/// `packet-l2tp.c` (`cisco_avp_type_vals`) gives them.
 pub mod cisco {
     pub const VENDOR: u16 = 9;
+    /// A vendor-9 Message Type AVP: Wireshark names it "Cisco ACK". Seen
+    /// as the first AVP it is an explicit acknowledgement.
+    pub const ACK: u16 = 0;
     pub const ASSIGNED_CONNECTION_ID: u16 = 1;
     pub const PW_CAPABILITY_LIST: u16 = 2;
     pub const LOCAL_SESSION_ID: u16 = 3;
@@ -90,9 +247,32 @@ pub mod cisco {
     pub const AUTH_NONCE: u16 = 13;
     pub const INTERFACE_MTU: u16 = 14;
 
-    /// Whether we understand this Cisco attribute.
+    /// Whether we recognise this Cisco attribute (11 is unassigned;
+    /// IOS's SCCRQ also carries 110 and 111, empty and with M = 0, which
+    /// nobody documents: unknown, and ignored for their M = 0).
     pub const fn is_known(attr: u16) -> bool {
-        matches!(attr, 1..=10 | 12..=14)
+        matches!(attr, 0..=10 | 12..=14)
+    }
+
+    /// The name Wireshark gives the attribute.
+    pub fn name(attr: u16) -> Option<&'static str> {
+        Some(match attr {
+            ACK => "Cisco ACK",
+            ASSIGNED_CONNECTION_ID => "Assigned Connection ID",
+            PW_CAPABILITY_LIST => "Pseudowire Capabilities List",
+            LOCAL_SESSION_ID => "Local Session ID",
+            REMOTE_SESSION_ID => "Remote Session ID",
+            ASSIGNED_COOKIE => "Assigned Cookie",
+            REMOTE_END_ID => "Remote End ID",
+            PW_TYPE => "Pseudowire Type",
+            CIRCUIT_STATUS => "Circuit Status",
+            SESSION_TIE_BREAKER => "Session Tie Breaker",
+            DRAFT_AVP_VERSION => "Draft AVP Version",
+            MESSAGE_DIGEST => "Message Digest",
+            AUTH_NONCE => "Control Message Authentication Nonce",
+            INTERFACE_MTU => "Interface MTU",
+            _ => return None,
+        })
     }
 
     /// The Cisco attribute that carries the same thing as an IETF one.
@@ -111,6 +291,43 @@ pub mod cisco {
             ietf::CONTROL_MESSAGE_AUTH_NONCE => AUTH_NONCE,
             _ => return None,
         })
+    }
+
+    /// The IETF attribute a Cisco one stands for (the inverse of
+    /// [`from_ietf`], plus the Session Tie Breaker → Tie Breaker).
+    pub const fn to_ietf(cisco_attr: u16) -> Option<u16> {
+        use super::ietf;
+        Some(match cisco_attr {
+            ASSIGNED_CONNECTION_ID => ietf::ASSIGNED_CONTROL_CONNECTION_ID,
+            PW_CAPABILITY_LIST => ietf::PW_CAPABILITY_LIST,
+            LOCAL_SESSION_ID => ietf::LOCAL_SESSION_ID,
+            REMOTE_SESSION_ID => ietf::REMOTE_SESSION_ID,
+            ASSIGNED_COOKIE => ietf::ASSIGNED_COOKIE,
+            REMOTE_END_ID => ietf::REMOTE_END_ID,
+            PW_TYPE => ietf::PW_TYPE,
+            CIRCUIT_STATUS => ietf::CIRCUIT_STATUS,
+            SESSION_TIE_BREAKER => ietf::TIE_BREAKER,
+            MESSAGE_DIGEST => ietf::MESSAGE_DIGEST,
+            AUTH_NONCE => ietf::CONTROL_MESSAGE_AUTH_NONCE,
+            INTERFACE_MTU => ietf::INTERFACE_MTU,
+            _ => return None,
+        })
+    }
+}
+
+/// A printable name for any AVP: "Serial Number (15)", "Cisco Remote
+/// End ID (9/6)", "vendor 311 attribute 1".
+pub fn describe(vendor: u16, attr: u16) -> String {
+    match vendor {
+        ietf::VENDOR => match ietf::name(attr) {
+            Some(n) => format!("{n} ({attr})"),
+            None => format!("unregistered attribute {attr}"),
+        },
+        cisco::VENDOR => match cisco::name(attr) {
+            Some(n) => format!("Cisco {n} (9/{attr})"),
+            None => format!("Cisco attribute 9/{attr}"),
+        },
+        v => format!("vendor {v} attribute {attr}"),
     }
 }
 
@@ -444,9 +661,34 @@ mod test {
     #[test]
     fn test_known() {
         assert!(ietf::is_known(ietf::PW_TYPE));
-        assert!(!ietf::is_known(9));
-        assert!(!ietf::is_known(67));
+        // Registered L2TPv2 and extension AVPs are recognised (RFC 3931
+        // §5.2: their M bit is of no consequence).
+        for a in [2, 3, 9, 15, 30, 56, 57, 67, 91, 103] {
+            assert!(ietf::is_known(a), "{a}");
+        }
+        assert!(!ietf::is_known(104));
+        assert_eq!(ietf::name(ietf::SERIAL_NUMBER), Some("Serial Number"));
+        assert_eq!(
+            ietf::name(ietf::INTERFACE_MTU),
+            Some("Interface Maximum Transmission Unit")
+        );
+        assert_eq!(ietf::name(ietf::CIRCUIT_STATUS), Some("Circuit Status"));
+        assert!(!ietf::rfc_m_bit(ietf::SERIAL_NUMBER));
+        assert!(ietf::rfc_m_bit(ietf::CIRCUIT_STATUS));
+        assert_eq!(describe(0, 15), "Serial Number (15)");
+        assert_eq!(describe(9, 6), "Cisco Remote End ID (9/6)");
+        assert_eq!(describe(9, 110), "Cisco attribute 9/110");
+        assert_eq!(describe(311, 1), "vendor 311 attribute 1");
         assert!(cisco::is_known(cisco::INTERFACE_MTU));
+        assert!(cisco::is_known(cisco::ACK));
+        for c in 0..=20 {
+            if let Some(i) = cisco::to_ietf(c) {
+                assert!(ietf::is_known(i));
+                if c != cisco::SESSION_TIE_BREAKER && c != cisco::INTERFACE_MTU {
+                    assert_eq!(cisco::from_ietf(i), Some(c));
+                }
+            }
+        }
         assert!(!cisco::is_known(11));
         assert_eq!(cisco::from_ietf(ietf::PW_TYPE), Some(cisco::PW_TYPE));
         assert_eq!(cisco::from_ietf(ietf::HOST_NAME), None);

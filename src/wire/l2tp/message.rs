@@ -235,7 +235,9 @@ impl Message {
     /// UDP it is the UDP payload). Checks T = L = S = 1, version 3, the
     /// length field (bytes past it are ignored), that every AVP is well
     /// formed and that the first AVP is a Message Type AVP (M = 1, H = 0,
-    /// vendor 0, attribute 0, length 8) unless there are no AVPs (ZLB).
+    /// vendor 0, attribute 0, length 8) unless there are no AVPs (ZLB). A
+    /// vendor-9 Message Type AVP first (Cisco's draft-era "Cisco ACK")
+    /// parses as an explicit ACK.
     pub fn parse(bytes: &[u8]) -> Result<Message> {
         let p = Packet::new_checked(bytes)?;
         let mut it = AvpIter::new(p.payload());
@@ -243,15 +245,22 @@ impl Message {
             None => None,
             Some(first) => {
                 let first = first?;
-                if !first.mandatory
-                    || first.hidden
-                    || first.vendor != ietf::VENDOR
+                if first.hidden
                     || first.attr != ietf::MESSAGE_TYPE
                     || first.buffer_len() != MSG_TYPE_AVP_LEN
                 {
                     return Err(Error);
                 }
-                Some(MessageType::from(u16_of(first.value).ok_or(Error)?))
+                match first.vendor {
+                    ietf::VENDOR if first.mandatory => {
+                        Some(MessageType::from(u16_of(first.value).ok_or(Error)?))
+                    }
+                    // Cisco's draft-era explicit acknowledgement: a
+                    // vendor-9 Message Type AVP ("Cisco ACK" in
+                    // Wireshark's packet-l2tp.c).
+                    cisco::VENDOR => Some(MessageType::Ack),
+                    _ => return Err(Error),
+                }
             }
         };
         let avps = it
@@ -381,6 +390,11 @@ impl Message {
             [v, r] => Some((v, r)),
             _ => None,
         }
+    }
+
+    /// Serial Number (IETF 15), 4 bytes.
+    pub fn serial_number(&self) -> Option<u32> {
+        self.ietf_value(ietf::SERIAL_NUMBER).and_then(u32_of)
     }
 
     /// Tie Breaker (IETF 5) or Cisco Session Tie Breaker (9), 8 bytes.
@@ -555,15 +569,34 @@ impl Message {
         self.avp_bytes(vendor, attr, mandatory, &v.to_be_bytes())
     }
 
-    /// An attribute that exists in both numberings: IETF only (M = 1) or,
-    /// in [`Flavour::CiscoDual`], IETF with M = 0 plus vendor 9 with M = 1.
+    /// An IETF AVP with the M bit RFC 3931 §5.4 asks of its sender
+    /// ([`ietf::rfc_m_bit`]) in the IETF form. In the Cisco dual form
+    /// the AVPs that RFC 3931 introduced (58..=76) go with M = 0, as IOS
+    /// sends them (pyl2tpv3as's captured SCCRQ): a draft-era peer may not
+    /// recognise them, and M = 1 would oblige it to tear down (§5.2).
+    pub fn ietf_avp(self, flavour: Flavour, attr: u16, v: &[u8]) -> Message {
+        let m = match flavour {
+            Flavour::CiscoDual if (58..=76).contains(&attr) => false,
+            _ => ietf::rfc_m_bit(attr),
+        };
+        self.avp_bytes(ietf::VENDOR, attr, m, v)
+    }
+
+    /// An attribute that exists in both numberings: the IETF AVP alone
+    /// or, in [`Flavour::CiscoDual`], the IETF AVP with M = 0 followed by
+    /// the vendor-9 twin with M = 1.
     fn dual_bytes(self, flavour: Flavour, attr: u16, v: &[u8]) -> Message {
         match (flavour, cisco::from_ietf(attr)) {
             (Flavour::CiscoDual, Some(c)) => self
                 .avp_bytes(ietf::VENDOR, attr, false, v)
                 .avp_bytes(cisco::VENDOR, c, true, v),
-            _ => self.avp_bytes(ietf::VENDOR, attr, true, v),
+            _ => self.ietf_avp(flavour, attr, v),
         }
+    }
+
+    /// Serial Number (IETF 15, M = 0 per §5.4.4), MUST in ICRQ.
+    pub fn with_serial_number(self, serial: u32) -> Message {
+        self.ietf_avp(Flavour::Ietf, ietf::SERIAL_NUMBER, &serial.to_be_bytes())
     }
 
     pub fn with_assigned_ccid(self, flavour: Flavour, id: u32) -> Message {
@@ -615,8 +648,8 @@ impl Message {
     }
 
     /// Control Message Authentication Nonce (IETF 73, M = 1).
-    pub fn with_nonce(self, nonce: &[u8]) -> Message {
-        self.avp_bytes(ietf::VENDOR, ietf::CONTROL_MESSAGE_AUTH_NONCE, true, nonce)
+    pub fn with_nonce(self, flavour: Flavour, nonce: &[u8]) -> Message {
+        self.ietf_avp(flavour, ietf::CONTROL_MESSAGE_AUTH_NONCE, nonce)
     }
 
     pub fn with_host_name(self, name: &[u8]) -> Message {
@@ -631,8 +664,8 @@ impl Message {
         self.avp_u16(ietf::VENDOR, ietf::FIRMWARE_REVISION, false, rev)
     }
 
-    pub fn with_router_id(self, id: u32) -> Message {
-        self.avp_u32(ietf::VENDOR, ietf::ROUTER_ID, true, id)
+    pub fn with_router_id(self, flavour: Flavour, id: u32) -> Message {
+        self.ietf_avp(flavour, ietf::ROUTER_ID, &id.to_be_bytes())
     }
 
     pub fn with_receive_window(self, rws: u16) -> Message {
@@ -644,12 +677,12 @@ impl Message {
         self.avp_bytes(ietf::VENDOR, ietf::PROTOCOL_VERSION, true, &[ver, rev])
     }
 
-    pub fn with_l2_specific_sublayer(self, v: u16) -> Message {
-        self.avp_u16(ietf::VENDOR, ietf::L2_SPECIFIC_SUBLAYER, true, v)
+    pub fn with_l2_specific_sublayer(self, flavour: Flavour, v: u16) -> Message {
+        self.ietf_avp(flavour, ietf::L2_SPECIFIC_SUBLAYER, &v.to_be_bytes())
     }
 
-    pub fn with_data_sequencing(self, v: u16) -> Message {
-        self.avp_u16(ietf::VENDOR, ietf::DATA_SEQUENCING, true, v)
+    pub fn with_data_sequencing(self, flavour: Flavour, v: u16) -> Message {
+        self.ietf_avp(flavour, ietf::DATA_SEQUENCING, &v.to_be_bytes())
     }
 
     /// Result Code (IETF 1, M = 1). The error code is written when given
@@ -682,13 +715,15 @@ impl Message {
 mod test {
     use super::*;
 
-    /// Cisco default-mode SCCRQ: ccid 0, ns 0, nr 0.
+    /// A Cisco default-mode SCCRQ in the shape IOS sends (RFC 3931 AVPs
+    /// with M = 0, vendor-9 copies with M = 1), shortened: ccid 0, ns 0,
+    /// nr 0. The real capture is [`CISCO_IOS_SCCRQ`].
     static SCCRQ: [u8; 105] = [
         0xc8, 0x03, 0x00, 0x69, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, //
         0x80, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, // Message Type SCCRQ
         0x80, 0x08, 0x00, 0x00, 0x00, 0x02, 0x01, 0x00, // Protocol Version 1.0
         0x80, 0x0b, 0x00, 0x00, 0x00, 0x07, b'p', b'e', b'1', b'-', b'a', // Host Name
-        0x80, 0x0a, 0x00, 0x00, 0x00, 0x3c, 0x0a, 0x00, 0x00, 0x01, // Router ID
+        0x00, 0x0a, 0x00, 0x00, 0x00, 0x3c, 0x0a, 0x00, 0x00, 0x01, // Router ID, M=0
         0x80, 0x08, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x08, // RWS 8
         0x00, 0x0a, 0x00, 0x00, 0x00, 0x3d, 0x12, 0x34, 0x56, 0x78, // IETF CCID, M=0
         0x80, 0x0a, 0x00, 0x09, 0x00, 0x01, 0x12, 0x34, 0x56, 0x78, // Cisco CCID, M=1
@@ -701,7 +736,7 @@ mod test {
         Message::new(MessageType::Sccrq, 0)
             .with_protocol_version(1, 0)
             .with_host_name(b"pe1-a")
-            .with_router_id(0x0a00_0001)
+            .with_router_id(Flavour::CiscoDual, 0x0a00_0001)
             .with_receive_window(8)
             .with_assigned_ccid(Flavour::CiscoDual, 0x1234_5678)
             .with_pw_capabilities(Flavour::CiscoDual, &[5, 4])
@@ -734,6 +769,56 @@ mod test {
         let mut long = SCCRQ.to_vec();
         long.extend_from_slice(&[0xa5; 7]);
         assert_eq!(Message::parse(&long), Ok(sccrq()));
+    }
+
+    /// A real Cisco IOS SCCRQ (L2TPv3 over IP, default `protocol
+    /// l2tpv3`, no authentication; host "ar1.bru1", "Cisco Systems,
+    /// Inc."), byte for byte from the original Python LAS project:
+    /// github.com/cdevr/pyl2tpv3as, test.py, `testDecodeSCCRQ`. It
+    /// starts with the 4 zero bytes of the session ID over IP.
+    const CISCO_IOS_SCCRQ: &str = "00000000c80300d90000000000000000\
+        80080000000000018008000000020100800a0000000300000000000e000000053c\
+        1a508b77f271de0008000000061130800e000000076172312e6272753100190000\
+        0008436973636f2053797374656d732c20496e632e80080000000a040000060000\
+        0038000600000039000a0000003c5e8ca002000a0000003da6ef07760018000000\
+        3e000500040006000700010003000a0009000b800a00090001a6ef077680180009\
+        0002000500040006000700010003000a0009000b80080009000a00010006000900\
+        6e00060009006f";
+
+    pub(crate) fn unhex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// What the real IOS SCCRQ carries, and that nothing in it is an
+    /// unknown mandatory AVP: Protocol Version (2) and Framing
+    /// Capabilities (3) come with M = 1 (L2TPv2 AVPs, registered, so
+    /// recognised), 9/110 and 9/111 with M = 0.
+    #[test]
+    fn test_real_cisco_ios_sccrq() {
+        let b = unhex(CISCO_IOS_SCCRQ);
+        assert_eq!(b.len(), 221);
+        assert_eq!(&b[..4], [0, 0, 0, 0]);
+        let m = Message::parse(&b[4..]).unwrap();
+        assert_eq!(m.msg_type, Some(MessageType::Sccrq));
+        assert_eq!((m.ccid, m.ns, m.nr), (0, 0, 0));
+        assert_eq!(m.host_name(), Some(&b"ar1.bru1"[..]));
+        assert_eq!(m.vendor_name(), Some(&b"Cisco Systems, Inc."[..]));
+        assert_eq!(m.protocol_version(), Some((1, 0)));
+        assert_eq!(m.router_id(), Some(0x5e8c_a002));
+        assert_eq!(m.receive_window(), Some(1024));
+        assert_eq!(m.assigned_ccid(), Some(0xa6ef_0776));
+        assert_eq!(m.pw_capabilities(), vec![5, 4, 6, 7, 1, 3, 10, 9, 11]);
+        assert_eq!(m.tie_breaker(), Some(0x3c1a_508b_77f2_71de));
+        assert_eq!(m.firmware_revision(), Some(0x1130));
+        assert!(m.has_cisco_avps());
+        assert_eq!(m.unknown_mandatory(), None);
+        assert_eq!(crate::wire::l2tp::rules::first_missing(&m), None);
+        // Re-emitted, it is the same bytes.
+        assert_eq!(m.emit(), b[4..]);
     }
 
     #[test]
@@ -875,6 +960,30 @@ mod test {
         assert_eq!(m.unknown_mandatory(), Some((311, 1)));
     }
 
+    /// A vendor-9 Message Type AVP first: Cisco's draft-era ACK
+    /// (Wireshark's packet-l2tp.c names vendor 9 attribute 0 "Cisco
+    /// ACK"): an acknowledgement.
+    #[test]
+    fn test_cisco_ack() {
+        let mut b = ICRQ;
+        b[15] = 9;
+        let m = Message::parse(&b).unwrap();
+        assert_eq!(m.msg_type, Some(MessageType::Ack));
+        assert!(m.is_ack());
+    }
+
+    #[test]
+    fn test_serial_number() {
+        let m = icrq().with_serial_number(0x0102_0304);
+        let b = m.emit();
+        // M = 0 (RFC 3931 §5.4.4), length 10, attribute 15.
+        assert_eq!(&b[b.len() - 10..], [0, 10, 0, 0, 0, 15, 1, 2, 3, 4]);
+        assert_eq!(
+            Message::parse(&b).unwrap().serial_number(),
+            Some(0x0102_0304)
+        );
+    }
+
     #[test]
     fn test_msg_type_roundtrip() {
         for v in 0..32u16 {
@@ -925,7 +1034,7 @@ mod test {
         };
         bad(&|b| b[12] = 0x00); // M = 0
         bad(&|b| b[12] = 0xc0); // H = 1
-        bad(&|b| b[15] = 9); // vendor 9
+        bad(&|b| b[15] = 7); // vendor 7
         bad(&|b| b[17] = 63); // another attribute
                               // Swap the first two AVPs: Local Session ID comes first.
         let mut b = ICRQ;

@@ -5,6 +5,8 @@
 //! * [`control`]: the control message header.
 //! * [`avp`], [`message`], [`auth`]: AVPs, whole control messages, and
 //!   hidden AVPs / message digests / CHAP-style challenge responses.
+//! * [`rules`]: which AVPs each control message carries (RFC 3931 §6).
+//! * [`vcid`]: the VC ID a Remote End ID names.
 //! * [`encap`]: the prebuilt per-pseudowire encapsulation template used on
 //!   the fast path.
 
@@ -14,6 +16,8 @@ pub mod control;
 pub mod data;
 pub mod encap;
 pub mod message;
+pub mod rules;
+pub mod vcid;
 
 pub use auth::DigestAlg;
 pub use avp::{AvpIter, AvpOwned, AvpRef};
@@ -23,6 +27,7 @@ pub use data::{
 };
 pub use encap::{EncapTemplate, TemplateParams};
 pub use message::{Flavour, Message, MessageType, ResultCode};
+pub use vcid::VcId;
 
 /// The L2TP version carried in the header (L2TPv3).
 pub const VERSION: u8 = 3;
