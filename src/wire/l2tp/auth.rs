@@ -6,7 +6,7 @@
 //! # Message digest
 //!
 //! ```text
-//! shared_key = HMAC_Hash(key = shared secret, data = 0x02)
+//! shared_key = HMAC_MD5(key = shared secret, data = 0x02)
 //! digest     = HMAC_Hash(key = shared_key,
 //!                        data = local_nonce + remote_nonce + message)
 //! ```
@@ -19,13 +19,15 @@
 //! type 0, 16 bytes) or HMAC-SHA-1 (type 1, 20 bytes).
 //!
 //! The nonces are the Control Message Authentication Nonce AVP values of
-//! the SCCRQ and SCCRP. We could not read the RFC text here; Wireshark's
-//! verifier (the only independent reference at hand) uses no nonces at
-//! all for the SCCRQ and both nonces for every later message, and derives
-//! the shared key with HMAC-MD5 whatever the digest type. [`shared_key`]
-//! follows the digest type; use [`shared_key`]`(DigestAlg::Md5, ..)` for
-//! both types if a peer disagrees. The functions here take the nonces as
-//! parameters so the state machine owns that policy.
+//! the SCCRQ and SCCRP; `local` is the sender's. The SCCRQ, sent before
+//! the responder's nonce exists, is digested without any nonce, its own
+//! included: `HMAC_Hash(shared_key, control_message)` (RFC 3931 §5.4.1,
+//! quoted in the tests). The shared key is HMAC-MD5 whatever the digest
+//! type ("shared_key = HMAC_MD5 (shared_secret, 2)"). Wireshark's
+//! `packet-l2tp.c` verifies the same way, and the tests check las's
+//! messages with it (`tshark -o l2tp.shared_secret:…`). If two Message
+//! Digest AVPs are present, both are zeroed for the computation and one
+//! valid digest is enough; more than two are refused before hashing.
 //!
 //! A ZLB has no Message Type AVP and so no place for a digest: with
 //! authentication on, acknowledge with an explicit ACK (type 20).
@@ -101,9 +103,10 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The per-connection key: `HMAC_Hash(key = secret, data = 0x02)`.
-pub fn shared_key(alg: DigestAlg, secret: &[u8]) -> Vec<u8> {
-    hmac(alg, secret, &[&[2]])
+/// The key of every Message Digest, whatever its algorithm:
+/// `HMAC_MD5(key = secret, data = 0x02)` (RFC 3931 §5.4.1).
+pub fn shared_key(secret: &[u8]) -> Vec<u8> {
+    hmac(DigestAlg::Md5, secret, &[&[2]])
 }
 
 /// `HMAC_Hash(key, nonce_local + nonce_peer + message)`, where `message`
@@ -123,28 +126,35 @@ pub fn compute_digest(
     )
 }
 
-/// Checks the Message Digest of a received message (`bytes` as given to
-/// [`Message::parse`]). `nonce_local` is our nonce, `nonce_peer` the
-/// sender's; the sender computed with them the other way round. The digest
-/// AVPs (IETF 59 or Cisco 12) must directly follow the Message Type AVP;
-/// if there are two (RFC 3931 allows a second one with another type) one
-/// matching is enough. False on any malformed message, unknown digest type
-/// or wrong digest length.
-pub fn verify_digest(bytes: &[u8], key: &[u8], nonce_local: &[u8], nonce_peer: &[u8]) -> bool {
-    let Ok(p) = Packet::new_checked(bytes) else {
-        return false;
-    };
-    let msg = &bytes[..usize::from(p.length())];
+/// At most this many Message Digest AVPs (RFC 3931 §5.4.1 allows a
+/// second one for a change of secret or algorithm). A message with more
+/// is refused before any hashing: each one would cost a copy and an HMAC
+/// of the whole message.
+pub const MAX_DIGESTS: usize = 2;
+
+/// Whether the message (bytes from the flags word) is an SCCRQ: its
+/// digest is computed without nonces (RFC 3931 §5.4.1).
+fn is_sccrq(msg: &[u8]) -> bool {
+    msg.get(control::HEADER_LEN..control::HEADER_LEN + 8)
+        .is_some_and(|t| t[2..6] == [0, 0, 0, 0] && t[6..8] == [0, 1])
+}
+
+/// The byte ranges of the digests of the Message Digest AVPs (IETF 59 or
+/// Cisco 9/12) that directly follow the Message Type AVP, each with its
+/// algorithm (`None`: an unknown type or a wrong length). `None` if the
+/// message is malformed, has no Message Type first, or has more than
+/// [`MAX_DIGESTS`] of them.
+#[allow(clippy::type_complexity)]
+fn digest_fields(msg: &[u8]) -> Option<Vec<(core::ops::Range<usize>, Option<DigestAlg>)>> {
+    let mut out = Vec::new();
     let mut off = control::HEADER_LEN;
-    for (i, a) in AvpIter::new(p.payload()).enumerate() {
-        let Ok(a) = a else {
-            return false;
-        };
+    for (i, a) in AvpIter::new(&msg[control::HEADER_LEN..]).enumerate() {
+        let a = a.ok()?;
         let start = off;
         off += a.buffer_len();
         if i == 0 {
-            if a.vendor != ietf::VENDOR || a.attr != ietf::MESSAGE_TYPE {
-                return false;
+            if a.attr != ietf::MESSAGE_TYPE || !matches!(a.vendor, ietf::VENDOR | cisco::VENDOR) {
+                return None;
             }
             continue;
         }
@@ -154,28 +164,91 @@ pub fn verify_digest(bytes: &[u8], key: &[u8], nonce_local: &[u8], nonce_peer: &
                 (ietf::VENDOR, ietf::MESSAGE_DIGEST) | (cisco::VENDOR, cisco::MESSAGE_DIGEST)
             );
         if !is_digest {
-            return false;
+            break;
+        }
+        if out.len() == MAX_DIGESTS {
+            return None;
         }
         let Some((&t, digest)) = a.value.split_first() else {
+            out.push((start..start, None));
             continue;
         };
-        let Some(alg) = DigestAlg::from_type(t) else {
-            continue;
-        };
-        if digest.len() != alg.digest_len() {
-            continue;
-        }
-        let mut zeroed = msg.to_vec();
+        let alg = DigestAlg::from_type(t).filter(|alg| digest.len() == alg.digest_len());
         let d = start + avp::HEADER_LEN + 1;
-        zeroed[d..d + digest.len()].fill(0);
-        if ct_eq(
-            &compute_digest(alg, key, nonce_peer, nonce_local, &zeroed),
-            digest,
-        ) {
-            return true;
-        }
+        out.push((d..d + digest.len(), alg));
     }
-    false
+    Some(out)
+}
+
+/// Fills in the Message Digest of an outgoing message in place (`bytes`
+/// from the flags word, the Message Digest AVP right after the Message
+/// Type AVP with the right Digest Type and length): `HMAC_Hash(key,
+/// nonce_local + nonce_peer + message)` with every digest field zeroed,
+/// and no nonces for an SCCRQ (RFC 3931 §5.4.1). `key` is the
+/// [`shared_key`]. Does nothing to a message without such an AVP.
+pub fn seal_digest(
+    alg: DigestAlg,
+    key: &[u8],
+    nonce_local: &[u8],
+    nonce_peer: &[u8],
+    bytes: &mut [u8],
+) {
+    let Ok(p) = Packet::new_checked(&*bytes) else {
+        return;
+    };
+    let len = usize::from(p.length());
+    let msg = &mut bytes[..len];
+    let Some(fields) = digest_fields(msg) else {
+        return;
+    };
+    for (r, _) in &fields {
+        msg[r.clone()].fill(0);
+    }
+    let (nl, np): (&[u8], &[u8]) = if is_sccrq(msg) {
+        (&[], &[])
+    } else {
+        (nonce_local, nonce_peer)
+    };
+    let d = compute_digest(alg, key, nl, np, msg);
+    if let Some((r, _)) = fields
+        .iter()
+        .find(|(r, a)| *a == Some(alg) && r.len() == d.len())
+    {
+        msg[r.clone()].copy_from_slice(&d);
+    }
+}
+
+/// Checks the Message Digest of a received message (`bytes` as given to
+/// [`Message::parse`]). `nonce_local` is our nonce, `nonce_peer` the
+/// sender's; the sender computed with them the other way round, and an
+/// SCCRQ without any (RFC 3931 §5.4.1). The digest AVPs (IETF 59 or Cisco
+/// 12) must directly follow the Message Type AVP; if there are two, both
+/// are zeroed for the computation and one matching is enough; more than
+/// [`MAX_DIGESTS`] fail before any hashing. False on any malformed
+/// message, unknown digest type or wrong digest length.
+pub fn verify_digest(bytes: &[u8], key: &[u8], nonce_local: &[u8], nonce_peer: &[u8]) -> bool {
+    let Ok(p) = Packet::new_checked(bytes) else {
+        return false;
+    };
+    let msg = &bytes[..usize::from(p.length())];
+    let Some(fields) = digest_fields(msg) else {
+        return false;
+    };
+    if !fields.iter().any(|(_, a)| a.is_some()) {
+        return false;
+    }
+    let mut zeroed = msg.to_vec();
+    for (r, _) in &fields {
+        zeroed[r.clone()].fill(0);
+    }
+    let (nl, np): (&[u8], &[u8]) = if is_sccrq(msg) {
+        (&[], &[])
+    } else {
+        (nonce_local, nonce_peer)
+    };
+    fields.iter().any(|(r, alg)| {
+        alg.is_some_and(|alg| ct_eq(&compute_digest(alg, key, np, nl, &zeroed), &msg[r.clone()]))
+    })
 }
 
 /// The first hash of the hidden-AVP chain:
@@ -299,7 +372,7 @@ impl Message {
 
     /// Emits the message with a Message Digest AVP (IETF 59, M = 1) right
     /// after the Message Type AVP, computed over `nonce_local +
-    /// nonce_peer + message`. Message Digest AVPs already in `avps` are
+    /// nonce_peer + message` ([`seal_digest`]: no nonces for an SCCRQ). Message Digest AVPs already in `avps` are
     /// left out. `key` is the [`shared_key`]. A ZLB cannot carry a digest
     /// and is emitted as is.
     pub fn emit_with_digest(
@@ -326,9 +399,7 @@ impl Message {
             self
         };
         let mut out = m.emit_inner(Some(&digest_avp));
-        let d = control::HEADER_LEN + 8 + avp::HEADER_LEN + 1;
-        let digest = compute_digest(alg, key, nonce_local, nonce_peer, &out);
-        out[d..d + alg.digest_len()].copy_from_slice(&digest);
+        seal_digest(alg, key, nonce_local, nonce_peer, &mut out);
         out
     }
 }
@@ -427,11 +498,82 @@ mod test {
                 0xdf, 0x9c, 0x25, 0x9a, 0x7c, 0x79
             ]
         );
-        assert_eq!(
-            shared_key(DigestAlg::Md5, b"secret"),
-            ref_hmac_md5(b"secret", &[2])
-        );
-        assert_eq!(shared_key(DigestAlg::Sha1, b"secret").len(), 20);
+        assert_eq!(shared_key(b"secret"), ref_hmac_md5(b"secret", &[2]));
+    }
+
+    /// The shared key from outside the project: osmocom/osmo-el2tpd
+    /// (`src/l2tpd_packet.c`), reverse-engineered from traces of a real
+    /// Ericsson SIU, hard-codes this "static, constant HMAC key". It is
+    /// RFC 3931 §4.3's integrity-only mode: HMAC_MD5 of 0x02 keyed by an
+    /// empty secret.
+    #[test]
+    fn test_shared_key_matches_ericsson_siu() {
+        const SIU: [u8; 16] = [
+            0x7b, 0x60, 0x85, 0xfb, 0xf4, 0x59, 0x33, 0x67, 0x0a, 0xbc, 0xb0, 0x7a, 0x27, 0xfc,
+            0xea, 0x5e,
+        ];
+        assert_eq!(shared_key(b""), SIU);
+        assert_eq!(ref_hmac_md5(b"", &[2]), SIU);
+    }
+
+    /// RFC 3931 §5.4.1: "Calculation of the SCCRQ Message Digest is
+    /// performed as follows: Message Digest = HMAC_Hash (shared_key,
+    /// control_message)": no nonce, not even the SCCRQ's own. Wireshark's
+    /// packet-l2tp.c skips the nonces for the SCCRQ alike.
+    #[test]
+    fn test_sccrq_digest_has_no_nonces() {
+        let key = shared_key(b"secret");
+        let m = Message::new(MessageType::Sccrq, 0)
+            .with_host_name(b"lac")
+            .with_nonce(Flavour::Ietf, b"0123456789abcdef");
+        let b = m.emit_with_digest(DigestAlg::Md5, &key, b"0123456789abcdef", b"");
+        let mut zeroed = b.clone();
+        zeroed[27..43].fill(0);
+        assert_eq!(b[27..43], ref_hmac_md5(&key, &zeroed));
+        // Whatever nonces the receiver holds.
+        assert!(verify_digest(&b, &key, b"", b""));
+        assert!(verify_digest(&b, &key, b"x", b"0123456789abcdef"));
+    }
+
+    /// Two Message Digest AVPs (§5.4.1): both zeroed for the
+    /// computation, either may be the valid one; a third is refused.
+    #[test]
+    fn test_two_digests() {
+        let key = shared_key(b"new");
+        let old = shared_key(b"old");
+        let mut m = hello();
+        m.avps.push(AvpOwned::new(
+            0,
+            ietf::MESSAGE_DIGEST,
+            true,
+            [&[1u8][..], &[0; 20]].concat(),
+        ));
+        m.avps.push(AvpOwned::new(
+            0,
+            ietf::MESSAGE_DIGEST,
+            true,
+            [&[0u8][..], &[0; 16]].concat(),
+        ));
+        let mut b = m.emit();
+        let mut zeroed = b.clone();
+        zeroed[27..47].fill(0);
+        zeroed[54..70].fill(0);
+        let sha = compute_digest(DigestAlg::Sha1, &old, b"P", b"L", &zeroed);
+        let md5 = compute_digest(DigestAlg::Md5, &key, b"P", b"L", &zeroed);
+        b[27..47].copy_from_slice(&sha);
+        b[54..70].copy_from_slice(&md5);
+        assert!(verify_digest(&b, &key, b"L", b"P"));
+        assert!(verify_digest(&b, &old, b"L", b"P"));
+        assert!(!verify_digest(&b, &shared_key(b"x"), b"L", b"P"));
+        // seal_digest fills the one of its algorithm, zeroing both.
+        let mut s2 = m.emit();
+        seal_digest(DigestAlg::Md5, &key, b"P", b"L", &mut s2);
+        assert_eq!(s2[54..70], md5[..]);
+        m.avps
+            .push(AvpOwned::new(0, ietf::MESSAGE_DIGEST, true, vec![0; 17]));
+        let mut b3 = m.emit();
+        seal_digest(DigestAlg::Md5, &key, b"P", b"L", &mut b3);
+        assert!(!verify_digest(&b3, &key, b"L", b"P"));
     }
 
     #[test]
@@ -506,7 +648,7 @@ mod test {
 
     #[test]
     fn test_digest_layout() {
-        let key = shared_key(DigestAlg::Md5, b"secret");
+        let key = shared_key(b"secret");
         let b = hello().emit_with_digest(DigestAlg::Md5, &key, b"L", b"P");
         assert_eq!(b.len(), 12 + 8 + 23);
         assert_eq!(&b[..4], [0xc8, 0x03, 0x00, 43]);
@@ -522,10 +664,10 @@ mod test {
     #[test]
     fn test_digest_roundtrip_and_tamper() {
         for alg in [DigestAlg::Md5, DigestAlg::Sha1] {
-            let key = shared_key(alg, b"secret");
+            let key = shared_key(b"secret");
             let m = Message::new(MessageType::Sccrp, 1)
                 .with_host_name(b"las")
-                .with_nonce(b"nonce-b");
+                .with_nonce(Flavour::Ietf, b"nonce-b");
             let b = m.emit_with_digest(alg, &key, b"nonce-b", b"nonce-a");
             // The receiver's local nonce is the sender's peer nonce.
             assert!(verify_digest(&b, &key, b"nonce-a", b"nonce-b"));
@@ -555,7 +697,7 @@ mod test {
     #[test]
     fn test_cisco_digest_avp() {
         // A Cisco vendor-9 digest AVP (attribute 12) is checked the same way.
-        let key = shared_key(DigestAlg::Md5, b"secret");
+        let key = shared_key(b"secret");
         let mut b = hello().emit_with_digest(DigestAlg::Md5, &key, b"", b"");
         b[23] = 9;
         b[25] = 12;
