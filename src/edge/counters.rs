@@ -34,6 +34,13 @@ pub struct ControlStats {
     pub sessions_down: u64,
     /// Sessions the peer refused (CDN) or we could not use.
     pub sessions_refused: u64,
+    /// ICCNs sent: a session counts as up only once the peer acknowledged
+    /// its ICCN (`sessions_up`); the difference is sessions the peer may
+    /// not know yet.
+    pub iccn_sent: u64,
+    /// Messages from the peer las-edge refused or dropped (a CDN, StopCCN
+    /// or silence; logged with the reason).
+    pub refused: u64,
     /// Control messages received / sent (retransmissions included).
     pub control_rx: u64,
     pub control_tx: u64,

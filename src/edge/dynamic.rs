@@ -155,6 +155,8 @@ pub struct Control {
     epoch: Instant,
     sends: Vec<Vec<u8>>,
     change: Option<Option<SessionParams>>,
+    /// When the ICCN of the session being opened went out.
+    iccn_at: Option<u64>,
     stats: ControlStats,
 }
 
@@ -184,6 +186,7 @@ impl Control {
             epoch: Instant::now(),
             sends: Vec::new(),
             change: None,
+            iccn_at: None,
             stats: ControlStats::default(),
         }
     }
@@ -296,6 +299,7 @@ impl Control {
 
     /// The session (or tunnel) is gone: stop forwarding, back off.
     fn down(&mut self, now: u64, why: String) {
+        self.iccn_at = None;
         if self.phase == Phase::Stopped {
             return;
         }
@@ -320,6 +324,19 @@ impl Control {
     /// refused it with a CDN.
     fn check_refused(&mut self, now: u64) {
         if let Phase::Opening { ccid, sid, .. } = self.phase {
+            let iccn_out = self
+                .ep
+                .tunnel(ccid)
+                .and_then(|t| t.session(sid))
+                .is_some_and(|s| {
+                    s.state == crate::control::l2tp::session::SessionState::Established
+                        && !s.is_up()
+                });
+            if iccn_out && self.iccn_at.is_none() {
+                self.iccn_at = Some(now);
+                self.stats.iccn_sent += 1;
+                log::info!("las-edge: ICCN sent; the session is up once the peer acknowledges it");
+            }
             let gone = self
                 .ep
                 .tunnel(ccid)
@@ -393,6 +410,12 @@ impl Control {
                                 p.l2spec,
                                 p.peer_l2spec
                             );
+                            if let Some(t) = self.iccn_at.take() {
+                                log::info!(
+                                    "las-edge: ICCN acknowledged after {} ms",
+                                    now.saturating_sub(t)
+                                );
+                            }
                             self.stats.sessions_up += 1;
                             self.stats.session_id = p.session_id;
                             self.stats.peer_session_id = p.peer_session_id;
@@ -402,12 +425,14 @@ impl Control {
                         }
                         Err(e) => {
                             self.stats.sessions_refused += 1;
+                            let text = format!("las-edge cannot use the session: {e}");
                             let acts = self.ep.close_session(
                                 now,
                                 ccid,
                                 sid,
                                 cdn_result::GENERAL_ERROR,
                                 None,
+                                &text,
                             );
                             self.actions(now, acts);
                             self.restart(now, ccid, format!("unusable session: {e}"));
@@ -445,6 +470,16 @@ impl Control {
                         if active { "up" } else { "down" }
                     );
                 }
+                Action::Refused(r) => {
+                    self.stats.refused += 1;
+                    log::warn!(
+                        "las-edge: {} from the peer refused ({:?}, {}): {}",
+                        r.msg.map_or("datagram".to_string(), |t| format!("{t:?}")),
+                        r.answer,
+                        r.reason.as_str(),
+                        r.detail
+                    );
+                }
             }
         }
     }
@@ -462,6 +497,7 @@ fn reason(r: &DownReason) -> String {
         DownReason::SetupTimeout => "setup timed out".into(),
         DownReason::AuthFailed => "authentication failed".into(),
         DownReason::LostTieBreaker => "lost the tie breaker".into(),
+        DownReason::Replaced => "replaced by a new control connection".into(),
     }
 }
 

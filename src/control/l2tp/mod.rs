@@ -95,21 +95,16 @@ pub struct SecretAuth {
 
 impl SecretAuth {
     /// The shared key is HMAC-MD5(secret, 2) whatever the digest
-    /// algorithm (RFC 3931 §4.3 as the project's spec states it, and what
-    /// Wireshark's L2TPv3 digest check does); `alg` is the digest's hash.
+    /// algorithm (RFC 3931 §5.4.1, and what Wireshark's L2TPv3 digest
+    /// check does); `alg` is the digest's hash.
     pub fn new(alg: DigestAlg, secret: &[u8]) -> Self {
         SecretAuth {
             alg,
             secret: secret.to_vec(),
-            key: auth::shared_key(DigestAlg::Md5, secret),
+            key: auth::shared_key(secret),
         }
     }
 }
-
-/// Offset of the digest bytes of the Message Digest AVP placed right
-/// after the Message Type AVP: header 12 + Message Type 8 + AVP header 6
-/// + digest type 1.
-const DIGEST_AT: usize = 12 + 8 + 6 + 1;
 
 impl Authenticator for SecretAuth {
     fn placeholder(&self, _flavour: Flavour) -> AvpOwned {
@@ -119,13 +114,7 @@ impl Authenticator for SecretAuth {
     }
 
     fn seal(&self, bytes: &mut [u8], our_nonce: &[u8], peer_nonce: &[u8]) {
-        let end = DIGEST_AT + self.alg.digest_len();
-        if bytes.len() < end {
-            return;
-        }
-        bytes[DIGEST_AT..end].fill(0);
-        let d = auth::compute_digest(self.alg, &self.key, our_nonce, peer_nonce, bytes);
-        bytes[DIGEST_AT..end].copy_from_slice(&d);
+        auth::seal_digest(self.alg, &self.key, our_nonce, peer_nonce, bytes);
     }
 
     fn verify(&self, raw: &[u8], our_nonce: &[u8], peer_nonce: &[u8]) -> bool {
@@ -157,7 +146,188 @@ pub enum Action {
         local_session_id: u32,
         active: bool,
     },
+    /// A message was refused: answered with a CDN or StopCCN, or dropped.
+    /// The caller logs it and counts it by reason.
+    Refused(Refusal),
 }
+
+/// Why las refused a control message or closed a session or tunnel on
+/// its own account. Each has a counter, `refused_<name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RefuseReason {
+    /// Did not parse as a control message.
+    Malformed,
+    /// For a Control Connection ID we do not have (or 0 and not SCCRQ).
+    UnknownCcid,
+    /// From another address than the tunnel's peer.
+    WrongPeer,
+    /// SCCRQ over `max_tunnels_per_peer` / `max_tunnels`.
+    TunnelLimit,
+    /// Message Digest missing, wrong or more than two.
+    DigestFailed,
+    /// Wrong or missing Challenge Response.
+    ChallengeFailed,
+    /// Hidden AVPs without a secret or Random Vector to decode them.
+    HiddenUndecodable,
+    /// An unrecognised AVP with M = 1 (RFC 3931 §5.2).
+    UnknownMandatoryAvp,
+    /// A MUST AVP we need is absent or unusable.
+    MissingAvp,
+    /// ICRQ over `max_sessions_per_tunnel`.
+    SessionLimit,
+    /// PW type not offered (CDN 14).
+    UnsupportedPwType,
+    /// Sequencing without the default sublayer (CDN 15).
+    SequencingWithoutSublayer,
+    /// A message not valid in its session's state.
+    FsmError,
+    /// A session message for a session we do not have.
+    UnknownSession,
+    /// No virtual switch for the VC ID (not configured, auto off).
+    NoSwitch,
+    /// The switch table is full (`dataplane.max_switches`).
+    SwitchLimit,
+    /// The member table is full (`dataplane.max_sessions`).
+    MemberLimit,
+    /// The switch cannot carry the PW type (e.g. VLAN PW, RFC 4448
+    /// tagged mode, into a switch that is not VLAN-aware).
+    PwTypeMismatch,
+    /// No port reaches the peer.
+    NoRoute,
+    /// A stale control connection of a restarted peer, replaced by the
+    /// new one it opened (closed without a word to the peer).
+    Replaced,
+    /// Closed by las itself (operator, shutdown): not a refusal of the
+    /// peer; not counted as one.
+    Local,
+}
+
+impl RefuseReason {
+    /// The counter name (after `refused_`).
+    pub const fn as_str(self) -> &'static str {
+        use RefuseReason::*;
+        match self {
+            Malformed => "malformed",
+            UnknownCcid => "unknown_ccid",
+            WrongPeer => "wrong_peer",
+            TunnelLimit => "tunnel_limit",
+            DigestFailed => "digest_failed",
+            ChallengeFailed => "challenge_failed",
+            HiddenUndecodable => "hidden_undecodable",
+            UnknownMandatoryAvp => "unknown_mandatory_avp",
+            MissingAvp => "missing_avp",
+            SessionLimit => "session_limit",
+            UnsupportedPwType => "unsupported_pw_type",
+            SequencingWithoutSublayer => "sequencing_without_sublayer",
+            FsmError => "fsm_error",
+            UnknownSession => "unknown_session",
+            NoSwitch => "no_switch",
+            SwitchLimit => "switch_limit",
+            MemberLimit => "member_limit",
+            PwTypeMismatch => "pw_type_mismatch",
+            NoRoute => "no_route",
+            Replaced => "replaced",
+            Local => "local",
+        }
+    }
+
+    /// Every reason, for listing counters.
+    pub const ALL: [RefuseReason; 21] = {
+        use RefuseReason::*;
+        [
+            Malformed,
+            UnknownCcid,
+            WrongPeer,
+            TunnelLimit,
+            DigestFailed,
+            ChallengeFailed,
+            HiddenUndecodable,
+            UnknownMandatoryAvp,
+            MissingAvp,
+            SessionLimit,
+            UnsupportedPwType,
+            SequencingWithoutSublayer,
+            FsmError,
+            UnknownSession,
+            NoSwitch,
+            SwitchLimit,
+            MemberLimit,
+            PwTypeMismatch,
+            NoRoute,
+            Replaced,
+            Local,
+        ]
+    };
+}
+
+/// What las did with a refused message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Answered with a CDN (the session is gone).
+    Cdn,
+    /// Answered with a StopCCN (the control connection is closing).
+    StopCcn,
+    /// Dropped without an answer.
+    Dropped,
+}
+
+/// A refused control message, for the log and the counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Our Control Connection ID (0 when no tunnel is involved).
+    pub local_ccid: u32,
+    /// The refused message's type (`None`: it did not parse).
+    pub msg: Option<MessageType>,
+    pub answer: Answer,
+    pub reason: RefuseReason,
+    /// What is wrong, naming the AVP or limit; also the Error Message of
+    /// the CDN / StopCCN.
+    pub detail: String,
+    /// Our and the peer's Session ID, for session refusals (0: none).
+    pub local_session_id: u32,
+    pub remote_session_id: u32,
+}
+
+impl Refusal {
+    pub(crate) fn dropped(
+        local_ccid: u32,
+        msg: Option<MessageType>,
+        reason: RefuseReason,
+        detail: impl Into<String>,
+    ) -> Refusal {
+        Refusal {
+            local_ccid,
+            msg,
+            answer: Answer::Dropped,
+            reason,
+            detail: detail.into(),
+            local_session_id: 0,
+            remote_session_id: 0,
+        }
+    }
+}
+
+/// A session the peer asks for (ICRQ), for the caller's admission check
+/// ([`Endpoint::handle_with`]) before las answers ICRP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRequest<'a> {
+    pub local_ccid: u32,
+    pub remote_end_id: &'a [u8],
+    pub pw_type: u16,
+}
+
+/// The caller's "no" to a [`SessionRequest`]: the CDN's result, error
+/// and Error Message, and the counter's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    pub reason: RefuseReason,
+    pub result: u16,
+    pub error: Option<u16>,
+    pub detail: String,
+}
+
+/// The admission check a [`Tunnel`] runs on each acceptable ICRQ.
+pub type Admit<'a> = dyn FnMut(&SessionRequest) -> Result<(), Denied> + 'a;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TunnelUp {
@@ -198,6 +368,9 @@ pub enum DownReason {
     AuthFailed,
     /// Simultaneous open toward the same peer, and we lost (§5.4.3).
     LostTieBreaker,
+    /// The peer opened a new control connection with the same ID (it
+    /// restarted); this one was dropped.
+    Replaced,
 }
 
 /// Limits and defaults of an [`Endpoint`].
@@ -317,33 +490,111 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
     /// A control datagram from `peer` (over UDP: the UDP payload; over IP:
     /// after the 4 zero bytes). Returns what to do, each with the peer it
     /// concerns. Whether `peer` is allowed at all is the caller's check.
+    /// Every session the peer asks for is accepted (las-edge and tests);
+    /// see [`Endpoint::handle_with`].
     pub fn handle(&mut self, now: u64, peer: A, raw: &[u8]) -> Vec<(A, Action)> {
+        self.handle_with(now, peer, raw, &mut |_, _| Ok(()))
+    }
+
+    /// [`Endpoint::handle`] with an admission check: `admit` decides, for
+    /// each ICRQ that passed the protocol checks, whether las takes the
+    /// session (ICRP) or refuses it (CDN with the [`Denied`] text), before
+    /// the peer is told anything.
+    ///
+    /// # A new SCCRQ
+    ///
+    /// An SCCRQ (Control Connection ID 0) starts a new control connection
+    /// (RFC 3931 §3.3) unless it is a retransmission of the SCCRQ of a
+    /// tunnel still being set up (same peer, same Assigned Control
+    /// Connection ID, SCCRP sent and no SCCCN yet): that one gets the
+    /// duplicate, which reliable delivery acknowledges. A router that
+    /// restarts and reuses its Control Connection ID therefore gets a new
+    /// tunnel, never the old one's ZLB with a stale `Nr` (which it would
+    /// take as an acknowledgement and wait forever). The stale tunnel from
+    /// the same peer with the same ID is dropped silently (a StopCCN to
+    /// that ID would now close the new one on the peer) once the new one
+    /// is established, its sessions reported down; it counts as
+    /// [`RefuseReason::Replaced`].
+    pub fn handle_with(
+        &mut self,
+        now: u64,
+        peer: A,
+        raw: &[u8],
+        admit: &mut dyn FnMut(&A, &SessionRequest) -> Result<(), Denied>,
+    ) -> Vec<(A, Action)> {
         let Ok(msg) = Message::parse(raw) else {
             self.stats.malformed += 1;
-            return Vec::new();
+            return vec![(
+                peer,
+                Action::Refused(Refusal::dropped(
+                    0,
+                    None,
+                    RefuseReason::Malformed,
+                    format!("not an L2TPv3 control message ({} bytes)", raw.len()),
+                )),
+            )];
         };
+        let mut admit_peer = |r: &SessionRequest| admit(&peer, r);
         if msg.ccid != 0 {
             let Some((addr, t)) = self.tunnels.get_mut(&msg.ccid) else {
                 self.stats.unknown_ccid += 1;
-                return Vec::new();
+                return vec![(
+                    peer,
+                    Action::Refused(Refusal::dropped(
+                        0,
+                        msg.msg_type,
+                        RefuseReason::UnknownCcid,
+                        format!("no control connection {}", msg.ccid),
+                    )),
+                )];
             };
             if *addr != peer {
                 self.stats.wrong_peer += 1;
-                return Vec::new();
+                return vec![(
+                    peer,
+                    Action::Refused(Refusal::dropped(
+                        msg.ccid,
+                        msg.msg_type,
+                        RefuseReason::WrongPeer,
+                        format!("control connection {} belongs to another peer", msg.ccid),
+                    )),
+                )];
             }
-            let acts = t.handle(now, &msg, raw, &mut *self.rng, &mut self.session_ids);
+            let acts = t.handle(
+                now,
+                &msg,
+                raw,
+                &mut *self.rng,
+                &mut self.session_ids,
+                &mut admit_peer,
+            );
+            let mut out = Self::tag(peer, acts);
+            self.replace_stale(peer, &mut out);
             self.reap(now);
-            return Self::tag(peer, acts);
+            return out;
         }
         if msg.msg_type != Some(MessageType::Sccrq) {
             self.stats.unknown_ccid += 1;
-            return Vec::new();
+            return vec![(
+                peer,
+                Action::Refused(Refusal::dropped(
+                    0,
+                    msg.msg_type,
+                    RefuseReason::UnknownCcid,
+                    "Control Connection ID 0 on a message other than SCCRQ",
+                )),
+            )];
         }
-        // A retransmitted SCCRQ goes to the tunnel it created.
+        // A retransmitted SCCRQ goes to the tunnel it created, as long as
+        // that one is still being set up.
         let their = msg.assigned_ccid();
         let existing = self.tunnels.iter().find_map(|(c, (a, t))| {
-            (*a == peer && t.is_responder() && their.is_some() && t.remote_ccid() == their)
-                .then_some(*c)
+            (*a == peer
+                && t.is_responder()
+                && their.is_some()
+                && t.remote_ccid() == their
+                && matches!(t.state(), TunnelState::Idle | TunnelState::WaitCtlConn))
+            .then_some(*c)
         });
         let mut out = Vec::new();
         if existing.is_none() {
@@ -369,11 +620,37 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
                     }
                 }
             }
-            let per_peer = self.tunnels.values().filter(|(a, _)| *a == peer).count();
+            // Stale tunnels of this peer (closing, or replaced by a
+            // restart) do not count against the per-peer limit.
+            let per_peer = self
+                .tunnels
+                .values()
+                .filter(|(a, t)| {
+                    *a == peer && t.state() != TunnelState::Closing && {
+                        their.is_none() || t.remote_ccid() != their
+                    }
+                })
+                .count();
             if per_peer >= self.cfg.max_tunnels_per_peer
                 || self.tunnels.len() >= self.cfg.max_tunnels
             {
                 self.stats.limit_refused += 1;
+                let why = if per_peer >= self.cfg.max_tunnels_per_peer {
+                    format!(
+                        "{per_peer} control connections from this peer (l2tp.max_tunnels_per_peer)"
+                    )
+                } else {
+                    format!("{} control connections in all", self.tunnels.len())
+                };
+                out.push((
+                    peer,
+                    Action::Refused(Refusal::dropped(
+                        0,
+                        msg.msg_type,
+                        RefuseReason::TunnelLimit,
+                        why,
+                    )),
+                ));
                 return out;
             }
         }
@@ -391,7 +668,14 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
             }
         };
         if let Some((_, t)) = self.tunnels.get_mut(&ccid) {
-            let acts = t.handle(now, &msg, raw, &mut *self.rng, &mut self.session_ids);
+            let acts = t.handle(
+                now,
+                &msg,
+                raw,
+                &mut *self.rng,
+                &mut self.session_ids,
+                &mut admit_peer,
+            );
             // A new tunnel whose SCCRQ failed authentication never left
             // Idle: forget it rather than hold a slot (and count toward
             // the limits) until the setup timeout.
@@ -402,8 +686,50 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
             }
             out.extend(Self::tag(peer, acts));
         }
+        self.replace_stale(peer, &mut out);
         self.reap(now);
         out
+    }
+
+    /// After a tunnel of `peer` came up (a `TunnelUp` in `out`): drops,
+    /// silently, the other tunnels of that peer with the same peer
+    /// Control Connection ID (a restarted router's old connection).
+    fn replace_stale(&mut self, peer: A, out: &mut Vec<(A, Action)>) {
+        let ups: Vec<(u32, u32)> = out
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Action::TunnelUp(u) => Some((u.local_ccid, u.remote_ccid)),
+                _ => None,
+            })
+            .collect();
+        for (new, remote) in ups {
+            let stale: Vec<u32> = self
+                .tunnels
+                .iter()
+                .filter(|(c, (a, t))| **c != new && *a == peer && t.remote_ccid() == Some(remote))
+                .map(|(c, _)| *c)
+                .collect();
+            for c in stale {
+                if let Some((_, mut t)) = self.tunnels.remove(&c) {
+                    out.extend(Self::tag(
+                        peer,
+                        t.abandon(DownReason::Replaced, &mut self.session_ids),
+                    ));
+                    out.push((
+                        peer,
+                        Action::Refused(Refusal::dropped(
+                            c,
+                            Some(MessageType::Sccrq),
+                            RefuseReason::Replaced,
+                            format!(
+                                "peer reopened its control connection {remote}: \
+                                 connection {c} replaced by {new}"
+                            ),
+                        )),
+                    ));
+                }
+            }
+        }
     }
 
     /// las-edge: opens a control connection to `peer` (sends SCCRQ).
@@ -435,7 +761,8 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
         Some((id, Self::tag(peer, acts)))
     }
 
-    /// Closes one session with a CDN (result, error).
+    /// Closes one session with a CDN (result, error, and `text` as its
+    /// Error Message when not empty).
     pub fn close_session(
         &mut self,
         now: u64,
@@ -443,12 +770,20 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
         local_session_id: u32,
         result: u16,
         error: Option<u16>,
+        text: &str,
     ) -> Vec<(A, Action)> {
         let Some((peer, t)) = self.tunnels.get_mut(&local_ccid) else {
             return Vec::new();
         };
         let peer = *peer;
-        let acts = t.close_session(now, local_session_id, result, error, &mut self.session_ids);
+        let acts = t.close_session(
+            now,
+            local_session_id,
+            result,
+            error,
+            text,
+            &mut self.session_ids,
+        );
         Self::tag(peer, acts)
     }
 

@@ -206,6 +206,10 @@ pub struct Reliable<M> {
     /// first.
     ack_due: Option<u64>,
     dead: bool,
+    /// Messages given to [`Reliable::send`] so far, and how many of them
+    /// the peer acknowledged (in order: acknowledgement is cumulative).
+    submitted: u64,
+    acked: u64,
     stats: ReliableStats,
 }
 
@@ -224,6 +228,8 @@ impl<M> Reliable<M> {
             delivered: VecDeque::new(),
             ack_due: None,
             dead: false,
+            submitted: 0,
+            acked: 0,
             stats: ReliableStats::default(),
         }
     }
@@ -292,11 +298,21 @@ impl<M> Reliable<M> {
     /// Queues a complete control message (≥ 12 bytes, header first). It is
     /// transmitted by the next [`Reliable::poll`] once the window allows.
     /// Ignored on a dead connection or a buffer shorter than a header.
-    pub fn send(&mut self, _now: u64, bytes: Vec<u8>) {
+    /// Returns the message's place in the order of sending (1, 2, …; 0
+    /// when ignored): [`Reliable::is_acked`] tells when the peer has it.
+    pub fn send(&mut self, _now: u64, bytes: Vec<u8>) -> u64 {
         if self.dead || bytes.len() < HEADER_LEN {
-            return;
+            return 0;
         }
         self.queue.push_back(bytes);
+        self.submitted += 1;
+        self.submitted
+    }
+
+    /// Whether the message [`Reliable::send`] numbered `mark` has been
+    /// acknowledged by the peer (false for 0).
+    pub fn is_acked(&self, mark: u64) -> bool {
+        mark != 0 && self.acked >= mark
     }
 
     /// Takes in a received message's header. `msg` is `None` for an
@@ -361,6 +377,7 @@ impl<M> Reliable<M> {
         while let Some(f) = self.in_flight.front() {
             if seq_lt(f.ns, nr) {
                 self.in_flight.pop_front();
+                self.acked += 1;
             } else {
                 break;
             }

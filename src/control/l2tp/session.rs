@@ -19,6 +19,9 @@
 //! which sublayer its sender wants to *receive* (§5.4.4); Data Sequencing
 //! says whether its sender wants sequenced packets.
 
+use super::RefuseReason;
+use crate::wire::l2tp::avp::describe;
+use crate::wire::l2tp::avp::ietf;
 use crate::wire::l2tp::message::cdn_result;
 use crate::wire::l2tp::message::error_code;
 use crate::wire::l2tp::message::Flavour;
@@ -91,11 +94,61 @@ impl Default for SessionConfig {
     }
 }
 
-/// A refusal: the result and error codes of the CDN to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A refusal: the result and error codes of the CDN to send, why (for
+/// the counters) and the text for its Error Message and the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refuse {
     pub result: u16,
     pub error: Option<u16>,
+    pub reason: RefuseReason,
+    pub detail: String,
+}
+
+impl Refuse {
+    pub fn new(
+        reason: RefuseReason,
+        result: u16,
+        error: Option<u16>,
+        detail: impl Into<String>,
+    ) -> Refuse {
+        Refuse {
+            result,
+            error,
+            reason,
+            detail: detail.into(),
+        }
+    }
+
+    /// An AVP with M = 1 that we do not recognise (RFC 3931 §5.2:
+    /// result 2, error 8).
+    pub fn unknown_mandatory(vendor: u16, attr: u16) -> Refuse {
+        Refuse::new(
+            RefuseReason::UnknownMandatoryAvp,
+            cdn_result::GENERAL_ERROR,
+            Some(error_code::UNKNOWN_MANDATORY_AVP),
+            format!("unknown mandatory AVP: {}", describe(vendor, attr)),
+        )
+    }
+
+    /// A MUST AVP we cannot do without is absent.
+    pub fn missing(attr: u16) -> Refuse {
+        Refuse::new(
+            RefuseReason::MissingAvp,
+            cdn_result::GENERAL_ERROR,
+            Some(error_code::LENGTH_WRONG),
+            format!("missing {}", describe(ietf::VENDOR, attr)),
+        )
+    }
+
+    /// A message not valid in the session's state.
+    pub fn fsm(what: impl Into<String>) -> Refuse {
+        Refuse::new(RefuseReason::FsmError, cdn_result::FSM_ERROR, None, what)
+    }
+
+    /// A local decision (e.g. an operator's close), no fault of the peer.
+    pub fn local(result: u16, error: Option<u16>) -> Refuse {
+        Refuse::new(RefuseReason::Local, result, error, String::new())
+    }
 }
 
 /// One session.
@@ -116,6 +169,9 @@ pub struct Session {
     /// Last Circuit Status reported by the peer (active).
     pub circuit_active: bool,
     pub flavour: Flavour,
+    /// Initiator: the reliable-delivery mark of our ICCN until the peer
+    /// acknowledged it (then 0 and the session is reported up).
+    pub iccn_mark: u64,
 }
 
 impl Session {
@@ -133,33 +189,36 @@ impl Session {
         flavour: Flavour,
     ) -> Result<(Session, Message), (u32, Refuse)> {
         let remote_id = icrq.local_session_id().unwrap_or(0);
-        if icrq.unknown_mandatory().is_some() {
-            return Err((
-                remote_id,
-                Refuse {
-                    result: cdn_result::GENERAL_ERROR,
-                    error: Some(error_code::UNKNOWN_MANDATORY_AVP),
-                },
-            ));
+        if let Some((v, a)) = icrq.unknown_mandatory() {
+            return Err((remote_id, Refuse::unknown_mandatory(v, a)));
         }
         if remote_id == 0 {
-            return Err((
-                0,
-                Refuse {
-                    result: cdn_result::GENERAL_ERROR,
-                    error: Some(error_code::INVALID_SESSION_ID),
-                },
-            ));
+            let mut r = Refuse::missing(ietf::LOCAL_SESSION_ID);
+            r.error = Some(error_code::INVALID_SESSION_ID);
+            if icrq.local_session_id().is_some() {
+                r.detail = "Local Session ID 0 is not a session".into();
+            }
+            return Err((0, r));
         }
-        let pw_type = icrq.pw_type().unwrap_or(0);
+        let Some(pw_type) = icrq.pw_type() else {
+            return Err((remote_id, Refuse::missing(ietf::PW_TYPE)));
+        };
         if !cfg.pw_types.contains(&pw_type) {
             return Err((
                 remote_id,
-                Refuse {
-                    result: cdn_result::UNSUPPORTED_PW_TYPE,
-                    error: None,
-                },
+                Refuse::new(
+                    RefuseReason::UnsupportedPwType,
+                    cdn_result::UNSUPPORTED_PW_TYPE,
+                    None,
+                    format!(
+                        "PW type {pw_type} not supported (las carries {:?})",
+                        cfg.pw_types
+                    ),
+                ),
             ));
+        }
+        if icrq.remote_end_id().is_none_or(<[u8]>::is_empty) {
+            return Err((remote_id, Refuse::missing(ietf::REMOTE_END_ID)));
         }
         let mut peer_l2spec = icrq.l2_specific_sublayer().unwrap_or(0);
         if peer_l2spec == 1 && !cfg.allow_default_sublayer {
@@ -169,10 +228,12 @@ impl Session {
         if sequencing != 0 && peer_l2spec == 0 {
             return Err((
                 remote_id,
-                Refuse {
-                    result: cdn_result::SEQUENCING_WITHOUT_SUBLAYER,
-                    error: None,
-                },
+                Refuse::new(
+                    RefuseReason::SequencingWithoutSublayer,
+                    cdn_result::SEQUENCING_WITHOUT_SUBLAYER,
+                    None,
+                    "Data Sequencing asked without the default L2-Specific Sublayer",
+                ),
             ));
         }
         let s = Session {
@@ -189,21 +250,31 @@ impl Session {
             sequencing,
             circuit_active: icrq.circuit_status().is_none_or(|(a, _)| a),
             flavour,
+            iccn_mark: 0,
         };
+        // RFC 3931 §6.7: Local and Remote Session ID and Circuit Status
+        // (§5.4.5: "MUST be advertised ... in ICRQ, ICRP"): our side of
+        // the circuit is the virtual switch, active and new. Cisco's
+        // draft form also echoes the PW type (rules::ICRP, Interop).
         let mut icrp = Message::new(MessageType::Icrp, peer_ccid)
             .with_local_session_id(flavour, local_id)
             .with_remote_session_id(flavour, remote_id)
-            .with_pw_type(flavour, pw_type);
+            .with_circuit_status(flavour, true, true);
+        if flavour == Flavour::CiscoDual {
+            icrp = icrp.with_pw_type(flavour, pw_type);
+        }
         if !s.our_cookie.is_empty() {
             icrp = icrp.with_assigned_cookie(flavour, &s.our_cookie);
         }
         if s.l2spec != 0 || icrq.l2_specific_sublayer().is_some() {
-            icrp = icrp.with_l2_specific_sublayer(s.l2spec);
+            icrp = icrp.with_l2_specific_sublayer(flavour, s.l2spec);
         }
         Ok((s, icrp))
     }
 
-    /// Initiator: a new session and its ICRQ.
+    /// Initiator: a new session and its ICRQ (RFC 3931 §6.6: Local and
+    /// Remote Session ID, Serial Number, PW Type, Remote End ID, Circuit
+    /// Status). `serial` numbers the sessions of this LCCE.
     #[allow(clippy::too_many_arguments)]
     pub fn initiate(
         cfg: &SessionConfig,
@@ -214,6 +285,7 @@ impl Session {
         remote_end_id: &[u8],
         pw_type: u16,
         flavour: Flavour,
+        serial: u32,
     ) -> (Session, Message) {
         let s = Session {
             state: SessionState::WaitReply,
@@ -229,14 +301,16 @@ impl Session {
             sequencing: 0,
             circuit_active: true,
             flavour,
+            iccn_mark: 0,
         };
         let mut icrq = Message::new(MessageType::Icrq, peer_ccid)
             .with_local_session_id(flavour, local_id)
             .with_remote_session_id(flavour, 0)
+            .with_serial_number(serial)
             .with_remote_end_id(flavour, remote_end_id)
             .with_pw_type(flavour, pw_type)
             .with_circuit_status(flavour, true, true)
-            .with_l2_specific_sublayer(s.l2spec);
+            .with_l2_specific_sublayer(flavour, s.l2spec);
         if !s.our_cookie.is_empty() {
             icrq = icrq.with_assigned_cookie(flavour, &s.our_cookie);
         }
@@ -247,29 +321,27 @@ impl Session {
     /// (the session is then established).
     pub fn on_icrp(&mut self, icrp: &Message, peer_ccid: u32) -> Result<Message, Refuse> {
         if self.state != SessionState::WaitReply {
-            return Err(Refuse {
-                result: cdn_result::FSM_ERROR,
-                error: None,
-            });
+            return Err(Refuse::fsm("ICRP for a session not waiting for one"));
         }
-        if icrp.unknown_mandatory().is_some() {
-            return Err(Refuse {
-                result: cdn_result::GENERAL_ERROR,
-                error: Some(error_code::UNKNOWN_MANDATORY_AVP),
-            });
+        if let Some((v, a)) = icrp.unknown_mandatory() {
+            return Err(Refuse::unknown_mandatory(v, a));
         }
         let remote = icrp.local_session_id().unwrap_or(0);
         if remote == 0 {
-            return Err(Refuse {
-                result: cdn_result::GENERAL_ERROR,
-                error: Some(error_code::INVALID_SESSION_ID),
-            });
+            let mut r = Refuse::missing(ietf::LOCAL_SESSION_ID);
+            r.error = Some(error_code::INVALID_SESSION_ID);
+            return Err(r);
         }
-        if icrp.pw_type().is_some_and(|t| t != self.pw_type) {
-            return Err(Refuse {
-                result: cdn_result::UNSUPPORTED_PW_TYPE,
-                error: None,
-            });
+        if let Some(t) = icrp.pw_type().filter(|t| *t != self.pw_type) {
+            return Err(Refuse::new(
+                RefuseReason::UnsupportedPwType,
+                cdn_result::UNSUPPORTED_PW_TYPE,
+                None,
+                format!(
+                    "ICRP names PW type {t}, the ICRQ asked for {}",
+                    self.pw_type
+                ),
+            ));
         }
         self.remote_id = remote;
         self.peer_cookie = icrp.assigned_cookie().unwrap_or_default();
@@ -280,34 +352,35 @@ impl Session {
         Ok(Message::new(MessageType::Iccn, peer_ccid)
             .with_local_session_id(fl, self.local_id)
             .with_remote_session_id(fl, self.remote_id)
-            .with_l2_specific_sublayer(self.l2spec))
+            .with_l2_specific_sublayer(fl, self.l2spec))
     }
 
     /// Responder: ICCN received in `WaitConnect`. True when it
-    /// established the session.
+    /// established the session; false for another ICCN on an established
+    /// session (a retransmission with a new Ns, or a hostile peer): the
+    /// session is established once and reported up once.
     pub fn on_iccn(&mut self, iccn: &Message) -> Result<bool, Refuse> {
         match self.state {
             SessionState::WaitConnect => {}
-            // A second ICCN (should not pass reliable delivery): ignore.
             SessionState::Established => return Ok(false),
             SessionState::WaitReply => {
-                return Err(Refuse {
-                    result: cdn_result::FSM_ERROR,
-                    error: None,
-                })
+                return Err(Refuse::fsm("ICCN for a session that sent the ICRQ"))
             }
         }
-        if iccn.unknown_mandatory().is_some() {
-            return Err(Refuse {
-                result: cdn_result::GENERAL_ERROR,
-                error: Some(error_code::UNKNOWN_MANDATORY_AVP),
-            });
+        if let Some((v, a)) = iccn.unknown_mandatory() {
+            return Err(Refuse::unknown_mandatory(v, a));
         }
         if let Some(s) = iccn.data_sequencing() {
             self.sequencing = s;
         }
         self.state = SessionState::Established;
         Ok(true)
+    }
+
+    /// Whether the session was reported up (`SessionUp`): established,
+    /// and for the initiator its ICCN acknowledged.
+    pub fn is_up(&self) -> bool {
+        self.state == SessionState::Established && self.iccn_mark == 0
     }
 
     /// The data-plane view of an established session.
@@ -327,7 +400,7 @@ impl Session {
     }
 
     /// A CDN for this session.
-    pub fn cdn(&self, peer_ccid: u32, refuse: Refuse) -> Message {
+    pub fn cdn(&self, peer_ccid: u32, refuse: &Refuse) -> Message {
         cdn(
             peer_ccid,
             self.flavour,
@@ -338,11 +411,13 @@ impl Session {
     }
 }
 
-/// A CDN (RFC 3931 §6.11): Result Code, Local Session ID (ours), Remote
-/// Session ID (the peer's; 0 if unknown).
-pub fn cdn(peer_ccid: u32, flavour: Flavour, local: u32, remote: u32, r: Refuse) -> Message {
+/// A CDN (RFC 3931 §6.12): Result Code (with the refusal's text as its
+/// Error Message, §5.4.2), Local Session ID (ours), Remote Session ID
+/// (the peer's; 0 if unknown).
+pub fn cdn(peer_ccid: u32, flavour: Flavour, local: u32, remote: u32, r: &Refuse) -> Message {
+    let text = (!r.detail.is_empty()).then_some(r.detail.as_str());
     Message::new(MessageType::Cdn, peer_ccid)
-        .with_result_code(r.result, r.error, None)
+        .with_result_code(r.result, r.error, text)
         .with_local_session_id(flavour, local)
         .with_remote_session_id(flavour, remote)
 }

@@ -78,13 +78,20 @@ use super::session::Session;
 use super::session::SessionConfig;
 use super::session::SessionState;
 use super::Action;
+use super::Admit;
+use super::Answer;
 use super::Authenticator;
 use super::DownReason;
 use super::Random;
+use super::Refusal;
+use super::RefuseReason;
 use super::SessionDown;
+use super::SessionRequest;
 use super::TunnelDown;
 use super::TunnelUp;
 use crate::wire::l2tp::avp::cisco;
+use crate::wire::l2tp::avp::describe;
+use crate::wire::l2tp::avp::ietf;
 use crate::wire::l2tp::control::HEADER_LEN;
 use crate::wire::l2tp::message::cdn_result;
 use crate::wire::l2tp::message::error_code;
@@ -92,6 +99,7 @@ use crate::wire::l2tp::message::stopccn_result;
 use crate::wire::l2tp::message::Flavour;
 use crate::wire::l2tp::message::Message;
 use crate::wire::l2tp::message::MessageType;
+use crate::wire::l2tp::rules;
 
 /// Message type numbers used in CHAP-style responses.
 const SCCRP_ID: u16 = 2;
@@ -181,6 +189,13 @@ pub struct TunnelStats {
     pub session_limit: u64,
     /// WEN messages received.
     pub wen: u64,
+    /// Messages received that lack a MUST AVP of RFC 3931 §6 we can do
+    /// without (e.g. an ICRQ without Serial Number): accepted, counted.
+    pub nonconformant_rx: u64,
+    /// Messages we built that break [`rules`] (a bug: logged).
+    pub nonconformant_tx: u64,
+    /// Further ICCNs for an established session (ignored, acknowledged).
+    pub repeated_iccn: u64,
 }
 
 /// One control connection and its sessions.
@@ -202,6 +217,8 @@ pub struct Tunnel {
     our_challenge: Option<Vec<u8>>,
     tie_breaker: Option<u64>,
     peer_host_name: Vec<u8>,
+    /// Serial Number of the next ICRQ we send.
+    next_serial: u32,
     stats: TunnelStats,
 }
 
@@ -237,6 +254,7 @@ impl Tunnel {
             our_challenge,
             tie_breaker: None,
             peer_host_name: Vec::new(),
+            next_serial: 1,
             stats: TunnelStats::default(),
         };
         t.set_ack_style();
@@ -278,7 +296,7 @@ impl Tunnel {
         let fl = t.flavour;
         let mut m = Message::new(MessageType::Sccrq, 0)
             .with_host_name(&t.cfg.host_name)
-            .with_router_id(t.cfg.router_id)
+            .with_router_id(fl, t.cfg.router_id)
             .with_receive_window(t.cfg.reliable.receive_window)
             .with_assigned_ccid(fl, local_ccid)
             .with_pw_capabilities(fl, &t.cfg.session.pw_types);
@@ -289,7 +307,7 @@ impl Tunnel {
             m = m.with_tie_breaker(fl, tb);
         }
         if !t.our_nonce.is_empty() {
-            m = m.with_nonce(&t.our_nonce);
+            m = m.with_nonce(fl, &t.our_nonce);
         }
         if let Some(c) = &t.our_challenge {
             m = m.with_challenge(c);
@@ -355,11 +373,24 @@ impl Tunnel {
 
     /// Queues a message for reliable delivery (adds the digest
     /// placeholder when digests are on).
-    fn queue(&mut self, now: u64, mut m: Message) {
+    fn queue(&mut self, now: u64, mut m: Message) -> u64 {
         if let (Some(a), true) = (self.auth(), self.digest_on()) {
             m.avps.insert(0, a.placeholder(self.flavour));
         }
-        self.rel.send(now, m.emit());
+        let v = rules::check(&m);
+        if !v.is_empty() {
+            self.stats.nonconformant_tx += 1;
+            log::error!(
+                "l2tp: control connection {}: las built a {:?} that breaks RFC 3931 §6: {}",
+                self.local_ccid,
+                m.msg_type,
+                v.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        self.rel.send(now, m.emit())
     }
 
     /// Moves what reliable delivery wants to send into actions, sealing
@@ -381,20 +412,55 @@ impl Tunnel {
             .collect()
     }
 
-    /// A received control message for this tunnel (`raw`: its bytes as
-    /// received, for the digest). Valid in every state but `Closed`.
-    /// Why an SCCRQ/SCCRP cannot be accepted (the StopCCN error code):
-    /// no Assigned Control Connection ID, or an unknown mandatory AVP.
-    fn setup_error(&self, m: &Message) -> Option<u16> {
-        if self.remote_ccid == 0 {
-            Some(error_code::VALUE_OUT_OF_RANGE)
-        } else if m.unknown_mandatory().is_some() {
-            Some(error_code::UNKNOWN_MANDATORY_AVP)
+    /// Why an SCCRQ/SCCRP cannot be accepted (the StopCCN error code and
+    /// text): an unknown mandatory AVP, no Assigned Control Connection ID.
+    fn setup_error(&self, m: &Message) -> Option<(RefuseReason, u16, String)> {
+        if let Some((v, a)) = m.unknown_mandatory() {
+            Some((
+                RefuseReason::UnknownMandatoryAvp,
+                error_code::UNKNOWN_MANDATORY_AVP,
+                format!("unknown mandatory AVP: {}", describe(v, a)),
+            ))
+        } else if self.remote_ccid == 0 {
+            Some((
+                RefuseReason::MissingAvp,
+                error_code::VALUE_OUT_OF_RANGE,
+                format!(
+                    "missing or zero {}",
+                    describe(ietf::VENDOR, ietf::ASSIGNED_CONTROL_CONNECTION_ID)
+                ),
+            ))
         } else {
             None
         }
     }
 
+    fn dropped(&self, m: &Message, reason: RefuseReason, detail: impl Into<String>) -> Action {
+        Action::Refused(Refusal::dropped(
+            self.local_ccid,
+            m.msg_type,
+            reason,
+            detail,
+        ))
+    }
+
+    /// Counts a received message that lacks a MUST AVP (RFC 3931 §6)
+    /// that we can do without; the message is processed.
+    fn note_conformance(&mut self, m: &Message) {
+        if let Some(a) = rules::first_missing(m) {
+            self.stats.nonconformant_rx += 1;
+            log::debug!(
+                "l2tp: control connection {}: {:?} without {} (accepted)",
+                self.local_ccid,
+                m.msg_type,
+                describe(ietf::VENDOR, a)
+            );
+        }
+    }
+
+    /// A received control message for this tunnel (`raw`: its bytes as
+    /// received, for the digest). Valid in every state but `Closed`.
+    /// `admit` is asked about every acceptable ICRQ.
     pub fn handle(
         &mut self,
         now: u64,
@@ -402,6 +468,7 @@ impl Tunnel {
         raw: &[u8],
         rng: &mut dyn Random,
         ids: &mut HashSet<u32>,
+        admit: &mut Admit,
     ) -> Vec<Action> {
         if self.state == TunnelState::Closed {
             return Vec::new();
@@ -413,17 +480,18 @@ impl Tunnel {
             } else {
                 self.peer_nonce.clone()
             };
-            let our_nonce: &[u8] = if msg.msg_type == Some(MessageType::Sccrq) {
-                &[]
-            } else {
-                &self.our_nonce
-            };
+            // The SCCRQ's digest uses no nonces (auth::verify_digest).
             let ok = self
                 .auth()
-                .is_some_and(|a| a.verify(raw, our_nonce, &peer_nonce));
+                .is_some_and(|a| a.verify(raw, &self.our_nonce, &peer_nonce));
             if !ok {
                 self.stats.auth_failures += 1;
-                return Vec::new();
+                let why = if msg.message_digest().is_none() {
+                    "no Message Digest (authentication is on for this peer)"
+                } else {
+                    "Message Digest does not verify (wrong secret or digest type?)"
+                };
+                return vec![self.dropped(msg, RefuseReason::DigestFailed, why)];
             }
             self.peer_nonce = peer_nonce;
         }
@@ -438,7 +506,12 @@ impl Tunnel {
             };
             if !ok {
                 self.stats.hidden_undecodable += 1;
-                return Vec::new();
+                let why = if self.cfg.secret.is_some() {
+                    "hidden AVPs do not decode with the peer's secret"
+                } else {
+                    "hidden AVPs but no secret is configured for this peer"
+                };
+                return vec![self.dropped(&msg, RefuseReason::HiddenUndecodable, why)];
             }
         }
         // A ZLB or explicit ACK only acknowledges: no Ns of its own, no
@@ -450,10 +523,35 @@ impl Tunnel {
             if self.state == TunnelState::Closed {
                 break;
             }
-            self.process(now, &m, rng, ids, &mut out);
+            self.note_conformance(&m);
+            self.process(now, &m, rng, ids, admit, &mut out);
         }
+        self.confirm_sessions(&mut out);
         out.extend(self.flush(now));
         out
+    }
+
+    /// Initiator: sessions whose ICCN the peer has acknowledged are up
+    /// (RFC 3931 §4.2: until then the peer may not have it, and may not
+    /// forward our data).
+    fn confirm_sessions(&mut self, out: &mut Vec<Action>) {
+        let mut up: Vec<u32> = self
+            .sessions
+            .values()
+            .filter(|s| {
+                s.state == SessionState::Established
+                    && s.iccn_mark != 0
+                    && self.rel.is_acked(s.iccn_mark)
+            })
+            .map(|s| s.local_id)
+            .collect();
+        up.sort_unstable();
+        for id in up {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                s.iccn_mark = 0;
+                out.push(Action::SessionUp(s.up()));
+            }
+        }
     }
 
     fn process(
@@ -462,6 +560,7 @@ impl Tunnel {
         m: &Message,
         rng: &mut dyn Random,
         ids: &mut HashSet<u32>,
+        admit: &mut Admit,
         out: &mut Vec<Action>,
     ) {
         use MessageType as T;
@@ -474,17 +573,19 @@ impl Tunnel {
             (S::WaitCtlReply, T::Sccrp) => self.on_sccrp(now, m, ids, out),
             (S::WaitCtlConn, T::Scccn) => self.on_scccn(now, m, ids, out),
             (_, T::Hello) => {
-                if m.unknown_mandatory().is_some() {
-                    self.stop_into(
+                if let Some((v, a)) = m.unknown_mandatory() {
+                    self.refuse_stop(
                         now,
-                        stopccn_result::GENERAL_ERROR,
-                        Some(error_code::UNKNOWN_MANDATORY_AVP),
+                        m,
+                        RefuseReason::UnknownMandatoryAvp,
+                        error_code::UNKNOWN_MANDATORY_AVP,
+                        format!("unknown mandatory AVP: {}", describe(v, a)),
                         ids,
                         out,
                     );
                 }
             }
-            (S::Established, T::Icrq) => self.on_icrq(now, m, rng, ids, out),
+            (S::Established, T::Icrq) => self.on_icrq(now, m, rng, ids, admit, out),
             (S::Established, T::Icrp | T::Iccn | T::Cdn | T::Sli | T::Wen) => {
                 self.on_session_msg(now, ty, m, ids, out)
             }
@@ -504,8 +605,8 @@ impl Tunnel {
         self.rel
             .set_peer_window(m.receive_window().unwrap_or(DEFAULT_PEER_WINDOW));
         self.peer_host_name = m.host_name().unwrap_or_default().to_vec();
-        if let Some(err) = self.setup_error(m) {
-            self.stop_into(now, stopccn_result::GENERAL_ERROR, Some(err), ids, out);
+        if let Some((reason, err, text)) = self.setup_error(m) {
+            self.refuse_stop(now, m, reason, err, text, ids, out);
             return;
         }
         let fl = self.flavour;
@@ -515,7 +616,7 @@ impl Tunnel {
         }
         r = r
             .with_host_name(&self.cfg.host_name)
-            .with_router_id(self.cfg.router_id)
+            .with_router_id(fl, self.cfg.router_id)
             .with_receive_window(self.cfg.reliable.receive_window)
             .with_assigned_ccid(fl, self.local_ccid)
             .with_pw_capabilities(fl, &self.cfg.session.pw_types);
@@ -523,7 +624,7 @@ impl Tunnel {
             r = r.avp_u16(cisco::VENDOR, cisco::DRAFT_AVP_VERSION, true, 1);
         }
         if !self.our_nonce.is_empty() {
-            r = r.with_nonce(&self.our_nonce);
+            r = r.with_nonce(fl, &self.our_nonce);
         }
         if let (Some(a), Some(ch)) = (self.auth(), m.challenge()) {
             r = r.with_challenge_response(&a.challenge_response(SCCRP_ID, ch));
@@ -545,21 +646,70 @@ impl Tunnel {
 
     fn on_scccn(&mut self, now: u64, m: &Message, ids: &mut HashSet<u32>, out: &mut Vec<Action>) {
         if !self.challenge_ok(m, SCCCN_ID) {
-            self.stats.auth_failures += 1;
-            out.extend(self.abandon(DownReason::AuthFailed, ids));
+            self.challenge_failed(m, ids, out);
             return;
         }
-        if m.unknown_mandatory().is_some() {
-            self.stop_into(
+        if let Some((v, a)) = m.unknown_mandatory() {
+            let text = format!("unknown mandatory AVP: {}", describe(v, a));
+            let reason = RefuseReason::UnknownMandatoryAvp;
+            self.refuse_stop(
                 now,
-                stopccn_result::GENERAL_ERROR,
-                Some(error_code::UNKNOWN_MANDATORY_AVP),
+                m,
+                reason,
+                error_code::UNKNOWN_MANDATORY_AVP,
+                text,
                 ids,
                 out,
             );
             return;
         }
         self.establish(out);
+    }
+
+    /// A wrong or missing Challenge Response: the tunnel is dropped
+    /// without an answer (RFC 2661 §5.1.1 leaves the reply open; telling
+    /// a prober why helps nobody).
+    fn challenge_failed(&mut self, m: &Message, ids: &mut HashSet<u32>, out: &mut Vec<Action>) {
+        self.stats.auth_failures += 1;
+        let why = if m.challenge_response().is_none() {
+            "no Challenge Response to our Challenge (the peer does not do CHAP-style authentication?)"
+        } else {
+            "wrong Challenge Response (secrets differ)"
+        };
+        out.push(self.dropped(m, RefuseReason::ChallengeFailed, why));
+        out.extend(self.abandon(DownReason::AuthFailed, ids));
+    }
+
+    /// Refuses a control-connection message with a StopCCN (result 2,
+    /// `error`, `text` as its Error Message) and reports it.
+    #[allow(clippy::too_many_arguments)]
+    fn refuse_stop(
+        &mut self,
+        now: u64,
+        m: &Message,
+        reason: RefuseReason,
+        error: u16,
+        text: String,
+        ids: &mut HashSet<u32>,
+        out: &mut Vec<Action>,
+    ) {
+        out.push(Action::Refused(Refusal {
+            local_ccid: self.local_ccid,
+            msg: m.msg_type,
+            answer: Answer::StopCcn,
+            reason,
+            detail: text.clone(),
+            local_session_id: 0,
+            remote_session_id: 0,
+        }));
+        self.stop_with(
+            now,
+            stopccn_result::GENERAL_ERROR,
+            Some(error),
+            Some(&text),
+            ids,
+            out,
+        );
     }
 
     fn establish(&mut self, out: &mut Vec<Action>) {
@@ -578,12 +728,11 @@ impl Tunnel {
             .set_peer_window(m.receive_window().unwrap_or(DEFAULT_PEER_WINDOW));
         self.peer_host_name = m.host_name().unwrap_or_default().to_vec();
         if !self.challenge_ok(m, SCCRP_ID) {
-            self.stats.auth_failures += 1;
-            out.extend(self.abandon(DownReason::AuthFailed, ids));
+            self.challenge_failed(m, ids, out);
             return;
         }
-        if let Some(err) = self.setup_error(m) {
-            self.stop_into(now, stopccn_result::GENERAL_ERROR, Some(err), ids, out);
+        if let Some((reason, err, text)) = self.setup_error(m) {
+            self.refuse_stop(now, m, reason, err, text, ids, out);
             return;
         }
         let mut c = Message::new(MessageType::Scccn, self.remote_ccid);
@@ -623,7 +772,7 @@ impl Tunnel {
         v.into_iter()
             .filter_map(|s| {
                 ids.remove(&s.local_id);
-                (s.state == SessionState::Established).then_some({
+                s.is_up().then_some({
                     Action::SessionDown(SessionDown {
                         local_ccid: self.local_ccid,
                         local_session_id: s.local_id,
@@ -658,12 +807,24 @@ impl Tunnel {
         ids: &mut HashSet<u32>,
         out: &mut Vec<Action>,
     ) {
+        self.stop_with(now, result, error, None, ids, out)
+    }
+
+    fn stop_with(
+        &mut self,
+        now: u64,
+        result: u16,
+        error: Option<u16>,
+        text: Option<&str>,
+        ids: &mut HashSet<u32>,
+        out: &mut Vec<Action>,
+    ) {
         if matches!(self.state, TunnelState::Closing | TunnelState::Closed) {
             return;
         }
         let m = Message::new(MessageType::StopCcn, self.remote_ccid)
             .with_assigned_ccid(self.flavour, self.local_ccid)
-            .with_result_code(result, error, None);
+            .with_result_code(result, error, text);
         self.queue(now, m);
         out.extend(self.sessions_down(ids));
         out.push(self.tunnel_down(DownReason::Local { result, error }));
@@ -745,12 +906,14 @@ impl Tunnel {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_icrq(
         &mut self,
         now: u64,
         m: &Message,
         rng: &mut dyn Random,
         ids: &mut HashSet<u32>,
+        admit: &mut Admit,
         out: &mut Vec<Action>,
     ) {
         let fl = if m.has_cisco_avps() {
@@ -759,16 +922,28 @@ impl Tunnel {
             Flavour::Ietf
         };
         let remote = m.local_session_id().unwrap_or(0);
+        // The id the session gets; a CDN refusing it names it too (a CDN
+        // with Local Session ID 0 tells the peer nothing).
+        let id = Self::new_session_id(rng, ids);
+        if remote != 0 && self.sessions.values().any(|s| s.remote_id == remote) {
+            let r = Refuse::fsm(format!(
+                "ICRQ for peer session {remote}, which already has a session here"
+            ));
+            return self.refuse_session(now, m, fl, id, remote, r, out);
+        }
         if self.sessions.len() >= self.cfg.max_sessions {
             self.stats.session_limit += 1;
-            let r = Refuse {
-                result: cdn_result::GENERAL_ERROR,
-                error: Some(error_code::INSUFFICIENT_RESOURCES),
-            };
-            self.queue(now, session::cdn(self.remote_ccid, fl, 0, remote, r));
-            return;
+            let r = Refuse::new(
+                RefuseReason::SessionLimit,
+                cdn_result::GENERAL_ERROR,
+                Some(error_code::INSUFFICIENT_RESOURCES),
+                format!(
+                    "{} sessions on this control connection (l2tp.max_sessions_per_tunnel)",
+                    self.sessions.len()
+                ),
+            );
+            return self.refuse_session(now, m, fl, id, remote, r, out);
         }
-        let id = Self::new_session_id(rng, ids);
         let cookie = random_bytes(rng, self.cfg.session.cookie_len);
         match Session::accept(
             &self.cfg.session,
@@ -780,6 +955,15 @@ impl Tunnel {
             fl,
         ) {
             Ok((s, icrp)) => {
+                let req = SessionRequest {
+                    local_ccid: self.local_ccid,
+                    remote_end_id: &s.remote_end_id,
+                    pw_type: s.pw_type,
+                };
+                if let Err(d) = admit(&req) {
+                    let r = Refuse::new(d.reason, d.result, d.error, d.detail);
+                    return self.refuse_session(now, m, fl, id, remote, r, out);
+                }
                 ids.insert(id);
                 let active = m.circuit_status().map(|(a, _)| a);
                 self.sessions.insert(id, s);
@@ -792,10 +976,33 @@ impl Tunnel {
                     });
                 }
             }
-            Err((remote, r)) => {
-                self.queue(now, session::cdn(self.remote_ccid, fl, 0, remote, r));
-            }
+            Err((remote, r)) => self.refuse_session(now, m, fl, id, remote, r, out),
         }
+    }
+
+    /// Refuses an ICRQ with a CDN that carries the reason as its Error
+    /// Message, and reports it.
+    #[allow(clippy::too_many_arguments)]
+    fn refuse_session(
+        &mut self,
+        now: u64,
+        m: &Message,
+        fl: Flavour,
+        local: u32,
+        remote: u32,
+        r: Refuse,
+        out: &mut Vec<Action>,
+    ) {
+        out.push(Action::Refused(Refusal {
+            local_ccid: self.local_ccid,
+            msg: m.msg_type,
+            answer: Answer::Cdn,
+            reason: r.reason,
+            detail: r.detail.clone(),
+            local_session_id: local,
+            remote_session_id: remote,
+        }));
+        self.queue(now, session::cdn(self.remote_ccid, fl, local, remote, &r));
     }
 
     fn on_session_msg(
@@ -809,12 +1016,27 @@ impl Tunnel {
         let id = m.remote_session_id().unwrap_or(0);
         let Some(s) = self.sessions.get_mut(&id) else {
             self.stats.unknown_session += 1;
+            out.push(self.dropped(
+                m,
+                RefuseReason::UnknownSession,
+                format!("no session {id} on this control connection"),
+            ));
             return;
         };
         let peer = self.remote_ccid;
         let result = match ty {
             MessageType::Icrp => s.on_icrp(m, peer).map(Some),
-            MessageType::Iccn => s.on_iccn(m).map(|_| None),
+            MessageType::Iccn => match s.on_iccn(m) {
+                Ok(true) => {
+                    out.push(Action::SessionUp(s.up()));
+                    return;
+                }
+                Ok(false) => {
+                    self.stats.repeated_iccn += 1;
+                    return;
+                }
+                Err(r) => Err(r),
+            },
             MessageType::Cdn => {
                 let rc = m.result_code();
                 let reason = DownReason::Peer {
@@ -824,10 +1046,10 @@ impl Tunnel {
                 self.remove_session(id, reason, ids, out);
                 return;
             }
-            _ if m.unknown_mandatory().is_some() => Err(Refuse {
-                result: cdn_result::GENERAL_ERROR,
-                error: Some(error_code::UNKNOWN_MANDATORY_AVP),
-            }),
+            _ if m.unknown_mandatory().is_some() => {
+                let (v, a) = m.unknown_mandatory().unwrap_or_default();
+                Err(Refuse::unknown_mandatory(v, a))
+            }
             MessageType::Sli => {
                 if let Some((active, _)) = m.circuit_status() {
                     s.circuit_active = active;
@@ -846,15 +1068,26 @@ impl Tunnel {
         };
         match result {
             Ok(reply) => {
-                if s.state == SessionState::Established {
-                    out.push(Action::SessionUp(s.up()));
-                }
                 if let Some(r) = reply {
-                    self.queue(now, r);
+                    // Initiator: established once the ICCN is
+                    // acknowledged (Tunnel::confirm_sessions).
+                    let mark = self.queue(now, r);
+                    if let Some(s) = self.sessions.get_mut(&id) {
+                        s.iccn_mark = mark;
+                    }
                 }
             }
             Err(r) => {
-                let cdn = s.cdn(peer, r);
+                let cdn = s.cdn(peer, &r);
+                out.push(Action::Refused(Refusal {
+                    local_ccid: self.local_ccid,
+                    msg: m.msg_type,
+                    answer: Answer::Cdn,
+                    reason: r.reason,
+                    detail: r.detail.clone(),
+                    local_session_id: id,
+                    remote_session_id: s.remote_id,
+                }));
                 self.queue(now, cdn);
                 let reason = DownReason::Local {
                     result: r.result,
@@ -874,7 +1107,7 @@ impl Tunnel {
     ) {
         if let Some(s) = self.sessions.remove(&id) {
             ids.remove(&id);
-            if s.state == SessionState::Established {
+            if s.is_up() {
                 out.push(Action::SessionDown(SessionDown {
                     local_ccid: self.local_ccid,
                     local_session_id: id,
@@ -892,13 +1125,16 @@ impl Tunnel {
         local_id: u32,
         result: u16,
         error: Option<u16>,
+        text: &str,
         ids: &mut HashSet<u32>,
     ) -> Vec<Action> {
         let mut out = Vec::new();
         let Some(s) = self.sessions.get(&local_id) else {
             return out;
         };
-        let cdn = s.cdn(self.remote_ccid, Refuse { result, error });
+        let mut r = Refuse::local(result, error);
+        r.detail = text.to_string();
+        let cdn = s.cdn(self.remote_ccid, &r);
         self.queue(now, cdn);
         self.remove_session(local_id, DownReason::Local { result, error }, ids, &mut out);
         out.extend(self.flush(now));
@@ -920,6 +1156,8 @@ impl Tunnel {
         }
         let id = Self::new_session_id(rng, ids);
         let cookie = random_bytes(rng, self.cfg.session.cookie_len);
+        let serial = self.next_serial;
+        self.next_serial = self.next_serial.wrapping_add(1).max(1);
         let (s, icrq) = Session::initiate(
             &self.cfg.session,
             self.local_ccid,
@@ -929,6 +1167,7 @@ impl Tunnel {
             remote_end_id,
             pw_type,
             self.flavour,
+            serial,
         );
         ids.insert(id);
         self.sessions.insert(id, s);
@@ -939,11 +1178,11 @@ impl Tunnel {
 
 #[cfg(test)]
 mod test {
+    use super::super::Denied;
     use super::super::Endpoint;
     use super::super::EndpointConfig;
     use super::super::SessionUp;
     use super::*;
-    use crate::wire::l2tp::avp::ietf;
     use crate::wire::l2tp::avp::AvpOwned;
     use crate::wire::l2tp::message::pw_type;
 
@@ -1004,7 +1243,7 @@ mod test {
             self.msg(
                 Message::new(MessageType::Sccrq, 0)
                     .with_host_name(b"pe1")
-                    .with_router_id(0x0a00_0001)
+                    .with_router_id(fl, 0x0a00_0001)
                     .with_receive_window(8)
                     .with_assigned_ccid(fl, PEER_CCID)
                     .with_pw_capabilities(fl, &[5, 4]),
@@ -1046,11 +1285,27 @@ mod test {
             .count()
     }
 
+    /// What happened, refusals aside (see [`refused`]).
     fn events(acts: &[(u8, Action)]) -> Vec<Action> {
         acts.iter()
-            .filter(|(_, a)| !matches!(a, Action::Send(_)))
+            .filter(|(_, a)| !matches!(a, Action::Send(_) | Action::Refused(_)))
             .map(|(_, a)| a.clone())
             .collect()
+    }
+
+    /// The reasons of the refusals among `acts`.
+    fn refused(acts: &[(u8, Action)]) -> Vec<RefuseReason> {
+        acts.iter()
+            .filter_map(|(_, a)| match a {
+                Action::Refused(r) => Some(r.reason),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Nothing sent and nothing happened (refusals may be reported).
+    fn quiet(acts: &[(u8, Action)]) -> bool {
+        sends(acts) == 0 && events(acts).is_empty()
     }
 
     /// Runs the handshake up to an established tunnel; returns our ccid.
@@ -1133,7 +1388,11 @@ mod test {
         assert_eq!((m.ccid, m.ns, m.nr), (PEER_CCID, 1, 3));
         assert_eq!(m.local_session_id(), Some(0x101));
         assert_eq!(m.remote_session_id(), Some(0x7777));
-        assert_eq!(m.pw_type(), Some(5));
+        // RFC 3931 §6.7: Circuit Status is a MUST; PW Type only in
+        // Cisco's draft form (rules::ICRP).
+        assert_eq!(m.circuit_status(), Some((true, true)));
+        assert_eq!(m.pw_type(), (fl == Flavour::CiscoDual).then_some(5));
+        assert_eq!(rules::check(m), vec![]);
         assert_eq!(m.assigned_cookie(), None);
         assert_eq!(m.l2_specific_sublayer(), None);
         assert_eq!(m.has_cisco_avps(), fl == Flavour::CiscoDual);
@@ -1182,7 +1441,8 @@ mod test {
         let m = &p.recv(&out)[0];
         // rng: 0x100 ccid, 0x101 session id, 0x102 cookie.
         assert_eq!(m.assigned_cookie(), Some(0x102u32.to_be_bytes().to_vec()));
-        assert_eq!(m.pw_type(), Some(4));
+        assert_eq!(m.circuit_status(), Some((true, true)));
+        assert_eq!(rules::check(m), vec![]);
     }
 
     #[test]
@@ -1356,7 +1616,7 @@ mod test {
         let mut p = Peer::new(Flavour::Ietf);
         let (ours, sid) = with_session(&mut ep, &mut p);
         // Ours.
-        let out = ep.close_session(300, ours, sid, 3, None);
+        let out = ep.close_session(300, ours, sid, 3, None, "operator");
         let m = p.recv(&out);
         assert_eq!(m[0].msg_type, Some(MessageType::Cdn));
         assert_eq!(m[0].local_session_id(), Some(sid));
@@ -1383,10 +1643,7 @@ mod test {
             Flavour::Ietf,
             0x66,
             sid2,
-            Refuse {
-                result: 2,
-                error: Some(6),
-            },
+            &Refuse::new(RefuseReason::Local, 2, Some(6), ""),
         ));
         let out = ep.handle(600, PEER, &cdn);
         assert_eq!(
@@ -1418,6 +1675,11 @@ mod test {
         );
         assert_eq!(m[0].remote_session_id(), Some(0x44));
         assert!(events(&out).is_empty());
+        assert_eq!(refused(&out), [RefuseReason::UnsupportedPwType]);
+        // The CDN names our session (not 0) and says why.
+        assert_ne!(m[0].local_session_id(), Some(0));
+        let text = m[0].result_code().unwrap().message.unwrap();
+        assert!(text.contains("PW type"), "{text}");
     }
 
     #[test]
@@ -1499,7 +1761,10 @@ mod test {
         }
         fn seal(&self, b: &mut [u8], ours: &[u8], peer: &[u8]) {
             // Our view: (ours, peer); the verifier's: (its, ours). Order
-            // the nonces canonically so both agree.
+            // the nonces canonically so both agree. The SCCRQ goes
+            // without nonces (RFC 3931 §5.4.1).
+            let sccrq = b.get(18..20) == Some(&[0, 1]);
+            let (ours, peer): (&[u8], &[u8]) = if sccrq { (&[], &[]) } else { (ours, peer) };
             let (a, c) = if ours <= peer {
                 (ours, peer)
             } else {
@@ -1509,6 +1774,8 @@ mod test {
             b[27..43].copy_from_slice(&d);
         }
         fn verify(&self, b: &[u8], ours: &[u8], peer: &[u8]) -> bool {
+            let sccrq = b.get(18..20) == Some(&[0, 1]);
+            let (ours, peer): (&[u8], &[u8]) = if sccrq { (&[], &[]) } else { (ours, peer) };
             let (a, c) = if ours <= peer {
                 (ours, peer)
             } else {
@@ -1547,6 +1814,9 @@ mod test {
             let mut next = Vec::new();
             for (to_b, bytes) in pending.drain(..) {
                 n += 1;
+                // Everything either side builds follows RFC 3931 §6.
+                let m = Message::parse(&bytes).unwrap();
+                assert_eq!(rules::check(&m), vec![], "{m:?}");
                 if lose(n, &bytes) {
                     continue;
                 }
@@ -1700,7 +1970,7 @@ mod test {
         Message::new(MessageType::Sccrq, 0)
             .with_protocol_version(1, 0)
             .with_assigned_ccid(Flavour::Ietf, 77)
-            .with_router_id(0x0a00_0001)
+            .with_router_id(Flavour::Ietf, 0x0a00_0001)
             .with_pw_capabilities(Flavour::Ietf, &[5])
             .with_random_vector(&rv)
             .avp_hidden(0, ietf::HOST_NAME, true, b"cisco-pe1", secret, &rv)
@@ -1723,7 +1993,8 @@ mod test {
 
         let mut plain = endpoint(cfg());
         let out = plain.handle(0, 1, &sccrq_hidden_host(b"s3cret"));
-        assert!(out.is_empty(), "no secret: nothing answered");
+        assert!(quiet(&out), "no secret: nothing answered");
+        assert_eq!(refused(&out), [RefuseReason::HiddenUndecodable]);
         assert_eq!(plain.stats().hidden_undecodable, 1);
         assert_eq!(plain.tunnel_count(), 0);
     }
@@ -1748,7 +2019,9 @@ mod test {
         let (_, Action::Send(rq)) = &out[0] else {
             panic!()
         };
-        assert!(b.handle(0, 1, rq).is_empty());
+        let out = b.handle(0, 1, rq);
+        assert!(quiet(&out));
+        assert_eq!(refused(&out), [RefuseReason::DigestFailed]);
         // Counted, and no half-open tunnel is kept for it.
         assert_eq!(b.stats().sccrq_auth_failures, 1);
         assert_eq!(b.tunnel_count(), 0);
@@ -1770,7 +2043,8 @@ mod test {
         };
         // Wrong key: dropped, no reply, counted.
         let out = b.handle(0, 1, rq);
-        assert!(out.is_empty());
+        assert!(quiet(&out));
+        assert_eq!(refused(&out), [RefuseReason::DigestFailed]);
         assert!(b.poll(5_000).is_empty());
         // Counted by the endpoint; the tunnel created for the SCCRQ is
         // not kept (it would hold a slot until the setup timeout).
@@ -1782,7 +2056,7 @@ mod test {
         let mut bad = rq.clone();
         let last = bad.len() - 1;
         bad[last] ^= 1;
-        assert!(c.handle(0, 1, &bad).is_empty());
+        assert!(quiet(&c.handle(0, 1, &bad)));
         // The genuine one is answered.
         let out = c.handle(0, 1, rq);
         assert_eq!(sends(&out), 1);
@@ -1848,13 +2122,22 @@ mod test {
         let mut p = Peer::new(Flavour::Ietf);
         let ours = establish(&mut ep, &mut p);
         let hello = p.msg(Message::new(MessageType::Hello, 0));
-        assert!(ep.handle(100, 9, &hello).is_empty());
+        assert_eq!(
+            refused(&ep.handle(100, 9, &hello)),
+            [RefuseReason::WrongPeer]
+        );
         assert_eq!(ep.stats().wrong_peer, 1);
         let mut m = Message::parse(&hello).unwrap();
         m.ccid = ours + 1;
-        assert!(ep.handle(100, PEER, &m.emit()).is_empty());
+        assert_eq!(
+            refused(&ep.handle(100, PEER, &m.emit())),
+            [RefuseReason::UnknownCcid]
+        );
         assert_eq!(ep.stats().unknown_ccid, 1);
-        assert!(ep.handle(100, PEER, &[1, 2, 3]).is_empty());
+        assert_eq!(
+            refused(&ep.handle(100, PEER, &[1, 2, 3])),
+            [RefuseReason::Malformed]
+        );
         assert_eq!(ep.stats().malformed, 1);
     }
 
@@ -1891,10 +2174,12 @@ mod test {
         let mut c = secret_cfg(b"s3cret");
         c.challenge = false;
         let mut ep = endpoint(c);
-        let key = auth::shared_key(DigestAlg::Md5, b"s3cret");
+        let key = auth::shared_key(b"s3cret");
         let nonce = vec![0x5au8; 16];
         let mut p = Peer::new(Flavour::Ietf);
-        let rq = Message::parse(&p.sccrq()).unwrap().with_nonce(&nonce);
+        let rq = Message::parse(&p.sccrq())
+            .unwrap()
+            .with_nonce(Flavour::Ietf, &nonce);
         let out = ep.handle(
             0,
             PEER,
@@ -1956,7 +2241,9 @@ mod test {
         let good = ack.emit_with_digest(DigestAlg::Md5, &key, &nonce, &las_nonce);
         let mut bad = good.clone();
         bad[30] ^= 1;
-        assert!(ep.handle(31_010, PEER, &bad).is_empty());
+        let out = ep.handle(31_010, PEER, &bad);
+        assert!(quiet(&out));
+        assert_eq!(refused(&out), [RefuseReason::DigestFailed]);
         let t = ep.tunnel(ours).unwrap();
         assert_eq!(t.stats().auth_failures, 1);
         assert_eq!(t.reliable().outstanding(), 1, "bad digest: Nr not used");
@@ -2032,5 +2319,316 @@ mod test {
         assert!(z.is_zlb());
         assert_eq!((z.ns, z.nr), (2, 4));
         assert_eq!(ep.tunnel(ours).unwrap().reliable().stats().duplicates, 0);
+    }
+
+    // ---- issue 8: interop ----
+
+    /// What IOS sends in an ICRQ (RFC 3931 §6.6 and the draft form):
+    /// Serial Number with M = 1 (as RFC 2661 required, §5.4.4 allows it),
+    /// Circuit Status, Session Tie Breaker and Interface MTU (vendor 9),
+    /// the VC ID in ASCII.
+    fn ios_icrq(p: &mut Peer, sid: u32, vc: &[u8]) -> Vec<u8> {
+        let m = ios_icrq_msg(p.fl, sid, vc);
+        p.msg(m)
+    }
+
+    fn ios_icrq_msg(fl: Flavour, sid: u32, vc: &[u8]) -> Message {
+        let mut m = Message::new(MessageType::Icrq, 0)
+            .with_local_session_id(fl, sid)
+            .with_remote_session_id(fl, 0)
+            .avp_u32(0, ietf::SERIAL_NUMBER, true, 7)
+            .with_pw_type(fl, pw_type::ETHERNET)
+            .with_remote_end_id(fl, vc)
+            .with_circuit_status(fl, true, true)
+            .with_tie_breaker(fl, 0x0102_0304_0506_0708);
+        if fl == Flavour::CiscoDual {
+            m = m.avp_u16(cisco::VENDOR, cisco::INTERFACE_MTU, false, 1500);
+        }
+        m
+    }
+
+    fn ios_session(fl: Flavour) {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(fl);
+        let ours = establish(&mut ep, &mut p);
+        let out = ep.handle(100, PEER, &ios_icrq(&mut p, 0x99, b"100"));
+        assert_eq!(refused(&out), vec![]);
+        let rp = p.recv(&out);
+        assert_eq!(rp[0].msg_type, Some(MessageType::Icrp));
+        assert_eq!(rules::check(&rp[0]), vec![]);
+        assert_eq!(rp[0].circuit_status(), Some((true, true)));
+        let sid = rp[0].local_session_id().unwrap();
+        let iccn = p.msg(
+            Message::new(MessageType::Iccn, 0)
+                .with_local_session_id(fl, 0x99)
+                .with_remote_session_id(fl, sid)
+                .with_circuit_status(fl, true, false),
+        );
+        let out = ep.handle(200, PEER, &iccn);
+        match &events(&out)[..] {
+            [Action::SessionUp(u)] => {
+                assert_eq!(u.local_ccid, ours);
+                assert_eq!(u.remote_end_id, b"100");
+            }
+            e => panic!("{e:?}"),
+        }
+        assert_eq!(ep.tunnel(ours).unwrap().stats().nonconformant_rx, 0);
+    }
+
+    #[test]
+    fn ios_icrq_with_serial_number_m1_comes_up_dual() {
+        ios_session(Flavour::CiscoDual);
+    }
+
+    #[test]
+    fn ios_icrq_with_serial_number_m1_comes_up_ietf() {
+        ios_session(Flavour::Ietf);
+    }
+
+    /// Any registered IETF AVP with M = 1 is recognised, however unused
+    /// (§5.2: "the M bit is of no consequence"); an unregistered one still
+    /// refuses the session, and the CDN says which.
+    #[test]
+    fn registered_avps_never_tear_down() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        establish(&mut ep, &mut p);
+        for (i, attr) in [2u16, 3, 9, 14, 24, 30, 46, 80, 91, 101]
+            .into_iter()
+            .enumerate()
+        {
+            let m = ios_icrq_msg(Flavour::Ietf, 0x200 + i as u32, b"1");
+            let b = p.msg(m.avp_u16(0, attr, true, 0));
+            let out = ep.handle(100, PEER, &b);
+            assert_eq!(refused(&out), vec![], "attr {attr}");
+            assert_eq!(
+                p.recv(&out)[0].msg_type,
+                Some(MessageType::Icrp),
+                "attr {attr}"
+            );
+        }
+        let m = ios_icrq_msg(Flavour::Ietf, 0x300, b"1");
+        let b = p.msg(m.avp_u16(0, 250, true, 0));
+        let out = ep.handle(100, PEER, &b);
+        assert_eq!(refused(&out), [RefuseReason::UnknownMandatoryAvp]);
+        let cdn = &p.recv(&out)[0];
+        let rc = cdn.result_code().unwrap();
+        assert_eq!((rc.result, rc.error), (2, Some(8)));
+        assert_eq!(
+            rc.message.as_deref(),
+            Some("unknown mandatory AVP: unregistered attribute 250")
+        );
+        assert_ne!(cdn.local_session_id(), Some(0));
+        assert_eq!(cdn.remote_session_id(), Some(0x300));
+    }
+
+    /// A router that restarts and reuses its Control Connection ID opens
+    /// a new tunnel (RFC 3931 §3.3), answered with a fresh SCCRP, not the
+    /// old tunnel's ZLB; the old one goes once the new one is up.
+    #[test]
+    fn restart_reusing_ccid_gets_a_new_tunnel() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::CiscoDual);
+        let (old, _) = with_session(&mut ep, &mut p);
+        // The router restarts: same ccid, Ns from 0.
+        let mut p2 = Peer::new(Flavour::CiscoDual);
+        let out = ep.handle(1_000, PEER, &p2.sccrq());
+        let rp = p2.recv(&out);
+        assert_eq!(rp.len(), 1, "{out:?}");
+        assert_eq!(rp[0].msg_type, Some(MessageType::Sccrp));
+        assert_eq!((rp[0].ns, rp[0].nr), (0, 1));
+        let new = rp[0].assigned_ccid().unwrap();
+        assert_ne!(new, old);
+        assert_eq!(ep.tunnel_count(), 2);
+        // Its SCCCN brings it up and drops the old one with its session.
+        p2.ccid = new;
+        let out = ep.handle(1_010, PEER, &p2.msg(Message::new(MessageType::Scccn, 0)));
+        let ev = events(&out);
+        assert!(
+            matches!(ev[0], Action::TunnelUp(TunnelUp { local_ccid, .. }) if local_ccid == new)
+        );
+        assert!(ev.iter().any(|e| matches!(e, Action::SessionDown(_))));
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            Action::TunnelDown(TunnelDown { reason: DownReason::Replaced, local_ccid, .. })
+                if *local_ccid == old
+        )));
+        assert_eq!(refused(&out), [RefuseReason::Replaced]);
+        // Silently: nothing is sent toward the old ccid (it is the new one's).
+        assert_eq!(p2.recv(&out).len(), 0);
+        assert!(ep.tunnel(old).is_none());
+        assert_eq!(ep.tunnel(new).unwrap().state(), TunnelState::Established);
+    }
+
+    /// The same after the old tunnel was stopped (StopCCN, Closing): the
+    /// closing tunnel does not swallow the new SCCRQ either.
+    #[test]
+    fn restart_while_closing_gets_a_new_tunnel() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let old = establish(&mut ep, &mut p);
+        ep.stop_tunnel(500, old, stopccn_result::GENERAL_REQUEST_TO_CLEAR, None);
+        assert_eq!(ep.tunnel(old).unwrap().state(), TunnelState::Closing);
+        let mut p2 = Peer::new(Flavour::Ietf);
+        let rp = {
+            let x = p2.sccrq();
+            p2.recv(&ep.handle(1_000, PEER, &x))
+        };
+        assert_eq!(rp[0].msg_type, Some(MessageType::Sccrp));
+        assert_ne!(rp[0].assigned_ccid(), Some(old));
+    }
+
+    /// Repeated ICCNs (new Ns each) never make a second SessionUp: the
+    /// data plane would take a member slot for each (zombie sessions).
+    #[test]
+    fn repeated_iccn_reports_up_once() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let (ours, sid) = with_session(&mut ep, &mut p);
+        for i in 0..3 {
+            let iccn = p.msg(
+                Message::new(MessageType::Iccn, 0)
+                    .with_local_session_id(Flavour::Ietf, 0x55)
+                    .with_remote_session_id(Flavour::Ietf, sid),
+            );
+            let out = ep.handle(300 + i, PEER, &iccn);
+            assert!(events(&out).is_empty(), "{out:?}");
+        }
+        assert_eq!(ep.tunnel(ours).unwrap().stats().repeated_iccn, 3);
+        let cdn = p.msg(session::cdn(
+            0,
+            Flavour::Ietf,
+            0x55,
+            sid,
+            &Refuse::new(RefuseReason::Local, 3, None, ""),
+        ));
+        let out = ep.handle(400, PEER, &cdn);
+        assert_eq!(events(&out).len(), 1);
+        assert_eq!(ep.tunnel(ours).unwrap().session_count(), 0);
+    }
+
+    /// A second ICRQ for a peer session that already has one is refused.
+    #[test]
+    fn duplicate_icrq_refused() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let (ours, _) = with_session(&mut ep, &mut p);
+        let out = ep.handle(300, PEER, &p.icrq(0x55, pw_type::ETHERNET));
+        assert_eq!(refused(&out), [RefuseReason::FsmError]);
+        assert_eq!(p.recv(&out)[0].msg_type, Some(MessageType::Cdn));
+        assert_eq!(ep.tunnel(ours).unwrap().session_count(), 1);
+    }
+
+    /// The caller's admission check refuses before ICRP, and the CDN
+    /// carries its result, error and text.
+    #[test]
+    fn admission_refuses_with_the_callers_reason() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let ours = establish(&mut ep, &mut p);
+        let icrq = ios_icrq(&mut p, 0x42, b"200");
+        let mut asked = Vec::new();
+        let out = ep.handle_with(100, PEER, &icrq, &mut |peer, r| {
+            asked.push((*peer, r.remote_end_id.to_vec(), r.pw_type));
+            Err(Denied {
+                reason: RefuseReason::NoSwitch,
+                result: 24,
+                error: None,
+                detail: "no switch has VC ID 200".into(),
+            })
+        });
+        assert_eq!(asked, vec![(PEER, b"200".to_vec(), 5)]);
+        assert_eq!(refused(&out), [RefuseReason::NoSwitch]);
+        let cdn = &p.recv(&out)[0];
+        assert_eq!(cdn.msg_type, Some(MessageType::Cdn));
+        let rc = cdn.result_code().unwrap();
+        assert_eq!(rc.result, 24);
+        assert_eq!(rc.message.as_deref(), Some("no switch has VC ID 200"));
+        assert_eq!(rules::check(cdn), vec![]);
+        assert_eq!(ep.tunnel(ours).unwrap().session_count(), 0);
+    }
+
+    /// A peer that never acknowledges our CDN costs the retransmission
+    /// budget and no more: the CDN goes out 1 + max_retries times, then
+    /// the peer is declared dead.
+    #[test]
+    fn never_acked_cdn_costs_the_retransmission_budget() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let (ours, sid) = with_session(&mut ep, &mut p);
+        let mut cdns = sends(&ep.close_session(300, ours, sid, 3, None, "bye"));
+        let mut t = 300;
+        let mut down = false;
+        while t < 300 + 200_000 {
+            t += 100;
+            let out = ep.poll(t);
+            cdns += out
+                .iter()
+                .filter(|(_, a)| matches!(a, Action::Send(b) if Message::parse(b).is_ok_and(|m| m.msg_type == Some(MessageType::Cdn))))
+                .count();
+            down |= out.iter().any(|(_, a)| {
+                matches!(
+                    a,
+                    Action::TunnelDown(TunnelDown {
+                        reason: DownReason::PeerDead,
+                        ..
+                    })
+                )
+            });
+        }
+        let retries = cfg().reliable.max_retries as usize;
+        assert_eq!(cdns, 1 + retries);
+        assert!(down);
+        assert_eq!(ep.tunnel_count(), 0);
+    }
+
+    /// The initiator reports a session up only when the peer has
+    /// acknowledged its ICCN (RFC 3931 §4.2), not when it sends it.
+    #[test]
+    fn initiator_up_only_after_iccn_acked() {
+        let mut a = endpoint(cfg());
+        let mut b = endpoint(cfg());
+        let fwd = |to: &mut Endpoint<u8>, now: u64, out: Vec<(u8, Action)>| -> Vec<(u8, Action)> {
+            let mut r = Vec::new();
+            for (_, x) in out {
+                if let Action::Send(bytes) = x {
+                    r.extend(to.handle(now, 9, &bytes));
+                }
+            }
+            r
+        };
+        let (ccid, out) = a.connect(0, 9);
+        let out = fwd(&mut b, 0, out); // SCCRQ -> SCCRP
+        let out = fwd(&mut a, 0, out); // SCCRP -> SCCCN
+        let _ = fwd(&mut b, 0, out);
+        let (sid, out) = a.open_session(10, ccid, b"7", 5).unwrap();
+        let icrq = out
+            .iter()
+            .find_map(|(_, x)| match x {
+                Action::Send(b) => Message::parse(b).ok(),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(icrq.serial_number(), Some(1));
+        assert_eq!(rules::check(&icrq), vec![]);
+        let out = fwd(&mut b, 10, out); // ICRQ -> ICRP
+        let out = fwd(&mut a, 10, out); // ICRP -> ICCN (not up yet)
+        assert!(!out.iter().any(|(_, x)| matches!(x, Action::SessionUp(_))));
+        let s = a.tunnel(ccid).unwrap().session(sid).unwrap();
+        assert_eq!(s.state, SessionState::Established);
+        assert!(!s.is_up());
+        let iccn: Vec<(u8, Action)> = out
+            .into_iter()
+            .filter(|(_, x)| matches!(x, Action::Send(_)))
+            .collect();
+        let out = fwd(&mut b, 20, iccn); // las: up
+        assert!(out.iter().any(|(_, x)| matches!(x, Action::SessionUp(_))));
+        // las's acknowledgement (after its ack delay) brings the edge up.
+        let ack = b.poll(20 + cfg().reliable.ack_delay + 1);
+        let out = fwd(&mut a, 500, ack);
+        assert!(out
+            .iter()
+            .any(|(_, x)| matches!(x, Action::SessionUp(u) if u.local_session_id == sid)));
+        assert!(a.tunnel(ccid).unwrap().session(sid).unwrap().is_up());
     }
 }
