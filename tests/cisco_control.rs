@@ -24,6 +24,7 @@ use las::wire::l2tp::avp::{cisco, ietf, AvpOwned};
 use las::wire::l2tp::message::{
     cdn_result, error_code, stopccn_result, Flavour, Message, MessageType,
 };
+use las::wire::l2tp::rules;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::collections::VecDeque;
 use std::io::Read;
@@ -528,46 +529,27 @@ impl Peer {
 
 // ---------------------------------------------------------------- messages
 
-/// (vendor, attr, M, H) of every AVP, sorted.
-fn avp_set(m: &Message) -> Vec<(u16, u16, bool, bool)> {
-    let mut v: Vec<_> = m
-        .avps
-        .iter()
-        .map(|a| (a.vendor, a.attr, a.mandatory, a.hidden))
-        .collect();
-    v.sort();
-    v
-}
-
-/// The AVPs a message of flavour `fl` has for IETF attributes `attrs`
-/// that have a Cisco twin, plus `plain` (IETF, M = 1) and `cisco_extra`
-/// (vendor 9, M = 1), sorted.
-fn want_set(
-    fl: Flavour,
-    dual: &[u16],
-    plain: &[u16],
-    cisco_extra: &[u16],
-) -> Vec<(u16, u16, bool, bool)> {
-    let mut v = Vec::new();
-    for &a in plain {
-        v.push((ietf::VENDOR, a, true, false));
-    }
-    for &a in dual {
-        match fl {
-            Flavour::Ietf => v.push((ietf::VENDOR, a, true, false)),
-            Flavour::CiscoDual => {
-                v.push((ietf::VENDOR, a, false, false));
-                v.push((cisco::VENDOR, cisco::from_ietf(a).unwrap(), true, false));
+/// Checks `m` against RFC 3931 §6 (`wire::l2tp::rules`) and the M bits
+/// of its flavour: IETF-only, the M bit the RFC asks for; Cisco's dual
+/// form, M = 0 on the AVPs RFC 3931 introduced (58..=76) as IOS sends
+/// them, M = 1 on every vendor-9 AVP; no vendor-9 AVP to an IETF peer.
+fn check_conforms(m: &Message, fl: Flavour) {
+    assert_eq!(rules::check(m), vec![], "{m:?} breaks RFC 3931 §6");
+    for a in &m.avps {
+        match (fl, a.vendor) {
+            (Flavour::Ietf, cisco::VENDOR) => panic!("IETF peer got a vendor-9 AVP: {m:?}"),
+            (_, cisco::VENDOR) => assert!(a.mandatory, "vendor-9 {} with M = 0", a.attr),
+            (Flavour::CiscoDual, _) if (58..=76).contains(&a.attr) => {
+                assert!(!a.mandatory, "dual form: IETF {} with M = 1", a.attr)
             }
+            (_, _) => assert_eq!(
+                a.mandatory,
+                ietf::rfc_m_bit(a.attr),
+                "M bit of IETF {} in {m:?}",
+                a.attr
+            ),
         }
     }
-    if fl == Flavour::CiscoDual {
-        for &a in cisco_extra {
-            v.push((cisco::VENDOR, a, true, false));
-        }
-    }
-    v.sort();
-    v
 }
 
 fn find(m: &Message, vendor: u16, attr: u16) -> &AvpOwned {
@@ -590,26 +572,66 @@ fn be32(v: &[u8]) -> u32 {
     u32::from_be_bytes(v.try_into().expect("4 bytes"))
 }
 
-fn sccrq(fl: Flavour, my_ccid: u32) -> Message {
-    let m = Message::new(T::Sccrq, 0)
-        .with_host_name(b"ios-pe1")
-        .with_router_id(0x0a00_0001)
-        .with_assigned_ccid(fl, my_ccid)
-        .with_pw_capabilities(fl, &[5, 4])
-        .with_receive_window(1024);
-    match fl {
-        Flavour::Ietf => m,
-        Flavour::CiscoDual => m.avp_u16(cisco::VENDOR, cisco::DRAFT_AVP_VERSION, true, 1),
-    }
+/// A real Cisco IOS SCCRQ (L2TPv3 over IP, `protocol l2tpv3`, no
+/// authentication), byte for byte from the original Python LAS project:
+/// github.com/cdevr/pyl2tpv3as, test.py, `testDecodeSCCRQ` (after the 4
+/// zero bytes of the session ID). Host "ar1.bru1", vendor "Cisco
+/// Systems, Inc.", Protocol Version and Framing Capabilities with M = 1,
+/// a Tie Breaker, IETF 56/57 and vendor-9 110/111 (M = 0), RFC 3931 AVPs
+/// with M = 0 and their vendor-9 copies with M = 1.
+const IOS_SCCRQ: &str = "c80300d90000000000000000\
+    80080000000000018008000000020100800a0000000300000000000e000000053c\
+    1a508b77f271de0008000000061130800e000000076172312e6272753100190000\
+    0008436973636f2053797374656d732c20496e632e80080000000a040000060000\
+    0038000600000039000a0000003c5e8ca002000a0000003da6ef07760018000000\
+    3e000500040006000700010003000a0009000b800a00090001a6ef077680180009\
+    0002000500040006000700010003000a0009000b80080009000a00010006000900\
+    6e00060009006f";
+
+fn unhex(s: &str) -> Vec<u8> {
+    let s: String = s.split_whitespace().collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
+/// IOS's SCCRQ with our Control Connection ID in both its IETF and its
+/// vendor-9 form. For `protocol l2tpv3ietf` (IETF only) the same without
+/// the vendor-9 AVPs: we have no capture of that mode, and this is the
+/// least we can infer from the dual one.
+fn sccrq(fl: Flavour, my_ccid: u32) -> Message {
+    let mut m = Message::parse(&unhex(IOS_SCCRQ)).unwrap();
+    for a in &mut m.avps {
+        if (a.vendor, a.attr) == (ietf::VENDOR, ietf::ASSIGNED_CONTROL_CONNECTION_ID)
+            || (a.vendor, a.attr) == (cisco::VENDOR, cisco::ASSIGNED_CONNECTION_ID)
+        {
+            a.value = my_ccid.to_be_bytes().to_vec();
+        }
+    }
+    if fl == Flavour::Ietf {
+        m.avps.retain(|a| a.vendor != cisco::VENDOR);
+    }
+    m
+}
+
+/// An ICRQ as IOS builds it (RFC 3931 §6.6 and the draft form): Serial
+/// Number with M = 1 (RFC 2661 required it; §5.4.4 allows it), PW type,
+/// the VC ID as ASCII, Circuit Status, a Session Tie Breaker, and in the
+/// dual form the vendor-9 copies and the Interface MTU (9/14).
 fn icrq(fl: Flavour, sid: u32, vc: &[u8], pw: u16) -> Message {
-    Message::new(T::Icrq, 0)
+    let m = Message::new(T::Icrq, 0)
         .with_local_session_id(fl, sid)
         .with_remote_session_id(fl, 0)
+        .avp_u32(ietf::VENDOR, ietf::SERIAL_NUMBER, true, sid ^ 0x5a5a)
         .with_remote_end_id(fl, vc)
         .with_pw_type(fl, pw)
         .with_circuit_status(fl, true, true)
+        .with_tie_breaker(fl, 0x3c1a_508b_77f2_71de ^ u64::from(sid));
+    match fl {
+        Flavour::Ietf => m,
+        Flavour::CiscoDual => m.avp_u16(cisco::VENDOR, cisco::INTERFACE_MTU, true, 1500),
+    }
 }
 
 fn iccn(fl: Flavour, ours: u32, theirs: u32) -> Message {
@@ -648,22 +670,12 @@ fn open_tunnel(las: &Las, p: &mut Peer, fl: Flavour) -> u32 {
 
 fn check_sccrp(las: &Las, r: &Message, fl: Flavour) {
     assert_eq!((r.ns, r.nr), (0, 1), "SCCRP Ns/Nr");
-    assert_eq!(
-        avp_set(r),
-        want_set(
-            fl,
-            &[
-                ietf::ASSIGNED_CONTROL_CONNECTION_ID,
-                ietf::PW_CAPABILITY_LIST
-            ],
-            &[ietf::HOST_NAME, ietf::ROUTER_ID, ietf::RECEIVE_WINDOW_SIZE],
-            &[cisco::DRAFT_AVP_VERSION],
-        ),
-        "SCCRP AVPs: {r:?}"
-    );
+    check_conforms(r, fl);
     assert_eq!(r.host_name(), Some(&b"las-test"[..]));
     assert_eq!(r.router_id(), Some(u32::from(las.las_ip)));
     assert_eq!(r.receive_window(), Some(16));
+    // IOS sent Protocol Version 1.0: echoed (rules: Interop).
+    assert_eq!(r.protocol_version(), Some((1, 0)));
     assert_eq!(
         dual_value(r, fl, ietf::PW_CAPABILITY_LIST),
         vec![0, 5, 0, 4],
@@ -683,25 +695,17 @@ fn check_sccrp(las: &Las, r: &Message, fl: Flavour) {
 fn open_session(p: &mut Peer, fl: Flavour, ours: u32) -> u32 {
     p.send(icrq(fl, ours, b"100", 5));
     let r = p.expect(T::Icrp);
-    assert_eq!(
-        avp_set(&r),
-        want_set(
-            fl,
-            &[
-                ietf::LOCAL_SESSION_ID,
-                ietf::REMOTE_SESSION_ID,
-                ietf::PW_TYPE
-            ],
-            &[],
-            &[],
-        ),
-        "ICRP AVPs (no cookie by default): {r:?}"
-    );
+    check_conforms(&r, fl);
     let sid = be32(&dual_value(&r, fl, ietf::LOCAL_SESSION_ID));
     assert_ne!(sid, 0, "las's Session ID");
     assert_eq!(be32(&dual_value(&r, fl, ietf::REMOTE_SESSION_ID)), ours);
-    assert_eq!(dual_value(&r, fl, ietf::PW_TYPE), vec![0, 5]);
-    assert_eq!(r.assigned_cookie(), None);
+    // RFC 3931 §6.7 / §5.4.5: Circuit Status, active and new.
+    assert_eq!(dual_value(&r, fl, ietf::CIRCUIT_STATUS), vec![0, 3]);
+    match fl {
+        Flavour::CiscoDual => assert_eq!(dual_value(&r, fl, ietf::PW_TYPE), vec![0, 5]),
+        Flavour::Ietf => assert_eq!(r.pw_type(), None, "PW Type is not an ICRP AVP"),
+    }
+    assert_eq!(r.assigned_cookie(), None, "no cookie by default");
     p.send(iccn(fl, ours, sid));
     p.expect_zlb();
     sid
@@ -737,7 +741,7 @@ fn full_flow(name: &str, net: u8, udp: bool, fl: Flavour) {
     assert_eq!(t[0].peer, las.my_ip.to_string());
     assert_eq!(t[0].encap, if udp { "udp:1701" } else { "ip" });
     assert_eq!(t[0].state, "established");
-    assert_eq!(t[0].host_name, "ios-pe1");
+    assert_eq!(t[0].host_name, "ar1.bru1");
     let want_fl = match fl {
         Flavour::Ietf => "ietf",
         Flavour::CiscoDual => "ciscodual",
@@ -975,12 +979,26 @@ fn errors_and_malformed() {
     let rc = c.result_code().expect("Result Code");
     assert_eq!(rc.result, cdn_result::UNSUPPORTED_PW_TYPE, "{c:?}");
     assert_eq!(c.remote_session_id(), Some(0x3001));
-    assert_eq!(c.local_session_id(), Some(0));
+    // The CDN names the session las would have given (RFC 3931 §6.12)
+    // and says why in its Error Message (§5.4.2).
+    assert_ne!(c.local_session_id(), Some(0));
+    assert!(c.local_session_id().is_some());
+    assert!(
+        rc.message.as_deref().is_some_and(|m| m.contains("PW type 11")),
+        "{rc:?}"
+    );
     assert!(find(&c, ietf::VENDOR, ietf::RESULT_CODE).mandatory);
+    check_conforms(&c, fl);
+    p.ack();
+
+    // A registered AVP with M = 1 that las does not use (here RFC 4454's
+    // OAM Emulation Required, 87) is recognised: no teardown (§5.2).
+    p.send(icrq(fl, 0x3004, b"100", 5).avp_u16(ietf::VENDOR, 87, true, 0));
+    p.expect(T::Icrp);
     p.ack();
 
     // An unknown mandatory AVP in an ICRQ: CDN result 2, error 8.
-    p.send(icrq(fl, 0x3002, b"100", 5).avp_u32(ietf::VENDOR, 99, true, 7));
+    p.send(icrq(fl, 0x3002, b"100", 5).avp_u32(ietf::VENDOR, 250, true, 7));
     let c = p.expect(T::Cdn);
     let rc = c.result_code().expect("Result Code");
     assert_eq!(
@@ -992,9 +1010,13 @@ fn errors_and_malformed() {
         "{c:?}"
     );
     assert_eq!(c.remote_session_id(), Some(0x3002));
+    assert_eq!(
+        c.result_code().unwrap().message.as_deref(),
+        Some("unknown mandatory AVP: unregistered attribute 250")
+    );
     p.ack();
     // ... but an unknown AVP with M = 0 is ignored (RFC 3931 §5.2).
-    p.send(icrq(fl, 0x3003, b"100", 5).avp_u32(ietf::VENDOR, 99, false, 7));
+    p.send(icrq(fl, 0x3003, b"100", 5).avp_u32(ietf::VENDOR, 250, false, 7));
     p.expect(T::Icrp);
     p.ack();
     assert_eq!(las.tunnels()[0].state, "established");
@@ -1014,6 +1036,18 @@ fn errors_and_malformed() {
     );
     assert_ne!(s.assigned_ccid(), Some(0));
     assert!(s.assigned_ccid().is_some());
+    assert_eq!(
+        s.result_code().unwrap().message.as_deref(),
+        Some("unknown mandatory AVP: Cisco attribute 9/200")
+    );
+    // Every refusal is counted by reason and logged with the peer.
+    assert_eq!(las.control("refused_unsupported_pw_type"), 1);
+    assert_eq!(las.control("refused_unknown_mandatory_avp"), 2);
+    let log = las.logs();
+    assert!(
+        log.contains("Icrq from 198.19.7.10:1701 refused (answered with CDN, unsupported_pw_type)"),
+        "{log}"
+    );
 
     // Malformed control messages: counted, never answered, no crash.
     let before = las.control("l2tp_malformed");
@@ -1071,7 +1105,7 @@ fn message_digest_authentication() {
     }
     let las = Las::start("auth", 8, "secret = \"s3cret\"\n", SWITCH);
     let fl = Flavour::CiscoDual;
-    let key = auth::shared_key(DigestAlg::Md5, b"s3cret");
+    let key = auth::shared_key(b"s3cret");
     let our_nonce: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
     let mut p = Peer::udp(&las, las.my_ip, 1701, 0x0c15_c008);
     p.auth = Some(AuthState {
@@ -1079,7 +1113,7 @@ fn message_digest_authentication() {
         our_nonce: our_nonce.clone(),
         las_nonce: Vec::new(),
     });
-    p.send(sccrq(fl, p.my_ccid).with_nonce(&our_nonce));
+    p.send(sccrq(fl, p.my_ccid).with_nonce(fl, &our_nonce));
     let (r, raw) = p.expect_raw(T::Sccrp);
     // Message Digest right after the Message Type, MD5 (type 0, 16 bytes).
     let d = &r.avps[0];
@@ -1158,20 +1192,15 @@ fn message_digest_authentication() {
     // An SCCRQ with a wrong digest: no answer, counted.
     let mut q = Peer::udp(&las, las.my_ip, 0, 0x0c15_c009);
     let mut rq = sccrq(fl, q.my_ccid)
-        .with_nonce(&our_nonce)
-        .emit_with_digest(
-            DigestAlg::Md5,
-            &auth::shared_key(DigestAlg::Md5, b"wrong"),
-            &our_nonce,
-            &[],
-        );
+        .with_nonce(fl, &our_nonce)
+        .emit_with_digest(DigestAlg::Md5, &auth::shared_key(b"wrong"), &our_nonce, &[]);
     q.send_raw(&rq);
     q.expect_silence(Duration::from_millis(700));
     assert_eq!(las.control("l2tp_auth_failures"), 3);
     // ... and leaves no half-open tunnel behind to hold a slot.
     assert_eq!(las.tunnels().len(), 1, "{:?}", las.tunnels());
     // Without any digest at all: no answer either.
-    rq = sccrq(fl, q.my_ccid).with_nonce(&our_nonce).emit();
+    rq = sccrq(fl, q.my_ccid).with_nonce(fl, &our_nonce).emit();
     q.send_raw(&rq);
     q.expect_silence(Duration::from_millis(700));
     assert_eq!(las.control("l2tp_auth_failures"), 4);

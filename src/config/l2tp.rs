@@ -10,12 +10,52 @@ pub enum Digest {
     Sha1,
 }
 
-/// `[[l2tp.peer]]`: a secret for the peers in a prefix.
+/// How a peer with a secret authenticates (`auth`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMode {
+    /// RFC 3931 Message Digest on every message, with nonces (Cisco
+    /// `digest secret`, ProL2TP).
+    Digest,
+    /// RFC 2661 CHAP-style Challenge / Challenge Response in the
+    /// SCCRQ/SCCRP/SCCCN only (Cisco `authentication` + `password`,
+    /// L2TPv2-derived stacks, freeRtr).
+    Challenge,
+    /// Both.
+    Both,
+}
+
+impl AuthMode {
+    pub fn digest(self) -> bool {
+        matches!(self, AuthMode::Digest | AuthMode::Both)
+    }
+
+    pub fn challenge(self) -> bool {
+        matches!(self, AuthMode::Challenge | AuthMode::Both)
+    }
+}
+
+fn auth_mode(key: &str, s: &str) -> R<AuthMode> {
+    match s {
+        "digest" => Ok(AuthMode::Digest),
+        "challenge" => Ok(AuthMode::Challenge),
+        "both" => Ok(AuthMode::Both),
+        o => Err(ConfigError::new(
+            key,
+            format!("{o:?}"),
+            "must be \"digest\", \"challenge\" or \"both\"",
+        )),
+    }
+}
+
+/// `[[l2tp.peer]]`: a secret (and how to use it) for the peers in a
+/// prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct L2tpPeer {
     pub prefix: Ipv4Addr,
     pub prefix_len: u8,
     pub secret: String,
+    /// `None`: the global `l2tp.auth`.
+    pub auth: Option<AuthMode>,
 }
 
 type R<T> = Result<T, ConfigError>;
@@ -88,10 +128,16 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
         let secret = p
             .secret
             .ok_or_else(|| ConfigError::new(key("secret"), "(missing)", "required"))?;
+        let auth = p
+            .auth
+            .as_deref()
+            .map(|a| auth_mode(&key("auth"), a))
+            .transpose()?;
         peers.push(L2tpPeer {
             prefix,
             prefix_len,
             secret: nonempty(&key("secret"), secret)?,
+            auth,
         });
     }
     let digest = match r.digest.as_deref() {
@@ -105,11 +151,29 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
             ))
         }
     };
-    let challenge = r.challenge.unwrap_or(false);
-    if challenge && secret.is_none() && peers.is_empty() {
+    // `challenge = true` is the older spelling of `auth = "both"`.
+    let auth = match (r.auth.as_deref(), r.challenge) {
+        (Some(_), Some(c)) => {
+            return Err(ConfigError::new(
+                "l2tp.challenge",
+                c,
+                "give either l2tp.auth or the older l2tp.challenge, not both",
+            ))
+        }
+        (Some(a), None) => auth_mode("l2tp.auth", a)?,
+        (None, Some(true)) => AuthMode::Both,
+        (None, _) => AuthMode::Digest,
+    };
+    let set_explicitly = r.auth.is_some() || r.challenge == Some(true);
+    if set_explicitly && auth.challenge() && secret.is_none() && peers.is_empty() {
+        let (key, v) = if r.challenge.is_some() {
+            ("l2tp.challenge", "true".to_string())
+        } else {
+            ("l2tp.auth", format!("{:?}", r.auth.unwrap_or_default()))
+        };
         return Err(ConfigError::new(
-            "l2tp.challenge",
-            "true",
+            key,
+            v,
             "needs l2tp.secret or [[l2tp.peer]] secrets",
         ));
     }
@@ -159,7 +223,7 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
         secret,
         peers,
         digest,
-        challenge,
+        auth,
         auto_switch: r.auto_switch.unwrap_or(true),
         cookie_len,
         l2spec,
@@ -169,7 +233,7 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
 
 #[cfg(test)]
 mod test {
-    use crate::config::{Config, Digest};
+    use crate::config::{AuthMode, Config, Digest};
 
     const BASE: &str =
         "[[port]]\nname = \"p\"\ndevice = \"net_null0\"\naddress = \"192.0.2.1/24\"\n";
@@ -201,8 +265,32 @@ mod test {
         assert_eq!(l.secret_for("10.1.9.3".parse().unwrap()), Some("a"));
         assert_eq!(l.secret_for("10.9.9.3".parse().unwrap()), Some("g"));
         assert!(l.allowed("10.200.0.1".parse().unwrap()));
+        assert_eq!(
+            l.auth_for("10.1.2.3".parse().unwrap()),
+            Some(("b", AuthMode::Digest))
+        );
         assert!(l.allowed("192.0.2.7".parse().unwrap()));
         assert!(!l.allowed("192.0.2.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn auth_modes_per_prefix() {
+        let c = cfg("[l2tp]\nsecret = \"g\"\nauth = \"both\"\n\
+             [[l2tp.peer]]\nprefix = \"10.1.0.0/16\"\nsecret = \"cisco\"\nauth = \"challenge\"\n\
+             [[l2tp.peer]]\nprefix = \"10.2.0.0/16\"\nsecret = \"pro\"\n")
+        .unwrap();
+        let l = &c.l2tp;
+        let at = |ip: &str| l.auth_for(ip.parse().unwrap());
+        assert_eq!(at("10.1.0.9"), Some(("cisco", AuthMode::Challenge)));
+        assert_eq!(at("10.2.0.9"), Some(("pro", AuthMode::Both)));
+        assert_eq!(at("10.3.0.9"), Some(("g", AuthMode::Both)));
+        assert_eq!(
+            cfg("").unwrap().l2tp.auth_for("10.3.0.9".parse().unwrap()),
+            None
+        );
+        let old = cfg("[l2tp]\nsecret = \"g\"\nchallenge = true\n").unwrap();
+        assert_eq!(old.l2tp.auth, AuthMode::Both);
+        assert!(AuthMode::Challenge.challenge() && !AuthMode::Challenge.digest());
     }
 
     #[test]
@@ -223,6 +311,16 @@ mod test {
             ),
             ("[l2tp]\nrouter_id = \"r\"\n", "l2tp.router_id"),
             ("[l2tp]\nl2spec = \"x\"\n", "l2tp.l2spec"),
+            ("[l2tp]\nauth = \"chap\"\nsecret = \"s\"\n", "l2tp.auth"),
+            ("[l2tp]\nauth = \"challenge\"\n", "l2tp.auth"),
+            (
+                "[l2tp]\nauth = \"both\"\nchallenge = true\nsecret = \"s\"\n",
+                "l2tp.challenge",
+            ),
+            (
+                "[[l2tp.peer]]\nprefix = \"10.0.0.0/8\"\nsecret = \"s\"\nauth = \"md5\"\n",
+                "l2tp.peer[0].auth",
+            ),
         ] {
             let e = cfg(t).unwrap_err();
             assert_eq!(e.key, key, "{t}: {e}");

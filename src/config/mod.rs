@@ -16,7 +16,7 @@ mod l2tp;
 mod raw;
 mod validate;
 
-pub use l2tp::{Digest, L2tpPeer};
+pub use l2tp::{AuthMode, Digest, L2tpPeer};
 
 pub use crate::switch::flap::FlapConfig;
 pub use crate::switch::policy::{MssClamp, MtuPolicy, VlanMode};
@@ -161,8 +161,9 @@ pub struct L2tp {
     /// Per-prefix secrets (the longest matching prefix wins over `secret`).
     pub peers: Vec<L2tpPeer>,
     pub digest: Digest,
-    /// Also require the CHAP-style challenge (Cisco `authentication`).
-    pub challenge: bool,
+    /// How peers with a secret authenticate (default `digest`), unless
+    /// their `[[l2tp.peer]]` says otherwise.
+    pub auth: AuthMode,
     /// Create a virtual switch for an unknown VC ID (default true).
     pub auto_switch: bool,
     /// Length of the cookie las assigns to dynamic sessions: 0, 4 or 8.
@@ -190,7 +191,7 @@ impl Default for L2tp {
             secret: None,
             peers: Vec::new(),
             digest: Digest::Md5,
-            challenge: false,
+            auth: AuthMode::Digest,
             auto_switch: true,
             cookie_len: 0,
             l2spec: L2SpecCfg::None,
@@ -212,6 +213,24 @@ impl L2tp {
             .max_by_key(|p| p.prefix_len)
             .map(|p| p.secret.as_str())
             .or(self.secret.as_deref())
+    }
+
+    /// The secret and authentication mode for a peer address: the
+    /// longest matching `[[l2tp.peer]]` prefix (its `auth`, else the
+    /// global one), else the global secret. `None`: no authentication.
+    pub fn auth_for(&self, ip: Ipv4Addr) -> Option<(&str, AuthMode)> {
+        let p = self
+            .peers
+            .iter()
+            .filter(|p| {
+                u32::from(ip) & prefix_mask(p.prefix_len)
+                    == u32::from(p.prefix) & prefix_mask(p.prefix_len)
+            })
+            .max_by_key(|p| p.prefix_len);
+        match p {
+            Some(p) => Some((p.secret.as_str(), p.auth.unwrap_or(self.auth))),
+            None => self.secret.as_deref().map(|s| (s, self.auth)),
+        }
     }
 
     /// True if `ip` may open control connections.

@@ -69,6 +69,7 @@ pub struct RawL2tp {
     pub allow: Option<Vec<String>>,
     pub secret: Option<String>,
     pub digest: Option<String>,
+    pub auth: Option<String>,
     pub challenge: Option<bool>,
     pub auto_switch: Option<bool>,
     pub cookie_len: Option<i64>,
@@ -83,6 +84,7 @@ pub struct RawL2tp {
 pub struct RawL2tpPeer {
     pub prefix: Option<String>,
     pub secret: Option<String>,
+    pub auth: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]

@@ -6,6 +6,7 @@ use super::{
     MtuPolicy, Neighbor, Port, Session, StaticMac, Switch, VlanMode,
 };
 use crate::switch::filter::{parse_ethertype, DEFAULT_ETHERTYPES, MAX_ETHERTYPES};
+use crate::wire::l2tp::VcId;
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -419,20 +420,23 @@ fn vlan_list(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
     Ok(out)
 }
 
-/// `switch[i].vc_ids`: Remote End IDs as strings (numbers are written in
-/// decimal, as Cisco sends the VC ID), unique across switches.
+/// `switch[i].vc_ids`: VC IDs as numbers (or decimal strings), `0x`-hex
+/// Remote End IDs, or other text (its bytes), unique across switches.
+/// Kept in the canonical form of [`VcId`] (`wire::l2tp::vcid`: ASCII
+/// decimal and 4-byte binary Remote End IDs are the same VC ID).
 fn vc_ids(i: usize, v: Option<Vec<StrOrInt>>, seen: &mut HashSet<String>) -> R<Vec<String>> {
     let mut out = Vec::new();
     for (j, x) in v.unwrap_or_default().into_iter().enumerate() {
         let key = format!("switch[{i}].vc_ids[{j}]");
         let s = match x {
-            StrOrInt::Int(n) if n >= 0 => n.to_string(),
-            StrOrInt::Int(n) => return Err(ConfigError::new(key, n, "must not be negative")),
+            StrOrInt::Int(n) if (0..=i64::from(u32::MAX)).contains(&n) => n.to_string(),
+            StrOrInt::Int(n) => return Err(ConfigError::new(key, n, "must be in 0..=4294967295")),
             StrOrInt::Str(s) => s,
         };
-        if s.is_empty() || s.len() > 255 {
-            return Err(ConfigError::new(key, quote(&s), "must be 1..=255 bytes"));
-        }
+        let s = match VcId::from_config(&s) {
+            Ok(v) => v.to_string(),
+            Err(why) => return Err(ConfigError::new(key, quote(&s), why)),
+        };
         if !seen.insert(s.clone()) {
             return Err(ConfigError::new(
                 key,

@@ -12,10 +12,13 @@
 //! data-plane ids (`MemberId`, `SwitchId`).
 #![forbid(unsafe_code)]
 
+use super::admission::{self, Room, Target};
 use super::l2tp::{
-    Action, DownReason, Endpoint, EndpointConfig, Random, SecretAuth, SessionUp, TunnelConfig,
+    Action, Answer, DownReason, Endpoint, EndpointConfig, Random, Refusal, RefuseReason,
+    SecretAuth, SessionUp, TunnelConfig,
 };
 use super::neighbour::Neighbours;
+use super::refusals::RefusalLog;
 use super::respond::{self, ArpOutcome};
 use super::socket::ControlSocket;
 use crate::config::{self, Config};
@@ -35,7 +38,7 @@ use crate::wire::ipv4::{self, protocol, Ipv4Repr};
 use crate::wire::l2tp::auth::DigestAlg;
 use crate::wire::l2tp::message::stopccn_result;
 use crate::wire::l2tp::{Cookie, EncapTemplate, TemplateParams};
-use crate::wire::l2tp::{Encap, L2Spec};
+use crate::wire::l2tp::{Encap, L2Spec, VcId};
 use crate::wire::udp::{self, UdpRepr};
 use crate::worker::{Command, Event, SessionSpec, SwitchSpec, WorkerShared, VLAN_DOMAINS};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -115,6 +118,8 @@ struct SessionRt {
     next_hop_mac: Option<[u8; 6]>,
     /// Length of the encapsulation header (0 until the next hop resolves).
     template_len: usize,
+    /// PW type 4 (RFC 4448 tagged mode): frames must carry a VLAN tag.
+    vlan_pw: bool,
     dynamic: Option<DynInfo>,
 }
 
@@ -250,16 +255,21 @@ impl Random for OsRandom {
     }
 }
 
-fn auth_for(
-    l2: &config::L2tp,
-    ip: Ipv4Addr,
-) -> Option<Arc<dyn super::l2tp::Authenticator + Send + Sync>> {
+/// Authentication of a tunnel with the peer at `ip`: its secret and
+/// `auth` mode (`[[l2tp.peer]]`, else `[l2tp]`), or none.
+fn set_auth(t: &mut TunnelConfig, l2: &config::L2tp, ip: Ipv4Addr) {
     let alg = match l2.digest {
         config::Digest::Md5 => DigestAlg::Md5,
         config::Digest::Sha1 => DigestAlg::Sha1,
     };
-    l2.secret_for(ip)
-        .map(|s| Arc::new(SecretAuth::new(alg, s.as_bytes())) as _)
+    let a = l2.auth_for(ip);
+    t.auth = a.map(|(s, _)| {
+        Arc::new(SecretAuth::new(alg, s.as_bytes()))
+            as Arc<dyn super::l2tp::Authenticator + Send + Sync>
+    });
+    t.secret = a.map(|(s, _)| s.as_bytes().to_vec());
+    t.digest = a.is_some_and(|(_, m)| m.digest());
+    t.challenge = a.is_some_and(|(_, m)| m.challenge());
 }
 
 fn endpoint_config(cfg: &Config, router_id: Ipv4Addr) -> EndpointConfig {
@@ -279,12 +289,9 @@ fn endpoint_config(cfg: &Config, router_id: Ipv4Addr) -> EndpointConfig {
         config::L2SpecCfg::None => 0,
         config::L2SpecCfg::Default => 1,
     };
-    t.digest = l2.secret.is_some();
-    t.challenge = l2.challenge && l2.secret.is_some();
-    t.auth = l2
-        .secret
-        .as_ref()
-        .and_then(|_| auth_for(l2, Ipv4Addr::UNSPECIFIED));
+    if l2.secret.is_some() {
+        set_auth(&mut t, l2, Ipv4Addr::UNSPECIFIED);
+    }
     EndpointConfig {
         tunnel: t,
         max_tunnels_per_peer: l2.max_tunnels_per_peer,
@@ -319,6 +326,7 @@ pub struct ControlCore {
     /// When each established control connection came up.
     tunnel_since: HashMap<u32, Instant>,
     counters: Counters,
+    refusals: RefusalLog,
     socket: Option<ControlSocket>,
     start: Instant,
     tsc_hz: u64,
@@ -349,10 +357,7 @@ impl ControlCore {
         let l2cfg = cfg.l2tp.clone();
         l2tp.set_per_peer(Box::new(move |peer: &Peer, base: &TunnelConfig| {
             let mut t = base.clone();
-            t.auth = auth_for(&l2cfg, peer.ip);
-            t.secret = l2cfg.secret_for(peer.ip).map(|s| s.as_bytes().to_vec());
-            t.digest = t.auth.is_some();
-            t.challenge = l2cfg.challenge && t.auth.is_some();
+            set_auth(&mut t, &l2cfg, peer.ip);
             t
         }));
         for s in &cfg.sessions {
@@ -381,6 +386,7 @@ impl ControlCore {
             flaps: FlapDetector::new(4096, max_sessions),
             vlans: VlanDomains::new(max_switches, VLAN_DOMAINS),
             counters: Counters::default(),
+            refusals: RefusalLog::default(),
             socket: None,
             start: Instant::now(),
             tsc_hz,
@@ -467,6 +473,7 @@ impl ControlCore {
             udp_peer_port: s.udp_peer_port,
             local_cookie: Cookie::new(&s.local_cookie).unwrap_or(Cookie::NONE),
             l2spec: s.l2spec_rx,
+            vlan_pw: s.vlan_pw,
         };
         self.broadcast(|| Command::AddSession(Box::new(spec)));
         let now = self.now_ms();
@@ -516,6 +523,7 @@ impl ControlCore {
                 next_hop,
                 next_hop_mac: None,
                 template_len: 0,
+                vlan_pw: false,
                 dynamic: None,
             });
         }
@@ -860,8 +868,42 @@ impl ControlCore {
         }
         self.peer_seen.insert(peer.ip, (p, src_mac));
         let now = self.now_ms();
-        let acts = self.l2tp.handle(now, peer, msg);
+        let room = Room {
+            auto_switch: self.cfg.l2tp.auto_switch,
+            switch_free: self.switches.iter().any(Option::is_none),
+            max_switches: self.switches.len(),
+            member_free: !self.free_members.is_empty(),
+            max_sessions: self.cfg.dataplane.max_sessions,
+        };
+        let (by_vc, switches) = (&self.by_vc, &self.switches);
+        let acts = self.l2tp.handle_with(now, peer, msg, &mut |_, req| {
+            let vc = VcId::from_remote_end_id(req.remote_end_id);
+            let target = match by_vc
+                .get(&vc.to_string())
+                .and_then(|s| switches.get(s.0 as usize).and_then(Option::as_ref))
+            {
+                Some(sw) => Target::Existing {
+                    name: &sw.name,
+                    vlan_mode: sw.vlan_mode,
+                },
+                None => Target::New,
+            };
+            admission::admit(&vc, req.pw_type, target, room)
+        });
         self.l2tp_actions(acts);
+    }
+
+    /// Logs (rate-limited) and counts a refusal.
+    fn refused(&mut self, peer: Peer, r: &Refusal) {
+        let now = self.now_ms();
+        let who = if peer.udp_port != 0 {
+            format!("{}:{}", peer.ip, peer.udp_port)
+        } else {
+            peer.ip.to_string()
+        };
+        if let Some(line) = self.refusals.record(now, &who, r) {
+            log::warn!("{line}");
+        }
     }
 
     fn l2tp_actions(&mut self, acts: Vec<(Peer, Action)>) {
@@ -899,6 +941,7 @@ impl ControlCore {
                     "l2tp: session {local_session_id} (ccid {local_ccid}) circuit {}",
                     if active { "up" } else { "down" }
                 ),
+                Action::Refused(r) => self.refused(peer, &r),
             }
         }
     }
@@ -972,49 +1015,82 @@ impl ControlCore {
 
     /// The switch for a VC ID: the configured one, else (if allowed) a new
     /// one created with default policy.
-    fn switch_for_vc(&mut self, vc: &str) -> Option<SwitchId> {
+    fn switch_for_vc(&mut self, vc: &str) -> Result<SwitchId, (RefuseReason, String)> {
         if let Some(&s) = self.by_vc.get(vc) {
-            return Some(s);
+            return Ok(s);
         }
         if !self.cfg.l2tp.auto_switch {
-            return None;
+            return Err((
+                RefuseReason::NoSwitch,
+                format!("no switch has VC ID {vc} in its vc_ids, and l2tp.auto_switch is off"),
+            ));
         }
-        let free = self.switches.iter().position(Option::is_none)?;
+        let Some(free) = self.switches.iter().position(Option::is_none) else {
+            return Err((
+                RefuseReason::SwitchLimit,
+                format!(
+                    "cannot create switch vc-{vc}: dataplane.max_switches = {} reached",
+                    self.switches.len()
+                ),
+            ));
+        };
         let id = SwitchId(free as u16);
         let defaults = config::Switch::with_defaults(&format!("vc-{vc}"));
         self.add_switch(id, SwitchRt::from_config(&defaults, true));
         self.by_vc.insert(vc.to_string(), id);
-        log::info!("switch vc-{vc} created for VC ID {vc:?}");
-        Some(id)
+        log::info!("switch vc-{vc} created for VC ID {vc}");
+        Ok(id)
     }
 
     fn session_up(&mut self, peer: Peer, up: SessionUp) {
         let now = self.now_ms();
-        let vc = String::from_utf8_lossy(&up.remote_end_id).into_owned();
-        let refuse = |this: &mut Self, why: &str| {
-            log::warn!(
-                "l2tp: session {} from {} (VC ID {vc:?}) refused: {why}",
-                up.local_session_id,
-                peer.ip
-            );
+        // Canonical and printable (wire::l2tp::vcid): ASCII decimal and
+        // 4-byte binary Remote End IDs name the same VC ID.
+        let vc = VcId::from_remote_end_id(&up.remote_end_id).to_string();
+        // Admission (at ICRQ) made this unlikely; the state may have
+        // changed before the ICCN came.
+        let refuse = |this: &mut Self, reason: RefuseReason, why: String| {
             this.counters.sessions_refused += 1;
+            let r = Refusal {
+                local_ccid: up.local_ccid,
+                msg: Some(crate::wire::l2tp::message::MessageType::Iccn),
+                answer: Answer::Cdn,
+                reason,
+                detail: format!("VC ID {vc}: {why}"),
+                local_session_id: up.local_session_id,
+                remote_session_id: up.remote_session_id,
+            };
+            this.refused(peer, &r);
             let acts = this.l2tp.close_session(
                 now,
                 up.local_ccid,
                 up.local_session_id,
-                crate::wire::l2tp::message::cdn_result::GENERAL_ERROR,
+                crate::wire::l2tp::message::cdn_result::NO_FACILITIES_TEMPORARY,
                 Some(crate::wire::l2tp::message::error_code::INSUFFICIENT_RESOURCES),
+                &r.detail,
             );
             this.l2tp_actions(acts);
         };
         let Some(&(p, _)) = self.peer_seen.get(&peer.ip) else {
-            return refuse(self, "no port toward the peer");
+            return refuse(
+                self,
+                RefuseReason::NoRoute,
+                "no port toward the peer".into(),
+            );
         };
-        let Some(switch) = self.switch_for_vc(&vc) else {
-            return refuse(self, "no switch for this VC ID and l2tp.auto_switch is off");
+        if self.free_members.is_empty() {
+            let why = format!(
+                "no free member slot: dataplane.max_sessions = {} reached",
+                self.cfg.dataplane.max_sessions
+            );
+            return refuse(self, RefuseReason::MemberLimit, why);
+        }
+        let switch = match self.switch_for_vc(&vc) {
+            Ok(s) => s,
+            Err((reason, why)) => return refuse(self, reason, why),
         };
         let Some(member) = self.free_members.pop() else {
-            return refuse(self, "dataplane.max_sessions reached");
+            return;
         };
         let member = MemberId(member);
         let l2 = |v: u16| {
@@ -1052,6 +1128,7 @@ impl ControlCore {
             next_hop,
             next_hop_mac: None,
             template_len: 0,
+            vlan_pw: up.pw_type == crate::wire::l2tp::message::pw_type::ETHERNET_VLAN,
             dynamic: Some(DynInfo {
                 ccid: up.local_ccid,
                 vc_id: vc.clone(),
@@ -1059,7 +1136,7 @@ impl ControlCore {
             }),
         };
         log::info!(
-            "l2tp: session {} up: peer {} VC ID {vc:?} → switch {}",
+            "l2tp: session {} up: peer {} VC ID {vc} → switch {}",
             s.local_session_id,
             peer.ip,
             self.switch_name(switch)
@@ -1528,6 +1605,13 @@ impl ControlCore {
                     .sum::<u64>(),
         );
         control.insert("l2tp_tunnels".into(), self.l2tp.tunnel_count() as u64);
+        control.extend(self.refusals.counters());
+        let sum = |f: fn(&super::l2tp::tunnel::TunnelStats) -> u64| -> u64 {
+            self.l2tp.tunnels().map(|(_, t)| f(t.stats())).sum()
+        };
+        control.insert("l2tp_nonconformant_rx".into(), sum(|s| s.nonconformant_rx));
+        control.insert("l2tp_nonconformant_tx".into(), sum(|s| s.nonconformant_tx));
+        control.insert("l2tp_repeated_iccn".into(), sum(|s| s.repeated_iccn));
         control.insert(
             "reassembled".into(),
             self.workers

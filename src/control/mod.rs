@@ -3,8 +3,10 @@
 //! lcore and needs it.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod l2tp;
 pub mod neighbour;
+pub mod refusals;
 pub mod respond;
 pub mod socket;
 

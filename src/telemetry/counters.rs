@@ -79,6 +79,10 @@ drop_reasons! {
     /// A VLAN-tagged inner frame in a switch in `drop-tagged` mode (or a
     /// tag the switch's VLAN mode refuses).
     VlanTagged = "vlan_tagged",
+    /// An untagged frame from or to an Ethernet VLAN pseudowire (PW type
+    /// 4): RFC 4448 tagged mode, as RFC 4719 applies it, puts a VLAN tag
+    /// on every frame of such a pseudowire.
+    UntaggedOnVlanPw = "untagged_on_vlan_pw",
     /// Broadcast beyond the member's storm-control rate.
     StormBroadcast = "storm_broadcast",
     /// Multicast beyond the member's storm-control rate.

@@ -22,6 +22,9 @@ pub struct SessionSpec {
     /// The cookie we expect on receive.
     pub local_cookie: Cookie,
     pub l2spec: L2Spec,
+    /// An Ethernet VLAN pseudowire (PW type 4, RFC 4448 tagged mode):
+    /// every frame from and to it must carry a VLAN tag.
+    pub vlan_pw: bool,
 }
 
 /// A virtual switch's data-plane policy.

@@ -592,6 +592,15 @@ impl Worker {
         let dst: [u8; 6] = [d[0], d[1], d[2], d[3], d[4], d[5]];
         let srcm: [u8; 6] = [d[6], d[7], d[8], d[9], d[10], d[11]];
         let mut et = u16::from_be_bytes([d[12], d[13]]);
+        let tagged = crate::wire::vlan::is_tag_ethertype(et);
+        if !tagged
+            && self.sessions[ingress.0 as usize]
+                .as_ref()
+                .is_some_and(|s| s.spec.vlan_pw)
+        {
+            c.drop(DropReason::UntaggedOnVlanPw);
+            return;
+        }
         // VLAN mode: drop-tagged drops 802.1Q/802.1ad frames; the other
         // modes filter on the ethertype inside the tags, and VLAN-aware
         // learns per (VLAN, MAC).
@@ -802,6 +811,15 @@ impl Worker {
             c.drop(DropReason::NoNeighbour);
             return;
         };
+        if s.spec.vlan_pw {
+            let d = m.data();
+            let tagged = d.len() >= 14
+                && crate::wire::vlan::is_tag_ethertype(u16::from_be_bytes([d[12], d[13]]));
+            if !tagged {
+                c.drop(DropReason::UntaggedOnVlanPw);
+                return;
+            }
+        }
         let pidx = s.port as usize;
         let inner = m.pkt_len();
         let hl = t.len();
