@@ -19,7 +19,6 @@ mod common;
 use common::{counters, have_root, lock, Scratch};
 use las::control::socket::query;
 use las::telemetry::show::{CountersView, Request, Response, SessionView, TunnelView};
-use las::wire::l2tp::auth::{self, DigestAlg};
 use las::wire::l2tp::avp::{cisco, ietf, AvpOwned};
 use las::wire::l2tp::message::{
     cdn_result, error_code, stopccn_result, Flavour, Message, MessageType,
@@ -283,9 +282,81 @@ enum Transport {
 
 /// Digest state of an authenticated control connection.
 struct AuthState {
-    key: Vec<u8>,
+    /// The shared secret.
+    secret: Vec<u8>,
+    /// Digest type we send: 0 HMAC-MD5, 1 HMAC-SHA-1.
+    alg: u8,
     our_nonce: Vec<u8>,
     las_nonce: Vec<u8>,
+}
+
+// ---------------------------------------------------------------- RFC 3931 §5.4.1, independently
+
+/// RFC 3931 §5.4.1 written out from its text with the `hmac`, `md-5`
+/// and `sha1` crates, sharing no code with las (`wire::l2tp::auth`):
+///
+/// ```text
+/// shared_key     = HMAC_MD5 (shared_secret, 2)
+/// Message Digest = HMAC_Hash (shared_key, local_nonce + remote_nonce + control_message)
+/// SCCRQ:           HMAC_Hash (shared_key, control_message)
+/// ```
+///
+/// with the digest field(s) zeroed and "local" the sender. `msg` starts
+/// at the flags word; the digest AVP is right after the Message Type.
+fn rfc_digest(alg: u8, secret: &[u8], sender: &[u8], receiver: &[u8], msg: &[u8]) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    let mut k = <Hmac<md5::Md5> as Mac>::new_from_slice(secret).unwrap();
+    k.update(&[2]);
+    let key = k.finalize().into_bytes();
+    let sccrq = msg[18..20] == [0, 1];
+    let mut zeroed = msg.to_vec();
+    let dlen = if alg == 0 { 16 } else { 20 };
+    zeroed[27..27 + dlen].fill(0);
+    let parts: Vec<&[u8]> = if sccrq {
+        vec![&zeroed]
+    } else {
+        vec![sender, receiver, &zeroed]
+    };
+    if alg == 0 {
+        let mut m = <Hmac<md5::Md5> as Mac>::new_from_slice(&key).unwrap();
+        parts.iter().for_each(|p| m.update(p));
+        m.finalize().into_bytes().to_vec()
+    } else {
+        let mut m = <Hmac<sha1::Sha1> as Mac>::new_from_slice(&key).unwrap();
+        parts.iter().for_each(|p| m.update(p));
+        m.finalize().into_bytes().to_vec()
+    }
+}
+
+/// Emits `m` with a Message Digest AVP (type `alg`) right after the
+/// Message Type, sealed by [`rfc_digest`].
+fn seal(m: &Message, alg: u8, secret: &[u8], sender: &[u8], receiver: &[u8]) -> Vec<u8> {
+    let dlen = if alg == 0 { 16 } else { 20 };
+    let mut m = m.clone();
+    let mut v = vec![alg];
+    v.extend(std::iter::repeat_n(0u8, dlen));
+    m.avps.insert(
+        0,
+        AvpOwned::new(ietf::VENDOR, ietf::MESSAGE_DIGEST, true, v),
+    );
+    let mut b = m.emit();
+    let d = rfc_digest(alg, secret, sender, receiver, &b);
+    b[27..27 + dlen].copy_from_slice(&d);
+    b
+}
+
+/// Whether las's message `b` carries, right after its Message Type, a
+/// Message Digest that [`rfc_digest`] reproduces (las the sender).
+fn rfc_verify(b: &[u8], secret: &[u8], las_nonce: &[u8], our_nonce: &[u8]) -> bool {
+    if b.len() < 27 || b[22..26] != [0, 0, 0, 59] {
+        return false;
+    }
+    let alg = b[26];
+    let dlen = if alg == 0 { 16 } else { 20 };
+    if usize::from(b[21]) != 7 + dlen || b.len() < 27 + dlen {
+        return false;
+    }
+    rfc_digest(alg, secret, las_nonce, our_nonce, b) == b[27..27 + dlen]
 }
 
 /// One control connection as the Cisco side sees it.
@@ -383,7 +454,8 @@ impl Peer {
             self.ns = self.ns.wrapping_add(1);
         }
         let b = match &self.auth {
-            Some(a) => m.emit_with_digest(DigestAlg::Md5, &a.key, &a.our_nonce, &a.las_nonce),
+            Some(a) if !m.is_zlb() => seal(&m, a.alg, &a.secret, &a.our_nonce, &a.las_nonce),
+            Some(_) => m.emit(),
             None => m.emit(),
         };
         self.send_raw(&b);
@@ -474,8 +546,13 @@ impl Peer {
         }
     }
 
-    /// A ZLB acknowledging everything we sent must come next.
+    /// A ZLB acknowledging everything we sent must come next (with
+    /// authentication: an explicit ACK, see [`Peer::expect_ack`]).
     fn expect_zlb(&mut self) {
+        if self.auth.is_some() {
+            self.expect_ack();
+            return;
+        }
         let Some((m, _)) = self.recv(Duration::from_secs(2)) else {
             panic!("no ZLB ACK from las within 2 s");
         };
@@ -503,7 +580,7 @@ impl Peer {
                 "ACK without a Message Digest: {m:?}"
             );
             assert!(
-                auth::verify_digest(&b, &a.key, &a.our_nonce, &a.las_nonce),
+                rfc_verify(&b, &a.secret, &a.las_nonce, &a.our_nonce),
                 "ACK digest does not verify"
             );
         }
@@ -784,11 +861,19 @@ fn full_flow(name: &str, net: u8, udp: bool, fl: Flavour) {
         None,
         "split horizon"
     );
+    // And back: a broadcast into session B reaches A.
+    let f = bcast_frame(2);
+    p.send_data(sid_b, &f);
+    let d = p
+        .recv_data(Duration::from_secs(2))
+        .expect("las did not flood the frame to session A");
+    assert_eq!(be32(&d[..4]), ours_a, "session id of the flooded copy");
+    assert_eq!(&d[4..], &f[..], "inner frame");
     let s = las.sessions();
     let a = s.iter().find(|v| v.local_session_id == sid_a).unwrap();
     let b = s.iter().find(|v| v.local_session_id == sid_b).unwrap();
-    assert_eq!((a.rx_packets, a.tx_packets), (1, 0));
-    assert_eq!((b.rx_packets, b.tx_packets), (0, 1));
+    assert_eq!((a.rx_packets, a.tx_packets), (1, 1));
+    assert_eq!((b.rx_packets, b.tx_packets), (1, 1));
 
     // CDN for B: las removes it and acknowledges.
     p.send(cdn(fl, ours_b, sid_b));
@@ -984,7 +1069,9 @@ fn errors_and_malformed() {
     assert_ne!(c.local_session_id(), Some(0));
     assert!(c.local_session_id().is_some());
     assert!(
-        rc.message.as_deref().is_some_and(|m| m.contains("PW type 11")),
+        rc.message
+            .as_deref()
+            .is_some_and(|m| m.contains("PW type 11")),
         "{rc:?}"
     );
     assert!(find(&c, ietf::VENDOR, ietf::RESULT_CODE).mandatory);
@@ -1105,11 +1192,12 @@ fn message_digest_authentication() {
     }
     let las = Las::start("auth", 8, "secret = \"s3cret\"\n", SWITCH);
     let fl = Flavour::CiscoDual;
-    let key = auth::shared_key(b"s3cret");
+    let secret = b"s3cret";
     let our_nonce: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
     let mut p = Peer::udp(&las, las.my_ip, 1701, 0x0c15_c008);
     p.auth = Some(AuthState {
-        key: key.clone(),
+        secret: secret.to_vec(),
+        alg: 0,
         our_nonce: our_nonce.clone(),
         las_nonce: Vec::new(),
     });
@@ -1126,7 +1214,7 @@ fn message_digest_authentication() {
     let las_nonce = r.nonce().expect("SCCRP carries las's nonce").to_vec();
     assert!(!las_nonce.is_empty());
     assert!(
-        auth::verify_digest(&raw, &key, &our_nonce, &las_nonce),
+        rfc_verify(&raw, secret, &las_nonce, &our_nonce),
         "SCCRP digest does not verify"
     );
     p.auth.as_mut().unwrap().las_nonce = las_nonce.clone();
@@ -1147,7 +1235,7 @@ fn message_digest_authentication() {
     // dropped as a duplicate. A session with digests on every message.
     p.send(icrq(fl, 0x4001, b"100", 5));
     let (icrp, raw) = p.expect_raw(T::Icrp);
-    assert!(auth::verify_digest(&raw, &key, &our_nonce, &las_nonce));
+    assert!(rfc_verify(&raw, secret, &las_nonce, &our_nonce));
     assert_eq!(icrp.avps[0].attr, ietf::MESSAGE_DIGEST);
     let sid = icrp.local_session_id().unwrap();
     // An ACK of the ICRP with a wrong digest: dropped (its Nr unused, so
@@ -1155,7 +1243,7 @@ fn message_digest_authentication() {
     let mut a = Message::new(T::Ack, p.ccid);
     a.ns = p.ns;
     a.nr = p.nr;
-    let mut bad = a.emit_with_digest(DigestAlg::Md5, &key, &our_nonce, &las_nonce);
+    let mut bad = seal(&a, 0, secret, &our_nonce, &las_nonce);
     bad[30] ^= 0x01;
     p.send_raw(&bad);
     let Some((again, _)) = p.recv(Duration::from_secs(3)) else {
@@ -1179,7 +1267,7 @@ fn message_digest_authentication() {
     let mut h = Message::new(T::Hello, p.ccid);
     h.ns = p.ns;
     h.nr = p.nr;
-    let mut bad = h.emit_with_digest(DigestAlg::Md5, &key, &our_nonce, &las_nonce);
+    let mut bad = seal(&h, 0, secret, &our_nonce, &las_nonce);
     bad[30] ^= 0x01;
     p.send_raw(&bad);
     p.expect_silence(Duration::from_millis(500));
@@ -1191,9 +1279,13 @@ fn message_digest_authentication() {
 
     // An SCCRQ with a wrong digest: no answer, counted.
     let mut q = Peer::udp(&las, las.my_ip, 0, 0x0c15_c009);
-    let mut rq = sccrq(fl, q.my_ccid)
-        .with_nonce(fl, &our_nonce)
-        .emit_with_digest(DigestAlg::Md5, &auth::shared_key(b"wrong"), &our_nonce, &[]);
+    let mut rq = seal(
+        &sccrq(fl, q.my_ccid).with_nonce(fl, &our_nonce),
+        0,
+        b"wrong",
+        &[],
+        &[],
+    );
     q.send_raw(&rq);
     q.expect_silence(Duration::from_millis(700));
     assert_eq!(las.control("l2tp_auth_failures"), 3);
@@ -1240,4 +1332,356 @@ fn sigint_sends_stopccn() {
     p.ack();
     let st = las.wait_exit();
     assert!(st.success(), "las exited with {st}{}", las.logs());
+}
+
+// ---------------------------------------------------------------- 8. interop
+
+/// A broadcast from session A reaches B, and one from B reaches A (and
+/// nothing comes back to its sender).
+fn frames_cross(p: &mut Peer, (sid_a, ours_a): (u32, u32), (sid_b, ours_b): (u32, u32)) {
+    for (tag, from, to) in [(0x31, sid_a, ours_b), (0x32, sid_b, ours_a)] {
+        let f = bcast_frame(tag);
+        p.send_data(from, &f);
+        let d = p
+            .recv_data(Duration::from_secs(2))
+            .unwrap_or_else(|| panic!("frame {tag:#x} did not cross"));
+        assert_eq!(be32(&d[..4]), to, "session id of the flooded copy");
+        assert_eq!(&d[4..], &f[..], "inner frame");
+        assert_eq!(p.recv_data(Duration::from_millis(200)), None);
+    }
+}
+
+/// A router that restarts and reuses its Control Connection ID (IOS
+/// does) reconnects at once: las answers its new SCCRQ with a new tunnel
+/// within one retransmission cycle (1 s), drops the stale one when the
+/// new one is up, and frames cross on the new sessions.
+#[test]
+fn router_restart_reusing_ccid_reconnects() {
+    let _g = lock();
+    if !can_run() {
+        return;
+    }
+    let las = Las::start("restart", 10, "", SWITCH);
+    let fl = Flavour::CiscoDual;
+    let my_ccid = 0x0c15_c0aa;
+    let mut p = Peer::ip(&las, my_ccid);
+    let old = open_tunnel(&las, &mut p, fl);
+    open_session(&mut p, fl, 0x2001);
+    las.wait_sessions_up(1);
+    drop(p);
+    // The router reboots: same ccid, its sequence numbers from 0 again.
+    let mut q = Peer::ip(&las, my_ccid);
+    q.send(sccrq(fl, my_ccid));
+    let t0 = Instant::now();
+    let Some((r, _)) = q.recv(Duration::from_secs(1)) else {
+        panic!("no answer to the new SCCRQ within 1 s{}", las.logs());
+    };
+    assert_eq!(
+        r.msg_type,
+        Some(T::Sccrp),
+        "not a ZLB of the old tunnel: {r:?}"
+    );
+    assert_eq!((r.ns, r.nr), (0, 1));
+    assert!(t0.elapsed() < Duration::from_secs(1));
+    q.nr = 1;
+    check_sccrp(&las, &r, fl);
+    let new = be32(&dual_value(&r, fl, ietf::ASSIGNED_CONTROL_CONNECTION_ID));
+    assert_ne!(new, old);
+    q.ccid = new;
+    q.send(Message::new(T::Scccn, 0));
+    q.expect_zlb();
+    las.wait(Duration::from_secs(2), "stale tunnel dropped", |l| {
+        let t = l.tunnels();
+        t.len() == 1 && t[0].local_ccid == new
+    });
+    assert_eq!(las.control("refused_replaced"), 1);
+    assert_eq!(las.control("sessions_down"), 1);
+    let a = (open_session(&mut q, fl, 0x3001), 0x3001);
+    let b = (open_session(&mut q, fl, 0x3002), 0x3002);
+    las.wait_sessions_up(2);
+    frames_cross(&mut q, a, b);
+    las.stop();
+}
+
+/// A 4-byte binary Remote End ID (0x00000064) is VC ID 100, the same as
+/// Cisco's ASCII "100": it joins switch s1 (vc_ids = ["100"]).
+#[test]
+fn binary_remote_end_id_is_the_same_vc_id() {
+    let _g = lock();
+    if !can_run() {
+        return;
+    }
+    let las = Las::start("binvc", 11, "", SWITCH);
+    let fl = Flavour::Ietf;
+    let mut p = Peer::udp(&las, las.my_ip, 1701, 0x0c15_c0bb);
+    open_tunnel(&las, &mut p, fl);
+    p.send(icrq(fl, 0x5001, &[0, 0, 0, 100], 5));
+    let r = p.expect(T::Icrp);
+    let sid = be32(&dual_value(&r, fl, ietf::LOCAL_SESSION_ID));
+    p.send(iccn(fl, 0x5001, sid));
+    p.expect_zlb();
+    let a = (open_session(&mut p, fl, 0x5002), 0x5002);
+    let s = las.wait_sessions_up(2);
+    assert!(
+        s.iter()
+            .all(|v| v.switch == "s1" && v.vc_id.as_deref() == Some("100")),
+        "{s:?}"
+    );
+    frames_cross(&mut p, (sid, 0x5001), a);
+    // Something that is no number is shown in hex, never raw.
+    p.send(icrq(fl, 0x5003, b"\x1b[2Jvc", 5));
+    let r = p.expect(T::Icrp);
+    let sid = be32(&dual_value(&r, fl, ietf::LOCAL_SESSION_ID));
+    p.send(iccn(fl, 0x5003, sid));
+    p.expect_zlb();
+    let s = las.wait_sessions_up(3);
+    let v = s.iter().find(|v| v.local_session_id == sid).unwrap();
+    assert_eq!(v.vc_id.as_deref(), Some("0x1b5b324a7663"));
+    assert_eq!(v.switch, "vc-0x1b5b324a7663");
+    las.stop();
+}
+
+/// PW type 4 (Ethernet VLAN) is refused with CDN 14 and a reason in a
+/// drop-tagged switch, refused with CDN 24 for a VC ID without a switch
+/// when auto_switch is off, and accepted in a vlan-aware switch.
+#[test]
+fn admission_refusals_and_vlan_pseudowires() {
+    let _g = lock();
+    if !can_run() {
+        return;
+    }
+    let switches = "[[switch]]\nname = \"s1\"\nvc_ids = [\"100\"]\n\n\
+                    [[switch]]\nname = \"tagged\"\nvc_ids = [300]\nvlan_mode = \"vlan-aware\"\n";
+    let las = Las::start("admit", 12, "auto_switch = false\n", switches);
+    let fl = Flavour::CiscoDual;
+    let mut p = Peer::udp(&las, las.my_ip, 1701, 0x0c15_c0cc);
+    open_tunnel(&las, &mut p, fl);
+    p.send(icrq(fl, 0x6001, b"100", 4));
+    let c = p.expect(T::Cdn);
+    check_conforms(&c, fl);
+    let rc = c.result_code().unwrap();
+    assert_eq!(rc.result, cdn_result::UNSUPPORTED_PW_TYPE);
+    let m = rc.message.unwrap_or_default();
+    assert!(m.contains("switch s1 is drop-tagged"), "{m}");
+    p.ack();
+    p.send(icrq(fl, 0x6002, b"999", 5));
+    let c = p.expect(T::Cdn);
+    let rc = c.result_code().unwrap();
+    assert_eq!(rc.result, 24, "non-existent forwarder (RFC 4667)");
+    assert!(rc.message.unwrap_or_default().contains("VC ID 999"));
+    p.ack();
+    p.send(icrq(fl, 0x6003, b"300", 4));
+    let r = p.expect(T::Icrp);
+    let sid = be32(&dual_value(&r, fl, ietf::LOCAL_SESSION_ID));
+    p.send(iccn(fl, 0x6003, sid));
+    p.expect_zlb();
+    let s = las.wait_sessions_up(1);
+    assert_eq!(s[0].switch, "tagged");
+    // Untagged into a VLAN pseudowire: dropped and counted.
+    p.send_data(sid, &bcast_frame(0x40));
+    las.wait(Duration::from_secs(2), "untagged_on_vlan_pw", |l| {
+        l.counters().drops.get("untagged_on_vlan_pw") == Some(&1)
+    });
+    assert_eq!(las.control("refused_pw_type_mismatch"), 1);
+    assert_eq!(las.control("refused_no_switch"), 1);
+    assert!(las
+        .logs()
+        .contains("refused (answered with CDN, no_switch)"));
+    las.stop();
+}
+
+/// CHAP-style authentication alone (`auth = "challenge"`, what Cisco's
+/// `authentication` + `password` does): las answers our Challenge with
+/// MD5(2 + secret + challenge) and challenges us, checks our response
+/// MD5(3 + secret + its challenge) (RFC 2661 §4.2, computed here with the
+/// md-5 crate, no las code), and sends no digest at all.
+#[test]
+fn challenge_only_authentication() {
+    let _g = lock();
+    if !can_run() {
+        return;
+    }
+    use md5::{Digest, Md5};
+    let chap = |id: u8, secret: &[u8], ch: &[u8]| -> Vec<u8> {
+        Md5::new()
+            .chain_update([id])
+            .chain_update(secret)
+            .chain_update(ch)
+            .finalize()
+            .to_vec()
+    };
+    let las = Las::start(
+        "chap",
+        13,
+        "secret = \"cisco\"\nauth = \"challenge\"\n",
+        SWITCH,
+    );
+    let fl = Flavour::CiscoDual;
+    let our_ch: Vec<u8> = (0..16u8).map(|i| i ^ 0xa7).collect();
+    let mut p = Peer::ip(&las, 0x0c15_c0dd);
+    p.send(sccrq(fl, p.my_ccid).with_challenge(&our_ch));
+    let r = p.expect(T::Sccrp);
+    check_conforms(&r, fl);
+    assert_eq!(r.message_digest(), None, "challenge mode sends no digest");
+    assert_eq!(
+        r.challenge_response(),
+        Some(&chap(2, b"cisco", &our_ch)[..]),
+        "las's response to our challenge"
+    );
+    let las_ch = r.challenge().expect("las challenges us").to_vec();
+    p.ccid = be32(&dual_value(&r, fl, ietf::ASSIGNED_CONTROL_CONNECTION_ID));
+    let resp: [u8; 16] = chap(3, b"cisco", &las_ch).try_into().unwrap();
+    p.send(Message::new(T::Scccn, 0).with_challenge_response(&resp));
+    p.expect_zlb();
+    let a = (open_session(&mut p, fl, 0x7001), 0x7001);
+    let b = (open_session(&mut p, fl, 0x7002), 0x7002);
+    las.wait_sessions_up(2);
+    frames_cross(&mut p, a, b);
+    // A wrong response: the tunnel is dropped silently, counted.
+    let mut q = Peer::ip(&las, 0x0c15_c0de);
+    q.send(sccrq(fl, q.my_ccid).with_challenge(&our_ch));
+    let r = q.expect(T::Sccrp);
+    q.ccid = be32(&dual_value(&r, fl, ietf::ASSIGNED_CONTROL_CONNECTION_ID));
+    q.send(Message::new(T::Scccn, 0).with_challenge_response(&[0; 16]));
+    q.expect_silence(Duration::from_millis(500));
+    assert_eq!(las.control("refused_challenge_failed"), 1);
+    las.stop();
+}
+
+/// Digests both ways with HMAC-MD5 and HMAC-SHA-1, checked three times
+/// over: by [`rfc_verify`] (RFC text, no las code), by las accepting ours,
+/// and by Wireshark (`tshark -o l2tp.shared_secret:…` on a capture of the
+/// exchange: no "Incorrect Digest", and the same capture with a wrong
+/// secret must show them, so the check can fail).
+fn digest_interop(name: &str, net: u8, alg: u8) {
+    let las_alg = if alg == 0 { "md5" } else { "sha1" };
+    let las = Las::start(
+        name,
+        net,
+        &format!("secret = \"s3cret\"\ndigest = \"{las_alg}\"\n"),
+        SWITCH,
+    );
+    let cap = Capture::start(&las);
+    let fl = Flavour::Ietf;
+    let our_nonce: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(29) ^ 0x3c).collect();
+    let mut p = Peer::udp(&las, las.my_ip, 1701, 0x0c15_c0e0 + u32::from(alg));
+    p.auth = Some(AuthState {
+        secret: b"s3cret".to_vec(),
+        alg,
+        our_nonce: our_nonce.clone(),
+        las_nonce: Vec::new(),
+    });
+    p.send(sccrq(fl, p.my_ccid).with_nonce(fl, &our_nonce));
+    let (r, raw) = p.expect_raw(T::Sccrp);
+    let las_nonce = r.nonce().expect("las's nonce").to_vec();
+    assert_eq!(r.message_digest().map(|(t, _)| t), Some(alg));
+    assert!(rfc_verify(&raw, b"s3cret", &las_nonce, &our_nonce));
+    p.auth.as_mut().unwrap().las_nonce = las_nonce;
+    p.ccid = be32(&dual_value(&r, fl, ietf::ASSIGNED_CONTROL_CONNECTION_ID));
+    p.send(Message::new(T::Scccn, 0));
+    p.expect_ack();
+    let a = (open_session(&mut p, fl, 0x8001), 0x8001);
+    let b = (open_session(&mut p, fl, 0x8002), 0x8002);
+    las.wait_sessions_up(2);
+    frames_cross(&mut p, a, b);
+    p.send(Message::new(T::Hello, 0));
+    p.expect_ack();
+    assert_eq!(las.control("l2tp_auth_failures"), 0);
+    let pcap = cap.stop();
+    if !tshark_available() {
+        return;
+    }
+    let bad = tshark_count(&pcap, "s3cret", "l2tp.incorrect_digest");
+    let with_digest = tshark_count(&pcap, "s3cret", "l2tp.avp.message_digest");
+    assert_eq!(
+        bad,
+        0,
+        "Wireshark finds incorrect digests in {}",
+        pcap.display()
+    );
+    assert!(with_digest >= 10, "only {with_digest} digests decoded");
+    let wrong = tshark_count(&pcap, "not-it", "l2tp.incorrect_digest");
+    assert!(
+        wrong >= with_digest - 1,
+        "a wrong secret went unnoticed ({wrong})"
+    );
+    las.stop();
+}
+
+#[test]
+fn digest_md5_checked_by_wireshark() {
+    let _g = lock();
+    if !can_run() {
+        return;
+    }
+    digest_interop("dig-md5", 14, 0);
+}
+
+#[test]
+fn digest_sha1_checked_by_wireshark() {
+    let _g = lock();
+    if !can_run() {
+        return;
+    }
+    digest_interop("dig-sha1", 15, 1);
+}
+
+/// tcpdump on the kernel's end of las's veth for the life of a test.
+struct Capture {
+    child: Child,
+    file: PathBuf,
+}
+
+impl Capture {
+    fn start(las: &Las) -> Capture {
+        let file = las.scratch.dir.join("l2tp.pcap");
+        let child = Command::new("tcpdump")
+            .args(["-i", &las.iface, "-U", "-s", "0", "-w"])
+            .arg(&file)
+            .arg("udp port 1701 or ip proto 115")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tcpdump (Debian package tcpdump) is needed");
+        // tcpdump needs a moment before it sees packets.
+        let t0 = Instant::now();
+        while !file.exists() && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        Capture { child, file }
+    }
+
+    fn stop(mut self) -> PathBuf {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = sh(&["kill", "-INT", &self.child.id().to_string()]);
+        let _ = self.child.wait();
+        self.file.clone()
+    }
+}
+
+fn tshark_available() -> bool {
+    let ok = sh(&["tshark", "--version"]);
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("tshark (Debian package tshark) is needed, and CI is set");
+        }
+        eprintln!("\n*** SKIPPED tshark check: no tshark. ***\n");
+    }
+    ok
+}
+
+/// Frames of `pcap` that match the display filter `filter`, decoded
+/// with `secret` as Wireshark's L2TP shared secret.
+fn tshark_count(pcap: &std::path::Path, secret: &str, filter: &str) -> usize {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-o", &format!("l2tp.shared_secret:{secret}"), "-Y", filter])
+        .args(["-T", "fields", "-e", "frame.number"])
+        .stderr(Stdio::null())
+        .output()
+        .expect("tshark");
+    assert!(out.status.success(), "tshark failed on {}", pcap.display());
+    String::from_utf8_lossy(&out.stdout).lines().count()
 }
