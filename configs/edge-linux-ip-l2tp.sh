@@ -12,6 +12,10 @@
 # Linux defaults to `l2spec_type default` (a 4-byte sublayer); las's
 # default is no sublayer, so say `l2spec_type none` (or set
 # l2spec = "default" on the las session).
+# tunnel_id / peer_tunnel_id are Linux's own: L2TPv3 data packets carry
+# only the session id (and cookie), so las has no setting for them.
+# `ip l2tp` is static only (no control channel, no HELLO): for a dynamic
+# pseudowire with a VC ID from a Linux host, use las-edge --vc-id.
 set -e
 ip l2tp add tunnel tunnel_id 1 peer_tunnel_id 1 encap ip \
     local 192.0.2.10 remote 192.0.2.1

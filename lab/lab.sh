@@ -536,9 +536,10 @@ start_dyn_edge() { # site [secret]: dynamic mode; logs appended to dyn-edge-<sit
     local s=$1 secret=${2:-} ns
     ns=$(ns_site "$s")
     case $s in
-    # A asks to receive the default sublayer (las sends it, and receives none).
+    # A asks to receive the default sublayer (las sends it, and receives none)
+    # and speaks Cisco's draft form (vendor-9 AVPs, as IOS by default).
     A) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL[A]}" --peer "$LAS_UL" \
-        --encap ip --vc-id 100 --l2spec default >>"$WORK/dyn-edge-A.log" 2>&1 & ;;
+        --encap ip --vc-id 100 --l2spec default --cisco-avps >>"$WORK/dyn-edge-A.log" 2>&1 & ;;
     B) ip netns exec "$ns" "$EDGE" --config "$WORK/edge-B-dyn.toml" >>"$WORK/dyn-edge-B.log" 2>&1 & ;;
     C) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL[C]}" --peer "$LAS_UL" \
         --encap ip --vc-id 200 --secret "${secret:-$DYN_SECRET}" >>"$WORK/dyn-edge-C.log" 2>&1 & ;;
@@ -632,6 +633,22 @@ run_dynamic() {
         check dyn-secret-ok ok "C authenticated with the per-peer secret"
     else
         check dyn-secret-ok FAIL
+    fi
+    # A spoke Cisco's dual form; las answered in it, nothing was refused.
+    out=$(las_show tunnels --json 2>/dev/null | python3 -c '
+import json, sys
+for t in json.load(sys.stdin).get("tunnels", []):
+    print(t["peer"], t["flavour"])
+')
+    r=$(las_show counters --json 2>/dev/null | python3 -c '
+import json, sys
+c = json.load(sys.stdin).get("control", {})
+print(sum(v for k, v in c.items() if k.startswith("refused_")))
+')
+    if echo "$out" | grep -q "^${UL[A]} ciscodual$" && [ "$r" = 0 ]; then
+        check dyn-cisco-dual ok "A in Cisco's dual AVP form, 0 refusals"
+    else
+        check dyn-cisco-dual FAIL "$(echo "$out" | tr '\n' ';') refusals=$r"
     fi
 
     # 2. Traffic: A <-> B over the negotiated sessions, C isolated.

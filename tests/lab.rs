@@ -46,6 +46,7 @@ const CHECKS: &[&str] = &[
     "dyn-vc-100-cust100",
     "dyn-vc-200-auto-switch",
     "dyn-secret-ok",
+    "dyn-cisco-dual",
     "dyn-ping-a-b",
     "dyn-ping-b-a",
     "dyn-isolation-c-a",
