@@ -519,6 +519,8 @@ impl Peer {
         let m =
             Message::parse(&b).unwrap_or_else(|e| panic!("las sent a bad message {e:?}: {b:02x?}"));
         assert_eq!(m.ccid, self.my_ccid, "Control Connection ID of {m:?}");
+        // Everything las sends follows RFC 3931 §6.
+        assert_eq!(rules::check(&m), vec![], "las sent {m:?}");
         Some((m, b))
     }
 

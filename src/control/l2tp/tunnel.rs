@@ -2631,4 +2631,118 @@ mod test {
             .any(|(_, x)| matches!(x, Action::SessionUp(u) if u.local_session_id == sid)));
         assert!(a.tunnel(ccid).unwrap().session(sid).unwrap().is_up());
     }
+
+    /// One conformance test per RFC 3931 §6 message type las or las-edge
+    /// builds, driven by `rules`: both sides of a full life (setup,
+    /// session, HELLO, explicit ACK with digests, CDN, refusals, StopCCN)
+    /// are collected, each message checked, and every type either side
+    /// must be able to send is seen.
+    #[test]
+    fn every_message_built_conforms() {
+        use std::collections::BTreeSet;
+        let mut seen: BTreeSet<(bool, u16)> = BTreeSet::new();
+        let mut note = |from_edge: bool, out: &[(u8, Action)]| -> Vec<Vec<u8>> {
+            let mut v = Vec::new();
+            for (_, a) in out {
+                if let Action::Send(b) = a {
+                    let m = Message::parse(b).unwrap();
+                    assert_eq!(rules::check(&m), vec![], "{m:?}");
+                    if let Some(t) = m.msg_type {
+                        seen.insert((from_edge, u16::from(t)));
+                    }
+                    v.push(b.clone());
+                }
+            }
+            v
+        };
+        for fl in [Flavour::Ietf, Flavour::CiscoDual] {
+            let mut ca = auth_cfg(3, true, true);
+            ca.initiator_flavour = fl;
+            ca.hello_interval = 5_000;
+            let mut edge = endpoint(ca);
+            let mut las = endpoint(auth_cfg(3, true, true));
+            let mut t = 0;
+            // Deliver everything until quiet; returns nothing.
+            let mut run = |edge: &mut Endpoint<u8>,
+                           las: &mut Endpoint<u8>,
+                           t: &mut u64,
+                           first: Vec<(u8, Action)>,
+                           from_edge: bool| {
+                let mut q: Vec<(bool, Vec<u8>)> = note(from_edge, &first)
+                    .into_iter()
+                    .map(|b| (from_edge, b))
+                    .collect();
+                for _ in 0..50 {
+                    let mut next = Vec::new();
+                    for (fe, b) in q.drain(..) {
+                        let out = if fe {
+                            las.handle(*t, 1, &b)
+                        } else {
+                            edge.handle(*t, 2, &b)
+                        };
+                        next.extend(note(!fe, &out).into_iter().map(|b| (!fe, b)));
+                    }
+                    *t += 100;
+                    for (fe, ep) in [(true, &mut *edge), (false, &mut *las)] {
+                        let out = ep.poll(*t);
+                        next.extend(note(fe, &out).into_iter().map(|b| (fe, b)));
+                    }
+                    if next.is_empty() {
+                        break;
+                    }
+                    q = next;
+                }
+            };
+            let (ccid, out) = edge.connect(t, 2);
+            run(&mut edge, &mut las, &mut t, out, true);
+            let (sid, out) = edge.open_session(t, ccid, b"100", 5).unwrap();
+            run(&mut edge, &mut las, &mut t, out, true);
+            // HELLO from both after silence.
+            t += 6_000;
+            run(&mut edge, &mut las, &mut t, Vec::new(), true);
+            t += 60_000;
+            run(&mut edge, &mut las, &mut t, Vec::new(), true);
+            // las refuses a PW type with a CDN; the edge closes its own.
+            let (_, out) = edge.open_session(t, ccid, b"100", 11).unwrap();
+            run(&mut edge, &mut las, &mut t, out, true);
+            let out = edge.close_session(t, ccid, sid, 3, None, "bye");
+            run(&mut edge, &mut las, &mut t, out, true);
+            let (_, out) = edge.open_session(t, ccid, b"101", 5).unwrap();
+            run(&mut edge, &mut las, &mut t, out, true);
+            // One side stops the tunnel: las in one flavour, the edge in
+            // the other.
+            let stop = stopccn_result::GENERAL_REQUEST_TO_CLEAR;
+            if fl == Flavour::Ietf {
+                let lccid = las.tunnels().next().unwrap().1.local_ccid();
+                let out = las.stop_tunnel(t, lccid, stop, None);
+                run(&mut edge, &mut las, &mut t, out, false);
+            } else {
+                let out = edge.stop_tunnel(t, ccid, stop, None);
+                run(&mut edge, &mut las, &mut t, out, true);
+            }
+        }
+        use MessageType as T;
+        for (from_edge, ty) in [
+            (true, T::Sccrq),
+            (true, T::Scccn),
+            (true, T::Icrq),
+            (true, T::Iccn),
+            (true, T::Cdn),
+            (true, T::Hello),
+            (true, T::Ack),
+            (true, T::StopCcn),
+            (false, T::Sccrp),
+            (false, T::Icrp),
+            (false, T::Cdn),
+            (false, T::Hello),
+            (false, T::Ack),
+            (false, T::StopCcn),
+        ] {
+            assert!(
+                seen.contains(&(from_edge, u16::from(ty))),
+                "{} never sent {ty:?}: {seen:?}",
+                if from_edge { "edge" } else { "las" }
+            );
+        }
+    }
 }
