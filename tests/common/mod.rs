@@ -3,6 +3,8 @@
 //! hand-written helpers that are independent of `las::wire`.
 #![allow(dead_code)]
 
+pub mod tshark;
+
 use las::control::socket::query;
 use las::telemetry::show::{
     CountersView, MacView, PortView, Request, Response, SessionView, SwitchView,
