@@ -1194,6 +1194,19 @@ fn tshark_check_has_teeth() {
     let e = check("inner", &frames, Some("l2tp"), None).unwrap_err();
     assert!(e.contains("frame 2 (inner pass"), "{e}");
 
+    // Decoded with the wrong cookie length (no group for siteC), the
+    // inner frame is garbage without any expert error: caught too.
+    let path = scratch.dir.join("wrong-prefs.pcap");
+    write_pcap(&path, &[c.egress(&good_inner, 4, 0)]);
+    let mut wrong = Check::new("wrong-prefs");
+    wrong.default = Prefs::fixed(0, false);
+    wrong.inner = Some("frame".into());
+    wrong.keep = false;
+    let e = std::panic::catch_unwind(|| assert_clean(&path, &wrong))
+        .map_err(|e| e.downcast_ref::<String>().cloned().unwrap_or_default())
+        .unwrap_err();
+    assert!(e.contains("inner frame not decoded"), "{e}");
+
     // Frames to judge, none decoded: a failure, not a pass.
     let e = check(
         "nothing",

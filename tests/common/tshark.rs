@@ -35,7 +35,9 @@
 //!    check that exactly); tshark rightly flags them, so only frames whose
 //!    inner packets are real (the TCP segments of the MSS clamp test, the
 //!    lab's hosts) are judged here. This pass checks what las changes
-//!    inside (MSS clamping and its incremental checksum update).
+//!    inside (MSS clamping and its incremental checksum update), and that
+//!    the frame decodes as Ethernet carrying IPv4, IPv6 or ARP at all: a
+//!    wrong cookie or sublayer shifts it, mostly without any error.
 //!
 //! With [`Check::secret`] tshark also verifies the Message Digest (RFC 3931
 //! §5.4) of every control message las sent; an "Incorrect Digest" (only a
@@ -251,6 +253,22 @@ fn shell_words(args: &[String]) -> String {
         .join(" ")
 }
 
+/// True if `frame.protocols` shows the pseudowire's frame decoded as
+/// Ethernet (maybe with 802.1Q/802.1ad tags) carrying IPv4, IPv6 or ARP. With a wrong
+/// cookie length or sublayer tshark reads the frame at the wrong offset,
+/// usually without any error ("l2tp:llc", an unknown ethertype).
+fn inner_decoded(protocols: &str) -> bool {
+    let Some((_, after)) = protocols.rsplit_once("l2tp:") else {
+        return false;
+    };
+    let mut t = after.split(':');
+    if t.next() != Some("ethertype") {
+        return false;
+    }
+    t.find(|p| !matches!(*p, "vlan" | "ieee8021ad" | "ethertype"))
+        .is_some_and(|p| matches!(p, "ip" | "ipv6" | "arp"))
+}
+
 /// The number of frames in `pcap`, read without tshark.
 fn pcap_frames(pcap: &Path) -> usize {
     let f =
@@ -320,7 +338,8 @@ pub fn assert_clean(pcap: &Path, check: &Check) {
         for (prefs, filter) in &runs {
             let mut filter = and(&check.from, filter);
             if inner {
-                filter = and(&check.inner, &filter);
+                // Data frames only: control messages carry no frame.
+                filter = and(&check.inner, &format!("l2tp.sid != 0 && {filter}"));
             }
             let mut a = vec!["-r".to_string(), file.clone(), "-n".into()];
             a.extend(decode_args(*prefs, inner, &check.secret));
@@ -345,6 +364,8 @@ pub fn assert_clean(pcap: &Path, check: &Check) {
                     "-e",
                     "_ws.col.Info",
                     "-e",
+                    "frame.protocols",
+                    "-e",
                     "_ws.expert.message",
                 ]
                 .map(String::from),
@@ -362,8 +383,16 @@ pub fn assert_clean(pcap: &Path, check: &Check) {
                     .split(',')
                     .any(|s| s.trim().parse::<u64>().ok() == Some(PI_ERROR));
                 let bad_digest = digest && !field(3).is_empty();
-                if !field(1).is_empty() || error || bad_digest {
-                    let mut experts = field(5).to_string();
+                let undecoded = inner && !inner_decoded(field(5));
+                if !field(1).is_empty() || error || bad_digest || undecoded {
+                    let mut experts = field(6).to_string();
+                    if undecoded {
+                        experts = format!(
+                            "inner frame not decoded as Ethernet with IPv4, IPv6 or ARP \
+                             (wrong cookie or sublayer preferences?): {}; {experts}",
+                            field(5)
+                        );
+                    }
                     if !field(1).is_empty() {
                         experts = format!("malformed [{}]; {experts}", field(1));
                     }
