@@ -37,6 +37,15 @@
 # port MTU 9000 (af_packet framesz/blocksz raised, mbuf_size 9344), TAPs
 # at 8900: 8000-byte and full-size DF pings and a TCP transfer at MSS 8848.
 #
+# Independent decoding: tcpdump captures the bridge's port to las (both
+# directions, full frames, a bounded number of packets) during the static
+# and the dynamic part, and tshark must decode every frame las sent there
+# without a malformed frame or an expert error, the hosts' packets inside
+# the pseudowires included (CHECK tshark-static, tshark-dynamic). The
+# static part pauses the capture around the TCP throughput test and keeps
+# only a sample of it. Without tshark or tcpdump these checks say SKIPPED
+# (ok), unless CI is set.
+#
 # Every check prints one machine-checkable line:
 #   CHECK <name> ok|FAIL [detail]
 # measurements print as
@@ -76,6 +85,9 @@ FAILED=0
 WORK=""
 declare -A EDGE_PID=()
 LAS_PID=""
+CAP_PID=""
+declare -A CAP_FILES=()
+LAS_UL_MAC=""
 
 log() { echo "== $*"; }
 
@@ -118,6 +130,7 @@ clean() {
 on_exit() {
     local rc=$?
     trap - EXIT INT TERM
+    capture_stop
     if [ -n "$WORK" ] && [ -d "$WORK" ]; then
         if [ "${LAB_KEEP_LOGS:-0}" = 1 ]; then
             echo "logs kept in $WORK"
@@ -202,6 +215,137 @@ ping_ok() { # from-site to-ip count: prints "received/transmitted", true if >= c
     [ "${rx:-0}" -ge $(($3 - 1)) ] && [ "${rx:-0}" -gt 0 ]
 }
 
+# ---------------------------------------------------------------- capture and tshark
+
+# Starts a new capture segment for part <label> ($WORK/cap-<label>-<n>.pcap):
+# tcpdump on the bridge's port to las, full frames, at most <max> packets.
+# Stops the previous segment first.
+capture_start() { # label max
+    capture_stop
+    command -v tcpdump >/dev/null && command -v tshark >/dev/null || return 0
+    local n f
+    n=$(echo "${CAP_FILES[$1]:-}" | wc -w)
+    f="$WORK/cap-$1-$n.pcap"
+    # `ip netns exec` execs tcpdump: $! is tcpdump itself.
+    ip netns exec "$NS_UL" tcpdump -i las -n -U -s 0 -c "$2" -w "$f" >"$f.log" 2>&1 &
+    CAP_PID=$!
+    CAP_FILES[$1]="${CAP_FILES[$1]:-} $f"
+    wait_for 10 grep -q "listening on" "$f.log" || echo "tcpdump did not start: $(cat "$f.log")"
+}
+
+capture_stop() {
+    [ -n "$CAP_PID" ] || return 0
+    sleep 0.3
+    kill -INT "$CAP_PID" 2>/dev/null
+    wait "$CAP_PID" 2>/dev/null
+    CAP_PID=""
+}
+
+# One tshark run over a capture: frames matching <filter>, L2TPv3 cookie
+# size <cookie> (detect|cookie0|cookie4|cookie8) and sublayer <l2spec>
+# (detect|none|default). Pass "outer": the pseudowire payload is opaque;
+# "inner": it is dissected as Ethernet. IPv4/TCP/UDP checksums are
+# checked; Ethernet padding may hold any bytes (IEEE 802.3). Prints
+# "frame<TAB>malformed<TAB>severities<TAB>info<TAB>protocols<TAB>expert
+# messages" per frame.
+tshark_fields() { # pcap pass cookie l2spec filter
+    local pw=data
+    [ "$2" = inner ] && pw=eth
+    tshark -r "$1" -n -o "l2tp.cookie_size:$3" -o "l2tp.l2_specific:$4" \
+        -d "l2tp.pw_type==0,$pw" -d "l2tp.pw_type==5,$pw" \
+        -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE \
+        -o eth.padding:any -Y "$5" -T fields -E separator=/t -E occurrence=a \
+        -e frame.number -e _ws.malformed -e _ws.expert.severity -e _ws.col.Info \
+        -e frame.protocols -e _ws.expert.message 2>>"$WORK/tshark.err"
+}
+
+# CHECK <name>: tshark decodes every frame las sent (source MAC of ul0) in
+# every segment of part <label>, in an outer and an inner pass, without a
+# malformed frame or an expert error (severity error). Frames matching a
+# group's filter are decoded with its preferences, the rest with the
+# defaults (static sessions have no control messages to learn the
+# cookie and sublayer from; the preferences are global).
+tshark_check() { # name label default-cookie default-l2spec [cookie l2spec filter]...
+    local name=$1 label=$2 dc=$3 dl=$4
+    shift 4
+    if ! command -v tshark >/dev/null || ! command -v tcpdump >/dev/null; then
+        if [ -n "${CI:-}" ]; then
+            check "$name" FAIL "tshark or tcpdump not installed, and CI is set"
+        else
+            echo "*** SKIPPED tshark check: tshark or tcpdump not installed (scripts/deps.sh) ***"
+            check "$name" ok "SKIPPED: tshark or tcpdump not installed"
+        fi
+        return
+    fi
+    local -a cookies=("$dc") l2specs=("$dl") filters=()
+    local any="" from="eth.src == $LAS_UL_MAC"
+    while [ $# -ge 3 ]; do
+        cookies+=("$1")
+        l2specs+=("$2")
+        filters+=("($3)")
+        any="$any${any:+ || }($3)"
+        shift 3
+    done
+    if [ -n "$any" ]; then filters=("!($any)" "${filters[@]}"); else filters=("frame"); fi
+    local f pass i out sel want total seen judged=0 inner=0 bad=0 detail="" flagged="$WORK/$name.flagged"
+    : >"$flagged"
+    for f in ${CAP_FILES[$label]:-}; do
+        total=$(tshark -r "$f" -n -T fields -e frame.number 2>>"$WORK/tshark.err" | wc -l)
+        want=$(tshark -r "$f" -n -Y "$from" -T fields -e frame.number 2>>"$WORK/tshark.err" | wc -l)
+        for pass in outer inner; do
+            seen=0
+            sel="($from)"
+            # The inner pass: the data frames, with the hosts' packets inside.
+            [ "$pass" = inner ] && sel="$sel && l2tp.sid != 0"
+            for i in "${!filters[@]}"; do
+                if ! out=$(tshark_fields "$f" "$pass" "${cookies[$i]}" "${l2specs[$i]}" "$sel && ${filters[$i]}"); then
+                    detail="$detail tshark failed on $(basename "$f"): $(tail -n 2 "$WORK/tshark.err" | tr '\n' ' ')"
+                    bad=$((bad + 1))
+                    continue
+                fi
+                [ -n "$out" ] || continue
+                seen=$((seen + $(printf '%s\n' "$out" | wc -l)))
+                # Flagged: malformed, an expert error, or (inner pass) a
+                # frame that is not Ethernet with IPv4/IPv6/ARP inside (a
+                # wrong cookie or sublayer shifts it, mostly without error).
+                printf '%s\n' "$out" | awk -F'\t' -v pass="$pass" -v file="$(basename "$f")" '{
+                    why = ($2 != "") ? "malformed; " : ""
+                    n = split($3, s, ",")
+                    for (i = 1; i <= n; i++) if (s[i] + 0 == 8388608) why = why "expert error; "
+                    if (pass == "inner" && $5 !~ /l2tp:ethertype:((vlan|ieee8021ad):ethertype:)*(ip|ipv6|arp)(:|$)/)
+                        why = why "inner frame not decoded (" $5 "); "
+                    if (why != "") print file " frame " $1 " (" pass "): " $4 " -- " why $6
+                }' >>"$flagged"
+            done
+            if [ "$pass" = outer ]; then
+                judged=$((judged + seen))
+                if [ "$seen" != "$want" ] || { [ "$total" -gt 0 ] && [ "$want" = 0 ]; }; then
+                    detail="$detail $(basename "$f"): decoded $seen of $want frames from las ($total in all)"
+                    bad=$((bad + 1))
+                fi
+            else
+                inner=$((inner + seen))
+            fi
+        done
+    done
+    local nflag
+    nflag=$(wc -l <"$flagged")
+    if [ "$nflag" -gt 0 ]; then
+        echo "---- tshark flags $nflag frame(s) las sent ($label)"
+        head -n 40 "$flagged"
+        # Keep the captures (the work directory goes at exit).
+        for f in ${CAP_FILES[$label]:-}; do cp "$f" "/tmp/las-lab-$(basename "$f")" && echo "kept /tmp/las-lab-$(basename "$f")"; done
+        detail="$detail $nflag flagged: $(head -n 3 "$flagged" | tr '\n' ';')"
+        bad=$((bad + 1))
+    fi
+    if [ "$bad" = 0 ] && [ "$judged" -gt 0 ]; then
+        check "$name" ok "$judged frames from las decode clean ($inner data frames with the hosts' packets inside)"
+    else
+        [ "$judged" -gt 0 ] || detail="$detail no frame from las captured"
+        check "$name" FAIL "$detail"
+    fi
+}
+
 # ---------------------------------------------------------------- topology
 
 build() {
@@ -219,6 +363,7 @@ build() {
     in_ns "$NS_UL" ip link set las master br0 up
     in_ns "$NS_LAS" ip link set ul0 up
     # The kernel must not answer for las: ul0 gets no address.
+    LAS_UL_MAC=$(in_ns "$NS_LAS" cat /sys/class/net/ul0/address)
 
     local s ns
     for s in "${SITES[@]}"; do
@@ -419,7 +564,8 @@ run_checks() {
     r=$(session_field siteC rx_packets)
     if [ "${r:-0}" -gt 0 ]; then check c-reaches-las ok "siteC rx_packets=$r"; else check c-reaches-las FAIL "siteC rx_packets=${r:-?}"; fi
 
-    # 5. TCP A -> B.
+    # 5. TCP A -> B. The capture keeps only a sample of the transfer.
+    capture_start static 3000
     if command -v iperf3 >/dev/null; then
         ip netns exec lassiteB iperf3 -s -1 -B "${HOST[B]}" >"$WORK/iperf3-server.log" 2>&1 &
         local srv=$!
@@ -455,6 +601,7 @@ s.shutdown(socket.SHUT_WR); s.recv(1); d = time.time() - t
 print("%.1f %d" % (64 * 1024 * 1024 * 8 / d / 1e6, 64 * 1024 * 1024))')
         wait "$srv" 2>/dev/null
     fi
+    capture_start static 20000
     if [ -n "$mbps" ]; then
         echo "RESULT tcp-a-b-mbps ${mbps%% *}"
         check tcp-a-b ok "${mbps#* } bytes at ${mbps%% *} Mbit/s"
@@ -1085,6 +1232,7 @@ main_run() { # static|dynamic|mtu|all
     build
     if [ "$what" = static ] || [ "$what" = all ]; then
         write_las_config
+        capture_start static 20000
         if ! start_las; then
             check las-start FAIL
         else
@@ -1101,10 +1249,21 @@ main_run() { # static|dynamic|mtu|all
             report
         fi
         stop_las
+        capture_stop
+        # What las sends: to A the default sublayer, to B (udp) an 8-byte
+        # cookie, to C neither.
+        tshark_check tshark-static static cookie0 none \
+            cookie0 default "ip.dst == ${UL[A]} && l2tp.sid == ${RSID[A]}" \
+            cookie8 none "ip.dst == ${UL[B]} && l2tp.sid == ${RSID[B]}"
     fi
     if [ "$what" = dynamic ] || [ "$what" = all ]; then
+        capture_start dynamic 20000
         run_dynamic
         stop_las
+        capture_stop
+        # Cookies and sublayers are negotiated: tshark learns them from
+        # the control messages in the capture.
+        tshark_check tshark-dynamic dynamic detect detect
     fi
     if [ "$what" = mtu ] || [ "$what" = all ]; then
         run_mtu

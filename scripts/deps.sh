@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what las needs on a fresh Debian 12 machine (as root): DPDK 22.11,
-# the headers and libclang for bindgen, and the tools the lab and tests use.
+# the headers and libclang for bindgen, and the tools the lab and tests use
+# (tshark decodes every pcap las writes in the tests).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in dpdk dpdk-dev libdpdk-dev libclang-dev pkg-config libpcap-dev iproute2 iperf3 iputils-ping procps psmisc tcpdump; do
+for p in dpdk dpdk-dev libdpdk-dev libclang-dev pkg-config libpcap-dev iproute2 iperf3 iputils-ping procps psmisc tcpdump tshark; do
   have_pkg "$p" || need+=("$p")
 done
 if ((${#need[@]})); then
@@ -15,6 +16,9 @@ if ((${#need[@]})); then
   fi
   echo "deps: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # tshark (the tests' independent decoder) must not ask whether
+  # non-root users may capture: answer no before installing.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

@@ -11,11 +11,17 @@
 //! many RX as TX queues, and las asks for one TX queue more (its control
 //! core's).
 //!
+//! tcpdump captures the kernel's end of the veth pair for the life of
+//! las, and tshark must decode every frame las sent there without a
+//! malformed frame or an expert error (`common::tshark`), with the Message
+//! Digests verified where the test configures a secret.
+//!
 //! Needs root (DPDK, veth); without root the tests print "SKIPPED" and
 //! pass, unless `CI` is set, in which case they fail.
 
 mod common;
 
+use common::tshark::{self, Capture};
 use common::{counters, have_root, lock, Scratch};
 use las::control::socket::query;
 use las::telemetry::show::{CountersView, Request, Response, SessionView, TunnelView};
@@ -65,11 +71,16 @@ fn sh(args: &[&str]) -> bool {
 // ---------------------------------------------------------------- las
 
 /// A running las on a net_af_packet port (one end of a veth pair), the
-/// kernel's end configured. Dropping it kills las and removes the veth
-/// pair and the DPDK files.
+/// kernel's end configured and captured. Dropping it kills las, removes
+/// the veth pair and the DPDK files, and (unless the test already failed)
+/// has tshark check what las sent.
 struct Las {
     scratch: Scratch,
     child: Option<Child>,
+    /// tcpdump on the kernel's end, from before las starts.
+    capture: Option<Capture>,
+    /// How tshark judges the capture: the frames from las's MAC.
+    tshark: tshark::Check,
     iface: String,
     sock: PathBuf,
     las_ip: Ipv4Addr,
@@ -127,6 +138,10 @@ impl Las {
         }
         // Checksums filled in by the kernel: af_packet hands las the frame as is.
         let _ = sh(&["ethtool", "-K", &iface, "tx", "off"]);
+        let what = format!("what las sent in cisco_control {name}");
+        let capture = Capture::start(&iface, &dir.join("wire.pcap"), 100_000, &what);
+        let mut check = tshark::Check::new(&what);
+        check.from = Some("eth.src == 02:00:00:00:00:01".into());
         let child = Command::new(env!("CARGO_BIN_EXE_las"))
             .arg("--config")
             .arg(dir.join("las.toml"))
@@ -141,6 +156,8 @@ impl Las {
         let mut las = Las {
             scratch,
             child: Some(child),
+            capture,
+            tshark: check,
             iface,
             sock,
             las_ip,
@@ -265,11 +282,20 @@ impl Drop for Las {
             let _ = c.kill();
             let _ = c.wait();
         }
+        if let Some(c) = self.capture.as_mut() {
+            c.stop();
+        }
         // Deleting one end of the veth pair deletes both.
         let _ = Command::new("ip")
             .args(["link", "del", &self.iface])
             .stderr(Stdio::null())
             .status();
+        // A test that failed already says why; a second panic would abort.
+        if let Some(c) = &self.capture {
+            if !std::thread::panicking() {
+                tshark::assert_clean(&c.path, &self.tshark);
+            }
+        }
     }
 }
 
@@ -1192,7 +1218,9 @@ fn message_digest_authentication() {
     if !can_run() {
         return;
     }
-    let las = Las::start("auth", 8, "secret = \"s3cret\"\n", SWITCH);
+    let mut las = Las::start("auth", 8, "secret = \"s3cret\"\n", SWITCH);
+    // tshark verifies the digest of every control message las sends.
+    las.tshark.secret = Some("s3cret".into());
     let fl = Flavour::CiscoDual;
     let secret = b"s3cret";
     let our_nonce: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();

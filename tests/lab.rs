@@ -2,6 +2,8 @@
 //! and three las-edge sites, first with static sessions, then in dynamic
 //! mode (RFC 3931 control connections opened by the edges, by VC ID), then
 //! MTU scenarios (MSS clamping over a 1500-byte underlay, jumbo frames).
+//! tshark decodes what las sent on the underlay during the static and the
+//! dynamic part (CHECK tshark-static, tshark-dynamic).
 //! Needs root and `ip netns`; skipped otherwise unless `CI` is set, in
 //! which case it fails.
 
@@ -39,6 +41,8 @@ const CHECKS: &[&str] = &[
     "mac-move-back",
     "mac-b-on-siteB",
     "mac-b-aged",
+    // tshark decodes every frame las sent during the static part.
+    "tshark-static",
     // Dynamic mode.
     "dyn-las-start",
     "dyn-sessions-up",
@@ -60,6 +64,7 @@ const CHECKS: &[&str] = &[
     "dyn-reconnect",
     "dyn-ping-after-restart",
     "dyn-edge-counters",
+    "tshark-dynamic",
     // MTU scenarios.
     "mtu-edges-start",
     "mtu-tcp-stalls-without-clamp",

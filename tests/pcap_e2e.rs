@@ -1113,3 +1113,107 @@ fn deny_list_and_named_protocols() {
     );
     assert_egress(&r.out, &b, &[experimental, ipv4], 0);
 }
+
+// ------------------------------------------------------------ the tshark check itself
+
+/// The tshark check (`common::tshark`) fails on what it must fail on:
+/// a bad outer IPv4 checksum, a truncated L2TPv3 header, a bad inner
+/// checksum (only where inner frames are judged), a capture it decodes
+/// nothing of. Needs tshark, not root.
+#[test]
+fn tshark_check_has_teeth() {
+    use common::tshark::{assert_clean, have_tshark, Check, Prefs};
+    if !have_tshark("tshark_check_has_teeth") {
+        return;
+    }
+    let scratch = Scratch::new("tshark-teeth");
+    let a = Sess::new("siteA", "s1", 10);
+    let c = Sess::new("siteC", "s1", 12)
+        .udp()
+        .cookies(&[1, 2, 3, 4], &[5, 6, 7, 8, 9, 10, 11, 12]);
+    // A real inner packet: IPv4/UDP between two hosts.
+    let pkt = ipv4(
+        Ipv4Addr::new(10, 0, 0, 1),
+        Ipv4Addr::new(10, 0, 0, 2),
+        17,
+        7,
+        64,
+        &udp(5000, 5001, b"teeth"),
+    );
+    let good_inner = eth(host(2), host(1), IPV4, &pkt);
+    let mut bad_inner = good_inner.clone();
+    bad_inner[14 + 10] ^= 0x55; // inner IPv4 header checksum
+    let mut bad_outer = a.egress(&good_inner, 1, 0);
+    bad_outer[14 + 10] ^= 0x55; // outer IPv4 header checksum
+                                // IP payload: 2 bytes of a 4-byte session id.
+    let truncated = eth(
+        a.peer_mac,
+        LAS_MAC,
+        IPV4,
+        &ipv4(LAS_IP, a.peer_ip, 115, 3, 64, &[0, 0]),
+    );
+
+    let check = |name: &str, frames: &[Vec<u8>], inner: Option<&str>, from: Option<&str>| {
+        let path = scratch.dir.join(format!("{name}.pcap"));
+        write_pcap(&path, frames);
+        let mut c8 = Check::new(name);
+        c8.default = Prefs::fixed(0, false);
+        c8.group(
+            Prefs::fixed(8, false),
+            &format!("ip.dst == {} && l2tp.sid == {}", c.peer_ip, c.remote_id),
+        );
+        c8.inner = inner.map(String::from);
+        c8.from = from.map(String::from);
+        c8.keep = false;
+        std::panic::catch_unwind(|| assert_clean(&path, &c8)).map_err(|e| {
+            e.downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_else(|| "non-string panic".into())
+        })
+    };
+    let clean = vec![
+        arp_request_from_las(LAS_IP),
+        a.egress(&good_inner, 1, 0),
+        c.egress(&good_inner, 2, 0),
+    ];
+    check("clean", &clean, Some("l2tp"), None).expect("clean capture");
+    check("empty", &[], None, None).expect("empty capture");
+
+    let e = check("bad-outer", &[clean[0].clone(), bad_outer], None, None).unwrap_err();
+    assert!(e.contains("frame 2 (outer pass"), "{e}");
+    let e = check("truncated", &[truncated], None, None).unwrap_err();
+    assert!(
+        e.contains("frame 1 (outer pass") && e.contains("malformed"),
+        "{e}"
+    );
+
+    // A bad inner checksum behind an 8-byte cookie: invisible to the outer
+    // pass, caught by the inner one (decoded with the group's cookie).
+    let frames = vec![clean[0].clone(), c.egress(&bad_inner, 3, 0)];
+    check("inner-opaque", &frames, None, None).expect("inner frames opaque");
+    let e = check("inner", &frames, Some("l2tp"), None).unwrap_err();
+    assert!(e.contains("frame 2 (inner pass"), "{e}");
+
+    // Decoded with the wrong cookie length (no group for siteC), the
+    // inner frame is garbage without any expert error: caught too.
+    let path = scratch.dir.join("wrong-prefs.pcap");
+    write_pcap(&path, &[c.egress(&good_inner, 4, 0)]);
+    let mut wrong = Check::new("wrong-prefs");
+    wrong.default = Prefs::fixed(0, false);
+    wrong.inner = Some("frame".into());
+    wrong.keep = false;
+    let e = std::panic::catch_unwind(|| assert_clean(&path, &wrong))
+        .map_err(|e| e.downcast_ref::<String>().cloned().unwrap_or_default())
+        .unwrap_err();
+    assert!(e.contains("inner frame not decoded"), "{e}");
+
+    // Frames to judge, none decoded: a failure, not a pass.
+    let e = check(
+        "nothing",
+        &clean,
+        None,
+        Some("eth.src == 02:00:00:00:00:99"),
+    )
+    .unwrap_err();
+    assert!(e.contains("matches"), "{e}");
+}

@@ -3,6 +3,8 @@
 //! hand-written helpers that are independent of `las::wire`.
 #![allow(dead_code)]
 
+pub mod tshark;
+
 use las::control::socket::query;
 use las::telemetry::show::{
     CountersView, MacView, PortView, Request, Response, SessionView, SwitchView,
@@ -493,6 +495,11 @@ pub struct Setup {
     /// How long `run` lets the control core work after the last frame
     /// was received, before reading state (default 300 ms).
     pub settle_ms: u64,
+    /// Display filter of the frames in out.pcap whose inner packets are
+    /// real (not the usual tag-and-pattern payloads) and are decoded and
+    /// judged by tshark too; `None`: inner frames stay opaque to it (see
+    /// `tshark`).
+    pub tshark_inner: Option<String>,
 }
 
 impl Setup {
@@ -509,7 +516,24 @@ impl Setup {
             switches: sw,
             sessions: sessions.to_vec(),
             settle_ms: 300,
+            tshark_inner: None,
         }
+    }
+
+    /// How tshark is to decode what las writes for this setup: the
+    /// sessions' cookies and sublayers (what las sends to each peer), no
+    /// control messages to learn them from.
+    pub fn tshark_check(&self) -> tshark::Check {
+        let mut c = tshark::Check::new(&format!("out.pcap of {}", self.name));
+        c.default = tshark::Prefs::fixed(0, false);
+        for s in &self.sessions {
+            c.group(
+                tshark::Prefs::fixed(s.remote_cookie.len(), s.l2spec),
+                &format!("ip.dst == {} && l2tp.sid == {}", s.peer_ip, s.remote_id),
+            );
+        }
+        c.inner = self.tshark_inner.clone();
+        c
     }
 
     pub fn config(&self, dir: &Path, prefix: &str) -> String {
@@ -770,6 +794,7 @@ pub fn run(setup: &Setup, frames: &[Vec<u8>]) -> Outcome {
     running.child = None;
     assert!(status.success(), "las exited with {status}{}", logs());
     let out = read_pcap(&dir.join("out.pcap"));
+    tshark::assert_clean(&dir.join("out.pcap"), &setup.tshark_check());
     Outcome {
         ports,
         counters,
