@@ -1591,7 +1591,6 @@ fn digest_interop(name: &str, net: u8, alg: u8) {
         &format!("secret = \"s3cret\"\ndigest = \"{las_alg}\"\n"),
         SWITCH,
     );
-    let cap = Capture::start(&las);
     let fl = Flavour::Ietf;
     let our_nonce: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(29) ^ 0x3c).collect();
     let mut p = Peer::udp(&las, las.my_ip, 1701, 0x0c15_c0e0 + u32::from(alg));
@@ -1617,10 +1616,14 @@ fn digest_interop(name: &str, net: u8, alg: u8) {
     p.send(Message::new(T::Hello, 0));
     p.expect_ack();
     assert_eq!(las.control("l2tp_auth_failures"), 0);
-    let pcap = cap.stop();
-    if !tshark_available() {
-        return;
-    }
+    // The capture of las's life (common::tshark::Capture), so far.
+    let mut las = las;
+    las.tshark.secret = Some("s3cret".into());
+    let Some(cap) = las.capture.as_mut() else {
+        return; // no tshark or tcpdump: said so loudly (CI fails)
+    };
+    cap.stop();
+    let pcap = cap.path.clone();
     let bad = tshark_count(&pcap, "s3cret", "l2tp.incorrect_digest");
     let with_digest = tshark_count(&pcap, "s3cret", "l2tp.avp.message_digest");
     assert_eq!(
@@ -1654,51 +1657,6 @@ fn digest_sha1_checked_by_wireshark() {
         return;
     }
     digest_interop("dig-sha1", 15, 1);
-}
-
-/// tcpdump on the kernel's end of las's veth for the life of a test.
-struct Capture {
-    child: Child,
-    file: PathBuf,
-}
-
-impl Capture {
-    fn start(las: &Las) -> Capture {
-        let file = las.scratch.dir.join("l2tp.pcap");
-        let child = Command::new("tcpdump")
-            .args(["-i", &las.iface, "-U", "-s", "0", "-w"])
-            .arg(&file)
-            .arg("udp port 1701 or ip proto 115")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tcpdump (Debian package tcpdump) is needed");
-        // tcpdump needs a moment before it sees packets.
-        let t0 = Instant::now();
-        while !file.exists() && t0.elapsed() < Duration::from_secs(5) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        Capture { child, file }
-    }
-
-    fn stop(mut self) -> PathBuf {
-        std::thread::sleep(Duration::from_millis(300));
-        let _ = sh(&["kill", "-INT", &self.child.id().to_string()]);
-        let _ = self.child.wait();
-        self.file.clone()
-    }
-}
-
-fn tshark_available() -> bool {
-    let ok = sh(&["tshark", "--version"]);
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("tshark (Debian package tshark) is needed, and CI is set");
-        }
-        eprintln!("\n*** SKIPPED tshark check: no tshark. ***\n");
-    }
-    ok
 }
 
 /// Frames of `pcap` that match the display filter `filter`, decoded
