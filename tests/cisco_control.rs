@@ -216,6 +216,18 @@ impl Las {
         counters(&self.sock)
     }
 
+    /// Names of the switches whose name starts with `prefix`.
+    fn switches_named(&self, prefix: &str) -> Vec<String> {
+        match self.ask(Request::Switches) {
+            Response::Switches { switches } => switches
+                .into_iter()
+                .map(|s| s.name)
+                .filter(|n| n.starts_with(prefix))
+                .collect(),
+            x => panic!("unexpected {x:?}"),
+        }
+    }
+
     fn control(&self, k: &str) -> u64 {
         *self
             .counters()
@@ -1672,4 +1684,203 @@ fn tshark_count(pcap: &std::path::Path, secret: &str, filter: &str) -> usize {
         .expect("tshark");
     assert!(out.status.success(), "tshark failed on {}", pcap.display());
     String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+// ---------------------------------------------------------------- 9. abuse
+
+/// Hostile and broken peers while a good one works: repeated ICCNs,
+/// ICRQs and SCCCNs; a flood of SCCRQs stuffed with bogus Message
+/// Digests; oversize datagrams; a crowd of peers opening tunnels at once.
+/// The good peer's HELLOs are answered and its frames cross throughout,
+/// its two sessions stay exactly two, and every refusal is counted.
+#[test]
+fn control_plane_abuse() {
+    let _g = lock();
+    if !can_run() {
+        return;
+    }
+    // Digests for the attacker's address only, so its SCCRQs go down the
+    // expensive path; the good peer and the crowd need none.
+    let las = Las::start(
+        "abuse",
+        16,
+        "[[l2tp.peer]]\nprefix = \"198.19.16.11/32\"\nsecret = \"s3cret\"\n",
+        SWITCH,
+    );
+    let fl = Flavour::CiscoDual;
+    let mut p = Peer::udp(&las, las.my_ip, 1701, 0x0ab0_0001);
+    open_tunnel(&las, &mut p, fl);
+    let a = (open_session(&mut p, fl, 0x9001), 0x9001);
+    let b = (open_session(&mut p, fl, 0x9002), 0x9002);
+    las.wait_sessions_up(2);
+    frames_cross(&mut p, a, b);
+
+    // 1. The good peer repeats itself: 3 more ICCNs for session A (new
+    //    Ns each), an ICRQ for a peer session it already has, an SCCCN.
+    for _ in 0..3 {
+        p.send(iccn(fl, a.1, a.0));
+    }
+    p.expect_zlb();
+    p.send(icrq(fl, a.1, b"100", 5));
+    let c = p.expect(T::Cdn);
+    assert_eq!(c.result_code().unwrap().result, cdn_result::FSM_ERROR);
+    p.ack();
+    p.send(Message::new(T::Scccn, 0));
+    p.expect_zlb();
+    assert_eq!(las.sessions().len(), 2, "{:?}", las.sessions());
+    assert_eq!(las.control("l2tp_repeated_iccn"), 3);
+    frames_cross(&mut p, a, b);
+
+    // 2. Digest flood from .11: SCCRQs with 55 bogus digest AVPs each
+    //    (as many as fit one 1500-byte frame).
+    let mut x = Peer::udp(&las, Ipv4Addr::new(198, 19, 16, 11), 1701, 0x0ab0_0002);
+    let mut m = sccrq(fl, x.my_ccid).with_nonce(fl, &[7; 16]);
+    for _ in 0..53 {
+        m.avps.insert(
+            0,
+            AvpOwned::new(ietf::VENDOR, ietf::MESSAGE_DIGEST, true, vec![0; 17]),
+        );
+    }
+    let flood = m.emit();
+    assert!((1200..1470).contains(&flood.len()), "{}", flood.len());
+    // 3. Oversize datagrams (a valid header claiming 8 kB).
+    let mut big = vec![0u8; 8000];
+    big[..12].copy_from_slice(&flood[..12]);
+    big[2..4].copy_from_slice(&8000u16.to_be_bytes());
+    let t0 = Instant::now();
+    for i in 0..3000 {
+        x.send_raw(if i % 100 == 0 { &big } else { &flood });
+        if i % 500 == 0 {
+            // The good peer is answered in the middle of it.
+            p.send(Message::new(T::Hello, 0));
+            p.expect_zlb();
+        }
+    }
+    let flood_time = t0.elapsed();
+    x.expect_silence(Duration::from_millis(300));
+    frames_cross(&mut p, a, b);
+
+    // 4. A crowd: 8 more addresses open tunnels at the same time.
+    let mut crowd = Vec::new();
+    for i in 0..8u8 {
+        let ip = Ipv4Addr::new(198, 19, 16, 20 + i);
+        assert!(sh(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{ip}/24"),
+            "dev",
+            &las.iface
+        ]));
+        crowd.push(Peer::udp(&las, ip, 1701, 0x0ab1_0000 + u32::from(i)));
+    }
+    for q in &mut crowd {
+        q.send(sccrq(fl, q.my_ccid));
+    }
+    for q in &mut crowd {
+        let r = q.expect(T::Sccrp);
+        q.ccid = be32(&dual_value(&r, fl, ietf::ASSIGNED_CONTROL_CONNECTION_ID));
+        q.send(Message::new(T::Scccn, 0));
+    }
+    for q in &mut crowd {
+        q.expect_zlb();
+    }
+    p.send(Message::new(T::Hello, 0));
+    p.expect_zlb();
+    assert_eq!(
+        las.tunnels()
+            .iter()
+            .filter(|t| t.state == "established")
+            .count(),
+        9
+    );
+    frames_cross(&mut p, a, b);
+    let c = las.counters().control;
+    let refused = |k: &str| c.get(k).copied().unwrap_or_default();
+    // Every flood datagram that reached las was refused and counted
+    // (a few may be lost on the way: the veth and af_packet ring drop
+    // silently under a burst, and the punt rate limit counts its own).
+    // The 8 kB datagrams arrive as outer fragments: the data plane
+    // counts what it cannot reassemble; reassembled, they would be
+    // refused_oversize (over l2tp::MAX_MESSAGE_LEN; unit-tested).
+    let d = las.counters().drops;
+    let punt = [
+        "punt_rate_limited",
+        "punt_ring_full",
+        "malformed",
+        "reassembly_failed",
+        "outer_fragment",
+    ]
+    .iter()
+    .map(|k| d.get(*k).copied().unwrap_or_default())
+    .sum::<u64>();
+    let counted = refused("refused_digest_failed")
+        + refused("refused_rate_limited")
+        + refused("refused_oversize")
+        + punt;
+    assert!(
+        (2700..=3000).contains(&counted),
+        "{counted} of 3000 flood datagrams counted: {c:?} {d:?}"
+    );
+    assert!(refused("refused_digest_failed") >= 1, "{c:?}");
+    assert_eq!(refused("refused_fsm_error"), 1);
+    assert_eq!(las.sessions().len(), 2);
+    eprintln!("flood of 3000 datagrams sent in {flood_time:?}: {c:?}");
+    las.stop();
+}
+
+/// Auto-created switches are freed once their last member has been gone
+/// for `auto_switch_grace`, so a peer asking for VC 1, 2, 3, ... (each
+/// stopped first) never exhausts the switch table; a full table is
+/// refused naming the table, not `auto_switch`.
+#[test]
+fn auto_switches_freed_and_the_limit_named() {
+    let _g = lock();
+    if !can_run() {
+        return;
+    }
+    // max_switches = 4: s1 and three auto switches.
+    let las = Las::start("autofree", 17, "auto_switch_grace = 1\n", SWITCH);
+    let fl = Flavour::Ietf;
+    let mut p = Peer::udp(&las, las.my_ip, 1701, 0x0af0_0001);
+    open_tunnel(&las, &mut p, fl);
+    let session = |p: &mut Peer, ours: u32, vc: &str| -> u32 {
+        p.send(icrq(fl, ours, vc.as_bytes(), 5));
+        let r = p.expect(T::Icrp);
+        let sid = be32(&dual_value(&r, fl, ietf::LOCAL_SESSION_ID));
+        p.send(iccn(fl, ours, sid));
+        p.expect_zlb();
+        sid
+    };
+    for round in 0..3u32 {
+        let mut sids = Vec::new();
+        for k in 0..3u32 {
+            let vc = (10 * round + k + 1).to_string();
+            sids.push((
+                0x100 * (round + 1) + k,
+                session(&mut p, 0x100 * (round + 1) + k, &vc),
+            ));
+        }
+        las.wait_sessions_up(3);
+        if round == 0 {
+            // The table is full: a fourth VC ID is refused, naming it.
+            p.send(icrq(fl, 0x999, b"99", 5));
+            let c = p.expect(T::Cdn);
+            let m = c.result_code().unwrap().message.unwrap_or_default();
+            assert!(m.contains("max_switches = 4 reached"), "{m}");
+            assert!(!m.contains("auto_switch is off"), "{m}");
+            p.ack();
+        }
+        for (ours, sid) in sids {
+            p.send(cdn(fl, ours, sid));
+            p.expect_zlb();
+        }
+        // Freed after the grace period (1 s; checked once a second).
+        las.wait(Duration::from_secs(5), "auto switches freed", |l| {
+            l.switches_named("vc-").is_empty()
+        });
+    }
+    assert_eq!(las.control("switches_freed"), 9);
+    assert_eq!(las.control("refused_switch_limit"), 1);
+    las.stop();
 }

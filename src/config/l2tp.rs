@@ -225,6 +225,8 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
         digest,
         auth,
         auto_switch: r.auto_switch.unwrap_or(true),
+        auto_switch_grace: int("l2tp.auto_switch_grace", r.auto_switch_grace, 60, 0, 86_400)?
+            as u32,
         cookie_len,
         l2spec,
         punt_rate: int("l2tp.punt_rate", r.punt_rate, 10_000, 0, 10_000_000)? as u32,

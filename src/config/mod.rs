@@ -166,6 +166,9 @@ pub struct L2tp {
     pub auth: AuthMode,
     /// Create a virtual switch for an unknown VC ID (default true).
     pub auto_switch: bool,
+    /// Seconds an auto-created switch outlives its last member before it
+    /// is freed (default 60; its counters stay in `las show` until then).
+    pub auto_switch_grace: u32,
     /// Length of the cookie las assigns to dynamic sessions: 0, 4 or 8.
     pub cookie_len: usize,
     /// Sublayer las asks to receive: none (default) or default.
@@ -193,6 +196,7 @@ impl Default for L2tp {
             digest: Digest::Md5,
             auth: AuthMode::Digest,
             auto_switch: true,
+            auto_switch_grace: 60,
             cookie_len: 0,
             l2spec: L2SpecCfg::None,
             punt_rate: 10_000,

@@ -41,6 +41,9 @@ pub struct Room {
     /// A member slot is free (`dataplane.max_sessions`).
     pub member_free: bool,
     pub max_sessions: usize,
+    /// Auto-created switches the asking peer holds, and how many it may.
+    pub peer_auto_switches: usize,
+    pub max_auto_per_peer: usize,
 }
 
 fn denied(reason: RefuseReason, result: u16, error: Option<u16>, detail: String) -> Denied {
@@ -79,6 +82,15 @@ pub fn admit(vc: &VcId, pw: u16, target: Target, room: Room) -> Result<(), Denie
                 CDN_NO_FORWARDER,
                 None,
                 format!("no switch has VC ID {vc} in its vc_ids, and l2tp.auto_switch is off"),
+            ))
+        }
+        Target::New if room.peer_auto_switches >= room.max_auto_per_peer => {
+            return Err(lack(
+                RefuseReason::SwitchLimit,
+                format!(
+                "cannot create switch vc-{vc}: this peer holds {} auto-created switches (limit {})",
+                room.peer_auto_switches, room.max_auto_per_peer
+            ),
             ))
         }
         Target::New if !room.switch_free => {
@@ -121,6 +133,8 @@ mod test {
         max_switches: 4,
         member_free: true,
         max_sessions: 16,
+        peer_auto_switches: 0,
+        max_auto_per_peer: 2,
     };
 
     fn vc() -> VcId {
@@ -203,5 +217,29 @@ mod test {
         .unwrap_err();
         assert_eq!(e.reason, RefuseReason::MemberLimit);
         assert!(e.detail.contains("max_sessions = 16"));
+        // One peer cannot take every switch slot.
+        let e = admit(
+            &vc(),
+            5,
+            Target::New,
+            Room {
+                peer_auto_switches: 2,
+                ..ROOM
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.reason, RefuseReason::SwitchLimit);
+        assert!(e.detail.contains("this peer holds 2"), "{}", e.detail);
+        // ... but still joins switches that exist.
+        let t = Target::Existing {
+            name: "s",
+            vlan_mode: VlanMode::DropTagged,
+        };
+        let full = Room {
+            peer_auto_switches: 2,
+            switch_free: false,
+            ..ROOM
+        };
+        assert_eq!(admit(&vc(), 5, t, full), Ok(()));
     }
 }

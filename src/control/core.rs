@@ -18,7 +18,19 @@ use super::l2tp::{
     SecretAuth, SessionUp, TunnelConfig,
 };
 use super::neighbour::Neighbours;
+use super::ratelimit::{Rate, SourceLimiter};
 use super::refusals::RefusalLog;
+
+/// Control messages a second one peer address may send (sustained, and
+/// at once). A router bringing up 1000 pseudowires sends ~2000 ICRQ/ICCN:
+/// 2 s at this rate. Parsing and a digest cost ~6 µs a message, so one
+/// peer at full rate takes under 1 % of the control core.
+const CONTROL_RATE: Rate = Rate {
+    per_second: 1000,
+    burst: 2000,
+};
+/// Peer addresses with their own bucket (the rest share one).
+const CONTROL_RATE_SOURCES: usize = 4096;
 use super::respond::{self, ArpOutcome};
 use super::socket::ControlSocket;
 use crate::config::{self, Config};
@@ -144,6 +156,35 @@ struct SwitchRt {
     vlans: Vec<u16>,
     /// Largest inner frame all members carry (sent to the workers).
     max_frame: usize,
+    /// Auto-created: the peer whose session created it (its quota).
+    creator: Option<Ipv4Addr>,
+    /// Auto-created and without members since (ms): freed after
+    /// `l2tp.auto_switch_grace`.
+    empty_since: Option<u64>,
+    /// The workers' counters of this switch slot when the switch was
+    /// made: a freed auto switch's slot is reused, and the views count
+    /// from here.
+    base: [u64; SWITCH_COUNTERS],
+}
+
+/// Auto-created switches one peer address may hold at once: a peer that
+/// asks for VC 1, 2, 3, ... cannot take every switch slot.
+const AUTO_SWITCHES_PER_PEER: usize = 64;
+const SWITCH_COUNTERS: usize = 9;
+
+/// The counters of one switch slot, as an array (see `SwitchView`).
+fn switch_counters(c: &crate::telemetry::SwitchCounters) -> [u64; SWITCH_COUNTERS] {
+    [
+        c.rx_packets.get(),
+        c.rx_bytes.get(),
+        c.unicast.get(),
+        c.flooded.get(),
+        c.flood_copies.get(),
+        c.filtered.get(),
+        c.learn_failed.get(),
+        c.mss_clamped.get(),
+        c.fragmented.get(),
+    ]
 }
 
 impl SwitchRt {
@@ -164,6 +205,9 @@ impl SwitchRt {
             learn_failed_seen: 0,
             vlans: sw.vlans.clone(),
             max_frame: 0,
+            creator: None,
+            empty_since: None,
+            base: [0; SWITCH_COUNTERS],
         }
     }
 }
@@ -194,6 +238,7 @@ struct Counters {
     members_blocked: u64,
     vlan_domains: u64,
     vlan_domains_full: u64,
+    switches_freed: u64,
     commands_backlogged: u64,
     requests_served: u64,
 }
@@ -227,6 +272,7 @@ impl Counters {
         put("members_blocked", self.members_blocked);
         put("vlan_domains", self.vlan_domains);
         put("vlan_domains_full", self.vlan_domains_full);
+        put("switches_freed", self.switches_freed);
         put("commands_backlogged", self.commands_backlogged);
         put("requests_served", self.requests_served);
         m
@@ -327,6 +373,8 @@ pub struct ControlCore {
     tunnel_since: HashMap<u32, Instant>,
     counters: Counters,
     refusals: RefusalLog,
+    /// Control messages per source (in front of parsing and digests).
+    control_rate: SourceLimiter<Ipv4Addr>,
     socket: Option<ControlSocket>,
     start: Instant,
     tsc_hz: u64,
@@ -387,6 +435,7 @@ impl ControlCore {
             vlans: VlanDomains::new(max_switches, VLAN_DOMAINS),
             counters: Counters::default(),
             refusals: RefusalLog::default(),
+            control_rate: SourceLimiter::new(CONTROL_RATE, CONTROL_RATE_SOURCES),
             socket: None,
             start: Instant::now(),
             tsc_hz,
@@ -728,6 +777,7 @@ impl ControlCore {
             }
             self.expired = out;
             self.log_mac_limits();
+            self.free_idle_switches(now);
         }
     }
 
@@ -866,14 +916,28 @@ impl ControlCore {
             self.workers[0].counters.drop(DropReason::ControlRefused);
             return;
         }
-        self.peer_seen.insert(peer.ip, (p, src_mac));
         let now = self.now_ms();
+        if !self.control_rate.allow(peer.ip, now) {
+            let r = Refusal::dropped(
+                0,
+                None,
+                RefuseReason::RateLimited,
+                format!(
+                    "over {} control messages/s from this peer",
+                    CONTROL_RATE.per_second
+                ),
+            );
+            return self.refused(peer, &r);
+        }
+        self.peer_seen.insert(peer.ip, (p, src_mac));
         let room = Room {
             auto_switch: self.cfg.l2tp.auto_switch,
             switch_free: self.switches.iter().any(Option::is_none),
             max_switches: self.switches.len(),
             member_free: !self.free_members.is_empty(),
             max_sessions: self.cfg.dataplane.max_sessions,
+            peer_auto_switches: self.auto_switches_of(peer.ip),
+            max_auto_per_peer: AUTO_SWITCHES_PER_PEER,
         };
         let (by_vc, switches) = (&self.by_vc, &self.switches);
         let acts = self.l2tp.handle_with(now, peer, msg, &mut |_, req| {
@@ -1015,9 +1079,20 @@ impl ControlCore {
 
     /// The switch for a VC ID: the configured one, else (if allowed) a new
     /// one created with default policy.
-    fn switch_for_vc(&mut self, vc: &str) -> Result<SwitchId, (RefuseReason, String)> {
+    fn switch_for_vc(
+        &mut self,
+        vc: &str,
+        peer: Ipv4Addr,
+    ) -> Result<SwitchId, (RefuseReason, String)> {
         if let Some(&s) = self.by_vc.get(vc) {
             return Ok(s);
+        }
+        let mine = self.auto_switches_of(peer);
+        if self.cfg.l2tp.auto_switch && mine >= AUTO_SWITCHES_PER_PEER {
+            return Err((
+                RefuseReason::SwitchLimit,
+                format!("cannot create switch vc-{vc}: this peer holds {mine} auto-created switches (limit {AUTO_SWITCHES_PER_PEER})"),
+            ));
         }
         if !self.cfg.l2tp.auto_switch {
             return Err((
@@ -1036,10 +1111,64 @@ impl ControlCore {
         };
         let id = SwitchId(free as u16);
         let defaults = config::Switch::with_defaults(&format!("vc-{vc}"));
-        self.add_switch(id, SwitchRt::from_config(&defaults, true));
+        let mut sw = SwitchRt::from_config(&defaults, true);
+        sw.creator = Some(peer);
+        sw.base = self.switch_sums(free);
+        sw.learn_failed_seen = sw.base[6];
+        self.add_switch(id, sw);
         self.by_vc.insert(vc.to_string(), id);
-        log::info!("switch vc-{vc} created for VC ID {vc}");
+        log::info!("switch vc-{vc} created for VC ID {vc} (by {peer})");
         Ok(id)
+    }
+
+    /// Auto-created switches that `peer`'s sessions created and that live.
+    fn auto_switches_of(&self, peer: Ipv4Addr) -> usize {
+        self.switches
+            .iter()
+            .flatten()
+            .filter(|s| s.creator == Some(peer))
+            .count()
+    }
+
+    /// A switch slot's counters summed over the workers.
+    fn switch_sums(&self, i: usize) -> [u64; SWITCH_COUNTERS] {
+        let mut t = [0u64; SWITCH_COUNTERS];
+        for w in &self.workers {
+            for (a, b) in t.iter_mut().zip(switch_counters(&w.counters.switches[i])) {
+                *a += b;
+            }
+        }
+        t
+    }
+
+    /// Frees the auto-created switches without a member for
+    /// `l2tp.auto_switch_grace` (a pseudowire that flaps keeps its switch,
+    /// and its counters stay in `las show` until then): their MACs are
+    /// flushed on the workers, their VC ID forgotten, their slot free.
+    fn free_idle_switches(&mut self, now: u64) {
+        let grace = u64::from(self.cfg.l2tp.auto_switch_grace) * 1000;
+        let idle: Vec<usize> = self
+            .switches
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let s = s.as_ref()?;
+                (s.auto && s.empty_since.is_some_and(|t| now >= t + grace)).then_some(i)
+            })
+            .collect();
+        for i in idle {
+            let id = SwitchId(i as u16);
+            if self.sessions.iter().flatten().any(|x| x.switch == id) {
+                continue;
+            }
+            self.broadcast(|| Command::FlushSwitch(id));
+            self.aging.remove_switch(id);
+            self.by_vc.retain(|_, s| *s != id);
+            if let Some(sw) = self.switches[i].take() {
+                log::info!("switch {} freed: no member for {} s", sw.name, grace / 1000);
+            }
+            self.counters.switches_freed += 1;
+        }
     }
 
     fn session_up(&mut self, peer: Peer, up: SessionUp) {
@@ -1071,6 +1200,20 @@ impl ControlCore {
             );
             this.l2tp_actions(acts);
         };
+        if self
+            .by_sid
+            .contains_key(&(up.local_ccid, up.local_session_id))
+        {
+            // The FSM reports a session up once; never give one session
+            // two members (it would get its own broadcasts back).
+            let r = Refusal::dropped(
+                up.local_ccid,
+                Some(crate::wire::l2tp::message::MessageType::Iccn),
+                RefuseReason::FsmError,
+                format!("session {} is up already", up.local_session_id),
+            );
+            return self.refused(peer, &r);
+        }
         let Some(&(p, _)) = self.peer_seen.get(&peer.ip) else {
             return refuse(
                 self,
@@ -1085,7 +1228,7 @@ impl ControlCore {
             );
             return refuse(self, RefuseReason::MemberLimit, why);
         }
-        let switch = match self.switch_for_vc(&vc) {
+        let switch = match self.switch_for_vc(&vc, peer.ip) {
             Ok(s) => s,
             Err((reason, why)) => return refuse(self, reason, why),
         };
@@ -1143,6 +1286,9 @@ impl ControlCore {
         );
         self.by_sid
             .insert((up.local_ccid, up.local_session_id), member);
+        if let Some(sw) = self.switches[switch.0 as usize].as_mut() {
+            sw.empty_since = None;
+        }
         self.add_session(s);
         self.counters.sessions_up += 1;
         self.refresh_templates();
@@ -1158,9 +1304,20 @@ impl ControlCore {
         for (switch, mac) in self.aging.remove_member(member) {
             self.broadcast(|| Command::RemoveMac { switch, mac });
         }
-        self.sessions[member.0 as usize] = None;
+        let switch = self.sessions[member.0 as usize].take().map(|s| s.switch);
         self.free_members.push(member.0);
         self.update_max_frames();
+        // An auto-created switch's last member: its grace period starts.
+        if let Some(sw) = switch {
+            let empty = !self.sessions.iter().flatten().any(|x| x.switch == sw);
+            let now = self.now_ms();
+            if let Some(rt) = self.switches[sw.0 as usize]
+                .as_mut()
+                .filter(|r| r.auto && empty)
+            {
+                rt.empty_since = Some(now);
+            }
+        }
     }
 
     fn drain_events(&mut self, w: usize) -> bool {
@@ -1521,12 +1678,13 @@ impl ControlCore {
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|s| (i, s)))
             .map(|(i, s)| {
-                let sum = |f: &dyn Fn(&crate::telemetry::SwitchCounters) -> u64| -> u64 {
-                    self.workers
-                        .iter()
-                        .map(|w| f(&w.counters.switches[i]))
-                        .sum()
-                };
+                // Counted from the switch's creation (a freed auto
+                // switch's slot is reused).
+                let now = self.switch_sums(i);
+                let mut d = [0u64; SWITCH_COUNTERS];
+                for (k, v) in d.iter_mut().enumerate() {
+                    *v = now[k].saturating_sub(s.base[k]);
+                }
                 SwitchView {
                     name: s.name.clone(),
                     id: i as u16,
@@ -1560,15 +1718,15 @@ impl ControlCore {
                         .map(|(vc, _)| vc.clone())
                         .collect(),
                     auto: s.auto,
-                    rx_packets: sum(&|c| c.rx_packets.get()),
-                    rx_bytes: sum(&|c| c.rx_bytes.get()),
-                    unicast: sum(&|c| c.unicast.get()),
-                    flooded: sum(&|c| c.flooded.get()),
-                    flood_copies: sum(&|c| c.flood_copies.get()),
-                    filtered: sum(&|c| c.filtered.get()),
-                    learn_failed: sum(&|c| c.learn_failed.get()),
-                    mss_clamped: sum(&|c| c.mss_clamped.get()),
-                    fragmented: sum(&|c| c.fragmented.get()),
+                    rx_packets: d[0],
+                    rx_bytes: d[1],
+                    unicast: d[2],
+                    flooded: d[3],
+                    flood_copies: d[4],
+                    filtered: d[5],
+                    learn_failed: d[6],
+                    mss_clamped: d[7],
+                    fragmented: d[8],
                 }
             })
             .collect()

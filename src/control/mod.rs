@@ -6,6 +6,7 @@
 pub mod admission;
 pub mod l2tp;
 pub mod neighbour;
+pub mod ratelimit;
 pub mod refusals;
 pub mod respond;
 pub mod socket;

@@ -157,6 +157,10 @@ pub enum Action {
 pub enum RefuseReason {
     /// Did not parse as a control message.
     Malformed,
+    /// Longer than [`MAX_MESSAGE_LEN`]: dropped before parsing.
+    Oversize,
+    /// Over the per-source message rate (the caller's limiter).
+    RateLimited,
     /// For a Control Connection ID we do not have (or 0 and not SCCRQ).
     UnknownCcid,
     /// From another address than the tunnel's peer.
@@ -208,6 +212,8 @@ impl RefuseReason {
         use RefuseReason::*;
         match self {
             Malformed => "malformed",
+            Oversize => "oversize",
+            RateLimited => "rate_limited",
             UnknownCcid => "unknown_ccid",
             WrongPeer => "wrong_peer",
             TunnelLimit => "tunnel_limit",
@@ -232,10 +238,12 @@ impl RefuseReason {
     }
 
     /// Every reason, for listing counters.
-    pub const ALL: [RefuseReason; 21] = {
+    pub const ALL: [RefuseReason; 23] = {
         use RefuseReason::*;
         [
             Malformed,
+            Oversize,
+            RateLimited,
             UnknownCcid,
             WrongPeer,
             TunnelLimit,
@@ -372,6 +380,11 @@ pub enum DownReason {
     /// restarted); this one was dropped.
     Replaced,
 }
+
+/// The longest control message taken in. Real ones are a few hundred
+/// bytes (IOS's SCCRQ: 217); the cap bounds the work an attacker can ask
+/// for per datagram (a copy and an HMAC of the message per digest).
+pub const MAX_MESSAGE_LEN: usize = 4096;
 
 /// Limits and defaults of an [`Endpoint`].
 #[derive(Clone)]
@@ -522,6 +535,20 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
         raw: &[u8],
         admit: &mut dyn FnMut(&A, &SessionRequest) -> Result<(), Denied>,
     ) -> Vec<(A, Action)> {
+        if raw.len() > MAX_MESSAGE_LEN {
+            return vec![(
+                peer,
+                Action::Refused(Refusal::dropped(
+                    0,
+                    None,
+                    RefuseReason::Oversize,
+                    format!(
+                        "{} bytes, more than any control message ({MAX_MESSAGE_LEN})",
+                        raw.len()
+                    ),
+                )),
+            )];
+        }
         let Ok(msg) = Message::parse(raw) else {
             self.stats.malformed += 1;
             return vec![(

@@ -306,7 +306,7 @@ impl Session {
         let mut icrq = Message::new(MessageType::Icrq, peer_ccid)
             .with_local_session_id(flavour, local_id)
             .with_remote_session_id(flavour, 0)
-            .with_serial_number(serial)
+            .with_serial_number(flavour, serial)
             .with_remote_end_id(flavour, remote_end_id)
             .with_pw_type(flavour, pw_type)
             .with_circuit_status(flavour, true, true)

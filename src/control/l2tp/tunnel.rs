@@ -2745,4 +2745,31 @@ mod test {
             );
         }
     }
+
+    /// A datagram longer than any control message is dropped before it
+    /// is parsed (and before any digest is computed), and counted.
+    #[test]
+    fn oversize_dropped_before_parsing() {
+        let mut ep = endpoint(auth_cfg(1, true, false));
+        let mut p = Peer::new(Flavour::Ietf);
+        let mut m = Message::parse(&p.sccrq()).unwrap();
+        while m.buffer_len() <= super::super::MAX_MESSAGE_LEN {
+            m.avps
+                .insert(0, AvpOwned::new(0, ietf::MESSAGE_DIGEST, true, vec![0; 17]));
+        }
+        let out = ep.handle(0, PEER, &m.emit());
+        assert!(quiet(&out));
+        assert_eq!(refused(&out), [RefuseReason::Oversize]);
+        assert_eq!(ep.tunnel_count(), 0);
+        // Three digest AVPs in a small one: refused before hashing.
+        let mut m = Message::parse(&p.sccrq()).unwrap();
+        for _ in 0..3 {
+            m.avps
+                .insert(0, AvpOwned::new(0, ietf::MESSAGE_DIGEST, true, vec![0; 17]));
+        }
+        assert_eq!(
+            refused(&ep.handle(0, PEER, &m.emit())),
+            [RefuseReason::DigestFailed]
+        );
+    }
 }

@@ -594,9 +594,13 @@ impl Message {
         }
     }
 
-    /// Serial Number (IETF 15, M = 0 per §5.4.4), MUST in ICRQ.
-    pub fn with_serial_number(self, serial: u32) -> Message {
-        self.ietf_avp(Flavour::Ietf, ietf::SERIAL_NUMBER, &serial.to_be_bytes())
+    /// Serial Number (IETF 15), MUST in ICRQ: M = 0 in the IETF form
+    /// (RFC 3931 §5.4.4 "SHOULD be set to 0"), M = 1 in Cisco's dual form
+    /// as its L2TPv2 ancestor required (RFC 2661 §4.4.5) and as IOS sends
+    /// it; §5.4.4 allows either ("MAY vary").
+    pub fn with_serial_number(self, flavour: Flavour, serial: u32) -> Message {
+        let m = flavour == Flavour::CiscoDual;
+        self.avp_bytes(ietf::VENDOR, ietf::SERIAL_NUMBER, m, &serial.to_be_bytes())
     }
 
     pub fn with_assigned_ccid(self, flavour: Flavour, id: u32) -> Message {
@@ -974,7 +978,7 @@ mod test {
 
     #[test]
     fn test_serial_number() {
-        let m = icrq().with_serial_number(0x0102_0304);
+        let m = icrq().with_serial_number(Flavour::Ietf, 0x0102_0304);
         let b = m.emit();
         // M = 0 (RFC 3931 §5.4.4), length 10, attribute 15.
         assert_eq!(&b[b.len() - 10..], [0, 10, 0, 0, 0, 15, 1, 2, 3, 4]);
