@@ -21,8 +21,18 @@ fn main() {
     // pkg-config gives `-Wl,--as-needed -lrte_...`; DPDK's drivers are loaded
     // as plugins at run time from the EAL's driver directory, so linking the
     // libraries is enough here.
+    // The shim and bindgen build for the CPU baseline DPDK itself was
+    // built for (its pkg-config flags say `-march=corei7` on Debian), so a
+    // binary built here runs on any CPU DPDK runs on. LAS_MARCH overrides
+    // it (`LAS_MARCH=native` for this host's CPU only).
+    println!("cargo:rerun-if-env-changed=LAS_MARCH");
+    let march = std::env::var("LAS_MARCH")
+        .ok()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(dpdk_march);
+    let march = format!("-march={march}");
     let mut cc = cc::Build::new();
-    cc.file("dpdk/shim.c").flag("-march=native").warnings(false);
+    cc.file("dpdk/shim.c").flag(&march).warnings(false);
     for p in &lib.include_paths {
         cc.include(p);
     }
@@ -33,7 +43,7 @@ fn main() {
 
     let mut builder = bindgen::Builder::default()
         .header("dpdk/shim.h")
-        .clang_arg("-march=native")
+        .clang_arg(&march)
         .allowlist_function("las_.*")
         .allowlist_function("rte_eal_init|rte_eal_cleanup|rte_eal_remote_launch|rte_eal_wait_lcore|rte_eal_mp_wait_lcore")
         .allowlist_function("rte_lcore_count|rte_get_main_lcore|rte_get_tsc_hz|rte_socket_id|rte_lcore_to_socket_id|rte_strerror|rte_version")
@@ -56,4 +66,19 @@ fn main() {
     bindings
         .write_to_file(out.join("dpdk_sys.rs"))
         .expect("cannot write bindings");
+}
+
+/// The `-march` of DPDK's own pkg-config CFLAGS (its build baseline),
+/// else x86-64-v2 (SSE4.2, what DPDK 22.11 needs at least on x86).
+fn dpdk_march() -> String {
+    let out = std::process::Command::new("pkg-config")
+        .args(["--cflags-only-other", "libdpdk"])
+        .output();
+    out.ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("-march=").map(str::to_owned))
+        })
+        .unwrap_or_else(|| "x86-64-v2".to_string())
 }

@@ -13,9 +13,10 @@
 #![forbid(unsafe_code)]
 
 use super::admission::{self, Room, Target};
+use super::l2tp::OsRandom;
 use super::l2tp::{
-    Action, Answer, DownReason, Endpoint, EndpointConfig, Random, Refusal, RefuseReason,
-    SecretAuth, SessionUp, TunnelConfig,
+    Action, Answer, DownReason, Endpoint, EndpointConfig, Refusal, RefuseReason, SecretAuth,
+    SessionUp, TunnelConfig,
 };
 use super::neighbour::Neighbours;
 use super::ratelimit::{Rate, SourceLimiter};
@@ -119,8 +120,10 @@ struct SessionRt {
     udp_peer_port: u16,
     local_session_id: u32,
     remote_session_id: u32,
-    local_cookie: Vec<u8>,
-    remote_cookie: Vec<u8>,
+    /// Expected on receive.
+    local_cookie: Cookie,
+    /// Sent.
+    remote_cookie: Cookie,
     /// Sublayer on receive / on transmit.
     l2spec_rx: L2Spec,
     l2spec_tx: L2Spec,
@@ -276,28 +279,6 @@ impl Counters {
         put("commands_backlogged", self.commands_backlogged);
         put("requests_served", self.requests_served);
         m
-    }
-}
-
-/// Random identifiers and nonces from the operating system.
-struct OsRandom;
-
-impl Random for OsRandom {
-    fn next_u32(&mut self) -> u32 {
-        let mut b = [0u8; 4];
-        self.fill(&mut b);
-        u32::from_ne_bytes(b)
-    }
-    fn fill(&mut self, buf: &mut [u8]) {
-        if getrandom::fill(buf).is_err() {
-            // The kernel's generator failing is not recoverable in a
-            // useful way; fall back to a time-seeded value rather than
-            // stopping the control plane.
-            let t = Instant::now().elapsed().as_nanos() as u64 ^ 0x9e37_79b9_7f4a_7c15;
-            for (i, b) in buf.iter_mut().enumerate() {
-                *b = (t >> ((i % 8) * 8)) as u8;
-            }
-        }
     }
 }
 
@@ -520,7 +501,7 @@ impl ControlCore {
             local_session_id: s.local_session_id,
             encap: s.encap,
             udp_peer_port: s.udp_peer_port,
-            local_cookie: Cookie::new(&s.local_cookie).unwrap_or(Cookie::NONE),
+            local_cookie: s.local_cookie,
             l2spec: s.l2spec_rx,
             vlan_pw: s.vlan_pw,
         };
@@ -549,6 +530,17 @@ impl ControlCore {
                 config::L2SpecCfg::None => L2Spec::None,
                 config::L2SpecCfg::Default => L2Spec::Default,
             };
+            // Validated with the config; a cookie that is not 0, 4 or 8
+            // bytes never becomes "no cookie check".
+            let (Ok(local_cookie), Ok(remote_cookie)) =
+                (Cookie::new(&s.local_cookie), Cookie::new(&s.remote_cookie))
+            else {
+                log::error!(
+                    "session {}: a cookie is not 0, 4 or 8 bytes: not programmed",
+                    s.name
+                );
+                continue;
+            };
             let next_hop = self.ports[s.port].next_hop(s.peer);
             self.add_session(SessionRt {
                 name: s.name,
@@ -564,8 +556,8 @@ impl ControlCore {
                 udp_peer_port: s.udp_peer_port,
                 local_session_id: s.local_session_id,
                 remote_session_id: s.remote_session_id,
-                local_cookie: s.local_cookie,
-                remote_cookie: s.remote_cookie,
+                local_cookie,
+                remote_cookie,
                 l2spec_rx: l2spec,
                 l2spec_tx: l2spec,
                 sequencing: l2spec == L2Spec::Default,
@@ -690,7 +682,7 @@ impl ControlCore {
             udp_src_port: s.udp_local_port,
             udp_dst_port: s.udp_peer_port,
             session_id: s.remote_session_id,
-            cookie: Cookie::new(&s.remote_cookie).unwrap_or(Cookie::NONE),
+            cookie: s.remote_cookie,
             l2spec: s.l2spec_tx,
             ttl: 64,
             dscp: 0,
@@ -1228,6 +1220,14 @@ impl ControlCore {
             );
             return refuse(self, RefuseReason::MemberLimit, why);
         }
+        // The FSM only takes 0-, 4- and 8-byte cookies; anything else
+        // is refused, never carried as "no cookie".
+        let (Ok(local_cookie), Ok(remote_cookie)) =
+            (Cookie::new(&up.our_cookie), Cookie::new(&up.peer_cookie))
+        else {
+            let why = "a cookie is not 0, 4 or 8 bytes".to_string();
+            return refuse(self, RefuseReason::BadAvp, why);
+        };
         let switch = match self.switch_for_vc(&vc, peer.ip) {
             Ok(s) => s,
             Err((reason, why)) => return refuse(self, reason, why),
@@ -1263,8 +1263,8 @@ impl ControlCore {
             udp_peer_port: peer.udp_port,
             local_session_id: up.local_session_id,
             remote_session_id: up.remote_session_id,
-            local_cookie: up.our_cookie.clone(),
-            remote_cookie: up.peer_cookie.clone(),
+            local_cookie,
+            remote_cookie,
             l2spec_rx: l2(up.l2spec),
             l2spec_tx: l2(up.peer_l2spec),
             sequencing: up.sequencing != 0,
@@ -1612,8 +1612,8 @@ impl ControlCore {
                     },
                     local_session_id: s.local_session_id,
                     remote_session_id: s.remote_session_id,
-                    local_cookie: hex(&s.local_cookie),
-                    remote_cookie: hex(&s.remote_cookie),
+                    local_cookie: hex(s.local_cookie.as_bytes()),
+                    remote_cookie: hex(s.remote_cookie.as_bytes()),
                     l2spec: if s.l2spec_rx == s.l2spec_tx {
                         l2(s.l2spec_rx).into()
                     } else {

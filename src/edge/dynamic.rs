@@ -12,6 +12,7 @@
 //! it control messages and the time (ms), sends what [`Control::take_sends`]
 //! returns and swaps its codec on [`Control::take_change`].
 
+use crate::control::l2tp::OsRandom;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -63,28 +64,6 @@ impl Phase {
                 Some(ccid)
             }
             _ => None,
-        }
-    }
-}
-
-/// Random identifiers and nonces from the operating system (as las).
-struct OsRandom;
-
-impl Random for OsRandom {
-    fn next_u32(&mut self) -> u32 {
-        let mut b = [0u8; 4];
-        self.fill(&mut b);
-        u32::from_ne_bytes(b)
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) {
-        if getrandom::fill(buf).is_err() {
-            // Not recoverable in a useful way: fall back to a time-seeded
-            // value rather than stopping.
-            let t = Instant::now().elapsed().as_nanos() as u64 ^ 0x9e37_79b9_7f4a_7c15;
-            for (i, b) in buf.iter_mut().enumerate() {
-                *b = (t >> ((i % 8) * 8)) as u8;
-            }
         }
     }
 }

@@ -63,6 +63,29 @@ impl<F: FnMut() -> u32> Random for F {
     }
 }
 
+/// The one source of random identifiers, nonces and challenges of las
+/// and las-edge: the kernel's generator (getrandom(2)). It fails closed:
+/// if the kernel cannot give random bytes, the process stops with a
+/// message, rather than hand out guessable Control Connection IDs,
+/// Session IDs, cookies or nonces.
+pub struct OsRandom;
+
+impl Random for OsRandom {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill(&mut b);
+        u32::from_ne_bytes(b)
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) {
+        if let Err(e) = getrandom::fill(buf) {
+            // Unwrap-free exit: no identifier may be predictable.
+            eprintln!("las: the kernel's random generator failed ({e}): stopping");
+            std::process::exit(70);
+        }
+    }
+}
+
 /// Adapter to the control-message security algorithms.
 ///
 /// `our_nonce`/`peer_nonce` are the Control Message Authentication Nonces
@@ -175,8 +198,10 @@ pub enum RefuseReason {
     HiddenUndecodable,
     /// An unrecognised AVP with M = 1 (RFC 3931 §5.2).
     UnknownMandatoryAvp,
-    /// A MUST AVP we need is absent or unusable.
+    /// A MUST AVP we need is absent.
     MissingAvp,
+    /// An AVP whose value cannot be right (e.g. a 5-byte cookie).
+    BadAvp,
     /// ICRQ over `max_sessions_per_tunnel`.
     SessionLimit,
     /// PW type not offered (CDN 14).
@@ -222,6 +247,7 @@ impl RefuseReason {
             HiddenUndecodable => "hidden_undecodable",
             UnknownMandatoryAvp => "unknown_mandatory_avp",
             MissingAvp => "missing_avp",
+            BadAvp => "bad_avp",
             SessionLimit => "session_limit",
             UnsupportedPwType => "unsupported_pw_type",
             SequencingWithoutSublayer => "sequencing_without_sublayer",
@@ -238,7 +264,7 @@ impl RefuseReason {
     }
 
     /// Every reason, for listing counters.
-    pub const ALL: [RefuseReason; 23] = {
+    pub const ALL: [RefuseReason; 24] = {
         use RefuseReason::*;
         [
             Malformed,
@@ -252,6 +278,7 @@ impl RefuseReason {
             HiddenUndecodable,
             UnknownMandatoryAvp,
             MissingAvp,
+            BadAvp,
             SessionLimit,
             UnsupportedPwType,
             SequencingWithoutSublayer,

@@ -220,6 +220,9 @@ impl Session {
         if icrq.remote_end_id().is_none_or(<[u8]>::is_empty) {
             return Err((remote_id, Refuse::missing(ietf::REMOTE_END_ID)));
         }
+        if let Some(r) = bad_cookie(icrq) {
+            return Err((remote_id, r));
+        }
         let mut peer_l2spec = icrq.l2_specific_sublayer().unwrap_or(0);
         if peer_l2spec == 1 && !cfg.allow_default_sublayer {
             peer_l2spec = 0;
@@ -332,6 +335,9 @@ impl Session {
             r.error = Some(error_code::INVALID_SESSION_ID);
             return Err(r);
         }
+        if let Some(r) = bad_cookie(icrp) {
+            return Err(r);
+        }
         if let Some(t) = icrp.pw_type().filter(|t| *t != self.pw_type) {
             return Err(Refuse::new(
                 RefuseReason::UnsupportedPwType,
@@ -409,6 +415,20 @@ impl Session {
             refuse,
         )
     }
+}
+
+/// An Assigned Cookie that is not 0, 4 or 8 bytes (RFC 3931 §5.4.4): a
+/// refusal, never "no cookie".
+fn bad_cookie(m: &Message) -> Option<Refuse> {
+    let c = m.assigned_cookie_raw()?;
+    (!matches!(c.len(), 0 | 4 | 8)).then(|| {
+        Refuse::new(
+            RefuseReason::BadAvp,
+            cdn_result::GENERAL_ERROR,
+            Some(error_code::VALUE_OUT_OF_RANGE),
+            format!("Assigned Cookie of {} bytes (must be 0, 4 or 8)", c.len()),
+        )
+    })
 }
 
 /// A CDN (RFC 3931 §6.12): Result Code (with the refusal's text as its

@@ -2772,4 +2772,23 @@ mod test {
             [RefuseReason::DigestFailed]
         );
     }
+
+    /// A cookie that is not 0, 4 or 8 bytes refuses the session: it must
+    /// never turn into "no cookie" (fail open).
+    #[test]
+    fn bad_cookie_refused() {
+        let mut ep = endpoint(cfg());
+        let mut p = Peer::new(Flavour::Ietf);
+        let ours = establish(&mut ep, &mut p);
+        let m =
+            ios_icrq_msg(Flavour::Ietf, 0x77, b"1").with_assigned_cookie(Flavour::Ietf, &[1; 5]);
+        let out = ep.handle(100, PEER, &p.msg(m));
+        assert_eq!(refused(&out), [RefuseReason::BadAvp]);
+        let rc = p.recv(&out)[0].result_code().unwrap();
+        assert_eq!(
+            rc.message.as_deref(),
+            Some("Assigned Cookie of 5 bytes (must be 0, 4 or 8)")
+        );
+        assert_eq!(ep.tunnel(ours).unwrap().session_count(), 0);
+    }
 }

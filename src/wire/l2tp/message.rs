@@ -444,6 +444,12 @@ impl Message {
         })
     }
 
+    /// The Assigned Cookie AVP's value whatever its length (IETF 65 /
+    /// Cisco 5), to tell "none" from "malformed".
+    pub fn assigned_cookie_raw(&self) -> Option<&[u8]> {
+        self.dual(ietf::ASSIGNED_COOKIE, Some(cisco::ASSIGNED_COOKIE), Some)
+    }
+
     /// Remote End ID (IETF 66 / Cisco 6), raw bytes.
     pub fn remote_end_id(&self) -> Option<&[u8]> {
         self.dual(ietf::REMOTE_END_ID, Some(cisco::REMOTE_END_ID), Some)
