@@ -118,9 +118,12 @@ fn run(a: RunArgs) -> Result<(), String> {
     let s = stop.clone();
     ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))
         .map_err(|e| format!("cannot install the signal handler: {e}"))?;
-    let report = las::runtime::run(cfg, &cores, &a.eal, stop)?;
-    print!("{report}");
-    Ok(())
+    let ended = las::runtime::run(cfg, &cores, &a.eal, stop)?;
+    print!("{}", ended.report);
+    match ended.failure {
+        Some(f) => Err(format!("{f}; las stopped")),
+        None => Ok(()),
+    }
 }
 
 #[cfg(not(feature = "dpdk"))]

@@ -7,6 +7,7 @@ use crate::control::socket::ControlSocket;
 use crate::dpdk::{self, Eal, LcoreId, Mempool, Port, PortConf};
 use crate::telemetry::WorkerCounters;
 use crate::worker::{Worker, WorkerPort, WorkerSetup, WorkerShared};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,13 +108,23 @@ pub fn eal_args(cfg: &Config, cores: &[u32], extra: &[String]) -> Vec<String> {
     a
 }
 
-/// Runs las until `stop` is set; returns the final report (counters).
+/// How a run ended: the final report (counters), and what failed if las
+/// stopped because a worker died.
+pub struct Ended {
+    pub report: String,
+    pub failure: Option<String>,
+}
+
+/// Runs las until `stop` is set, or until a worker panics: a worker that
+/// is gone leaves its queues unserved, so las does not run on without
+/// it; it stops cleanly (StopCCN, ports closed, counters reported) and
+/// says which worker failed.
 pub fn run(
     cfg: Config,
     cores: &[u32],
     extra: &[String],
     stop: Arc<AtomicBool>,
-) -> Result<String, String> {
+) -> Result<Ended, String> {
     let args = eal_args(&cfg, cores, extra);
     log::info!("EAL arguments: {}", args[1..].join(" "));
     let eal = Eal::init(&args).map_err(|e| e.to_string())?;
@@ -307,15 +318,24 @@ pub fn run(
     ctrl.program();
 
     let wstop = Arc::new(AtomicBool::new(false));
+    // The core of the first worker that panicked (u32::MAX: none).
+    let dead = Arc::new(AtomicU32::new(u32::MAX));
     let mut local: Option<Worker> = None;
     if single {
         local = setups.pop().map(Worker::new);
     } else {
         for (setup, &lc) in setups.into_iter().zip(&worker_lcores) {
             let st = wstop.clone();
+            let dead = dead.clone();
             eal.launch(LcoreId(lc), move || {
-                let mut w = Worker::new(setup);
-                w.run(&st);
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    let mut w = Worker::new(setup);
+                    w.run(&st);
+                }));
+                if r.is_err() {
+                    let _ =
+                        dead.compare_exchange(u32::MAX, lc, Ordering::AcqRel, Ordering::Relaxed);
+                }
             })
             .map_err(|e| e.to_string())?;
         }
@@ -348,11 +368,16 @@ pub fn run(
         socket_path.display()
     );
 
+    let mut failure = None;
     while !stop.load(Ordering::Relaxed) {
         let busy = ctrl.poll_once();
         match local.as_mut() {
             Some(w) => {
-                w.poll_once();
+                if catch_unwind(AssertUnwindSafe(|| w.poll_once())).is_err() {
+                    failure = Some(format!("the worker on core {} panicked", cores[0]));
+                    local = None;
+                    break;
+                }
             }
             None => {
                 if !busy {
@@ -360,8 +385,16 @@ pub fn run(
                 }
             }
         }
+        let d = dead.load(Ordering::Acquire);
+        if d != u32::MAX {
+            failure = Some(format!("the worker on core {d} panicked"));
+            break;
+        }
     }
-    log::info!("stopping");
+    match &failure {
+        Some(f) => log::error!("{f}: stopping las (its queues would go unserved)"),
+        None => log::info!("stopping"),
+    }
     // StopCCN to every control peer while the workers still transmit.
     ctrl.stop_l2tp();
     ctrl.linger(Duration::from_millis(200), || {
@@ -389,7 +422,7 @@ pub fn run(
     drop(shared);
     drop(pool);
     drop(eal);
-    Ok(report)
+    Ok(Ended { report, failure })
 }
 
 #[cfg(test)]
