@@ -28,8 +28,8 @@ pub use filter::{ethertype_name, parse_ethertype, FilterError, L2Filter, Verdict
 pub use flap::{FlapConfig, FlapDetector, FlapVerdict};
 pub use mactable::{Learn, MacTable};
 pub use policy::{
-    clamp_mss, clamp_mss_fixed, learn_key, mss_ceiling, vlan_of, vlan_verdict, DomainError,
-    MssClamp, MssResult, MtuPolicy, VlanDomains, VlanDrop, VlanMode,
+    clamp_mss, clamp_mss_fixed, mss_ceiling, vlan_verdict, DomainError, MssClamp, MssResult,
+    MtuPolicy, VlanDomains, VlanDrop, VlanMode,
 };
 pub use storm::{StormControl, StormRate, TrafficClass};
 

@@ -23,7 +23,7 @@
 //! and in which VLAN it is learned.
 //!
 //! In [`VlanMode::VlanAware`] a MAC is learned per (switch, VLAN, MAC). The
-//! MAC table key stays `(id u16) << 48 | mac` (see [`learn_key`]); the
+//! MAC table key stays `(id u16) << 48 | mac` (`domain << 48 | mac`); the
 //! 16-bit field holds a *learning domain*, not a switch id:
 //!
 //! * domain `sw` (the switch id itself) is the switch's VLAN 0: untagged and
@@ -50,11 +50,12 @@
 //! the same switch, so `MacTable` needs a `domain → switch` map (identity
 //! for ids `< max_switches`) and must use the *switch* for the member
 //! binding, the MAC limit, the counters and the flush generation, and the
-//! *domain* only in the key. That change belongs to `mactable.rs`; until it
-//! lands, VLAN-aware learning must not be enabled in workers.
+//! *domain* only in the key. `MacTable` does so: the control core maps
+//! each domain to its switch (`MacTable::set_domain`), and VLAN-aware
+//! switches learn per (VLAN, MAC) in the workers.
 #![forbid(unsafe_code)]
 
-use super::{SwitchId, MAC_MASK};
+use super::SwitchId;
 use crate::wire::ethernet::{self, ethertype};
 use crate::wire::ipv4::protocol;
 use crate::wire::{tcp, vlan};
@@ -306,14 +307,6 @@ fn outer_tag(frame: &[u8]) -> Result<Option<u16>, VlanDrop> {
     }
 }
 
-/// The outer VID of `frame` (0x8100, 0x88a8 or 0x9100 tag), `None` if it is
-/// untagged (or too short to hold a complete tag). A priority tag is
-/// `Some(0)`.
-#[inline]
-pub fn vlan_of(frame: &[u8]) -> Option<u16> {
-    outer_tag(frame).ok().flatten()
-}
-
 /// The VLAN policy of a switch applied to `frame`:
 ///
 /// * `DropTagged`: untagged → `Ok(None)`, tagged → `Err(VlanDrop)`;
@@ -338,14 +331,6 @@ pub fn vlan_verdict(mode: VlanMode, frame: &[u8]) -> Result<Option<u16>, VlanDro
             Some(vid) => Ok(Some(vid)),
         },
     }
-}
-
-/// MAC table key of `mac` in learning domain `domain` (a switch id, or a
-/// VLAN domain from [`VlanDomains`]): `domain << 48 | mac`, the same
-/// packing as [`MacTable`](super::MacTable).
-#[inline]
-pub fn learn_key(domain: SwitchId, mac: u64) -> u64 {
-    (u64::from(domain.0) << 48) | (mac & MAC_MASK)
 }
 
 /// Error of [`VlanDomains::alloc`] / [`VlanDomains::install`].
@@ -531,6 +516,16 @@ impl VlanDomains {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The outer VID of `frame`, `None` if untagged or truncated.
+    fn vlan_of(frame: &[u8]) -> Option<u16> {
+        outer_tag(frame).ok().flatten()
+    }
+
+    /// The MAC table key of `mac` in learning domain `domain`.
+    fn learn_key(domain: SwitchId, mac: u64) -> u64 {
+        (u64::from(domain.0) << 48) | (mac & crate::switch::MAC_MASK)
+    }
 
     const SRC4: [u8; 4] = [10, 0, 0, 1];
     const DST4: [u8; 4] = [10, 0, 0, 2];

@@ -38,7 +38,7 @@ macro_rules! drop_reasons {
         impl DropReason {
             pub const ALL: &'static [DropReason] = &[ $(DropReason::$var),+ ];
             pub const COUNT: usize = Self::ALL.len();
-            /// The counter's name as shown by `las show counters` and Prometheus.
+            /// The counter's name as shown by `las show counters`.
             pub const fn name(self) -> &'static str {
                 match self { $(DropReason::$var => $name),+ }
             }

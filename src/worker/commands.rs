@@ -82,8 +82,6 @@ pub enum Command {
     },
     FlushMember(MemberId),
     FlushSwitch(SwitchId),
-    /// Reclaim stale MAC entries left by flushes.
-    Reclaim,
 }
 
 /// Worker → control core.

@@ -1023,9 +1023,6 @@ impl Worker {
             }
             Command::FlushMember(member) => self.macs.flush_member(member),
             Command::FlushSwitch(sw) => self.macs.flush_switch(sw),
-            Command::Reclaim => {
-                self.macs.reclaim();
-            }
         }
     }
 }
