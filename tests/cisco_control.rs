@@ -1884,3 +1884,54 @@ fn auto_switches_freed_and_the_limit_named() {
     assert_eq!(las.control("refused_switch_limit"), 1);
     las.stop();
 }
+
+/// A local client that connects to the control socket and stays
+/// silent, and one that sends a megabyte of garbage, hold up neither
+/// the control channel nor `las show`: HELLOs are answered at once and
+/// frames cross while they sit there.
+#[test]
+fn control_socket_never_stalls() {
+    let _g = lock();
+    if !can_run() {
+        return;
+    }
+    use std::io::Write as _;
+    let las = Las::start("sockstall", 18, "", SWITCH);
+    let fl = Flavour::Ietf;
+    let mut p = Peer::udp(&las, las.my_ip, 1701, 0x0ac0_0001);
+    open_tunnel(&las, &mut p, fl);
+    let a = (open_session(&mut p, fl, 0xa001), 0xa001);
+    let b = (open_session(&mut p, fl, 0xa002), 0xa002);
+    las.wait_sessions_up(2);
+    let silent: Vec<_> = (0..4)
+        .map(|_| std::os::unix::net::UnixStream::connect(&las.sock).unwrap())
+        .collect();
+    let sock = las.sock.clone();
+    let garbage = std::thread::spawn(move || {
+        let mut g = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        let _ = g.write_all(&vec![b'z'; 1 << 20]);
+    });
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        p.send(Message::new(T::Hello, 0));
+        p.expect_zlb();
+        assert!(
+            t0.elapsed() < Duration::from_millis(400),
+            "HELLO answered late"
+        );
+        frames_cross(&mut p, a, b);
+        // las show is served meanwhile.
+        let t0 = Instant::now();
+        assert_eq!(las.tunnels().len(), 1);
+        assert!(
+            t0.elapsed() < Duration::from_millis(400),
+            "las show answered late"
+        );
+    }
+    let _ = garbage.join();
+    las.wait(Duration::from_secs(3), "garbage refused", |l| {
+        l.control("socket_requests_too_long") == 1
+    });
+    drop(silent);
+    las.stop();
+}

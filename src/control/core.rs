@@ -244,6 +244,9 @@ struct Counters {
     switches_freed: u64,
     commands_backlogged: u64,
     requests_served: u64,
+    socket_clients_refused: u64,
+    socket_requests_too_long: u64,
+    socket_clients_timed_out: u64,
 }
 
 impl Counters {
@@ -278,6 +281,9 @@ impl Counters {
         put("switches_freed", self.switches_freed);
         put("commands_backlogged", self.commands_backlogged);
         put("requests_served", self.requests_served);
+        put("socket_clients_refused", self.socket_clients_refused);
+        put("socket_requests_too_long", self.socket_requests_too_long);
+        put("socket_clients_timed_out", self.socket_clients_timed_out);
         m
     }
 }
@@ -711,16 +717,14 @@ impl ControlCore {
             self.last_timer_ms = now;
             self.timers();
         }
+        // Never waits on a client (control::socket).
         if let Some(mut sock) = self.socket.take() {
-            while let Some(req) = sock.accept_request() {
-                busy = true;
-                let resp = match req {
-                    Ok(r) => self.answer(&r),
-                    Err(e) => Response::Error { error: e },
-                };
-                self.counters.requests_served += 1;
-                sock.respond(&resp);
-            }
+            busy |= sock.poll(now, |r| self.answer(r));
+            let st = sock.stats();
+            self.counters.requests_served = st.served;
+            self.counters.socket_clients_refused = st.refused_busy;
+            self.counters.socket_requests_too_long = st.too_long;
+            self.counters.socket_clients_timed_out = st.timed_out;
             self.socket = Some(sock);
         }
         busy
