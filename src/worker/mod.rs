@@ -428,9 +428,11 @@ impl Worker {
                     return;
                 }
                 m.set_port(pidx as u16);
-                self.shared.counters.ports[pidx].punted.inc();
+                // Counted once: punted, or dropped because the ring is full.
                 if self.shared.punt.enqueue(m).is_err() {
                     self.shared.counters.drop(DropReason::PuntRingFull);
+                } else {
+                    self.shared.counters.ports[pidx].punted.inc();
                 }
             }
             Class::Data {
@@ -584,13 +586,19 @@ impl Worker {
     fn switch(&mut self, mut m: Mbuf, ingress: MemberId, sw: SwitchId) {
         let c = &self.shared.counters;
         let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
-            c.drop(DropReason::UnknownSession);
+            c.drop(DropReason::SwitchGone);
             return;
         };
         let swc = &c.switches[sw.0 as usize];
         let d = m.data();
         let dst: [u8; 6] = [d[0], d[1], d[2], d[3], d[4], d[5]];
         let srcm: [u8; 6] = [d[6], d[7], d[8], d[9], d[10], d[11]];
+        // A group (multicast/broadcast) source address is invalid: never
+        // learned, never forwarded.
+        if srcm[0] & 1 != 0 {
+            c.drop(DropReason::GroupSourceMac);
+            return;
+        }
         let mut et = u16::from_be_bytes([d[12], d[13]]);
         let tagged = crate::wire::vlan::is_tag_ethertype(et);
         if !tagged
@@ -698,7 +706,16 @@ impl Worker {
                 Learn::SwitchLimit | Learn::MemberLimit | Learn::TableFull => {
                     swc.learn_failed.inc()
                 }
-                Learn::Unchanged | Learn::Invalid | Learn::StaticConflict => {}
+                // The source is pinned to another member: a spoof, or a
+                // host that moved against the configuration. Static entries
+                // never move, and the frame does not pass (as VPP's L2
+                // learning drops a MAC-move violation).
+                Learn::StaticConflict => {
+                    c.drop(DropReason::StaticMacConflict);
+                    return;
+                }
+                // Invalid: an id out of range (group sources were dropped above).
+                Learn::Unchanged | Learn::Invalid => {}
             }
         }
 
@@ -742,7 +759,7 @@ impl Worker {
         let c = &self.shared.counters;
         let swc = &c.switches[sw.0 as usize];
         let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
-            c.drop(DropReason::UnknownSession);
+            c.drop(DropReason::SwitchGone);
             return;
         };
         let n = swst.members.iter().filter(|&&x| x != ingress).count();
@@ -804,7 +821,7 @@ impl Worker {
     fn output(&mut self, mut m: Mbuf, member: MemberId) {
         let c = &self.shared.counters;
         let Some(s) = self.sessions[member.0 as usize].as_ref() else {
-            c.drop(DropReason::UnknownSession);
+            c.drop(DropReason::EgressGone);
             return;
         };
         let Some(t) = s.template.as_ref() else {
@@ -816,7 +833,7 @@ impl Worker {
             let tagged = d.len() >= 14
                 && crate::wire::vlan::is_tag_ethertype(u16::from_be_bytes([d[12], d[13]]));
             if !tagged {
-                c.drop(DropReason::UntaggedOnVlanPw);
+                c.drop(DropReason::UntaggedToVlanPw);
                 return;
             }
         }
