@@ -274,7 +274,11 @@ mod test {
         let mut h2 = h;
         put(&mut h2, 4, 0x3f01);
         put(&mut h2, 3, 0xffff - rest + 0x0100);
-        let c2 = update_u16(update_u16(c, 0x4001, 0x3f01), 0xffff - rest, 0xffff - rest + 0x0100);
+        let c2 = update_u16(
+            update_u16(c, 0x4001, 0x3f01),
+            0xffff - rest,
+            0xffff - rest + 0x0100,
+        );
         assert_eq!(c2, checksum(&h2));
         assert_eq!(c2, 0x0000, "must stay 0x0000");
         put(&mut h2, 5, c2);

@@ -44,6 +44,7 @@ mod commands;
 pub use classify::{classify, Class};
 pub use commands::{Command, Event, SessionSpec, SwitchSpec, VLAN_DOMAINS};
 
+use crate::dpdk::frag::Reassembly;
 use crate::dpdk::{tsc, Burst, FragTable, Mbuf, MbufRing, Mempool, Port, TxBuffer};
 use crate::switch::filter::Verdict;
 use crate::switch::policy::{self, MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
@@ -296,7 +297,20 @@ impl Worker {
         while !stop.load(Ordering::Relaxed) {
             self.poll_once();
         }
+        self.finish();
+    }
+
+    /// At stop: sends what is queued and frees the fragments still waiting
+    /// in reassembly, counting them (`reassembly_pending_at_stop`), so the
+    /// final report adds up. Call once the worker polls no more.
+    pub fn finish(&mut self) {
         self.flush_all();
+        if let Some(f) = self.frag.as_mut() {
+            let n = f.drain();
+            let c = &self.shared.counters;
+            c.drops[DropReason::ReassemblyPendingAtStop as usize].add(n);
+            c.reassembly_held.set(f.held());
+        }
     }
 
     /// One iteration: apply commands, poll every owned RX queue once,
@@ -330,7 +344,9 @@ impl Worker {
                 let before = f.dropped();
                 f.expire(t0);
                 let lost = f.dropped() - before;
-                self.shared.counters.drops[DropReason::ReassemblyFailed as usize].add(lost);
+                let c = &self.shared.counters;
+                c.drops[DropReason::ReassemblyFailed as usize].add(lost);
+                c.reassembly_held.set(f.held());
             }
         }
         if total > 0 {
@@ -412,14 +428,21 @@ impl Worker {
                     return;
                 };
                 let before = frag.dropped();
-                let whole = frag.reassemble(m, ETH_LEN as u16, ip_header_len, self.tsc_now);
+                let r = frag.reassemble(m, ETH_LEN as u16, ip_header_len, self.tsc_now);
+                let c = &self.shared.counters;
                 let lost = frag.dropped() - before;
                 if lost > 0 {
-                    self.shared.counters.drops[DropReason::ReassemblyFailed as usize].add(lost);
+                    c.drops[DropReason::ReassemblyFailed as usize].add(lost);
                 }
-                if let Some(whole) = whole {
-                    self.shared.counters.reassembled.inc();
-                    self.dispatch(pidx, whole, false);
+                c.reassembly_held.set(frag.held());
+                match r {
+                    Reassembly::Held => {}
+                    Reassembly::Duplicate => c.drop(DropReason::DuplicateFragment),
+                    Reassembly::Done { packet, fragments } => {
+                        c.reassembled.inc();
+                        c.reassembled_fragments.add(fragments);
+                        self.dispatch(pidx, packet, false);
+                    }
                 }
             }
             Class::Punt => {
