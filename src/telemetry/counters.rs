@@ -106,7 +106,7 @@ drop_reasons! {
     /// fewer than 8 (flags, reserved, session id).
     L2tpTruncated = "l2tp_truncated", Ingress,
     /// L2TPv3 data (T = 0) over UDP with session id 0, which no session
-    /// has (RFC 3931 §4.1.2.2 reserves it).
+    /// has (RFC 3931 §4.1: session id 0 is reserved for control messages).
     ZeroSessionId = "zero_session_id", Ingress,
     /// An outer IPv4 fragment and reassembly is off for the port.
     OuterFragment = "outer_fragment", Ingress,

@@ -32,6 +32,14 @@
 //! * A worker tells the control core about an active MAC at most once per
 //!   `[dataplane] mac_refresh` seconds, not per packet; the control core
 //!   ages entries and removes them from every worker.
+//! * Outer reassembly (`rte_ip_frag`) is wrapped so that a reassembled
+//!   packet is as valid as a received one (header checksum filled, bytes
+//!   pulled into the first segment), exact duplicate fragments are dropped
+//!   before DPDK (which would fail the datagram on them; see
+//!   `wire::ipv4_frag`), and every fragment is accounted for: held
+//!   (`reassembly_held`), merged (`reassembled_fragments`), or dropped
+//!   (`reassembly_failed`, `duplicate_fragment`, and at stop
+//!   `reassembly_pending_at_stop`).
 //! * Flood copies of frames of at least `SHARE_MIN` bytes share the payload
 //!   (header mbuf + indirect clone); smaller ones are copied. The threshold
 //!   is an estimate (one cache-line-sized copy against two extra mbufs and
