@@ -1,3 +1,4 @@
+#include <string.h>
 #include "shim.h"
 
 int las_errno(void) { return rte_errno; }
@@ -22,6 +23,40 @@ char *las_pktmbuf_append(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_
 int las_pktmbuf_trim(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_trim(m, len); }
 int las_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail) { return rte_pktmbuf_chain(head, tail); }
 int las_pktmbuf_linearize(struct rte_mbuf *m) { return rte_pktmbuf_linearize(m); }
+
+/* Moves bytes from the following segments into the first segment's
+ * tailroom until it holds min(len, pkt_len) bytes or its tailroom is full,
+ * freeing segments it empties. Only for a direct, unshared first segment
+ * (anything else is left as is). Returns the first segment's data_len. */
+uint16_t las_pktmbuf_pullup(struct rte_mbuf *m, uint32_t len)
+{
+	if (len > m->pkt_len)
+		len = m->pkt_len;
+	if (!RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1)
+		return m->data_len;
+	while (m->data_len < len && m->next != NULL) {
+		struct rte_mbuf *s = m->next;
+		uint32_t n = len - m->data_len;
+		if (n > rte_pktmbuf_tailroom(m))
+			n = rte_pktmbuf_tailroom(m);
+		if (n > s->data_len)
+			n = s->data_len;
+		if (n == 0 && s->data_len != 0)
+			break;
+		memcpy(rte_pktmbuf_mtod_offset(m, char *, m->data_len),
+		       rte_pktmbuf_mtod(s, char *), n);
+		m->data_len += n;
+		s->data_off += n;
+		s->data_len -= n;
+		if (s->data_len == 0) {
+			m->next = s->next;
+			s->next = NULL;
+			m->nb_segs--;
+			rte_pktmbuf_free_seg(s);
+		}
+	}
+	return m->data_len;
+}
 
 uint8_t *las_mbuf_data(struct rte_mbuf *m) { return rte_pktmbuf_mtod(m, uint8_t *); }
 uint16_t las_mbuf_data_len(const struct rte_mbuf *m) { return m->data_len; }

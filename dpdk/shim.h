@@ -1,6 +1,7 @@
 /* las DPDK shim: real symbols for the static-inline parts of DPDK's API,
  * and accessors for rte_mbuf fields, so the Rust side never touches the
- * mbuf layout directly. Everything here is a one-line forward. */
+ * mbuf layout directly. Everything here is a one-line forward, except
+ * las_pktmbuf_pullup, which DPDK lacks (a pull-up of a chain's first bytes). */
 #ifndef LAS_SHIM_H
 #define LAS_SHIM_H
 
@@ -49,6 +50,7 @@ char *las_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
 int las_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
 int las_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail);
 int las_pktmbuf_linearize(struct rte_mbuf *m);
+uint16_t las_pktmbuf_pullup(struct rte_mbuf *m, uint32_t len);
 
 uint8_t *las_mbuf_data(struct rte_mbuf *m);
 uint16_t las_mbuf_data_len(const struct rte_mbuf *m);

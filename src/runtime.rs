@@ -410,6 +410,9 @@ pub fn run(
             }
         }
     }
+    if let Some(w) = local.as_mut() {
+        w.finish();
+    }
     drop(local);
     // Answer what is still punted (e.g. the last ARP) and let the workers'
     // counters settle before reporting.

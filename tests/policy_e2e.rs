@@ -1130,22 +1130,20 @@ fn static_macs() {
     let dynamic = inner(BCAST, host(4), ARP, 4, 60);
     let frames = vec![
         a.ingress(&first, None),  // unicast to B from the first frame
-        a.ingress(&spoof, None),  // source = the static MAC, from A
+        a.ingress(&spoof, None),  // source = the static MAC, from A: dropped
         c.ingress(&from_c, None), // still to B
         a.ingress(&dynamic, None),
     ];
     let r = run(&setup, &frames);
-    assert_drops(&r.counters, &[]);
-    assert_egress(
-        &r.out,
-        &b,
-        &[first, spoof.clone(), from_c, dynamic.clone()],
-        0,
-    );
-    assert_egress(&r.out, &c, &[spoof, dynamic], 0);
+    // A frame whose source is pinned to another member never passes (nor
+    // moves the entry): a spoof, or a host moved against the config.
+    assert_drops(&r.counters, &[("static_mac_conflict", 1)]);
+    assert_egress(&r.out, &b, &[first, from_c, dynamic.clone()], 0);
+    assert_egress(&r.out, &c, &[dynamic], 0);
     assert_egress(&r.out, &a, &[], 0);
     assert_only_garp(&r);
-    assert_eq!(switch_counts(switch(&r, "s1")), (4, 2, 2, 2, 0, 0));
+    // rx counts the spoof (it passed the switch's filters), nothing else does.
+    assert_eq!(switch_counts(switch(&r, "s1")), (4, 2, 1, 1, 0, 0));
     // The static entry stayed on siteB and outlived the aging that removed
     // the dynamic MACs (host 1, 3, 4).
     assert_eq!(macs(&r), vec![("s1".into(), fmt_mac(hs), "siteB".into())]);

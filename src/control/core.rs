@@ -45,7 +45,7 @@ use crate::telemetry::show::{
     CountersView, MacView, PortView, Request, Response, SessionView, SwitchView, TunnelView,
     WorkerView,
 };
-use crate::telemetry::DropReason;
+use crate::telemetry::{DropCounters, DropReason};
 use crate::wire::ethernet::{self, ethertype, EthernetRepr, MacAddr};
 use crate::wire::ipv4::{self, protocol, Ipv4Repr};
 use crate::wire::l2tp::auth::DigestAlg;
@@ -345,6 +345,9 @@ pub struct ControlCore {
     /// VLAN learning domains of VLAN-aware switches (the MAC tables and
     /// the aging table are keyed by domain).
     vlans: VlanDomains,
+    /// What the control core itself drops (its own counters: the
+    /// workers' have one writer each).
+    drops: DropCounters,
     sessions: Vec<Option<SessionRt>>,
     switches: Vec<Option<SwitchRt>>,
     /// VC ID → switch.
@@ -421,6 +424,7 @@ impl ControlCore {
             flaps: FlapDetector::new(4096, max_sessions),
             vlans: VlanDomains::new(max_switches, VLAN_DOMAINS),
             counters: Counters::default(),
+            drops: DropCounters::default(),
             refusals: RefusalLog::default(),
             control_rate: SourceLimiter::new(CONTROL_RATE, CONTROL_RATE_SOURCES),
             socket: None,
@@ -909,7 +913,7 @@ impl ControlCore {
         self.counters.l2tp_control_rx += 1;
         if !self.cfg.l2tp.allowed(peer.ip) {
             self.counters.l2tp_peer_refused += 1;
-            self.workers[0].counters.drop(DropReason::ControlRefused);
+            self.drops.drop(DropReason::ControlRefused);
             return;
         }
         let now = self.now_ms();
@@ -1745,7 +1749,8 @@ impl ControlCore {
                     self.workers
                         .iter()
                         .map(|w| w.counters.drops[r as usize].get())
-                        .sum(),
+                        .sum::<u64>()
+                        + self.drops.get(r),
                 )
             })
             .collect();
@@ -1774,13 +1779,9 @@ impl ControlCore {
         control.insert("l2tp_nonconformant_rx".into(), sum(|s| s.nonconformant_rx));
         control.insert("l2tp_nonconformant_tx".into(), sum(|s| s.nonconformant_tx));
         control.insert("l2tp_repeated_iccn".into(), sum(|s| s.repeated_iccn));
-        control.insert(
-            "reassembled".into(),
-            self.workers
-                .iter()
-                .map(|w| w.counters.reassembled.get())
-                .sum(),
-        );
+        let totals =
+            crate::telemetry::counters::worker_totals(self.workers.iter().map(|w| &w.counters));
+        control.extend(totals.map(|(k, v)| (k.to_string(), v)));
         control.insert(
             "l2tp_auth_failures".into(),
             self.l2tp

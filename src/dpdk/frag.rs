@@ -3,6 +3,7 @@ use super::error::{DpdkError, Result};
 use super::mbuf::Mbuf;
 use super::mempool::Mempool;
 use super::sys;
+use crate::wire::ipv4_frag::{DuplicateFilter, Fragment, Seen};
 use std::ptr::NonNull;
 
 /// Most fragments `fragment_ipv4` can produce, and the most a reassembled
@@ -12,13 +13,39 @@ pub fn max_fragments() -> usize {
     unsafe { sys::las_ip_frag_max_frag() as usize }
 }
 
+/// Bytes of a reassembled packet made contiguous in its first segment (as
+/// far as its tailroom allows): everything, for packets up to an mbuf's
+/// size, as a received packet has it. Classification, decapsulation and
+/// the switch's policy read headers from the first segment only.
+const PULLUP: usize = 64 * 1024;
+
+/// What became of a fragment handed to [`FragTable::reassemble`].
+pub enum Reassembly {
+    /// Kept until the rest arrives (or freed: see [`FragTable::dropped`]).
+    Held,
+    /// An exact duplicate of a fragment already held: freed, never handed
+    /// to DPDK (see [`crate::wire::ipv4_frag`]).
+    Duplicate,
+    /// It completed a packet of `fragments` fragments.
+    Done { packet: Mbuf, fragments: u64 },
+}
+
 /// A per-worker reassembly table with its death row (fragments the
 /// library gave up on, freed after each call).
+///
+/// Accounting: every fragment handed in is, at any time, either held
+/// ([`FragTable::held`]), freed ([`FragTable::dropped`], or the return of
+/// [`FragTable::drain`]), or part of a packet returned in
+/// [`Reassembly::Done`] (counted there). Each fragment is made one segment
+/// before it goes in, so a returned chain's segments are its fragments.
 pub struct FragTable {
     tbl: NonNull<sys::rte_ip_frag_tbl>,
     dr: Box<sys::rte_ip_frag_death_row>,
     /// Fragments freed because reassembly failed or timed out.
     dropped: u64,
+    /// Fragments held by the table.
+    held: u64,
+    dups: DuplicateFilter,
 }
 
 // SAFETY: the table is used by the one worker that owns it; it moves to
@@ -38,18 +65,25 @@ impl FragTable {
         let tbl = NonNull::new(p).ok_or_else(|| {
             DpdkError::from_errno(format!("rte_ip_frag_table_create({max_flows} flows)"))
         })?;
+        let mut seed = [0u8; 8];
+        let _ = getrandom::fill(&mut seed);
+        let seed = u64::from_ne_bytes(seed) ^ super::tsc();
         Ok(FragTable {
             tbl,
             dr: Box::new(sys::rte_ip_frag_death_row::default()),
             dropped: 0,
+            held: 0,
+            dups: DuplicateFilter::new(max_flows as usize, timeout_cycles, seed),
         })
     }
 
     /// Hands over an IPv4 fragment whose IP header starts `l2_len` bytes
     /// into its first segment (the caller checked the header is there and
-    /// valid). Returns the whole packet once every fragment has arrived:
-    /// data from the first fragment's Ethernet header on, later fragments
-    /// chained as further segments, IP total length updated.
+    /// valid). Once every fragment has arrived, returns the whole packet
+    /// as valid as a received one: data from the first fragment's
+    /// Ethernet header on, IP total length and flags rewritten by DPDK,
+    /// the header checksum (which DPDK leaves 0) filled in, and the bytes
+    /// pulled into the first segment as far as it has room.
     #[inline]
     pub fn reassemble(
         &mut self,
@@ -57,10 +91,26 @@ impl FragTable {
         l2_len: u16,
         l3_len: u16,
         now_tsc: u64,
-    ) -> Option<Mbuf> {
+    ) -> Reassembly {
+        let frag = Fragment::parse(&m.data()[usize::from(l2_len)..]);
+        if let Some(f) = frag.as_ref() {
+            if self.dups.check(f, now_tsc) == Seen::Duplicate {
+                return Reassembly::Duplicate;
+            }
+        }
+        // One segment per fragment: DPDK chains fragments, and this makes
+        // a reassembled chain's segment count its fragment count.
+        if !m.linearize() {
+            self.dropped += 1;
+            if let Some(f) = frag.as_ref() {
+                self.dups.forget(&f.key);
+            }
+            return Reassembly::Held;
+        }
         m.set_l2_l3(l2_len, l3_len);
         let ip = m.data_mut()[l2_len as usize..].as_mut_ptr() as *mut sys::rte_ipv4_hdr;
         let raw = m.into_raw();
+        self.held += 1;
         // SAFETY: `raw` is a valid mbuf whose IPv4 header is at `ip` inside
         // its first segment; the library takes ownership of it (keeping it,
         // returning it in a chain, or putting it on the death row, which we
@@ -68,19 +118,43 @@ impl FragTable {
         let out = unsafe {
             sys::rte_ipv4_frag_reassemble_packet(self.tbl.as_ptr(), &mut *self.dr, raw, now_tsc, ip)
         };
-        self.free_death_row();
+        if self.free_death_row() > 0 {
+            // DPDK gave up on something (this datagram, or a stale one it
+            // evicted): forget this datagram's fragments, so a later copy
+            // is never called a duplicate of a fragment DPDK let go.
+            if let Some(f) = frag.as_ref() {
+                self.dups.forget(&f.key);
+            }
+        }
         // SAFETY: a non-null result is a complete packet we now own.
-        unsafe { Mbuf::from_raw(out) }
+        let Some(mut packet) = (unsafe { Mbuf::from_raw(out) }) else {
+            return Reassembly::Held;
+        };
+        if let Some(f) = frag.as_ref() {
+            self.dups.forget(&f.key);
+        }
+        let fragments = u64::from(packet.nb_segs());
+        self.held = self.held.saturating_sub(fragments);
+        packet.pullup(PULLUP);
+        let l2 = usize::from(l2_len);
+        let l3 = usize::from(l3_len);
+        if let Some(h) = packet.data_mut().get_mut(l2..l2 + l3) {
+            crate::wire::ipv4::Packet::new_unchecked(h).fill_checksum();
+        }
+        Reassembly::Done { packet, fragments }
     }
 
-    /// Frees what the library put on the death row.
+    /// Frees what the library put on the death row; returns how many.
     #[inline]
-    pub fn free_death_row(&mut self) {
-        if self.dr.cnt > 0 {
-            self.dropped += u64::from(self.dr.cnt);
+    fn free_death_row(&mut self) -> u64 {
+        let n = u64::from(self.dr.cnt);
+        if n > 0 {
+            self.dropped += n;
+            self.held = self.held.saturating_sub(n);
             // SAFETY: the death row holds mbufs the library handed back to us.
             unsafe { sys::rte_ip_frag_free_death_row(&mut *self.dr, 0) }
         }
+        n
     }
 
     /// Drops packets whose reassembly timed out.
@@ -92,9 +166,33 @@ impl FragTable {
         self.free_death_row();
     }
 
+    /// Frees every fragment still held (at shutdown) and returns how many;
+    /// they are not added to [`FragTable::dropped`].
+    pub fn drain(&mut self) -> u64 {
+        let before = self.dropped;
+        // Everything is expired at the end of time. The death row takes a
+        // bounded number of fragments per call, so repeat until the table
+        // gives nothing more.
+        loop {
+            let n = self.dropped;
+            self.expire(u64::MAX);
+            if self.dropped == n {
+                break;
+            }
+        }
+        let freed = self.dropped - before;
+        self.dropped = before;
+        freed
+    }
+
     /// Fragments freed so far (timeouts, overlaps, table full).
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// Fragments held now.
+    pub fn held(&self) -> u64 {
+        self.held
     }
 }
 

@@ -238,6 +238,24 @@ impl Mbuf {
         unsafe { sys::las_pktmbuf_linearize(self.ptr.as_ptr()) == 0 }
     }
 
+    /// Makes the first `len` bytes of the packet (all of it, if shorter)
+    /// contiguous in the first segment, moving bytes from the following
+    /// segments into its tailroom as far as it has room. Returns true if
+    /// they are now there. Does nothing to a shared or indirect first
+    /// segment.
+    pub fn pullup(&mut self, len: usize) -> bool {
+        let want = len.min(self.pkt_len());
+        if self.data_len() >= want {
+            return true;
+        }
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
+        // SAFETY: valid mbuf we own; the shim only moves bytes between its
+        // own segments and frees segments it empties (it checks that the
+        // first segment is direct and unshared before writing to it).
+        let have = unsafe { sys::las_pktmbuf_pullup(self.ptr.as_ptr(), len) };
+        usize::from(have) >= want
+    }
+
     /// Copies `buf.len()` bytes at offset `off` of the packet (across
     /// segments) into `buf`. False if the packet is too short.
     pub fn read_into(&self, off: usize, buf: &mut [u8]) -> bool {

@@ -26,11 +26,40 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+    /// Stores `v`: for a gauge (a level, not a count). Only the owning
+    /// thread may call this.
+    #[inline(always)]
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+}
+
+/// Where in a packet's life a drop happens; the counter identity that
+/// `las show counters` adds up depends on it.
+///
+/// * `Ingress`: the fate of a frame a worker received (or of a packet it
+///   reassembled): every received frame ends in exactly one of
+///   `unicast`, `flooded` (switch counters), `punted` (port counter), one
+///   ingress drop, or reassembly (held, or merged into a reassembled
+///   packet that then has its own fate):
+///   `rx = unicast + flooded + punted + Σ ingress drops + reassembly_held
+///   + reassembled_fragments - reassembled`.
+/// * `Egress`: one copy on its way out to one member (a unicast frame, or
+///   one target of a flood) or a packet the NIC refused. The frame was
+///   already counted as `unicast` or `flooded`.
+/// * `Control`: a punted packet the control core drops (already counted
+///   as `punted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    Ingress,
+    Egress,
+    Control,
 }
 
 macro_rules! drop_reasons {
-    ($( $(#[doc = $doc:literal])* $var:ident = $name:literal ),+ $(,)?) => {
+    ($( $(#[doc = $doc:literal])* $var:ident = $name:literal, $stage:ident ),+ $(,)?) => {
         /// Why a packet was dropped. Doubles as the index of its counter.
+        /// Each reason means one thing.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[repr(u8)]
         pub enum DropReason { $( $(#[doc = $doc])* $var ),+ }
@@ -42,81 +71,148 @@ macro_rules! drop_reasons {
             pub const fn name(self) -> &'static str {
                 match self { $(DropReason::$var => $name),+ }
             }
+            /// Where the drop happens (see [`Stage`]).
+            pub const fn stage(self) -> Stage {
+                match self { $(DropReason::$var => Stage::$stage),+ }
+            }
+            /// The reason named `name`.
+            pub fn from_name(name: &str) -> Option<DropReason> {
+                Self::ALL.iter().copied().find(|r| r.name() == name)
+            }
         }
     };
 }
 
 drop_reasons! {
-    /// Outer frame too short or its IPv4 header inconsistent.
-    Malformed = "malformed",
+    /// Outer frame shorter than an Ethernet header, or its IPv4 or UDP
+    /// header inconsistent (truncated, IHL < 5, version not 4, lengths
+    /// beyond the frame); or, never expected, outer headers that do not
+    /// lie in the packet's first segment.
+    Malformed = "malformed", Ingress,
     /// Outer IPv4 header checksum wrong.
-    BadIpChecksum = "bad_ip_checksum",
-    /// Not addressed to one of our IPv4 addresses, or an ethertype we do not terminate.
-    NotForUs = "not_for_us",
-    /// The outer frame carries a VLAN tag the port is not configured for.
-    UnderlayVlan = "underlay_vlan",
+    BadIpChecksum = "bad_ip_checksum", Ingress,
+    /// Not addressed to one of our IPv4 addresses, or an ethertype we do
+    /// not terminate (IPv6, LLDP, ...).
+    NotForUs = "not_for_us", Ingress,
+    /// The outer frame carries a VLAN tag (0x8100, 0x88a8 or 0x9100) the
+    /// port is not configured for.
+    UnderlayVlan = "underlay_vlan", Ingress,
     /// IPv4 protocol or UDP port that las does not terminate.
-    UnsupportedProtocol = "unsupported_protocol",
+    UnsupportedProtocol = "unsupported_protocol", Ingress,
     /// L2TP over UDP with a version other than 3.
-    BadL2tpVersion = "bad_l2tp_version",
+    BadL2tpVersion = "bad_l2tp_version", Ingress,
+    /// L2TPv3 data header cut short: over IP fewer than 4 bytes (session
+    /// id), over UDP fewer than 2 (flags/version) or, for data (T = 0),
+    /// fewer than 8 (flags, reserved, session id).
+    L2tpTruncated = "l2tp_truncated", Ingress,
+    /// L2TPv3 data (T = 0) over UDP with session id 0, which no session
+    /// has (RFC 3931 §4.1: session id 0 is reserved for control messages).
+    ZeroSessionId = "zero_session_id", Ingress,
     /// An outer IPv4 fragment and reassembly is off for the port.
-    OuterFragment = "outer_fragment",
+    OuterFragment = "outer_fragment", Ingress,
     /// Fragments freed by reassembly: timed out, overlapping, too many
     /// fragments, or the table full.
-    ReassemblyFailed = "reassembly_failed",
+    ReassemblyFailed = "reassembly_failed", Ingress,
+    /// An exact duplicate (same source, destination, protocol, ident,
+    /// offset, length and MF flag) of a fragment held in reassembly,
+    /// dropped before `rte_ip_frag`, which would fail the whole datagram
+    /// on it (RFC 791 allows duplicates; Linux drops them the same way).
+    DuplicateFragment = "duplicate_fragment", Ingress,
+    /// Fragments still waiting in reassembly when las stopped (freed then).
+    ReassemblyPendingAtStop = "reassembly_pending_at_stop", Ingress,
     /// Data for a session id we do not know.
-    UnknownSession = "unknown_session",
+    UnknownSession = "unknown_session", Ingress,
     /// Session known but the packet came over the other encapsulation (IP vs UDP) or UDP port.
-    EncapMismatch = "encap_mismatch",
+    EncapMismatch = "encap_mismatch", Ingress,
     /// Data from an address other than the session's peer.
-    SourceMismatch = "source_mismatch",
+    SourceMismatch = "source_mismatch", Ingress,
     /// The cookie does not match the one configured for the session.
-    CookieMismatch = "cookie_mismatch",
+    CookieMismatch = "cookie_mismatch", Ingress,
     /// Default L2-specific sublayer sequence number older than expected.
-    SequenceError = "sequence_error",
+    SequenceError = "sequence_error", Ingress,
     /// The inner Ethernet frame is shorter than an Ethernet header.
-    InnerMalformed = "inner_malformed",
+    InnerMalformed = "inner_malformed", Ingress,
     /// A VLAN-tagged inner frame in a switch in `drop-tagged` mode (or a
     /// tag the switch's VLAN mode refuses).
-    VlanTagged = "vlan_tagged",
-    /// An untagged frame from or to an Ethernet VLAN pseudowire (PW type
-    /// 4): RFC 4448 tagged mode, as RFC 4719 applies it, puts a VLAN tag
-    /// on every frame of such a pseudowire.
-    UntaggedOnVlanPw = "untagged_on_vlan_pw",
+    VlanTagged = "vlan_tagged", Ingress,
+    /// An untagged frame from an Ethernet VLAN pseudowire (PW type 4):
+    /// RFC 4448 tagged mode, as RFC 4719 applies it, puts a VLAN tag on
+    /// every frame of such a pseudowire.
+    UntaggedOnVlanPw = "untagged_on_vlan_pw", Ingress,
     /// Broadcast beyond the member's storm-control rate.
-    StormBroadcast = "storm_broadcast",
+    StormBroadcast = "storm_broadcast", Ingress,
     /// Multicast beyond the member's storm-control rate.
-    StormMulticast = "storm_multicast",
+    StormMulticast = "storm_multicast", Ingress,
     /// Unknown unicast beyond the member's storm-control rate.
-    StormUnknownUnicast = "storm_unknown_unicast",
+    StormUnknownUnicast = "storm_unknown_unicast", Ingress,
     /// The member is blocked for MAC flapping (a loop).
-    MemberBlocked = "member_blocked",
-    /// Outer fragmentation failed (no mbufs, or DF set).
-    FragmentFailed = "fragment_failed",
+    MemberBlocked = "member_blocked", Ingress,
     /// The inner ethertype is not allowed in the virtual switch.
-    FilteredEthertype = "filtered_ethertype",
+    FilteredEthertype = "filtered_ethertype", Ingress,
     /// IEEE reserved group address (STP BPDU, LACP, LLDP, 802.1X, pause): never crosses.
-    FilteredBpdu = "filtered_bpdu",
+    FilteredBpdu = "filtered_bpdu", Ingress,
+    /// An inner frame whose source MAC is a group (multicast or
+    /// broadcast) address: invalid (IEEE 802.3 §3.2.3), never learned or
+    /// forwarded.
+    GroupSourceMac = "group_source_mac", Ingress,
+    /// An inner frame whose source MAC is a static entry of another
+    /// member: static entries never move, and the frame (a spoof, or a
+    /// host that moved against the configuration) is dropped.
+    StaticMacConflict = "static_mac_conflict", Ingress,
     /// Unicast to a MAC learned on the member the frame came from.
-    SameMember = "same_member",
+    SameMember = "same_member", Ingress,
     /// Flooded in a switch with no other member.
-    NoFloodTarget = "no_flood_target",
-    /// The egress session's next hop MAC is not resolved yet.
-    NoNeighbour = "no_neighbour",
-    /// Too little headroom to prepend the encapsulation.
-    NoHeadroom = "no_headroom",
-    /// The encapsulated packet would exceed the egress port MTU.
-    MtuExceeded = "mtu_exceeded",
-    /// No mbuf for a flood copy.
-    NoMbuf = "no_mbuf",
-    /// The NIC refused the packet (TX queue full).
-    TxFull = "tx_full",
+    NoFloodTarget = "no_flood_target", Ingress,
+    /// The session's switch was removed while the frame was in flight.
+    SwitchGone = "switch_gone", Ingress,
     /// The punt ring to the control core was full.
-    PuntRingFull = "punt_ring_full",
+    PuntRingFull = "punt_ring_full", Ingress,
     /// More control-plane packets than `[l2tp] punt_rate` allows.
-    PuntRateLimited = "punt_rate_limited",
+    PuntRateLimited = "punt_rate_limited", Ingress,
+    /// The egress member (session) was removed while the frame was in flight.
+    EgressGone = "egress_gone", Egress,
+    /// An untagged frame to an Ethernet VLAN pseudowire (PW type 4),
+    /// which carries only tagged frames (see `untagged_on_vlan_pw`).
+    UntaggedToVlanPw = "untagged_to_vlan_pw", Egress,
+    /// The egress session's next hop MAC is not resolved yet.
+    NoNeighbour = "no_neighbour", Egress,
+    /// Too little headroom to prepend the encapsulation.
+    NoHeadroom = "no_headroom", Egress,
+    /// The encapsulated packet would exceed the egress port MTU.
+    MtuExceeded = "mtu_exceeded", Egress,
+    /// Outer fragmentation failed (no mbufs, or DF set).
+    FragmentFailed = "fragment_failed", Egress,
+    /// No mbuf for a flood copy.
+    NoMbuf = "no_mbuf", Egress,
+    /// The NIC refused the packet (TX queue full).
+    TxFull = "tx_full", Egress,
     /// L2TP control message from a peer outside `[l2tp] allow`.
-    ControlRefused = "control_refused",
+    ControlRefused = "control_refused", Control,
+}
+
+/// Drop counters of one thread (a worker, or the control core), indexed
+/// by [`DropReason`]; single writer like every [`Counter`].
+#[derive(Debug)]
+pub struct DropCounters([Counter; DropReason::COUNT]);
+
+impl Default for DropCounters {
+    fn default() -> Self {
+        DropCounters(std::array::from_fn(|_| Counter::default()))
+    }
+}
+
+impl DropCounters {
+    #[inline(always)]
+    pub fn drop(&self, r: DropReason) {
+        self.0[r as usize].inc();
+    }
+    #[inline(always)]
+    pub fn add(&self, r: DropReason, n: u64) {
+        self.0[r as usize].add(n);
+    }
+    pub fn get(&self, r: DropReason) -> u64 {
+        self.0[r as usize].get()
+    }
 }
 
 /// Per-session traffic counters (one set per worker, summed when read).
@@ -180,6 +276,10 @@ pub struct WorkerCounters {
     pub loops: Counter,
     /// Outer packets reassembled from fragments.
     pub reassembled: Counter,
+    /// Fragments that went into those packets.
+    pub reassembled_fragments: Counter,
+    /// Fragments waiting in reassembly now (a gauge).
+    pub reassembly_held: Counter,
 }
 
 impl WorkerCounters {
@@ -195,6 +295,8 @@ impl WorkerCounters {
             rx_total: Counter::default(),
             loops: Counter::default(),
             reassembled: Counter::default(),
+            reassembled_fragments: Counter::default(),
+            reassembly_held: Counter::default(),
         }
     }
 
@@ -202,6 +304,26 @@ impl WorkerCounters {
     pub fn drop(&self, r: DropReason) {
         self.drops[r as usize].inc();
     }
+}
+
+/// The workers' counters that `las show counters` lists among the control
+/// counters, summed over workers: reassembly (`reassembled`,
+/// `reassembled_fragments`, `reassembly_held`; see [`Stage`] for how they
+/// enter the counter identity).
+pub fn worker_totals<'a>(
+    workers: impl Iterator<Item = &'a WorkerCounters>,
+) -> [(&'static str, u64); 3] {
+    let mut t = [
+        ("reassembled", 0),
+        ("reassembled_fragments", 0),
+        ("reassembly_held", 0),
+    ];
+    for w in workers {
+        t[0].1 += w.reassembled.get();
+        t[1].1 += w.reassembled_fragments.get();
+        t[2].1 += w.reassembly_held.get();
+    }
+    t
 }
 
 #[cfg(test)]
@@ -217,6 +339,38 @@ mod test {
         for (i, r) in DropReason::ALL.iter().enumerate() {
             assert_eq!(*r as usize, i);
         }
+    }
+
+    #[test]
+    fn stages() {
+        use DropReason::*;
+        for r in [
+            NoNeighbour,
+            MtuExceeded,
+            TxFull,
+            EgressGone,
+            UntaggedToVlanPw,
+        ] {
+            assert_eq!(r.stage(), Stage::Egress, "{}", r.name());
+        }
+        assert_eq!(ControlRefused.stage(), Stage::Control);
+        for r in [
+            UnknownSession,
+            SwitchGone,
+            GroupSourceMac,
+            DuplicateFragment,
+        ] {
+            assert_eq!(r.stage(), Stage::Ingress, "{}", r.name());
+        }
+        for r in DropReason::ALL {
+            assert_eq!(DropReason::from_name(r.name()), Some(*r));
+        }
+        assert_eq!(DropReason::from_name("nope"), None);
+        let d = DropCounters::default();
+        d.drop(ControlRefused);
+        d.add(ControlRefused, 2);
+        assert_eq!(d.get(ControlRefused), 3);
+        assert_eq!(d.get(Malformed), 0);
     }
 
     #[test]

@@ -5,4 +5,6 @@
 pub mod counters;
 pub mod show;
 
-pub use counters::{Counter, DropReason, SessionCounters, SwitchCounters, WorkerCounters};
+pub use counters::{
+    Counter, DropCounters, DropReason, SessionCounters, Stage, SwitchCounters, WorkerCounters,
+};

@@ -66,10 +66,33 @@ pub fn pseudo_header_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, len: u32)
 
 /// RFC 1624 eqn. 3 incremental update: `HC' = ~(~HC + ~m + m')`, where the
 /// 16-bit word `old` (m) at an even offset in the checksummed data becomes
-/// `new` (m').
+/// `new` (m'). Every incremental checksum update in las goes through here.
+///
+/// The one's-complement corner (RFC 1624 §3, §5): eqn. 3 yields 0x0000
+/// whenever the new data sums to zero, and a sum is zero in two ways: the
+/// words sum to 0xffff (-0; a full recomputation gives checksum 0x0000),
+/// or every word is 0x0000 (+0; recomputation gives 0xffff, and 0x0000
+/// fails every verifier, since then the whole sum is +0, not 0xffff). The
+/// second needs `new == 0`. From (HC, m, m') alone the two cannot be told
+/// apart (an ICMP echo reply with id 0, seq 0 and no data, whose checksum
+/// must be 0xffff, and one with id 0xffff, whose recomputed checksum is
+/// 0x0000, update from the same request checksum), so in exactly that
+/// case this returns 0xffff: it verifies in both (0xffff + 0xffff folds to
+/// 0xffff), where 0x0000 would be wrong in the second.
+///
+/// Hence: the result always verifies, and it equals a full recomputation
+/// except when `new == 0` and the other words are nonzero but sum to
+/// 0xffff (0xffff is returned where recomputation gives 0x0000; both are
+/// zero in one's complement). Unchanged data returns `old_csum` as is.
 pub fn update_u16(old_csum: u16, old: u16, new: u16) -> u16 {
+    if old == new {
+        return old_csum;
+    }
     let acc = u32::from(!old_csum) + u32::from(!old) + u32::from(new);
-    !fold(acc)
+    match !fold(acc) {
+        0 if new == 0 => 0xffff,
+        c => c,
+    }
 }
 
 #[cfg(test)]
@@ -194,6 +217,120 @@ mod test {
             d2[4..6].copy_from_slice(&new.to_be_bytes());
             d2[8..10].copy_from_slice(&update_u16(c, 0x1234, new).to_be_bytes());
             assert_eq!(checksum(&d2), 0, "new {new:#x}");
+        }
+    }
+
+    /// Sets word `i` of `data` (big-endian).
+    fn put(data: &mut [u8], i: usize, w: u16) {
+        data[2 * i..2 * i + 2].copy_from_slice(&w.to_be_bytes());
+    }
+
+    /// The RFC 1624 corner: vectors where the updated checksum must be
+    /// 0xffff (all other words zero) and where it must be 0x0000 (the
+    /// words sum to 0xffff), each checked against a full recomputation.
+    #[test]
+    fn test_update_u16_zero_corner() {
+        // ICMP echo request id 0, seq 0, no data: [0x0800, csum, 0, 0].
+        // The reply ([0x0000, csum, 0, 0]) must carry 0xffff.
+        let mut req = [0u8; 8];
+        put(&mut req, 0, 0x0800);
+        let c = checksum(&req);
+        assert_eq!(c, 0xf7ff);
+        let upd = update_u16(c, 0x0800, 0x0000);
+        assert_eq!(upd, 0xffff, "all-zero reply");
+        let mut rep = [0u8; 8];
+        put(&mut rep, 1, upd);
+        assert_eq!(checksum(&rep), 0, "verifies");
+        assert_eq!(reference(&[0u8; 8]), 0xffff, "equals recomputation");
+        // Plain eqn. 3 gives 0x0000 here, which does not verify.
+        assert_eq!(!fold(u32::from(!c) + u32::from(!0x0800u16)), 0x0000);
+        assert_ne!(checksum(&[0u8; 8]), 0);
+
+        // Same request checksum, but id 0xffff: the reply's words sum to
+        // 0xffff. Recomputation gives 0x0000; 0xffff verifies as well.
+        let mut req = [0u8; 8];
+        put(&mut req, 0, 0x0800);
+        put(&mut req, 2, 0xffff);
+        let c2 = checksum(&req);
+        assert_eq!(c2, c, "indistinguishable from the all-zero case");
+        let mut rep = req;
+        put(&mut rep, 0, 0x0000);
+        put(&mut rep, 1, update_u16(c2, 0x0800, 0x0000));
+        assert_eq!(checksum(&rep), 0, "verifies");
+
+        // Must be 0x0000: an IPv4 header whose other words sum to 0xffff
+        // after the change (the version word is never zero, so the
+        // checksum of an IPv4 header is never 0xffff).
+        let mut h = [0u8; 20];
+        put(&mut h, 0, 0x4500);
+        put(&mut h, 1, 0x0014);
+        put(&mut h, 4, 0x4001); // TTL 64, protocol 1
+        let rest = fold(sum(&h));
+        put(&mut h, 3, 0xffff - rest); // ident: makes the sum 0xffff
+        let c = checksum(&h);
+        assert_eq!(c, 0x0000, "recomputed");
+        // Decrement the TTL and bump the ident so the sum stays 0xffff:
+        // the checksum must stay 0x0000.
+        let mut h2 = h;
+        put(&mut h2, 4, 0x3f01);
+        put(&mut h2, 3, 0xffff - rest + 0x0100);
+        let c2 = update_u16(
+            update_u16(c, 0x4001, 0x3f01),
+            0xffff - rest,
+            0xffff - rest + 0x0100,
+        );
+        assert_eq!(c2, checksum(&h2));
+        assert_eq!(c2, 0x0000, "must stay 0x0000");
+        put(&mut h2, 5, c2);
+        assert_eq!(checksum(&h2), 0);
+    }
+
+    /// Random words, random changes: the update always verifies, and it
+    /// equals a full recomputation unless the documented ambiguity applies.
+    #[test]
+    fn test_update_u16_matches_recomputation() {
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..200_000u32 {
+            let n = 2 + (next() % 6) as usize;
+            let mut data = vec![0u8; 2 * n];
+            for i in 0..n {
+                // Many zero and 0xffff words, so the corners come up.
+                let w = match next() % 4 {
+                    0 => 0,
+                    1 => 0xffff,
+                    _ => next() as u16,
+                };
+                put(&mut data, i, w);
+            }
+            let ci = (next() % n as u64) as usize; // checksum word
+            let mi = (ci + 1 + (next() % (n as u64 - 1)) as usize) % n; // changed word
+            put(&mut data, ci, 0);
+            let c = checksum(&data);
+            put(&mut data, ci, c);
+            let old = u16::from_be_bytes([data[2 * mi], data[2 * mi + 1]]);
+            let new = match next() % 3 {
+                0 => 0,
+                1 => !old,
+                _ => next() as u16,
+            };
+            let upd = update_u16(c, old, new);
+            put(&mut data, mi, new);
+            put(&mut data, ci, upd);
+            assert_eq!(checksum(&data), 0, "round {round}: does not verify");
+            put(&mut data, ci, 0);
+            let full = checksum(&data);
+            let rest_nonzero_neg_zero = old != new && new == 0 && full == 0;
+            if rest_nonzero_neg_zero {
+                assert_eq!(upd, 0xffff, "round {round}");
+            } else {
+                assert_eq!(upd, full, "round {round}: differs from recomputation");
+            }
         }
     }
 }

@@ -497,6 +497,29 @@ mod test {
         assert_eq!(p.decrement_ttl(), 0);
     }
 
+    /// RFC 1624 corner: after the decrement the header sums to 0xffff,
+    /// so the checksum must be 0x0000 (never 0xffff: the version word is
+    /// not zero), exactly as a full recomputation gives.
+    #[test]
+    fn test_decrement_ttl_checksum_zero() {
+        let mut buf = packet();
+        // Choose the ident so that the header with TTL 63 sums to 0xffff.
+        buf[4..6].copy_from_slice(&[0, 0]);
+        buf[10..12].copy_from_slice(&[0, 0]);
+        buf[8] = 63;
+        let s = !ref_csum(&buf[..20]);
+        buf[4..6].copy_from_slice(&(0xffff - s).to_be_bytes());
+        assert_eq!(ref_csum(&buf[..20]), 0x0000);
+        buf[8] = 64;
+        let c = ref_csum(&buf[..20]);
+        buf[10..12].copy_from_slice(&c.to_be_bytes());
+        let mut p = Packet::new_unchecked(&mut buf[..]);
+        assert!(p.verify_checksum());
+        assert_eq!(p.decrement_ttl(), 63);
+        assert_eq!(p.checksum(), 0x0000);
+        assert!(p.verify_checksum());
+    }
+
     #[test]
     fn test_options_payload() {
         // IHL 6 with a 4-byte NOP option block.

@@ -28,6 +28,7 @@ pub mod checksum;
 pub mod ethernet;
 pub mod icmpv4;
 pub mod ipv4;
+pub mod ipv4_frag;
 pub mod ipv6;
 pub mod l2tp;
 pub mod tcp;

@@ -455,6 +455,30 @@ mod test {
         assert_eq!(buf, syn());
     }
 
+    /// RFC 1624 corner: a SYN whose clamped segment (with pseudo-header)
+    /// sums to 0xffff must get checksum 0x0000, as recomputation gives; the
+    /// pseudo-header's protocol word is never zero, so 0xffff never is.
+    #[test]
+    fn test_clamp_mss_checksum_zero() {
+        for max in [1400u16, 536, 1200] {
+            let mut s = syn();
+            // Clamp a scratch copy with a zero checksum field and find the
+            // sequence number that makes the clamped sum 0xffff.
+            s[4..8].copy_from_slice(&[0, 0, 0, 0]);
+            s[16..18].copy_from_slice(&[0, 0]);
+            s[22..24].copy_from_slice(&max.to_be_bytes());
+            let rest = !ref_csum(&s);
+            s[4..6].copy_from_slice(&(0xffff - rest).to_be_bytes());
+            assert_eq!(ref_csum(&s), 0x0000);
+            s[22..24].copy_from_slice(&1460u16.to_be_bytes());
+            let c = ref_csum(&s);
+            s[16..18].copy_from_slice(&c.to_be_bytes());
+            assert_eq!(clamp_mss(&mut s, max), Some((1460, max)));
+            assert_eq!(&s[16..18], &[0, 0], "max {max}");
+            assert_eq!(ref_csum(&s), 0);
+        }
+    }
+
     #[test]
     fn test_clamp_mss() {
         let mut s = syn();

@@ -4,6 +4,7 @@ use crate::wire::ethernet::{self, ethertype};
 use crate::wire::ipv4::{self, protocol};
 use crate::wire::l2tp::{self, Encap, Kind};
 use crate::wire::udp;
+use crate::wire::vlan;
 use std::net::Ipv4Addr;
 
 /// What to do with a received frame.
@@ -54,7 +55,7 @@ pub fn classify(
     match eth.ethertype() {
         ethertype::IPV4 => {}
         ethertype::ARP => return Class::Punt,
-        ethertype::VLAN | ethertype::QINQ => return Class::Drop(DropReason::UnderlayVlan),
+        t if vlan::is_tag_ethertype(t) => return Class::Drop(DropReason::UnderlayVlan),
         _ => return Class::Drop(DropReason::NotForUs),
     }
     const L2: usize = ethernet::HEADER_LEN;
@@ -99,7 +100,8 @@ pub fn classify(
                 l2tp_off: l4_off,
                 end,
             },
-            Err(_) => Class::Drop(DropReason::Malformed),
+            // Shorter than a session id.
+            Err(_) => Class::Drop(DropReason::L2tpTruncated),
         },
         protocol::UDP => {
             if payload.len() < udp::HEADER_LEN {
@@ -126,10 +128,180 @@ pub fn classify(
                     l2tp_off: l4_off + udp::HEADER_LEN,
                     end,
                 },
-                Err(_) => Class::Drop(DropReason::BadL2tpVersion),
+                Err(_) => Class::Drop(udp_l2tp_error(l2tp)),
             }
         }
         protocol::ICMP => Class::Punt,
         _ => Class::Drop(DropReason::UnsupportedProtocol),
+    }
+}
+
+/// Why [`l2tp::classify_udp`] refused `l2tp` (the UDP payload, as far as
+/// it lies in the first segment): one precise reason each.
+#[cold]
+fn udp_l2tp_error(l2tp: &[u8]) -> DropReason {
+    match l2tp {
+        [] | [_] => DropReason::L2tpTruncated,
+        [_, ver, ..] if ver & 0x0f != l2tp::VERSION => DropReason::BadL2tpVersion,
+        _ if l2tp.len() < l2tp::UDP_HEADER_LEN => DropReason::L2tpTruncated,
+        _ => DropReason::ZeroSessionId,
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    const OURS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+    const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+
+    /// Independent RFC 1071 checksum.
+    fn csum(d: &[u8]) -> u16 {
+        let mut acc: u32 = 0;
+        for c in d.chunks(2) {
+            acc += u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0));
+        }
+        while acc > 0xffff {
+            acc = (acc & 0xffff) + (acc >> 16);
+        }
+        !(acc as u16)
+    }
+
+    fn frame(ethertype: u16, proto: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 10];
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        let total = (20 + payload.len()) as u16;
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&total.to_be_bytes());
+        ip.extend_from_slice(&[0, 1, 0, 0, 64, proto, 0, 0]);
+        ip.extend_from_slice(&PEER.octets());
+        ip.extend_from_slice(&OURS.octets());
+        let c = csum(&ip);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    fn udp(dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut u = vec![0x06, 0xa5];
+        u.extend_from_slice(&dport.to_be_bytes());
+        u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(payload);
+        u
+    }
+
+    fn class(f: &[u8]) -> Class {
+        classify(f, f.len(), OURS, 1701, true)
+    }
+
+    fn drop_of(f: &[u8]) -> Option<DropReason> {
+        match class(f) {
+            Class::Drop(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn udp_l2tp_reasons() {
+        let d = |p: &[u8]| drop_of(&frame(0x0800, 17, &udp(1701, p)));
+        for n in [0usize, 1] {
+            assert_eq!(
+                d(&[0, 3, 0, 0, 0, 0, 0, 5][..n]),
+                Some(DropReason::L2tpTruncated),
+                "{n}"
+            );
+        }
+        for n in 2..8 {
+            assert_eq!(
+                d(&[0, 3, 0, 0, 0, 0, 0, 5][..n]),
+                Some(DropReason::L2tpTruncated),
+                "{n}"
+            );
+        }
+        assert_eq!(
+            d(&[0, 3, 0, 0, 0, 0, 0, 0]),
+            Some(DropReason::ZeroSessionId)
+        );
+        assert_eq!(
+            d(&[0, 3, 0, 0, 0, 0, 0, 0, 1, 2]),
+            Some(DropReason::ZeroSessionId)
+        );
+        for v in [0u8, 1, 2, 4, 15] {
+            assert_eq!(
+                d(&[0, v, 0, 0, 0, 0, 0, 5]),
+                Some(DropReason::BadL2tpVersion),
+                "v{v}"
+            );
+            assert_eq!(d(&[0, v]), Some(DropReason::BadL2tpVersion), "v{v}");
+        }
+        // Version 2 with T=1 is still version 2.
+        assert_eq!(d(&[0xc8, 0x02, 0, 12]), Some(DropReason::BadL2tpVersion));
+        // Data and control for version 3.
+        assert!(matches!(
+            class(&frame(0x0800, 17, &udp(1701, &[0, 3, 0, 0, 0, 0, 0, 5]))),
+            Class::Data { session_id: 5, .. }
+        ));
+        assert_eq!(
+            class(&frame(0x0800, 17, &udp(1701, &[0xc8, 3]))),
+            Class::Punt
+        );
+        assert_eq!(
+            drop_of(&frame(0x0800, 17, &udp(1702, &[0, 3, 0, 0, 0, 0, 0, 5]))),
+            Some(DropReason::UnsupportedProtocol)
+        );
+    }
+
+    #[test]
+    fn ip_l2tp_reasons() {
+        for n in 0..4 {
+            assert_eq!(
+                drop_of(&frame(0x0800, 115, &[0, 0, 0, 7][..n])),
+                Some(DropReason::L2tpTruncated),
+                "{n}"
+            );
+        }
+        assert_eq!(class(&frame(0x0800, 115, &[0, 0, 0, 0])), Class::Punt);
+        assert!(matches!(
+            class(&frame(0x0800, 115, &[0, 0, 0, 7])),
+            Class::Data { session_id: 7, .. }
+        ));
+    }
+
+    #[test]
+    fn underlay_tags() {
+        for t in [0x8100u16, 0x88a8, 0x9100] {
+            assert_eq!(
+                drop_of(&frame(t, 115, &[0, 0, 0, 7])),
+                Some(DropReason::UnderlayVlan),
+                "{t:#x}"
+            );
+        }
+        for t in [0x86ddu16, 0x88cc, 0x9200, 0x1234] {
+            assert_eq!(
+                drop_of(&frame(t, 115, &[0, 0, 0, 7])),
+                Some(DropReason::NotForUs),
+                "{t:#x}"
+            );
+        }
+        assert_eq!(class(&frame(0x0806, 0, &[])), Class::Punt);
+    }
+
+    #[test]
+    fn outer_header_reasons() {
+        let good = frame(0x0800, 115, &[0, 0, 0, 7]);
+        assert_eq!(drop_of(&good[..13]), Some(DropReason::Malformed));
+        assert_eq!(drop_of(&good[..33]), Some(DropReason::Malformed));
+        let mut f = good.clone();
+        f[24] ^= 1;
+        assert_eq!(drop_of(&f), Some(DropReason::BadIpChecksum));
+        // A fragment for us goes to reassembly with its header length.
+        let mut f = good.clone();
+        f[20] = 0x20;
+        f[24..26].copy_from_slice(&[0, 0]);
+        let c = csum(&f[14..34]);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(class(&f), Class::Fragment { ip_header_len: 20 });
     }
 }

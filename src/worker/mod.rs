@@ -32,6 +32,14 @@
 //! * A worker tells the control core about an active MAC at most once per
 //!   `[dataplane] mac_refresh` seconds, not per packet; the control core
 //!   ages entries and removes them from every worker.
+//! * Outer reassembly (`rte_ip_frag`) is wrapped so that a reassembled
+//!   packet is as valid as a received one (header checksum filled, bytes
+//!   pulled into the first segment), exact duplicate fragments are dropped
+//!   before DPDK (which would fail the datagram on them; see
+//!   `wire::ipv4_frag`), and every fragment is accounted for: held
+//!   (`reassembly_held`), merged (`reassembled_fragments`), or dropped
+//!   (`reassembly_failed`, `duplicate_fragment`, and at stop
+//!   `reassembly_pending_at_stop`).
 //! * Flood copies of frames of at least `SHARE_MIN` bytes share the payload
 //!   (header mbuf + indirect clone); smaller ones are copied. The threshold
 //!   is an estimate (one cache-line-sized copy against two extra mbufs and
@@ -44,6 +52,7 @@ mod commands;
 pub use classify::{classify, Class};
 pub use commands::{Command, Event, SessionSpec, SwitchSpec, VLAN_DOMAINS};
 
+use crate::dpdk::frag::Reassembly;
 use crate::dpdk::{tsc, Burst, FragTable, Mbuf, MbufRing, Mempool, Port, TxBuffer};
 use crate::switch::filter::Verdict;
 use crate::switch::policy::{self, MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
@@ -296,7 +305,20 @@ impl Worker {
         while !stop.load(Ordering::Relaxed) {
             self.poll_once();
         }
+        self.finish();
+    }
+
+    /// At stop: sends what is queued and frees the fragments still waiting
+    /// in reassembly, counting them (`reassembly_pending_at_stop`), so the
+    /// final report adds up. Call once the worker polls no more.
+    pub fn finish(&mut self) {
         self.flush_all();
+        if let Some(f) = self.frag.as_mut() {
+            let n = f.drain();
+            let c = &self.shared.counters;
+            c.drops[DropReason::ReassemblyPendingAtStop as usize].add(n);
+            c.reassembly_held.set(f.held());
+        }
     }
 
     /// One iteration: apply commands, poll every owned RX queue once,
@@ -330,7 +352,9 @@ impl Worker {
                 let before = f.dropped();
                 f.expire(t0);
                 let lost = f.dropped() - before;
-                self.shared.counters.drops[DropReason::ReassemblyFailed as usize].add(lost);
+                let c = &self.shared.counters;
+                c.drops[DropReason::ReassemblyFailed as usize].add(lost);
+                c.reassembly_held.set(f.held());
             }
         }
         if total > 0 {
@@ -412,14 +436,21 @@ impl Worker {
                     return;
                 };
                 let before = frag.dropped();
-                let whole = frag.reassemble(m, ETH_LEN as u16, ip_header_len, self.tsc_now);
+                let r = frag.reassemble(m, ETH_LEN as u16, ip_header_len, self.tsc_now);
+                let c = &self.shared.counters;
                 let lost = frag.dropped() - before;
                 if lost > 0 {
-                    self.shared.counters.drops[DropReason::ReassemblyFailed as usize].add(lost);
+                    c.drops[DropReason::ReassemblyFailed as usize].add(lost);
                 }
-                if let Some(whole) = whole {
-                    self.shared.counters.reassembled.inc();
-                    self.dispatch(pidx, whole, false);
+                c.reassembly_held.set(frag.held());
+                match r {
+                    Reassembly::Held => {}
+                    Reassembly::Duplicate => c.drop(DropReason::DuplicateFragment),
+                    Reassembly::Done { packet, fragments } => {
+                        c.reassembled.inc();
+                        c.reassembled_fragments.add(fragments);
+                        self.dispatch(pidx, packet, false);
+                    }
                 }
             }
             Class::Punt => {
@@ -428,9 +459,11 @@ impl Worker {
                     return;
                 }
                 m.set_port(pidx as u16);
-                self.shared.counters.ports[pidx].punted.inc();
+                // Counted once: punted, or dropped because the ring is full.
                 if self.shared.punt.enqueue(m).is_err() {
                     self.shared.counters.drop(DropReason::PuntRingFull);
+                } else {
+                    self.shared.counters.ports[pidx].punted.inc();
                 }
             }
             Class::Data {
@@ -584,13 +617,19 @@ impl Worker {
     fn switch(&mut self, mut m: Mbuf, ingress: MemberId, sw: SwitchId) {
         let c = &self.shared.counters;
         let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
-            c.drop(DropReason::UnknownSession);
+            c.drop(DropReason::SwitchGone);
             return;
         };
         let swc = &c.switches[sw.0 as usize];
         let d = m.data();
         let dst: [u8; 6] = [d[0], d[1], d[2], d[3], d[4], d[5]];
         let srcm: [u8; 6] = [d[6], d[7], d[8], d[9], d[10], d[11]];
+        // A group (multicast/broadcast) source address is invalid: never
+        // learned, never forwarded.
+        if srcm[0] & 1 != 0 {
+            c.drop(DropReason::GroupSourceMac);
+            return;
+        }
         let mut et = u16::from_be_bytes([d[12], d[13]]);
         let tagged = crate::wire::vlan::is_tag_ethertype(et);
         if !tagged
@@ -698,7 +737,16 @@ impl Worker {
                 Learn::SwitchLimit | Learn::MemberLimit | Learn::TableFull => {
                     swc.learn_failed.inc()
                 }
-                Learn::Unchanged | Learn::Invalid | Learn::StaticConflict => {}
+                // The source is pinned to another member: a spoof, or a
+                // host that moved against the configuration. Static entries
+                // never move, and the frame does not pass (as VPP's L2
+                // learning drops a MAC-move violation).
+                Learn::StaticConflict => {
+                    c.drop(DropReason::StaticMacConflict);
+                    return;
+                }
+                // Invalid: an id out of range (group sources were dropped above).
+                Learn::Unchanged | Learn::Invalid => {}
             }
         }
 
@@ -742,7 +790,7 @@ impl Worker {
         let c = &self.shared.counters;
         let swc = &c.switches[sw.0 as usize];
         let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
-            c.drop(DropReason::UnknownSession);
+            c.drop(DropReason::SwitchGone);
             return;
         };
         let n = swst.members.iter().filter(|&&x| x != ingress).count();
@@ -804,7 +852,7 @@ impl Worker {
     fn output(&mut self, mut m: Mbuf, member: MemberId) {
         let c = &self.shared.counters;
         let Some(s) = self.sessions[member.0 as usize].as_ref() else {
-            c.drop(DropReason::UnknownSession);
+            c.drop(DropReason::EgressGone);
             return;
         };
         let Some(t) = s.template.as_ref() else {
@@ -816,7 +864,7 @@ impl Worker {
             let tagged = d.len() >= 14
                 && crate::wire::vlan::is_tag_ethertype(u16::from_be_bytes([d[12], d[13]]));
             if !tagged {
-                c.drop(DropReason::UntaggedOnVlanPw);
+                c.drop(DropReason::UntaggedToVlanPw);
                 return;
             }
         }

@@ -500,6 +500,9 @@ pub struct Setup {
     /// judged by tshark too; `None`: inner frames stay opaque to it (see
     /// `tshark`).
     pub tshark_inner: Option<String>,
+    /// Mbufs las is expected to hold once idle, above `IDLE_MBUFS`:
+    /// fragments left waiting in reassembly (one mbuf each).
+    pub held_mbufs: u64,
 }
 
 impl Setup {
@@ -517,6 +520,7 @@ impl Setup {
             sessions: sessions.to_vec(),
             settle_ms: 300,
             tshark_inner: None,
+            held_mbufs: 0,
         }
     }
 
@@ -757,12 +761,13 @@ pub fn run(setup: &Setup, frames: &[Vec<u8>]) -> Outcome {
     // hold an mbuf for a moment).
     let t0 = Instant::now();
     let mut c = counters(&sock);
-    while c.control["mbufs_in_use"] != IDLE_MBUFS && t0.elapsed() < Duration::from_secs(3) {
+    let baseline = IDLE_MBUFS + setup.held_mbufs;
+    while c.control["mbufs_in_use"] != baseline && t0.elapsed() < Duration::from_secs(3) {
         std::thread::sleep(Duration::from_millis(20));
         c = counters(&sock);
     }
     assert_eq!(
-        c.control["mbufs_in_use"], IDLE_MBUFS,
+        c.control["mbufs_in_use"], baseline,
         "mbufs in use after traffic (leak?): {:?}",
         c.control
     );
@@ -805,6 +810,54 @@ pub fn run(setup: &Setup, frames: &[Vec<u8>]) -> Outcome {
         stdout: std::fs::read_to_string(&stdout_path).unwrap_or_default(),
         stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
     }
+}
+
+/// A counter from the final report las prints when it stops (`las show
+/// counters` rendered: `drop.<reason>` or `control.<name>`), if listed.
+pub fn report_counter(r: &Outcome, name: &str) -> Option<u64> {
+    r.stdout.lines().find_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next() == Some(name))
+            .then(|| w.next().and_then(|v| v.parse().ok()))
+            .flatten()
+    })
+}
+
+/// Asserts the counter identity: every one of the `received` frames
+/// ended in exactly one place, `unicast` + `flooded` (switches),
+/// `punted` (ports), an ingress drop, held in reassembly, or merged into
+/// a reassembled packet (N fragments, one fate). Egress and control
+/// drops concern copies and punted packets already counted.
+pub fn assert_accounted(r: &Outcome, received: u64) {
+    use las::telemetry::{DropReason, Stage};
+    let c = &r.counters;
+    let rx: u64 = r.ports.iter().map(|p| p.rx_packets).sum();
+    assert_eq!(rx, received, "frames received");
+    let workers_rx: u64 = c.workers.iter().map(|w| w.rx_packets).sum();
+    assert_eq!(workers_rx, received, "frames the workers received");
+    let unicast: u64 = r.switches.iter().map(|s| s.unicast).sum();
+    let flooded: u64 = r.switches.iter().map(|s| s.flooded).sum();
+    let punted: u64 = r.ports.iter().map(|p| p.punted).sum();
+    let ingress: u64 = c
+        .drops
+        .iter()
+        .filter(|(k, _)| {
+            DropReason::from_name(k)
+                .unwrap_or_else(|| panic!("unknown drop reason {k}"))
+                .stage()
+                == Stage::Ingress
+        })
+        .map(|(_, v)| v)
+        .sum();
+    let held = r.control("reassembly_held");
+    let merged = r.control("reassembled_fragments") - r.control("reassembled");
+    assert_eq!(
+        rx,
+        unicast + flooded + punted + ingress + held + merged,
+        "received != unicast {unicast} + flooded {flooded} + punted {punted} + ingress \
+         drops {ingress} + held {held} + merged {merged}; drops: {:?}",
+        c.drops
+    );
 }
 
 /// Runs las expecting it to fail before touching any port; returns

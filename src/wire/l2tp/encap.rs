@@ -376,6 +376,29 @@ mod test {
         assert_eq!(&t.bytes()[34..], &[0xca, 0xfe, 0xf0, 0x0d]);
     }
 
+    /// The template's IPv4 checksum is finished from a partial sum, never
+    /// by eqn. 3, so it has no 0x0000/0xffff ambiguity: where the header
+    /// sums to 0xffff it must be (and is) 0x0000, like a recomputation.
+    #[test]
+    fn test_ip_checksum_zero() {
+        let p = params(Encap::Udp, &[], L2Spec::None);
+        let t = EncapTemplate::new(&p);
+        let mut hits = 0;
+        for ident in 0..=u16::MAX {
+            let mut out = vec![0xa5u8; t.len()];
+            t.write(&mut out, 100, ident, 0);
+            let c = u16::from_be_bytes([out[24], out[25]]);
+            assert_ne!(c, 0xffff);
+            if c == 0 {
+                hits += 1;
+                assert_eq!(ref_csum(&out[14..34]), 0, "verifies");
+                out[24..26].copy_from_slice(&[0, 0]);
+                assert_eq!(ref_csum(&out[14..34]), 0x0000, "recomputed");
+            }
+        }
+        assert_eq!(hits, 1, "one ident makes the header sum 0xffff");
+    }
+
     #[test]
     fn test_max_len() {
         let t = EncapTemplate::new(&params(Encap::Udp, &[0; 8], L2Spec::Default));
