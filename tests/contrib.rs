@@ -35,8 +35,8 @@ fn systemd_unit_verifies() {
         .arg(&path)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).into_owned()
-        + &String::from_utf8_lossy(&out.stdout);
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     let _ = std::fs::remove_dir_all(&dir);
     // Only complaints about this unit count (the host's own units may
     // draw warnings of their own).
