@@ -1,0 +1,689 @@
+//! The control core: the owner of the truth.
+//!
+//! A single non-blocking loop that drains the workers' punt and event
+//! rings, answers ARP and ICMP echo for our addresses, resolves next hops,
+//! speaks the RFC 3931 control channel (dynamic pseudowires join the
+//! virtual switch named by their VC ID), keeps the merged MAC table and
+//! ages it, programs the workers through their command rings, and serves
+//! `las show` on the control socket.
+//!
+//! Sessions (static from the config, dynamic from the control channel)
+//! and virtual switches live here in one table each, indexed by their
+//! data-plane ids (`MemberId`, `SwitchId`).
+#![forbid(unsafe_code)]
+
+mod macs;
+mod program;
+mod pseudowires;
+mod views;
+
+use super::admission::{self, Room, Target};
+use super::l2tp::OsRandom;
+use super::l2tp::{
+    Action, Answer, DownReason, Endpoint, EndpointConfig, Refusal, RefuseReason, SecretAuth,
+    SessionUp, TunnelConfig,
+};
+use super::neighbour::Neighbours;
+use super::ratelimit::{Rate, SourceLimiter};
+use super::refusals::RefusalLog;
+
+/// Control messages a second one peer address may send (sustained, and
+/// at once). A router bringing up 1000 pseudowires sends ~2000 ICRQ/ICCN:
+/// 2 s at this rate. Parsing and a digest cost ~6 µs a message, so one
+/// peer at full rate takes under 1 % of the control core.
+const CONTROL_RATE: Rate = Rate {
+    per_second: 1000,
+    burst: 2000,
+};
+/// Peer addresses with their own bucket (the rest share one).
+const CONTROL_RATE_SOURCES: usize = 4096;
+use super::respond::{self, ArpOutcome};
+use super::socket::ControlSocket;
+use crate::config::{self, Config};
+use crate::dpdk::{Burst, Mbuf, Mempool, Port, TxBuffer};
+use crate::switch::filter::{ethertype_name, L2Filter};
+use crate::switch::flap::{FlapConfig, FlapDetector, FlapVerdict};
+use crate::switch::policy::{MssClamp, MtuPolicy, VlanDomains, VlanMode};
+use crate::switch::storm::StormRate;
+use crate::switch::{mac_from_u64, AgingTable, MemberId, SwitchId, Touch};
+use crate::telemetry::show::{
+    CountersView, MacView, PortView, Request, Response, SessionView, SwitchView, TunnelView,
+    WorkerView,
+};
+use crate::telemetry::{DropCounters, DropReason};
+use crate::wire::ethernet::{self, ethertype, EthernetRepr, MacAddr};
+use crate::wire::ipv4::{self, protocol, Ipv4Repr};
+use crate::wire::l2tp::auth::DigestAlg;
+use crate::wire::l2tp::message::stopccn_result;
+use crate::wire::l2tp::{Cookie, EncapTemplate, TemplateParams};
+use crate::wire::l2tp::{Encap, L2Spec, VcId};
+use crate::wire::udp::{self, UdpRepr};
+use crate::worker::{Command, Event, SessionSpec, SwitchSpec, WorkerShared, VLAN_DOMAINS};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::Ipv4Addr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A port as the control core knows it.
+pub struct PortRt {
+    pub port: Port,
+    pub name: String,
+    pub device: String,
+    pub driver: String,
+    pub mac: [u8; 6],
+    pub address: Ipv4Addr,
+    pub prefix_len: u8,
+    pub gateway: Option<Ipv4Addr>,
+    pub mtu: u16,
+    pub rx_queues: u16,
+    pub tx_queues: u16,
+    /// The control core's own TX queue, if the device has enough queues;
+    /// otherwise its packets go through worker 0's inject ring.
+    pub ctrl_txq: Option<u16>,
+    /// The device transmits multi-segment mbufs.
+    pub multi_seg: bool,
+    /// Set DF on the outer IPv4 header of pseudowire packets.
+    pub dont_fragment: bool,
+}
+
+impl PortRt {
+    /// The next hop toward `ip`: itself when on-link, else the gateway.
+    fn next_hop(&self, ip: Ipv4Addr) -> Ipv4Addr {
+        if in_prefix(self.address, self.prefix_len, ip) {
+            ip
+        } else {
+            self.gateway.unwrap_or(ip)
+        }
+    }
+}
+
+/// An L2TP control-channel peer: its address and, over UDP, its port
+/// (0 over IP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    pub ip: Ipv4Addr,
+    pub udp_port: u16,
+}
+
+/// Where a dynamic session came from.
+struct DynInfo {
+    ccid: u32,
+    vc_id: String,
+    since: Instant,
+}
+
+/// A pseudowire, static or dynamic.
+struct SessionRt {
+    name: String,
+    member: MemberId,
+    switch: SwitchId,
+    port: usize,
+    peer: Ipv4Addr,
+    encap: Encap,
+    udp_local_port: u16,
+    udp_peer_port: u16,
+    local_session_id: u32,
+    remote_session_id: u32,
+    /// Expected on receive.
+    local_cookie: Cookie,
+    /// Sent.
+    remote_cookie: Cookie,
+    /// Sublayer on receive / on transmit.
+    l2spec_rx: L2Spec,
+    l2spec_tx: L2Spec,
+    /// Send sequence numbers (only with the default sublayer).
+    sequencing: bool,
+    next_hop: Ipv4Addr,
+    next_hop_mac: Option<[u8; 6]>,
+    /// Length of the encapsulation header (0 until the next hop resolves).
+    template_len: usize,
+    /// PW type 4 (RFC 4448 tagged mode): frames must carry a VLAN tag.
+    vlan_pw: bool,
+    dynamic: Option<DynInfo>,
+}
+
+/// A virtual switch.
+struct SwitchRt {
+    name: String,
+    aging: u32,
+    mac_limit: u32,
+    ethertypes: Vec<u16>,
+    deny: Vec<u16>,
+    /// Created on first use by a VC ID (not in the config).
+    auto: bool,
+    member_mac_limit: u32,
+    vlan_mode: VlanMode,
+    mss: MssClamp,
+    mtu_policy: MtuPolicy,
+    storm: [StormRate; 3],
+    flap: FlapConfig,
+    /// `learn_failed` summed over workers at the last check.
+    learn_failed_seen: u64,
+    /// VLAN-aware: the allowed VLANs (empty = all).
+    vlans: Vec<u16>,
+    /// Largest inner frame all members carry (sent to the workers).
+    max_frame: usize,
+    /// Auto-created: the peer whose session created it (its quota).
+    creator: Option<Ipv4Addr>,
+    /// Auto-created and without members since (ms): freed after
+    /// `l2tp.auto_switch_grace`.
+    empty_since: Option<u64>,
+    /// The workers' counters of this switch slot when the switch was
+    /// made: a freed auto switch's slot is reused, and the views count
+    /// from here.
+    base: [u64; SWITCH_COUNTERS],
+}
+
+/// Auto-created switches one peer address may hold at once: a peer that
+/// asks for VC 1, 2, 3, ... cannot take every switch slot.
+const AUTO_SWITCHES_PER_PEER: usize = 64;
+const SWITCH_COUNTERS: usize = 9;
+
+/// The counters of one switch slot, as an array (see `SwitchView`).
+fn switch_counters(c: &crate::telemetry::SwitchCounters) -> [u64; SWITCH_COUNTERS] {
+    [
+        c.rx_packets.get(),
+        c.rx_bytes.get(),
+        c.unicast.get(),
+        c.flooded.get(),
+        c.flood_copies.get(),
+        c.filtered.get(),
+        c.learn_failed.get(),
+        c.mss_clamped.get(),
+        c.fragmented.get(),
+    ]
+}
+
+impl SwitchRt {
+    fn from_config(sw: &config::Switch, auto: bool) -> SwitchRt {
+        SwitchRt {
+            name: sw.name.clone(),
+            aging: sw.aging,
+            mac_limit: sw.mac_limit,
+            ethertypes: sw.ethertypes.clone(),
+            deny: sw.deny.clone(),
+            auto,
+            member_mac_limit: sw.mac_limit_per_member,
+            vlan_mode: sw.vlan_mode,
+            mss: sw.mss_clamp,
+            mtu_policy: sw.mtu_policy,
+            storm: sw.storm_rates(),
+            flap: sw.flap_config(),
+            learn_failed_seen: 0,
+            vlans: sw.vlans.clone(),
+            max_frame: 0,
+            creator: None,
+            empty_since: None,
+            base: [0; SWITCH_COUNTERS],
+        }
+    }
+}
+
+/// Control-core counters (owned and read by the control thread only).
+#[derive(Default, Debug)]
+struct Counters {
+    arp_requests_rx: u64,
+    arp_replies_tx: u64,
+    arp_requests_tx: u64,
+    arp_other_rx: u64,
+    icmp_echo_replies_tx: u64,
+    icmp_other_rx: u64,
+    l2tp_control_rx: u64,
+    l2tp_control_tx: u64,
+    l2tp_peer_refused: u64,
+    l2tp_no_route: u64,
+    sessions_up: u64,
+    sessions_down: u64,
+    sessions_refused: u64,
+    punt_other: u64,
+    punt_tx_failed: u64,
+    neighbours_resolved: u64,
+    macs_learned: u64,
+    macs_moved: u64,
+    macs_aged: u64,
+    mac_flaps: u64,
+    members_blocked: u64,
+    vlan_domains: u64,
+    vlan_domains_full: u64,
+    switches_freed: u64,
+    commands_backlogged: u64,
+    requests_served: u64,
+    socket_clients_refused: u64,
+    socket_requests_too_long: u64,
+    socket_clients_timed_out: u64,
+}
+
+impl Counters {
+    fn map(&self) -> BTreeMap<String, u64> {
+        let mut m = BTreeMap::new();
+        let mut put = |k: &str, v: u64| {
+            m.insert(k.to_string(), v);
+        };
+        put("arp_requests_rx", self.arp_requests_rx);
+        put("arp_replies_tx", self.arp_replies_tx);
+        put("arp_requests_tx", self.arp_requests_tx);
+        put("arp_other_rx", self.arp_other_rx);
+        put("icmp_echo_replies_tx", self.icmp_echo_replies_tx);
+        put("icmp_other_rx", self.icmp_other_rx);
+        put("l2tp_control_rx", self.l2tp_control_rx);
+        put("l2tp_control_tx", self.l2tp_control_tx);
+        put("l2tp_peer_refused", self.l2tp_peer_refused);
+        put("l2tp_no_route", self.l2tp_no_route);
+        put("sessions_up", self.sessions_up);
+        put("sessions_down", self.sessions_down);
+        put("sessions_refused", self.sessions_refused);
+        put("punt_other", self.punt_other);
+        put("punt_tx_failed", self.punt_tx_failed);
+        put("neighbours_resolved", self.neighbours_resolved);
+        put("macs_learned", self.macs_learned);
+        put("macs_moved", self.macs_moved);
+        put("macs_aged", self.macs_aged);
+        put("mac_flaps", self.mac_flaps);
+        put("members_blocked", self.members_blocked);
+        put("vlan_domains", self.vlan_domains);
+        put("vlan_domains_full", self.vlan_domains_full);
+        put("switches_freed", self.switches_freed);
+        put("commands_backlogged", self.commands_backlogged);
+        put("requests_served", self.requests_served);
+        put("socket_clients_refused", self.socket_clients_refused);
+        put("socket_requests_too_long", self.socket_requests_too_long);
+        put("socket_clients_timed_out", self.socket_clients_timed_out);
+        m
+    }
+}
+
+/// Authentication of a tunnel with the peer at `ip`: its secret and
+/// `auth` mode (`[[l2tp.peer]]`, else `[l2tp]`), or none.
+fn set_auth(t: &mut TunnelConfig, l2: &config::L2tp, ip: Ipv4Addr) {
+    let alg = match l2.digest {
+        config::Digest::Md5 => DigestAlg::Md5,
+        config::Digest::Sha1 => DigestAlg::Sha1,
+    };
+    let a = l2.auth_for(ip);
+    t.auth = a.map(|(s, _)| {
+        Arc::new(SecretAuth::new(alg, s.as_bytes()))
+            as Arc<dyn super::l2tp::Authenticator + Send + Sync>
+    });
+    t.secret = a.map(|(s, _)| s.as_bytes().to_vec());
+    t.digest = a.is_some_and(|(_, m)| m.digest());
+    t.challenge = a.is_some_and(|(_, m)| m.challenge());
+}
+
+fn endpoint_config(cfg: &Config, router_id: Ipv4Addr) -> EndpointConfig {
+    let l2 = &cfg.l2tp;
+    let mut t = TunnelConfig {
+        host_name: l2.host_name.as_bytes().to_vec(),
+        router_id: u32::from(l2.router_id.unwrap_or(router_id)),
+        hello_interval: u64::from(l2.hello_interval) * 1000,
+        max_sessions: l2.max_sessions_per_tunnel,
+        ..TunnelConfig::default()
+    };
+    t.reliable.rto_max = u64::from(l2.retransmit_max) * 1000;
+    t.reliable.max_retries = l2.retransmit_retries;
+    t.reliable.receive_window = l2.receive_window;
+    t.session.cookie_len = l2.cookie_len;
+    t.session.l2spec = match l2.l2spec {
+        config::L2SpecCfg::None => 0,
+        config::L2SpecCfg::Default => 1,
+    };
+    if l2.secret.is_some() {
+        set_auth(&mut t, l2, Ipv4Addr::UNSPECIFIED);
+    }
+    EndpointConfig {
+        tunnel: t,
+        max_tunnels_per_peer: l2.max_tunnels_per_peer,
+        max_tunnels: 4096,
+    }
+}
+
+pub struct ControlCore {
+    cfg: Config,
+    ports: Vec<PortRt>,
+    workers: Vec<Arc<WorkerShared>>,
+    worker_lcores: Vec<u32>,
+    backlog: Vec<VecDeque<Command>>,
+    pool: Arc<Mempool>,
+    neighbours: Neighbours,
+    aging: AgingTable,
+    flaps: FlapDetector,
+    /// VLAN learning domains of VLAN-aware switches (the MAC tables and
+    /// the aging table are keyed by domain).
+    vlans: VlanDomains,
+    /// What the control core itself drops (its own counters: the
+    /// workers' have one writer each).
+    drops: DropCounters,
+    sessions: Vec<Option<SessionRt>>,
+    switches: Vec<Option<SwitchRt>>,
+    /// VC ID → switch.
+    by_vc: HashMap<String, SwitchId>,
+    /// (ccid, local session id) → member, for dynamic sessions.
+    by_sid: HashMap<(u32, u32), MemberId>,
+    /// Member ids free for dynamic sessions (a stack).
+    free_members: Vec<u16>,
+    l2tp: Endpoint<Peer>,
+    /// Where each control peer was last heard: port index and source MAC.
+    peer_seen: HashMap<Ipv4Addr, (usize, [u8; 6])>,
+    /// When each established control connection came up.
+    tunnel_since: HashMap<u32, Instant>,
+    counters: Counters,
+    refusals: RefusalLog,
+    /// Control messages per source (in front of parsing and digests).
+    control_rate: SourceLimiter<Ipv4Addr>,
+    socket: Option<ControlSocket>,
+    start: Instant,
+    tsc_hz: u64,
+    last_timer_ms: u64,
+    last_aging_s: u64,
+    ip_ident: u16,
+    ctrl_tx: TxBuffer,
+    burst: Burst,
+    due: Vec<(usize, Ipv4Addr)>,
+    expired: Vec<(SwitchId, u64, MemberId)>,
+}
+
+impl ControlCore {
+    pub fn new(
+        cfg: Config,
+        ports: Vec<PortRt>,
+        workers: Vec<Arc<WorkerShared>>,
+        worker_lcores: Vec<u32>,
+        pool: Arc<Mempool>,
+        tsc_hz: u64,
+    ) -> ControlCore {
+        let n = workers.len();
+        let router_id = ports
+            .first()
+            .map(|p| p.address)
+            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let mut l2tp = Endpoint::new(endpoint_config(&cfg, router_id), Box::new(OsRandom));
+        let l2cfg = cfg.l2tp.clone();
+        l2tp.set_per_peer(Box::new(move |peer: &Peer, base: &TunnelConfig| {
+            let mut t = base.clone();
+            set_auth(&mut t, &l2cfg, peer.ip);
+            t
+        }));
+        for s in &cfg.sessions {
+            l2tp.reserve_session_id(s.local_session_id);
+        }
+        let max_sessions = cfg.dataplane.max_sessions;
+        let max_switches = cfg.dataplane.max_switches;
+        let nstatic = cfg.sessions.len();
+        ControlCore {
+            backlog: (0..n).map(|_| VecDeque::new()).collect(),
+            sessions: (0..max_sessions).map(|_| None).collect(),
+            switches: (0..max_switches).map(|_| None).collect(),
+            by_vc: HashMap::new(),
+            by_sid: HashMap::new(),
+            free_members: (nstatic..max_sessions).rev().map(|m| m as u16).collect(),
+            l2tp,
+            peer_seen: HashMap::new(),
+            tunnel_since: HashMap::new(),
+            cfg,
+            ports,
+            workers,
+            worker_lcores,
+            pool,
+            neighbours: Neighbours::new(),
+            aging: AgingTable::new(),
+            flaps: FlapDetector::new(4096, max_sessions),
+            vlans: VlanDomains::new(max_switches, VLAN_DOMAINS),
+            counters: Counters::default(),
+            drops: DropCounters::default(),
+            refusals: RefusalLog::default(),
+            control_rate: SourceLimiter::new(CONTROL_RATE, CONTROL_RATE_SOURCES),
+            socket: None,
+            start: Instant::now(),
+            tsc_hz,
+            last_timer_ms: 0,
+            last_aging_s: 0,
+            ip_ident: 0,
+            ctrl_tx: TxBuffer::new(),
+            burst: Burst::new(),
+            due: Vec::new(),
+            expired: Vec::new(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    pub fn set_socket(&mut self, s: ControlSocket) {
+        self.socket = Some(s);
+    }
+
+    /// One iteration of the control loop. Returns true if it did anything.
+    pub fn poll_once(&mut self) -> bool {
+        let mut busy = false;
+        self.flush_backlog();
+        for w in 0..self.workers.len() {
+            busy |= self.drain_punt(w);
+            busy |= self.drain_events(w);
+        }
+        let now = self.now_ms();
+        if self.l2tp.next_timeout().is_some_and(|t| t <= now) {
+            let acts = self.l2tp.poll(now);
+            self.l2tp_actions(acts);
+        }
+        if now >= self.last_timer_ms + 100 {
+            self.last_timer_ms = now;
+            self.timers();
+        }
+        // Never waits on a client (control::socket).
+        if let Some(mut sock) = self.socket.take() {
+            busy |= sock.poll(now, |r| self.answer(r));
+            let st = sock.stats();
+            self.counters.requests_served = st.served;
+            self.counters.socket_clients_refused = st.refused_busy;
+            self.counters.socket_requests_too_long = st.too_long;
+            self.counters.socket_clients_timed_out = st.timed_out;
+            self.socket = Some(sock);
+        }
+        busy
+    }
+
+    /// Graceful shutdown of the control channel: StopCCN to every peer.
+    /// The caller keeps polling for a moment so they leave.
+    pub fn stop_l2tp(&mut self) {
+        let now = self.now_ms();
+        let acts = self.l2tp.shutdown(now, stopccn_result::BEING_SHUT_DOWN);
+        self.l2tp_actions(acts);
+    }
+
+    fn timers(&mut self) {
+        let now = self.now_ms();
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
+        self.neighbours.due(now, &mut due);
+        for &(p, ip) in &due {
+            let (mac, ours) = (self.ports[p].mac, self.ports[p].address);
+            self.send_arp(p, mac, ours, ip);
+        }
+        self.due = due;
+        let secs = now / 1000;
+        if secs != self.last_aging_s {
+            self.last_aging_s = secs;
+            let mut out = std::mem::take(&mut self.expired);
+            out.clear();
+            let switches = &self.switches;
+            let vlans = &self.vlans;
+            self.aging.expire(
+                secs,
+                |d| {
+                    let sw = vlans.owner(d).map_or(d, |(s, _)| s);
+                    switches
+                        .get(sw.0 as usize)
+                        .and_then(Option::as_ref)
+                        .map(|s| s.aging as u64)
+                        .unwrap_or(300)
+                },
+                &mut out,
+            );
+            for &(switch, mac, _) in &out {
+                self.counters.macs_aged += 1;
+                self.broadcast(|| Command::RemoveMac { switch, mac });
+            }
+            self.expired = out;
+            self.log_mac_limits();
+            self.free_idle_switches(now);
+        }
+    }
+
+    fn send_arp(&mut self, p: usize, mac: [u8; 6], ours: Ipv4Addr, target: Ipv4Addr) {
+        let Some(mut m) = Mbuf::alloc(&self.pool) else {
+            self.counters.punt_tx_failed += 1;
+            return;
+        };
+        let Some(buf) = m.append(60) else {
+            self.counters.punt_tx_failed += 1;
+            return;
+        };
+        buf.fill(0);
+        respond::arp_request(buf, mac, ours, target);
+        self.counters.arp_requests_tx += 1;
+        self.transmit(p, m);
+    }
+
+    /// Sends a control-core packet out of port `p`.
+    fn transmit(&mut self, p: usize, mut m: Mbuf) {
+        match self.ports[p].ctrl_txq {
+            Some(q) => {
+                if self.ctrl_tx.push(m).is_ok() {
+                    let (_, _, dropped) = self.ports[p].port.tx_burst(q, &mut self.ctrl_tx);
+                    self.counters.punt_tx_failed += dropped as u64;
+                }
+            }
+            None => {
+                m.set_port(p as u16);
+                if self.workers[0].inject.enqueue(m).is_err() {
+                    self.counters.punt_tx_failed += 1;
+                }
+            }
+        }
+    }
+
+    fn drain_punt(&mut self, w: usize) -> bool {
+        let mut burst = std::mem::take(&mut self.burst);
+        let n = self.workers[w].punt.dequeue(&mut burst);
+        while let Some(m) = burst.pop() {
+            self.punted(m);
+        }
+        self.burst = burst;
+        n > 0
+    }
+
+    fn punted(&mut self, mut m: Mbuf) {
+        let p = m.port() as usize;
+        if p >= self.ports.len() || !m.linearize() {
+            self.counters.punt_other += 1;
+            return;
+        }
+        let (mac, ours) = (self.ports[p].mac, self.ports[p].address);
+        let d = m.data();
+        if d.len() < ethernet::HEADER_LEN {
+            self.counters.punt_other += 1;
+            return;
+        }
+        let et = u16::from_be_bytes([d[12], d[13]]);
+        if et == ethertype::ARP {
+            let now = self.now_ms();
+            match respond::arp_in_place(m.data_mut(), mac, ours) {
+                ArpOutcome::Replied {
+                    sender_ip,
+                    sender_mac,
+                } => {
+                    self.counters.arp_requests_rx += 1;
+                    if self.neighbours.learn(p, sender_ip, sender_mac, true, now) {
+                        self.refresh_templates();
+                    }
+                    self.counters.arp_replies_tx += 1;
+                    self.transmit(p, m);
+                }
+                ArpOutcome::Seen {
+                    sender_ip,
+                    sender_mac,
+                    for_us,
+                } => {
+                    self.counters.arp_other_rx += 1;
+                    if self.neighbours.learn(p, sender_ip, sender_mac, for_us, now) {
+                        self.refresh_templates();
+                    }
+                }
+                ArpOutcome::Invalid => self.counters.punt_other += 1,
+            }
+            return;
+        }
+        // IPv4: ICMP or L2TP control (the classifier punts only those).
+        let Ok(ip) = ipv4::Packet::new_checked(&d[ethernet::HEADER_LEN..]) else {
+            self.counters.punt_other += 1;
+            return;
+        };
+        match ip.next_header() {
+            protocol::ICMP => {
+                if respond::icmp_echo_in_place(m.data_mut(), ours) {
+                    self.counters.icmp_echo_replies_tx += 1;
+                    self.transmit(p, m);
+                } else {
+                    self.counters.icmp_other_rx += 1;
+                }
+            }
+            protocol::L2TP => {
+                let payload = ip.payload();
+                if payload.len() < 4 {
+                    self.counters.punt_other += 1;
+                    return;
+                }
+                let peer = Peer {
+                    ip: ip.src_addr(),
+                    udp_port: 0,
+                };
+                let src_mac = [d[6], d[7], d[8], d[9], d[10], d[11]];
+                self.l2tp_in(p, peer, src_mac, &payload[4..]);
+            }
+            protocol::UDP => {
+                let Ok(u) = udp::Packet::new_checked(ip.payload()) else {
+                    self.counters.punt_other += 1;
+                    return;
+                };
+                let peer = Peer {
+                    ip: ip.src_addr(),
+                    udp_port: u.src_port(),
+                };
+                let src_mac = [d[6], d[7], d[8], d[9], d[10], d[11]];
+                self.l2tp_in(p, peer, src_mac, u.payload());
+            }
+            _ => self.counters.punt_other += 1,
+        }
+    }
+
+    pub fn ports(&self) -> &[PortRt] {
+        &self.ports
+    }
+
+    /// Keeps the control loop (and, on one core, `idle`) running for
+    /// `d`, e.g. so StopCCN messages leave before the ports stop.
+    pub fn linger(&mut self, d: Duration, mut idle: impl FnMut()) {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            self.poll_once();
+            idle();
+        }
+    }
+}
+
+fn in_prefix(addr: Ipv4Addr, len: u8, ip: Ipv4Addr) -> bool {
+    let mask = config::prefix_mask(len);
+    (u32::from(addr) & mask) == (u32::from(ip) & mask)
+}
+
+fn hex(b: &[u8]) -> String {
+    if b.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("0x");
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s
+}

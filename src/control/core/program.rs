@@ -1,0 +1,263 @@
+//! Programming the workers: commands through their rings (with a
+//! backlog when a ring is full), switches and sessions, encapsulation
+//! templates, the largest frame per switch.
+
+use super::*;
+
+impl ControlCore {
+    /// Queues `cmd` for every worker.
+    pub(super) fn broadcast(&mut self, mut make: impl FnMut() -> Command) {
+        for w in 0..self.workers.len() {
+            let c = make();
+            self.send_cmd(w, c);
+        }
+    }
+
+    pub(super) fn send_cmd(&mut self, w: usize, cmd: Command) {
+        if !self.backlog[w].is_empty() {
+            self.counters.commands_backlogged += 1;
+            self.backlog[w].push_back(cmd);
+            return;
+        }
+        if let Err(cmd) = self.workers[w].commands.push(cmd) {
+            self.counters.commands_backlogged += 1;
+            self.backlog[w].push_back(cmd);
+        }
+    }
+
+    pub(super) fn flush_backlog(&mut self) {
+        for w in 0..self.workers.len() {
+            while let Some(cmd) = self.backlog[w].pop_front() {
+                if let Err(cmd) = self.workers[w].commands.push(cmd) {
+                    self.backlog[w].push_front(cmd);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Creates switch `id` and programs it into the workers.
+    pub(super) fn add_switch(&mut self, id: SwitchId, sw: SwitchRt) {
+        // Validated with the config: at most MAX_ETHERTYPES / MAX_DENY.
+        let filter = L2Filter::new(&sw.ethertypes)
+            .and_then(|f| f.with_deny(&sw.deny))
+            .unwrap_or_default();
+        let spec = SwitchSpec {
+            id,
+            filter,
+            mac_limit: sw.mac_limit,
+            member_mac_limit: sw.member_mac_limit,
+            vlan_mode: sw.vlan_mode,
+            mss: sw.mss,
+            mtu_policy: sw.mtu_policy,
+            storm: sw.storm,
+            vlan_list: !sw.vlans.is_empty(),
+        };
+        self.broadcast(|| Command::AddSwitch(Box::new(spec.clone())));
+        let vlans = sw.vlans.clone();
+        self.switches[id.0 as usize] = Some(sw);
+        for vid in vlans {
+            self.map_vlan(id, vid);
+        }
+    }
+
+    /// Adds a session to the data plane (its template follows once the
+    /// next hop resolves).
+    pub(super) fn add_session(&mut self, s: SessionRt) {
+        let spec = SessionSpec {
+            member: s.member,
+            switch: s.switch,
+            port: s.port as u8,
+            peer: s.peer,
+            local_session_id: s.local_session_id,
+            encap: s.encap,
+            udp_peer_port: s.udp_peer_port,
+            local_cookie: s.local_cookie,
+            l2spec: s.l2spec_rx,
+            vlan_pw: s.vlan_pw,
+        };
+        self.broadcast(|| Command::AddSession(Box::new(spec)));
+        let now = self.now_ms();
+        self.neighbours.want(s.port, s.next_hop, now);
+        let i = s.member.0 as usize;
+        self.sessions[i] = Some(s);
+    }
+
+    /// Programs switches and static sessions, static neighbours, and sends
+    /// gratuitous ARPs and the first ARP requests.
+    pub fn program(&mut self) {
+        let now = self.now_ms();
+        for (i, sw) in self.cfg.switches.clone().into_iter().enumerate() {
+            for vc in &sw.vc_ids {
+                self.by_vc.insert(vc.clone(), SwitchId(i as u16));
+            }
+            self.add_switch(SwitchId(i as u16), SwitchRt::from_config(&sw, false));
+        }
+        for n in self.cfg.neighbors.clone() {
+            self.neighbours.add_static(n.port, n.address, n.mac);
+        }
+        for (i, s) in self.cfg.sessions.clone().into_iter().enumerate() {
+            let l2spec = match s.l2spec {
+                config::L2SpecCfg::None => L2Spec::None,
+                config::L2SpecCfg::Default => L2Spec::Default,
+            };
+            // Validated with the config; a cookie that is not 0, 4 or 8
+            // bytes never becomes "no cookie check".
+            let (Ok(local_cookie), Ok(remote_cookie)) =
+                (Cookie::new(&s.local_cookie), Cookie::new(&s.remote_cookie))
+            else {
+                log::error!(
+                    "session {}: a cookie is not 0, 4 or 8 bytes: not programmed",
+                    s.name
+                );
+                continue;
+            };
+            let next_hop = self.ports[s.port].next_hop(s.peer);
+            self.add_session(SessionRt {
+                name: s.name,
+                member: MemberId(i as u16),
+                switch: SwitchId(s.switch as u16),
+                port: s.port,
+                peer: s.peer,
+                encap: match s.encap {
+                    config::Encap::Ip => Encap::Ip,
+                    config::Encap::Udp => Encap::Udp,
+                },
+                udp_local_port: s.udp_local_port,
+                udp_peer_port: s.udp_peer_port,
+                local_session_id: s.local_session_id,
+                remote_session_id: s.remote_session_id,
+                local_cookie,
+                remote_cookie,
+                l2spec_rx: l2spec,
+                l2spec_tx: l2spec,
+                sequencing: l2spec == L2Spec::Default,
+                next_hop,
+                next_hop_mac: None,
+                template_len: 0,
+                vlan_pw: false,
+                dynamic: None,
+            });
+        }
+        for (i, sw) in self.cfg.switches.clone().into_iter().enumerate() {
+            let switch = SwitchId(i as u16);
+            for sm in sw.static_macs {
+                let mac = crate::switch::mac_to_u64(sm.mac);
+                let member = MemberId(sm.session as u16);
+                self.aging.add_static(switch, mac, member);
+                self.broadcast(|| Command::InstallMac {
+                    switch,
+                    mac,
+                    member,
+                    is_static: true,
+                });
+            }
+        }
+        for p in 0..self.ports.len() {
+            if let Some(gw) = self.ports[p].gateway {
+                self.neighbours.want(p, gw, now);
+            }
+            let (mac, ip) = (self.ports[p].mac, self.ports[p].address);
+            self.send_arp(p, mac, ip, ip);
+        }
+        self.refresh_templates();
+        self.timers();
+    }
+
+    /// Tells every worker to apply its queue, and returns once all have.
+    pub fn sync_workers(&mut self, mut idle: impl FnMut()) {
+        for w in &self.workers {
+            w.sync_request.fetch_add(1, Ordering::AcqRel);
+        }
+        loop {
+            self.flush_backlog();
+            let done = self.backlog.iter().all(VecDeque::is_empty)
+                && self.workers.iter().all(|w| {
+                    w.commands.is_empty()
+                        && w.synced.load(Ordering::Acquire)
+                            == w.sync_request.load(Ordering::Acquire)
+                });
+            if done {
+                return;
+            }
+            idle();
+        }
+    }
+
+    /// Rebuilds the encapsulation template of every session whose next hop
+    /// MAC changed, and sends it to the workers.
+    pub(super) fn refresh_templates(&mut self) {
+        for i in 0..self.sessions.len() {
+            let Some(s) = self.sessions[i].as_ref() else {
+                continue;
+            };
+            let mac = self.neighbours.get(s.port, s.next_hop);
+            if mac == s.next_hop_mac {
+                continue;
+            }
+            let member = s.member;
+            let t = mac.map(|m| Box::new(self.template(s, m)));
+            if let Some(s) = self.sessions[i].as_mut() {
+                s.next_hop_mac = mac;
+                s.template_len = t.as_ref().map_or(0, |t| t.len());
+            }
+            if mac.is_some() {
+                self.counters.neighbours_resolved += 1;
+            }
+            self.broadcast(|| Command::SetTemplate(member, t.clone()));
+        }
+        self.update_max_frames();
+    }
+
+    /// For MSS clamping in `auto` mode: the largest inner frame every
+    /// member of a switch can carry in one outer packet (its port's MTU
+    /// minus its encapsulation), sent to the workers when it changes.
+    pub(super) fn update_max_frames(&mut self) {
+        for i in 0..self.switches.len() {
+            let Some(sw) = self.switches[i].as_ref() else {
+                continue;
+            };
+            let max_frame = self
+                .sessions
+                .iter()
+                .flatten()
+                .filter(|s| s.switch.0 as usize == i && s.template_len > 0)
+                .map(|s| {
+                    (self.ports[s.port].mtu as usize)
+                        .saturating_sub(s.template_len - ethernet::HEADER_LEN)
+                })
+                .min()
+                .unwrap_or(0);
+            if max_frame != sw.max_frame {
+                if let Some(sw) = self.switches[i].as_mut() {
+                    sw.max_frame = max_frame;
+                }
+                let switch = SwitchId(i as u16);
+                self.broadcast(|| Command::SetMaxFrame { switch, max_frame });
+            }
+        }
+    }
+
+    pub(super) fn template(&self, s: &SessionRt, next_hop_mac: [u8; 6]) -> EncapTemplate {
+        let p = &self.ports[s.port];
+        let mut t = EncapTemplate::new(&TemplateParams {
+            src_mac: MacAddr(p.mac),
+            dst_mac: MacAddr(next_hop_mac),
+            src_ip: p.address,
+            dst_ip: s.peer,
+            encap: s.encap,
+            udp_src_port: s.udp_local_port,
+            udp_dst_port: s.udp_peer_port,
+            session_id: s.remote_session_id,
+            cookie: s.remote_cookie,
+            l2spec: s.l2spec_tx,
+            ttl: 64,
+            dscp: 0,
+            dont_frag: p.dont_fragment,
+        });
+        if s.l2spec_tx == L2Spec::Default {
+            t.set_sequencing(s.sequencing);
+        }
+        t
+    }
+}

@@ -1,0 +1,428 @@
+//! The control core's side of RFC 3931: control messages in (per-peer
+//! rate limit, admission of sessions at ICRQ), the actions of the
+//! `l2tp` machines out (datagrams, sessions up and down, refusals
+//! logged and counted), virtual switches for VC IDs and their lifecycle.
+
+use super::*;
+
+impl ControlCore {
+    /// A control message from `peer` arrived on port `p`.
+    pub(super) fn l2tp_in(&mut self, p: usize, peer: Peer, src_mac: [u8; 6], msg: &[u8]) {
+        self.counters.l2tp_control_rx += 1;
+        if !self.cfg.l2tp.allowed(peer.ip) {
+            self.counters.l2tp_peer_refused += 1;
+            self.drops.drop(DropReason::ControlRefused);
+            return;
+        }
+        let now = self.now_ms();
+        if !self.control_rate.allow(peer.ip, now) {
+            let r = Refusal::dropped(
+                0,
+                None,
+                RefuseReason::RateLimited,
+                format!(
+                    "over {} control messages/s from this peer",
+                    CONTROL_RATE.per_second
+                ),
+            );
+            return self.refused(peer, &r);
+        }
+        self.peer_seen.insert(peer.ip, (p, src_mac));
+        let room = Room {
+            auto_switch: self.cfg.l2tp.auto_switch,
+            switch_free: self.switches.iter().any(Option::is_none),
+            max_switches: self.switches.len(),
+            member_free: !self.free_members.is_empty(),
+            max_sessions: self.cfg.dataplane.max_sessions,
+            peer_auto_switches: self.auto_switches_of(peer.ip),
+            max_auto_per_peer: AUTO_SWITCHES_PER_PEER,
+        };
+        let (by_vc, switches) = (&self.by_vc, &self.switches);
+        let acts = self.l2tp.handle_with(now, peer, msg, &mut |_, req| {
+            let vc = VcId::from_remote_end_id(req.remote_end_id);
+            let target = match by_vc
+                .get(&vc.to_string())
+                .and_then(|s| switches.get(s.0 as usize).and_then(Option::as_ref))
+            {
+                Some(sw) => Target::Existing {
+                    name: &sw.name,
+                    vlan_mode: sw.vlan_mode,
+                },
+                None => Target::New,
+            };
+            admission::admit(&vc, req.pw_type, target, room)
+        });
+        self.l2tp_actions(acts);
+    }
+
+    /// Logs (rate-limited) and counts a refusal.
+    pub(super) fn refused(&mut self, peer: Peer, r: &Refusal) {
+        let now = self.now_ms();
+        let who = if peer.udp_port != 0 {
+            format!("{}:{}", peer.ip, peer.udp_port)
+        } else {
+            peer.ip.to_string()
+        };
+        if let Some(line) = self.refusals.record(now, &who, r) {
+            log::warn!("{line}");
+        }
+    }
+
+    pub(super) fn l2tp_actions(&mut self, acts: Vec<(Peer, Action)>) {
+        for (peer, a) in acts {
+            match a {
+                Action::Send(bytes) => self.l2tp_send(peer, &bytes),
+                Action::SessionUp(up) => self.session_up(peer, up),
+                Action::SessionDown(d) => {
+                    self.session_down(d.local_ccid, d.local_session_id, d.reason)
+                }
+                Action::TunnelUp(t) => {
+                    self.tunnel_since.insert(t.local_ccid, Instant::now());
+                    log::info!(
+                        "l2tp: control connection {} up with {} ({}), peer ccid {}",
+                        t.local_ccid,
+                        peer.ip,
+                        String::from_utf8_lossy(&t.peer_host_name),
+                        t.remote_ccid
+                    )
+                }
+                Action::TunnelDown(t) => {
+                    self.tunnel_since.remove(&t.local_ccid);
+                    log::info!(
+                        "l2tp: control connection {} with {} down: {:?}",
+                        t.local_ccid,
+                        peer.ip,
+                        t.reason
+                    )
+                }
+                Action::SessionStatus {
+                    local_ccid,
+                    local_session_id,
+                    active,
+                } => log::info!(
+                    "l2tp: session {local_session_id} (ccid {local_ccid}) circuit {}",
+                    if active { "up" } else { "down" }
+                ),
+                Action::Refused(r) => self.refused(peer, &r),
+            }
+        }
+    }
+
+    /// Sends a control message to `peer`: over UDP back to the port it
+    /// used, over IP behind a zero session id.
+    pub(super) fn l2tp_send(&mut self, peer: Peer, msg: &[u8]) {
+        let Some(&(p, last_mac)) = self.peer_seen.get(&peer.ip) else {
+            self.counters.l2tp_no_route += 1;
+            return;
+        };
+        let port = &self.ports[p];
+        let nh = port.next_hop(peer.ip);
+        // Prefer the ARP cache; a peer we never resolved is answered
+        // through the router its packet came from.
+        let dst = self.neighbours.get(p, nh).unwrap_or(last_mac);
+        let (l4, proto) = if peer.udp_port != 0 {
+            (udp::HEADER_LEN, protocol::UDP)
+        } else {
+            (4, protocol::L2TP)
+        };
+        let len = ethernet::HEADER_LEN + ipv4::HEADER_LEN + l4 + msg.len();
+        let (src_mac, src_ip, udp_port) = (port.mac, port.address, self.cfg.l2tp.udp_port);
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let ident = self.ip_ident;
+        let Some(mut m) = Mbuf::alloc(&self.pool) else {
+            self.counters.punt_tx_failed += 1;
+            return;
+        };
+        let Some(buf) = m.append(len) else {
+            self.counters.punt_tx_failed += 1;
+            return;
+        };
+        let mut eth = ethernet::Frame::new_unchecked(&mut buf[..]);
+        EthernetRepr {
+            src: MacAddr(src_mac),
+            dst: MacAddr(dst),
+            ethertype: ethertype::IPV4,
+        }
+        .emit(&mut eth);
+        let ipb = &mut buf[ethernet::HEADER_LEN..];
+        Ipv4Repr {
+            src: src_ip,
+            dst: peer.ip,
+            protocol: proto,
+            payload_len: l4 + msg.len(),
+            ttl: 64,
+            ident,
+            dont_frag: false,
+            dscp: 0,
+        }
+        .emit(&mut ipv4::Packet::new_unchecked(&mut ipb[..]));
+        let l4b = &mut ipb[ipv4::HEADER_LEN..];
+        if peer.udp_port != 0 {
+            l4b[udp::HEADER_LEN..].copy_from_slice(msg);
+            let mut u = udp::Packet::new_unchecked(&mut l4b[..]);
+            UdpRepr {
+                src_port: udp_port,
+                dst_port: peer.udp_port,
+                payload_len: msg.len(),
+            }
+            .emit(&mut u);
+            u.fill_checksum_v4(src_ip, peer.ip);
+        } else {
+            l4b[..4].fill(0);
+            l4b[4..].copy_from_slice(msg);
+        }
+        self.counters.l2tp_control_tx += 1;
+        self.transmit(p, m);
+    }
+
+    /// The switch for a VC ID: the configured one, else (if allowed) a new
+    /// one created with default policy.
+    pub(super) fn switch_for_vc(
+        &mut self,
+        vc: &str,
+        peer: Ipv4Addr,
+    ) -> Result<SwitchId, (RefuseReason, String)> {
+        if let Some(&s) = self.by_vc.get(vc) {
+            return Ok(s);
+        }
+        let mine = self.auto_switches_of(peer);
+        if self.cfg.l2tp.auto_switch && mine >= AUTO_SWITCHES_PER_PEER {
+            return Err((
+                RefuseReason::SwitchLimit,
+                format!("cannot create switch vc-{vc}: this peer holds {mine} auto-created switches (limit {AUTO_SWITCHES_PER_PEER})"),
+            ));
+        }
+        if !self.cfg.l2tp.auto_switch {
+            return Err((
+                RefuseReason::NoSwitch,
+                format!("no switch has VC ID {vc} in its vc_ids, and l2tp.auto_switch is off"),
+            ));
+        }
+        let Some(free) = self.switches.iter().position(Option::is_none) else {
+            return Err((
+                RefuseReason::SwitchLimit,
+                format!(
+                    "cannot create switch vc-{vc}: dataplane.max_switches = {} reached",
+                    self.switches.len()
+                ),
+            ));
+        };
+        let id = SwitchId(free as u16);
+        let defaults = config::Switch::with_defaults(&format!("vc-{vc}"));
+        let mut sw = SwitchRt::from_config(&defaults, true);
+        sw.creator = Some(peer);
+        sw.base = self.switch_sums(free);
+        sw.learn_failed_seen = sw.base[6];
+        self.add_switch(id, sw);
+        self.by_vc.insert(vc.to_string(), id);
+        log::info!("switch vc-{vc} created for VC ID {vc} (by {peer})");
+        Ok(id)
+    }
+
+    /// Auto-created switches that `peer`'s sessions created and that live.
+    pub(super) fn auto_switches_of(&self, peer: Ipv4Addr) -> usize {
+        self.switches
+            .iter()
+            .flatten()
+            .filter(|s| s.creator == Some(peer))
+            .count()
+    }
+
+    /// A switch slot's counters summed over the workers.
+    pub(super) fn switch_sums(&self, i: usize) -> [u64; SWITCH_COUNTERS] {
+        let mut t = [0u64; SWITCH_COUNTERS];
+        for w in &self.workers {
+            for (a, b) in t.iter_mut().zip(switch_counters(&w.counters.switches[i])) {
+                *a += b;
+            }
+        }
+        t
+    }
+
+    /// Frees the auto-created switches without a member for
+    /// `l2tp.auto_switch_grace` (a pseudowire that flaps keeps its switch,
+    /// and its counters stay in `las show` until then): their MACs are
+    /// flushed on the workers, their VC ID forgotten, their slot free.
+    pub(super) fn free_idle_switches(&mut self, now: u64) {
+        let grace = u64::from(self.cfg.l2tp.auto_switch_grace) * 1000;
+        let idle: Vec<usize> = self
+            .switches
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let s = s.as_ref()?;
+                (s.auto && s.empty_since.is_some_and(|t| now >= t + grace)).then_some(i)
+            })
+            .collect();
+        for i in idle {
+            let id = SwitchId(i as u16);
+            if self.sessions.iter().flatten().any(|x| x.switch == id) {
+                continue;
+            }
+            self.broadcast(|| Command::FlushSwitch(id));
+            self.aging.remove_switch(id);
+            self.by_vc.retain(|_, s| *s != id);
+            if let Some(sw) = self.switches[i].take() {
+                log::info!("switch {} freed: no member for {} s", sw.name, grace / 1000);
+            }
+            self.counters.switches_freed += 1;
+        }
+    }
+
+    pub(super) fn session_up(&mut self, peer: Peer, up: SessionUp) {
+        let now = self.now_ms();
+        // Canonical and printable (wire::l2tp::vcid): ASCII decimal and
+        // 4-byte binary Remote End IDs name the same VC ID.
+        let vc = VcId::from_remote_end_id(&up.remote_end_id).to_string();
+        // Admission (at ICRQ) made this unlikely; the state may have
+        // changed before the ICCN came.
+        let refuse = |this: &mut Self, reason: RefuseReason, why: String| {
+            this.counters.sessions_refused += 1;
+            let r = Refusal {
+                local_ccid: up.local_ccid,
+                msg: Some(crate::wire::l2tp::message::MessageType::Iccn),
+                answer: Answer::Cdn,
+                reason,
+                detail: format!("VC ID {vc}: {why}"),
+                local_session_id: up.local_session_id,
+                remote_session_id: up.remote_session_id,
+            };
+            this.refused(peer, &r);
+            let acts = this.l2tp.close_session(
+                now,
+                up.local_ccid,
+                up.local_session_id,
+                crate::wire::l2tp::message::cdn_result::NO_FACILITIES_TEMPORARY,
+                Some(crate::wire::l2tp::message::error_code::INSUFFICIENT_RESOURCES),
+                &r.detail,
+            );
+            this.l2tp_actions(acts);
+        };
+        if self
+            .by_sid
+            .contains_key(&(up.local_ccid, up.local_session_id))
+        {
+            // The FSM reports a session up once; never give one session
+            // two members (it would get its own broadcasts back).
+            let r = Refusal::dropped(
+                up.local_ccid,
+                Some(crate::wire::l2tp::message::MessageType::Iccn),
+                RefuseReason::FsmError,
+                format!("session {} is up already", up.local_session_id),
+            );
+            return self.refused(peer, &r);
+        }
+        let Some(&(p, _)) = self.peer_seen.get(&peer.ip) else {
+            return refuse(
+                self,
+                RefuseReason::NoRoute,
+                "no port toward the peer".into(),
+            );
+        };
+        if self.free_members.is_empty() {
+            let why = format!(
+                "no free member slot: dataplane.max_sessions = {} reached",
+                self.cfg.dataplane.max_sessions
+            );
+            return refuse(self, RefuseReason::MemberLimit, why);
+        }
+        // The FSM only takes 0-, 4- and 8-byte cookies; anything else
+        // is refused, never carried as "no cookie".
+        let (Ok(local_cookie), Ok(remote_cookie)) =
+            (Cookie::new(&up.our_cookie), Cookie::new(&up.peer_cookie))
+        else {
+            let why = "a cookie is not 0, 4 or 8 bytes".to_string();
+            return refuse(self, RefuseReason::BadAvp, why);
+        };
+        let switch = match self.switch_for_vc(&vc, peer.ip) {
+            Ok(s) => s,
+            Err((reason, why)) => return refuse(self, reason, why),
+        };
+        let Some(member) = self.free_members.pop() else {
+            return;
+        };
+        let member = MemberId(member);
+        let l2 = |v: u16| {
+            if v == 1 {
+                L2Spec::Default
+            } else {
+                L2Spec::None
+            }
+        };
+        let next_hop = self.ports[p].next_hop(peer.ip);
+        let s = SessionRt {
+            name: format!("{}/{}", peer.ip, up.local_session_id),
+            member,
+            switch,
+            port: p,
+            peer: peer.ip,
+            encap: if peer.udp_port != 0 {
+                Encap::Udp
+            } else {
+                Encap::Ip
+            },
+            udp_local_port: if peer.udp_port != 0 {
+                self.cfg.l2tp.udp_port
+            } else {
+                0
+            },
+            udp_peer_port: peer.udp_port,
+            local_session_id: up.local_session_id,
+            remote_session_id: up.remote_session_id,
+            local_cookie,
+            remote_cookie,
+            l2spec_rx: l2(up.l2spec),
+            l2spec_tx: l2(up.peer_l2spec),
+            sequencing: up.sequencing != 0,
+            next_hop,
+            next_hop_mac: None,
+            template_len: 0,
+            vlan_pw: up.pw_type == crate::wire::l2tp::message::pw_type::ETHERNET_VLAN,
+            dynamic: Some(DynInfo {
+                ccid: up.local_ccid,
+                vc_id: vc.clone(),
+                since: Instant::now(),
+            }),
+        };
+        log::info!(
+            "l2tp: session {} up: peer {} VC ID {vc} → switch {}",
+            s.local_session_id,
+            peer.ip,
+            self.switch_name(switch)
+        );
+        self.by_sid
+            .insert((up.local_ccid, up.local_session_id), member);
+        if let Some(sw) = self.switches[switch.0 as usize].as_mut() {
+            sw.empty_since = None;
+        }
+        self.add_session(s);
+        self.counters.sessions_up += 1;
+        self.refresh_templates();
+    }
+
+    pub(super) fn session_down(&mut self, ccid: u32, sid: u32, reason: DownReason) {
+        let Some(member) = self.by_sid.remove(&(ccid, sid)) else {
+            return;
+        };
+        log::info!("l2tp: session {sid} (ccid {ccid}) down: {reason:?}");
+        self.counters.sessions_down += 1;
+        self.broadcast(|| Command::RemoveSession(member));
+        for (switch, mac) in self.aging.remove_member(member) {
+            self.broadcast(|| Command::RemoveMac { switch, mac });
+        }
+        let switch = self.sessions[member.0 as usize].take().map(|s| s.switch);
+        self.free_members.push(member.0);
+        self.update_max_frames();
+        // An auto-created switch's last member: its grace period starts.
+        if let Some(sw) = switch {
+            let empty = !self.sessions.iter().flatten().any(|x| x.switch == sw);
+            let now = self.now_ms();
+            if let Some(rt) = self.switches[sw.0 as usize]
+                .as_mut()
+                .filter(|r| r.auto && empty)
+            {
+                rt.empty_since = Some(now);
+            }
+        }
+    }
+}
