@@ -1,6 +1,6 @@
 //! `[l2tp]`: validation of the control-plane settings.
 use super::raw::RawL2tp;
-use super::{ConfigError, L2SpecCfg, L2tp};
+use super::{ConfigError, L2SpecCfg, L2tp, Quoted};
 use std::net::Ipv4Addr;
 
 /// Message digest algorithm (RFC 3931 §5.4.1).
@@ -41,7 +41,7 @@ fn auth_mode(key: &str, s: &str) -> R<AuthMode> {
         "both" => Ok(AuthMode::Both),
         o => Err(ConfigError::new(
             key,
-            format!("{o:?}"),
+            Quoted(o),
             "must be \"digest\", \"challenge\" or \"both\"",
         )),
     }
@@ -70,7 +70,7 @@ fn int(key: &str, v: Option<i64>, default: i64, lo: i64, hi: i64) -> R<i64> {
 
 /// Parses `a.b.c.d/len` (or a bare address = /32).
 pub(super) fn prefix(key: &str, s: &str) -> R<(Ipv4Addr, u8)> {
-    let bad = |why: &str| ConfigError::new(key, format!("{s:?}"), why.to_string());
+    let bad = |why: &str| ConfigError::new(key, Quoted(s), why.to_string());
     let (a, l) = match s.split_once('/') {
         Some((a, l)) => (
             a,
@@ -93,16 +93,17 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
     if host_name.is_empty() || host_name.len() > 64 {
         return Err(ConfigError::new(
             "l2tp.host_name",
-            format!("{host_name:?}"),
+            Quoted(&host_name),
             "must be 1..=64 bytes",
         ));
     }
-    let router_id = match r.router_id {
-        None => None,
-        Some(s) => Some(s.parse::<Ipv4Addr>().map_err(|_| {
-            ConfigError::new("l2tp.router_id", format!("{s:?}"), "not an IPv4 address")
-        })?),
-    };
+    let router_id = r
+        .router_id
+        .map(|s| {
+            s.parse::<Ipv4Addr>()
+                .map_err(|_| ConfigError::new("l2tp.router_id", Quoted(&s), "not an IPv4 address"))
+        })
+        .transpose()?;
     let allow = r
         .allow
         .unwrap_or_default()
@@ -146,7 +147,7 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
         Some(o) => {
             return Err(ConfigError::new(
                 "l2tp.digest",
-                format!("{o:?}"),
+                Quoted(o),
                 "must be \"md5\" or \"sha1\"",
             ))
         }
@@ -191,7 +192,7 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
         Some(o) => {
             return Err(ConfigError::new(
                 "l2tp.l2spec",
-                format!("{o:?}"),
+                Quoted(o),
                 "must be \"none\" or \"default\"",
             ))
         }

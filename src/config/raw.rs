@@ -3,6 +3,7 @@
 //! `validate`) can name the key and the value.
 
 use serde::Deserialize;
+use std::fmt;
 
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +117,16 @@ pub struct RawNeighbor {
 pub enum StrOrInt {
     Int(i64),
     Str(String),
+}
+
+/// As written: a number, or a string quoted.
+impl fmt::Display for StrOrInt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StrOrInt::Int(n) => write!(f, "{n}"),
+            StrOrInt::Str(s) => write!(f, "{s:?}"),
+        }
+    }
 }
 
 #[derive(Deserialize, Default, Debug)]

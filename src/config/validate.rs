@@ -2,8 +2,8 @@
 
 use super::raw::{RawConfig, RawPort, RawSession, RawStaticMac, RawSwitch, StrOrInt};
 use super::{
-    prefix_mask, Config, ConfigError, Control, Dataplane, Encap, L2SpecCfg, L2tp, MssClamp,
-    MtuPolicy, Neighbor, Port, Session, StaticMac, Switch, VlanMode,
+    prefix_mask, shown, Config, ConfigError, Control, Dataplane, Encap, L2SpecCfg, L2tp, MssClamp,
+    MtuPolicy, Neighbor, Port, Quoted, Session, StaticMac, Switch, VlanMode, SHOWN_MAX,
 };
 use crate::switch::filter::{parse_ethertype, DEFAULT_ETHERTYPES, MAX_ETHERTYPES};
 use crate::wire::l2tp::VcId;
@@ -15,36 +15,72 @@ type R<T> = Result<T, ConfigError>;
 
 /// Turn a toml/serde error into a [`ConfigError`]: the key is guessed from
 /// the error's position in the source, the reason carries line and column.
+/// Values the message quotes are cut as [`shown`] cuts them.
 pub(super) fn toml_error(src: &str, e: &toml::de::Error) -> ConfigError {
-    let msg = e
-        .message()
-        .trim()
-        .lines()
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join("; ");
+    let msg = cap_quoted(
+        &e.message()
+            .trim()
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
     let Some(span) = e.span() else {
         return ConfigError::new("", "", msg);
     };
     let start = span.start.min(src.len());
     let end = span.end.clamp(start, src.len());
     let (line, col) = line_col(src, start);
-    let mut value: String = src
+    let value = src
         .get(start..end)
         .unwrap_or("")
         .lines()
         .next()
         .unwrap_or("")
-        .trim()
-        .to_string();
-    if value.chars().count() > 60 {
-        value = value.chars().take(57).collect::<String>() + "...";
-    }
+        .trim();
     ConfigError::new(
         key_at(src, start),
         value,
         format!("line {line}, column {col}: {msg}"),
     )
+}
+
+/// `msg` with each `"..."` (escaped as `{:?}` escapes) and `` `...` ``
+/// longer than [`SHOWN_MAX`] characters cut by [`shown`]: serde quotes
+/// a whole wrong string value or unknown key.
+fn cap_quoted(msg: &str) -> String {
+    let mut out = String::new();
+    let mut rest = msg;
+    while let Some(open) = rest.find(['"', '`']) {
+        let q = rest.as_bytes()[open];
+        out.push_str(&rest[..open]);
+        let body = &rest[open + 1..];
+        let mut end = None;
+        let mut esc = false;
+        for (k, c) in body.char_indices() {
+            match c {
+                '\\' if q == b'"' && !esc => esc = true,
+                c if c == char::from(q) && !esc => {
+                    end = Some(k);
+                    break;
+                }
+                _ => esc = false,
+            }
+        }
+        let Some(end) = end else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let seg = &rest[open..open + end + 2];
+        if body[..end].chars().count() > SHOWN_MAX {
+            out.push_str(&shown(seg));
+        } else {
+            out.push_str(seg);
+        }
+        rest = &rest[open + end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn line_col(src: &str, off: usize) -> (usize, usize) {
@@ -152,8 +188,8 @@ fn name(key: String, v: Option<String>, seen: &mut HashSet<String>) -> R<String>
     Ok(v)
 }
 
-fn quote(s: &str) -> String {
-    format!("{s:?}")
+fn quote(s: &str) -> Quoted<'_> {
+    Quoted(s)
 }
 
 fn required<T>(key: &str, v: Option<T>) -> R<T> {
@@ -340,7 +376,7 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
                 return Err(ConfigError::new(
                     k("gateway"),
                     quote(&g),
-                    format!("not inside the port prefix {astr}"),
+                    format!("not inside the port prefix {address}/{prefix_len}"),
                 ));
             }
             if gw == address {
@@ -390,7 +426,7 @@ fn vlan_list(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
     let mut out = Vec::new();
     for (j, x) in v.unwrap_or_default().into_iter().enumerate() {
         let key = format!("switch[{i}].vlans[{j}]");
-        let bad = |shown: String| {
+        let bad = |shown: &dyn std::fmt::Display| {
             ConfigError::new(
                 key.clone(),
                 shown,
@@ -400,7 +436,7 @@ fn vlan_list(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
         let (lo, hi) = match x {
             StrOrInt::Int(n) => (n, n),
             StrOrInt::Str(s) => {
-                let parse = |t: &str| t.trim().parse::<i64>().map_err(|_| bad(quote(&s)));
+                let parse = |t: &str| t.trim().parse::<i64>().map_err(|_| bad(&quote(&s)));
                 match s.split_once('-') {
                     Some((a, b)) => (parse(a)?, parse(b)?),
                     None => {
@@ -411,7 +447,7 @@ fn vlan_list(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
             }
         };
         if !(1..=4094).contains(&lo) || !(1..=4094).contains(&hi) || lo > hi {
-            return Err(bad(format!("{lo}-{hi}")));
+            return Err(bad(&format_args!("{lo}-{hi}")));
         }
         out.extend((lo..=hi).map(|v| v as u16));
     }
@@ -472,7 +508,7 @@ fn mss_clamp(key: &str, v: Option<StrOrInt>) -> R<MssClamp> {
             "auto" => Ok(MssClamp::Auto),
             "off" => Ok(MssClamp::Off),
             t => match t.parse::<i64>() {
-                Ok(n) => range(n, quote(&s)),
+                Ok(n) => range(n, quote(&s).to_string()),
                 Err(_) => Err(ConfigError::new(
                     key,
                     quote(&s),
@@ -613,19 +649,16 @@ fn deny_list(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
 fn ethertype_list(key: &str, list: Vec<StrOrInt>, max: usize) -> R<Vec<u16>> {
     let mut out: Vec<u16> = Vec::with_capacity(list.len());
     for (j, e) in list.iter().enumerate() {
-        let (t, shown) = match e {
-            StrOrInt::Str(s) => (parse_ethertype(s), quote(s)),
-            StrOrInt::Int(n) => (
-                u16::try_from(*n)
-                    .ok()
-                    .and_then(|n| parse_ethertype(&n.to_string())),
-                n.to_string(),
-            ),
+        let t = match e {
+            StrOrInt::Str(s) => parse_ethertype(s),
+            StrOrInt::Int(n) => u16::try_from(*n)
+                .ok()
+                .and_then(|n| parse_ethertype(&n.to_string())),
         };
         let Some(t) = t else {
             return Err(ConfigError::new(
                 format!("{key}[{j}]"),
-                shown,
+                e,
                 "unknown ethertype: use a name (ipv4, arp, ipv6, vlan, qinq, lldp, mpls, \
                  pppoe-discovery, pppoe-session, llc/netbeui, lacp, pause, 8021x, cdp, any, \
                  ...), hex 0x0600..0xffff or decimal",
@@ -1663,5 +1696,60 @@ address = "10.0.0.1/24"
         }
         let e = Config::load(&dir.join("does-not-exist.toml")).unwrap_err();
         assert_eq!(e.key, "file");
+    }
+
+    // --- Errors echo at most SHOWN_MAX characters of a value. ---
+
+    #[test]
+    fn echoed_values_capped() {
+        let long = "a".repeat(10_000_000);
+        let e = err(
+            &format!("[l2tp]\nhost_name = \"{long}\"\n"),
+            "l2tp.host_name",
+        );
+        assert_eq!(
+            e.value,
+            format!("\"{}… (10000002 bytes)", &long[..SHOWN_MAX - 1])
+        );
+        assert!(e.to_string().len() < 200, "{e}");
+        // A wrong type: serde quotes the whole string in its message.
+        let e = err_full(
+            &port_doc("192.0.2.1/24", &format!("mtu = \"{}\"\n", &long[..300])),
+            "port[0].mtu",
+        );
+        assert!(e.value.ends_with("… (302 bytes)"), "{e}");
+        assert!(e.reason.contains("… (302 bytes), expected i64"), "{e}");
+        assert!(e.to_string().len() < 300, "{e}");
+        // An unknown key: serde quotes it too, and it is the key.
+        let e = Config::from_toml_str(&format!("{} = 1\n", &long[..1000])).unwrap_err();
+        assert!(e.key.ends_with("… (1000 bytes)"), "{e}");
+        assert!(e.to_string().len() < 400, "{e}");
+        // Any value an error names, e.g. a device.
+        let e = err_full(
+            &port_doc("192.0.2.1/24", "").replace("net_null0", &long[..100]),
+            "port[0].device",
+        );
+        assert_eq!(
+            e.value.chars().count(),
+            SHOWN_MAX + "… (102 bytes)".chars().count()
+        );
+    }
+
+    #[test]
+    fn shown_cuts_long_values() {
+        assert_eq!(shown("abc"), "abc");
+        let exact = "é".repeat(SHOWN_MAX);
+        assert_eq!(shown(&exact), exact);
+        let over = "é".repeat(SHOWN_MAX + 1);
+        assert_eq!(
+            shown(&over),
+            format!("{}… ({} bytes)", "é".repeat(SHOWN_MAX), 2 * (SHOWN_MAX + 1))
+        );
+        assert_eq!(
+            cap_quoted(&format!("x \"{}\" y `z`", "b".repeat(70))),
+            format!("x \"{}… (72 bytes) y `z`", "b".repeat(SHOWN_MAX - 1))
+        );
+        assert_eq!(cap_quoted("a \"b\\\"c\" d"), "a \"b\\\"c\" d");
+        assert_eq!(cap_quoted("open \"end"), "open \"end");
     }
 }
