@@ -15,16 +15,19 @@ type R<T> = Result<T, ConfigError>;
 
 /// Turn a toml/serde error into a [`ConfigError`]: the key is guessed from
 /// the error's position in the source, the reason carries line and column.
-/// Values the message quotes are cut as [`shown`] cuts them.
+/// A TOML date/time where another type was expected reaches serde as a
+/// map; the message says "date/time" instead. Values the message quotes
+/// are cut as [`shown`] cuts them.
 pub(super) fn toml_error(src: &str, e: &toml::de::Error) -> ConfigError {
-    let msg = cap_quoted(
+    let mut msg = cap_quoted(
         &e.message()
             .trim()
             .lines()
             .map(str::trim)
             .collect::<Vec<_>>()
             .join("; "),
-    );
+    )
+    .replace("expected i64", "expected an integer");
     let Some(span) = e.span() else {
         return ConfigError::new("", "", msg);
     };
@@ -38,6 +41,9 @@ pub(super) fn toml_error(src: &str, e: &toml::de::Error) -> ConfigError {
         .next()
         .unwrap_or("")
         .trim();
+    if msg.contains("invalid type: map") && value.parse::<toml::value::Datetime>().is_ok() {
+        msg = msg.replacen("invalid type: map", "invalid type: date/time", 1);
+    }
     ConfigError::new(
         key_at(src, start),
         value,
@@ -1718,7 +1724,10 @@ address = "10.0.0.1/24"
             "port[0].mtu",
         );
         assert!(e.value.ends_with("… (302 bytes)"), "{e}");
-        assert!(e.reason.contains("… (302 bytes), expected i64"), "{e}");
+        assert!(
+            e.reason.contains("… (302 bytes), expected an integer"),
+            "{e}"
+        );
         assert!(e.to_string().len() < 300, "{e}");
         // An unknown key: serde quotes it too, and it is the key.
         let e = Config::from_toml_str(&format!("{} = 1\n", &long[..1000])).unwrap_err();
@@ -1751,5 +1760,41 @@ address = "10.0.0.1/24"
         );
         assert_eq!(cap_quoted("a \"b\\\"c\" d"), "a \"b\\\"c\" d");
         assert_eq!(cap_quoted("open \"end"), "open \"end");
+    }
+
+    // --- A TOML date/time where a number or string was expected. ---
+
+    #[test]
+    fn datetime_named() {
+        for (line, key, expected) in [
+            ("aging = 1979-05-27", "aging", "expected an integer"),
+            (
+                "mss_clamp = 1979-05-27T07:32:00Z",
+                "mss_clamp",
+                "expected an integer or a string",
+            ),
+            ("vlan_mode = 07:32:00", "vlan_mode", "expected a string"),
+            (
+                "vc_ids = [1, 1979-05-27 07:32:00]",
+                "vc_ids",
+                "expected an integer or a string",
+            ),
+        ] {
+            let e = err(&format!("{SW2}{line}\n"), &format!("switch[1].{key}"));
+            assert!(
+                e.reason
+                    .contains(&format!("invalid type: date/time, {expected}")),
+                "{e}"
+            );
+            assert!(!e.reason.contains("map"), "{e}");
+        }
+        let e = err(
+            "[l2tp]\nhello_interval = 1979-05-27\n",
+            "l2tp.hello_interval",
+        );
+        assert_eq!(e.value, "1979-05-27");
+        // A real table is still a map.
+        let e = err(&format!("{SW2}aging = {{ a = 1 }}\n"), "switch[1].aging");
+        assert!(e.reason.contains("invalid type: map"), "{e}");
     }
 }
