@@ -1,4 +1,5 @@
 //! `[l2tp]`: validation of the control-plane settings.
+use super::limits::{at_most, MAX_L2TP_ALLOW, MAX_L2TP_PEERS};
 use super::raw::RawL2tp;
 use super::{ConfigError, L2SpecCfg, L2tp, Quoted};
 use std::net::Ipv4Addr;
@@ -104,9 +105,9 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
                 .map_err(|_| ConfigError::new("l2tp.router_id", Quoted(&s), "not an IPv4 address"))
         })
         .transpose()?;
-    let allow = r
-        .allow
-        .unwrap_or_default()
+    let allow_raw = r.allow.unwrap_or_default();
+    at_most("l2tp.allow", &allow_raw, MAX_L2TP_ALLOW)?;
+    let allow = allow_raw
         .iter()
         .enumerate()
         .map(|(i, s)| prefix(&format!("l2tp.allow[{i}]"), s))
@@ -119,6 +120,7 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
         }
     };
     let secret = r.secret.map(|s| nonempty("l2tp.secret", s)).transpose()?;
+    at_most("l2tp.peer", &r.peer, MAX_L2TP_PEERS)?;
     let mut peers = Vec::new();
     for (i, p) in r.peer.into_iter().enumerate() {
         let key = |f: &str| format!("l2tp.peer[{i}].{f}");

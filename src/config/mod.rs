@@ -13,6 +13,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 mod l2tp;
+pub mod limits;
 mod raw;
 mod validate;
 
@@ -511,16 +512,36 @@ pub struct Session {
 }
 
 impl Config {
-    /// Parse and validate a TOML document.
+    /// Parse and validate a TOML document of at most
+    /// [`limits::MAX_FILE_BYTES`]. Lists are counted against their
+    /// [`limits`] before the TOML parser sees the document.
     pub fn from_toml_str(s: &str) -> Result<Config, ConfigError> {
+        if s.len() > limits::MAX_FILE_BYTES {
+            return Err(ConfigError::new(
+                "file",
+                format!("({} bytes)", s.len()),
+                limits::file_too_big(),
+            ));
+        }
+        limits::prescan(s)?;
         let raw: raw::RawConfig = toml::from_str(s).map_err(|e| validate::toml_error(s, &e))?;
         validate::validate(raw)
     }
 
-    /// Read, parse and validate a file.
+    /// Read (at most [`limits::MAX_FILE_BYTES`]), parse and validate a
+    /// file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let s = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::new("file", path.display(), e.to_string()))?;
+        use std::io::Read;
+        let err = |why: String| ConfigError::new("file", path.display(), why);
+        let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+        let mut buf = Vec::new();
+        f.take(limits::MAX_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| err(e.to_string()))?;
+        if buf.len() > limits::MAX_FILE_BYTES {
+            return Err(err(limits::file_too_big()));
+        }
+        let s = String::from_utf8(buf).map_err(|e| err(format!("not UTF-8: {e}")))?;
         Self::from_toml_str(&s)
     }
 

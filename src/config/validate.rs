@@ -1,11 +1,15 @@
 //! Validation of the raw structs into the typed [`Config`].
 
+use super::limits::{
+    at_most, MAX_DENY, MAX_EAL_ARGS, MAX_ETHERTYPES, MAX_NEIGHBORS, MAX_PORTS, MAX_STATIC_MACS,
+    MAX_VC_IDS, MAX_VC_IDS_TOTAL, MAX_VLAN_ENTRIES,
+};
 use super::raw::{RawConfig, RawPort, RawSession, RawStaticMac, RawSwitch, StrOrInt};
 use super::{
     prefix_mask, shown, Config, ConfigError, Control, Dataplane, Encap, L2SpecCfg, L2tp, MssClamp,
     MtuPolicy, Neighbor, Port, Quoted, Session, StaticMac, Switch, VlanMode, SHOWN_MAX,
 };
-use crate::switch::filter::{parse_ethertype, DEFAULT_ETHERTYPES, MAX_ETHERTYPES};
+use crate::switch::filter::{parse_ethertype, DEFAULT_ETHERTYPES};
 use crate::wire::l2tp::VcId;
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -427,26 +431,51 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
     })
 }
 
-/// `switch[i].vlans`: VLAN ids or ranges ("100-200"), 1..=4094.
+/// The VLAN ids 0..=4095 as a bitset: what a `vlans` list expands into,
+/// whatever its ranges.
+struct VlanSet([u64; 64]);
+
+impl VlanSet {
+    /// Adds `lo..=hi` (both at most 4095), a word at a time.
+    fn insert(&mut self, lo: u16, hi: u16) {
+        let (lo, hi) = (usize::from(lo), usize::from(hi));
+        for w in lo / 64..=hi / 64 {
+            let first = if w == lo / 64 { lo % 64 } else { 0 };
+            let last = if w == hi / 64 { hi % 64 } else { 63 };
+            self.0[w] |= (u64::MAX >> (63 - (last - first))) << first;
+        }
+    }
+
+    /// The ids in the set, ascending.
+    fn to_vec(&self) -> Vec<u16> {
+        (0..4096u16)
+            .filter(|&v| self.0[usize::from(v / 64)] >> (v % 64) & 1 == 1)
+            .collect()
+    }
+}
+
+/// `switch[i].vlans`: VLAN ids or ranges ("100-200"), 1..=4094, at most
+/// [`MAX_VLAN_ENTRIES`] entries; overlaps and repeats merge.
 fn vlan_list(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
-    let mut out = Vec::new();
-    for (j, x) in v.unwrap_or_default().into_iter().enumerate() {
-        let key = format!("switch[{i}].vlans[{j}]");
+    let list = v.unwrap_or_default();
+    at_most(format!("switch[{i}].vlans"), &list, MAX_VLAN_ENTRIES)?;
+    let mut set = VlanSet([0; 64]);
+    for (j, x) in list.iter().enumerate() {
         let bad = |shown: &dyn std::fmt::Display| {
             ConfigError::new(
-                key.clone(),
+                format!("switch[{i}].vlans[{j}]"),
                 shown,
                 "must be a VLAN id 1..=4094 or a range like \"100-200\"",
             )
         };
         let (lo, hi) = match x {
-            StrOrInt::Int(n) => (n, n),
+            StrOrInt::Int(n) => (*n, *n),
             StrOrInt::Str(s) => {
-                let parse = |t: &str| t.trim().parse::<i64>().map_err(|_| bad(&quote(&s)));
+                let parse = |t: &str| t.trim().parse::<i64>().map_err(|_| bad(&quote(s)));
                 match s.split_once('-') {
                     Some((a, b)) => (parse(a)?, parse(b)?),
                     None => {
-                        let n = parse(&s)?;
+                        let n = parse(s)?;
                         (n, n)
                     }
                 }
@@ -455,20 +484,25 @@ fn vlan_list(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
         if !(1..=4094).contains(&lo) || !(1..=4094).contains(&hi) || lo > hi {
             return Err(bad(&format_args!("{lo}-{hi}")));
         }
-        out.extend((lo..=hi).map(|v| v as u16));
+        set.insert(lo as u16, hi as u16);
     }
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
+    Ok(set.to_vec())
 }
 
 /// `switch[i].vc_ids`: VC IDs as numbers (or decimal strings), `0x`-hex
-/// Remote End IDs, or other text (its bytes), unique across switches.
+/// Remote End IDs, or other text (its bytes), at most [`MAX_VC_IDS`].
 /// Kept in the canonical form of [`VcId`] (`wire::l2tp::vcid`: ASCII
-/// decimal and 4-byte binary Remote End IDs are the same VC ID).
-fn vc_ids(i: usize, v: Option<Vec<StrOrInt>>, seen: &mut HashSet<String>) -> R<Vec<String>> {
+/// decimal and 4-byte binary Remote End IDs are the same VC ID), unique
+/// across switches. `owner` maps each VC ID seen so far to its switch.
+fn vc_ids(
+    i: usize,
+    v: Option<Vec<StrOrInt>>,
+    owner: &mut HashMap<String, usize>,
+) -> R<Vec<String>> {
+    let list = v.unwrap_or_default();
+    at_most(format!("switch[{i}].vc_ids"), &list, MAX_VC_IDS)?;
     let mut out = Vec::new();
-    for (j, x) in v.unwrap_or_default().into_iter().enumerate() {
+    for (j, x) in list.into_iter().enumerate() {
         let key = format!("switch[{i}].vc_ids[{j}]");
         let s = match x {
             StrOrInt::Int(n) if (0..=i64::from(u32::MAX)).contains(&n) => n.to_string(),
@@ -479,13 +513,21 @@ fn vc_ids(i: usize, v: Option<Vec<StrOrInt>>, seen: &mut HashSet<String>) -> R<V
             Ok(v) => v.to_string(),
             Err(why) => return Err(ConfigError::new(key, quote(&s), why)),
         };
-        if !seen.insert(s.clone()) {
+        if let Some(&o) = owner.get(&s) {
             return Err(ConfigError::new(
                 key,
                 quote(&s),
-                "VC ID already used by another switch",
+                format!("VC ID already used by switch[{o}]"),
             ));
         }
+        if owner.len() == MAX_VC_IDS_TOTAL {
+            return Err(ConfigError::new(
+                key,
+                quote(&s),
+                format!("more than {MAX_VC_IDS_TOTAL} VC IDs in all switches"),
+            ));
+        }
+        owner.insert(s.clone(), i);
         out.push(s);
     }
     Ok(out)
@@ -597,6 +639,7 @@ fn static_macs(
     switches: &[Switch],
     sessions: &[Session],
 ) -> R<Vec<StaticMac>> {
+    at_most(format!("switch[{i}].static_macs"), &list, MAX_STATIC_MACS)?;
     let mut out: Vec<StaticMac> = Vec::with_capacity(list.len());
     for (j, e) in list.into_iter().enumerate() {
         let k = |x: &str| format!("switch[{i}].static_macs[{j}].{x}");
@@ -644,15 +687,13 @@ fn ethertypes(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
 fn deny_list(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
     match v {
         None => Ok(Vec::new()),
-        Some(list) => ethertype_list(
-            &format!("switch[{i}].deny"),
-            list,
-            crate::switch::filter::MAX_DENY,
-        ),
+        Some(list) => ethertype_list(&format!("switch[{i}].deny"), list, MAX_DENY),
     }
 }
 
+/// At most `max` entries as written; repeats merge.
 fn ethertype_list(key: &str, list: Vec<StrOrInt>, max: usize) -> R<Vec<u16>> {
+    at_most(key, &list, max)?;
     let mut out: Vec<u16> = Vec::with_capacity(list.len());
     for (j, e) in list.iter().enumerate() {
         let t = match e {
@@ -673,13 +714,6 @@ fn ethertype_list(key: &str, list: Vec<StrOrInt>, max: usize) -> R<Vec<u16>> {
         if !out.contains(&t) {
             out.push(t);
         }
-    }
-    if out.len() > max {
-        return Err(ConfigError::new(
-            key,
-            format!("{} entries", out.len()),
-            format!("at most {max} entries"),
-        ));
     }
     Ok(out)
 }
@@ -844,6 +878,7 @@ fn session(
 
 pub(super) fn validate(r: RawConfig) -> R<Config> {
     let eal_args = r.eal.args.unwrap_or_default();
+    at_most("eal.args", &eal_args, MAX_EAL_ARGS)?;
     let dataplane = dataplane(r.dataplane)?;
     let control = match r.control.socket {
         None => Control::default(),
@@ -867,6 +902,7 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
             "at least one [[port]] is required",
         ));
     }
+    at_most("port", &r.port, MAX_PORTS)?;
     let mut names = HashSet::new();
     let ports = r
         .port
@@ -884,6 +920,7 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         }
     }
 
+    at_most("neighbor", &r.neighbor, MAX_NEIGHBORS)?;
     let mut neighbors = Vec::with_capacity(r.neighbor.len());
     for (i, n) in r.neighbor.into_iter().enumerate() {
         let k = |s: &str| format!("neighbor[{i}].{s}");
@@ -921,7 +958,7 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
     }
     let mut names = HashSet::new();
     let mut switches = Vec::with_capacity(r.switch.len());
-    let mut seen_vc = HashSet::new();
+    let mut seen_vc = HashMap::new();
     let mut raw_static = Vec::with_capacity(r.switch.len());
     for (i, mut s) in r.switch.into_iter().enumerate() {
         raw_static.push(s.static_macs.take().unwrap_or_default());
@@ -971,8 +1008,21 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         .map(|(i, s)| session(i, s, &cx, &mut names, &mut ids))
         .collect::<R<Vec<_>>>()?;
 
+    // Every worker's MAC table holds the static MACs of all switches.
+    let mut total = 0;
     for (i, list) in raw_static.into_iter().enumerate() {
         let macs = static_macs(i, list, &switches, &sessions)?;
+        total += macs.len();
+        if total > dataplane.mac_table_size {
+            return Err(ConfigError::new(
+                format!("switch[{i}].static_macs"),
+                format!("{total} static MACs in switch[0..={i}]"),
+                format!(
+                    "more than dataplane.mac_table_size = {}",
+                    dataplane.mac_table_size
+                ),
+            ));
+        }
         switches[i].static_macs = macs;
     }
     for (i, sw) in switches.iter().enumerate() {
@@ -1702,6 +1752,183 @@ address = "10.0.0.1/24"
         }
         let e = Config::load(&dir.join("does-not-exist.toml")).unwrap_err();
         assert_eq!(e.key, "file");
+    }
+
+    // --- Limits: every list is counted before anything is expanded. ---
+
+    /// `n` copies of `item`, comma-separated.
+    fn many(n: usize, item: &str) -> String {
+        vec![item; n].join(", ")
+    }
+
+    #[test]
+    fn huge_vlans_refused_quickly() {
+        // The issue's case: 3 MB of "1-4094" took 2.8 GB and 13 s.
+        let doc = format!(
+            "{SW2}vlan_mode = \"vlan-aware\"\nvlans = [{}]\n",
+            many(330_000, "\"1-4094\"")
+        );
+        assert!(doc.len() > 3_000_000);
+        let t = std::time::Instant::now();
+        let e = err(&doc, "switch[1].vlans");
+        let took = t.elapsed();
+        assert_eq!(e.value, "330000 entries");
+        assert_eq!(e.reason, "at most 4094 entries");
+        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
+        // The limit itself: 4094 full ranges expand into one bitset.
+        let t = std::time::Instant::now();
+        let c = cfg(&format!(
+            "{SW2}vlan_mode = \"vlan-aware\"\nvlans = [{}]\n",
+            many(4094, "\"1-4094\"")
+        ))
+        .unwrap();
+        let took = t.elapsed();
+        assert_eq!(c.switches[1].vlans, (1..=4094).collect::<Vec<u16>>());
+        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
+        // Written so the prescan cannot tell (an inline array of tables),
+        // validation still counts before expanding.
+        let doc = format!(
+            "switch = [{{ name = \"s2\", vlan_mode = \"vlan-aware\", vlans = [{}] }}]\n",
+            many(4095, "\"1-4094\"")
+        );
+        let e = err_full(
+            &format!("{doc}{}", port_doc("192.0.2.1/24", "")),
+            "switch[0].vlans",
+        );
+        assert_eq!(e.value, "4095 entries");
+    }
+
+    #[test]
+    fn vlans_merge() {
+        let c = cfg(&format!(
+            "{SW2}vlan_mode = \"vlan-aware\"\nvlans = [10, \"5-12\", 10, \"12-12\", \"63-65\", \
+             4094, \"4000-4094\"]\n"
+        ))
+        .unwrap();
+        let want: Vec<u16> = (5..=12).chain(63..=65).chain(4000..=4094).collect();
+        assert_eq!(c.switches[1].vlans, want);
+        let e = err(
+            &format!("{SW2}vlan_mode = \"vlan-aware\"\nvlans = [1, \"0-5\"]\n"),
+            "switch[1].vlans[1]",
+        );
+        assert_eq!(e.value, "0-5");
+        let e = err(
+            &format!("{SW2}vlan_mode = \"vlan-aware\"\nvlans = [\"1-x\"]\n"),
+            "switch[1].vlans[0]",
+        );
+        assert_eq!(e.value, "\"1-x\"");
+    }
+
+    #[test]
+    fn every_list_has_a_limit() {
+        let sw = |line: &str| format!("{SW2}{line}\n");
+        for (doc, key, n) in [
+            (
+                format!("[eal]\nargs = [{}]\n", many(129, "\"-v\"")),
+                "eal.args",
+                129,
+            ),
+            (
+                format!("[l2tp]\nallow = [{}]\n", many(1025, "\"10.0.0.1\"")),
+                "l2tp.allow",
+                1025,
+            ),
+            (
+                "[[l2tp.peer]]\nprefix = \"10.0.0.0/8\"\nsecret = \"s\"\n".repeat(1025),
+                "l2tp.peer",
+                1025,
+            ),
+            (
+                "[[neighbor]]\nport = \"wan0\"\naddress = \"192.0.2.9\"\nmac = \"02:00:00:00:00:09\"\n"
+                    .repeat(4097),
+                "neighbor",
+                4097,
+            ),
+            (
+                "[[port]]\nname = \"p\"\ndevice = \"net_null0\"\naddress = \"10.0.0.1/8\"\n"
+                    .repeat(32),
+                "port",
+                33,
+            ),
+            (
+                sw(&format!("ethertypes = [{}]", many(33, "\"ipv4\""))),
+                "switch[1].ethertypes",
+                33,
+            ),
+            (
+                sw(&format!("deny = [{}]", many(17, "\"cdp\""))),
+                "switch[1].deny",
+                17,
+            ),
+            (
+                sw(&format!("vc_ids = [{}]", many(4097, "\"7\""))),
+                "switch[1].vc_ids",
+                4097,
+            ),
+            (
+                sw(&format!(
+                    "static_macs = [{}]",
+                    many(4097, "{ mac = \"02:00:00:00:00:01\", session = \"siteA\" }")
+                )),
+                "switch[1].static_macs",
+                4097,
+            ),
+            ("[[switch]]\n".repeat(65535), "switch", 65536),
+            ("[[session]]\n".repeat(65536), "session", 65536),
+        ] {
+            let e = err(&doc, key);
+            assert_eq!(e.value, format!("{n} entries"), "{e}");
+            assert!(e.reason.starts_with("at most "), "{e}");
+        }
+        // Repeated ethertypes merge, but count as written.
+        let c = cfg(&sw(&format!("ethertypes = [{}]", many(32, "\"ipv4\"")))).unwrap();
+        assert_eq!(c.switches[1].ethertypes, vec![0x0800]);
+        // Static MACs of all switches fit every worker's MAC table.
+        let doc = format!(
+            "[dataplane]\nmac_table_size = 16\n{S}{SW2}static_macs = [{}]\n",
+            (0..17)
+                .map(|i| format!("{{ mac = \"02:00:00:00:00:{i:02x}\", session = \"siteA\" }}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let doc = doc.replace("switch = \"cust100\"", "switch = \"s2\"");
+        let e = err(&doc, "switch[1].static_macs");
+        assert!(e.reason.contains("mac_table_size = 16"), "{e}");
+    }
+
+    #[test]
+    fn vc_ids_total() {
+        let mut owner: HashMap<String, usize> =
+            (0..MAX_VC_IDS_TOTAL).map(|n| (n.to_string(), 0)).collect();
+        let e = vc_ids(
+            1,
+            Some(vec![StrOrInt::Int(1), StrOrInt::Int(-1)]),
+            &mut owner,
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "switch[1].vc_ids[0]");
+        assert!(e.reason.contains("switch[0]"), "{e}");
+        let e = vc_ids(1, Some(vec![StrOrInt::Str("x".into())]), &mut owner).unwrap_err();
+        assert_eq!(e.key, "switch[1].vc_ids[0]");
+        assert!(e.reason.contains("65535 VC IDs"), "{e}");
+    }
+
+    #[test]
+    fn file_size_capped() {
+        let big = "#".repeat(super::super::limits::MAX_FILE_BYTES + 1);
+        let e = Config::from_toml_str(&big).unwrap_err();
+        assert_eq!(e.key, "file");
+        assert!(e.reason.contains("16 MiB"), "{e}");
+        let path = std::env::temp_dir().join(format!("las-cfg-big-{}.toml", std::process::id()));
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(64 << 20).unwrap();
+        let e = Config::load(&path).unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            (e.key.as_str(), e.value.as_str()),
+            ("file", &*path.display().to_string())
+        );
+        assert!(e.reason.contains("16 MiB"), "{e}");
     }
 
     // --- Errors echo at most SHOWN_MAX characters of a value. ---
