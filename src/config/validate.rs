@@ -259,6 +259,13 @@ fn unicast_mac(key: &str, s: &str) -> R<[u8; 6]> {
     Ok(m)
 }
 
+fn fmt_mac(m: [u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
 pub(super) fn port_for(ports: &[Port], peer: Ipv4Addr) -> Option<usize> {
     ports
         .iter()
@@ -492,8 +499,9 @@ fn vlan_list(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
 /// `switch[i].vc_ids`: VC IDs as numbers (or decimal strings), `0x`-hex
 /// Remote End IDs, or other text (its bytes), at most [`MAX_VC_IDS`].
 /// Kept in the canonical form of [`VcId`] (`wire::l2tp::vcid`: ASCII
-/// decimal and 4-byte binary Remote End IDs are the same VC ID), unique
-/// across switches. `owner` maps each VC ID seen so far to its switch.
+/// decimal and 4-byte binary Remote End IDs are the same VC ID). A VC ID
+/// given twice in one switch is kept once; one in two switches is an
+/// error. `owner` maps each VC ID seen so far to its switch.
 fn vc_ids(
     i: usize,
     v: Option<Vec<StrOrInt>>,
@@ -513,12 +521,16 @@ fn vc_ids(
             Ok(v) => v.to_string(),
             Err(why) => return Err(ConfigError::new(key, quote(&s), why)),
         };
-        if let Some(&o) = owner.get(&s) {
-            return Err(ConfigError::new(
-                key,
-                quote(&s),
-                format!("VC ID already used by switch[{o}]"),
-            ));
+        match owner.get(&s) {
+            Some(&o) if o == i => continue,
+            Some(&o) => {
+                return Err(ConfigError::new(
+                    key,
+                    quote(&s),
+                    format!("VC ID already used by switch[{o}]"),
+                ))
+            }
+            None => {}
         }
         if owner.len() == MAX_VC_IDS_TOTAL {
             return Err(ConfigError::new(
@@ -632,7 +644,8 @@ fn switch(i: usize, s: RawSwitch, names: &mut HashSet<String>) -> R<Switch> {
     })
 }
 
-/// Resolve `switch[i].static_macs` against the sessions.
+/// Resolve `switch[i].static_macs` against the sessions. A MAC given
+/// twice for one session is kept once; for two sessions, an error.
 fn static_macs(
     i: usize,
     list: Vec<RawStaticMac>,
@@ -641,17 +654,12 @@ fn static_macs(
 ) -> R<Vec<StaticMac>> {
     at_most(format!("switch[{i}].static_macs"), &list, MAX_STATIC_MACS)?;
     let mut out: Vec<StaticMac> = Vec::with_capacity(list.len());
+    // MAC -> (entry index, index in `out`).
+    let mut seen: HashMap<[u8; 6], (usize, usize)> = HashMap::with_capacity(list.len());
     for (j, e) in list.into_iter().enumerate() {
         let k = |x: &str| format!("switch[{i}].static_macs[{j}].{x}");
         let mstr = required(&k("mac"), e.mac)?;
         let mac = unicast_mac(&k("mac"), &mstr)?;
-        if let Some(o) = out.iter().position(|m| m.mac == mac) {
-            return Err(ConfigError::new(
-                k("mac"),
-                quote(&mstr),
-                format!("already given in switch[{i}].static_macs[{o}]"),
-            ));
-        }
         let sn = required(&k("session"), e.session)?;
         let Some(session) = sessions.iter().position(|s| s.name == sn) else {
             return Err(ConfigError::new(
@@ -670,6 +678,20 @@ fn static_macs(
                 ),
             ));
         }
+        if let Some(&(o, at)) = seen.get(&mac) {
+            if out[at].session == session {
+                continue;
+            }
+            return Err(ConfigError::new(
+                k("mac"),
+                quote(&mstr),
+                format!(
+                    "already given for session {:?} in switch[{i}].static_macs[{o}]",
+                    sessions[out[at].session].name
+                ),
+            ));
+        }
+        seen.insert(mac, (j, out.len()));
         out.push(StaticMac { mac, session });
     }
     Ok(out)
@@ -921,7 +943,9 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
     }
 
     at_most("neighbor", &r.neighbor, MAX_NEIGHBORS)?;
-    let mut neighbors = Vec::with_capacity(r.neighbor.len());
+    let mut neighbors: Vec<Neighbor> = Vec::with_capacity(r.neighbor.len());
+    // (port, address) -> (entry index, index in `neighbors`).
+    let mut seen: HashMap<(usize, Ipv4Addr), (usize, usize)> = HashMap::new();
     for (i, n) in r.neighbor.into_iter().enumerate() {
         let k = |s: &str| format!("neighbor[{i}].{s}");
         let pn = required(&k("port"), n.port)?;
@@ -942,7 +966,25 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
                 ),
             ));
         }
-        let mac = unicast_mac(&k("mac"), &required(&k("mac"), n.mac)?)?;
+        let mstr = required(&k("mac"), n.mac)?;
+        let mac = unicast_mac(&k("mac"), &mstr)?;
+        // The same entry again is kept once; another MAC is a conflict.
+        if let Some(&(o, at)) = seen.get(&(port, address)) {
+            let other = neighbors[at].mac;
+            if other == mac {
+                continue;
+            }
+            return Err(ConfigError::new(
+                k("mac"),
+                quote(&mstr),
+                format!(
+                    "neighbor[{o}] already gives {address} on port {:?} the MAC {}",
+                    p.name,
+                    fmt_mac(other)
+                ),
+            ));
+        }
+        seen.insert((port, address), (i, neighbors.len()));
         neighbors.push(Neighbor { port, address, mac });
     }
 
@@ -1929,6 +1971,100 @@ address = "10.0.0.1/24"
             ("file", &*path.display().to_string())
         );
         assert!(e.reason.contains("16 MiB"), "{e}");
+    }
+
+    // --- Repeated entries: the same thing again merges, a conflict is refused. ---
+
+    #[test]
+    fn repeated_entries() {
+        // VC IDs: 100, "100" and 4 bytes of 100 are one VC ID.
+        let c = cfg(&format!(
+            "{SW2}vc_ids = [100, \"100\", \"0x00000064\", \"x\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.switches[1].vc_ids, vec!["100".to_string(), "0x78".into()]);
+        let e = err(
+            &format!("{SW2}vc_ids = [100]\n[[switch]]\nname = \"s3\"\nvc_ids = [\"100\"]\n"),
+            "switch[2].vc_ids[0]",
+        );
+        assert!(e.reason.contains("switch[1]"), "{e}");
+        // Neighbours.
+        let n = |ip: &str, mac: &str| {
+            format!("[[neighbor]]\nport = \"wan0\"\naddress = \"{ip}\"\nmac = \"{mac}\"\n")
+        };
+        let c = cfg(&format!(
+            "{}{}",
+            n("192.0.2.10", "02:00:00:00:00:0a"),
+            n("192.0.2.10", "02:00:00:00:00:0A")
+        ))
+        .unwrap();
+        assert_eq!(c.neighbors.len(), 1);
+        // Static MACs: the same MAC for the same session again.
+        let doc = BASE.replace(
+            "name = \"cust100\"\n",
+            "name = \"cust100\"\nstatic_macs = [{ mac = \"02:00:00:00:00:01\", session = \"siteA\" }, \
+             { mac = \"02:00:00:00:00:01\", session = \"siteA\" }]\n",
+        ) + S;
+        let c = Config::from_toml_str(&doc).unwrap();
+        assert_eq!(c.switches[0].static_macs.len(), 1);
+        // l2tp allow-list: one prefix written twice.
+        let c = cfg(
+            "[l2tp]\nallow = [\"10.0.0.0/8\", \"10.1.2.3/8\", \"192.0.2.7\", \"192.0.2.7/32\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.l2tp.allow.len(), 2);
+        // [[l2tp.peer]]: the same block again is kept once; another secret
+        // for the same prefix is refused.
+        let peer = |pfx: &str, secret: &str| {
+            format!("[[l2tp.peer]]\nprefix = \"{pfx}\"\nsecret = \"{secret}\"\n")
+        };
+        let c = cfg(&format!(
+            "{}{}",
+            peer("10.0.0.0/8", "a"),
+            peer("10.0.0.0/8", "a")
+        ))
+        .unwrap();
+        assert_eq!(c.l2tp.peers.len(), 1);
+        let e = err(
+            &format!(
+                "{}{}{}",
+                peer("10.0.0.0/8", "a"),
+                peer("10.1.0.0/16", "b"),
+                peer("10.9.9.9/8", "c")
+            ),
+            "l2tp.peer[2].prefix",
+        );
+        assert!(e.reason.contains("l2tp.peer[0]"), "{e}");
+    }
+
+    #[test]
+    fn conflicting_neighbors() {
+        let n = |port: &str, ip: &str, mac: &str| {
+            format!("[[neighbor]]\nport = \"{port}\"\naddress = \"{ip}\"\nmac = \"{mac}\"\n")
+        };
+        let e = err(
+            &format!(
+                "{}{}{}",
+                n("wan0", "192.0.2.10", "02:00:00:00:00:0a"),
+                n("wan0", "192.0.2.11", "02:00:00:00:00:0b"),
+                n("wan0", "192.0.2.10", "02:00:00:00:00:0c")
+            ),
+            "neighbor[2].mac",
+        );
+        assert_eq!(e.value, "\"02:00:00:00:00:0c\"");
+        assert!(
+            e.reason.contains("neighbor[0]") && e.reason.contains("02:00:00:00:00:0a"),
+            "{e}"
+        );
+        // The same address behind another port is another neighbour.
+        let lan = "[[port]]\nname = \"lan\"\ndevice = \"net_null0\"\naddress = \"192.0.2.2/24\"\n";
+        let c = cfg(&format!(
+            "{lan}{}{}",
+            n("wan0", "192.0.2.10", "02:00:00:00:00:0a"),
+            n("lan", "192.0.2.10", "02:00:00:00:00:0b")
+        ))
+        .unwrap();
+        assert_eq!(c.neighbors.len(), 2);
     }
 
     // --- Errors echo at most SHOWN_MAX characters of a value. ---
