@@ -259,6 +259,26 @@ fn unicast_mac(key: &str, s: &str) -> R<[u8; 6]> {
     Ok(m)
 }
 
+/// Why `ip`, inside `net/len`, cannot be a host there: it is the network
+/// or the broadcast address of the prefix. Prefixes of /31 (RFC 3021) and
+/// /32 have neither.
+fn not_a_host(ip: Ipv4Addr, net: Ipv4Addr, len: u8) -> Option<String> {
+    if len >= 31 {
+        return None;
+    }
+    let m = prefix_mask(len);
+    let netaddr = u32::from(net) & m;
+    if u32::from(ip) & m != netaddr {
+        return None;
+    }
+    let pfx = format!("{}/{len}", Ipv4Addr::from(netaddr));
+    match u32::from(ip) & !m {
+        0 => Some(format!("is the network address of {pfx}, not a host")),
+        h if h == !m => Some(format!("is the broadcast address of {pfx}, not a host")),
+        _ => None,
+    }
+}
+
 fn fmt_mac(m: [u8; 6]) -> String {
     format!(
         "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
@@ -384,6 +404,9 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
             "must be a unicast address",
         ));
     }
+    if let Some(why) = not_a_host(address, address, prefix_len) {
+        return Err(ConfigError::new(k("address"), quote(&astr), why));
+    }
     let gateway = match r.gateway {
         None => None,
         Some(g) => {
@@ -402,6 +425,9 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
                     quote(&g),
                     "must differ from the port address",
                 ));
+            }
+            if let Some(why) = not_a_host(gw, address, prefix_len) {
+                return Err(ConfigError::new(k("gateway"), quote(&g), why));
             }
             Some(gw)
         }
@@ -956,13 +982,17 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         let astr = required(&k("address"), n.address)?;
         let address = ipv4(&k("address"), &astr)?;
         let p = &ports[port];
-        if !p.contains(address) || address == p.address {
+        let not_host = not_a_host(address, p.address, p.prefix_len);
+        if !p.contains(address) || address == p.address || not_host.is_some() {
             return Err(ConfigError::new(
                 k("address"),
                 quote(&astr),
                 format!(
-                    "must be another host inside port {:?}'s prefix {}/{}",
-                    p.name, p.address, p.prefix_len
+                    "must be another host inside port {:?}'s prefix {}/{}{}",
+                    p.name,
+                    p.address,
+                    p.prefix_len,
+                    not_host.map_or(String::new(), |w| format!(" (it {w})"))
                 ),
             ));
         }
@@ -2065,6 +2095,45 @@ address = "10.0.0.1/24"
         ))
         .unwrap();
         assert_eq!(c.neighbors.len(), 2);
+    }
+
+    #[test]
+    fn network_and_broadcast_addresses() {
+        for (addr, why) in [
+            ("192.0.2.0/24", "network address of 192.0.2.0/24"),
+            ("192.0.2.255/24", "broadcast address of 192.0.2.0/24"),
+            ("10.255.255.255/8", "broadcast address of 10.0.0.0/8"),
+            ("10.0.0.0/8", "network address of 10.0.0.0/8"),
+            ("192.0.2.4/30", "network address of 192.0.2.4/30"),
+            ("192.0.2.7/30", "broadcast address of 192.0.2.4/30"),
+        ] {
+            let e = err_full(&port_doc(addr, ""), "port[0].address");
+            assert_eq!(e.value, format!("{addr:?}"));
+            assert!(e.reason.contains(why), "{e}");
+        }
+        // /31 (RFC 3021) and /32 have no network or broadcast address.
+        for addr in [
+            "192.0.2.0/31",
+            "192.0.2.1/31",
+            "192.0.2.0/32",
+            "192.0.2.5/30",
+        ] {
+            Config::from_toml_str(&port_doc(addr, "")).unwrap();
+        }
+        let e = err_full(
+            &port_doc("192.0.2.1/24", "gateway = \"192.0.2.255\"\n"),
+            "port[0].gateway",
+        );
+        assert!(e.reason.contains("broadcast"), "{e}");
+        err_full(
+            &port_doc("192.0.2.1/24", "gateway = \"192.0.2.0\"\n"),
+            "port[0].gateway",
+        );
+        let e = err(
+            "[[neighbor]]\nport = \"wan0\"\naddress = \"192.0.2.255\"\nmac = \"02:00:00:00:00:0a\"\n",
+            "neighbor[0].address",
+        );
+        assert!(e.reason.contains("broadcast"), "{e}");
     }
 
     // --- Errors echo at most SHOWN_MAX characters of a value. ---
