@@ -11,7 +11,6 @@
 
 use super::ConfigError;
 use crate::switch::filter;
-use std::collections::HashMap;
 
 /// Largest configuration las reads: 16 MiB.
 pub const MAX_FILE_BYTES: usize = 16 << 20;
@@ -99,6 +98,14 @@ fn limit(path: &str) -> usize {
         .map_or(MAX_OTHER, |&(_, n)| n)
 }
 
+/// Index of `path` in [`LISTS`]; `LISTS.len()` for any other.
+fn list_index(path: &str) -> usize {
+    LISTS
+        .iter()
+        .position(|(p, _)| *p == path)
+        .unwrap_or(LISTS.len())
+}
+
 /// A dotted key as the schema spells it: parts trimmed and unquoted.
 fn norm(key: &str) -> String {
     key.split('.')
@@ -159,20 +166,23 @@ struct Open {
 enum Over {
     /// An array: its key and entries.
     Array(String, usize, usize),
-    /// `[[name]]`: counted to the end of the document.
-    Tables(String, usize),
+    /// `[[name]]`, its [`list_index`] and limit: counted to the end of the
+    /// document.
+    Tables(String, usize, usize),
 }
 
 /// Counts the entries of every array (`key = [...]`) and every array of
 /// tables (`[[name]]`) in `src` with a lexer that knows only strings,
 /// comments, brackets and commas, and refuses the first list over its
 /// limit, naming its key (`switch[2].vlans`), before the TOML parser
-/// allocates anything. Linear in `src`, allocating per table header only.
-/// Anything it does not understand is left to the parser to report.
+/// allocates anything. Linear in `src`; it holds one key and one table
+/// name at a time. Anything it does not understand is left to the parser
+/// to report.
 pub(super) fn prescan(src: &str) -> Result<(), ConfigError> {
     let b = src.as_bytes();
-    // `[[name]]` counts, by name.
-    let mut tables: HashMap<String, usize> = HashMap::new();
+    // `[[name]]` counts by `list_index`, the last for all other names
+    // (unknown ones, refused later).
+    let mut tables = [0usize; LISTS.len() + 1];
     // The current table as a limit path (`switch`) and as shown
     // (`switch[2]`).
     let mut table = String::new();
@@ -244,12 +254,12 @@ pub(super) fn prescan(src: &str) -> Result<(), ConfigError> {
                 }
                 let name = norm(src.get(start..j).unwrap_or(""));
                 if double {
-                    let n = tables.entry(name.clone()).or_insert(0);
-                    *n += 1;
-                    table_shown = format!("{name}[{}]", *n - 1);
+                    let ix = list_index(&name);
+                    tables[ix] += 1;
+                    table_shown = format!("{name}[{}]", tables[ix] - 1);
                     let max = limit(&name);
-                    if *n > max && over.is_none() {
-                        over = Some(Over::Tables(name.clone(), max));
+                    if tables[ix] > max && over.is_none() {
+                        over = Some(Over::Tables(name.clone(), ix, max));
                     }
                 } else {
                     table_shown = name.clone();
@@ -319,10 +329,7 @@ pub(super) fn prescan(src: &str) -> Result<(), ConfigError> {
     match over {
         None => Ok(()),
         Some(Over::Array(key, n, max)) => Err(too_many(key, n, max)),
-        Some(Over::Tables(name, max)) => {
-            let n = tables.get(&name).copied().unwrap_or(0);
-            Err(too_many(name, n, max))
-        }
+        Some(Over::Tables(name, ix, max)) => Err(too_many(name, tables[ix], max)),
     }
 }
 
@@ -443,7 +450,11 @@ mod test {
             "switch[0].vlans",
             5000,
         );
-        // Unknown keys get the default cap; the parser refuses them anyway.
+        // Unknown keys and [[names]] get the default cap (the names all
+        // together); the parser refuses them anyway.
+        let names: String = (0..4097).map(|n| format!("[[a{n}]]\n")).collect();
+        over(&names, "a4096", 4097);
+        prescan(&names[..names.len() - "[[a4096]]\n".len()]).unwrap();
         over(&format!("bogus = [{}]", "1,".repeat(4097)), "bogus", 4097);
         prescan("[[port\n]]\n[x\n= [\n").unwrap();
     }
