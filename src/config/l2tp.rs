@@ -1,6 +1,7 @@
 //! `[l2tp]`: validation of the control-plane settings.
+use super::limits::{at_most, MAX_L2TP_ALLOW, MAX_L2TP_PEERS};
 use super::raw::RawL2tp;
-use super::{ConfigError, L2SpecCfg, L2tp};
+use super::{prefix_mask, ConfigError, L2SpecCfg, L2tp, Quoted};
 use std::net::Ipv4Addr;
 
 /// Message digest algorithm (RFC 3931 §5.4.1).
@@ -41,7 +42,7 @@ fn auth_mode(key: &str, s: &str) -> R<AuthMode> {
         "both" => Ok(AuthMode::Both),
         o => Err(ConfigError::new(
             key,
-            format!("{o:?}"),
+            Quoted(o),
             "must be \"digest\", \"challenge\" or \"both\"",
         )),
     }
@@ -68,9 +69,14 @@ fn int(key: &str, v: Option<i64>, default: i64, lo: i64, hi: i64) -> R<i64> {
     Ok(v)
 }
 
+/// True if two prefixes cover the same addresses.
+fn same_prefix((a, l): (Ipv4Addr, u8), (b, m): (Ipv4Addr, u8)) -> bool {
+    l == m && u32::from(a) & prefix_mask(l) == u32::from(b) & prefix_mask(m)
+}
+
 /// Parses `a.b.c.d/len` (or a bare address = /32).
 pub(super) fn prefix(key: &str, s: &str) -> R<(Ipv4Addr, u8)> {
-    let bad = |why: &str| ConfigError::new(key, format!("{s:?}"), why.to_string());
+    let bad = |why: &str| ConfigError::new(key, Quoted(s), why.to_string());
     let (a, l) = match s.split_once('/') {
         Some((a, l)) => (
             a,
@@ -93,23 +99,27 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
     if host_name.is_empty() || host_name.len() > 64 {
         return Err(ConfigError::new(
             "l2tp.host_name",
-            format!("{host_name:?}"),
+            Quoted(&host_name),
             "must be 1..=64 bytes",
         ));
     }
-    let router_id = match r.router_id {
-        None => None,
-        Some(s) => Some(s.parse::<Ipv4Addr>().map_err(|_| {
-            ConfigError::new("l2tp.router_id", format!("{s:?}"), "not an IPv4 address")
-        })?),
-    };
-    let allow = r
-        .allow
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-        .map(|(i, s)| prefix(&format!("l2tp.allow[{i}]"), s))
-        .collect::<R<Vec<_>>>()?;
+    let router_id = r
+        .router_id
+        .map(|s| {
+            s.parse::<Ipv4Addr>()
+                .map_err(|_| ConfigError::new("l2tp.router_id", Quoted(&s), "not an IPv4 address"))
+        })
+        .transpose()?;
+    // An allow-list: a prefix given twice is kept once.
+    let allow_raw = r.allow.unwrap_or_default();
+    at_most("l2tp.allow", &allow_raw, MAX_L2TP_ALLOW)?;
+    let mut allow: Vec<(Ipv4Addr, u8)> = Vec::with_capacity(allow_raw.len());
+    for (i, s) in allow_raw.iter().enumerate() {
+        let p = prefix(&format!("l2tp.allow[{i}]"), s)?;
+        if !allow.iter().any(|&q| same_prefix(p, q)) {
+            allow.push(p);
+        }
+    }
     let nonempty = |key: &str, s: String| -> R<String> {
         if s.is_empty() {
             Err(ConfigError::new(key, "\"\"", "must not be empty"))
@@ -118,7 +128,10 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
         }
     };
     let secret = r.secret.map(|s| nonempty("l2tp.secret", s)).transpose()?;
-    let mut peers = Vec::new();
+    at_most("l2tp.peer", &r.peer, MAX_L2TP_PEERS)?;
+    let mut peers: Vec<L2tpPeer> = Vec::new();
+    // Index in `peers` -> entry index.
+    let mut entry = Vec::new();
     for (i, p) in r.peer.into_iter().enumerate() {
         let key = |f: &str| format!("l2tp.peer[{i}].{f}");
         let pfx = p
@@ -133,12 +146,32 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
             .as_deref()
             .map(|a| auth_mode(&key("auth"), a))
             .transpose()?;
-        peers.push(L2tpPeer {
+        let peer = L2tpPeer {
             prefix,
             prefix_len,
             secret: nonempty(&key("secret"), secret)?,
             auth,
-        });
+        };
+        // The same prefix again: kept once if it says the same, else
+        // refused (which secret would win?).
+        if let Some(at) = peers
+            .iter()
+            .position(|q| same_prefix((q.prefix, q.prefix_len), (prefix, prefix_len)))
+        {
+            if peers[at] == peer {
+                continue;
+            }
+            return Err(ConfigError::new(
+                key("prefix"),
+                Quoted(&pfx),
+                format!(
+                    "same prefix as l2tp.peer[{}], with another secret or auth",
+                    entry[at]
+                ),
+            ));
+        }
+        peers.push(peer);
+        entry.push(i);
     }
     let digest = match r.digest.as_deref() {
         None | Some("md5") => Digest::Md5,
@@ -146,7 +179,7 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
         Some(o) => {
             return Err(ConfigError::new(
                 "l2tp.digest",
-                format!("{o:?}"),
+                Quoted(o),
                 "must be \"md5\" or \"sha1\"",
             ))
         }
@@ -191,7 +224,7 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
         Some(o) => {
             return Err(ConfigError::new(
                 "l2tp.l2spec",
-                format!("{o:?}"),
+                Quoted(o),
                 "must be \"none\" or \"default\"",
             ))
         }

@@ -13,6 +13,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 mod l2tp;
+pub mod limits;
 mod raw;
 mod validate;
 
@@ -24,12 +25,16 @@ pub use crate::switch::storm::StormRate;
 pub use validate::{parse_cookie, parse_mac};
 
 /// A configuration error: `{key} = {value}: {reason}`.
+///
+/// The key and the value are echoed through [`shown`], so an error about
+/// a huge value stays short.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
     /// Path of the offending key, e.g. `session[2].local_cookie`,
     /// `port[0].address`, `dataplane.burst`; empty when unknown.
     pub key: String,
-    /// The offending value as written (or a summary such as a count).
+    /// The offending value as written (or a summary such as a count),
+    /// cut to [`SHOWN_MAX`] characters.
     pub value: String,
     /// Why it is wrong.
     pub reason: String,
@@ -42,8 +47,8 @@ impl ConfigError {
         reason: impl Into<String>,
     ) -> Self {
         ConfigError {
-            key: key.into(),
-            value: value.to_string(),
+            key: shown(key.into()),
+            value: shown(value),
             reason: reason.into(),
         }
     }
@@ -52,6 +57,61 @@ impl ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} = {}: {}", self.key, self.value, self.reason)
+    }
+}
+
+/// Most characters of a key or value that an error echoes.
+pub const SHOWN_MAX: usize = 64;
+
+/// `v` as an error echoes it: whole when it has at most [`SHOWN_MAX`]
+/// characters, else its first [`SHOWN_MAX`] characters, then `… (N bytes)`
+/// with the length of all of it. `v` is formatted into a bounded buffer,
+/// so a 10 MB value costs no 10 MB copy.
+pub fn shown(v: impl fmt::Display) -> String {
+    struct Head {
+        s: String,
+        chars: usize,
+        bytes: usize,
+        cut: bool,
+    }
+    impl fmt::Write for Head {
+        fn write_str(&mut self, part: &str) -> fmt::Result {
+            self.bytes += part.len();
+            if !self.cut {
+                for c in part.chars() {
+                    if self.chars == SHOWN_MAX {
+                        self.cut = true;
+                        break;
+                    }
+                    self.s.push(c);
+                    self.chars += 1;
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut h = Head {
+        s: String::new(),
+        chars: 0,
+        bytes: 0,
+        cut: false,
+    };
+    // `Head` never fails; should `v`'s `Display` fail, what it wrote so
+    // far is shown.
+    let _ = fmt::write(&mut h, format_args!("{v}"));
+    if h.cut {
+        h.s.push_str(&format!("… ({} bytes)", h.bytes));
+    }
+    h.s
+}
+
+/// A string shown quoted and escaped (`{:?}`), without copying it first.
+#[derive(Clone, Copy)]
+pub(crate) struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
     }
 }
 
@@ -456,16 +516,36 @@ pub struct Session {
 }
 
 impl Config {
-    /// Parse and validate a TOML document.
+    /// Parse and validate a TOML document of at most
+    /// [`limits::MAX_FILE_BYTES`]. Lists are counted against their
+    /// [`limits`] before the TOML parser sees the document.
     pub fn from_toml_str(s: &str) -> Result<Config, ConfigError> {
+        if s.len() > limits::MAX_FILE_BYTES {
+            return Err(ConfigError::new(
+                "file",
+                format!("({} bytes)", s.len()),
+                limits::file_too_big(),
+            ));
+        }
+        limits::prescan(s)?;
         let raw: raw::RawConfig = toml::from_str(s).map_err(|e| validate::toml_error(s, &e))?;
         validate::validate(raw)
     }
 
-    /// Read, parse and validate a file.
+    /// Read (at most [`limits::MAX_FILE_BYTES`]), parse and validate a
+    /// file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let s = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::new("file", path.display(), e.to_string()))?;
+        use std::io::Read;
+        let err = |why: String| ConfigError::new("file", path.display(), why);
+        let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+        let mut buf = Vec::new();
+        f.take(limits::MAX_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| err(e.to_string()))?;
+        if buf.len() > limits::MAX_FILE_BYTES {
+            return Err(err(limits::file_too_big()));
+        }
+        let s = String::from_utf8(buf).map_err(|e| err(format!("not UTF-8: {e}")))?;
         Self::from_toml_str(&s)
     }
 

@@ -2,7 +2,9 @@
 //! numbers are `i64`, so that range and presence checks (done in
 //! `validate`) can name the key and the value.
 
+use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use std::fmt;
 
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
@@ -111,12 +113,56 @@ pub struct RawNeighbor {
     pub mac: Option<String>,
 }
 
-/// An ethertype given as a name/hex string or as a number.
-#[derive(Deserialize, Debug, Clone)]
-#[serde(untagged)]
+/// A value given as a number or as a string (an ethertype, a VLAN range,
+/// a VC ID, an MSS). Deserialized by hand rather than `untagged`, so a
+/// wrong type is reported as "invalid type: .., expected an integer or a
+/// string" instead of "data did not match any variant".
+#[derive(Debug, Clone)]
 pub enum StrOrInt {
     Int(i64),
     Str(String),
+}
+
+/// As written: a number, or a string quoted.
+impl fmt::Display for StrOrInt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StrOrInt::Int(n) => write!(f, "{n}"),
+            StrOrInt::Str(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StrOrInt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StrOrInt;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or a string")
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StrOrInt, E> {
+                Ok(StrOrInt::Int(v))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StrOrInt, E> {
+                i64::try_from(v)
+                    .map(StrOrInt::Int)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StrOrInt, E> {
+                Ok(StrOrInt::Str(v.to_owned()))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<StrOrInt, E> {
+                Ok(StrOrInt::Str(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize, Default, Debug)]

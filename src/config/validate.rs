@@ -1,11 +1,15 @@
 //! Validation of the raw structs into the typed [`Config`].
 
+use super::limits::{
+    at_most, MAX_DENY, MAX_EAL_ARGS, MAX_ETHERTYPES, MAX_NEIGHBORS, MAX_PORTS, MAX_STATIC_MACS,
+    MAX_VC_IDS, MAX_VC_IDS_TOTAL, MAX_VLAN_ENTRIES,
+};
 use super::raw::{RawConfig, RawPort, RawSession, RawStaticMac, RawSwitch, StrOrInt};
 use super::{
-    prefix_mask, Config, ConfigError, Control, Dataplane, Encap, L2SpecCfg, L2tp, MssClamp,
-    MtuPolicy, Neighbor, Port, Session, StaticMac, Switch, VlanMode,
+    prefix_mask, shown, Config, ConfigError, Control, Dataplane, Encap, L2SpecCfg, L2tp, MssClamp,
+    MtuPolicy, Neighbor, Port, Quoted, Session, StaticMac, Switch, VlanMode, SHOWN_MAX,
 };
-use crate::switch::filter::{parse_ethertype, DEFAULT_ETHERTYPES, MAX_ETHERTYPES};
+use crate::switch::filter::{parse_ethertype, DEFAULT_ETHERTYPES};
 use crate::wire::l2tp::VcId;
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -15,36 +19,78 @@ type R<T> = Result<T, ConfigError>;
 
 /// Turn a toml/serde error into a [`ConfigError`]: the key is guessed from
 /// the error's position in the source, the reason carries line and column.
+/// A TOML date/time where another type was expected reaches serde as a
+/// map; the message says "date/time" instead. Values the message quotes
+/// are cut as [`shown`] cuts them.
 pub(super) fn toml_error(src: &str, e: &toml::de::Error) -> ConfigError {
-    let msg = e
-        .message()
-        .trim()
-        .lines()
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join("; ");
+    let mut msg = cap_quoted(
+        &e.message()
+            .trim()
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+    .replace("expected i64", "expected an integer");
     let Some(span) = e.span() else {
         return ConfigError::new("", "", msg);
     };
     let start = span.start.min(src.len());
     let end = span.end.clamp(start, src.len());
     let (line, col) = line_col(src, start);
-    let mut value: String = src
+    let value = src
         .get(start..end)
         .unwrap_or("")
         .lines()
         .next()
         .unwrap_or("")
-        .trim()
-        .to_string();
-    if value.chars().count() > 60 {
-        value = value.chars().take(57).collect::<String>() + "...";
+        .trim();
+    if msg.contains("invalid type: map") && value.parse::<toml::value::Datetime>().is_ok() {
+        msg = msg.replacen("invalid type: map", "invalid type: date/time", 1);
     }
     ConfigError::new(
         key_at(src, start),
         value,
         format!("line {line}, column {col}: {msg}"),
     )
+}
+
+/// `msg` with each `"..."` (escaped as `{:?}` escapes) and `` `...` ``
+/// longer than [`SHOWN_MAX`] characters cut by [`shown`]: serde quotes
+/// a whole wrong string value or unknown key.
+fn cap_quoted(msg: &str) -> String {
+    let mut out = String::new();
+    let mut rest = msg;
+    while let Some(open) = rest.find(['"', '`']) {
+        let q = rest.as_bytes()[open];
+        out.push_str(&rest[..open]);
+        let body = &rest[open + 1..];
+        let mut end = None;
+        let mut esc = false;
+        for (k, c) in body.char_indices() {
+            match c {
+                '\\' if q == b'"' && !esc => esc = true,
+                c if c == char::from(q) && !esc => {
+                    end = Some(k);
+                    break;
+                }
+                _ => esc = false,
+            }
+        }
+        let Some(end) = end else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let seg = &rest[open..open + end + 2];
+        if body[..end].chars().count() > SHOWN_MAX {
+            out.push_str(&shown(seg));
+        } else {
+            out.push_str(seg);
+        }
+        rest = &rest[open + end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn line_col(src: &str, off: usize) -> (usize, usize) {
@@ -152,8 +198,8 @@ fn name(key: String, v: Option<String>, seen: &mut HashSet<String>) -> R<String>
     Ok(v)
 }
 
-fn quote(s: &str) -> String {
-    format!("{s:?}")
+fn quote(s: &str) -> Quoted<'_> {
+    Quoted(s)
 }
 
 fn required<T>(key: &str, v: Option<T>) -> R<T> {
@@ -211,6 +257,33 @@ fn unicast_mac(key: &str, s: &str) -> R<[u8; 6]> {
         ));
     }
     Ok(m)
+}
+
+/// Why `ip`, inside `net/len`, cannot be a host there: it is the network
+/// or the broadcast address of the prefix. Prefixes of /31 (RFC 3021) and
+/// /32 have neither.
+fn not_a_host(ip: Ipv4Addr, net: Ipv4Addr, len: u8) -> Option<String> {
+    if len >= 31 {
+        return None;
+    }
+    let m = prefix_mask(len);
+    let netaddr = u32::from(net) & m;
+    if u32::from(ip) & m != netaddr {
+        return None;
+    }
+    let pfx = format!("{}/{len}", Ipv4Addr::from(netaddr));
+    match u32::from(ip) & !m {
+        0 => Some(format!("is the network address of {pfx}, not a host")),
+        h if h == !m => Some(format!("is the broadcast address of {pfx}, not a host")),
+        _ => None,
+    }
+}
+
+fn fmt_mac(m: [u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
 }
 
 pub(super) fn port_for(ports: &[Port], peer: Ipv4Addr) -> Option<usize> {
@@ -331,6 +404,9 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
             "must be a unicast address",
         ));
     }
+    if let Some(why) = not_a_host(address, address, prefix_len) {
+        return Err(ConfigError::new(k("address"), quote(&astr), why));
+    }
     let gateway = match r.gateway {
         None => None,
         Some(g) => {
@@ -340,7 +416,7 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
                 return Err(ConfigError::new(
                     k("gateway"),
                     quote(&g),
-                    format!("not inside the port prefix {astr}"),
+                    format!("not inside the port prefix {address}/{prefix_len}"),
                 ));
             }
             if gw == address {
@@ -349,6 +425,9 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
                     quote(&g),
                     "must differ from the port address",
                 ));
+            }
+            if let Some(why) = not_a_host(gw, address, prefix_len) {
+                return Err(ConfigError::new(k("gateway"), quote(&g), why));
             }
             Some(gw)
         }
@@ -385,48 +464,79 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
     })
 }
 
-/// `switch[i].vlans`: VLAN ids or ranges ("100-200"), 1..=4094.
+/// The VLAN ids 0..=4095 as a bitset: what a `vlans` list expands into,
+/// whatever its ranges.
+struct VlanSet([u64; 64]);
+
+impl VlanSet {
+    /// Adds `lo..=hi` (both at most 4095), a word at a time.
+    fn insert(&mut self, lo: u16, hi: u16) {
+        let (lo, hi) = (usize::from(lo), usize::from(hi));
+        for w in lo / 64..=hi / 64 {
+            let first = if w == lo / 64 { lo % 64 } else { 0 };
+            let last = if w == hi / 64 { hi % 64 } else { 63 };
+            self.0[w] |= (u64::MAX >> (63 - (last - first))) << first;
+        }
+    }
+
+    /// The ids in the set, ascending.
+    fn to_vec(&self) -> Vec<u16> {
+        (0..4096u16)
+            .filter(|&v| self.0[usize::from(v / 64)] >> (v % 64) & 1 == 1)
+            .collect()
+    }
+}
+
+/// `switch[i].vlans`: VLAN ids or ranges ("100-200"), 1..=4094, at most
+/// [`MAX_VLAN_ENTRIES`] entries; overlaps and repeats merge.
 fn vlan_list(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
-    let mut out = Vec::new();
-    for (j, x) in v.unwrap_or_default().into_iter().enumerate() {
-        let key = format!("switch[{i}].vlans[{j}]");
-        let bad = |shown: String| {
+    let list = v.unwrap_or_default();
+    at_most(format!("switch[{i}].vlans"), &list, MAX_VLAN_ENTRIES)?;
+    let mut set = VlanSet([0; 64]);
+    for (j, x) in list.iter().enumerate() {
+        let bad = |shown: &dyn std::fmt::Display| {
             ConfigError::new(
-                key.clone(),
+                format!("switch[{i}].vlans[{j}]"),
                 shown,
                 "must be a VLAN id 1..=4094 or a range like \"100-200\"",
             )
         };
         let (lo, hi) = match x {
-            StrOrInt::Int(n) => (n, n),
+            StrOrInt::Int(n) => (*n, *n),
             StrOrInt::Str(s) => {
-                let parse = |t: &str| t.trim().parse::<i64>().map_err(|_| bad(quote(&s)));
+                let parse = |t: &str| t.trim().parse::<i64>().map_err(|_| bad(&quote(s)));
                 match s.split_once('-') {
                     Some((a, b)) => (parse(a)?, parse(b)?),
                     None => {
-                        let n = parse(&s)?;
+                        let n = parse(s)?;
                         (n, n)
                     }
                 }
             }
         };
         if !(1..=4094).contains(&lo) || !(1..=4094).contains(&hi) || lo > hi {
-            return Err(bad(format!("{lo}-{hi}")));
+            return Err(bad(&format_args!("{lo}-{hi}")));
         }
-        out.extend((lo..=hi).map(|v| v as u16));
+        set.insert(lo as u16, hi as u16);
     }
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
+    Ok(set.to_vec())
 }
 
 /// `switch[i].vc_ids`: VC IDs as numbers (or decimal strings), `0x`-hex
-/// Remote End IDs, or other text (its bytes), unique across switches.
+/// Remote End IDs, or other text (its bytes), at most [`MAX_VC_IDS`].
 /// Kept in the canonical form of [`VcId`] (`wire::l2tp::vcid`: ASCII
-/// decimal and 4-byte binary Remote End IDs are the same VC ID).
-fn vc_ids(i: usize, v: Option<Vec<StrOrInt>>, seen: &mut HashSet<String>) -> R<Vec<String>> {
+/// decimal and 4-byte binary Remote End IDs are the same VC ID). A VC ID
+/// given twice in one switch is kept once; one in two switches is an
+/// error. `owner` maps each VC ID seen so far to its switch.
+fn vc_ids(
+    i: usize,
+    v: Option<Vec<StrOrInt>>,
+    owner: &mut HashMap<String, usize>,
+) -> R<Vec<String>> {
+    let list = v.unwrap_or_default();
+    at_most(format!("switch[{i}].vc_ids"), &list, MAX_VC_IDS)?;
     let mut out = Vec::new();
-    for (j, x) in v.unwrap_or_default().into_iter().enumerate() {
+    for (j, x) in list.into_iter().enumerate() {
         let key = format!("switch[{i}].vc_ids[{j}]");
         let s = match x {
             StrOrInt::Int(n) if (0..=i64::from(u32::MAX)).contains(&n) => n.to_string(),
@@ -437,13 +547,25 @@ fn vc_ids(i: usize, v: Option<Vec<StrOrInt>>, seen: &mut HashSet<String>) -> R<V
             Ok(v) => v.to_string(),
             Err(why) => return Err(ConfigError::new(key, quote(&s), why)),
         };
-        if !seen.insert(s.clone()) {
+        match owner.get(&s) {
+            Some(&o) if o == i => continue,
+            Some(&o) => {
+                return Err(ConfigError::new(
+                    key,
+                    quote(&s),
+                    format!("VC ID already used by switch[{o}]"),
+                ))
+            }
+            None => {}
+        }
+        if owner.len() == MAX_VC_IDS_TOTAL {
             return Err(ConfigError::new(
                 key,
                 quote(&s),
-                "VC ID already used by another switch",
+                format!("more than {MAX_VC_IDS_TOTAL} VC IDs in all switches"),
             ));
         }
+        owner.insert(s.clone(), i);
         out.push(s);
     }
     Ok(out)
@@ -472,7 +594,7 @@ fn mss_clamp(key: &str, v: Option<StrOrInt>) -> R<MssClamp> {
             "auto" => Ok(MssClamp::Auto),
             "off" => Ok(MssClamp::Off),
             t => match t.parse::<i64>() {
-                Ok(n) => range(n, quote(&s)),
+                Ok(n) => range(n, quote(&s).to_string()),
                 Err(_) => Err(ConfigError::new(
                     key,
                     quote(&s),
@@ -548,25 +670,22 @@ fn switch(i: usize, s: RawSwitch, names: &mut HashSet<String>) -> R<Switch> {
     })
 }
 
-/// Resolve `switch[i].static_macs` against the sessions.
+/// Resolve `switch[i].static_macs` against the sessions. A MAC given
+/// twice for one session is kept once; for two sessions, an error.
 fn static_macs(
     i: usize,
     list: Vec<RawStaticMac>,
     switches: &[Switch],
     sessions: &[Session],
 ) -> R<Vec<StaticMac>> {
+    at_most(format!("switch[{i}].static_macs"), &list, MAX_STATIC_MACS)?;
     let mut out: Vec<StaticMac> = Vec::with_capacity(list.len());
+    // MAC -> (entry index, index in `out`).
+    let mut seen: HashMap<[u8; 6], (usize, usize)> = HashMap::with_capacity(list.len());
     for (j, e) in list.into_iter().enumerate() {
         let k = |x: &str| format!("switch[{i}].static_macs[{j}].{x}");
         let mstr = required(&k("mac"), e.mac)?;
         let mac = unicast_mac(&k("mac"), &mstr)?;
-        if let Some(o) = out.iter().position(|m| m.mac == mac) {
-            return Err(ConfigError::new(
-                k("mac"),
-                quote(&mstr),
-                format!("already given in switch[{i}].static_macs[{o}]"),
-            ));
-        }
         let sn = required(&k("session"), e.session)?;
         let Some(session) = sessions.iter().position(|s| s.name == sn) else {
             return Err(ConfigError::new(
@@ -585,6 +704,20 @@ fn static_macs(
                 ),
             ));
         }
+        if let Some(&(o, at)) = seen.get(&mac) {
+            if out[at].session == session {
+                continue;
+            }
+            return Err(ConfigError::new(
+                k("mac"),
+                quote(&mstr),
+                format!(
+                    "already given for session {:?} in switch[{i}].static_macs[{o}]",
+                    sessions[out[at].session].name
+                ),
+            ));
+        }
+        seen.insert(mac, (j, out.len()));
         out.push(StaticMac { mac, session });
     }
     Ok(out)
@@ -602,30 +735,25 @@ fn ethertypes(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
 fn deny_list(i: usize, v: Option<Vec<StrOrInt>>) -> R<Vec<u16>> {
     match v {
         None => Ok(Vec::new()),
-        Some(list) => ethertype_list(
-            &format!("switch[{i}].deny"),
-            list,
-            crate::switch::filter::MAX_DENY,
-        ),
+        Some(list) => ethertype_list(&format!("switch[{i}].deny"), list, MAX_DENY),
     }
 }
 
+/// At most `max` entries as written; repeats merge.
 fn ethertype_list(key: &str, list: Vec<StrOrInt>, max: usize) -> R<Vec<u16>> {
+    at_most(key, &list, max)?;
     let mut out: Vec<u16> = Vec::with_capacity(list.len());
     for (j, e) in list.iter().enumerate() {
-        let (t, shown) = match e {
-            StrOrInt::Str(s) => (parse_ethertype(s), quote(s)),
-            StrOrInt::Int(n) => (
-                u16::try_from(*n)
-                    .ok()
-                    .and_then(|n| parse_ethertype(&n.to_string())),
-                n.to_string(),
-            ),
+        let t = match e {
+            StrOrInt::Str(s) => parse_ethertype(s),
+            StrOrInt::Int(n) => u16::try_from(*n)
+                .ok()
+                .and_then(|n| parse_ethertype(&n.to_string())),
         };
         let Some(t) = t else {
             return Err(ConfigError::new(
                 format!("{key}[{j}]"),
-                shown,
+                e,
                 "unknown ethertype: use a name (ipv4, arp, ipv6, vlan, qinq, lldp, mpls, \
                  pppoe-discovery, pppoe-session, llc/netbeui, lacp, pause, 8021x, cdp, any, \
                  ...), hex 0x0600..0xffff or decimal",
@@ -634,13 +762,6 @@ fn ethertype_list(key: &str, list: Vec<StrOrInt>, max: usize) -> R<Vec<u16>> {
         if !out.contains(&t) {
             out.push(t);
         }
-    }
-    if out.len() > max {
-        return Err(ConfigError::new(
-            key,
-            format!("{} entries", out.len()),
-            format!("at most {max} entries"),
-        ));
     }
     Ok(out)
 }
@@ -805,6 +926,7 @@ fn session(
 
 pub(super) fn validate(r: RawConfig) -> R<Config> {
     let eal_args = r.eal.args.unwrap_or_default();
+    at_most("eal.args", &eal_args, MAX_EAL_ARGS)?;
     let dataplane = dataplane(r.dataplane)?;
     let control = match r.control.socket {
         None => Control::default(),
@@ -828,6 +950,7 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
             "at least one [[port]] is required",
         ));
     }
+    at_most("port", &r.port, MAX_PORTS)?;
     let mut names = HashSet::new();
     let ports = r
         .port
@@ -845,7 +968,10 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         }
     }
 
-    let mut neighbors = Vec::with_capacity(r.neighbor.len());
+    at_most("neighbor", &r.neighbor, MAX_NEIGHBORS)?;
+    let mut neighbors: Vec<Neighbor> = Vec::with_capacity(r.neighbor.len());
+    // (port, address) -> (entry index, index in `neighbors`).
+    let mut seen: HashMap<(usize, Ipv4Addr), (usize, usize)> = HashMap::new();
     for (i, n) in r.neighbor.into_iter().enumerate() {
         let k = |s: &str| format!("neighbor[{i}].{s}");
         let pn = required(&k("port"), n.port)?;
@@ -856,17 +982,39 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         let astr = required(&k("address"), n.address)?;
         let address = ipv4(&k("address"), &astr)?;
         let p = &ports[port];
-        if !p.contains(address) || address == p.address {
+        let not_host = not_a_host(address, p.address, p.prefix_len);
+        if !p.contains(address) || address == p.address || not_host.is_some() {
             return Err(ConfigError::new(
                 k("address"),
                 quote(&astr),
                 format!(
-                    "must be another host inside port {:?}'s prefix {}/{}",
-                    p.name, p.address, p.prefix_len
+                    "must be another host inside port {:?}'s prefix {}/{}{}",
+                    p.name,
+                    p.address,
+                    p.prefix_len,
+                    not_host.map_or(String::new(), |w| format!(" (it {w})"))
                 ),
             ));
         }
-        let mac = unicast_mac(&k("mac"), &required(&k("mac"), n.mac)?)?;
+        let mstr = required(&k("mac"), n.mac)?;
+        let mac = unicast_mac(&k("mac"), &mstr)?;
+        // The same entry again is kept once; another MAC is a conflict.
+        if let Some(&(o, at)) = seen.get(&(port, address)) {
+            let other = neighbors[at].mac;
+            if other == mac {
+                continue;
+            }
+            return Err(ConfigError::new(
+                k("mac"),
+                quote(&mstr),
+                format!(
+                    "neighbor[{o}] already gives {address} on port {:?} the MAC {}",
+                    p.name,
+                    fmt_mac(other)
+                ),
+            ));
+        }
+        seen.insert((port, address), (i, neighbors.len()));
         neighbors.push(Neighbor { port, address, mac });
     }
 
@@ -882,7 +1030,7 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
     }
     let mut names = HashSet::new();
     let mut switches = Vec::with_capacity(r.switch.len());
-    let mut seen_vc = HashSet::new();
+    let mut seen_vc = HashMap::new();
     let mut raw_static = Vec::with_capacity(r.switch.len());
     for (i, mut s) in r.switch.into_iter().enumerate() {
         raw_static.push(s.static_macs.take().unwrap_or_default());
@@ -932,8 +1080,21 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         .map(|(i, s)| session(i, s, &cx, &mut names, &mut ids))
         .collect::<R<Vec<_>>>()?;
 
+    // Every worker's MAC table holds the static MACs of all switches.
+    let mut total = 0;
     for (i, list) in raw_static.into_iter().enumerate() {
         let macs = static_macs(i, list, &switches, &sessions)?;
+        total += macs.len();
+        if total > dataplane.mac_table_size {
+            return Err(ConfigError::new(
+                format!("switch[{i}].static_macs"),
+                format!("{total} static MACs in switch[0..={i}]"),
+                format!(
+                    "more than dataplane.mac_table_size = {}",
+                    dataplane.mac_table_size
+                ),
+            ));
+        }
         switches[i].static_macs = macs;
     }
     for (i, sw) in switches.iter().enumerate() {
@@ -1663,5 +1824,409 @@ address = "10.0.0.1/24"
         }
         let e = Config::load(&dir.join("does-not-exist.toml")).unwrap_err();
         assert_eq!(e.key, "file");
+    }
+
+    // --- Limits: every list is counted before anything is expanded. ---
+
+    /// `n` copies of `item`, comma-separated.
+    fn many(n: usize, item: &str) -> String {
+        vec![item; n].join(", ")
+    }
+
+    #[test]
+    fn huge_vlans_refused_quickly() {
+        // The issue's case: 3 MB of "1-4094" took 2.8 GB and 13 s.
+        let doc = format!(
+            "{SW2}vlan_mode = \"vlan-aware\"\nvlans = [{}]\n",
+            many(330_000, "\"1-4094\"")
+        );
+        assert!(doc.len() > 3_000_000);
+        let t = std::time::Instant::now();
+        let e = err(&doc, "switch[1].vlans");
+        let took = t.elapsed();
+        assert_eq!(e.value, "330000 entries");
+        assert_eq!(e.reason, "at most 4094 entries");
+        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
+        // The limit itself: 4094 full ranges expand into one bitset.
+        let t = std::time::Instant::now();
+        let c = cfg(&format!(
+            "{SW2}vlan_mode = \"vlan-aware\"\nvlans = [{}]\n",
+            many(4094, "\"1-4094\"")
+        ))
+        .unwrap();
+        let took = t.elapsed();
+        assert_eq!(c.switches[1].vlans, (1..=4094).collect::<Vec<u16>>());
+        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
+        // Written so the prescan cannot tell (an inline array of tables),
+        // validation still counts before expanding.
+        let doc = format!(
+            "switch = [{{ name = \"s2\", vlan_mode = \"vlan-aware\", vlans = [{}] }}]\n",
+            many(4095, "\"1-4094\"")
+        );
+        let e = err_full(
+            &format!("{doc}{}", port_doc("192.0.2.1/24", "")),
+            "switch[0].vlans",
+        );
+        assert_eq!(e.value, "4095 entries");
+    }
+
+    #[test]
+    fn vlans_merge() {
+        let c = cfg(&format!(
+            "{SW2}vlan_mode = \"vlan-aware\"\nvlans = [10, \"5-12\", 10, \"12-12\", \"63-65\", \
+             4094, \"4000-4094\"]\n"
+        ))
+        .unwrap();
+        let want: Vec<u16> = (5..=12).chain(63..=65).chain(4000..=4094).collect();
+        assert_eq!(c.switches[1].vlans, want);
+        let e = err(
+            &format!("{SW2}vlan_mode = \"vlan-aware\"\nvlans = [1, \"0-5\"]\n"),
+            "switch[1].vlans[1]",
+        );
+        assert_eq!(e.value, "0-5");
+        let e = err(
+            &format!("{SW2}vlan_mode = \"vlan-aware\"\nvlans = [\"1-x\"]\n"),
+            "switch[1].vlans[0]",
+        );
+        assert_eq!(e.value, "\"1-x\"");
+    }
+
+    #[test]
+    fn every_list_has_a_limit() {
+        let sw = |line: &str| format!("{SW2}{line}\n");
+        for (doc, key, n) in [
+            (
+                format!("[eal]\nargs = [{}]\n", many(129, "\"-v\"")),
+                "eal.args",
+                129,
+            ),
+            (
+                format!("[l2tp]\nallow = [{}]\n", many(1025, "\"10.0.0.1\"")),
+                "l2tp.allow",
+                1025,
+            ),
+            (
+                "[[l2tp.peer]]\nprefix = \"10.0.0.0/8\"\nsecret = \"s\"\n".repeat(1025),
+                "l2tp.peer",
+                1025,
+            ),
+            (
+                "[[neighbor]]\nport = \"wan0\"\naddress = \"192.0.2.9\"\nmac = \"02:00:00:00:00:09\"\n"
+                    .repeat(4097),
+                "neighbor",
+                4097,
+            ),
+            (
+                "[[port]]\nname = \"p\"\ndevice = \"net_null0\"\naddress = \"10.0.0.1/8\"\n"
+                    .repeat(32),
+                "port",
+                33,
+            ),
+            (
+                sw(&format!("ethertypes = [{}]", many(33, "\"ipv4\""))),
+                "switch[1].ethertypes",
+                33,
+            ),
+            (
+                sw(&format!("deny = [{}]", many(17, "\"cdp\""))),
+                "switch[1].deny",
+                17,
+            ),
+            (
+                sw(&format!("vc_ids = [{}]", many(4097, "\"7\""))),
+                "switch[1].vc_ids",
+                4097,
+            ),
+            (
+                sw(&format!(
+                    "static_macs = [{}]",
+                    many(4097, "{ mac = \"02:00:00:00:00:01\", session = \"siteA\" }")
+                )),
+                "switch[1].static_macs",
+                4097,
+            ),
+            ("[[switch]]\n".repeat(65535), "switch", 65536),
+            ("[[session]]\n".repeat(65536), "session", 65536),
+        ] {
+            let e = err(&doc, key);
+            assert_eq!(e.value, format!("{n} entries"), "{e}");
+            assert!(e.reason.starts_with("at most "), "{e}");
+        }
+        // Repeated ethertypes merge, but count as written.
+        let c = cfg(&sw(&format!("ethertypes = [{}]", many(32, "\"ipv4\"")))).unwrap();
+        assert_eq!(c.switches[1].ethertypes, vec![0x0800]);
+        // Static MACs of all switches fit every worker's MAC table.
+        let doc = format!(
+            "[dataplane]\nmac_table_size = 16\n{S}{SW2}static_macs = [{}]\n",
+            (0..17)
+                .map(|i| format!("{{ mac = \"02:00:00:00:00:{i:02x}\", session = \"siteA\" }}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let doc = doc.replace("switch = \"cust100\"", "switch = \"s2\"");
+        let e = err(&doc, "switch[1].static_macs");
+        assert!(e.reason.contains("mac_table_size = 16"), "{e}");
+    }
+
+    #[test]
+    fn vc_ids_total() {
+        let mut owner: HashMap<String, usize> =
+            (0..MAX_VC_IDS_TOTAL).map(|n| (n.to_string(), 0)).collect();
+        let e = vc_ids(
+            1,
+            Some(vec![StrOrInt::Int(1), StrOrInt::Int(-1)]),
+            &mut owner,
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "switch[1].vc_ids[0]");
+        assert!(e.reason.contains("switch[0]"), "{e}");
+        let e = vc_ids(1, Some(vec![StrOrInt::Str("x".into())]), &mut owner).unwrap_err();
+        assert_eq!(e.key, "switch[1].vc_ids[0]");
+        assert!(e.reason.contains("65535 VC IDs"), "{e}");
+    }
+
+    #[test]
+    fn file_size_capped() {
+        let big = "#".repeat(super::super::limits::MAX_FILE_BYTES + 1);
+        let e = Config::from_toml_str(&big).unwrap_err();
+        assert_eq!(e.key, "file");
+        assert!(e.reason.contains("16 MiB"), "{e}");
+        let path = std::env::temp_dir().join(format!("las-cfg-big-{}.toml", std::process::id()));
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(64 << 20).unwrap();
+        let e = Config::load(&path).unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            (e.key.as_str(), e.value.as_str()),
+            ("file", &*path.display().to_string())
+        );
+        assert!(e.reason.contains("16 MiB"), "{e}");
+    }
+
+    // --- Repeated entries: the same thing again merges, a conflict is refused. ---
+
+    #[test]
+    fn repeated_entries() {
+        // VC IDs: 100, "100" and 4 bytes of 100 are one VC ID.
+        let c = cfg(&format!(
+            "{SW2}vc_ids = [100, \"100\", \"0x00000064\", \"x\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.switches[1].vc_ids, vec!["100".to_string(), "0x78".into()]);
+        let e = err(
+            &format!("{SW2}vc_ids = [100]\n[[switch]]\nname = \"s3\"\nvc_ids = [\"100\"]\n"),
+            "switch[2].vc_ids[0]",
+        );
+        assert!(e.reason.contains("switch[1]"), "{e}");
+        // Neighbours.
+        let n = |ip: &str, mac: &str| {
+            format!("[[neighbor]]\nport = \"wan0\"\naddress = \"{ip}\"\nmac = \"{mac}\"\n")
+        };
+        let c = cfg(&format!(
+            "{}{}",
+            n("192.0.2.10", "02:00:00:00:00:0a"),
+            n("192.0.2.10", "02:00:00:00:00:0A")
+        ))
+        .unwrap();
+        assert_eq!(c.neighbors.len(), 1);
+        // Static MACs: the same MAC for the same session again.
+        let doc = BASE.replace(
+            "name = \"cust100\"\n",
+            "name = \"cust100\"\nstatic_macs = [{ mac = \"02:00:00:00:00:01\", session = \"siteA\" }, \
+             { mac = \"02:00:00:00:00:01\", session = \"siteA\" }]\n",
+        ) + S;
+        let c = Config::from_toml_str(&doc).unwrap();
+        assert_eq!(c.switches[0].static_macs.len(), 1);
+        // l2tp allow-list: one prefix written twice.
+        let c = cfg(
+            "[l2tp]\nallow = [\"10.0.0.0/8\", \"10.1.2.3/8\", \"192.0.2.7\", \"192.0.2.7/32\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.l2tp.allow.len(), 2);
+        // [[l2tp.peer]]: the same block again is kept once; another secret
+        // for the same prefix is refused.
+        let peer = |pfx: &str, secret: &str| {
+            format!("[[l2tp.peer]]\nprefix = \"{pfx}\"\nsecret = \"{secret}\"\n")
+        };
+        let c = cfg(&format!(
+            "{}{}",
+            peer("10.0.0.0/8", "a"),
+            peer("10.0.0.0/8", "a")
+        ))
+        .unwrap();
+        assert_eq!(c.l2tp.peers.len(), 1);
+        let e = err(
+            &format!(
+                "{}{}{}",
+                peer("10.0.0.0/8", "a"),
+                peer("10.1.0.0/16", "b"),
+                peer("10.9.9.9/8", "c")
+            ),
+            "l2tp.peer[2].prefix",
+        );
+        assert!(e.reason.contains("l2tp.peer[0]"), "{e}");
+    }
+
+    #[test]
+    fn conflicting_neighbors() {
+        let n = |port: &str, ip: &str, mac: &str| {
+            format!("[[neighbor]]\nport = \"{port}\"\naddress = \"{ip}\"\nmac = \"{mac}\"\n")
+        };
+        let e = err(
+            &format!(
+                "{}{}{}",
+                n("wan0", "192.0.2.10", "02:00:00:00:00:0a"),
+                n("wan0", "192.0.2.11", "02:00:00:00:00:0b"),
+                n("wan0", "192.0.2.10", "02:00:00:00:00:0c")
+            ),
+            "neighbor[2].mac",
+        );
+        assert_eq!(e.value, "\"02:00:00:00:00:0c\"");
+        assert!(
+            e.reason.contains("neighbor[0]") && e.reason.contains("02:00:00:00:00:0a"),
+            "{e}"
+        );
+        // The same address behind another port is another neighbour.
+        let lan = "[[port]]\nname = \"lan\"\ndevice = \"net_null0\"\naddress = \"192.0.2.2/24\"\n";
+        let c = cfg(&format!(
+            "{lan}{}{}",
+            n("wan0", "192.0.2.10", "02:00:00:00:00:0a"),
+            n("lan", "192.0.2.10", "02:00:00:00:00:0b")
+        ))
+        .unwrap();
+        assert_eq!(c.neighbors.len(), 2);
+    }
+
+    #[test]
+    fn network_and_broadcast_addresses() {
+        for (addr, why) in [
+            ("192.0.2.0/24", "network address of 192.0.2.0/24"),
+            ("192.0.2.255/24", "broadcast address of 192.0.2.0/24"),
+            ("10.255.255.255/8", "broadcast address of 10.0.0.0/8"),
+            ("10.0.0.0/8", "network address of 10.0.0.0/8"),
+            ("192.0.2.4/30", "network address of 192.0.2.4/30"),
+            ("192.0.2.7/30", "broadcast address of 192.0.2.4/30"),
+        ] {
+            let e = err_full(&port_doc(addr, ""), "port[0].address");
+            assert_eq!(e.value, format!("{addr:?}"));
+            assert!(e.reason.contains(why), "{e}");
+        }
+        // /31 (RFC 3021) and /32 have no network or broadcast address.
+        for addr in [
+            "192.0.2.0/31",
+            "192.0.2.1/31",
+            "192.0.2.0/32",
+            "192.0.2.5/30",
+        ] {
+            Config::from_toml_str(&port_doc(addr, "")).unwrap();
+        }
+        let e = err_full(
+            &port_doc("192.0.2.1/24", "gateway = \"192.0.2.255\"\n"),
+            "port[0].gateway",
+        );
+        assert!(e.reason.contains("broadcast"), "{e}");
+        err_full(
+            &port_doc("192.0.2.1/24", "gateway = \"192.0.2.0\"\n"),
+            "port[0].gateway",
+        );
+        let e = err(
+            "[[neighbor]]\nport = \"wan0\"\naddress = \"192.0.2.255\"\nmac = \"02:00:00:00:00:0a\"\n",
+            "neighbor[0].address",
+        );
+        assert!(e.reason.contains("broadcast"), "{e}");
+    }
+
+    // --- Errors echo at most SHOWN_MAX characters of a value. ---
+
+    #[test]
+    fn echoed_values_capped() {
+        let long = "a".repeat(10_000_000);
+        let e = err(
+            &format!("[l2tp]\nhost_name = \"{long}\"\n"),
+            "l2tp.host_name",
+        );
+        assert_eq!(
+            e.value,
+            format!("\"{}… (10000002 bytes)", &long[..SHOWN_MAX - 1])
+        );
+        assert!(e.to_string().len() < 200, "{e}");
+        // A wrong type: serde quotes the whole string in its message.
+        let e = err_full(
+            &port_doc("192.0.2.1/24", &format!("mtu = \"{}\"\n", &long[..300])),
+            "port[0].mtu",
+        );
+        assert!(e.value.ends_with("… (302 bytes)"), "{e}");
+        assert!(
+            e.reason.contains("… (302 bytes), expected an integer"),
+            "{e}"
+        );
+        assert!(e.to_string().len() < 300, "{e}");
+        // An unknown key: serde quotes it too, and it is the key.
+        let e = Config::from_toml_str(&format!("{} = 1\n", &long[..1000])).unwrap_err();
+        assert!(e.key.ends_with("… (1000 bytes)"), "{e}");
+        assert!(e.to_string().len() < 400, "{e}");
+        // Any value an error names, e.g. a device.
+        let e = err_full(
+            &port_doc("192.0.2.1/24", "").replace("net_null0", &long[..100]),
+            "port[0].device",
+        );
+        assert_eq!(
+            e.value.chars().count(),
+            SHOWN_MAX + "… (102 bytes)".chars().count()
+        );
+    }
+
+    #[test]
+    fn shown_cuts_long_values() {
+        assert_eq!(shown("abc"), "abc");
+        let exact = "é".repeat(SHOWN_MAX);
+        assert_eq!(shown(&exact), exact);
+        let over = "é".repeat(SHOWN_MAX + 1);
+        assert_eq!(
+            shown(&over),
+            format!("{}… ({} bytes)", "é".repeat(SHOWN_MAX), 2 * (SHOWN_MAX + 1))
+        );
+        assert_eq!(
+            cap_quoted(&format!("x \"{}\" y `z`", "b".repeat(70))),
+            format!("x \"{}… (72 bytes) y `z`", "b".repeat(SHOWN_MAX - 1))
+        );
+        assert_eq!(cap_quoted("a \"b\\\"c\" d"), "a \"b\\\"c\" d");
+        assert_eq!(cap_quoted("open \"end"), "open \"end");
+    }
+
+    // --- A TOML date/time where a number or string was expected. ---
+
+    #[test]
+    fn datetime_named() {
+        for (line, key, expected) in [
+            ("aging = 1979-05-27", "aging", "expected an integer"),
+            (
+                "mss_clamp = 1979-05-27T07:32:00Z",
+                "mss_clamp",
+                "expected an integer or a string",
+            ),
+            ("vlan_mode = 07:32:00", "vlan_mode", "expected a string"),
+            (
+                "vc_ids = [1, 1979-05-27 07:32:00]",
+                "vc_ids",
+                "expected an integer or a string",
+            ),
+        ] {
+            let e = err(&format!("{SW2}{line}\n"), &format!("switch[1].{key}"));
+            assert!(
+                e.reason
+                    .contains(&format!("invalid type: date/time, {expected}")),
+                "{e}"
+            );
+            assert!(!e.reason.contains("map"), "{e}");
+        }
+        let e = err(
+            "[l2tp]\nhello_interval = 1979-05-27\n",
+            "l2tp.hello_interval",
+        );
+        assert_eq!(e.value, "1979-05-27");
+        // A real table is still a map.
+        let e = err(&format!("{SW2}aging = {{ a = 1 }}\n"), "switch[1].aging");
+        assert!(e.reason.contains("invalid type: map"), "{e}");
     }
 }
