@@ -13,4 +13,6 @@ cargo clippy --no-default-features --lib --tests -- -D warnings
 echo "== pure modules without DPDK"
 cargo test --no-default-features --lib
 echo "== all tests (unit, pcap end-to-end, lab)"
-cargo test -- --test-threads=1
+# The end-to-end tests need root and are #[ignore]d so that a plain
+# `cargo test` says so; here they run.
+cargo test -- --test-threads=1 --include-ignored
