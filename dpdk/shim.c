@@ -70,6 +70,7 @@ void las_mbuf_set_l2_l3(struct rte_mbuf *m, uint16_t l2, uint16_t l3) { m->l2_le
 uint64_t las_mbuf_ol_flags(const struct rte_mbuf *m) { return m->ol_flags; }
 uint32_t las_mbuf_rss_hash(const struct rte_mbuf *m) { return m->hash.rss; }
 uint16_t las_mbuf_refcnt(const struct rte_mbuf *m) { return rte_mbuf_refcnt_read(m); }
+bool las_mbuf_is_direct(const struct rte_mbuf *m) { return RTE_MBUF_DIRECT(m); }
 struct rte_mempool *las_mbuf_pool(const struct rte_mbuf *m) { return m->pool; }
 const void *las_pktmbuf_read(const struct rte_mbuf *m, uint32_t off, uint32_t len, void *buf)
 { return rte_pktmbuf_read(m, off, len, buf); }

@@ -5,6 +5,7 @@
 #ifndef LAS_SHIM_H
 #define LAS_SHIM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <rte_config.h>
 #include <rte_common.h>
@@ -64,6 +65,8 @@ void las_mbuf_set_l2_l3(struct rte_mbuf *m, uint16_t l2, uint16_t l3);
 uint64_t las_mbuf_ol_flags(const struct rte_mbuf *m);
 uint32_t las_mbuf_rss_hash(const struct rte_mbuf *m);
 uint16_t las_mbuf_refcnt(const struct rte_mbuf *m);
+/* True for a direct mbuf (owns its data buffer), false for an indirect one. */
+bool las_mbuf_is_direct(const struct rte_mbuf *m);
 struct rte_mempool *las_mbuf_pool(const struct rte_mbuf *m);
 /* Pointer to len bytes at offset off, copying into buf when they span segments. */
 const void *las_pktmbuf_read(const struct rte_mbuf *m, uint32_t off, uint32_t len, void *buf);

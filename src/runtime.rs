@@ -2,9 +2,9 @@
 #![forbid(unsafe_code)]
 
 use crate::config::Config;
-use crate::control::core::{ControlCore, PortRt};
+use crate::control::core::{ControlCore, PortRt, WorkerLinks};
 use crate::control::socket::ControlSocket;
-use crate::dpdk::{self, Eal, LcoreId, Mempool, Port, PortConf};
+use crate::dpdk::{self, mbuf_ring, Eal, LcoreId, Mempool, Port, PortConf, RxQueue, TxQueue};
 use crate::telemetry::WorkerCounters;
 use crate::worker::{Worker, WorkerPort, WorkerSetup, WorkerShared};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -145,8 +145,10 @@ pub fn run(
         .map_err(|e| e.to_string())?,
     );
 
-    // Ports.
+    // Ports, and their queues until they go to the thread that uses each.
     let mut ports = Vec::new();
+    let mut port_rx: Vec<Vec<Option<RxQueue>>> = Vec::new();
+    let mut port_tx: Vec<Vec<Option<TxQueue>>> = Vec::new();
     for (i, pc) in cfg.ports.iter().enumerate() {
         let name = device_name(&pc.device);
         let id = Port::by_name(&name).map_err(|e| format!("port[{i}] {}: {e}", pc.name))?;
@@ -180,7 +182,7 @@ pub fn run(
             // Frames larger than one mbuf arrive as segment chains.
             scatter: usize::from(pc.mtu) + 18 > usize::from(dp.mbuf_size) - 128,
         };
-        let (port, txq, ctrl_txq) = match Port::setup(id, &conf(txq), &pool) {
+        let ((port, rxqs, txqs), txq, ctrl_txq) = match Port::setup(id, &conf(txq), &pool) {
             Ok(p) => (p, txq, ctrl_txq),
             // Some drivers (net_tap) want as many TX as RX queues: then the
             // control core sends through worker 0 instead.
@@ -195,6 +197,10 @@ pub fn run(
             }
             Err(e) => return Err(format!("port[{i}] {}: {e}", pc.name)),
         };
+        let mut txqs: Vec<Option<TxQueue>> = txqs.into_iter().map(Some).collect();
+        let ctrl_tx = ctrl_txq.and_then(|q| txqs.get_mut(usize::from(q))?.take());
+        port_rx.push(rxqs.into_iter().map(Some).collect());
+        port_tx.push(txqs);
         let mac = match pc.mac {
             Some(m) => {
                 if let Err(e) = port.set_mac(m) {
@@ -225,6 +231,7 @@ pub fn run(
             rx_queues: rxq,
             tx_queues: txq,
             ctrl_txq,
+            ctrl_tx,
             multi_seg: info.tx_multi_seg,
             dont_fragment: pc.dont_fragment,
         });
@@ -234,32 +241,40 @@ pub fn run(
     let tx_seq: Arc<[AtomicU32]> = (0..dp.max_sessions).map(|_| AtomicU32::new(0)).collect();
     let mut shared = Vec::new();
     let mut setups = Vec::new();
+    // The control core's halves of the punt and inject rings.
+    let mut punts = Vec::new();
+    let mut injects = Vec::new();
     for w in 0..nworkers {
         let counters = WorkerCounters::new(dp.max_sessions, dp.max_switches, ports.len());
         let sh = Arc::new(
-            WorkerShared::new(
-                w,
-                dp.command_ring as usize,
-                dp.event_ring as usize,
-                dp.punt_ring,
-                counters,
-            )
-            .map_err(|e| e.to_string())?,
+            WorkerShared::new(dp.command_ring as usize, dp.event_ring as usize, counters)
+                .map_err(|e| e.to_string())?,
         );
+        let (punt_tx, punt_rx) =
+            mbuf_ring(&format!("las_punt{w}"), dp.punt_ring, -1).map_err(|e| e.to_string())?;
+        let (inject_tx, inject_rx) =
+            mbuf_ring(&format!("las_inject{w}"), dp.punt_ring, -1).map_err(|e| e.to_string())?;
+        punts.push(punt_rx);
+        injects.push(inject_tx);
         shared.push(sh.clone());
-        let rx = ports
-            .iter()
+        // Worker w polls RX queue w of each port that has one, and sends
+        // on TX queue w of every port.
+        let rx = port_rx
+            .iter_mut()
             .enumerate()
-            .filter(|(_, p)| (w as u16) < p.rx_queues)
-            .map(|(i, _)| (i, w as u16))
+            .filter_map(|(i, qs)| Some((i, qs.get_mut(w)?.take()?)))
             .collect();
+        let tx = port_tx
+            .iter_mut()
+            .map(|qs| qs.get_mut(w).and_then(Option::take))
+            .collect::<Option<Vec<TxQueue>>>()
+            .ok_or("a port has fewer TX queues than workers")?;
         setups.push(WorkerSetup {
             id: w,
             ports: ports
                 .iter()
                 .enumerate()
                 .map(|(i, p)| WorkerPort {
-                    port: p.port,
                     address: p.address,
                     mtu: p.mtu,
                     multi_seg: p.multi_seg,
@@ -267,10 +282,12 @@ pub fn run(
                 })
                 .collect(),
             rx,
-            tx_queue: w as u16,
+            tx,
             udp_port: cfg.l2tp.udp_port,
             pool: pool.clone(),
             shared: sh,
+            punt: punt_tx,
+            inject: inject_rx,
             tx_seq: tx_seq.clone(),
             max_sessions: dp.max_sessions,
             max_switches: dp.max_switches,
@@ -310,7 +327,11 @@ pub fn run(
     let mut ctrl = ControlCore::new(
         cfg,
         ports,
-        shared.clone(),
+        WorkerLinks {
+            shared: shared.clone(),
+            punt: punts,
+            inject: injects,
+        },
         worker_lcores.clone(),
         pool.clone(),
         tsc_hz,
@@ -418,10 +439,14 @@ pub fn run(
     // counters settle before reporting.
     ctrl.poll_once();
     let report = ctrl.final_report();
-    for p in ctrl.ports() {
-        p.port.shutdown();
+    // Every queue handle is gone once the control core's own TX queue is
+    // (the workers' went with them): each port can stop.
+    for p in ctrl.into_ports() {
+        drop(p.ctrl_tx);
+        if p.port.shutdown().is_err() {
+            log::error!("port {}: a queue is still in use: not stopped", p.name);
+        }
     }
-    drop(ctrl);
     drop(shared);
     drop(pool);
     drop(eal);

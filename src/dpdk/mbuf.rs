@@ -7,6 +7,50 @@ use std::ptr::NonNull;
 pub const MAX_BURST: usize = 64;
 
 /// One owned `rte_mbuf` (possibly the head of a segment chain). Freed on drop.
+///
+/// Its first segment is always its own: the only way to share packet
+/// data is [`Mbuf::share`], which consumes the `Mbuf` and gives a
+/// [`SharedMbuf`] that can only be read; a shared payload becomes part of
+/// an `Mbuf` again only behind a header segment of its own
+/// ([`SharedMbuf::behind`]) or once nobody else holds it
+/// ([`SharedMbuf::into_exclusive`]). So `data_mut` and `prepend` never
+/// write bytes another packet sees.
+///
+/// ```
+/// // What is allowed (the misuses below differ from it in one line each).
+/// fn flood_copy(
+///     m: las::dpdk::Mbuf,
+///     hdr: las::dpdk::Mbuf,
+///     pool: &las::dpdk::Mempool,
+/// ) -> Option<las::dpdk::Mbuf> {
+///     let shared = m.share();
+///     let _first = shared.data()[0];
+///     let body = shared.clone_indirect(pool)?;
+///     let mut copy = body.behind(hdr).ok()?;
+///     let _ = copy.prepend(14);
+///     Some(copy)
+/// }
+/// ```
+///
+/// ```compile_fail
+/// fn f(m: las::dpdk::Mbuf, pool: &las::dpdk::Mempool) {
+///     let shared = m.share();
+///     let _copy = shared.clone_indirect(pool);
+///     m.data_mut()[0] = 0; // `m` was moved into the shared payload
+/// }
+/// ```
+///
+/// ```compile_fail
+/// fn f(s: &mut las::dpdk::SharedMbuf) {
+///     s.data_mut()[0] = 0; // a shared payload has no writer
+/// }
+/// ```
+///
+/// ```compile_fail
+/// fn f(s: &mut las::dpdk::SharedMbuf) {
+///     let _ = s.prepend(14); // nor headroom to write into
+/// }
+/// ```
 pub struct Mbuf {
     ptr: NonNull<sys::rte_mbuf>,
 }
@@ -173,10 +217,12 @@ impl Mbuf {
         }
     }
 
-    /// Appends `n` bytes at the tail of the last segment and returns them.
+    /// Appends `n` bytes at the tail of a one-segment packet and returns
+    /// them. None for a chain (its last segment may be a shared payload,
+    /// whose tailroom is another packet's) or without the tailroom.
     #[inline]
     pub fn append(&mut self, n: usize) -> Option<&mut [u8]> {
-        if n > u16::MAX as usize {
+        if n > u16::MAX as usize || self.nb_segs() != 1 {
             return None;
         }
         // SAFETY: rte_pktmbuf_append checks the tailroom; on success the
@@ -205,11 +251,13 @@ impl Mbuf {
         }
     }
 
-    /// An indirect mbuf sharing this packet's data (reference counted).
+    /// Makes the packet's data shareable (read-only from now on): see
+    /// [`SharedMbuf`].
     #[inline]
-    pub fn clone_indirect(&self, pool: &Mempool) -> Option<Mbuf> {
-        // SAFETY: source valid; the result is a new indirect chain we own.
-        unsafe { Mbuf::from_raw(sys::rte_pktmbuf_clone(self.ptr.as_ptr(), pool.as_ptr())) }
+    pub fn share(self) -> SharedMbuf {
+        let ptr = self.ptr;
+        std::mem::forget(self);
+        SharedMbuf { ptr }
     }
 
     /// Appends `tail` as further segments of `self`. Gives `tail` back if
@@ -293,6 +341,104 @@ impl Drop for Mbuf {
     #[inline(always)]
     fn drop(&mut self) {
         // SAFETY: we own the mbuf (chain); freeing returns it to its pool.
+        unsafe { sys::las_pktmbuf_free(self.ptr.as_ptr()) }
+    }
+}
+
+/// Packet data shared by reference count between several packets (flood
+/// copies): it can be read, cloned, and sent behind a header of its own,
+/// never written.
+pub struct SharedMbuf {
+    ptr: NonNull<sys::rte_mbuf>,
+}
+
+// SAFETY: DPDK's mbuf reference count is atomic, and nothing writes the
+// shared data (no method hands out `&mut` to it); each handle is owned by
+// one thread at a time.
+unsafe impl Send for SharedMbuf {}
+
+impl SharedMbuf {
+    /// Bytes of the first segment.
+    #[inline(always)]
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: `ptr` is a valid mbuf we hold a reference to; its bytes
+        // are initialised and nobody writes them while shared.
+        unsafe {
+            let h = self.ptr.as_ref();
+            let p = (h.buf_addr as *const u8).add(h.data_off as usize);
+            std::slice::from_raw_parts(p, h.data_len as usize)
+        }
+    }
+
+    #[inline(always)]
+    pub fn pkt_len(&self) -> usize {
+        // SAFETY: field read of a valid mbuf.
+        unsafe { self.ptr.as_ref().pkt_len as usize }
+    }
+
+    /// A deep copy of the whole packet into fresh mbufs of its own.
+    #[inline]
+    pub fn copy(&self, pool: &Mempool) -> Option<Mbuf> {
+        // SAFETY: source valid and only read; the result is a new chain
+        // we own, or null.
+        unsafe {
+            Mbuf::from_raw(sys::rte_pktmbuf_copy(
+                self.ptr.as_ptr(),
+                pool.as_ptr(),
+                0,
+                u32::MAX,
+            ))
+        }
+    }
+
+    /// One more packet sharing this data (an indirect mbuf from `pool`).
+    #[inline]
+    pub fn clone_indirect(&self, pool: &Mempool) -> Option<SharedMbuf> {
+        // SAFETY: source valid; the result is a new indirect chain we own.
+        let p = unsafe { sys::rte_pktmbuf_clone(self.ptr.as_ptr(), pool.as_ptr()) };
+        NonNull::new(p).map(|ptr| SharedMbuf { ptr })
+    }
+
+    /// The shared data as the tail of `hdr` (a segment of its own, for
+    /// the headers to prepend): an `Mbuf` whose first segment is `hdr`'s.
+    /// Gives both back if the chain would be too long.
+    #[inline]
+    pub fn behind(self, hdr: Mbuf) -> Result<Mbuf, (Mbuf, SharedMbuf)> {
+        let tail = self.ptr;
+        std::mem::forget(self);
+        // SAFETY: both valid; on success `hdr` owns the reference `tail`
+        // (only read from now on: Mbuf never writes past its first
+        // segment, `append` refuses chains); on failure nothing changed.
+        if unsafe { sys::las_pktmbuf_chain(hdr.ptr.as_ptr(), tail.as_ptr()) } == 0 {
+            Ok(hdr)
+        } else {
+            Err((hdr, SharedMbuf { ptr: tail }))
+        }
+    }
+
+    /// The data as an ordinary `Mbuf` again, when this is the last
+    /// reference to a direct (not indirect) mbuf; itself otherwise.
+    #[inline]
+    pub fn into_exclusive(self) -> Result<Mbuf, SharedMbuf> {
+        // SAFETY: field reads of a valid mbuf.
+        let alone = unsafe {
+            sys::las_mbuf_refcnt(self.ptr.as_ptr()) == 1
+                && sys::las_mbuf_is_direct(self.ptr.as_ptr())
+        };
+        if !alone {
+            return Err(self);
+        }
+        let ptr = self.ptr;
+        std::mem::forget(self);
+        // The last reference to a direct mbuf: nobody else sees it.
+        Ok(Mbuf { ptr })
+    }
+}
+
+impl Drop for SharedMbuf {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: drops our reference; the data is freed with the last.
         unsafe { sys::las_pktmbuf_free(self.ptr.as_ptr()) }
     }
 }

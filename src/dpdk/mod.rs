@@ -17,10 +17,10 @@ pub mod sys;
 pub use eal::{Eal, LcoreId};
 pub use error::{DpdkError, Result};
 pub use frag::FragTable;
-pub use mbuf::{Burst, Mbuf, TxBuffer, MAX_BURST};
+pub use mbuf::{Burst, Mbuf, SharedMbuf, TxBuffer, MAX_BURST};
 pub use mempool::Mempool;
-pub use port::{EthStats, Port, PortConf, PortId, PortInfo};
-pub use ring::MbufRing;
+pub use port::{EthStats, Port, PortConf, PortId, PortInfo, RxQueue, TxQueue};
+pub use ring::{mbuf_ring, RingConsumer, RingProducer};
 
 /// The time-stamp counter: cycles since an arbitrary start. Cheap.
 #[inline(always)]

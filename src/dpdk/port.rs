@@ -3,8 +3,11 @@ use super::error::{check, DpdkError, Result};
 use super::mbuf::{Burst, TxBuffer, MAX_BURST};
 use super::mempool::Mempool;
 use super::sys;
+use std::cell::Cell;
 use std::ffi::CString;
 use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PortId(pub u16);
@@ -57,12 +60,77 @@ pub struct EthStats {
     pub rx_nombuf: u64,
 }
 
-/// A configured port. Plain data: bursts are `&self` methods so each lcore
-/// can hold a copy and use only its own queues.
-#[derive(Debug, Clone, Copy)]
+/// A configured, started port: its device-wide operations (MAC, stats,
+/// link, stop). Its queues are separate handles, [`RxQueue`] and
+/// [`TxQueue`], each made once by [`Port::setup`], owned by the one
+/// thread that polls it (`Send`, neither `Sync` nor `Clone`, bursts take
+/// `&mut self`), as DPDK requires of a queue. The port stops only when no
+/// queue handle is left ([`Port::shutdown`]).
+///
+/// ```
+/// // What is allowed: a queue handle moves to its thread and is used
+/// // there; the port stops once the handles are gone.
+/// fn movable<T: Send>() {}
+/// movable::<las::dpdk::RxQueue>();
+/// movable::<las::dpdk::TxQueue>();
+/// fn poll(q: &mut las::dpdk::RxQueue, b: &mut las::dpdk::Burst) -> usize {
+///     q.rx_burst(b, 32)
+/// }
+/// fn stop(p: las::dpdk::Port) {
+///     let _ = p.shutdown();
+/// }
+/// ```
+///
+/// ```compile_fail
+/// // One queue, one thread: a queue handle cannot be shared ...
+/// fn shared<T: Sync>() {}
+/// shared::<las::dpdk::RxQueue>();
+/// ```
+///
+/// ```compile_fail
+/// // ... nor duplicated,
+/// fn dup(q: &las::dpdk::TxQueue) -> las::dpdk::TxQueue {
+///     q.clone()
+/// }
+/// ```
+///
+/// ```compile_fail
+/// // ... and a port cannot be copied to stop it behind a poller's back.
+/// fn stop_twice(p: las::dpdk::Port) {
+///     let q = p;
+///     let _ = p.shutdown();
+///     let _ = q.shutdown();
+/// }
+/// ```
+#[derive(Debug)]
 pub struct Port {
     pub id: PortId,
+    /// One count per live queue handle, plus the port's own.
+    live: Arc<()>,
 }
+
+/// One RX queue of a started port, for the one thread that polls it.
+pub struct RxQueue {
+    port: u16,
+    queue: u16,
+    _live: Arc<()>,
+    _one_thread: PhantomData<Cell<()>>,
+}
+
+/// One TX queue of a started port, for the one thread that sends on it.
+pub struct TxQueue {
+    port: u16,
+    queue: u16,
+    _live: Arc<()>,
+    _one_thread: PhantomData<Cell<()>>,
+}
+
+// SAFETY: a queue handle may move to the lcore that polls it; being
+// neither Sync nor Clone, one thread at a time uses that queue, as DPDK's
+// rx/tx burst functions require (they are not thread-safe per queue).
+unsafe impl Send for RxQueue {}
+// SAFETY: as above.
+unsafe impl Send for TxQueue {}
 
 impl Port {
     /// Finds a probed device by its name (a vdev name like `net_pcap0`, or a
@@ -113,7 +181,11 @@ impl Port {
     /// Configures queues (RSS on IP addresses when more than one RX queue),
     /// sets the MTU and starts the port in promiscuous mode (we answer for
     /// our MAC and for multicast; vdevs often have random MACs).
-    pub fn setup(id: PortId, conf: &PortConf, pool: &Mempool) -> Result<Port> {
+    pub fn setup(
+        id: PortId,
+        conf: &PortConf,
+        pool: &Mempool,
+    ) -> Result<(Port, Vec<RxQueue>, Vec<TxQueue>)> {
         let info = Self::info(id)?;
         let mut ec = sys::rte_eth_conf::default();
         if conf.rx_queues > 1 && info.rss_offloads != 0 {
@@ -186,7 +258,24 @@ impl Port {
         unsafe {
             sys::rte_eth_promiscuous_enable(id.0);
         }
-        Ok(Port { id })
+        let live = Arc::new(());
+        let rx = (0..conf.rx_queues)
+            .map(|queue| RxQueue {
+                port: id.0,
+                queue,
+                _live: live.clone(),
+                _one_thread: PhantomData,
+            })
+            .collect();
+        let tx = (0..conf.tx_queues)
+            .map(|queue| TxQueue {
+                port: id.0,
+                queue,
+                _live: live.clone(),
+                _one_thread: PhantomData,
+            })
+            .collect();
+        Ok((Port { id, live }, rx, tx))
     }
 
     pub fn mac(&self) -> Result<[u8; 6]> {
@@ -208,34 +297,6 @@ impl Port {
             ret,
         )?;
         Ok(())
-    }
-
-    /// Receives up to `max` (at most MAX_BURST) packets from `queue` into
-    /// an empty `burst`.
-    #[inline(always)]
-    pub fn rx_burst(&self, queue: u16, burst: &mut Burst, max: usize) -> usize {
-        let p = burst.fill_ptr();
-        let max = max.clamp(1, MAX_BURST) as u16;
-        // SAFETY: `p` points to MAX_BURST >= max slots; the PMD fills at
-        // most `max` with mbufs we then own.
-        let n = unsafe { sys::las_rx_burst(self.id.0, queue, p, max) } as usize;
-        burst.set_len(n);
-        n
-    }
-
-    /// Sends what `buf` holds on `queue`; frees what the NIC refused.
-    /// Returns (packets sent, bytes sent, packets dropped).
-    #[inline(always)]
-    pub fn tx_burst(&self, queue: u16, buf: &mut TxBuffer) -> (usize, u64, usize) {
-        let (p, n) = buf.raw();
-        if n == 0 {
-            return (0, 0, 0);
-        }
-        // SAFETY: p[0..n] are owned mbufs; the PMD takes ownership of the
-        // first `sent`, the rest stay ours and are freed by consume().
-        let sent = unsafe { sys::las_tx_burst(self.id.0, queue, p, n as u16) } as usize;
-        let (bytes, dropped) = buf.consume(sent);
-        (sent, bytes, dropped)
     }
 
     pub fn stats(&self) -> EthStats {
@@ -268,13 +329,60 @@ impl Port {
         (l.link_status() != 0, l.link_speed)
     }
 
-    /// Stops and closes the port (flushes pcap output files, etc.).
-    pub fn shutdown(&self) {
-        // SAFETY: no lcore polls the port any more (the runtime waits for
-        // workers before calling this).
+    /// Stops and closes the port (flushes pcap output files, etc.), once
+    /// no queue handle is left; gives the port back otherwise (a thread
+    /// may still be polling it).
+    pub fn shutdown(self) -> std::result::Result<(), Port> {
+        if Arc::strong_count(&self.live) > 1 {
+            return Err(self);
+        }
+        // SAFETY: every queue handle is gone, so no lcore polls the port.
         unsafe {
             sys::rte_eth_dev_stop(self.id.0);
             sys::rte_eth_dev_close(self.id.0);
         }
+        Ok(())
+    }
+}
+
+impl RxQueue {
+    pub fn id(&self) -> u16 {
+        self.queue
+    }
+
+    /// Receives up to `max` (at most MAX_BURST) packets into an empty
+    /// `burst`.
+    #[inline(always)]
+    pub fn rx_burst(&mut self, burst: &mut Burst, max: usize) -> usize {
+        let p = burst.fill_ptr();
+        let max = max.clamp(1, MAX_BURST) as u16;
+        // SAFETY: `p` points to MAX_BURST >= max slots; the PMD fills at
+        // most `max` with mbufs we then own; this handle is the queue's
+        // only user (&mut self, !Sync, !Clone).
+        let n = unsafe { sys::las_rx_burst(self.port, self.queue, p, max) } as usize;
+        burst.set_len(n);
+        n
+    }
+}
+
+impl TxQueue {
+    pub fn id(&self) -> u16 {
+        self.queue
+    }
+
+    /// Sends what `buf` holds; frees what the NIC refused. Returns
+    /// (packets sent, bytes sent, packets dropped).
+    #[inline(always)]
+    pub fn tx_burst(&mut self, buf: &mut TxBuffer) -> (usize, u64, usize) {
+        let (p, n) = buf.raw();
+        if n == 0 {
+            return (0, 0, 0);
+        }
+        // SAFETY: p[0..n] are owned mbufs; the PMD takes ownership of the
+        // first `sent`, the rest stay ours and are freed by consume(); this
+        // handle is the queue's only user.
+        let sent = unsafe { sys::las_tx_burst(self.port, self.queue, p, n as u16) } as usize;
+        let (bytes, dropped) = buf.consume(sent);
+        (sent, bytes, dropped)
     }
 }

@@ -53,7 +53,10 @@ pub use classify::{classify, Class};
 pub use commands::{Command, Event, SessionSpec, SwitchSpec, VLAN_DOMAINS};
 
 use crate::dpdk::frag::Reassembly;
-use crate::dpdk::{tsc, Burst, FragTable, Mbuf, MbufRing, Mempool, Port, TxBuffer};
+use crate::dpdk::{
+    tsc, Burst, FragTable, Mbuf, Mempool, RingConsumer, RingProducer, RxQueue, SharedMbuf,
+    TxBuffer, TxQueue,
+};
 use crate::switch::filter::Verdict;
 use crate::switch::policy::{self, MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
 use crate::switch::storm::{StormControl, TrafficClass};
@@ -69,12 +72,6 @@ use std::sync::Arc;
 pub struct WorkerShared {
     pub commands: ArrayQueue<Command>,
     pub events: ArrayQueue<Event>,
-    /// Worker → control: ARP, ICMP and L2TP control packets.
-    pub punt: MbufRing,
-    /// Control → worker: packets the control core wants sent on a port
-    /// that has no TX queue of its own for the control core. The mbuf's
-    /// port field holds the port index.
-    pub inject: MbufRing,
     pub counters: WorkerCounters,
     /// Set by the worker once it has applied every command queued before
     /// the control core bumped `sync_request` (used at startup and in
@@ -87,17 +84,13 @@ pub struct WorkerShared {
 
 impl WorkerShared {
     pub fn new(
-        id: usize,
         command_ring: usize,
         event_ring: usize,
-        punt_ring: u32,
         counters: WorkerCounters,
     ) -> crate::dpdk::Result<WorkerShared> {
         Ok(WorkerShared {
             commands: ArrayQueue::new(command_ring),
             events: ArrayQueue::new(event_ring),
-            punt: MbufRing::new(&format!("las_punt{id}"), punt_ring, -1)?,
-            inject: MbufRing::new(&format!("las_inject{id}"), punt_ring, -1)?,
             counters,
             synced: AtomicU32::new(0),
             sync_request: AtomicU32::new(0),
@@ -106,10 +99,9 @@ impl WorkerShared {
     }
 }
 
-/// A port as the worker sees it.
+/// A port as the worker sees it (its queues are in `WorkerSetup`).
 #[derive(Clone, Copy)]
 pub struct WorkerPort {
-    pub port: Port,
     pub address: Ipv4Addr,
     pub mtu: u16,
     /// The device transmits chained (multi-segment) mbufs.
@@ -127,12 +119,18 @@ pub struct WorkerSetup {
     pub id: usize,
     pub ports: Vec<WorkerPort>,
     /// (port index, RX queue) pairs this worker polls.
-    pub rx: Vec<(usize, u16)>,
-    /// The TX queue this worker uses on every port.
-    pub tx_queue: u16,
+    pub rx: Vec<(usize, RxQueue)>,
+    /// This worker's TX queue on every port, by port index.
+    pub tx: Vec<TxQueue>,
     pub udp_port: u16,
     pub pool: Arc<Mempool>,
     pub shared: Arc<WorkerShared>,
+    /// Worker → control: ARP, ICMP and L2TP control packets.
+    pub punt: RingProducer,
+    /// Control → worker: packets the control core wants sent on a port
+    /// that has no TX queue of its own for the control core. The mbuf's
+    /// port field holds the port index.
+    pub inject: RingConsumer,
     /// Shared transmit sequence numbers for sequenced sessions, indexed by member.
     pub tx_seq: Arc<[AtomicU32]>,
     pub max_sessions: usize,
@@ -211,12 +209,15 @@ struct Switch {
 pub struct Worker {
     id: usize,
     ports: Vec<WorkerPort>,
-    rx: Vec<(usize, u16)>,
+    rx: Vec<(usize, RxQueue)>,
     tx: Vec<TxBuffer>,
-    tx_queue: u16,
+    /// This worker's TX queue per port.
+    txq: Vec<TxQueue>,
     udp_port: u16,
     pool: Arc<Mempool>,
     shared: Arc<WorkerShared>,
+    punt: RingProducer,
+    inject: RingConsumer,
     tx_seq: Arc<[AtomicU32]>,
     sessions: Vec<Option<Session>>,
     by_id: hashbrown::HashMap<u32, MemberId>,
@@ -260,10 +261,12 @@ impl Worker {
             ports: s.ports,
             rx: s.rx,
             tx: (0..nports).map(|_| TxBuffer::new()).collect(),
-            tx_queue: s.tx_queue,
+            txq: s.tx,
             udp_port: s.udp_port,
             pool: s.pool,
             shared: s.shared,
+            punt: s.punt,
+            inject: s.inject,
             tx_seq: s.tx_seq,
             sessions: (0..s.max_sessions).map(|_| None).collect(),
             by_id: hashbrown::HashMap::with_capacity(s.max_sessions),
@@ -332,9 +335,8 @@ impl Worker {
         self.now = ((t0.wrapping_sub(self.start_tsc)) / self.tsc_hz) as u32;
         let mut total = 0;
         for i in 0..self.rx.len() {
-            let (pidx, q) = self.rx[i];
-            let port = self.ports[pidx].port;
-            let n = port.rx_burst(q, &mut self.burst, self.burst_size);
+            let pidx = self.rx[i].0;
+            let n = self.rx[i].1.rx_burst(&mut self.burst, self.burst_size);
             if n == 0 {
                 continue;
             }
@@ -366,11 +368,11 @@ impl Worker {
     }
 
     fn drain_inject(&mut self) {
-        if self.shared.inject.count() == 0 {
+        if self.inject.count() == 0 {
             return;
         }
         let mut b = Burst::new();
-        self.shared.inject.dequeue(&mut b);
+        self.inject.dequeue(&mut b);
         while let Some(m) = b.pop() {
             let pidx = m.port() as usize;
             if pidx < self.tx.len() {
@@ -392,9 +394,7 @@ impl Worker {
         if self.tx[pidx].is_empty() {
             return;
         }
-        let (sent, bytes, dropped) = self.ports[pidx]
-            .port
-            .tx_burst(self.tx_queue, &mut self.tx[pidx]);
+        let (sent, bytes, dropped) = self.txq[pidx].tx_burst(&mut self.tx[pidx]);
         let pc = &self.shared.counters.ports[pidx];
         pc.tx_packets.add(sent as u64);
         pc.tx_bytes.add(bytes);
@@ -460,7 +460,7 @@ impl Worker {
                 }
                 m.set_port(pidx as u16);
                 // Counted once: punted, or dropped because the ring is full.
-                if self.shared.punt.enqueue(m).is_err() {
+                if self.punt.enqueue(m).is_err() {
                     self.shared.counters.drop(DropReason::PuntRingFull);
                 } else {
                     self.shared.counters.ports[pidx].punted.inc();
@@ -802,7 +802,9 @@ impl Worker {
         let share = m.pkt_len() >= SHARE_MIN;
         let mut left = n;
         let mut i = 0;
+        // The frame, until its payload is first shared (then `shared`).
         let mut orig = Some(m);
+        let mut shared: Option<SharedMbuf> = None;
         while left > 0 {
             let out = match self.switches[sw.0 as usize].as_ref() {
                 Some(s) => s.members[i],
@@ -814,26 +816,41 @@ impl Worker {
             }
             left -= 1;
             if left == 0 {
-                if let Some(m) = orig.take() {
-                    self.output(m, out);
+                // The last one takes the frame itself: the original, or
+                // the shared payload (behind a header of its own while
+                // other copies still hold it).
+                let last = match (orig.take(), shared.take()) {
+                    (Some(m), _) => Some(m),
+                    (None, Some(s)) => match s.into_exclusive() {
+                        Ok(m) => Some(m),
+                        Err(s) => Mbuf::alloc(&self.pool).and_then(|h| s.behind(h).ok()),
+                    },
+                    (None, None) => None,
+                };
+                match last {
+                    Some(m) => self.output(m, out),
+                    None => self.shared.counters.drop(DropReason::NoMbuf),
                 }
                 break;
             }
-            let Some(m) = orig.as_ref() else { break };
             let multi_seg = match self.sessions[out.0 as usize].as_ref() {
                 Some(s) => self.ports[s.port as usize].multi_seg,
                 None => false,
             };
-            let copy = if share && multi_seg {
-                match (Mbuf::alloc(&self.pool), m.clone_indirect(&self.pool)) {
-                    (Some(mut hdr), Some(body)) => match hdr.chain(body) {
-                        Ok(()) => Some(hdr),
-                        Err(_) => None,
-                    },
-                    _ => None,
+            if share && multi_seg && shared.is_none() {
+                shared = orig.take().map(Mbuf::share);
+            }
+            let copy = match (&orig, &shared) {
+                (Some(m), _) => m.copy(&self.pool),
+                (None, Some(s)) if multi_seg => {
+                    match (Mbuf::alloc(&self.pool), s.clone_indirect(&self.pool)) {
+                        (Some(hdr), Some(body)) => body.behind(hdr).ok(),
+                        _ => None,
+                    }
                 }
-            } else {
-                m.copy(&self.pool)
+                // Shared already, but this port takes no chains: a copy.
+                (None, Some(s)) => s.copy(&self.pool),
+                (None, None) => None,
             };
             match copy {
                 Some(cp) => {
@@ -860,9 +877,11 @@ impl Worker {
             return;
         };
         if s.spec.vlan_pw {
-            let d = m.data();
-            let tagged = d.len() >= 14
-                && crate::wire::vlan::is_tag_ethertype(u16::from_be_bytes([d[12], d[13]]));
+            // Across segments: a flood copy's first segment is its empty
+            // header segment, the frame follows.
+            let mut et = [0u8; 2];
+            let tagged = m.read_into(12, &mut et)
+                && crate::wire::vlan::is_tag_ethertype(u16::from_be_bytes(et));
             if !tagged {
                 c.drop(DropReason::UntaggedToVlanPw);
                 return;

@@ -40,7 +40,7 @@ const CONTROL_RATE_SOURCES: usize = 4096;
 use super::respond::{self, ArpOutcome};
 use super::socket::ControlSocket;
 use crate::config::{self, Config};
-use crate::dpdk::{Burst, Mbuf, Mempool, Port, TxBuffer};
+use crate::dpdk::{Burst, Mbuf, Mempool, Port, RingConsumer, RingProducer, TxBuffer, TxQueue};
 use crate::switch::filter::{ethertype_name, L2Filter};
 use crate::switch::flap::{FlapConfig, FlapDetector, FlapVerdict};
 use crate::switch::policy::{MssClamp, MtuPolicy, VlanDomains, VlanMode};
@@ -81,6 +81,7 @@ pub struct PortRt {
     /// The control core's own TX queue, if the device has enough queues;
     /// otherwise its packets go through worker 0's inject ring.
     pub ctrl_txq: Option<u16>,
+    pub ctrl_tx: Option<TxQueue>,
     /// The device transmits multi-segment mbufs.
     pub multi_seg: bool,
     /// Set DF on the outer IPv4 header of pseudowire packets.
@@ -337,10 +338,22 @@ fn endpoint_config(cfg: &Config, router_id: Ipv4Addr) -> EndpointConfig {
     }
 }
 
+/// The control core's ends of what connects it to the workers, one of
+/// each per worker.
+pub struct WorkerLinks {
+    pub shared: Vec<Arc<WorkerShared>>,
+    /// The consuming half of each worker's punt ring.
+    pub punt: Vec<RingConsumer>,
+    /// The producing half of each worker's inject ring.
+    pub inject: Vec<RingProducer>,
+}
+
 pub struct ControlCore {
     cfg: Config,
     ports: Vec<PortRt>,
     workers: Vec<Arc<WorkerShared>>,
+    punt: Vec<RingConsumer>,
+    inject: Vec<RingProducer>,
     worker_lcores: Vec<u32>,
     backlog: Vec<VecDeque<Command>>,
     pool: Arc<Mempool>,
@@ -386,11 +399,16 @@ impl ControlCore {
     pub fn new(
         cfg: Config,
         ports: Vec<PortRt>,
-        workers: Vec<Arc<WorkerShared>>,
+        links: WorkerLinks,
         worker_lcores: Vec<u32>,
         pool: Arc<Mempool>,
         tsc_hz: u64,
     ) -> ControlCore {
+        let WorkerLinks {
+            shared: workers,
+            punt,
+            inject,
+        } = links;
         let n = workers.len();
         let router_id = ports
             .first()
@@ -422,6 +440,8 @@ impl ControlCore {
             cfg,
             ports,
             workers,
+            punt,
+            inject,
             worker_lcores,
             pool,
             neighbours: Neighbours::new(),
@@ -547,16 +567,16 @@ impl ControlCore {
 
     /// Sends a control-core packet out of port `p`.
     fn transmit(&mut self, p: usize, mut m: Mbuf) {
-        match self.ports[p].ctrl_txq {
+        match self.ports[p].ctrl_tx.as_mut() {
             Some(q) => {
                 if self.ctrl_tx.push(m).is_ok() {
-                    let (_, _, dropped) = self.ports[p].port.tx_burst(q, &mut self.ctrl_tx);
+                    let (_, _, dropped) = q.tx_burst(&mut self.ctrl_tx);
                     self.counters.punt_tx_failed += dropped as u64;
                 }
             }
             None => {
                 m.set_port(p as u16);
-                if self.workers[0].inject.enqueue(m).is_err() {
+                if self.inject[0].enqueue(m).is_err() {
                     self.counters.punt_tx_failed += 1;
                 }
             }
@@ -565,7 +585,7 @@ impl ControlCore {
 
     fn drain_punt(&mut self, w: usize) -> bool {
         let mut burst = std::mem::take(&mut self.burst);
-        let n = self.workers[w].punt.dequeue(&mut burst);
+        let n = self.punt[w].dequeue(&mut burst);
         while let Some(m) = burst.pop() {
             self.punted(m);
         }
@@ -659,6 +679,11 @@ impl ControlCore {
 
     pub fn ports(&self) -> &[PortRt] {
         &self.ports
+    }
+
+    /// Ends the control core, giving back the ports (to stop them).
+    pub fn into_ports(self) -> Vec<PortRt> {
+        self.ports
     }
 
     /// Keeps the control loop (and, on one core, `idle`) running for
