@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of las: formatting, lints, unit tests (with and without
 # DPDK), end-to-end pcap tests through the real binary and real DPDK, and
-# the namespace lab. Needs root (DPDK, network namespaces).
+# the namespace lab, then a short run of every fuzz target (fuzz/README.md).
+# Needs root (DPDK, network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 cargo clippy --no-default-features --lib --tests -- -D warnings
@@ -16,3 +18,5 @@ echo "== all tests (unit, pcap end-to-end, lab)"
 # The end-to-end tests need root and are #[ignore]d so that a plain
 # `cargo test` says so; here they run.
 cargo test -- --test-threads=1 --include-ignored
+echo "== fuzz targets (scripts/fuzz.sh, ${FUZZ_SECONDS:-15} s each)"
+scripts/fuzz.sh

@@ -1,0 +1,186 @@
+//! L2TPv3 data messages: `classify_ip`, `classify_udp`, `data_offsets`,
+//! `DataRepr` parse → emit → parse, the default sublayer and cookies; the
+//! worker's outer-frame classifier (`src/worker/classify.rs`, included
+//! by path: the `worker` module needs DPDK, this one file does not); and
+//! encap ↔ decap: what an `EncapTemplate` writes classifies as data for
+//! its session and decapsulates to the same inner frame.
+#![no_main]
+
+use las::wire::ethernet::MacAddr;
+use las::wire::l2tp::data::SUBLAYER_LEN;
+use las::wire::l2tp::{
+    classify_ip, classify_udp, data_offsets, Cookie, DataRepr, DefaultSublayer, Encap,
+    EncapTemplate, Kind, L2Spec, SublayerRepr, TemplateParams,
+};
+use las_fuzz::Input;
+use libfuzzer_sys::fuzz_target;
+use std::net::Ipv4Addr;
+
+// `classify.rs` names `crate::telemetry` and `crate::wire`.
+use las::{telemetry, wire};
+
+#[allow(dead_code)]
+#[path = "../../src/worker/classify.rs"]
+mod classify;
+use classify::{classify, Class};
+
+const ENCAPS: [Encap; 2] = [Encap::Ip, Encap::Udp];
+const L2SPECS: [L2Spec; 2] = [L2Spec::None, L2Spec::Default];
+
+fn data_views(payload: &[u8], cookie_len: usize) {
+    match classify_ip(payload) {
+        Ok(Kind::Control) => assert_eq!(payload[..4], [0; 4]),
+        Ok(Kind::Data { session_id }) => assert_ne!(session_id, 0),
+        Err(_) => assert!(payload.len() < 4),
+    }
+    if let Ok(Kind::Data { session_id }) = classify_udp(payload) {
+        assert_ne!(session_id, 0);
+    }
+    for encap in ENCAPS {
+        for l2spec in L2SPECS {
+            let Ok(r) = DataRepr::parse(encap, payload, cookie_len, l2spec) else {
+                continue;
+            };
+            assert_eq!(r.buffer_len(), data_offsets(encap, cookie_len, l2spec));
+            assert!(r.buffer_len() <= payload.len());
+            assert_eq!(
+                r.cookie.as_bytes(),
+                &payload[encap.header_len()..][..cookie_len]
+            );
+            let mut out = vec![0xa5u8; r.buffer_len()];
+            r.emit(&mut out).expect("room for the header");
+            assert_eq!(DataRepr::parse(encap, &out, cookie_len, l2spec), Ok(r));
+            assert!(r.emit(&mut out[..r.buffer_len() - 1]).is_err());
+        }
+    }
+    if let Ok(s) = DefaultSublayer::new_checked(payload) {
+        let (seq, on) = (s.seq(), s.sequenced());
+        assert!(seq <= 0x00ff_ffff);
+        let mut b = payload[..SUBLAYER_LEN].to_vec();
+        let mut w = DefaultSublayer::new_unchecked(&mut b[..]);
+        w.emit(on.then_some(seq));
+        assert_eq!((w.sequenced(), w.seq()), (on, if on { seq } else { 0 }));
+    }
+}
+
+fn cookies(b: &[u8]) {
+    match Cookie::new(b) {
+        Ok(c) => {
+            assert_eq!(c.as_bytes(), b);
+            assert_eq!(Cookie::from_hex(&c.to_string()), Ok(c));
+        }
+        Err(_) => assert!(!matches!(b.len(), 0 | 4 | 8)),
+    }
+    if let Ok(s) = std::str::from_utf8(b) {
+        if let Ok(c) = Cookie::from_hex(s) {
+            assert!(matches!(c.len(), 0 | 4 | 8));
+        }
+    }
+}
+
+/// The worker's classifier on a raw outer frame.
+fn worker_classify(frame: &[u8], extra: usize, ours: Ipv4Addr, udp_port: u16, verify: bool) {
+    let pkt_len = frame.len() + extra;
+    match classify(frame, pkt_len, ours, udp_port, verify) {
+        Class::Data {
+            l2tp_off,
+            end,
+            session_id,
+            ..
+        } => {
+            assert!(l2tp_off <= frame.len() && l2tp_off <= end && end <= pkt_len);
+            assert_ne!(session_id, 0);
+        }
+        Class::Fragment { ip_header_len } => assert!(ip_header_len >= 20),
+        Class::Punt | Class::Drop(_) => {}
+    }
+}
+
+/// Encapsulates `inner` with a template built from `p`, then classifies
+/// and parses it back as the receiving side would.
+fn encap_decap(p: &TemplateParams, sequencing: bool, ident: u16, seq: u32, inner: &[u8]) {
+    let mut t = EncapTemplate::new(p);
+    t.set_sequencing(sequencing);
+    assert_eq!(t.has_udp(), p.encap == Encap::Udp);
+    assert_eq!(t.has_sublayer(), p.l2spec == L2Spec::Default);
+    let mut pkt = vec![0xa5u8; t.len() + inner.len()];
+    pkt[t.len()..].copy_from_slice(inner);
+    t.write(&mut pkt, inner.len(), ident, seq);
+    let ip = wire::ipv4::Packet::new_checked(&pkt[14..]).expect("outer IPv4 checks");
+    assert!(ip.verify_checksum(), "template IPv4 checksum");
+    assert_eq!(usize::from(ip.total_len()), pkt.len() - 14);
+    let class = classify(&pkt, pkt.len(), p.dst_ip, p.udp_dst_port, true);
+    if p.session_id == 0 {
+        // Session ID 0 means a control message: never data.
+        assert!(!matches!(class, Class::Data { .. }), "{class:?}");
+        return;
+    }
+    let Class::Data {
+        session_id,
+        encap,
+        src,
+        udp_src_port,
+        l2tp_off,
+        end,
+    } = class
+    else {
+        panic!("our own encapsulation classified as {class:?}");
+    };
+    assert_eq!(
+        (session_id, encap, src, end),
+        (p.session_id, p.encap, p.src_ip, pkt.len())
+    );
+    if p.encap == Encap::Udp {
+        assert_eq!(udp_src_port, p.udp_src_port);
+    }
+    let r = DataRepr::parse(encap, &pkt[l2tp_off..end], p.cookie.len(), p.l2spec)
+        .expect("our own header parses");
+    assert_eq!((r.session_id, r.cookie), (p.session_id, p.cookie));
+    let want = match p.l2spec {
+        L2Spec::None => SublayerRepr::None,
+        L2Spec::Default => SublayerRepr::Default {
+            seq: sequencing.then_some(seq & 0x00ff_ffff),
+        },
+    };
+    assert_eq!(r.sublayer, want);
+    assert_eq!(&pkt[l2tp_off + r.buffer_len()..end], inner);
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut inp = Input::new(data);
+    let sel = inp.u8();
+    let cookie_len = [0, 4, 8, 3][usize::from(sel & 3)];
+    let ours = Ipv4Addr::from(inp.u32());
+    let udp_port = inp.u16();
+    let extra = usize::from(inp.u8());
+    let payload = inp.rest();
+    data_views(payload, cookie_len);
+    cookies(payload.get(..usize::from(sel >> 4) % 10).unwrap_or(payload));
+    worker_classify(payload, extra, ours, udp_port, sel & 4 != 0);
+
+    // The same bytes read as template parameters and an inner frame.
+    let mut inp = Input::new(data);
+    let sel = inp.u8();
+    let cookie = [&[][..], &[1, 2, 3, 4][..], &[9, 8, 7, 6, 5, 4, 3, 2][..]];
+    let p = TemplateParams {
+        src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+        dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+        src_ip: Ipv4Addr::from(inp.u32()),
+        dst_ip: Ipv4Addr::from(inp.u32()),
+        encap: ENCAPS[usize::from(sel & 1)],
+        udp_src_port: inp.u16(),
+        udp_dst_port: inp.u16(),
+        session_id: inp.u32(),
+        cookie: Cookie::new(cookie[usize::from(sel >> 1) % 3]).expect("valid cookie"),
+        l2spec: L2SPECS[usize::from(sel >> 3) & 1],
+        ttl: inp.u8(),
+        dscp: inp.u8() & 0x3f,
+        dont_frag: sel & 0x10 != 0,
+    };
+    let ident = inp.u16();
+    let seq = inp.u32();
+    let inner = inp.rest();
+    // Lengths past 64 KiB saturate by design (the caller bounds them).
+    let inner = &inner[..inner.len().min(60_000)];
+    encap_decap(&p, sel & 0x20 != 0, ident, seq, inner);
+});
