@@ -240,15 +240,7 @@ impl Mbuf {
     /// Copies the whole packet (all segments) into fresh mbuf(s) from `pool`.
     #[inline]
     pub fn copy(&self, pool: &Mempool) -> Option<Mbuf> {
-        // SAFETY: source valid; the result is a new chain we own, or null.
-        unsafe {
-            Mbuf::from_raw(sys::rte_pktmbuf_copy(
-                self.ptr.as_ptr(),
-                pool.as_ptr(),
-                0,
-                u32::MAX,
-            ))
-        }
+        deep_copy(self.ptr, pool)
     }
 
     /// Makes the packet's data shareable (read-only from now on): see
@@ -345,6 +337,22 @@ impl Drop for Mbuf {
     }
 }
 
+/// A copy of the whole packet at `src` (all segments, only read) into
+/// fresh mbufs from `pool`.
+#[inline]
+fn deep_copy(src: NonNull<sys::rte_mbuf>, pool: &Mempool) -> Option<Mbuf> {
+    // SAFETY: `src` is a valid mbuf its caller holds; it is only read; the
+    // result is a new chain we own, or null.
+    unsafe {
+        Mbuf::from_raw(sys::rte_pktmbuf_copy(
+            src.as_ptr(),
+            pool.as_ptr(),
+            0,
+            u32::MAX,
+        ))
+    }
+}
+
 /// Packet data shared by reference count between several packets (flood
 /// copies): it can be read, cloned, and sent behind a header of its own,
 /// never written.
@@ -379,16 +387,7 @@ impl SharedMbuf {
     /// A deep copy of the whole packet into fresh mbufs of its own.
     #[inline]
     pub fn copy(&self, pool: &Mempool) -> Option<Mbuf> {
-        // SAFETY: source valid and only read; the result is a new chain
-        // we own, or null.
-        unsafe {
-            Mbuf::from_raw(sys::rte_pktmbuf_copy(
-                self.ptr.as_ptr(),
-                pool.as_ptr(),
-                0,
-                u32::MAX,
-            ))
-        }
+        deep_copy(self.ptr, pool)
     }
 
     /// One more packet sharing this data (an indirect mbuf from `pool`).

@@ -126,6 +126,20 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
         }
     }
 
+    /// A message from `peer` dropped and reported.
+    fn refuse(
+        peer: A,
+        local_ccid: u32,
+        msg: Option<MessageType>,
+        reason: RefuseReason,
+        detail: impl Into<String>,
+    ) -> Vec<(A, Action)> {
+        vec![(
+            peer,
+            Action::Refused(Refusal::dropped(local_ccid, msg, reason, detail)),
+        )]
+    }
+
     fn tag(peer: A, acts: Vec<Action>) -> Vec<(A, Action)> {
         acts.into_iter().map(|a| (peer, a)).collect()
     }
@@ -166,56 +180,48 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
         admit: &mut dyn FnMut(&A, &SessionRequest) -> Result<(), Denied>,
     ) -> Vec<(A, Action)> {
         if raw.len() > MAX_MESSAGE_LEN {
-            return vec![(
+            return Self::refuse(
                 peer,
-                Action::Refused(Refusal::dropped(
-                    0,
-                    None,
-                    RefuseReason::Oversize,
-                    format!(
-                        "{} bytes, more than any control message ({MAX_MESSAGE_LEN})",
-                        raw.len()
-                    ),
-                )),
-            )];
+                0,
+                None,
+                RefuseReason::Oversize,
+                format!(
+                    "{} bytes, more than any control message ({MAX_MESSAGE_LEN})",
+                    raw.len()
+                ),
+            );
         }
         let Ok(msg) = Message::parse(raw) else {
             self.stats.malformed += 1;
-            return vec![(
+            return Self::refuse(
                 peer,
-                Action::Refused(Refusal::dropped(
-                    0,
-                    None,
-                    RefuseReason::Malformed,
-                    format!("not an L2TPv3 control message ({} bytes)", raw.len()),
-                )),
-            )];
+                0,
+                None,
+                RefuseReason::Malformed,
+                format!("not an L2TPv3 control message ({} bytes)", raw.len()),
+            );
         };
         let mut admit_peer = |r: &SessionRequest| admit(&peer, r);
         if msg.ccid != 0 {
             let Some((addr, t)) = self.tunnels.get_mut(&msg.ccid) else {
                 self.stats.unknown_ccid += 1;
-                return vec![(
+                return Self::refuse(
                     peer,
-                    Action::Refused(Refusal::dropped(
-                        0,
-                        msg.msg_type,
-                        RefuseReason::UnknownCcid,
-                        format!("no control connection {}", msg.ccid),
-                    )),
-                )];
+                    0,
+                    msg.msg_type,
+                    RefuseReason::UnknownCcid,
+                    format!("no control connection {}", msg.ccid),
+                );
             };
             if *addr != peer {
                 self.stats.wrong_peer += 1;
-                return vec![(
+                return Self::refuse(
                     peer,
-                    Action::Refused(Refusal::dropped(
-                        msg.ccid,
-                        msg.msg_type,
-                        RefuseReason::WrongPeer,
-                        format!("control connection {} belongs to another peer", msg.ccid),
-                    )),
-                )];
+                    msg.ccid,
+                    msg.msg_type,
+                    RefuseReason::WrongPeer,
+                    format!("control connection {} belongs to another peer", msg.ccid),
+                );
             }
             let acts = t.handle(
                 now,
@@ -232,15 +238,13 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
         }
         if msg.msg_type != Some(MessageType::Sccrq) {
             self.stats.unknown_ccid += 1;
-            return vec![(
+            return Self::refuse(
                 peer,
-                Action::Refused(Refusal::dropped(
-                    0,
-                    msg.msg_type,
-                    RefuseReason::UnknownCcid,
-                    "Control Connection ID 0 on a message other than SCCRQ",
-                )),
-            )];
+                0,
+                msg.msg_type,
+                RefuseReason::UnknownCcid,
+                "Control Connection ID 0 on a message other than SCCRQ",
+            );
         }
         // A retransmitted SCCRQ goes to the tunnel it created, as long as
         // that one is still being set up.

@@ -323,6 +323,25 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// A session refused with a CDN.
+    pub(crate) fn cdn(
+        local_ccid: u32,
+        msg: Option<MessageType>,
+        r: &session::Refuse,
+        local_session_id: u32,
+        remote_session_id: u32,
+    ) -> Refusal {
+        Refusal {
+            local_ccid,
+            msg,
+            answer: Answer::Cdn,
+            reason: r.reason,
+            detail: r.detail.clone(),
+            local_session_id,
+            remote_session_id,
+        }
+    }
+
     pub(crate) fn dropped(
         local_ccid: u32,
         msg: Option<MessageType>,

@@ -125,15 +125,13 @@ impl Tunnel {
         r: Refuse,
         out: &mut Vec<Action>,
     ) {
-        out.push(Action::Refused(Refusal {
-            local_ccid: self.local_ccid,
-            msg: m.msg_type,
-            answer: Answer::Cdn,
-            reason: r.reason,
-            detail: r.detail.clone(),
-            local_session_id: local,
-            remote_session_id: remote,
-        }));
+        out.push(Action::Refused(Refusal::cdn(
+            self.local_ccid,
+            m.msg_type,
+            &r,
+            local,
+            remote,
+        )));
         self.queue(now, session::cdn(self.remote_ccid, fl, local, remote, &r));
     }
 
@@ -211,15 +209,13 @@ impl Tunnel {
             }
             Err(r) => {
                 let cdn = s.cdn(peer, &r);
-                out.push(Action::Refused(Refusal {
-                    local_ccid: self.local_ccid,
-                    msg: m.msg_type,
-                    answer: Answer::Cdn,
-                    reason: r.reason,
-                    detail: r.detail.clone(),
-                    local_session_id: id,
-                    remote_session_id: s.remote_id,
-                }));
+                out.push(Action::Refused(Refusal::cdn(
+                    self.local_ccid,
+                    m.msg_type,
+                    &r,
+                    id,
+                    s.remote_id,
+                )));
                 self.queue(now, cdn);
                 let reason = DownReason::Local {
                     result: r.result,
