@@ -263,6 +263,7 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
         cookie_len,
         l2spec,
         punt_rate: int("l2tp.punt_rate", r.punt_rate, 10_000, 0, 10_000_000)? as u32,
+        control_rate: int("l2tp.control_rate", r.control_rate, 1000, 1, 1_000_000)? as u32,
     })
 }
 
@@ -281,6 +282,8 @@ mod test {
     fn defaults() {
         let c = cfg("").unwrap();
         assert_eq!(c.l2tp.hello_interval, 60);
+        assert_eq!(c.l2tp.control_rate, 1000);
+        assert_eq!(c.l2tp.auto_switch_grace, 60);
         assert!(c.l2tp.auto_switch);
         assert_eq!(c.l2tp.secret_for("10.0.0.1".parse().unwrap()), None);
         assert!(c.l2tp.allowed("10.0.0.1".parse().unwrap()));
@@ -336,6 +339,8 @@ mod test {
             ("[l2tp]\nallow = [\"10.0.0.0/33\"]\n", "l2tp.allow[0]"),
             ("[l2tp]\nchallenge = true\n", "l2tp.challenge"),
             ("[l2tp]\nhello_interval = 0\n", "l2tp.hello_interval"),
+            ("[l2tp]\ncontrol_rate = 0\n", "l2tp.control_rate"),
+            ("[l2tp]\nauto_switch_grace = -1\n", "l2tp.auto_switch_grace"),
             (
                 "[[l2tp.peer]]\nprefix = \"x\"\nsecret = \"s\"\n",
                 "l2tp.peer[0].prefix",

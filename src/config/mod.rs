@@ -236,6 +236,10 @@ pub struct L2tp {
     /// Control packets (ARP, ICMP, L2TP control) punted per second per
     /// worker; the excess is dropped and counted (default 10000).
     pub punt_rate: u32,
+    /// L2TP control messages one peer address may send per second
+    /// (twice that at once); the excess is dropped before parsing and
+    /// counted (refused_rate_limited). Default 1000.
+    pub control_rate: u32,
 }
 
 impl Default for L2tp {
@@ -260,6 +264,7 @@ impl Default for L2tp {
             cookie_len: 0,
             l2spec: L2SpecCfg::None,
             punt_rate: 10_000,
+            control_rate: 1000,
         }
     }
 }

@@ -78,6 +78,7 @@ pub struct RawL2tp {
     pub cookie_len: Option<i64>,
     pub l2spec: Option<String>,
     pub punt_rate: Option<i64>,
+    pub control_rate: Option<i64>,
     #[serde(default)]
     pub peer: Vec<RawL2tpPeer>,
 }

@@ -62,6 +62,11 @@ pub fn arp_in_place(frame: &mut [u8], our_mac: [u8; 6], our_ip: Ipv4Addr) -> Arp
     eth.set_src_addr(MacAddr(our_mac));
     let mut p = arp::Packet::new_unchecked(eth.payload_mut());
     reply.emit(&mut p);
+    // The request's padding (or anything past the ARP packet) is the
+    // asker's bytes: a reply carries zeros there, not an echo.
+    if let Some(rest) = frame.get_mut(ethernet::HEADER_LEN + 28..) {
+        rest.fill(0);
+    }
     ArpOutcome::Replied {
         sender_ip,
         sender_mac,
@@ -174,6 +179,19 @@ mod test {
             2, 0, 0, 0, 0, 0x0a, 192, 0, 2, 10,
         ];
         assert_eq!(&buf[..42], &expect_reply);
+    }
+
+    /// The reply does not send the request's padding back.
+    #[test]
+    fn arp_reply_padding_is_zeroed() {
+        let mut buf = [0x7eu8; 60];
+        arp_request(&mut buf, PEER_MAC, PEER_IP, OUR_IP);
+        assert!(matches!(
+            arp_in_place(&mut buf, OUR_MAC, OUR_IP),
+            ArpOutcome::Replied { .. }
+        ));
+        assert_eq!(buf[41], 10);
+        assert!(buf[42..].iter().all(|&b| b == 0), "{:?}", &buf[42..]);
     }
 
     #[test]

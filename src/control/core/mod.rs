@@ -27,14 +27,17 @@ use super::neighbour::Neighbours;
 use super::ratelimit::{Rate, SourceLimiter};
 use super::refusals::RefusalLog;
 
-/// Control messages a second one peer address may send (sustained, and
-/// at once). A router bringing up 1000 pseudowires sends ~2000 ICRQ/ICCN:
-/// 2 s at this rate. Parsing and a digest cost ~6 µs a message, so one
-/// peer at full rate takes under 1 % of the control core.
-const CONTROL_RATE: Rate = Rate {
-    per_second: 1000,
-    burst: 2000,
-};
+/// Control messages a second one peer address may send: `l2tp.control_rate`
+/// sustained, twice that at once. At the default 1000, a router bringing
+/// up 1000 pseudowires (~2000 ICRQ/ICCN) is through in 2 s; parsing and a
+/// digest cost ~6 µs a message, so one peer at full rate takes under 1 %
+/// of the control core.
+fn control_rate(l2: &config::L2tp) -> Rate {
+    Rate {
+        per_second: l2.control_rate,
+        burst: l2.control_rate.saturating_mul(2),
+    }
+}
 /// Peer addresses with their own bucket (the rest share one).
 const CONTROL_RATE_SOURCES: usize = 4096;
 use super::respond::{self, ArpOutcome};
@@ -410,6 +413,7 @@ impl ControlCore {
             inject,
         } = links;
         let n = workers.len();
+        let rate = control_rate(&cfg.l2tp);
         let router_id = ports
             .first()
             .map(|p| p.address)
@@ -451,7 +455,7 @@ impl ControlCore {
             counters: Counters::default(),
             drops: DropCounters::default(),
             refusals: RefusalLog::default(),
-            control_rate: SourceLimiter::new(CONTROL_RATE, CONTROL_RATE_SOURCES),
+            control_rate: SourceLimiter::new(rate, CONTROL_RATE_SOURCES),
             socket: None,
             start: Instant::now(),
             tsc_hz,

@@ -22,7 +22,7 @@ impl ControlCore {
                 RefuseReason::RateLimited,
                 format!(
                     "over {} control messages/s from this peer",
-                    CONTROL_RATE.per_second
+                    self.cfg.l2tp.control_rate
                 ),
             );
             return self.refused(peer, &r);
