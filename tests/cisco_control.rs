@@ -783,9 +783,50 @@ fn open_tunnel(las: &Las, p: &mut Peer, fl: Flavour) -> u32 {
     ccid
 }
 
+/// (vendor, attribute) of every AVP of `m`, sorted.
+fn avp_ids(m: &Message) -> Vec<(u16, u16)> {
+    let mut v: Vec<_> = m.avps.iter().map(|a| (a.vendor, a.attr)).collect();
+    v.sort();
+    v
+}
+
+/// The IETF attributes `ietf_attrs`, plus in the dual form the vendor-9
+/// twins of those in `dual` and `cisco_only`, sorted.
+fn want_ids(fl: Flavour, ietf_attrs: &[u16], dual: &[u16], cisco_only: &[u16]) -> Vec<(u16, u16)> {
+    let mut v: Vec<_> = ietf_attrs.iter().map(|&a| (ietf::VENDOR, a)).collect();
+    if fl == Flavour::CiscoDual {
+        v.extend(
+            dual.iter()
+                .map(|&a| (cisco::VENDOR, cisco::from_ietf(a).unwrap())),
+        );
+        v.extend(cisco_only.iter().map(|&a| (cisco::VENDOR, a)));
+    }
+    v.sort();
+    v
+}
+
 fn check_sccrp(las: &Las, r: &Message, fl: Flavour) {
     assert_eq!((r.ns, r.nr), (0, 1), "SCCRP Ns/Nr");
     check_conforms(r, fl);
+    // Exactly these AVPs (no nonce, digest or challenge without a secret).
+    let cid = ietf::ASSIGNED_CONTROL_CONNECTION_ID;
+    assert_eq!(
+        avp_ids(r),
+        want_ids(
+            fl,
+            &[
+                ietf::PROTOCOL_VERSION,
+                ietf::HOST_NAME,
+                ietf::RECEIVE_WINDOW_SIZE,
+                ietf::ROUTER_ID,
+                cid,
+                ietf::PW_CAPABILITY_LIST
+            ],
+            &[cid, ietf::PW_CAPABILITY_LIST],
+            &[cisco::DRAFT_AVP_VERSION],
+        ),
+        "SCCRP AVPs: {r:?}"
+    );
     assert_eq!(r.host_name(), Some(&b"las-test"[..]));
     assert_eq!(r.router_id(), Some(u32::from(las.las_ip)));
     assert_eq!(r.receive_window(), Some(16));
@@ -811,6 +852,22 @@ fn open_session(p: &mut Peer, fl: Flavour, ours: u32) -> u32 {
     p.send(icrq(fl, ours, b"100", 5));
     let r = p.expect(T::Icrp);
     check_conforms(&r, fl);
+    // Exactly these AVPs (no cookie, no sublayer by default).
+    let (ls, rs, cs, pw) = (
+        ietf::LOCAL_SESSION_ID,
+        ietf::REMOTE_SESSION_ID,
+        ietf::CIRCUIT_STATUS,
+        ietf::PW_TYPE,
+    );
+    let mut want = match fl {
+        Flavour::Ietf => want_ids(fl, &[ls, rs, cs], &[], &[]),
+        Flavour::CiscoDual => want_ids(fl, &[ls, rs, cs, pw], &[ls, rs, cs, pw], &[]),
+    };
+    if p.auth.is_some() {
+        want.insert(0, (ietf::VENDOR, ietf::MESSAGE_DIGEST));
+        want.sort();
+    }
+    assert_eq!(avp_ids(&r), want, "ICRP AVPs: {r:?}");
     let sid = be32(&dual_value(&r, fl, ietf::LOCAL_SESSION_ID));
     assert_ne!(sid, 0, "las's Session ID");
     assert_eq!(be32(&dual_value(&r, fl, ietf::REMOTE_SESSION_ID)), ours);
