@@ -603,18 +603,19 @@ impl Worker {
             c.drop(DropReason::Malformed);
             return;
         }
-        let sw = s.switch;
+        let (sw, vlan_pw) = (s.switch, s.spec.vlan_pw);
         let len = m.pkt_len() as u64;
         let sc = &c.sessions[member.0 as usize];
         sc.rx_packets.inc();
         sc.rx_bytes.add(len);
-        self.switch(m, member, sw);
+        self.switch(m, member, vlan_pw, sw);
     }
 
     /// Switches an inner Ethernet frame that arrived from `ingress`:
     /// VLAN mode, L2 filter, MSS clamp, learning, then unicast or flood.
     #[inline(always)]
-    fn switch(&mut self, mut m: Mbuf, ingress: MemberId, sw: SwitchId) {
+    /// `vlan_pw`: the ingress member is an Ethernet VLAN pseudowire.
+    fn switch(&mut self, mut m: Mbuf, ingress: MemberId, vlan_pw: bool, sw: SwitchId) {
         let c = &self.shared.counters;
         let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
             c.drop(DropReason::SwitchGone);
@@ -632,11 +633,7 @@ impl Worker {
         }
         let mut et = u16::from_be_bytes([d[12], d[13]]);
         let tagged = crate::wire::vlan::is_tag_ethertype(et);
-        if !tagged
-            && self.sessions[ingress.0 as usize]
-                .as_ref()
-                .is_some_and(|s| s.spec.vlan_pw)
-        {
+        if !tagged && vlan_pw {
             c.drop(DropReason::UntaggedOnVlanPw);
             return;
         }
