@@ -17,5 +17,4 @@ pub mod wire;
 pub mod dpdk;
 #[cfg(feature = "dpdk")]
 pub mod runtime;
-#[cfg(feature = "dpdk")]
 pub mod worker;

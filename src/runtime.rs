@@ -246,10 +246,11 @@ pub fn run(
     let mut injects = Vec::new();
     for w in 0..nworkers {
         let counters = WorkerCounters::new(dp.max_sessions, dp.max_switches, ports.len());
-        let sh = Arc::new(
-            WorkerShared::new(dp.command_ring as usize, dp.event_ring as usize, counters)
-                .map_err(|e| e.to_string())?,
-        );
+        let sh = Arc::new(WorkerShared::new(
+            dp.command_ring as usize,
+            dp.event_ring as usize,
+            counters,
+        ));
         let (punt_tx, punt_rx) =
             mbuf_ring(&format!("las_punt{w}"), dp.punt_ring, -1).map_err(|e| e.to_string())?;
         let (inject_tx, inject_rx) =
