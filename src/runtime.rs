@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::control::core::{ControlCore, PortRt, WorkerLinks};
+use crate::control::engine::PortInfo;
 use crate::control::socket::ControlSocket;
 use crate::dpdk::{self, mbuf_ring, Eal, LcoreId, Mempool, Port, PortConf, RxQueue, TxQueue};
 use crate::telemetry::WorkerCounters;
@@ -130,25 +131,88 @@ pub fn run(
     let eal = Eal::init(&args).map_err(|e| e.to_string())?;
     log::info!("{}", dpdk::version());
     let tsc_hz = dpdk::tsc_hz();
-    let dp = cfg.dataplane.clone();
     let nworkers = cores.len().saturating_sub(1).max(1);
     let single = cores.len() == 1;
-
-    let pool = Arc::new(
-        Mempool::new(
-            "las_pool",
-            dp.mbufs,
-            256.min(dp.mbufs / 8),
-            dp.mbuf_size,
-            -1,
-        )
-        .map_err(|e| e.to_string())?,
+    let worker_lcores: Vec<u32> = if single {
+        vec![cores[0]]
+    } else {
+        cores[1..].to_vec()
+    };
+    let pool = make_pool(&cfg)?;
+    let mut ports = open_ports(&cfg, &pool, nworkers)?;
+    let (setups, links) = plan_workers(&cfg, &mut ports, &pool, nworkers, tsc_hz)?;
+    let shared = links.shared.clone();
+    let socket_path = cfg.control.socket.clone();
+    let mut ctrl = ControlCore::new(
+        cfg,
+        ports.ports,
+        links,
+        worker_lcores.clone(),
+        pool.clone(),
+        tsc_hz,
     );
+    ctrl.program();
+    let mut workers = Workers::launch(&eal, setups, &worker_lcores, single)?;
+    ctrl.sync_workers(|| workers.idle());
+    for s in &shared {
+        s.go.store(true, Ordering::Release);
+    }
+    match ControlSocket::bind(&socket_path) {
+        Ok(s) => ctrl.set_socket(s),
+        Err(e) => {
+            workers.stop(&eal);
+            return Err(e);
+        }
+    }
+    log::info!(
+        "las ready: {} port(s), {nworkers} worker(s) on cores {cores:?}, control socket {}",
+        ctrl.ports().len(),
+        socket_path.display()
+    );
+    let failure = serve(&mut ctrl, &mut workers, &stop, cores[0]);
+    match &failure {
+        Some(f) => log::error!("{f}: stopping las (its queues would go unserved)"),
+        None => log::info!("stopping"),
+    }
+    let report = shut_down(ctrl, workers, &eal);
+    drop(shared);
+    drop(pool);
+    drop(eal);
+    Ok(Ended { report, failure })
+}
 
-    // Ports, and their queues until they go to the thread that uses each.
-    let mut ports = Vec::new();
-    let mut port_rx: Vec<Vec<Option<RxQueue>>> = Vec::new();
-    let mut port_tx: Vec<Vec<Option<TxQueue>>> = Vec::new();
+/// The one mbuf pool (RX queues, punts, flood copies, control frames).
+fn make_pool(cfg: &Config) -> Result<Arc<Mempool>, String> {
+    let dp = &cfg.dataplane;
+    let pool = Mempool::new(
+        "las_pool",
+        dp.mbufs,
+        256.min(dp.mbufs / 8),
+        dp.mbuf_size,
+        -1,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Arc::new(pool))
+}
+
+/// The configured ports, started, and their queues until they go to the
+/// thread that uses each.
+struct OpenPorts {
+    ports: Vec<PortRt>,
+    /// Per port: the device transmits chained mbufs.
+    multi_seg: Vec<bool>,
+    rx: Vec<Vec<Option<RxQueue>>>,
+    tx: Vec<Vec<Option<TxQueue>>>,
+}
+
+fn open_ports(cfg: &Config, pool: &Mempool, nworkers: usize) -> Result<OpenPorts, String> {
+    let dp = &cfg.dataplane;
+    let mut open = OpenPorts {
+        ports: Vec::new(),
+        multi_seg: Vec::new(),
+        rx: Vec::new(),
+        tx: Vec::new(),
+    };
     for (i, pc) in cfg.ports.iter().enumerate() {
         let name = device_name(&pc.device);
         let id = Port::by_name(&name).map_err(|e| format!("port[{i}] {}: {e}", pc.name))?;
@@ -182,7 +246,7 @@ pub fn run(
             // Frames larger than one mbuf arrive as segment chains.
             scatter: usize::from(pc.mtu) + 18 > usize::from(dp.mbuf_size) - 128,
         };
-        let ((port, rxqs, txqs), txq, ctrl_txq) = match Port::setup(id, &conf(txq), &pool) {
+        let ((port, rxqs, txqs), txq, ctrl_txq) = match Port::setup(id, &conf(txq), pool) {
             Ok(p) => (p, txq, ctrl_txq),
             // Some drivers (net_tap) want as many TX as RX queues: then the
             // control core sends through worker 0 instead.
@@ -191,7 +255,7 @@ pub fn run(
                     "port {}: {e}; retrying without a control-core TX queue",
                     pc.name
                 );
-                let p = Port::setup(id, &conf(nworkers as u16), &pool)
+                let p = Port::setup(id, &conf(nworkers as u16), pool)
                     .map_err(|e| format!("port[{i}] {}: {e}", pc.name))?;
                 (p, nworkers as u16, None)
             }
@@ -199,8 +263,8 @@ pub fn run(
         };
         let mut txqs: Vec<Option<TxQueue>> = txqs.into_iter().map(Some).collect();
         let ctrl_tx = ctrl_txq.and_then(|q| txqs.get_mut(usize::from(q))?.take());
-        port_rx.push(rxqs.into_iter().map(Some).collect());
-        port_tx.push(txqs);
+        open.rx.push(rxqs.into_iter().map(Some).collect());
+        open.tx.push(txqs);
         let mac = match pc.mac {
             Some(m) => {
                 if let Err(e) = port.set_mac(m) {
@@ -218,34 +282,54 @@ pub fn run(
             txq,
             crate::wire::ethernet::MacAddr(mac)
         );
-        ports.push(PortRt {
+        open.multi_seg.push(info.tx_multi_seg);
+        open.ports.push(PortRt {
+            info: PortInfo {
+                name: pc.name.clone(),
+                device: pc.device.clone(),
+                driver: info.driver.clone(),
+                mac,
+                address: pc.address,
+                prefix_len: pc.prefix_len,
+                gateway: pc.gateway,
+                mtu: pc.mtu,
+                rx_queues: rxq,
+                tx_queues: txq,
+                dont_fragment: pc.dont_fragment,
+            },
             port,
-            name: pc.name.clone(),
-            device: pc.device.clone(),
-            driver: info.driver.clone(),
-            mac,
-            address: pc.address,
-            prefix_len: pc.prefix_len,
-            gateway: pc.gateway,
-            mtu: pc.mtu,
-            rx_queues: rxq,
-            tx_queues: txq,
-            ctrl_txq,
             ctrl_tx,
-            multi_seg: info.tx_multi_seg,
-            dont_fragment: pc.dont_fragment,
         });
     }
+    Ok(open)
+}
 
-    // Workers.
+/// One setup per worker (its RX queues, a TX queue on every port, its
+/// rings and counters) and the control core's ends of the same links.
+fn plan_workers(
+    cfg: &Config,
+    open: &mut OpenPorts,
+    pool: &Arc<Mempool>,
+    nworkers: usize,
+    tsc_hz: u64,
+) -> Result<(Vec<WorkerSetup>, WorkerLinks), String> {
+    let dp = &cfg.dataplane;
     let tx_seq: Arc<[AtomicU32]> = (0..dp.max_sessions).map(|_| AtomicU32::new(0)).collect();
-    let mut shared = Vec::new();
     let mut setups = Vec::new();
-    // The control core's halves of the punt and inject rings.
-    let mut punts = Vec::new();
-    let mut injects = Vec::new();
+    let mut links = WorkerLinks {
+        shared: Vec::new(),
+        punt: Vec::new(),
+        inject: Vec::new(),
+    };
+    let frag = if cfg.ports.iter().any(|p| p.reassembly) {
+        let flows = cfg.ports.iter().map(|p| p.reassembly_max_flows).max();
+        let ms = cfg.ports.iter().map(|p| p.reassembly_timeout_ms).max();
+        Some((flows.unwrap_or(4096), ms.unwrap_or(2000)))
+    } else {
+        None
+    };
     for w in 0..nworkers {
-        let counters = WorkerCounters::new(dp.max_sessions, dp.max_switches, ports.len());
+        let counters = WorkerCounters::new(dp.max_sessions, dp.max_switches, open.ports.len());
         let sh = Arc::new(WorkerShared::new(
             dp.command_ring as usize,
             dp.event_ring as usize,
@@ -255,30 +339,40 @@ pub fn run(
             mbuf_ring(&format!("las_punt{w}"), dp.punt_ring, -1).map_err(|e| e.to_string())?;
         let (inject_tx, inject_rx) =
             mbuf_ring(&format!("las_inject{w}"), dp.punt_ring, -1).map_err(|e| e.to_string())?;
-        punts.push(punt_rx);
-        injects.push(inject_tx);
-        shared.push(sh.clone());
+        links.punt.push(punt_rx);
+        links.inject.push(inject_tx);
+        links.shared.push(sh.clone());
         // Worker w polls RX queue w of each port that has one, and sends
         // on TX queue w of every port.
-        let rx = port_rx
+        let rx = open
+            .rx
             .iter_mut()
             .enumerate()
             .filter_map(|(i, qs)| Some((i, qs.get_mut(w)?.take()?)))
             .collect();
-        let tx = port_tx
+        let tx = open
+            .tx
             .iter_mut()
             .map(|qs| qs.get_mut(w).and_then(Option::take))
             .collect::<Option<Vec<TxQueue>>>()
             .ok_or("a port has fewer TX queues than workers")?;
+        let frag = match frag {
+            Some((flows, ms)) => Some(
+                crate::dpdk::FragTable::new(flows, tsc_hz / 1000 * u64::from(ms), -1)
+                    .map_err(|e| format!("reassembly table: {e}"))?,
+            ),
+            None => None,
+        };
         setups.push(WorkerSetup {
             id: w,
-            ports: ports
+            ports: open
+                .ports
                 .iter()
                 .enumerate()
                 .map(|(i, p)| WorkerPort {
-                    address: p.address,
-                    mtu: p.mtu,
-                    multi_seg: p.multi_seg,
+                    address: p.info.address,
+                    mtu: p.info.mtu,
+                    multi_seg: open.multi_seg[i],
                     reassembly: cfg.ports[i].reassembly,
                 })
                 .collect(),
@@ -297,59 +391,43 @@ pub fn run(
             tsc_hz,
             burst: dp.burst as usize,
             punt_rate: cfg.l2tp.punt_rate,
-            frag: if cfg.ports.iter().any(|p| p.reassembly) {
-                let flows = cfg
-                    .ports
-                    .iter()
-                    .map(|p| p.reassembly_max_flows)
-                    .max()
-                    .unwrap_or(4096);
-                let ms = cfg
-                    .ports
-                    .iter()
-                    .map(|p| p.reassembly_timeout_ms)
-                    .max()
-                    .unwrap_or(2000);
-                Some(
-                    crate::dpdk::FragTable::new(flows, tsc_hz / 1000 * u64::from(ms), -1)
-                        .map_err(|e| format!("reassembly table: {e}"))?,
-                )
-            } else {
-                None
-            },
+            frag,
         });
     }
-    let worker_lcores: Vec<u32> = if single {
-        vec![cores[0]]
-    } else {
-        cores[1..].to_vec()
-    };
-    let socket_path = cfg.control.socket.clone();
-    let mut ctrl = ControlCore::new(
-        cfg,
-        ports,
-        WorkerLinks {
-            shared: shared.clone(),
-            punt: punts,
-            inject: injects,
-        },
-        worker_lcores.clone(),
-        pool.clone(),
-        tsc_hz,
-    );
-    ctrl.program();
+    Ok((setups, links))
+}
 
-    let wstop = Arc::new(AtomicBool::new(false));
-    // The core of the first worker that panicked (u32::MAX: none).
-    let dead = Arc::new(AtomicU32::new(u32::MAX));
-    let mut local: Option<Worker> = None;
-    if single {
-        local = setups.pop().map(Worker::new);
-    } else {
-        for (setup, &lc) in setups.into_iter().zip(&worker_lcores) {
-            let st = wstop.clone();
-            let dead = dead.clone();
-            eal.launch(LcoreId(lc), move || {
+/// The running workers: on their own lcores, or (one core) one worker
+/// interleaved with the control loop.
+struct Workers {
+    lcores: Vec<u32>,
+    local: Option<Worker>,
+    stop: Arc<AtomicBool>,
+    /// The core of the first worker that panicked (u32::MAX: none).
+    dead: Arc<AtomicU32>,
+}
+
+impl Workers {
+    fn launch(
+        eal: &Eal,
+        mut setups: Vec<WorkerSetup>,
+        lcores: &[u32],
+        single: bool,
+    ) -> Result<Workers, String> {
+        let mut w = Workers {
+            lcores: if single { Vec::new() } else { lcores.to_vec() },
+            local: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            dead: Arc::new(AtomicU32::new(u32::MAX)),
+        };
+        if single {
+            w.local = setups.pop().map(Worker::new);
+            return Ok(w);
+        }
+        for (setup, &lc) in setups.into_iter().zip(lcores) {
+            let st = w.stop.clone();
+            let dead = w.dead.clone();
+            let launched = eal.launch(LcoreId(lc), move || {
                 let r = catch_unwind(AssertUnwindSafe(|| {
                     let mut w = Worker::new(setup);
                     w.run(&st);
@@ -358,84 +436,89 @@ pub fn run(
                     let _ =
                         dead.compare_exchange(u32::MAX, lc, Ordering::AcqRel, Ordering::Relaxed);
                 }
-            })
-            .map_err(|e| e.to_string())?;
-        }
-    }
-    ctrl.sync_workers(|| match local.as_mut() {
-        Some(w) => w.apply_commands(),
-        None => std::thread::sleep(Duration::from_micros(50)),
-    });
-    for s in &shared {
-        s.go.store(true, Ordering::Release);
-    }
-    match ControlSocket::bind(&socket_path) {
-        Ok(s) => ctrl.set_socket(s),
-        Err(e) => {
-            stop.store(true, Ordering::Relaxed);
-            wstop.store(true, Ordering::Relaxed);
-            for &lc in &worker_lcores {
-                if !single {
-                    eal.wait(LcoreId(lc));
-                }
+            });
+            if let Err(e) = launched {
+                w.stop(eal);
+                return Err(e.to_string());
             }
-            return Err(e);
+        }
+        Ok(w)
+    }
+
+    /// While the control core waits: run the local worker's commands,
+    /// or yield to the workers' cores.
+    fn idle(&mut self) {
+        match self.local.as_mut() {
+            Some(w) => w.apply_commands(),
+            None => std::thread::sleep(Duration::from_micros(50)),
         }
     }
-    log::info!(
-        "las ready: {} port(s), {} worker(s) on cores {:?}, control socket {}",
-        ctrl.ports().len(),
-        nworkers,
-        cores,
-        socket_path.display()
-    );
 
-    let mut failure = None;
-    while !stop.load(Ordering::Relaxed) {
-        let busy = ctrl.poll_once();
-        match local.as_mut() {
+    /// One turn of the local worker, if any. Err names a worker that
+    /// panicked (here or on its own core).
+    fn turn(&mut self, ctrl_busy: bool, main_core: u32) -> Result<(), String> {
+        match self.local.as_mut() {
             Some(w) => {
                 if catch_unwind(AssertUnwindSafe(|| w.poll_once())).is_err() {
-                    failure = Some(format!("the worker on core {} panicked", cores[0]));
-                    local = None;
-                    break;
+                    self.local = None;
+                    return Err(format!("the worker on core {main_core} panicked"));
                 }
             }
             None => {
-                if !busy {
+                if !ctrl_busy {
                     std::thread::sleep(Duration::from_micros(100));
                 }
             }
         }
-        let d = dead.load(Ordering::Acquire);
-        if d != u32::MAX {
-            failure = Some(format!("the worker on core {d} panicked"));
-            break;
+        match self.dead.load(Ordering::Acquire) {
+            u32::MAX => Ok(()),
+            d => Err(format!("the worker on core {d} panicked")),
         }
     }
-    match &failure {
-        Some(f) => log::error!("{f}: stopping las (its queues would go unserved)"),
-        None => log::info!("stopping"),
-    }
-    // StopCCN to every control peer while the workers still transmit.
-    ctrl.stop_l2tp();
-    ctrl.linger(Duration::from_millis(200), || {
-        if let Some(w) = local.as_mut() {
-            w.poll_once();
-        }
-    });
-    wstop.store(true, Ordering::Relaxed);
-    if !single {
-        for &lc in &worker_lcores {
+
+    /// Stops every worker and waits for the launched ones.
+    fn stop(&mut self, eal: &Eal) {
+        self.stop.store(true, Ordering::Relaxed);
+        for &lc in &self.lcores {
             if eal.wait(LcoreId(lc)) != 0 {
                 log::error!("worker on core {lc} failed");
             }
         }
+        self.lcores.clear();
+        if let Some(w) = self.local.as_mut() {
+            w.finish();
+        }
+        self.local = None;
     }
-    if let Some(w) = local.as_mut() {
-        w.finish();
+}
+
+/// The control loop, until `stop` or a worker panics (its name).
+fn serve(
+    ctrl: &mut ControlCore,
+    workers: &mut Workers,
+    stop: &AtomicBool,
+    main_core: u32,
+) -> Option<String> {
+    while !stop.load(Ordering::Relaxed) {
+        let busy = ctrl.poll_once();
+        if let Err(f) = workers.turn(busy, main_core) {
+            return Some(f);
+        }
     }
-    drop(local);
+    None
+}
+
+/// StopCCN to every control peer while the workers still transmit, then
+/// the workers, a last look at the punt rings, the report, the ports.
+fn shut_down(mut ctrl: ControlCore, mut workers: Workers, eal: &Eal) -> String {
+    ctrl.stop_l2tp();
+    ctrl.linger(Duration::from_millis(200), || {
+        if let Some(w) = workers.local.as_mut() {
+            w.poll_once();
+        }
+    });
+    workers.stop(eal);
+    drop(workers);
     // Answer what is still punted (e.g. the last ARP) and let the workers'
     // counters settle before reporting.
     ctrl.poll_once();
@@ -445,13 +528,10 @@ pub fn run(
     for p in ctrl.into_ports() {
         drop(p.ctrl_tx);
         if p.port.shutdown().is_err() {
-            log::error!("port {}: a queue is still in use: not stopped", p.name);
+            log::error!("port {}: a queue is still in use: not stopped", p.info.name);
         }
     }
-    drop(shared);
-    drop(pool);
-    drop(eal);
-    Ok(Ended { report, failure })
+    report
 }
 
 #[cfg(test)]

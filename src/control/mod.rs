@@ -1,9 +1,11 @@
-//! The control plane. Pure parts (neighbour cache, ARP/ICMP responders,
-//! the socket protocol) build without DPDK; `core` runs on the control
-//! lcore and needs it.
+//! The control plane. Everything with a decision in it (the engine, the
+//! RFC 3931 machines, admission, the neighbour cache, ARP/ICMP
+//! responders, the socket protocol) builds without DPDK; `core`, the I/O
+//! loop around the engine on the control lcore, needs it.
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod engine;
 pub mod l2tp;
 pub mod neighbour;
 pub mod ratelimit;

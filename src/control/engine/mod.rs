@@ -1,15 +1,26 @@
-//! The control core: the owner of the truth.
+//! The control engine: the owner of the truth, without the I/O.
 //!
-//! A single non-blocking loop that drains the workers' punt and event
-//! rings, answers ARP and ICMP echo for our addresses, resolves next hops,
+//! It answers ARP and ICMP echo for our addresses, resolves next hops,
 //! speaks the RFC 3931 control channel (dynamic pseudowires join the
 //! virtual switch named by their VC ID), keeps the merged MAC table and
-//! ages it, programs the workers through their command rings, and serves
-//! `las show` on the control socket.
+//! ages it, detects MAC flaps, allocates VLAN learning domains, programs
+//! the workers through their command queues and answers `las show`.
+//!
+//! It owns no device: frames come in as byte slices (`frame_in`), frames
+//! it sends leave through `take_frames`, time is passed in (`Now`), and
+//! what only the device knows (port statistics, mbuf pool use) comes in a
+//! `Snapshot` when a view needs it. `control::core` is the thin DPDK loop
+//! around it (punt and inject rings, mbufs, TX queues, the socket). Like
+//! OPTE's engine/OS split, this keeps everything with a decision in it
+//! buildable and testable without DPDK or root (`tests.rs`).
 //!
 //! Sessions (static from the config, dynamic from the control channel)
 //! and virtual switches live here in one table each, indexed by their
-//! data-plane ids (`MemberId`, `SwitchId`).
+//! data-plane ids (`MemberId`, `SwitchId`). The parts are split by the
+//! state they own: `program` (worker queues, switches, sessions,
+//! templates), `pseudowires` (the control channel and session
+//! lifecycle), `macs` (MAC events, flaps, VLAN domains), `views`
+//! (`las show`).
 #![forbid(unsafe_code)]
 
 mod macs;
@@ -41,9 +52,8 @@ fn control_rate(l2: &config::L2tp) -> Rate {
 /// Peer addresses with their own bucket (the rest share one).
 const CONTROL_RATE_SOURCES: usize = 4096;
 use super::respond::{self, ArpOutcome};
-use super::socket::ControlSocket;
+use super::socket::SocketStats;
 use crate::config::{self, Config};
-use crate::dpdk::{Burst, Mbuf, Mempool, Port, RingConsumer, RingProducer, TxBuffer, TxQueue};
 use crate::switch::filter::{ethertype_name, L2Filter};
 use crate::switch::flap::{FlapConfig, FlapDetector, FlapVerdict};
 use crate::switch::policy::{MssClamp, MtuPolicy, VlanDomains, VlanMode};
@@ -64,13 +74,12 @@ use crate::wire::udp::{self, UdpRepr};
 use crate::worker::{Command, Event, SessionSpec, SwitchSpec, WorkerShared, VLAN_DOMAINS};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::Ipv4Addr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-/// A port as the control core knows it.
-pub struct PortRt {
-    pub port: Port,
+/// A port as the control engine knows it (the device handles stay in
+/// `control::core`).
+#[derive(Debug, Clone)]
+pub struct PortInfo {
     pub name: String,
     pub device: String,
     pub driver: String,
@@ -81,17 +90,58 @@ pub struct PortRt {
     pub mtu: u16,
     pub rx_queues: u16,
     pub tx_queues: u16,
-    /// The control core's own TX queue, if the device has enough queues;
-    /// otherwise its packets go through worker 0's inject ring.
-    pub ctrl_txq: Option<u16>,
-    pub ctrl_tx: Option<TxQueue>,
-    /// The device transmits multi-segment mbufs.
-    pub multi_seg: bool,
     /// Set DF on the outer IPv4 header of pseudowire packets.
     pub dont_fragment: bool,
 }
 
-impl PortRt {
+/// What only the devices know, sampled by the I/O loop when a view is
+/// rendered.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub ports: Vec<PortSample>,
+    pub mbufs_in_use: u64,
+    pub mbufs_available: u64,
+}
+
+/// One port's link and statistics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PortSample {
+    pub link_up: bool,
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub rx_missed: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_nombuf: u64,
+}
+
+/// The time, passed in: milliseconds since start (timers, aging) and the
+/// TSC (what the workers compare block deadlines with).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Now {
+    pub ms: u64,
+    pub tsc: u64,
+}
+
+/// A frame the engine sends out of port `port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub port: usize,
+    pub frame: Vec<u8>,
+}
+
+/// What to do with a punted frame after `frame_in`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Rewritten in place as the answer: send it back out of its port.
+    Reply,
+    /// Taken (or counted and dropped): free it.
+    Consumed,
+}
+
+impl PortInfo {
     /// The next hop toward `ip`: itself when on-link, else the gateway.
     fn next_hop(&self, ip: Ipv4Addr) -> Ipv4Addr {
         if in_prefix(self.address, self.prefix_len, ip) {
@@ -114,7 +164,8 @@ pub struct Peer {
 struct DynInfo {
     ccid: u32,
     vc_id: String,
-    since: Instant,
+    /// When it came up (ms).
+    since: u64,
 }
 
 /// A pseudowire, static or dynamic.
@@ -341,25 +392,14 @@ fn endpoint_config(cfg: &Config, router_id: Ipv4Addr) -> EndpointConfig {
     }
 }
 
-/// The control core's ends of what connects it to the workers, one of
-/// each per worker.
-pub struct WorkerLinks {
-    pub shared: Vec<Arc<WorkerShared>>,
-    /// The consuming half of each worker's punt ring.
-    pub punt: Vec<RingConsumer>,
-    /// The producing half of each worker's inject ring.
-    pub inject: Vec<RingProducer>,
-}
-
-pub struct ControlCore {
+/// The control engine (see the module docs).
+pub struct Engine {
     cfg: Config,
-    ports: Vec<PortRt>,
+    ports: Vec<PortInfo>,
     workers: Vec<Arc<WorkerShared>>,
-    punt: Vec<RingConsumer>,
-    inject: Vec<RingProducer>,
     worker_lcores: Vec<u32>,
+    /// Commands a worker's full queue did not take yet, in order.
     backlog: Vec<VecDeque<Command>>,
-    pool: Arc<Mempool>,
     neighbours: Neighbours,
     aging: AgingTable,
     flaps: FlapDetector,
@@ -380,38 +420,35 @@ pub struct ControlCore {
     l2tp: Endpoint<Peer>,
     /// Where each control peer was last heard: port index and source MAC.
     peer_seen: HashMap<Ipv4Addr, (usize, [u8; 6])>,
-    /// When each established control connection came up.
-    tunnel_since: HashMap<u32, Instant>,
+    /// When each established control connection came up (ms).
+    tunnel_since: HashMap<u32, u64>,
     counters: Counters,
     refusals: RefusalLog,
     /// Control messages per source (in front of parsing and digests).
     control_rate: SourceLimiter<Ipv4Addr>,
-    socket: Option<ControlSocket>,
-    start: Instant,
+    /// The time of the call being handled.
+    now: Now,
     tsc_hz: u64,
     last_timer_ms: u64,
     last_aging_s: u64,
     ip_ident: u16,
-    ctrl_tx: TxBuffer,
-    burst: Burst,
+    /// Frames to send, taken by the I/O loop.
+    out: Vec<Outgoing>,
     due: Vec<(usize, Ipv4Addr)>,
     expired: Vec<(SwitchId, u64, MemberId)>,
 }
 
-impl ControlCore {
+impl Engine {
+    /// An engine for `cfg` on `ports`, programming the workers behind
+    /// `workers` (one per data-plane worker, on `worker_lcores`).
+    /// Nothing is sent before `program`.
     pub fn new(
         cfg: Config,
-        ports: Vec<PortRt>,
-        links: WorkerLinks,
+        ports: Vec<PortInfo>,
+        workers: Vec<Arc<WorkerShared>>,
         worker_lcores: Vec<u32>,
-        pool: Arc<Mempool>,
         tsc_hz: u64,
-    ) -> ControlCore {
-        let WorkerLinks {
-            shared: workers,
-            punt,
-            inject,
-        } = links;
+    ) -> Engine {
         let n = workers.len();
         let rate = control_rate(&cfg.l2tp);
         let router_id = ports
@@ -431,7 +468,7 @@ impl ControlCore {
         let max_sessions = cfg.dataplane.max_sessions;
         let max_switches = cfg.dataplane.max_switches;
         let nstatic = cfg.sessions.len();
-        ControlCore {
+        Engine {
             backlog: (0..n).map(|_| VecDeque::new()).collect(),
             sessions: (0..max_sessions).map(|_| None).collect(),
             switches: (0..max_switches).map(|_| None).collect(),
@@ -444,10 +481,7 @@ impl ControlCore {
             cfg,
             ports,
             workers,
-            punt,
-            inject,
             worker_lcores,
-            pool,
             neighbours: Neighbours::new(),
             aging: AgingTable::new(),
             flaps: FlapDetector::new(4096, max_sessions),
@@ -456,62 +490,76 @@ impl ControlCore {
             drops: DropCounters::default(),
             refusals: RefusalLog::default(),
             control_rate: SourceLimiter::new(rate, CONTROL_RATE_SOURCES),
-            socket: None,
-            start: Instant::now(),
+            now: Now::default(),
             tsc_hz,
             last_timer_ms: 0,
             last_aging_s: 0,
             ip_ident: 0,
-            ctrl_tx: TxBuffer::new(),
-            burst: Burst::new(),
+            out: Vec::new(),
             due: Vec::new(),
             expired: Vec::new(),
         }
     }
 
     fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+        self.now.ms
     }
 
-    pub fn set_socket(&mut self, s: ControlSocket) {
-        self.socket = Some(s);
+    /// The ports, as given to `new`.
+    pub fn ports(&self) -> &[PortInfo] {
+        &self.ports
     }
 
-    /// One iteration of the control loop. Returns true if it did anything.
-    pub fn poll_once(&mut self) -> bool {
+    /// Work that comes due with time: the workers' backlog, their MAC
+    /// events, the L2TP timers, ARP retries and aging (every 100 ms).
+    /// Returns true if it did anything.
+    pub fn poll(&mut self, now: Now) -> bool {
+        self.now = now;
         let mut busy = false;
         self.flush_backlog();
         for w in 0..self.workers.len() {
-            busy |= self.drain_punt(w);
             busy |= self.drain_events(w);
         }
-        let now = self.now_ms();
-        if self.l2tp.next_timeout().is_some_and(|t| t <= now) {
-            let acts = self.l2tp.poll(now);
+        if self.l2tp.next_timeout().is_some_and(|t| t <= now.ms) {
+            let acts = self.l2tp.poll(now.ms);
             self.l2tp_actions(acts);
         }
-        if now >= self.last_timer_ms + 100 {
-            self.last_timer_ms = now;
+        if now.ms >= self.last_timer_ms + 100 {
+            self.last_timer_ms = now.ms;
             self.timers();
-        }
-        // Never waits on a client (control::socket).
-        if let Some(mut sock) = self.socket.take() {
-            busy |= sock.poll(now, |r| self.answer(r));
-            let st = sock.stats();
-            self.counters.requests_served = st.served;
-            self.counters.socket_clients_refused = st.refused_busy;
-            self.counters.socket_requests_too_long = st.too_long;
-            self.counters.socket_clients_timed_out = st.timed_out;
-            self.socket = Some(sock);
         }
         busy
     }
 
+    /// Frames to send (ARP requests, L2TP control messages), oldest first.
+    pub fn take_frames(&mut self, into: &mut Vec<Outgoing>) {
+        into.append(&mut self.out);
+    }
+
+    /// The I/O loop could not hand `n` frames to a device.
+    pub fn note_tx_failed(&mut self, n: u64) {
+        self.counters.punt_tx_failed += n;
+    }
+
+    /// The I/O loop dropped a punted frame it could not read (not
+    /// linearisable, from an unknown port).
+    pub fn note_punt_unreadable(&mut self) {
+        self.counters.punt_other += 1;
+    }
+
+    /// The control socket's counters, shown with the engine's.
+    pub fn note_socket(&mut self, st: SocketStats) {
+        self.counters.requests_served = st.served;
+        self.counters.socket_clients_refused = st.refused_busy;
+        self.counters.socket_requests_too_long = st.too_long;
+        self.counters.socket_clients_timed_out = st.timed_out;
+    }
+
     /// Graceful shutdown of the control channel: StopCCN to every peer.
     /// The caller keeps polling for a moment so they leave.
-    pub fn stop_l2tp(&mut self) {
-        let now = self.now_ms();
-        let acts = self.l2tp.shutdown(now, stopccn_result::BEING_SHUT_DOWN);
+    pub fn stop_l2tp(&mut self, now: Now) {
+        self.now = now;
+        let acts = self.l2tp.shutdown(now.ms, stopccn_result::BEING_SHUT_DOWN);
         self.l2tp_actions(acts);
     }
 
@@ -555,74 +603,38 @@ impl ControlCore {
     }
 
     fn send_arp(&mut self, p: usize, mac: [u8; 6], ours: Ipv4Addr, target: Ipv4Addr) {
-        let Some(mut m) = Mbuf::alloc(&self.pool) else {
-            self.counters.punt_tx_failed += 1;
-            return;
-        };
-        let Some(buf) = m.append(60) else {
-            self.counters.punt_tx_failed += 1;
-            return;
-        };
-        buf.fill(0);
-        respond::arp_request(buf, mac, ours, target);
+        let mut frame = vec![0u8; 60];
+        respond::arp_request(&mut frame, mac, ours, target);
         self.counters.arp_requests_tx += 1;
-        self.transmit(p, m);
+        self.out.push(Outgoing { port: p, frame });
     }
 
-    /// Sends a control-core packet out of port `p`.
-    fn transmit(&mut self, p: usize, mut m: Mbuf) {
-        match self.ports[p].ctrl_tx.as_mut() {
-            Some(q) => {
-                if self.ctrl_tx.push(m).is_ok() {
-                    let (_, _, dropped) = q.tx_burst(&mut self.ctrl_tx);
-                    self.counters.punt_tx_failed += dropped as u64;
-                }
-            }
-            None => {
-                m.set_port(p as u16);
-                if self.inject[0].enqueue(m).is_err() {
-                    self.counters.punt_tx_failed += 1;
-                }
-            }
-        }
-    }
-
-    fn drain_punt(&mut self, w: usize) -> bool {
-        let mut burst = std::mem::take(&mut self.burst);
-        let n = self.punt[w].dequeue(&mut burst);
-        while let Some(m) = burst.pop() {
-            self.punted(m);
-        }
-        self.burst = burst;
-        n > 0
-    }
-
-    fn punted(&mut self, mut m: Mbuf) {
-        let p = m.port() as usize;
-        if p >= self.ports.len() || !m.linearize() {
+    /// A frame the workers punted, received on port `p`: ARP, ICMP to
+    /// us, or an L2TP control message. An ARP request or ICMP echo for us
+    /// is answered in place (`Disposition::Reply`).
+    pub fn frame_in(&mut self, now: Now, p: usize, d: &mut [u8]) -> Disposition {
+        self.now = now;
+        if p >= self.ports.len() || d.len() < ethernet::HEADER_LEN {
             self.counters.punt_other += 1;
-            return;
+            return Disposition::Consumed;
         }
         let (mac, ours) = (self.ports[p].mac, self.ports[p].address);
-        let d = m.data();
-        if d.len() < ethernet::HEADER_LEN {
-            self.counters.punt_other += 1;
-            return;
-        }
         let et = u16::from_be_bytes([d[12], d[13]]);
         if et == ethertype::ARP {
-            let now = self.now_ms();
-            match respond::arp_in_place(m.data_mut(), mac, ours) {
+            match respond::arp_in_place(d, mac, ours) {
                 ArpOutcome::Replied {
                     sender_ip,
                     sender_mac,
                 } => {
                     self.counters.arp_requests_rx += 1;
-                    if self.neighbours.learn(p, sender_ip, sender_mac, true, now) {
+                    if self
+                        .neighbours
+                        .learn(p, sender_ip, sender_mac, true, now.ms)
+                    {
                         self.refresh_templates();
                     }
                     self.counters.arp_replies_tx += 1;
-                    self.transmit(p, m);
+                    return Disposition::Reply;
                 }
                 ArpOutcome::Seen {
                     sender_ip,
@@ -630,74 +642,57 @@ impl ControlCore {
                     for_us,
                 } => {
                     self.counters.arp_other_rx += 1;
-                    if self.neighbours.learn(p, sender_ip, sender_mac, for_us, now) {
+                    if self
+                        .neighbours
+                        .learn(p, sender_ip, sender_mac, for_us, now.ms)
+                    {
                         self.refresh_templates();
                     }
                 }
                 ArpOutcome::Invalid => self.counters.punt_other += 1,
             }
-            return;
+            return Disposition::Consumed;
         }
         // IPv4: ICMP or L2TP control (the classifier punts only those).
+        let src_mac = [d[6], d[7], d[8], d[9], d[10], d[11]];
         let Ok(ip) = ipv4::Packet::new_checked(&d[ethernet::HEADER_LEN..]) else {
             self.counters.punt_other += 1;
-            return;
+            return Disposition::Consumed;
         };
         match ip.next_header() {
             protocol::ICMP => {
-                if respond::icmp_echo_in_place(m.data_mut(), ours) {
+                if respond::icmp_echo_in_place(d, ours) {
                     self.counters.icmp_echo_replies_tx += 1;
-                    self.transmit(p, m);
-                } else {
-                    self.counters.icmp_other_rx += 1;
+                    return Disposition::Reply;
                 }
+                self.counters.icmp_other_rx += 1;
             }
             protocol::L2TP => {
                 let payload = ip.payload();
                 if payload.len() < 4 {
                     self.counters.punt_other += 1;
-                    return;
+                    return Disposition::Consumed;
                 }
                 let peer = Peer {
                     ip: ip.src_addr(),
                     udp_port: 0,
                 };
-                let src_mac = [d[6], d[7], d[8], d[9], d[10], d[11]];
                 self.l2tp_in(p, peer, src_mac, &payload[4..]);
             }
             protocol::UDP => {
                 let Ok(u) = udp::Packet::new_checked(ip.payload()) else {
                     self.counters.punt_other += 1;
-                    return;
+                    return Disposition::Consumed;
                 };
                 let peer = Peer {
                     ip: ip.src_addr(),
                     udp_port: u.src_port(),
                 };
-                let src_mac = [d[6], d[7], d[8], d[9], d[10], d[11]];
                 self.l2tp_in(p, peer, src_mac, u.payload());
             }
             _ => self.counters.punt_other += 1,
         }
-    }
-
-    pub fn ports(&self) -> &[PortRt] {
-        &self.ports
-    }
-
-    /// Ends the control core, giving back the ports (to stop them).
-    pub fn into_ports(self) -> Vec<PortRt> {
-        self.ports
-    }
-
-    /// Keeps the control loop (and, on one core, `idle`) running for
-    /// `d`, e.g. so StopCCN messages leave before the ports stop.
-    pub fn linger(&mut self, d: Duration, mut idle: impl FnMut()) {
-        let until = Instant::now() + d;
-        while Instant::now() < until {
-            self.poll_once();
-            idle();
-        }
+        Disposition::Consumed
     }
 }
 
@@ -716,3 +711,6 @@ fn hex(b: &[u8]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests;

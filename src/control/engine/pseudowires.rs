@@ -5,7 +5,7 @@
 
 use super::*;
 
-impl ControlCore {
+impl Engine {
     /// A control message from `peer` arrived on port `p`.
     pub(super) fn l2tp_in(&mut self, p: usize, peer: Peer, src_mac: [u8; 6], msg: &[u8]) {
         self.counters.l2tp_control_rx += 1;
@@ -77,7 +77,7 @@ impl ControlCore {
                     self.session_down(d.local_ccid, d.local_session_id, d.reason)
                 }
                 Action::TunnelUp(t) => {
-                    self.tunnel_since.insert(t.local_ccid, Instant::now());
+                    self.tunnel_since.insert(t.local_ccid, self.now.ms);
                     log::info!(
                         "l2tp: control connection {} up with {} ({}), peer ccid {}",
                         t.local_ccid,
@@ -129,14 +129,8 @@ impl ControlCore {
         let (src_mac, src_ip, udp_port) = (port.mac, port.address, self.cfg.l2tp.udp_port);
         self.ip_ident = self.ip_ident.wrapping_add(1);
         let ident = self.ip_ident;
-        let Some(mut m) = Mbuf::alloc(&self.pool) else {
-            self.counters.punt_tx_failed += 1;
-            return;
-        };
-        let Some(buf) = m.append(len) else {
-            self.counters.punt_tx_failed += 1;
-            return;
-        };
+        let mut frame = vec![0u8; len];
+        let buf = &mut frame[..];
         let mut eth = ethernet::Frame::new_unchecked(&mut buf[..]);
         EthernetRepr {
             src: MacAddr(src_mac),
@@ -172,7 +166,7 @@ impl ControlCore {
             l4b[4..].copy_from_slice(msg);
         }
         self.counters.l2tp_control_tx += 1;
-        self.transmit(p, m);
+        self.out.push(Outgoing { port: p, frame });
     }
 
     /// The switch for a VC ID: the configured one, else (if allowed) a new
@@ -381,7 +375,7 @@ impl ControlCore {
             dynamic: Some(DynInfo {
                 ccid: up.local_ccid,
                 vc_id: vc.clone(),
-                since: Instant::now(),
+                since: self.now.ms,
             }),
         };
         log::info!(

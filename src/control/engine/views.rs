@@ -3,12 +3,12 @@
 
 use super::*;
 
-impl ControlCore {
+impl Engine {
     /// Answers a `las show` request.
-    pub fn answer(&self, r: &Request) -> Response {
+    pub fn answer(&self, r: &Request, io: &Snapshot) -> Response {
         match r {
             Request::Ports => Response::Ports {
-                ports: self.port_views(),
+                ports: self.port_views(io),
             },
             Request::Sessions => Response::Sessions {
                 sessions: self.session_views(),
@@ -55,17 +55,16 @@ impl ControlCore {
                     .collect();
                 Response::Macs { macs }
             }
-            Request::Counters => Response::Counters(self.counters_view()),
+            Request::Counters => Response::Counters(self.counters_view(io)),
         }
     }
 
-    pub fn port_views(&self) -> Vec<PortView> {
+    pub fn port_views(&self, io: &Snapshot) -> Vec<PortView> {
         self.ports
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let st = p.port.stats();
-                let (up, _) = p.port.link();
+                let st = io.ports.get(i).copied().unwrap_or_default();
                 let punted = self
                     .workers
                     .iter()
@@ -79,16 +78,16 @@ impl ControlCore {
                     address: format!("{}/{}", p.address, p.prefix_len),
                     gateway: p.gateway.map(|g| g.to_string()),
                     mtu: p.mtu,
-                    link_up: up,
+                    link_up: st.link_up,
                     rx_queues: p.rx_queues,
                     tx_queues: p.tx_queues,
-                    rx_packets: st.ipackets,
-                    rx_bytes: st.ibytes,
-                    tx_packets: st.opackets,
-                    tx_bytes: st.obytes,
-                    rx_missed: st.imissed,
-                    rx_errors: st.ierrors,
-                    tx_errors: st.oerrors,
+                    rx_packets: st.rx_packets,
+                    rx_bytes: st.rx_bytes,
+                    tx_packets: st.tx_packets,
+                    tx_bytes: st.tx_bytes,
+                    rx_missed: st.rx_missed,
+                    rx_errors: st.rx_errors,
+                    tx_errors: st.tx_errors,
                     rx_nombuf: st.rx_nombuf,
                     punted,
                 }
@@ -144,7 +143,10 @@ impl ControlCore {
                     },
                     vc_id: s.dynamic.as_ref().map(|d| d.vc_id.clone()),
                     ccid: s.dynamic.as_ref().map(|d| d.ccid),
-                    uptime_secs: s.dynamic.as_ref().map(|d| d.since.elapsed().as_secs()),
+                    uptime_secs: s
+                        .dynamic
+                        .as_ref()
+                        .map(|d| self.now.ms.saturating_sub(d.since) / 1000),
                     rx_packets: sum(&|c| c.rx_packets.get()),
                     rx_bytes: sum(&|c| c.rx_bytes.get()),
                     tx_packets: sum(&|c| c.tx_packets.get()),
@@ -176,7 +178,7 @@ impl ControlCore {
                 uptime_secs: self
                     .tunnel_since
                     .get(&t.local_ccid())
-                    .map(|i| i.elapsed().as_secs()),
+                    .map(|&t| self.now.ms.saturating_sub(t) / 1000),
             })
             .collect();
         v.sort_by(|a, b| (&a.peer, a.local_ccid).cmp(&(&b.peer, b.local_ccid)));
@@ -243,7 +245,7 @@ impl ControlCore {
             .collect()
     }
 
-    pub fn counters_view(&self) -> CountersView {
+    pub fn counters_view(&self, io: &Snapshot) -> CountersView {
         let drops = DropReason::ALL
             .iter()
             .map(|&r| {
@@ -258,8 +260,8 @@ impl ControlCore {
             })
             .collect();
         let mut control = self.counters.map();
-        control.insert("mbufs_in_use".into(), self.pool.in_use() as u64);
-        control.insert("mbufs_available".into(), self.pool.available() as u64);
+        control.insert("mbufs_in_use".into(), io.mbufs_in_use);
+        control.insert("mbufs_available".into(), io.mbufs_available);
         let es = self.l2tp.stats();
         control.insert("l2tp_malformed".into(), es.malformed);
         control.insert("l2tp_unknown_ccid".into(), es.unknown_ccid);
@@ -294,7 +296,7 @@ impl ControlCore {
                 + es.sccrq_auth_failures,
         );
         CountersView {
-            uptime_secs: self.start.elapsed().as_secs(),
+            uptime_secs: self.now.ms / 1000,
             tsc_hz: self.tsc_hz,
             drops,
             control,
@@ -316,7 +318,7 @@ impl ControlCore {
     }
 
     /// Everything `las` prints when it stops.
-    pub fn final_report(&self) -> String {
+    pub fn final_report(&self, io: &Snapshot) -> String {
         let mut s = String::new();
         for r in [
             Request::Ports,
@@ -325,7 +327,7 @@ impl ControlCore {
             Request::Switches,
             Request::Counters,
         ] {
-            s.push_str(&self.answer(&r).render());
+            s.push_str(&self.answer(&r, io).render());
             s.push('\n');
         }
         s

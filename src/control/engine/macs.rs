@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl ControlCore {
+impl Engine {
     pub(super) fn drain_events(&mut self, w: usize) -> bool {
         let mut any = false;
         let now = self.now_ms() / 1000;
@@ -154,7 +154,7 @@ impl ControlCore {
             if cfg.block > 0 && !self.flaps.blocked(to, now) && !self.flaps.blocked(from, now) {
                 self.flaps.block(to, now + u64::from(cfg.block));
                 self.counters.members_blocked += 1;
-                let until_tsc = crate::dpdk::tsc() + u64::from(cfg.block) * self.tsc_hz;
+                let until_tsc = self.now.tsc + u64::from(cfg.block) * self.tsc_hz;
                 log::warn!(
                     "member {} blocked for {} s",
                     self.member_name(to),

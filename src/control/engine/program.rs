@@ -3,8 +3,9 @@
 //! templates, the largest frame per switch.
 
 use super::*;
+use std::sync::atomic::Ordering;
 
-impl ControlCore {
+impl Engine {
     /// Queues `cmd` for every worker.
     pub(super) fn broadcast(&mut self, mut make: impl FnMut() -> Command) {
         for w in 0..self.workers.len() {
@@ -85,8 +86,9 @@ impl ControlCore {
 
     /// Programs switches and static sessions, static neighbours, and sends
     /// gratuitous ARPs and the first ARP requests.
-    pub fn program(&mut self) {
-        let now = self.now_ms();
+    pub fn program(&mut self, now: Now) {
+        self.now = now;
+        let now = now.ms;
         for (i, sw) in self.cfg.switches.clone().into_iter().enumerate() {
             for vc in &sw.vc_ids {
                 self.by_vc.insert(vc.clone(), SwitchId(i as u16));
