@@ -8,6 +8,7 @@
 //! See `configs/las.example.toml` for the documented schema.
 #![forbid(unsafe_code)]
 
+pub use crate::wire::l2tp::Cookie;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ pub use l2tp::{AuthMode, Digest, L2tpPeer};
 pub use crate::switch::flap::FlapConfig;
 pub use crate::switch::policy::{MssClamp, MtuPolicy, VlanMode};
 pub use crate::switch::storm::StormRate;
-pub use validate::{parse_cookie, parse_mac};
+pub use validate::parse_mac;
 
 /// A configuration error: `{key} = {value}: {reason}`.
 ///
@@ -509,10 +510,10 @@ pub struct Session {
     pub local_session_id: u32,
     /// Id we put in packets to the peer; nonzero.
     pub remote_session_id: u32,
-    /// Cookie expected on receive: 0, 4 or 8 bytes.
-    pub local_cookie: Vec<u8>,
-    /// Cookie we send: 0, 4 or 8 bytes.
-    pub remote_cookie: Vec<u8>,
+    /// Cookie expected on receive.
+    pub local_cookie: Cookie,
+    /// Cookie we send.
+    pub remote_cookie: Cookie,
     /// Encap `udp`: our UDP port (= `l2tp.udp_port`); 0 for encap `ip`.
     pub udp_local_port: u16,
     /// Encap `udp`: the peer's UDP port (default 1701); 0 for encap `ip`.

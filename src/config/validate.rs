@@ -10,7 +10,7 @@ use super::{
     MtuPolicy, Neighbor, Port, Quoted, Session, StaticMac, Switch, VlanMode, SHOWN_MAX,
 };
 use crate::switch::filter::{parse_ethertype, DEFAULT_ETHERTYPES};
-use crate::wire::l2tp::VcId;
+use crate::wire::l2tp::{Cookie, VcId};
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -154,27 +154,6 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
         n += 1;
     }
     (n == 6).then_some(out)
-}
-
-/// Parse a cookie: 8 or 16 hex digits, optional `0x` prefix → 4 or 8 bytes.
-pub fn parse_cookie(s: &str) -> Result<Vec<u8>, String> {
-    let h = s
-        .strip_prefix("0x")
-        .or_else(|| s.strip_prefix("0X"))
-        .unwrap_or(s);
-    if !h.bytes().all(|b| b.is_ascii_hexdigit()) || h.is_empty() {
-        return Err("not a hex string".into());
-    }
-    if h.len() != 8 && h.len() != 16 {
-        return Err(format!(
-            "cookie must be 4 or 8 bytes (8 or 16 hex digits), got {} hex digits",
-            h.len()
-        ));
-    }
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).map_err(|e| e.to_string()))
-        .collect()
 }
 
 fn valid_name(s: &str) -> bool {
@@ -851,10 +830,14 @@ fn session(
         1,
         u32::MAX.into(),
     )? as u32;
-    let cookie = |key: String, v: Option<String>| -> R<Vec<u8>> {
+    // An empty string is a mistake, not "no cookie": leave the key out.
+    let cookie = |key: String, v: Option<String>| -> R<Cookie> {
         match v {
-            None => Ok(Vec::new()),
-            Some(s) => parse_cookie(&s).map_err(|e| ConfigError::new(key, quote(&s), e)),
+            None => Ok(Cookie::NONE),
+            Some(s) => Cookie::from_hex(&s)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| ConfigError::new(key, quote(&s), Cookie::HEX_FORMAT)),
         }
     };
     let local_cookie = cookie(k("local_cookie"), r.local_cookie)?;
@@ -1221,8 +1204,8 @@ remote_session_id = 2001
         assert_eq!(s.encap, Encap::Udp);
         assert_eq!(s.local_session_id, 1001);
         assert_eq!(s.remote_session_id, 2001);
-        assert_eq!(s.local_cookie, vec![0xde, 0xad, 0xbe, 0xef]);
-        assert_eq!(s.remote_cookie, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(s.local_cookie.as_bytes(), [0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(s.remote_cookie.as_bytes(), [1, 2, 3, 4, 5, 6, 7, 8]);
         assert_eq!((s.udp_local_port, s.udp_peer_port), (1701, 1701));
         assert_eq!(s.l2spec, L2SpecCfg::Default);
         let c = cfg(S).unwrap();
@@ -1361,9 +1344,10 @@ address = "10.0.0.1/24"
             &format!("{S}remote_cookie = \"\"\n"),
             "session[0].remote_cookie",
         );
+        let s = cfg(&format!("{S}local_cookie = \"DEADBEEF\"\n")).unwrap();
         assert_eq!(
-            parse_cookie("DEADBEEF").unwrap(),
-            vec![0xde, 0xad, 0xbe, 0xef]
+            s.sessions[0].local_cookie.as_bytes(),
+            [0xde, 0xad, 0xbe, 0xef]
         );
     }
 

@@ -247,9 +247,8 @@ fn required<T>(v: Option<T>, key: &str) -> Result<T, String> {
 fn cookie(v: Option<&str>, key: &str) -> Result<Cookie, String> {
     match v {
         None => Ok(Cookie::NONE),
-        Some(s) => Cookie::from_hex(s).map_err(|_| {
-            format!("--{key} {s:?}: bad cookie hex: expected 8 or 16 hex digits (4 or 8 bytes), optionally prefixed with 0x")
-        }),
+        Some(s) => Cookie::from_hex(s)
+            .map_err(|_| format!("--{key} {s:?}: bad cookie hex: {}", Cookie::HEX_FORMAT)),
     }
 }
 

@@ -103,17 +103,6 @@ impl Engine {
                 config::L2SpecCfg::None => L2Spec::None,
                 config::L2SpecCfg::Default => L2Spec::Default,
             };
-            // Validated with the config; a cookie that is not 0, 4 or 8
-            // bytes never becomes "no cookie check".
-            let (Ok(local_cookie), Ok(remote_cookie)) =
-                (Cookie::new(&s.local_cookie), Cookie::new(&s.remote_cookie))
-            else {
-                log::error!(
-                    "session {}: a cookie is not 0, 4 or 8 bytes: not programmed",
-                    s.name
-                );
-                continue;
-            };
             let next_hop = self.ports[s.port].next_hop(s.peer);
             self.add_session(SessionRt {
                 name: s.name,
@@ -129,8 +118,8 @@ impl Engine {
                 udp_peer_port: s.udp_peer_port,
                 local_session_id: s.local_session_id,
                 remote_session_id: s.remote_session_id,
-                local_cookie,
-                remote_cookie,
+                local_cookie: s.local_cookie,
+                remote_cookie: s.remote_cookie,
                 l2spec_rx: l2spec,
                 l2spec_tx: l2spec,
                 sequencing: l2spec == L2Spec::Default,

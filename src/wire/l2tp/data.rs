@@ -147,7 +147,12 @@ impl Cookie {
         })
     }
 
+    /// What `from_hex` takes, for error messages that name the field.
+    pub const HEX_FORMAT: &'static str =
+        "expected 8 or 16 hex digits (a 4- or 8-byte cookie), optionally prefixed with 0x";
+
     /// Parses 0, 8 or 16 hex digits, with an optional `0x`/`0X` prefix.
+    /// The one cookie parser: the config, las-edge and the tests use it.
     pub fn from_hex(s: &str) -> Result<Cookie> {
         let s = s
             .strip_prefix("0x")
