@@ -10,7 +10,7 @@
 
 use std::net::Ipv4Addr;
 
-use las::config::{parse_cookie, parse_mac, Config};
+use las::config::{parse_mac, Config};
 use las::edge::config::Keys;
 use las::edge::EdgeConfig;
 use las::wire::ethernet::MacAddr;
@@ -27,7 +27,7 @@ fn values(s: &str) {
     if let Ok(m) = s.parse::<MacAddr>() {
         assert_eq!(m.to_string().parse::<MacAddr>(), Ok(m));
     }
-    let _ = (parse_cookie(s), parse_mac(s));
+    let _ = (Cookie::from_hex(s), parse_mac(s));
 }
 
 fuzz_target!(|data: &[u8]| {
