@@ -8,6 +8,7 @@
 //! See `configs/las.example.toml` for the documented schema.
 #![forbid(unsafe_code)]
 
+pub use crate::switch::filter::L2Filter;
 pub use crate::wire::l2tp::Cookie;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -385,12 +386,12 @@ pub struct Switch {
     pub aging: u32,
     /// Max MACs in the switch, 0 = unlimited (default 0).
     pub mac_limit: u32,
-    /// Ethertype allow-list (at most 32; `switch::LLC` = 0 for 802.3/LLC),
-    /// duplicates removed; default IPv4, ARP, IPv6.
-    pub ethertypes: Vec<u16>,
-    /// Deny list: ethertypes, `LLC` (NetBEUI and other 802.3/LLC frames),
-    /// `CISCO` (CDP, VTP, DTP, PVST+); at most 16; default empty.
-    pub deny: Vec<u16>,
+    /// `ethertypes`, the allow-list (at most 32; `switch::LLC` = 0 for
+    /// 802.3/LLC; default IPv4, ARP, IPv6), and `deny` (ethertypes, `LLC`
+    /// for NetBEUI and other 802.3/LLC frames, `CISCO` for CDP, VTP, DTP,
+    /// PVST+; at most 16; default empty), duplicates removed: the filter
+    /// the workers run, built once here.
+    pub filter: L2Filter,
     /// Remote End IDs (VC IDs) of dynamic pseudowires that join this switch.
     pub vc_ids: Vec<String>,
     /// VLAN-aware switches: the VLANs allowed (1..=4094, sorted, unique);
@@ -430,8 +431,7 @@ impl Switch {
             name: name.to_string(),
             aging: 300,
             mac_limit: 0,
-            ethertypes: crate::switch::filter::DEFAULT_ETHERTYPES.to_vec(),
-            deny: Vec::new(),
+            filter: L2Filter::default(),
             vc_ids: Vec::new(),
             vlans: Vec::new(),
             mss_clamp: MssClamp::Auto,

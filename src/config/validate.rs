@@ -9,7 +9,7 @@ use super::{
     prefix_mask, shown, Config, ConfigError, Control, Dataplane, Encap, L2SpecCfg, L2tp, MssClamp,
     MtuPolicy, Neighbor, Port, Quoted, Session, StaticMac, Switch, VlanMode, SHOWN_MAX,
 };
-use crate::switch::filter::{parse_ethertype, DEFAULT_ETHERTYPES};
+use crate::switch::filter::{parse_ethertype, L2Filter, DEFAULT_ETHERTYPES};
 use crate::wire::l2tp::{Cookie, VcId};
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -619,7 +619,11 @@ fn switch(i: usize, s: RawSwitch, names: &mut HashSet<String>) -> R<Switch> {
         name: name(k("name"), s.name, names)?,
         aging: int(&k("aging"), s.aging, 300, 0, u32::MAX.into())? as u32,
         mac_limit: int(&k("mac_limit"), s.mac_limit, 0, 0, u32::MAX.into())? as u32,
-        ethertypes: ethertypes(i, s.ethertypes)?,
+        filter: {
+            let key = k("ethertypes");
+            let list = ethertypes(i, s.ethertypes)?;
+            L2Filter::new(&list).map_err(|e| ConfigError::new(key, list.len(), e.to_string()))?
+        },
         mss_clamp: mss_clamp(&k("mss_clamp"), s.mss_clamp)?,
         vlan_mode: vlan_mode(&k("vlan_mode"), s.vlan_mode)?,
         mtu_policy: mtu_policy(&k("mtu_policy"), s.mtu_policy)?,
@@ -643,7 +647,6 @@ fn switch(i: usize, s: RawSwitch, names: &mut HashSet<String>) -> R<Switch> {
         flap_window: int(&k("flap_window"), s.flap_window, 10, 1, 3600)? as u32,
         flap_block: int(&k("flap_block"), s.flap_block, 0, 0, 86400)? as u32,
         static_macs: Vec::new(),
-        deny: Vec::new(),
         vc_ids: Vec::new(),
         vlans: Vec::new(),
     })
@@ -1023,7 +1026,10 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         let mut sw = switch(i, s, &mut names)?;
         sw.vc_ids = vc_ids(i, vc, &mut seen_vc)?;
         sw.vlans = vlan_list(i, vl)?;
-        sw.deny = deny_list(i, dn)?;
+        let deny = deny_list(i, dn)?;
+        sw.filter = sw.filter.with_deny(&deny).map_err(|e| {
+            ConfigError::new(format!("switch[{i}].deny"), deny.len(), e.to_string())
+        })?;
         if !sw.vlans.is_empty() && sw.vlan_mode != VlanMode::VlanAware {
             return Err(ConfigError::new(
                 format!("switch[{i}].vlans"),
@@ -1178,7 +1184,7 @@ remote_session_id = 2001
         assert!(p.is_vdev());
         assert_eq!(c.switches[0].aging, 300);
         assert_eq!(c.switches[0].mac_limit, 0);
-        assert_eq!(c.switches[0].ethertypes, vec![0x0800, 0x0806, 0x86dd]);
+        assert_eq!(c.switches[0].filter.allowed(), [0x0800, 0x0806, 0x86dd]);
         assert!(c.sessions.is_empty());
     }
 
@@ -1405,7 +1411,7 @@ address = "10.0.0.1/24"
     fn ethertypes() {
         let c = cfg("[[switch]]\nname = \"s2\"\nethertypes = [\"ipv4\", \"0x88cc\", 34525, \"llc\", \"ipv4\"]\n")
             .unwrap();
-        assert_eq!(c.switches[1].ethertypes, vec![0x0800, 0x88cc, 0x86dd, 0]);
+        assert_eq!(c.switches[1].filter.allowed(), [0x0800, 0x88cc, 0x86dd, 0]);
         let e = err(
             "[[switch]]\nname = \"s2\"\nethertypes = [\"ipv4\", \"ipx\"]\n",
             "switch[1].ethertypes[1]",
@@ -1938,7 +1944,7 @@ address = "10.0.0.1/24"
         }
         // Repeated ethertypes merge, but count as written.
         let c = cfg(&sw(&format!("ethertypes = [{}]", many(32, "\"ipv4\"")))).unwrap();
-        assert_eq!(c.switches[1].ethertypes, vec![0x0800]);
+        assert_eq!(c.switches[1].filter.allowed(), [0x0800]);
         // Static MACs of all switches fit every worker's MAC table.
         let doc = format!(
             "[dataplane]\nmac_table_size = 16\n{S}{SW2}static_macs = [{}]\n",

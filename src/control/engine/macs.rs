@@ -78,8 +78,8 @@ impl Engine {
                     "switch {name}: {} source MAC(s) not learned in the last second: MAC limit \
                      reached (mac_limit {}, mac_limit_per_member {}) or table full",
                     failed - sw.learn_failed_seen,
-                    sw.mac_limit,
-                    sw.member_mac_limit
+                    sw.cfg.mac_limit,
+                    sw.cfg.mac_limit_per_member
                 );
                 sw.learn_failed_seen = failed;
             }
@@ -129,7 +129,7 @@ impl Engine {
             .switches
             .get(owner.0 as usize)
             .and_then(Option::as_ref)
-            .map(|s| s.flap)
+            .map(|s| s.cfg.flap_config())
         else {
             return;
         };
@@ -172,7 +172,7 @@ impl Engine {
         self.switches
             .get(s.0 as usize)
             .and_then(Option::as_ref)
-            .map(|x| x.name.clone())
+            .map(|x| x.cfg.name.clone())
             .unwrap_or_else(|| format!("{s:?}"))
     }
 

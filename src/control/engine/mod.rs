@@ -54,10 +54,9 @@ const CONTROL_RATE_SOURCES: usize = 4096;
 use super::respond::{self, ArpOutcome};
 use super::socket::SocketStats;
 use crate::config::{self, Config};
-use crate::switch::filter::{ethertype_name, L2Filter};
-use crate::switch::flap::{FlapConfig, FlapDetector, FlapVerdict};
-use crate::switch::policy::{MssClamp, MtuPolicy, VlanDomains, VlanMode};
-use crate::switch::storm::StormRate;
+use crate::switch::filter::ethertype_name;
+use crate::switch::flap::{FlapDetector, FlapVerdict};
+use crate::switch::policy::VlanDomains;
 use crate::switch::{mac_from_u64, AgingTable, MemberId, SwitchId, Touch};
 use crate::telemetry::show::{
     CountersView, MacView, PortView, Request, Response, SessionView, SwitchView, TunnelView,
@@ -198,25 +197,14 @@ struct SessionRt {
     dynamic: Option<DynInfo>,
 }
 
-/// A virtual switch.
+/// A virtual switch: its settings as configured (or the defaults, for
+/// one created by a VC ID) and what the engine keeps about it.
 struct SwitchRt {
-    name: String,
-    aging: u32,
-    mac_limit: u32,
-    ethertypes: Vec<u16>,
-    deny: Vec<u16>,
+    cfg: config::Switch,
     /// Created on first use by a VC ID (not in the config).
     auto: bool,
-    member_mac_limit: u32,
-    vlan_mode: VlanMode,
-    mss: MssClamp,
-    mtu_policy: MtuPolicy,
-    storm: [StormRate; 3],
-    flap: FlapConfig,
     /// `learn_failed` summed over workers at the last check.
     learn_failed_seen: u64,
-    /// VLAN-aware: the allowed VLANs (empty = all).
-    vlans: Vec<u16>,
     /// Largest inner frame all members carry (sent to the workers).
     max_frame: usize,
     /// Auto-created: the peer whose session created it (its quota).
@@ -251,22 +239,11 @@ fn switch_counters(c: &crate::telemetry::SwitchCounters) -> [u64; SWITCH_COUNTER
 }
 
 impl SwitchRt {
-    fn from_config(sw: &config::Switch, auto: bool) -> SwitchRt {
+    fn new(cfg: config::Switch, auto: bool) -> SwitchRt {
         SwitchRt {
-            name: sw.name.clone(),
-            aging: sw.aging,
-            mac_limit: sw.mac_limit,
-            ethertypes: sw.ethertypes.clone(),
-            deny: sw.deny.clone(),
+            cfg,
             auto,
-            member_mac_limit: sw.mac_limit_per_member,
-            vlan_mode: sw.vlan_mode,
-            mss: sw.mss_clamp,
-            mtu_policy: sw.mtu_policy,
-            storm: sw.storm_rates(),
-            flap: sw.flap_config(),
             learn_failed_seen: 0,
-            vlans: sw.vlans.clone(),
             max_frame: 0,
             creator: None,
             empty_since: None,
@@ -587,7 +564,7 @@ impl Engine {
                     switches
                         .get(sw.0 as usize)
                         .and_then(Option::as_ref)
-                        .map(|s| s.aging as u64)
+                        .map(|s| u64::from(s.cfg.aging))
                         .unwrap_or(300)
                 },
                 &mut out,

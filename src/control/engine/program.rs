@@ -39,23 +39,9 @@ impl Engine {
 
     /// Creates switch `id` and programs it into the workers.
     pub(super) fn add_switch(&mut self, id: SwitchId, sw: SwitchRt) {
-        // Validated with the config: at most MAX_ETHERTYPES / MAX_DENY.
-        let filter = L2Filter::new(&sw.ethertypes)
-            .and_then(|f| f.with_deny(&sw.deny))
-            .unwrap_or_default();
-        let spec = SwitchSpec {
-            id,
-            filter,
-            mac_limit: sw.mac_limit,
-            member_mac_limit: sw.member_mac_limit,
-            vlan_mode: sw.vlan_mode,
-            mss: sw.mss,
-            mtu_policy: sw.mtu_policy,
-            storm: sw.storm,
-            vlan_list: !sw.vlans.is_empty(),
-        };
+        let spec = switch_spec(id, &sw.cfg);
         self.broadcast(|| Command::AddSwitch(Box::new(spec.clone())));
-        let vlans = sw.vlans.clone();
+        let vlans = sw.cfg.vlans.clone();
         self.switches[id.0 as usize] = Some(sw);
         for vid in vlans {
             self.map_vlan(id, vid);
@@ -93,7 +79,7 @@ impl Engine {
             for vc in &sw.vc_ids {
                 self.by_vc.insert(vc.clone(), SwitchId(i as u16));
             }
-            self.add_switch(SwitchId(i as u16), SwitchRt::from_config(&sw, false));
+            self.add_switch(SwitchId(i as u16), SwitchRt::new(sw, false));
         }
         for n in self.cfg.neighbors.clone() {
             self.neighbours.add_static(n.port, n.address, n.mac);
@@ -250,5 +236,20 @@ impl Engine {
             t.set_sequencing(s.sequencing);
         }
         t
+    }
+}
+
+/// What the workers need of a switch's settings.
+fn switch_spec(id: SwitchId, c: &config::Switch) -> SwitchSpec {
+    SwitchSpec {
+        id,
+        filter: c.filter,
+        mac_limit: c.mac_limit,
+        member_mac_limit: c.mac_limit_per_member,
+        vlan_mode: c.vlan_mode,
+        mss: c.mss_clamp,
+        mtu_policy: c.mtu_policy,
+        storm: c.storm_rates(),
+        vlan_list: !c.vlans.is_empty(),
     }
 }

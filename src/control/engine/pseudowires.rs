@@ -45,8 +45,8 @@ impl Engine {
                 .and_then(|s| switches.get(s.0 as usize).and_then(Option::as_ref))
             {
                 Some(sw) => Target::Existing {
-                    name: &sw.name,
-                    vlan_mode: sw.vlan_mode,
+                    name: &sw.cfg.name,
+                    vlan_mode: sw.cfg.vlan_mode,
                 },
                 None => Target::New,
             };
@@ -203,7 +203,7 @@ impl Engine {
         };
         let id = SwitchId(free as u16);
         let defaults = config::Switch::with_defaults(&format!("vc-{vc}"));
-        let mut sw = SwitchRt::from_config(&defaults, true);
+        let mut sw = SwitchRt::new(defaults, true);
         sw.creator = Some(peer);
         sw.base = self.switch_sums(free);
         sw.learn_failed_seen = sw.base[6];
@@ -257,7 +257,11 @@ impl Engine {
             self.aging.remove_switch(id);
             self.by_vc.retain(|_, s| *s != id);
             if let Some(sw) = self.switches[i].take() {
-                log::info!("switch {} freed: no member for {} s", sw.name, grace / 1000);
+                log::info!(
+                    "switch {} freed: no member for {} s",
+                    sw.cfg.name,
+                    grace / 1000
+                );
             }
             self.counters.switches_freed += 1;
         }

@@ -26,7 +26,7 @@ impl Engine {
                         let found = self
                             .switches
                             .iter()
-                            .position(|s| matches!(s, Some(s) if &s.name == name));
+                            .position(|s| matches!(s, Some(s) if &s.cfg.name == name));
                         match found {
                             Some(i) => Some(SwitchId(i as u16)),
                             None => {
@@ -199,7 +199,7 @@ impl Engine {
                     *v = now[k].saturating_sub(s.base[k]);
                 }
                 SwitchView {
-                    name: s.name.clone(),
+                    name: s.cfg.name.clone(),
                     id: i as u16,
                     members: self
                         .sessions
@@ -213,10 +213,12 @@ impl Engine {
                         .iter()
                         .filter(|(d, _, _)| self.domain_owner(*d).0 .0 as usize == i)
                         .count(),
-                    aging: s.aging,
-                    mac_limit: s.mac_limit,
+                    aging: s.cfg.aging,
+                    mac_limit: s.cfg.mac_limit,
                     ethertypes: s
-                        .ethertypes
+                        .cfg
+                        .filter
+                        .allowed()
                         .iter()
                         .map(|&t| {
                             ethertype_name(t)
