@@ -173,125 +173,76 @@ pub enum Action {
     Refused(Refusal),
 }
 
-/// Why las refused a control message or closed a session or tunnel on
-/// its own account. Each has a counter, `refused_<name>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RefuseReason {
-    /// Did not parse as a control message.
-    Malformed,
-    /// Longer than [`MAX_MESSAGE_LEN`]: dropped before parsing.
-    Oversize,
-    /// Over the per-source message rate (the caller's limiter).
-    RateLimited,
-    /// For a Control Connection ID we do not have (or 0 and not SCCRQ).
-    UnknownCcid,
-    /// From another address than the tunnel's peer.
-    WrongPeer,
-    /// SCCRQ over `max_tunnels_per_peer` / `max_tunnels`.
-    TunnelLimit,
-    /// Message Digest missing, wrong or more than two.
-    DigestFailed,
-    /// Wrong or missing Challenge Response.
-    ChallengeFailed,
-    /// Hidden AVPs without a secret or Random Vector to decode them.
-    HiddenUndecodable,
-    /// An unrecognised AVP with M = 1 (RFC 3931 §5.2).
-    UnknownMandatoryAvp,
-    /// A MUST AVP we need is absent.
-    MissingAvp,
-    /// An AVP whose value cannot be right (e.g. a 5-byte cookie).
-    BadAvp,
-    /// ICRQ over `max_sessions_per_tunnel`.
-    SessionLimit,
-    /// PW type not offered (CDN 14).
-    UnsupportedPwType,
-    /// Sequencing without the default sublayer (CDN 15).
-    SequencingWithoutSublayer,
-    /// A message not valid in its session's state.
-    FsmError,
-    /// A session message for a session we do not have.
-    UnknownSession,
-    /// No virtual switch for the VC ID (not configured, auto off).
-    NoSwitch,
-    /// The switch table is full (`dataplane.max_switches`).
-    SwitchLimit,
-    /// The member table is full (`dataplane.max_sessions`).
-    MemberLimit,
-    /// The switch cannot carry the PW type (e.g. VLAN PW, RFC 4448
-    /// tagged mode, into a switch that is not VLAN-aware).
-    PwTypeMismatch,
-    /// No port reaches the peer.
-    NoRoute,
-    /// A stale control connection of a restarted peer, replaced by the
-    /// new one it opened (closed without a word to the peer).
-    Replaced,
-    /// Closed by las itself (operator, shutdown): not a refusal of the
-    /// peer; not counted as one.
-    Local,
+macro_rules! refuse_reasons {
+    ($( $(#[doc = $doc:literal])* $var:ident = $name:literal ),+ $(,)?) => {
+        /// Why las refused a control message or closed a session or tunnel
+        /// on its own account. Each has a counter, `refused_<name>`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum RefuseReason { $( $(#[doc = $doc])* $var ),+ }
+
+        impl RefuseReason {
+            /// Every reason, for listing counters.
+            pub const ALL: &'static [RefuseReason] = &[ $(RefuseReason::$var),+ ];
+            /// The counter name (after `refused_`).
+            pub const fn as_str(self) -> &'static str {
+                match self { $(RefuseReason::$var => $name),+ }
+            }
+        }
+    };
 }
 
-impl RefuseReason {
-    /// The counter name (after `refused_`).
-    pub const fn as_str(self) -> &'static str {
-        use RefuseReason::*;
-        match self {
-            Malformed => "malformed",
-            Oversize => "oversize",
-            RateLimited => "rate_limited",
-            UnknownCcid => "unknown_ccid",
-            WrongPeer => "wrong_peer",
-            TunnelLimit => "tunnel_limit",
-            DigestFailed => "digest_failed",
-            ChallengeFailed => "challenge_failed",
-            HiddenUndecodable => "hidden_undecodable",
-            UnknownMandatoryAvp => "unknown_mandatory_avp",
-            MissingAvp => "missing_avp",
-            BadAvp => "bad_avp",
-            SessionLimit => "session_limit",
-            UnsupportedPwType => "unsupported_pw_type",
-            SequencingWithoutSublayer => "sequencing_without_sublayer",
-            FsmError => "fsm_error",
-            UnknownSession => "unknown_session",
-            NoSwitch => "no_switch",
-            SwitchLimit => "switch_limit",
-            MemberLimit => "member_limit",
-            PwTypeMismatch => "pw_type_mismatch",
-            NoRoute => "no_route",
-            Replaced => "replaced",
-            Local => "local",
-        }
-    }
-
-    /// Every reason, for listing counters.
-    pub const ALL: [RefuseReason; 24] = {
-        use RefuseReason::*;
-        [
-            Malformed,
-            Oversize,
-            RateLimited,
-            UnknownCcid,
-            WrongPeer,
-            TunnelLimit,
-            DigestFailed,
-            ChallengeFailed,
-            HiddenUndecodable,
-            UnknownMandatoryAvp,
-            MissingAvp,
-            BadAvp,
-            SessionLimit,
-            UnsupportedPwType,
-            SequencingWithoutSublayer,
-            FsmError,
-            UnknownSession,
-            NoSwitch,
-            SwitchLimit,
-            MemberLimit,
-            PwTypeMismatch,
-            NoRoute,
-            Replaced,
-            Local,
-        ]
-    };
+refuse_reasons! {
+    /// Did not parse as a control message.
+    Malformed = "malformed",
+    /// Longer than [`MAX_MESSAGE_LEN`]: dropped before parsing.
+    Oversize = "oversize",
+    /// Over the per-source message rate (the caller's limiter).
+    RateLimited = "rate_limited",
+    /// For a Control Connection ID we do not have (or 0 and not SCCRQ).
+    UnknownCcid = "unknown_ccid",
+    /// From another address than the tunnel's peer.
+    WrongPeer = "wrong_peer",
+    /// SCCRQ over `max_tunnels_per_peer` / `max_tunnels`.
+    TunnelLimit = "tunnel_limit",
+    /// Message Digest missing, wrong or more than two.
+    DigestFailed = "digest_failed",
+    /// Wrong or missing Challenge Response.
+    ChallengeFailed = "challenge_failed",
+    /// Hidden AVPs without a secret or Random Vector to decode them.
+    HiddenUndecodable = "hidden_undecodable",
+    /// An unrecognised AVP with M = 1 (RFC 3931 §5.2).
+    UnknownMandatoryAvp = "unknown_mandatory_avp",
+    /// A MUST AVP we need is absent.
+    MissingAvp = "missing_avp",
+    /// An AVP whose value cannot be right (e.g. a 5-byte cookie).
+    BadAvp = "bad_avp",
+    /// ICRQ over `max_sessions_per_tunnel`.
+    SessionLimit = "session_limit",
+    /// PW type not offered (CDN 14).
+    UnsupportedPwType = "unsupported_pw_type",
+    /// Sequencing without the default sublayer (CDN 15).
+    SequencingWithoutSublayer = "sequencing_without_sublayer",
+    /// A message not valid in its session's state.
+    FsmError = "fsm_error",
+    /// A session message for a session we do not have.
+    UnknownSession = "unknown_session",
+    /// No virtual switch for the VC ID (not configured, auto off).
+    NoSwitch = "no_switch",
+    /// The switch table is full (`dataplane.max_switches`).
+    SwitchLimit = "switch_limit",
+    /// The member table is full (`dataplane.max_sessions`).
+    MemberLimit = "member_limit",
+    /// The switch cannot carry the PW type (e.g. VLAN PW, RFC 4448
+    /// tagged mode, into a switch that is not VLAN-aware).
+    PwTypeMismatch = "pw_type_mismatch",
+    /// No port reaches the peer.
+    NoRoute = "no_route",
+    /// A stale control connection of a restarted peer, replaced by the
+    /// new one it opened (closed without a word to the peer).
+    Replaced = "replaced",
+    /// Closed by las itself (operator, shutdown): not a refusal of the
+    /// peer; not counted as one.
+    Local = "local",
 }
 
 /// What las did with a refused message.
