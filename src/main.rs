@@ -7,8 +7,6 @@ use las::control::socket;
 use las::telemetry::show::Request;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 const DEFAULT_CONFIG: &str = "/etc/las/las.toml";
 
@@ -20,7 +18,8 @@ const DEFAULT_CONFIG: &str = "/etc/las/las.toml";
     long_about = "las terminates L2TPv3 pseudowires (RFC 3931/4719) from edge routers and switches \
 Ethernet between them inside virtual switches, on a DPDK poll-mode data plane.\n\n\
 Run it:   las --config las.toml --cores 2-7 [-- EAL args]\n\
-Inspect:  las show ports|tunnels|sessions|switches|macs [SWITCH]|counters [--json]\n\n\
+Inspect:  las show ports|tunnels|sessions|switches|macs [SWITCH]|counters [--json]\n\
+Change:   las reload [--config FILE] [--dry-run]   (or SIGHUP)\n\n\
 The first core of --cores is the control core, the others are poll-mode workers; \
 with one core, it does both.",
     args_conflicts_with_subcommands = true
@@ -38,6 +37,9 @@ enum Cmd {
     Run(RunArgs),
     /// Ask a running las for its state over the control socket.
     Show(ShowArgs),
+    /// Re-read the configuration of a running las and apply what changed,
+    /// without touching what did not (also: SIGHUP).
+    Reload(ReloadArgs),
     /// Validate a configuration file and exit.
     Check {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
@@ -74,6 +76,46 @@ struct ShowArgs {
     /// Read the socket path from this configuration file.
     #[arg(long, short)]
     config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ReloadArgs {
+    /// The new configuration (default: the file las was started with).
+    /// It is validated here first, then by las.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Print what would change, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Control socket of the running las (default: from --config, else /run/las/las.sock).
+    #[arg(long)]
+    socket: Option<PathBuf>,
+}
+
+fn reload(a: ReloadArgs) -> Result<(), String> {
+    let (path, socket) = match &a.config {
+        Some(c) => {
+            let cfg = load(c)?;
+            let abs = std::fs::canonicalize(c).map_err(|e| format!("{}: {e}", c.display()))?;
+            let p = abs
+                .to_str()
+                .ok_or_else(|| format!("{}: not a UTF-8 path", abs.display()))?
+                .to_string();
+            (Some(p), cfg.control.socket)
+        }
+        None => (None, PathBuf::from("/run/las/las.sock")),
+    };
+    let socket = a.socket.unwrap_or(socket);
+    let req = Request::Reload {
+        path,
+        dry_run: a.dry_run,
+    };
+    let resp = socket::query(&socket, &req)?;
+    if let las::telemetry::show::Response::Error { error } = &resp {
+        return Err(error.clone());
+    }
+    print!("{}", resp.render());
+    Ok(())
 }
 
 fn load(path: &std::path::Path) -> Result<Config, String> {
@@ -114,11 +156,19 @@ fn run(a: RunArgs) -> Result<(), String> {
     let cfg = load(&a.config)?;
     let cores = las::runtime::parse_cores(&a.cores)?;
     las::runtime::check_cores(&cores)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))
-        .map_err(|e| format!("cannot install the signal handler: {e}"))?;
-    let ended = las::runtime::run(cfg, &cores, &a.eal, stop)?;
+    // signal-hook rather than ctrlc here: ctrlc's `termination` feature
+    // treats SIGHUP as "stop", and SIGHUP means "reload" to las.
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let signals = las::runtime::Signals::default();
+    for (sig, flag) in [
+        (SIGINT, &signals.stop),
+        (SIGTERM, &signals.stop),
+        (SIGHUP, &signals.reload),
+    ] {
+        signal_hook::flag::register(sig, flag.clone())
+            .map_err(|e| format!("cannot install the handler of signal {sig}: {e}"))?;
+    }
+    let ended = las::runtime::run(cfg, a.config.clone(), &cores, &a.eal, signals)?;
     print!("{}", ended.report);
     match ended.failure {
         Some(f) => Err(format!("{f}; las stopped")),
@@ -128,7 +178,6 @@ fn run(a: RunArgs) -> Result<(), String> {
 
 #[cfg(not(feature = "dpdk"))]
 fn run(_a: RunArgs) -> Result<(), String> {
-    let _ = (Arc::new(AtomicBool::new(false)), Ordering::Relaxed);
     Err("this las was built without the `dpdk` feature: it cannot run the data plane".into())
 }
 
@@ -141,6 +190,7 @@ fn main() -> ExitCode {
         None => run(cli.run),
         Some(Cmd::Run(a)) => run(a),
         Some(Cmd::Show(a)) => show(a),
+        Some(Cmd::Reload(a)) => reload(a),
         Some(Cmd::Check { config }) => load(&config).map(|c| {
             println!(
                 "{}: ok ({} ports, {} switches, {} sessions)",

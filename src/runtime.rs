@@ -9,6 +9,7 @@ use crate::dpdk::{self, mbuf_ring, Eal, LcoreId, Mempool, Port, PortConf, RxQueu
 use crate::telemetry::WorkerCounters;
 use crate::worker::{Worker, WorkerPort, WorkerSetup, WorkerShared};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,15 +117,25 @@ pub struct Ended {
     pub failure: Option<String>,
 }
 
-/// Runs las until `stop` is set, or until a worker panics: a worker that
+/// What the signal handlers set: stop (SIGINT, SIGTERM) and reload
+/// (SIGHUP).
+#[derive(Clone, Default)]
+pub struct Signals {
+    pub stop: Arc<AtomicBool>,
+    pub reload: Arc<AtomicBool>,
+}
+
+/// Runs las on `cfg` (read from `config_path`, which a reload re-reads)
+/// until `signals.stop` is set, or until a worker panics: a worker that
 /// is gone leaves its queues unserved, so las does not run on without
 /// it; it stops cleanly (StopCCN, ports closed, counters reported) and
 /// says which worker failed.
 pub fn run(
     cfg: Config,
+    config_path: PathBuf,
     cores: &[u32],
     extra: &[String],
-    stop: Arc<AtomicBool>,
+    signals: Signals,
 ) -> Result<Ended, String> {
     let args = eal_args(&cfg, cores, extra);
     log::info!("EAL arguments: {}", args[1..].join(" "));
@@ -150,6 +161,7 @@ pub fn run(
         worker_lcores.clone(),
         pool.clone(),
         tsc_hz,
+        config_path,
     );
     ctrl.program();
     let mut workers = Workers::launch(&eal, setups, &worker_lcores, single)?;
@@ -169,7 +181,7 @@ pub fn run(
         ctrl.ports().len(),
         socket_path.display()
     );
-    let failure = serve(&mut ctrl, &mut workers, &stop, cores[0]);
+    let failure = serve(&mut ctrl, &mut workers, &signals, cores[0]);
     match &failure {
         Some(f) => log::error!("{f}: stopping las (its queues would go unserved)"),
         None => log::info!("stopping"),
@@ -496,10 +508,13 @@ impl Workers {
 fn serve(
     ctrl: &mut ControlCore,
     workers: &mut Workers,
-    stop: &AtomicBool,
+    signals: &Signals,
     main_core: u32,
 ) -> Option<String> {
-    while !stop.load(Ordering::Relaxed) {
+    while !signals.stop.load(Ordering::Relaxed) {
+        if signals.reload.swap(false, Ordering::Relaxed) {
+            ctrl.reload_config("SIGHUP");
+        }
         let busy = ctrl.poll_once();
         if let Err(f) = workers.turn(busy, main_core) {
             return Some(f);

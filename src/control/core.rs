@@ -12,7 +12,9 @@ use super::engine::{Disposition, Engine, Now, Outgoing, PortInfo, PortSample, Sn
 use super::socket::ControlSocket;
 use crate::config::Config;
 use crate::dpdk::{tsc, Burst, Mbuf, Mempool, Port, RingConsumer, RingProducer, TxBuffer, TxQueue};
+use crate::telemetry::show::{Request, Response};
 use crate::worker::WorkerShared;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,6 +45,8 @@ pub struct ControlCore {
     inject: Vec<RingProducer>,
     pool: Arc<Mempool>,
     socket: Option<ControlSocket>,
+    /// The file las started with (what `las reload` and SIGHUP re-read).
+    config_path: PathBuf,
     start: Instant,
     ctrl_tx: TxBuffer,
     burst: Burst,
@@ -57,6 +61,7 @@ impl ControlCore {
         worker_lcores: Vec<u32>,
         pool: Arc<Mempool>,
         tsc_hz: u64,
+        config_path: PathBuf,
     ) -> ControlCore {
         let WorkerLinks {
             shared,
@@ -71,6 +76,7 @@ impl ControlCore {
             inject,
             pool,
             socket: None,
+            config_path,
             start: Instant::now(),
             ctrl_tx: TxBuffer::new(),
             burst: Burst::new(),
@@ -112,14 +118,31 @@ impl ControlCore {
         self.send_queued();
         // Never waits on a client (control::socket).
         if let Some(mut sock) = self.socket.take() {
-            let now = self.now().ms;
-            let (engine, ports, pool) = (&self.engine, &self.ports, &self.pool);
-            // Sampled per request, not per loop: port statistics cost.
-            busy |= sock.poll(now, |r| engine.answer(r, &snapshot(ports, pool)));
+            let now = self.now();
+            let (engine, ports, pool) = (&mut self.engine, &self.ports, &self.pool);
+            let config_path = &self.config_path;
+            busy |= sock.poll(now.ms, |r| match r {
+                Request::Reload { path, dry_run } => {
+                    let path = path.as_deref().map_or(config_path.as_path(), Path::new);
+                    reload(engine, now, path, *dry_run, "las reload")
+                }
+                // Sampled per request, not per loop: port statistics cost.
+                r => engine.answer(r, &snapshot(ports, pool)),
+            });
             self.engine.note_socket(sock.stats());
             self.socket = Some(sock);
         }
         busy
+    }
+
+    /// Re-reads the file las started with and applies it (SIGHUP).
+    pub fn reload_config(&mut self, by: &str) {
+        let now = self.now();
+        let path = self.config_path.clone();
+        if let Response::Error { error } = reload(&mut self.engine, now, &path, false, by) {
+            log::error!("{error}");
+        }
+        self.send_queued();
     }
 
     /// Graceful shutdown of the control channel: StopCCN to every peer.
@@ -232,5 +255,33 @@ fn snapshot(ports: &[PortRt], pool: &Mempool) -> Snapshot {
             .collect(),
         mbufs_in_use: pool.in_use() as u64,
         mbufs_available: pool.available() as u64,
+    }
+}
+
+/// Reads, validates and applies `path` (see `Engine::reload`); an invalid
+/// file or a refused change leaves las as it was. `by` names who asked,
+/// for the log.
+fn reload(engine: &mut Engine, now: Now, path: &Path, dry_run: bool, by: &str) -> Response {
+    let t0 = Instant::now();
+    let what = if dry_run { "dry run" } else { "reload" };
+    log::info!("{what} of {} requested by {by}", path.display());
+    let cfg = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            return Response::Error {
+                error: format!(
+                    "{}: {e}: not reloaded, las keeps running on its configuration",
+                    path.display()
+                ),
+            }
+        }
+    };
+    match engine.reload(now, cfg, dry_run) {
+        Ok(changes) => Response::Reloaded {
+            changes: changes.lines,
+            dry_run,
+            took_ms: t0.elapsed().as_secs_f64() * 1e3,
+        },
+        Err(error) => Response::Error { error },
     }
 }

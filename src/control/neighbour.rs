@@ -48,6 +48,17 @@ impl Neighbours {
         );
     }
 
+    /// A static entry taken out of the configuration: it becomes a
+    /// learned one that is probed now (the address may still be needed).
+    pub fn remove_static(&mut self, port: usize, ip: Ipv4Addr, now_ms: u64) {
+        if let Some(e) = self.map.get_mut(&(port, ip)).filter(|e| e.is_static) {
+            e.is_static = false;
+            e.mac = None;
+            e.next_probe_ms = now_ms;
+            e.updated_ms = now_ms;
+        }
+    }
+
     /// Registers that we need `ip` on `port`; it is probed at once if unknown.
     pub fn want(&mut self, port: usize, ip: Ipv4Addr, now_ms: u64) {
         let e = self.map.entry((port, ip)).or_insert(Neighbour {

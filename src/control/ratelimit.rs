@@ -78,6 +78,12 @@ impl<K: Copy + Eq + Hash> SourceLimiter<K> {
         }
     }
 
+    /// A new rate (a reload); buckets keep their tokens, capped at the
+    /// new burst on their next refill.
+    pub fn set_rate(&mut self, rate: Rate) {
+        self.rate = rate;
+    }
+
     /// Whether a message from `src` at `now_ms` may go on.
     pub fn allow(&mut self, src: K, now_ms: u64) -> bool {
         let rate = self.rate;

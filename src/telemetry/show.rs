@@ -14,12 +14,31 @@ pub enum Request {
     Switches,
     Macs(Option<String>),
     Counters,
+    /// Re-read the configuration (`path`, else the file las started
+    /// with) and apply what changed; `dry_run` only says what would.
+    Reload {
+        path: Option<String>,
+        dry_run: bool,
+    },
 }
 
 impl Request {
     /// Parses a request line (`ports`, `tunnels`, `sessions`, `switches`,
     /// `macs [SWITCH]`, `counters`), with or without a leading `show`.
+    /// `reload [--dry-run] [PATH]` (the path is the rest of the line).
     pub fn parse(line: &str) -> Result<Request, String> {
+        if let Some(rest) = line.trim().strip_prefix("reload") {
+            if !(rest.is_empty() || rest.starts_with(' ')) {
+                return Err(format!("unknown request {line:?}"));
+            }
+            let rest = rest.trim_start();
+            let (dry_run, rest) = match rest.strip_prefix("--dry-run") {
+                Some(r) if r.is_empty() || r.starts_with(' ') => (true, r.trim_start()),
+                _ => (false, rest),
+            };
+            let path = (!rest.is_empty()).then(|| rest.to_string());
+            return Ok(Request::Reload { path, dry_run });
+        }
         let mut words = line.split_whitespace().peekable();
         if words.peek() == Some(&"show") {
             words.next();
@@ -50,6 +69,17 @@ impl Request {
             Request::Macs(None) => "show macs".into(),
             Request::Macs(Some(s)) => format!("show macs {s}"),
             Request::Counters => "show counters".into(),
+            Request::Reload { path, dry_run } => {
+                let mut s = String::from("reload");
+                if *dry_run {
+                    s.push_str(" --dry-run");
+                }
+                if let Some(p) = path {
+                    s.push(' ');
+                    s.push_str(p);
+                }
+                s
+            }
         }
     }
 }
@@ -188,13 +218,31 @@ pub struct CountersView {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Response {
-    Ports { ports: Vec<PortView> },
-    Tunnels { tunnels: Vec<TunnelView> },
-    Sessions { sessions: Vec<SessionView> },
-    Switches { switches: Vec<SwitchView> },
-    Macs { macs: Vec<MacView> },
+    Ports {
+        ports: Vec<PortView>,
+    },
+    Tunnels {
+        tunnels: Vec<TunnelView>,
+    },
+    Sessions {
+        sessions: Vec<SessionView>,
+    },
+    Switches {
+        switches: Vec<SwitchView>,
+    },
+    Macs {
+        macs: Vec<MacView>,
+    },
     Counters(CountersView),
-    Error { error: String },
+    /// What a reload changed (or, dry run, would change).
+    Reloaded {
+        changes: Vec<String>,
+        dry_run: bool,
+        took_ms: f64,
+    },
+    Error {
+        error: String,
+    },
 }
 
 /// Renders rows as an aligned text table.
@@ -233,6 +281,25 @@ impl Response {
     pub fn render(&self) -> String {
         match self {
             Response::Error { error } => format!("error: {error}\n"),
+            Response::Reloaded {
+                changes,
+                dry_run,
+                took_ms,
+            } => {
+                let mut s = String::new();
+                let verb = if *dry_run { "would change" } else { "changed" };
+                if changes.is_empty() {
+                    s.push_str("no changes\n");
+                } else {
+                    for c in changes {
+                        s.push_str(&format!("{verb}: {c}\n"));
+                    }
+                }
+                if !dry_run {
+                    s.push_str(&format!("reloaded in {took_ms:.1} ms\n"));
+                }
+                s
+            }
             Response::Ports { ports } => table(
                 &[
                     "PORT", "DEVICE", "DRIVER", "MAC", "ADDRESS", "MTU", "LINK", "RX-PKTS",

@@ -82,6 +82,9 @@ pub enum Command {
     },
     FlushMember(MemberId),
     FlushSwitch(SwitchId),
+    /// Forget every VLAN learning domain of a switch, and their MACs (a
+    /// switch removed, or its VLAN mode or list changed).
+    DropVlans(SwitchId),
 }
 
 /// Worker → control core.

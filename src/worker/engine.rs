@@ -1051,6 +1051,10 @@ impl Worker {
             }
             Command::FlushMember(member) => self.macs.flush_member(member),
             Command::FlushSwitch(sw) => self.macs.flush_switch(sw),
+            Command::DropVlans(sw) => {
+                let macs = &mut self.macs;
+                self.vlans.remove_switch(sw, |d| macs.flush_switch(d));
+            }
         }
     }
 }

@@ -26,6 +26,7 @@
 mod macs;
 mod program;
 mod pseudowires;
+mod reload;
 mod views;
 
 use super::admission::{self, Room, Target};
@@ -439,19 +440,15 @@ impl Engine {
             set_auth(&mut t, &l2cfg, peer.ip);
             t
         }));
-        for s in &cfg.sessions {
-            l2tp.reserve_session_id(s.local_session_id);
-        }
         let max_sessions = cfg.dataplane.max_sessions;
         let max_switches = cfg.dataplane.max_switches;
-        let nstatic = cfg.sessions.len();
         Engine {
             backlog: (0..n).map(|_| VecDeque::new()).collect(),
             sessions: (0..max_sessions).map(|_| None).collect(),
             switches: (0..max_switches).map(|_| None).collect(),
             by_vc: HashMap::new(),
             by_sid: HashMap::new(),
-            free_members: (nstatic..max_sessions).rev().map(|m| m as u16).collect(),
+            free_members: (0..max_sessions).rev().map(|m| m as u16).collect(),
             l2tp,
             peer_seen: HashMap::new(),
             tunnel_since: HashMap::new(),

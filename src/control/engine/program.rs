@@ -71,69 +71,27 @@ impl Engine {
     }
 
     /// Programs switches and static sessions, static neighbours, and sends
-    /// gratuitous ARPs and the first ARP requests.
+    /// gratuitous ARPs and the first ARP requests: the difference from
+    /// an empty configuration, applied as a reload would (`reload.rs`).
     pub fn program(&mut self, now: Now) {
         self.now = now;
-        let now = now.ms;
-        for (i, sw) in self.cfg.switches.clone().into_iter().enumerate() {
-            for vc in &sw.vc_ids {
-                self.by_vc.insert(vc.clone(), SwitchId(i as u16));
+        let cfg = self.cfg.clone();
+        let mut empty = cfg.clone();
+        empty.switches.clear();
+        empty.sessions.clear();
+        empty.neighbors.clear();
+        self.cfg = empty;
+        match self.plan(&cfg) {
+            Ok(plan) => {
+                self.apply(plan, cfg, true);
             }
-            self.add_switch(SwitchId(i as u16), SwitchRt::new(sw, false));
-        }
-        for n in self.cfg.neighbors.clone() {
-            self.neighbours.add_static(n.port, n.address, n.mac);
-        }
-        for (i, s) in self.cfg.sessions.clone().into_iter().enumerate() {
-            let l2spec = match s.l2spec {
-                config::L2SpecCfg::None => L2Spec::None,
-                config::L2SpecCfg::Default => L2Spec::Default,
-            };
-            let next_hop = self.ports[s.port].next_hop(s.peer);
-            self.add_session(SessionRt {
-                name: s.name,
-                member: MemberId(i as u16),
-                switch: SwitchId(s.switch as u16),
-                port: s.port,
-                peer: s.peer,
-                encap: match s.encap {
-                    config::Encap::Ip => Encap::Ip,
-                    config::Encap::Udp => Encap::Udp,
-                },
-                udp_local_port: s.udp_local_port,
-                udp_peer_port: s.udp_peer_port,
-                local_session_id: s.local_session_id,
-                remote_session_id: s.remote_session_id,
-                local_cookie: s.local_cookie,
-                remote_cookie: s.remote_cookie,
-                l2spec_rx: l2spec,
-                l2spec_tx: l2spec,
-                sequencing: l2spec == L2Spec::Default,
-                next_hop,
-                next_hop_mac: None,
-                template_len: 0,
-                vlan_pw: false,
-                dynamic: None,
-            });
-        }
-        for (i, sw) in self.cfg.switches.clone().into_iter().enumerate() {
-            let switch = SwitchId(i as u16);
-            for sm in sw.static_macs {
-                let mac = crate::switch::mac_to_u64(sm.mac);
-                let member = MemberId(sm.session as u16);
-                self.aging.add_static(switch, mac, member);
-                self.broadcast(|| Command::InstallMac {
-                    switch,
-                    mac,
-                    member,
-                    is_static: true,
-                });
+            Err(e) => {
+                // Validation bounds the config to the tables: cannot happen.
+                log::error!("programming the configuration: {e}");
+                self.cfg = cfg;
             }
         }
         for p in 0..self.ports.len() {
-            if let Some(gw) = self.ports[p].gateway {
-                self.neighbours.want(p, gw, now);
-            }
             let (mac, ip) = (self.ports[p].mac, self.ports[p].address);
             self.send_arp(p, mac, ip, ip);
         }
@@ -240,7 +198,7 @@ impl Engine {
 }
 
 /// What the workers need of a switch's settings.
-fn switch_spec(id: SwitchId, c: &config::Switch) -> SwitchSpec {
+pub(super) fn switch_spec(id: SwitchId, c: &config::Switch) -> SwitchSpec {
     SwitchSpec {
         id,
         filter: c.filter,

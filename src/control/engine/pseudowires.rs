@@ -253,16 +253,12 @@ impl Engine {
             if self.sessions.iter().flatten().any(|x| x.switch == id) {
                 continue;
             }
-            self.broadcast(|| Command::FlushSwitch(id));
-            self.aging.remove_switch(id);
-            self.by_vc.retain(|_, s| *s != id);
-            if let Some(sw) = self.switches[i].take() {
-                log::info!(
-                    "switch {} freed: no member for {} s",
-                    sw.cfg.name,
-                    grace / 1000
-                );
-            }
+            log::info!(
+                "switch {} freed: no member for {} s",
+                self.switch_name(id),
+                grace / 1000
+            );
+            self.drop_switch(id);
             self.counters.switches_freed += 1;
         }
     }
@@ -404,12 +400,7 @@ impl Engine {
         };
         log::info!("l2tp: session {sid} (ccid {ccid}) down: {reason:?}");
         self.counters.sessions_down += 1;
-        self.broadcast(|| Command::RemoveSession(member));
-        for (switch, mac) in self.aging.remove_member(member) {
-            self.broadcast(|| Command::RemoveMac { switch, mac });
-        }
-        let switch = self.sessions[member.0 as usize].take().map(|s| s.switch);
-        self.free_members.push(member.0);
+        let switch = self.drop_member(member).map(|s| s.switch);
         self.update_max_frames();
         // An auto-created switch's last member: its grace period starts.
         if let Some(sw) = switch {

@@ -610,3 +610,307 @@ fn views_render_names_not_ids() {
         assert!(report.contains(want), "{want} missing from:\n{report}");
     }
 }
+
+fn reload(rig: &mut Rig, extra: &str, dry_run: bool) -> Result<Vec<String>, String> {
+    let cfg = Config::from_toml_str(&format!("{BASE}{extra}")).expect("test config");
+    rig.e.reload(rig.now, cfg, dry_run).map(|c| c.lines)
+}
+
+fn reload_text(rig: &mut Rig, text: &str) -> Result<Vec<String>, String> {
+    let cfg = Config::from_toml_str(text).expect("test config");
+    rig.e.reload(rig.now, cfg, false).map(|c| c.lines)
+}
+
+fn drain(rig: &Rig) {
+    for w in 0..rig.workers.len() {
+        rig.commands(w);
+    }
+}
+
+const THIRD: &str = r#"
+[[switch]]
+name = "red"
+vc_ids = ["300"]
+
+[[session]]
+name = "siteC"
+switch = "red"
+peer = "192.0.2.12"
+encap = "ip"
+local_session_id = 1003
+remote_session_id = 2003
+"#;
+
+#[test]
+fn reload_of_the_same_file_changes_nothing() {
+    let mut rig = Rig::new("", 2);
+    drain(&rig);
+    assert_eq!(reload(&mut rig, "", false), Ok(vec![]));
+    assert!(rig.commands(0).is_empty());
+    assert!(rig.commands(1).is_empty());
+}
+
+#[test]
+fn reload_adds_a_switch_and_session_and_leaves_the_rest_alone() {
+    let mut rig = Rig::new("", 2);
+    drain(&rig);
+    let lines = reload(&mut rig, THIRD, true).unwrap();
+    assert_eq!(lines, ["switch red: added", "session siteC: added"]);
+    assert!(rig.commands(0).is_empty(), "a dry run changes nothing");
+    assert!(!rig.e.switch_views().iter().any(|s| s.name == "red"));
+
+    let lines = reload(&mut rig, THIRD, false).unwrap();
+    assert_eq!(lines.len(), 2);
+    for w in 0..2 {
+        let cmds = rig.commands(w);
+        let added: Vec<u16> = cmds
+            .iter()
+            .filter_map(|c| match c {
+                Command::AddSwitch(s) => Some(s.id.0),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(added, [2], "only the new switch: {cmds:?}");
+        let sessions: Vec<(u16, u16, u32)> = cmds
+            .iter()
+            .filter_map(|c| match c {
+                Command::AddSession(s) => Some((s.member.0, s.switch.0, s.local_session_id)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sessions, [(2, 2, 1003)]);
+        assert!(!cmds.iter().any(|c| matches!(
+            c,
+            Command::RemoveSession(_) | Command::FlushSwitch(_) | Command::RemoveMac { .. }
+        )));
+    }
+    let red = rig
+        .e
+        .switch_views()
+        .into_iter()
+        .find(|s| s.name == "red")
+        .expect("red");
+    assert_eq!(red.members, ["siteC"]);
+    assert_eq!(red.vc_ids, ["300"]);
+}
+
+#[test]
+fn reload_changes_one_switch_policy_in_place() {
+    let mut rig = Rig::new("", 1);
+    rig.learned(0, 0, 0x0200_0000_0001, 0);
+    drain(&rig);
+    let text = BASE.replace(
+        "name = \"blue\"\n",
+        "name = \"blue\"\ndeny = [\"cdp\"]\nmac_limit = 100\n",
+    );
+    let lines = reload_text(&mut rig, &text).unwrap();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("switch blue: mac_limit 0 → 100, deny [] → ["));
+    let cmds = rig.commands(0);
+    assert!(
+        matches!(
+            cmds.as_slice(),
+            [Command::AddSwitch(s)] if s.id == SwitchId(0) && s.mac_limit == 100
+                && !s.filter.denied().is_empty()
+        ),
+        "one policy update, nothing flushed: {cmds:?}"
+    );
+    // Its MACs stay learned.
+    assert_eq!(rig.e.switch_views()[0].macs, 1);
+}
+
+#[test]
+fn reload_that_changes_vlan_mode_relearns_that_switch_only() {
+    let mut rig = Rig::new("", 1);
+    drain(&rig);
+    let text = BASE.replace("vlans = [10]", "vlans = [10, 20]");
+    let lines = reload_text(&mut rig, &text).unwrap();
+    assert_eq!(lines, ["switch green: vlans [10] → [10, 20]"]);
+    let cmds = rig.commands(0);
+    assert!(
+        matches!(cmds[0], Command::DropVlans(SwitchId(1))),
+        "{cmds:?}"
+    );
+    let mapped: Vec<u16> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Command::MapVlan { switch, vid, .. } if *switch == SwitchId(1) => Some(*vid),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(mapped, [10, 20]);
+    assert!(!cmds
+        .iter()
+        .any(|c| matches!(c, Command::FlushSwitch(SwitchId(0)))));
+}
+
+#[test]
+fn reload_changing_a_static_session_replaces_it() {
+    let mut rig = Rig::new("", 1);
+    rig.learned(0, 0, 0x0200_0000_0002, 1);
+    drain(&rig);
+    let text = BASE.replace(
+        "local_session_id = 1002\nremote_session_id = 2002\n",
+        "local_session_id = 1002\nremote_session_id = 2002\nlocal_cookie = \"0x01020304\"\n",
+    );
+    let lines = reload_text(&mut rig, &text).unwrap();
+    assert_eq!(lines, ["session siteB: changed (removed and added again)"]);
+    let cmds = rig.commands(0);
+    assert!(
+        matches!(cmds[0], Command::RemoveSession(MemberId(1))),
+        "{cmds:?}"
+    );
+    assert!(cmds.iter().any(|c| matches!(
+        c,
+        Command::AddSession(s) if s.member == MemberId(1) && s.local_cookie.len() == 4
+    )));
+    assert!(cmds.iter().any(|c| matches!(
+        c,
+        Command::RemoveMac {
+            mac: 0x0200_0000_0002,
+            ..
+        }
+    )));
+    assert!(!cmds
+        .iter()
+        .any(|c| matches!(c, Command::RemoveSession(MemberId(0)))));
+}
+
+#[test]
+fn reload_refuses_what_needs_a_restart_and_applies_nothing() {
+    let mut rig = Rig::new("", 1);
+    drain(&rig);
+    let text = format!(
+        "{}{THIRD}",
+        BASE.replace("address = \"192.0.2.1/24\"", "address = \"192.0.2.5/24\"")
+            .replace("max_switches = 4", "max_switches = 8")
+    );
+    let e = reload_text(&mut rig, &text).unwrap_err();
+    assert!(e.contains("dataplane.max_switches"), "{e}");
+    assert!(e.contains("port[0] (wan0)"), "{e}");
+    assert!(rig.commands(0).is_empty());
+    assert!(!rig.e.switch_views().iter().any(|s| s.name == "red"));
+    // A gateway is not a restart.
+    let text = BASE.replace(
+        "address = \"192.0.2.1/24\"",
+        "address = \"192.0.2.1/24\"\ngateway = \"192.0.2.254\"",
+    );
+    let lines = reload_text(&mut rig, &text).unwrap();
+    assert_eq!(lines, ["port wan0 gateway: None → Some(192.0.2.254)"]);
+}
+
+#[test]
+fn reload_refuses_more_switches_than_slots() {
+    // Two switches configured, two made by VC IDs: every slot taken.
+    let mut rig = Rig::new("", 1);
+    let mut router = Router::connect(&mut rig);
+    router.open(&mut rig, "501");
+    router.open(&mut rig, "502");
+    assert_eq!(rig.e.switch_views().len(), 4);
+    let e = reload(&mut rig, "\n[[switch]]\nname = \"s3\"\n", false).unwrap_err();
+    assert!(e.contains("1 switch(es) to add, 0 free slot(s)"), "{e}");
+}
+
+#[test]
+fn reload_removing_a_switch_closes_its_dynamic_sessions_only() {
+    let mut rig = Rig::new(THIRD, 1);
+    let mut router = Router::connect(&mut rig);
+    router.open(&mut rig, "100");
+    router.open(&mut rig, "300");
+    assert_eq!(router.ups.len(), 2);
+    drain(&rig);
+    // red goes (with siteC); blue and its VC ID 100 stay.
+    let lines = reload(&mut rig, "", false).unwrap();
+    assert!(
+        lines.iter().any(|l| l.starts_with("switch red: removed")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("VC ID 300): closed (CDN)")),
+        "{lines:?}"
+    );
+    // The CDN reaches the router; its other session and tunnel stay.
+    router.exchange(&mut rig, Vec::new());
+    let (_, t) = router.ep.tunnels().next().expect("tunnel");
+    assert_eq!(t.session_count(), 1);
+    assert_eq!(rig.e.tunnel_views()[0].state, "established");
+    let dynamic: Vec<String> = rig
+        .e
+        .session_views()
+        .into_iter()
+        .filter(|s| s.kind == "dynamic")
+        .map(|s| s.switch)
+        .collect();
+    assert_eq!(dynamic, ["blue"]);
+    let cmds = rig.commands(0);
+    assert!(cmds
+        .iter()
+        .any(|c| matches!(c, Command::FlushSwitch(SwitchId(2)))));
+    assert_eq!(
+        cmds.iter()
+            .filter(|c| matches!(c, Command::RemoveSession(_)))
+            .count(),
+        2,
+        "siteC and the dynamic session in red: {cmds:?}"
+    );
+    assert!(!rig.e.switch_views().iter().any(|s| s.name == "red"));
+}
+
+#[test]
+fn reload_that_disallows_a_peer_stops_its_tunnel() {
+    let mut rig = Rig::new("", 1);
+    let mut router = Router::connect(&mut rig);
+    router.open(&mut rig, "100");
+    let lines = reload(&mut rig, "\n[l2tp]\nallow = [\"198.51.100.0/24\"]\n", false).unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("no longer in l2tp.allow")),
+        "{lines:?}"
+    );
+    router.exchange(&mut rig, Vec::new());
+    assert!(router
+        .ep
+        .tunnels()
+        .all(|(_, t)| t.state() != crate::control::l2tp::TunnelState::Established));
+    assert_eq!(rig.counter("sessions_down"), 1);
+}
+
+#[test]
+fn reload_names_changed_secrets_without_showing_them() {
+    let mut rig = Rig::new("", 1);
+    let lines = reload(&mut rig, "\n[l2tp]\nsecret = \"hunter2\"\n", true).unwrap();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("l2tp.secret: changed"));
+    assert!(!lines[0].contains("hunter2"));
+}
+
+#[test]
+fn reload_moves_static_macs() {
+    let mut rig = Rig::new("", 1);
+    drain(&rig);
+    let text = BASE.replace(
+        "flap_block = 30\n",
+        "flap_block = 30\nstatic_macs = [{ mac = \"02:00:00:00:00:77\", session = \"siteA\" }]\n",
+    );
+    let lines = reload_text(&mut rig, &text).unwrap();
+    assert_eq!(
+        lines,
+        ["static MAC 02:00:00:00:00:77 in blue → siteA: added"]
+    );
+    assert!(matches!(
+        rig.commands(0).as_slice(),
+        [Command::InstallMac {
+            is_static: true,
+            member: MemberId(0),
+            ..
+        }]
+    ));
+    let lines = reload(&mut rig, "", false).unwrap();
+    assert_eq!(
+        lines,
+        ["static MAC 02:00:00:00:00:77 in blue → siteA: removed"]
+    );
+    assert!(matches!(
+        rig.commands(0).as_slice(),
+        [Command::RemoveMac { .. }]
+    ));
+}

@@ -56,6 +56,11 @@ impl Engine {
                 Response::Macs { macs }
             }
             Request::Counters => Response::Counters(self.counters_view(io)),
+            // Changes state and reads a file: the control loop answers it
+            // (`control::core`), never a view.
+            Request::Reload { .. } => Response::Error {
+                error: "reload is not a view".into(),
+            },
         }
     }
 

@@ -94,6 +94,22 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
         self.session_ids.insert(id);
     }
 
+    /// True when `id` is taken: reserved, or a session's.
+    pub fn session_id_taken(&self, id: u32) -> bool {
+        self.session_ids.contains(&id)
+    }
+
+    /// Gives back a Session ID reserved by a static session that is gone.
+    pub fn release_session_id(&mut self, id: u32) {
+        self.session_ids.remove(&id);
+    }
+
+    /// New settings (a reload): control connections opened from now on
+    /// get them; established ones keep theirs.
+    pub fn set_config(&mut self, cfg: EndpointConfig) {
+        self.cfg = cfg;
+    }
+
     /// Sets a function that derives the configuration of a tunnel opened
     /// by `peer` from the endpoint's default (per-peer secrets).
     pub fn set_per_peer(&mut self, f: PerPeer<A>) {
