@@ -177,6 +177,7 @@ impl ControlCore {
                     .tunnel_since
                     .get(&t.local_ccid())
                     .map(|i| i.elapsed().as_secs()),
+                retransmissions: t.reliable().stats().retransmitted,
             })
             .collect();
         v.sort_by(|a, b| (&a.peer, a.local_ccid).cmp(&(&b.peer, b.local_ccid)));
@@ -310,6 +311,8 @@ impl ControlCore {
                     loops: w.counters.loops.get(),
                     events_lost: w.counters.events_lost.get(),
                     commands: w.counters.commands.get(),
+                    command_queue: w.commands.len() as u64,
+                    event_queue: w.events.len() as u64,
                 })
                 .collect(),
         }
