@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 
 pub mod counters;
+pub mod exporter;
+pub mod metrics;
 pub mod show;
 
 pub use counters::{
