@@ -20,7 +20,8 @@ const DEFAULT_CONFIG: &str = "/etc/las/las.toml";
     long_about = "las terminates L2TPv3 pseudowires (RFC 3931/4719) from edge routers and switches \
 Ethernet between them inside virtual switches, on a DPDK poll-mode data plane.\n\n\
 Run it:   las --config las.toml --cores 2-7 [-- EAL args]\n\
-Inspect:  las show ports|tunnels|sessions|switches|macs [SWITCH]|counters [--json]\n\n\
+Inspect:  las show ports|tunnels|sessions|switches|macs [SWITCH]|counters [--json]\n\
+Monitor:  [metrics] listen = \"127.0.0.1:9417\" in the config serves Prometheus /metrics\n\n\
 The first core of --cores is the control core, the others are poll-mode workers; \
 with one core, it does both.",
     args_conflicts_with_subcommands = true

@@ -5,6 +5,8 @@ use crate::config::Config;
 use crate::control::core::{ControlCore, PortRt, WorkerLinks};
 use crate::control::socket::ControlSocket;
 use crate::dpdk::{self, mbuf_ring, Eal, LcoreId, Mempool, Port, PortConf, RxQueue, TxQueue};
+use crate::telemetry::exporter::{Exporter, ExporterConfig};
+use crate::telemetry::metrics::Limits;
 use crate::telemetry::WorkerCounters;
 use crate::worker::{Worker, WorkerPort, WorkerSetup, WorkerShared};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -325,6 +327,7 @@ pub fn run(
         cores[1..].to_vec()
     };
     let socket_path = cfg.control.socket.clone();
+    let metrics = cfg.metrics.clone();
     let mut ctrl = ControlCore::new(
         cfg,
         ports,
@@ -369,8 +372,31 @@ pub fn run(
     for s in &shared {
         s.go.store(true, Ordering::Release);
     }
-    match ControlSocket::bind(&socket_path) {
-        Ok(s) => ctrl.set_socket(s),
+    // The metrics thread is a client of the control socket: it starts
+    // once the socket is there.
+    let bound = ControlSocket::bind(&socket_path).and_then(|s| {
+        let exporter = match metrics.listen {
+            None => None,
+            Some(listen) => Some(Exporter::start(ExporterConfig {
+                listen,
+                socket: socket_path.clone(),
+                limits: Limits {
+                    max_session_series: metrics.max_session_series,
+                    max_switch_series: metrics.max_switch_series,
+                },
+                timeout: Duration::from_millis(metrics.timeout_ms.into()),
+            })?),
+        };
+        Ok((s, exporter))
+    });
+    let exporter = match bound {
+        Ok((s, exporter)) => {
+            ctrl.set_socket(s);
+            if let Some(e) = &exporter {
+                log::info!("metrics at http://{}/metrics", e.local_addr());
+            }
+            exporter
+        }
         Err(e) => {
             stop.store(true, Ordering::Relaxed);
             wstop.store(true, Ordering::Relaxed);
@@ -381,7 +407,7 @@ pub fn run(
             }
             return Err(e);
         }
-    }
+    };
     log::info!(
         "las ready: {} port(s), {} worker(s) on cores {:?}, control socket {}",
         ctrl.ports().len(),
@@ -416,6 +442,9 @@ pub fn run(
     match &failure {
         Some(f) => log::error!("{f}: stopping las (its queues would go unserved)"),
         None => log::info!("stopping"),
+    }
+    if let Some(e) = exporter {
+        e.stop();
     }
     // StopCCN to every control peer while the workers still transmit.
     ctrl.stop_l2tp();
