@@ -9,7 +9,8 @@
 #   lab/lab.sh run-mtu       only the MTU checks (CHECK mtu-*)
 #   lab/lab.sh clean         remove anything a previous run left behind
 #
-# Needs root, iproute2, ping, python3, iperf3 (else a python TCP transfer).
+# Needs root, iproute2, ping, python3, iperf3 (else a python TCP transfer),
+# prometheus (Debian's package; scripts/deps.sh installs it).
 # Binaries: $LAS_BIN / $LAS_EDGE_BIN, else $CARGO_TARGET_DIR (or target/)
 # release then debug, else `cargo build --release`. LAB_CORES (default 0)
 # is las's --cores; LAB_KEEP_LOGS=1 keeps the logs.
@@ -45,6 +46,16 @@
 # static part pauses the capture around the TCP throughput test and keeps
 # only a sample of it. Without tshark or tcpdump these checks say SKIPPED
 # (ok), unless CI is set.
+#
+# Prometheus: Debian's `prometheus` runs in las's namespace for the whole
+# lab, listening on its loopback only, with a config written here and its
+# own data directory under the work directory; it scrapes las's /metrics
+# ([metrics] listen, also loopback) every second. The static part asks
+# its HTTP API (/api/v1/query) that las is up, that switch cust100's
+# packet counter rose with the pings, and that every drop counter is
+# there (CHECK prom-up, prom-switch-counter-rose, prom-drop-counters);
+# the lab ends with the answer to a Prometheus query. It is stopped at
+# the end, also on failure or Ctrl-C.
 #
 # Every check prints one machine-checkable line:
 #   CHECK <name> ok|FAIL [detail]
@@ -88,6 +99,10 @@ LAS_PID=""
 CAP_PID=""
 declare -A CAP_FILES=()
 LAS_UL_MAC=""
+PROM_PID=""
+# In las's namespace: las's /metrics and Prometheus, both on its loopback.
+METRICS_PORT=9417
+PROM_ADDR=127.0.0.1:19090
 
 log() { echo "== $*"; }
 
@@ -131,6 +146,7 @@ on_exit() {
     local rc=$?
     trap - EXIT INT TERM
     capture_stop
+    prom_stop
     if [ -n "$WORK" ] && [ -d "$WORK" ]; then
         if [ "${LAB_KEEP_LOGS:-0}" = 1 ]; then
             echo "logs kept in $WORK"
@@ -346,6 +362,91 @@ tshark_check() { # name label default-cookie default-l2spec [cookie l2spec filte
     fi
 }
 
+# ---------------------------------------------------------------- Prometheus
+
+# Starts Debian's prometheus in las's namespace: loopback only, its own
+# config and data directory in $WORK, scraping las every second.
+prom_start() {
+    command -v prometheus >/dev/null || return 1
+    mkdir -p "$WORK/prom-data"
+    cat >"$WORK/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: las
+    static_configs:
+      - targets: ["127.0.0.1:$METRICS_PORT"]
+EOF
+    log "starting prometheus in $NS_LAS on $PROM_ADDR (scraping las at 127.0.0.1:$METRICS_PORT)"
+    # `ip netns exec` execs prometheus: $! is prometheus itself.
+    ip netns exec "$NS_LAS" prometheus --config.file="$WORK/prometheus.yml" \
+        --storage.tsdb.path="$WORK/prom-data" --web.listen-address="$PROM_ADDR" \
+        --log.level=warn >"$WORK/prometheus.log" 2>&1 &
+    PROM_PID=$!
+    wait_for 30 prom_query 'vector(1)' >/dev/null 2>&1
+}
+
+prom_stop() {
+    [ -n "$PROM_PID" ] || return 0
+    kill -TERM "$PROM_PID" 2>/dev/null
+    local i
+    for i in $(seq 1 20); do
+        kill -0 "$PROM_PID" 2>/dev/null || break
+        sleep 0.25
+    done
+    kill -KILL "$PROM_PID" 2>/dev/null
+    wait "$PROM_PID" 2>/dev/null
+    PROM_PID=""
+}
+
+# Asks Prometheus's HTTP API (/api/v1/query) for <promql>; prints one
+# "labels value" line per series (labels as JSON, sorted). Fails if the
+# API does not answer with success.
+prom_query() { # promql
+    in_ns "$NS_LAS" python3 -c '
+import json, sys, urllib.parse, urllib.request
+url = "http://%s/api/v1/query?%s" % (sys.argv[1], urllib.parse.urlencode({"query": sys.argv[2]}))
+with urllib.request.urlopen(url, timeout=5) as r:
+    d = json.load(r)
+if d.get("status") != "success":
+    sys.exit("prometheus: %s" % d)
+res = d["data"]["result"]
+if d["data"]["resultType"] == "scalar":
+    res = [{"metric": {}, "value": res}]
+for x in res:
+    m = {k: v for k, v in x["metric"].items() if k not in ("__name__", "instance", "job")}
+    print(json.dumps(m, sort_keys=True), x["value"][1])
+' "$PROM_ADDR" "$1"
+}
+
+# The value of a query that returns one series (empty if none).
+prom_value() { # promql
+    prom_query "$1" 2>/dev/null | head -n 1 | awk '{ print $NF }'
+}
+
+prom_up() { [ "$(prom_value 'up{job="las"}')" = 1 ]; }
+
+prom_above() { # promql threshold: the value is greater
+    local v
+    v=$(prom_value "$1")
+    [ -n "$v" ] && python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)' "$v" "$2"
+}
+
+# The lab's final word from Prometheus: packets per switch and the drops
+# that happened, over the whole lab (las restarts reset its counters, so
+# the highest value each series reached).
+prom_report() {
+    [ -n "$PROM_PID" ] || return 0
+    local q
+    for q in 'max by (switch) (max_over_time(las_switch_rx_packets_total[30m]))' \
+        'max by (reason) (max_over_time(las_drops_total[30m])) > 0'; do
+        echo "---- Prometheus: $q"
+        prom_query "$q" 2>&1 | sed 's/^/   /'
+    done
+}
+
 # ---------------------------------------------------------------- topology
 
 build() {
@@ -402,6 +503,9 @@ mac_table_size = 1024
 
 [control]
 socket = "$WORK/las.sock"
+
+[metrics]
+listen = "127.0.0.1:$METRICS_PORT"
 
 [[port]]
 name = "wan0"
@@ -539,6 +643,17 @@ run_checks() {
     in_ns lassiteA ping -n -c 3 -i 0.3 -W 1 "${HOST[B]}" >/dev/null 2>&1
     in_ns lassiteC ping -n -c 2 -i 0.3 -W 1 "${HOST[A]}" >/dev/null 2>&1
 
+    # 0. Prometheus scrapes las: up, and the counter before the pings.
+    local prom_before=""
+    if [ -z "$PROM_PID" ]; then
+        check prom-up FAIL "prometheus is not running (not installed? scripts/deps.sh installs it)"
+    elif wait_for 20 prom_up; then
+        prom_before=$(prom_value 'las_switch_rx_packets_total{job="las",switch="cust100"}')
+        check prom-up ok "up{job=\"las\"} = 1, cust100 rx_packets ${prom_before:-?}"
+    else
+        check prom-up FAIL "up{job=\"las\"} = $(prom_value 'up{job="las"}'); $(tail -n 3 "$WORK/prometheus.log" | tr '\n' ' ')"
+    fi
+
     # 1. A <-> B
     in_ns lassiteA ip neigh flush dev pw0
     in_ns lassiteB ip neigh flush dev pw0
@@ -557,6 +672,22 @@ run_checks() {
     r=$(in_ns lassiteA ping -n -c 3 -i 0.2 -W 2 -M do -s $((TAP_MTU - 28)) "${HOST[B]}" 2>&1 |
         sed -n 's/.* \([0-9]*\) received.*/\1/p')
     if [ "${r:-0}" -ge 2 ]; then check ping-a-b-mtu ok "${r}/3 at $TAP_MTU bytes"; else check ping-a-b-mtu FAIL "${r:-0}/3"; fi
+
+    # Prometheus saw the pings: cust100's packet counter rose, and every
+    # drop reason las counts is a series.
+    if [ -n "$prom_before" ] && wait_for 10 prom_above 'las_switch_rx_packets_total{job="las",switch="cust100"}' "$prom_before"; then
+        check prom-switch-counter-rose ok "las_switch_rx_packets_total{switch=\"cust100\"} $prom_before -> $(prom_value 'las_switch_rx_packets_total{job="las",switch="cust100"}')"
+    else
+        check prom-switch-counter-rose FAIL "before ${prom_before:-?}, now $(prom_value 'las_switch_rx_packets_total{job="las",switch="cust100"}')"
+    fi
+    local want_drops got_drops
+    want_drops=$(las_show counters --json 2>/dev/null | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["drops"]))')
+    got_drops=$(prom_value 'count(las_drops_total{job="las"})')
+    if [ -n "$got_drops" ] && [ "${want_drops:-0}" -gt 0 ] && [ "$got_drops" = "$want_drops" ]; then
+        check prom-drop-counters ok "$got_drops drop reasons in Prometheus (las counts $want_drops)"
+    else
+        check prom-drop-counters FAIL "Prometheus has ${got_drops:-no} las_drops_total series, las counts ${want_drops:-?} reasons"
+    fi
 
     # 4. C is in another switch: it reaches las but not A or B.
     if r=$(ping_ok C "${HOST[A]}" 3); then check isolation-c-a FAIL "$r replies"; else check isolation-c-a ok "$r replies"; fi
@@ -1230,6 +1361,7 @@ main_run() { # static|dynamic|mtu|all
     trap 'echo "interrupted"; FAILED=$((FAILED + 1)); exit 130' INT TERM
 
     build
+    prom_start || echo "prometheus did not start: $(tail -n 3 "$WORK/prometheus.log" 2>/dev/null | tr '\n' ' ')"
     if [ "$what" = static ] || [ "$what" = all ]; then
         write_las_config
         capture_start static 20000
@@ -1269,6 +1401,8 @@ main_run() { # static|dynamic|mtu|all
         run_mtu
         stop_las
     fi
+    prom_report
+    prom_stop
     echo "SUMMARY passed=$PASSED failed=$FAILED"
     [ "$FAILED" -eq 0 ]
 }

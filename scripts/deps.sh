@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what las needs on a fresh Debian 12 machine (as root): DPDK 22.11,
 # the headers and libclang for bindgen, and the tools the lab and tests use
-# (tshark decodes every pcap las writes in the tests), and g++ for the fuzz
+# (tshark decodes every pcap las writes in the tests; Debian's prometheus
+# brings promtool, which checks las's /metrics in tests/metrics_e2e.rs, and
+# the Prometheus server the lab runs against las), and g++ for the fuzz
 # targets (libfuzzer-sys compiles libFuzzer's C++ sources).
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in dpdk dpdk-dev libdpdk-dev libclang-dev pkg-config libpcap-dev iproute2 iperf3 iputils-ping procps psmisc tcpdump tshark g++; do
+for p in dpdk dpdk-dev libdpdk-dev libclang-dev pkg-config libpcap-dev iproute2 iperf3 iputils-ping procps psmisc tcpdump tshark prometheus g++; do
   have_pkg "$p" || need+=("$p")
 done
 if ((${#need[@]})); then

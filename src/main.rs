@@ -19,7 +19,8 @@ const DEFAULT_CONFIG: &str = "/etc/las/las.toml";
 Ethernet between them inside virtual switches, on a DPDK poll-mode data plane.\n\n\
 Run it:   las --config las.toml --cores 2-7 [-- EAL args]\n\
 Inspect:  las show ports|tunnels|sessions|switches|macs [SWITCH]|counters [--json]\n\
-Change:   las reload [--config FILE] [--dry-run]   (or SIGHUP)\n\n\
+Change:   las reload [--config FILE] [--dry-run]   (or SIGHUP)\n\
+Monitor:  [metrics] listen = \"127.0.0.1:9417\" in the config serves Prometheus /metrics\n\n\
 The first core of --cores is the control core, the others are poll-mode workers; \
 with one core, it does both.",
     args_conflicts_with_subcommands = true

@@ -6,6 +6,8 @@ use crate::control::core::{ControlCore, PortRt, WorkerLinks};
 use crate::control::engine::PortInfo;
 use crate::control::socket::ControlSocket;
 use crate::dpdk::{self, mbuf_ring, Eal, LcoreId, Mempool, Port, PortConf, RxQueue, TxQueue};
+use crate::telemetry::exporter::{Exporter, ExporterConfig};
+use crate::telemetry::metrics::Limits;
 use crate::telemetry::WorkerCounters;
 use crate::worker::{Worker, WorkerPort, WorkerSetup, WorkerShared};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -154,6 +156,7 @@ pub fn run(
     let (setups, links) = plan_workers(&cfg, &mut ports, &pool, nworkers, tsc_hz)?;
     let shared = links.shared.clone();
     let socket_path = cfg.control.socket.clone();
+    let metrics = cfg.metrics.clone();
     let mut ctrl = ControlCore::new(
         cfg,
         ports.ports,
@@ -169,13 +172,20 @@ pub fn run(
     for s in &shared {
         s.go.store(true, Ordering::Release);
     }
-    match ControlSocket::bind(&socket_path) {
-        Ok(s) => ctrl.set_socket(s),
+    // The metrics thread is a client of the control socket: it starts
+    // once the socket is there.
+    let exporter = match ControlSocket::bind(&socket_path)
+        .and_then(|s| Ok((s, start_metrics(&metrics, &socket_path)?)))
+    {
+        Ok((s, exporter)) => {
+            ctrl.set_socket(s);
+            exporter
+        }
         Err(e) => {
             workers.stop(&eal);
             return Err(e);
         }
-    }
+    };
     log::info!(
         "las ready: {} port(s), {nworkers} worker(s) on cores {cores:?}, control socket {}",
         ctrl.ports().len(),
@@ -186,11 +196,35 @@ pub fn run(
         Some(f) => log::error!("{f}: stopping las (its queues would go unserved)"),
         None => log::info!("stopping"),
     }
+    if let Some(e) = exporter {
+        e.stop();
+    }
     let report = shut_down(ctrl, workers, &eal);
     drop(shared);
     drop(pool);
     drop(eal);
     Ok(Ended { report, failure })
+}
+
+/// The Prometheus exporter, if `[metrics] listen` is set.
+fn start_metrics(
+    m: &crate::config::Metrics,
+    socket: &std::path::Path,
+) -> Result<Option<Exporter>, String> {
+    let Some(listen) = m.listen else {
+        return Ok(None);
+    };
+    let e = Exporter::start(ExporterConfig {
+        listen,
+        socket: socket.to_path_buf(),
+        limits: Limits {
+            max_session_series: m.max_session_series,
+            max_switch_series: m.max_switch_series,
+        },
+        timeout: Duration::from_millis(m.timeout_ms.into()),
+    })?;
+    log::info!("metrics at http://{}/metrics", e.local_addr());
+    Ok(Some(e))
 }
 
 /// The one mbuf pool (RX queues, punts, flood copies, control frames).

@@ -29,10 +29,14 @@ fn has_netns() -> bool {
 const CHECKS: &[&str] = &[
     "las-start",
     "edges-start",
+    // Prometheus scrapes las.
+    "prom-up",
     "ping-a-b",
     "ping-b-a",
     "arp-a-learns-b",
     "ping-a-b-mtu",
+    "prom-switch-counter-rose",
+    "prom-drop-counters",
     "isolation-c-a",
     "isolation-c-b",
     "c-reaches-las",

@@ -11,11 +11,12 @@
 pub use crate::switch::filter::L2Filter;
 pub use crate::wire::l2tp::Cookie;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 mod l2tp;
 pub mod limits;
+mod metrics;
 mod raw;
 mod validate;
 
@@ -126,6 +127,7 @@ pub struct Config {
     pub eal_args: Vec<String>,
     pub dataplane: Dataplane,
     pub control: Control,
+    pub metrics: Metrics,
     pub l2tp: L2tp,
     /// At least one.
     pub ports: Vec<Port>,
@@ -193,6 +195,30 @@ impl Default for Control {
     fn default() -> Self {
         Control {
             socket: PathBuf::from("/run/las/las.sock"),
+        }
+    }
+}
+
+/// `[metrics]`: the Prometheus endpoint (`crate::telemetry::exporter`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metrics {
+    /// Where `/metrics` is served; `None` (the default): not at all.
+    pub listen: Option<SocketAddr>,
+    /// Sessions with series of their own (the rest are only counted).
+    pub max_session_series: usize,
+    /// Switches with series of their own (the rest are only counted).
+    pub max_switch_series: usize,
+    /// How long a scrape may wait for las's control socket (ms).
+    pub timeout_ms: u32,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            listen: None,
+            max_session_series: 1000,
+            max_switch_series: 1000,
+            timeout_ms: 2000,
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub control: RawControl,
     #[serde(default)]
+    pub metrics: RawMetrics,
+    #[serde(default)]
     pub l2tp: RawL2tp,
     #[serde(default)]
     pub port: Vec<RawPort>,
@@ -54,6 +56,15 @@ pub struct RawDataplane {
 #[serde(deny_unknown_fields)]
 pub struct RawControl {
     pub socket: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: Option<String>,
+    pub max_session_series: Option<i64>,
+    pub max_switch_series: Option<i64>,
+    pub timeout_ms: Option<i64>,
 }
 
 #[derive(Deserialize, Default, Debug)]

@@ -927,6 +927,7 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
             socket: PathBuf::from(s),
         },
     };
+    let metrics = super::metrics::validate(r.metrics)?;
     let l2tp: L2tp = super::l2tp::validate(r.l2tp)?;
 
     if r.port.is_empty() {
@@ -1111,6 +1112,7 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         eal_args,
         dataplane,
         control,
+        metrics,
         l2tp,
         ports,
         neighbors,

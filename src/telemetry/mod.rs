@@ -1,8 +1,12 @@
 //! Counters and the operator's view of them: the control socket protocol
-//! and `las show` rendering.
+//! and `las show` rendering (`show`), and Prometheus: the same answers in
+//! the Prometheus text format (`metrics`), served over HTTP by a thread
+//! that is a client of the control socket (`exporter`).
 #![forbid(unsafe_code)]
 
 pub mod counters;
+pub mod exporter;
+pub mod metrics;
 pub mod show;
 
 pub use counters::{

@@ -179,6 +179,9 @@ pub struct TunnelView {
     /// Seconds since the control connection was established.
     #[serde(default)]
     pub uptime_secs: Option<u64>,
+    /// Control messages retransmitted on this connection.
+    #[serde(default)]
+    pub retransmissions: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -201,6 +204,12 @@ pub struct WorkerView {
     pub loops: u64,
     pub events_lost: u64,
     pub commands: u64,
+    /// Commands waiting in the worker's command ring now.
+    #[serde(default)]
+    pub command_queue: u64,
+    /// Learn/refresh events waiting in the worker's event ring now.
+    #[serde(default)]
+    pub event_queue: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -551,6 +560,7 @@ mod test {
             auth_failures: 0,
             hellos_sent: 0,
             uptime_secs: Some(3),
+            retransmissions: 0,
         };
         let session = SessionView {
             name: "s".into(),

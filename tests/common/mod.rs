@@ -691,6 +691,17 @@ pub const IDLE_MBUFS: u64 = 0;
 /// output) on any failure: no socket, frames not all received, exit status
 /// not 0 or a hang.
 pub fn run(setup: &Setup, frames: &[Vec<u8>]) -> Outcome {
+    run_with(setup, frames, |_| ()).0
+}
+
+/// Like [`run`], and calls `during` with the control socket's path while
+/// las still runs: once every frame was received and handled, before the
+/// state is read; what it returns comes back beside the outcome.
+pub fn run_with<T>(
+    setup: &Setup,
+    frames: &[Vec<u8>],
+    during: impl FnOnce(&Path) -> T,
+) -> (Outcome, T) {
     let scratch = Scratch::new(&setup.name);
     let dir = scratch.dir.clone();
     write_pcap(&dir.join("in.pcap"), frames);
@@ -770,6 +781,7 @@ pub fn run(setup: &Setup, frames: &[Vec<u8>]) -> Outcome {
         "mbufs in use after traffic (leak?): {:?}",
         c.control
     );
+    let during = during(&sock);
     let Response::Ports { ports } = ask(&sock, Request::Ports) else {
         unreachable!()
     };
@@ -799,7 +811,7 @@ pub fn run(setup: &Setup, frames: &[Vec<u8>]) -> Outcome {
     assert!(status.success(), "las exited with {status}{}", logs());
     let out = read_pcap(&dir.join("out.pcap"));
     tshark::assert_clean(&dir.join("out.pcap"), &setup.tshark_check());
-    Outcome {
+    let outcome = Outcome {
         ports,
         counters,
         sessions,
@@ -808,7 +820,8 @@ pub fn run(setup: &Setup, frames: &[Vec<u8>]) -> Outcome {
         out,
         stdout: std::fs::read_to_string(&stdout_path).unwrap_or_default(),
         stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
-    }
+    };
+    (outcome, during)
 }
 
 /// A counter from the final report las prints when it stops (`las show

@@ -9,8 +9,9 @@
 //!
 //! What the data plane cannot take live is refused by name and nothing is
 //! applied (ports and their devices, EAL arguments, `[dataplane]` sizes,
-//! the control socket, `l2tp.udp_port` and `l2tp.punt_rate`, which the
-//! workers' classifier holds). A port's gateway and the static neighbours
+//! the control socket, `[metrics]` (its thread starts with las),
+//! `l2tp.udp_port` and `l2tp.punt_rate`, which the workers' classifier
+//! holds). A port's gateway and the static neighbours
 //! change live.
 //!
 //! Identities: a switch is its `name` (a configured switch that takes the
@@ -92,6 +93,9 @@ fn restart_only(old: &Config, new: &Config) -> Vec<String> {
     }
     if old.control != new.control {
         v.push("control.socket".into());
+    }
+    if old.metrics != new.metrics {
+        v.push("metrics".into());
     }
     if old.l2tp.udp_port != new.l2tp.udp_port {
         v.push("l2tp.udp_port".into());

@@ -184,6 +184,7 @@ impl Engine {
                     .tunnel_since
                     .get(&t.local_ccid())
                     .map(|&t| self.now.ms.saturating_sub(t) / 1000),
+                retransmissions: t.reliable().stats().retransmitted,
             })
             .collect();
         v.sort_by(|a, b| (&a.peer, a.local_ccid).cmp(&(&b.peer, b.local_ccid)));
@@ -319,6 +320,8 @@ impl Engine {
                     loops: w.counters.loops.get(),
                     events_lost: w.counters.events_lost.get(),
                     commands: w.counters.commands.get(),
+                    command_queue: w.commands.len() as u64,
+                    event_queue: w.events.len() as u64,
                 })
                 .collect(),
         }
