@@ -2008,3 +2008,65 @@ fn control_socket_never_stalls() {
     drop(silent);
     las.stop();
 }
+
+/// `las reload` that removes a switch: the dynamic session in it gets a
+/// CDN (result 3, administrative, naming the VC ID), the peer's other
+/// session and the control connection stay up.
+#[test]
+#[ignore = "needs root (DPDK, veth, netns): run with cargo test -- --include-ignored"]
+fn reload_removing_a_switch_sends_cdn_to_its_sessions_only() {
+    let _g = lock();
+    if !can_run() {
+        return;
+    }
+    let s2 = "[[switch]]\nname = \"s2\"\nvc_ids = [\"200\"]\n";
+    let las = Las::start("reload", 19, "", &format!("{SWITCH}\n{s2}"));
+    let fl = Flavour::CiscoDual;
+    let mut p = Peer::udp(&las, las.my_ip, 1701, 0x0c15_c0dd);
+    open_tunnel(&las, &mut p, fl);
+    let a = open_session(&mut p, fl, 0x7001);
+    p.send(icrq(fl, 0x7002, b"200", 5));
+    let r = p.expect(T::Icrp);
+    let b = be32(&dual_value(&r, fl, ietf::LOCAL_SESSION_ID));
+    p.send(iccn(fl, 0x7002, b));
+    p.expect_zlb();
+    las.wait_sessions_up(2);
+    let dir = &las.scratch.dir;
+    let cfg = std::fs::read_to_string(dir.join("las.toml")).unwrap();
+    assert!(cfg.contains(s2));
+    let new = dir.join("new.toml");
+    std::fs::write(&new, cfg.replace(s2, "")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_las"))
+        .arg("reload")
+        .arg("--config")
+        .arg(&new)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        las.logs()
+    );
+    assert!(stdout.contains("changed: switch s2: removed"), "{stdout}");
+    let c = p.expect(T::Cdn);
+    check_conforms(&c, fl);
+    assert_eq!(be32(&dual_value(&c, fl, ietf::REMOTE_SESSION_ID)), 0x7002);
+    let rc = c.result_code().unwrap();
+    assert_eq!(rc.result, cdn_result::ADMINISTRATIVE);
+    let m = rc.message.unwrap_or_default();
+    assert!(m.contains("VC ID 200"), "{m}");
+    p.ack();
+    las.wait(Duration::from_secs(3), "one session left", |l| {
+        l.sessions().len() == 1
+    });
+    let s = las.sessions();
+    assert_eq!((s[0].local_session_id, s[0].switch.as_str()), (a, "s1"));
+    let t = las.tunnels();
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].state, "established");
+    assert!(las.switches_named("s2").is_empty());
+    p.expect_silence(Duration::from_millis(500));
+    las.stop();
+}
