@@ -756,6 +756,10 @@ print("%.1f %d" % (64 * 1024 * 1024 * 8 / d / 1e6, 64 * 1024 * 1024))')
     r=$(member_of cust100 "${MAC[A]}")
     if [ "$r" = siteA ]; then check mac-move-back ok "member siteB -> siteA"; else check mac-move-back FAIL "member=${r:-none}"; fi
 
+    # 6b. Reload under traffic: while A pings B every 50 ms, a reload adds
+    # switch cust300 and moves site C into cust100; C then reaches A
+    # across it, and A <-> B loses no ping. A second reload puts C back.
+    reload_step
     # 7. Aging: stop site B's edge; its MAC leaves the table within ~2 x aging.
     r=$(member_of cust100 "${MAC[B]}")
     if [ "$r" = siteB ]; then check mac-b-on-siteB ok; else check mac-b-on-siteB FAIL "member=${r:-none}"; fi
@@ -766,6 +770,45 @@ print("%.1f %d" % (64 * 1024 * 1024 * 8 / d / 1e6, 64 * 1024 * 1024))')
         check mac-b-aged ok "gone after $(($(date +%s) - t0)) s (aging $AGING s)"
     else
         check mac-b-aged FAIL "still present after $(($(date +%s) - t0)) s"
+    fi
+}
+
+
+las_reload() { # config file: las reload --config FILE, output in $WORK/reload.log
+    "$LAS" reload --config "$1" >>"$WORK/reload.log" 2>&1
+}
+
+reload_step() {
+    local out r
+    # cust300 added, siteC moved from cust200 to cust100.
+    sed -e 's/^switch = "cust200"$/switch = "cust100"/' "$WORK/las.toml" >"$WORK/las-reload.toml"
+    printf '\n[[switch]]\nname = "cust300"\naging = %s\n' "$AGING" >>"$WORK/las-reload.toml"
+    in_ns lassiteA ping -n -c 60 -i 0.05 -W 1 "${HOST[B]}" >"$WORK/reload-ping.log" 2>&1 &
+    local pinger=$!
+    sleep 1
+    if las_reload "$WORK/las-reload.toml"; then
+        check reload-applied ok "$(grep -c '^changed:' "$WORK/reload.log") change(s): $(grep '^changed:' "$WORK/reload.log" | tr '\n' ';')"
+    else
+        check reload-applied FAIL "$(tail -n 3 "$WORK/reload.log" | tr '\n' ' ')"
+    fi
+    wait "$pinger"
+    out=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\2\/\1/p' "$WORK/reload-ping.log")
+    if [ -n "$out" ] && [ "${out%/*}" = "${out#*/}" ]; then
+        check reload-no-loss ok "A -> B $out replies across the reload"
+    else
+        check reload-no-loss FAIL "A -> B ${out:-?} replies across the reload"
+    fi
+    if las_show switches | grep -q '^cust300 '; then check reload-switch-added ok; else
+        check reload-switch-added FAIL "$(las_show switches | tr '\n' ';')"
+    fi
+    in_ns lassiteC ip neigh flush dev pw0
+    if r=$(ping_ok C "${HOST[A]}" 5); then check reload-c-reaches-a ok "$r (was isolated)"; else
+        check reload-c-reaches-a FAIL "$r"
+    fi
+    # Back: C alone in cust200 again, cust300 gone.
+    las_reload "$WORK/las.toml" || true
+    if r=$(ping_ok C "${HOST[A]}" 3); then check reload-back-isolated FAIL "$r replies"; else
+        check reload-back-isolated ok "$r replies"
     fi
 }
 
