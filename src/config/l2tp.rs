@@ -234,6 +234,13 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
         host_name,
         router_id,
         hello_interval: int("l2tp.hello_interval", r.hello_interval, 60, 1, 3600)? as u32,
+        hello_interval_udp: int(
+            "l2tp.hello_interval_udp",
+            r.hello_interval_udp,
+            i64::from(super::HELLO_INTERVAL_UDP),
+            1,
+            3600,
+        )? as u32,
         retransmit_max: int("l2tp.retransmit_max", r.retransmit_max, 8, 1, 60)? as u32,
         retransmit_retries: int("l2tp.retransmit_retries", r.retransmit_retries, 10, 1, 100)?
             as u32,

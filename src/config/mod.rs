@@ -224,6 +224,12 @@ impl Default for Metrics {
 }
 
 /// `[l2tp]`: the RFC 3931 control plane (dynamic pseudowires).
+/// Default HELLO interval toward UDP peers, seconds: below the 30 s
+/// after which common NATs (Linux conntrack's `nf_conntrack_udp_timeout`,
+/// many home routers) drop an unanswered UDP mapping, so an idle
+/// pseudowire behind one keeps its mapping.
+pub const HELLO_INTERVAL_UDP: u32 = 20;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct L2tp {
     /// Local UDP port for L2TPv3 over UDP (default 1701).
@@ -233,7 +239,11 @@ pub struct L2tp {
     /// Router ID AVP (default: the first port's address).
     pub router_id: Option<Ipv4Addr>,
     /// HELLO after this many seconds of silence (default 60).
+    /// Seconds of silence before a HELLO to a peer over IP (default 60).
     pub hello_interval: u32,
+    /// The same to a peer over UDP (default [`HELLO_INTERVAL_UDP`]): a
+    /// NAT in the path forgets an idle UDP mapping after 30 s or so.
+    pub hello_interval_udp: u32,
     /// Retransmission interval cap, seconds (default 8; starts at 1 s).
     pub retransmit_max: u32,
     /// Retransmissions before the peer is declared dead (default 10).
@@ -277,6 +287,7 @@ impl Default for L2tp {
             host_name: "las".into(),
             router_id: None,
             hello_interval: 60,
+            hello_interval_udp: HELLO_INTERVAL_UDP,
             retransmit_max: 8,
             retransmit_retries: 10,
             receive_window: 16,

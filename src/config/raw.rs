@@ -74,6 +74,7 @@ pub struct RawL2tp {
     pub host_name: Option<String>,
     pub router_id: Option<String>,
     pub hello_interval: Option<i64>,
+    pub hello_interval_udp: Option<i64>,
     pub retransmit_max: Option<i64>,
     pub retransmit_retries: Option<i64>,
     pub receive_window: Option<i64>,

@@ -310,6 +310,11 @@ impl EdgeConfig {
                 &k.digest,
                 k.cisco_avps,
                 k.hello_interval,
+                match transport {
+                    // NAT-friendly (see config::HELLO_INTERVAL_UDP).
+                    Transport::Udp { .. } => crate::config::HELLO_INTERVAL_UDP,
+                    Transport::Ip => DEFAULT_HELLO_INTERVAL,
+                },
             )?),
             None => {
                 if k.secret.is_some()
@@ -382,6 +387,7 @@ impl EdgeConfig {
         digest: &Option<String>,
         cisco_avps: bool,
         hello_interval: Option<u32>,
+        default_hello: u32,
     ) -> Result<DynamicConfig, String> {
         if vc_id.is_empty()
             || vc_id.len() > MAX_VC_ID_LEN
@@ -402,7 +408,7 @@ impl EdgeConfig {
             None if digest.is_some() => return Err("--digest needs --secret".into()),
             None => None,
         };
-        let hello_interval = hello_interval.unwrap_or(DEFAULT_HELLO_INTERVAL);
+        let hello_interval = hello_interval.unwrap_or(default_hello);
         if !(1..=3600).contains(&hello_interval) {
             return Err(format!(
                 "--hello-interval {hello_interval}: must be 1..=3600"
@@ -579,7 +585,12 @@ mod test {
         assert_eq!(d.vc_id, "100");
         assert_eq!(d.secret, None);
         assert!(!d.cisco_avps);
-        assert_eq!(d.hello_interval, DEFAULT_HELLO_INTERVAL);
+        // Over UDP the NAT-friendly default; over IP the RFC-typical one.
+        assert_eq!(d.hello_interval, crate::config::HELLO_INTERVAL_UDP);
+        let mut ip: Vec<&str> = DYN.to_vec();
+        ip[7] = "ip";
+        let d_ip = parse(&ip).unwrap().dynamic.unwrap();
+        assert_eq!(d_ip.hello_interval, DEFAULT_HELLO_INTERVAL);
         assert_eq!(c.session.encap, Encap::Udp);
         assert_eq!((c.session.session_id, c.session.peer_session_id), (0, 0));
 

@@ -449,6 +449,8 @@ impl Control {
                         if active { "up" } else { "down" }
                     );
                 }
+                // las-edge has one peer and sets no mover.
+                Action::PeerMoved { .. } => {}
                 Action::Refused(r) => {
                     self.stats.refused += 1;
                     log::warn!(

@@ -675,6 +675,7 @@ mod test {
                 hellos_sent: 4,
                 uptime_secs: Some(60),
                 retransmissions: 3,
+                peer_moves: 0,
             }],
             sessions: (0..sessions)
                 .map(|i| {

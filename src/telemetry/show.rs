@@ -182,6 +182,9 @@ pub struct TunnelView {
     /// Control messages retransmitted on this connection.
     #[serde(default)]
     pub retransmissions: u64,
+    /// Times the peer moved to a new UDP port (a NAT remapped it).
+    #[serde(default)]
+    pub peer_moves: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -347,6 +350,7 @@ impl Response {
                     "SESSIONS",
                     "UPTIME",
                     "AUTH-FAIL",
+                    "MOVES",
                 ],
                 &tunnels
                     .iter()
@@ -364,6 +368,7 @@ impl Response {
                                 .map(|u| format!("{u}s"))
                                 .unwrap_or_else(|| "-".into()),
                             t.auth_failures.to_string(),
+                            t.peer_moves.to_string(),
                         ]
                     })
                     .collect::<Vec<_>>(),
@@ -561,6 +566,7 @@ mod test {
             hellos_sent: 0,
             uptime_secs: Some(3),
             retransmissions: 0,
+            peer_moves: 0,
         };
         let session = SessionView {
             name: "s".into(),

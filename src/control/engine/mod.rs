@@ -266,6 +266,7 @@ struct Counters {
     l2tp_control_tx: u64,
     l2tp_peer_refused: u64,
     l2tp_no_route: u64,
+    l2tp_peer_moves: u64,
     sessions_up: u64,
     sessions_down: u64,
     sessions_refused: u64,
@@ -303,6 +304,7 @@ impl Counters {
         put("l2tp_control_tx", self.l2tp_control_tx);
         put("l2tp_peer_refused", self.l2tp_peer_refused);
         put("l2tp_no_route", self.l2tp_no_route);
+        put("l2tp_peer_moves", self.l2tp_peer_moves);
         put("sessions_up", self.sessions_up);
         put("sessions_down", self.sessions_down);
         put("sessions_refused", self.sessions_refused);
@@ -341,6 +343,19 @@ fn set_auth(t: &mut TunnelConfig, l2: &config::L2tp, ip: Ipv4Addr) {
     t.secret = a.map(|(s, _)| s.as_bytes().to_vec());
     t.digest = a.is_some_and(|(_, m)| m.digest());
     t.challenge = a.is_some_and(|(_, m)| m.challenge());
+}
+
+/// The configuration of a tunnel `peer` opens: its secret and auth mode,
+/// and the HELLO interval of its encapsulation.
+fn per_peer(l2: config::L2tp) -> crate::control::l2tp::PerPeer<Peer> {
+    Box::new(move |peer: &Peer, base: &TunnelConfig| {
+        let mut t = base.clone();
+        set_auth(&mut t, &l2, peer.ip);
+        if peer.udp_port != 0 {
+            t.hello_interval = u64::from(l2.hello_interval_udp) * 1000;
+        }
+        t
+    })
 }
 
 fn endpoint_config(cfg: &Config, router_id: Ipv4Addr) -> EndpointConfig {
@@ -435,10 +450,12 @@ impl Engine {
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
         let mut l2tp = Endpoint::new(endpoint_config(&cfg, router_id), Box::new(OsRandom));
         let l2cfg = cfg.l2tp.clone();
-        l2tp.set_per_peer(Box::new(move |peer: &Peer, base: &TunnelConfig| {
-            let mut t = base.clone();
-            set_auth(&mut t, &l2cfg, peer.ip);
-            t
+        l2tp.set_per_peer(per_peer(l2cfg));
+        // A NAT may give a UDP peer a new source port: its tunnel follows
+        // (Endpoint::set_mover says when that is safe). Over IP there is
+        // no port to change.
+        l2tp.set_mover(Box::new(|from: &Peer, to: &Peer| {
+            from.ip == to.ip && from.udp_port != 0 && to.udp_port != 0
         }));
         let max_sessions = cfg.dataplane.max_sessions;
         let max_switches = cfg.dataplane.max_switches;

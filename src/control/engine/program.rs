@@ -51,18 +51,7 @@ impl Engine {
     /// Adds a session to the data plane (its template follows once the
     /// next hop resolves).
     pub(super) fn add_session(&mut self, s: SessionRt) {
-        let spec = SessionSpec {
-            member: s.member,
-            switch: s.switch,
-            port: s.port as u8,
-            peer: s.peer,
-            local_session_id: s.local_session_id,
-            encap: s.encap,
-            udp_peer_port: s.udp_peer_port,
-            local_cookie: s.local_cookie,
-            l2spec: s.l2spec_rx,
-            vlan_pw: s.vlan_pw,
-        };
+        let spec = session_spec(&s);
         self.broadcast(|| Command::AddSession(Box::new(spec)));
         let now = self.now_ms();
         self.neighbours.want(s.port, s.next_hop, now);
@@ -209,5 +198,21 @@ pub(super) fn switch_spec(id: SwitchId, c: &config::Switch) -> SwitchSpec {
         mtu_policy: c.mtu_policy,
         storm: c.storm_rates(),
         vlan_list: !c.vlans.is_empty(),
+    }
+}
+
+/// What the workers need of a session.
+pub(super) fn session_spec(s: &SessionRt) -> SessionSpec {
+    SessionSpec {
+        member: s.member,
+        switch: s.switch,
+        port: s.port as u8,
+        peer: s.peer,
+        local_session_id: s.local_session_id,
+        encap: s.encap,
+        udp_peer_port: s.udp_peer_port,
+        local_cookie: s.local_cookie,
+        l2spec: s.l2spec_rx,
+        vlan_pw: s.vlan_pw,
     }
 }

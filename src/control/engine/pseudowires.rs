@@ -3,6 +3,7 @@
 //! `l2tp` machines out (datagrams, sessions up and down, refusals
 //! logged and counted), virtual switches for VC IDs and their lifecycle.
 
+use super::program::session_spec;
 use super::*;
 
 impl Engine {
@@ -104,6 +105,7 @@ impl Engine {
                     if active { "up" } else { "down" }
                 ),
                 Action::Refused(r) => self.refused(peer, &r),
+                Action::PeerMoved { local_ccid } => self.peer_moved(peer, local_ccid),
             }
         }
     }
@@ -413,5 +415,37 @@ impl Engine {
                 rt.empty_since = Some(now);
             }
         }
+    }
+
+    /// A tunnel followed its peer to a new UDP port (a NAT remapped it):
+    /// its sessions send there from now on, and the workers take data
+    /// from there (and no longer from the old port).
+    pub(super) fn peer_moved(&mut self, peer: Peer, ccid: u32) {
+        self.counters.l2tp_peer_moves += 1;
+        let mut moved = Vec::new();
+        for s in self.sessions.iter_mut().flatten() {
+            if s.dynamic.as_ref().is_some_and(|d| d.ccid == ccid)
+                && s.udp_peer_port != peer.udp_port
+            {
+                moved.push((s.member, s.udp_peer_port));
+                s.udp_peer_port = peer.udp_port;
+                // The template is rebuilt with the new port below.
+                s.next_hop_mac = None;
+            }
+        }
+        let from = moved.first().map_or(0, |m| m.1);
+        log::info!(
+            "l2tp: control connection {ccid} with {} moved to UDP port {} (from {from}): \
+             {} session(s) follow",
+            peer.ip,
+            peer.udp_port,
+            moved.len()
+        );
+        for (member, _) in moved {
+            if let Some(spec) = self.sessions[member.0 as usize].as_ref().map(session_spec) {
+                self.broadcast(|| Command::AddSession(Box::new(spec)));
+            }
+        }
+        self.refresh_templates();
     }
 }

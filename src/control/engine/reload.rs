@@ -211,6 +211,11 @@ fn l2tp_diff(a: &config::L2tp, b: &config::L2tp) -> Vec<String> {
     );
     for (k, x, y) in [
         ("hello_interval", a.hello_interval, b.hello_interval),
+        (
+            "hello_interval_udp",
+            a.hello_interval_udp,
+            b.hello_interval_udp,
+        ),
         ("retransmit_max", a.retransmit_max, b.retransmit_max),
         (
             "retransmit_retries",
@@ -561,13 +566,7 @@ impl Engine {
             .map(|p| p.address)
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
         self.l2tp.set_config(endpoint_config(&self.cfg, router_id));
-        let l2cfg = self.cfg.l2tp.clone();
-        self.l2tp
-            .set_per_peer(Box::new(move |peer: &Peer, base: &TunnelConfig| {
-                let mut t = base.clone();
-                set_auth(&mut t, &l2cfg, peer.ip);
-                t
-            }));
+        self.l2tp.set_per_peer(per_peer(self.cfg.l2tp.clone()));
         self.control_rate.set_rate(control_rate(&self.cfg.l2tp));
         for ccid in plan.stop_tunnels {
             let acts = self

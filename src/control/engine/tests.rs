@@ -10,7 +10,7 @@
 use super::*;
 use crate::control::l2tp::{Endpoint as L2tpEndpoint, EndpointConfig as L2tpConfig};
 use crate::telemetry::WorkerCounters;
-use crate::wire::l2tp::message::pw_type;
+use crate::wire::l2tp::message::{pw_type, Message, MessageType};
 
 const OURS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -166,14 +166,52 @@ fn l2tp_over_ip(msg: &[u8]) -> Vec<u8> {
     f
 }
 
-/// The L2TP message inside a frame the engine sent to the peer over IP.
-fn l2tp_payload(o: &Outgoing) -> Option<&[u8]> {
+/// An L2TP control message over UDP from the peer's port `sport`.
+fn l2tp_over_udp(msg: &[u8], sport: u16) -> Vec<u8> {
+    let mut f = l2tp_over_ip(&[0u8; 4]);
+    f.truncate(ethernet::HEADER_LEN + ipv4::HEADER_LEN);
+    let mut u = vec![0u8; udp::HEADER_LEN + msg.len()];
+    u[udp::HEADER_LEN..].copy_from_slice(msg);
+    UdpRepr {
+        src_port: sport,
+        dst_port: 1701,
+        payload_len: msg.len(),
+    }
+    .emit(&mut udp::Packet::new_unchecked(&mut u[..]));
+    f.extend_from_slice(&u);
+    let total = (ipv4::HEADER_LEN + u.len()) as u16;
+    let mut ip = ipv4::Packet::new_unchecked(&mut f[ethernet::HEADER_LEN..]);
+    Ipv4Repr {
+        src: PEER,
+        dst: OURS,
+        protocol: protocol::UDP,
+        payload_len: u.len(),
+        ttl: 64,
+        ident: 1,
+        dont_frag: false,
+        dscp: 0,
+    }
+    .emit(&mut ip);
+    assert_eq!(u16::from_be_bytes([f[16], f[17]]), total);
+    f
+}
+
+/// The L2TP message inside a frame the engine sent to the peer (over IP,
+/// or over UDP to port `udp`), and the UDP port it went to (0: IP).
+fn l2tp_payload(o: &Outgoing) -> Option<(&[u8], u16)> {
     let ip = ipv4::Packet::new_checked(&o.frame[ethernet::HEADER_LEN..]).ok()?;
-    if ip.next_header() != protocol::L2TP || ip.dst_addr() != PEER {
+    if ip.dst_addr() != PEER {
         return None;
     }
-    let l = ethernet::HEADER_LEN + ipv4::HEADER_LEN + 4;
-    Some(&o.frame[l..])
+    let l = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
+    match ip.next_header() {
+        protocol::L2TP => Some((&o.frame[l + 4..], 0)),
+        protocol::UDP => {
+            let u = udp::Packet::new_checked(&o.frame[l..]).ok()?;
+            Some((&o.frame[l + udp::HEADER_LEN..], u.dst_port()))
+        }
+        _ => None,
+    }
 }
 
 /// A minimal RFC 3931 initiator standing in for a router.
@@ -182,10 +220,18 @@ struct Router {
     ccid: u32,
     ups: Vec<SessionUp>,
     downs: usize,
+    /// The UDP source port las sees (0: over IP).
+    udp_port: u16,
+    /// What las sent to a port other than `udp_port`.
+    elsewhere: usize,
 }
 
 impl Router {
     fn connect(rig: &mut Rig) -> Router {
+        Router::connect_from(rig, 0)
+    }
+
+    fn connect_from(rig: &mut Rig, udp_port: u16) -> Router {
         let mut cfg = L2tpConfig::default();
         cfg.tunnel.host_name = b"router".to_vec();
         cfg.tunnel.router_id = 0x0a0a0a0a;
@@ -196,6 +242,8 @@ impl Router {
             ccid,
             ups: Vec::new(),
             downs: 0,
+            udp_port,
+            elsewhere: 0,
         };
         r.exchange(rig, acts);
         r
@@ -219,7 +267,10 @@ impl Router {
                 match a {
                     Action::Send(b) => {
                         sent = true;
-                        let mut f = l2tp_over_ip(&b);
+                        let mut f = match self.udp_port {
+                            0 => l2tp_over_ip(&b),
+                            p => l2tp_over_udp(&b, p),
+                        };
                         assert_eq!(rig.e.frame_in(rig.now, 0, &mut f), Disposition::Consumed);
                     }
                     Action::SessionUp(u) => self.ups.push(u),
@@ -228,7 +279,12 @@ impl Router {
                 }
             }
             for o in rig.frames() {
-                if let Some(m) = l2tp_payload(&o) {
+                if let Some((m, port)) = l2tp_payload(&o) {
+                    if port != self.udp_port {
+                        // Lost: the NAT has no mapping there any more.
+                        self.elsewhere += 1;
+                        continue;
+                    }
                     sent = true;
                     acts.extend(self.ep.handle(rig.now.ms, (), m));
                 }
@@ -913,4 +969,78 @@ fn reload_moves_static_macs() {
         rig.commands(0).as_slice(),
         [Command::RemoveMac { .. }]
     ));
+}
+
+#[test]
+fn a_udp_peer_behind_a_nat_that_remaps_it_is_followed() {
+    let mut rig = Rig::new("", 2);
+    let mut router = Router::connect_from(&mut rig, 40001);
+    router.open(&mut rig, "100");
+    assert_eq!(router.ups.len(), 1);
+    let dynamic = |rig: &Rig| {
+        rig.e
+            .session_views()
+            .into_iter()
+            .find(|s| s.kind == "dynamic")
+            .expect("dynamic session")
+    };
+    assert_eq!(dynamic(&rig).encap, "udp:1701->40001");
+    drain(&rig);
+    // The NAT forgets the mapping; the router's next HELLO leaves from
+    // port 40002.
+    router.udp_port = 40002;
+    let acts = router.ep.probe(rig.now.ms, router.ccid, ());
+    router.exchange(&mut rig, acts);
+    assert_eq!(rig.counter("l2tp_peer_moves"), 1);
+    assert_eq!(router.elsewhere, 0, "las answered on the new port");
+    assert_eq!(dynamic(&rig).encap, "udp:1701->40002");
+    assert_eq!(rig.e.tunnel_views()[0].encap, "udp:40002");
+    assert_eq!(rig.e.tunnel_views()[0].state, "established");
+    // The workers take data from the new port, and send there.
+    for w in 0..2 {
+        let cmds = rig.commands(w);
+        assert!(
+            cmds.iter()
+                .any(|c| matches!(c, Command::AddSession(s) if s.udp_peer_port == 40002)),
+            "{cmds:?}"
+        );
+    }
+    // A replay of a message las already has, from yet another port,
+    // moves nothing: it is a duplicate.
+    let (_, t) = router.ep.tunnels().next().unwrap();
+    let mut hello = Message::new(MessageType::Hello, t.remote_ccid().unwrap());
+    hello.ns = t.reliable().next_ns().wrapping_sub(1);
+    hello.nr = t.reliable().expected_ns();
+    let mut f = l2tp_over_udp(&hello.emit(), 40003);
+    rig.e.frame_in(rig.now, 0, &mut f);
+    assert_eq!(rig.counter("l2tp_peer_moves"), 1);
+    assert_eq!(rig.counter("l2tp_wrong_peer"), 1);
+    assert_eq!(dynamic(&rig).encap, "udp:1701->40002");
+}
+
+#[test]
+fn a_peer_over_ip_or_from_another_address_never_moves() {
+    let mut rig = Rig::new("", 1);
+    let mut router = Router::connect(&mut rig);
+    router.open(&mut rig, "100");
+    // Over IP there is no port: the same tunnel from UDP is another peer.
+    router.udp_port = 40005;
+    let acts = router.ep.probe(rig.now.ms, router.ccid, ());
+    router.exchange(&mut rig, acts);
+    assert_eq!(rig.counter("l2tp_peer_moves"), 0);
+    assert!(rig.counter("l2tp_wrong_peer") > 0);
+}
+
+#[test]
+fn udp_peers_get_the_nat_friendly_hello_interval() {
+    let mut rig = Rig::new("", 1);
+    let mut router = Router::connect_from(&mut rig, 40001);
+    router.open(&mut rig, "100");
+    let hellos = |rig: &Rig| rig.e.tunnel_views()[0].hellos_sent;
+    let before = hellos(&rig);
+    // hello_interval_udp defaults to 20 s (60 s over IP).
+    rig.advance(19_000);
+    assert_eq!(hellos(&rig), before);
+    rig.advance(2_000);
+    assert_eq!(hellos(&rig), before + 1);
 }

@@ -185,6 +185,7 @@ impl Engine {
                     .get(&t.local_ccid())
                     .map(|&t| self.now.ms.saturating_sub(t) / 1000),
                 retransmissions: t.reliable().stats().retransmitted,
+                peer_moves: t.stats().peer_moves,
             })
             .collect();
         v.sort_by(|a, b| (&a.peer, a.local_ccid).cmp(&(&b.peer, b.local_ccid)));

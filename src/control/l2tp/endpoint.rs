@@ -55,6 +55,8 @@ pub struct EndpointStats {
     pub sccrq_auth_failures: u64,
     /// SCCRQs with hidden AVPs that could not be decoded (no secret).
     pub hidden_undecodable: u64,
+    /// Tunnels that followed their peer to a new address (NAT).
+    pub peer_moves: u64,
 }
 
 /// All control connections of this box, keyed by our Control Connection
@@ -71,10 +73,15 @@ pub struct Endpoint<A> {
     /// Adjusts the tunnel configuration per peer (e.g. the secret of the
     /// peer's prefix) for tunnels the peer opens.
     per_peer: Option<PerPeer<A>>,
+    /// Which address changes a tunnel may follow (see `set_mover`).
+    mover: Option<Mover<A>>,
 }
 
 /// See [`Endpoint::set_per_peer`].
 pub type PerPeer<A> = Box<dyn Fn(&A, &TunnelConfig) -> TunnelConfig>;
+
+/// See [`Endpoint::set_mover`].
+pub type Mover<A> = Box<dyn Fn(&A, &A) -> bool>;
 
 impl<A: Copy + Eq + Hash> Endpoint<A> {
     pub fn new(cfg: EndpointConfig, rng: Box<dyn Random>) -> Self {
@@ -85,6 +92,7 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
             session_ids: HashSet::new(),
             stats: EndpointStats::default(),
             per_peer: None,
+            mover: None,
         }
     }
 
@@ -114,6 +122,33 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
     /// by `peer` from the endpoint's default (per-peer secrets).
     pub fn set_per_peer(&mut self, f: PerPeer<A>) {
         self.per_peer = Some(f);
+    }
+
+    /// Lets a tunnel follow its peer from address `from` to `to` when
+    /// `f(from, to)` allows it (las: same IP, both UDP, another port — a
+    /// NAT that remapped the peer) and the message from `to` proves it
+    /// comes from the peer ([`Tunnel::may_move`]). Without a mover every
+    /// message from another address is refused as `WrongPeer`.
+    ///
+    /// Why this is safe enough: only a control message moves a tunnel,
+    /// never data; it must carry the tunnel's Control Connection ID and a
+    /// sequence number the peer has not used yet (or acknowledge one of
+    /// ours in flight) — what an off-path attacker cannot know — and with
+    /// authentication on, a valid Message Digest, which nobody without
+    /// the secret can make. An attacker on the path can already drop or
+    /// rewrite the peer's traffic; moving it gains them nothing more.
+    pub fn set_mover(&mut self, f: Mover<A>) {
+        self.mover = Some(f);
+    }
+
+    /// Sends a HELLO on tunnel `local_ccid` to `to` (the tunnel's address
+    /// is unchanged): a peer that moved there answers, and its answer
+    /// moves the tunnel. Its retransmissions go to the tunnel's address.
+    pub fn probe(&mut self, now: u64, local_ccid: u32, to: A) -> Vec<(A, Action)> {
+        match self.tunnels.get_mut(&local_ccid) {
+            Some((_, t)) => Self::tag(to, t.hello_now(now)),
+            None => Vec::new(),
+        }
     }
 
     /// All tunnels with their peers.
@@ -229,6 +264,14 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
                     format!("no control connection {}", msg.ccid),
                 );
             };
+            let moves = *addr != peer
+                && self.mover.as_ref().is_some_and(|f| f(addr, &peer))
+                && t.may_move(&msg, raw);
+            if moves {
+                *addr = peer;
+                t.note_moved();
+                self.stats.peer_moves += 1;
+            }
             if *addr != peer {
                 self.stats.wrong_peer += 1;
                 return Self::refuse(
@@ -248,6 +291,17 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
                 &mut admit_peer,
             );
             let mut out = Self::tag(peer, acts);
+            if moves {
+                out.insert(
+                    0,
+                    (
+                        peer,
+                        Action::PeerMoved {
+                            local_ccid: msg.ccid,
+                        },
+                    ),
+                );
+            }
             self.replace_stale(peer, &mut out);
             self.reap(now);
             return out;

@@ -168,6 +168,9 @@ pub enum Action {
         local_session_id: u32,
         active: bool,
     },
+    /// The tunnel now talks to the address this action is tagged with
+    /// (its peer moved: `Endpoint::set_mover`); its sessions follow.
+    PeerMoved { local_ccid: u32 },
     /// A message was refused: answered with a CDN or StopCCN, or dropped.
     /// The caller logs it and counts it by reason.
     Refused(Refusal),

@@ -315,6 +315,20 @@ impl<M> Reliable<M> {
         mark != 0 && self.acked >= mark
     }
 
+    /// Whether a message numbered `ns` would be taken now (delivered or
+    /// held): not a duplicate, inside the receive window.
+    pub fn in_window(&self, ns: u16) -> bool {
+        ns == self.expected
+            || (!seq_lt(ns, self.expected)
+                && ns.wrapping_sub(self.expected) < self.cfg.receive_window.max(1))
+    }
+
+    /// Whether `nr` acknowledges a message of ours still in flight (and
+    /// nothing we never sent).
+    pub fn acks_in_flight(&self, nr: u16) -> bool {
+        !seq_lt(self.next_ns, nr) && self.in_flight.front().is_some_and(|f| seq_lt(f.ns, nr))
+    }
+
     /// Takes in a received message's header. `msg` is `None` for an
     /// acknowledgement-only message (a ZLB or an explicit ACK): only `nr`
     /// is used, `ns` is ignored (such a message takes no sequence number)

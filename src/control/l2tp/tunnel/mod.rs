@@ -199,6 +199,8 @@ pub struct TunnelStats {
     pub nonconformant_tx: u64,
     /// Further ICCNs for an established session (ignored, acknowledged).
     pub repeated_iccn: u64,
+    /// Times the peer's address moved (a NAT gave it a new UDP port).
+    pub peer_moves: u64,
 }
 
 /// One control connection and its sessions.
@@ -464,6 +466,45 @@ impl Tunnel {
     /// A received control message for this tunnel (`raw`: its bytes as
     /// received, for the digest). Valid in every state but `Closed`.
     /// `admit` is asked about every acceptable ICRQ.
+    /// Whether `msg`, from an address other than the peer's, proves it
+    /// comes from the peer (see `Endpoint::set_mover`): the tunnel is
+    /// established; the message is the next one expected or inside the
+    /// receive window (never a duplicate, which anyone who saw it could
+    /// replay), or an acknowledgement of a message of ours in flight;
+    /// and with authentication on, its Message Digest verifies (a ZLB has
+    /// none and never qualifies then). Changes nothing.
+    pub fn may_move(&self, msg: &Message, raw: &[u8]) -> bool {
+        if self.state != TunnelState::Established {
+            return false;
+        }
+        let fresh = if msg.is_ack() {
+            self.rel.acks_in_flight(msg.nr)
+        } else {
+            self.rel.in_window(msg.ns)
+        };
+        if !fresh {
+            return false;
+        }
+        !self.digest_on()
+            || self
+                .auth()
+                .is_some_and(|a| a.verify(raw, &self.our_nonce, &self.peer_nonce))
+    }
+
+    /// The peer's address moved (counted; the endpoint keeps addresses).
+    pub(crate) fn note_moved(&mut self) {
+        self.stats.peer_moves += 1;
+    }
+
+    /// Queues a HELLO now (a peer that may have moved answers it).
+    pub fn hello_now(&mut self, now: u64) -> Vec<Action> {
+        if self.state != TunnelState::Established {
+            return Vec::new();
+        }
+        self.send_hello(now);
+        self.flush(now)
+    }
+
     pub fn handle(
         &mut self,
         now: u64,
@@ -597,14 +638,18 @@ impl Tunnel {
             // No HELLO while something is unacknowledged: retransmission
             // already probes the peer.
             TunnelState::Established if self.rel.all_acked() && now >= self.hello_due() => {
-                self.last_hello = now;
-                self.stats.hellos_sent += 1;
-                self.queue(now, Message::new(MessageType::Hello, self.remote_ccid));
+                self.send_hello(now);
                 out.extend(self.flush(now));
             }
             _ => {}
         }
         out
+    }
+
+    fn send_hello(&mut self, now: u64) {
+        self.last_hello = now;
+        self.stats.hellos_sent += 1;
+        self.queue(now, Message::new(MessageType::Hello, self.remote_ccid));
     }
 
     fn hello_due(&self) -> u64 {
