@@ -7,6 +7,9 @@
 #   lab/lab.sh run-static    only the static-session checks
 #   lab/lab.sh run-dynamic   only the dynamic-mode checks (CHECK dyn-*)
 #   lab/lab.sh run-mtu       only the MTU checks (CHECK mtu-*)
+#   lab/lab.sh run-nat       only the NAT checks (CHECK nat-*): an edge behind
+#                            a masquerading NAT that is flushed; LAB_NAT_IDLE
+#                            (default 300) seconds idle behind a 30 s UDP timeout
 #   lab/lab.sh clean         remove anything a previous run left behind
 #
 # Needs root, iproute2, ping, python3, iperf3 (else a python TCP transfer),
@@ -73,7 +76,7 @@ NS_UL=lasul
 NS_LAS=lasns
 SITES=(A B C)
 ns_site() { echo "lassite$1"; }
-ALL_NS=("$NS_UL" "$NS_LAS" lassiteA lassiteB lassiteC)
+ALL_NS=("$NS_UL" "$NS_LAS" lassiteA lassiteB lassiteC lasnat lassiteN)
 
 FILE_PREFIX=lab
 LAB_CORES=${LAB_CORES:-0}
@@ -812,6 +815,154 @@ reload_step() {
     fi
 }
 
+# ---------------------------------------------------------------- NAT
+
+# Site N sits behind a masquerading NAT (namespace lasnat): its edge's
+# UDP source port is whatever the NAT picks ("masquerade random"), and
+# the NAT forgets an idle UDP mapping after 30 s (set explicitly, as
+# Linux conntrack's nf_conntrack_udp_timeout default).
+NS_NAT=lasnat
+NAT_UL=10.200.0.20
+HOST[N]=192.168.100.4
+MAC[N]=02:00:00:dd:00:04
+NAT_IDLE=${LAB_NAT_IDLE:-300}
+
+nat_build() {
+    log "NAT: namespace $NS_NAT ($NAT_UL on the underlay, 172.31.0.1 inside), site N behind it"
+    ip netns add "$NS_NAT"
+    in_ns "$NS_NAT" ip link set lo up
+    in_ns "$NS_NAT" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
+        net.ipv4.ip_forward=1
+    ip link add ul0 mtu $MTU netns "$NS_NAT" type veth peer name natul mtu $MTU netns "$NS_UL"
+    in_ns "$NS_UL" ip link set natul master br0 up
+    in_ns "$NS_NAT" ip addr add "$NAT_UL/24" dev ul0
+    in_ns "$NS_NAT" ip link set ul0 up
+    ip netns add lassiteN
+    in_ns lassiteN ip link set lo up
+    in_ns lassiteN sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    ip link add in0 mtu $MTU netns "$NS_NAT" type veth peer name ul0 mtu $MTU netns lassiteN
+    in_ns "$NS_NAT" ip addr add 172.31.0.1/24 dev in0
+    in_ns "$NS_NAT" ip link set in0 up
+    in_ns lassiteN ip addr add 172.31.0.2/24 dev ul0
+    in_ns lassiteN ip link set ul0 up
+    in_ns lassiteN ip route add default via 172.31.0.1
+    local ns
+    for ns in "$NS_NAT" lassiteN; do in_ns "$ns" ethtool -K ul0 tx off >/dev/null 2>&1 || true; done
+    in_ns "$NS_NAT" ethtool -K in0 tx off >/dev/null 2>&1 || true
+    printf '%s\n' 'table ip nat {' '  chain post {' \
+        '    type nat hook postrouting priority 100;' \
+        '    ip saddr 172.31.0.0/24 oifname "ul0" masquerade random' '  }' '}' |
+        in_ns "$NS_NAT" nft -f -
+    in_ns "$NS_NAT" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=30 \
+        net.netfilter.nf_conntrack_udp_timeout_stream=30
+    in_ns lassiteN ip tuntap add mode tap name pw0
+    in_ns lassiteN ip link set pw0 address "${MAC[N]}"
+    in_ns lassiteN ip addr add "${HOST[N]}/24" dev pw0
+}
+
+write_las_nat_config() {
+    las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176 >"$WORK/las-nat.toml"
+    # Default keepalives: a HELLO after 20 s of silence toward UDP peers.
+    printf '\n[[switch]]\nname = "cust100"\nvc_ids = ["100"]\naging = 60\n' >>"$WORK/las-nat.toml"
+}
+
+# "local_session_id ccid encap" of the session from the NAT's address.
+nat_session() {
+    las_show sessions --json 2>/dev/null | python3 -c '
+import json, sys
+for s in json.load(sys.stdin).get("sessions", []):
+    if s["peer"] == sys.argv[1]:
+        print(s["local_session_id"], s.get("ccid"), s["encap"])
+' "$NAT_UL"
+}
+
+# Times the NAT'd tunnel followed its peer to a new port.
+nat_moves() {
+    las_show tunnels --json 2>/dev/null | python3 -c '
+import json, sys
+print(sum(t.get("peer_moves", 0) for t in json.load(sys.stdin).get("tunnels", []) if t["peer"] == sys.argv[1]))
+' "$NAT_UL"
+}
+
+one_ping() { in_ns lassiteN ping -n -c 1 -W 1 "${HOST[A]}" >/dev/null 2>&1; }
+
+run_nat() {
+    local before after r t0 waited sid ccid port
+    nat_build
+    write_las_nat_config
+    if ! start_las las-nat; then
+        check nat-las-start FAIL
+        return
+    fi
+    start_dyn_edge A
+    ip netns exec lassiteN "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local 172.31.0.2 --peer "$LAS_UL" \
+        --encap udp --vc-id 100 >>"$WORK/dyn-edge-N.log" 2>&1 &
+    EDGE_PID[N]=$!
+    if wait_for 20 sh -c "[ -n \"\$(\"$LAS\" show sessions --json --socket \"$WORK/las.sock\" | grep '\"$NAT_UL\"')\" ]"; then
+        before=$(nat_session)
+        check nat-session-up ok "behind the NAT: $before"
+    else
+        check nat-session-up FAIL "$(las_show sessions | tr '\n' ';')"
+        return
+    fi
+    if r=$(ping_ok N "${HOST[A]}" 5); then check nat-ping ok "$r"; else check nat-ping FAIL "$r"; fi
+
+    # The NAT forgets every mapping; N's next packets leave from a new port.
+    in_ns "$NS_NAT" conntrack -F >/dev/null 2>&1
+    t0=$(date +%s.%N)
+    waited=""
+    while [ "$(echo "$(date +%s.%N) - $t0 < 60" | bc)" = 1 ]; do
+        if one_ping; then
+            waited=$(echo "$(date +%s.%N) - $t0" | bc)
+            break
+        fi
+        sleep 0.2
+    done
+    after=$(nat_session)
+    if [ -n "$waited" ] && [ "$(echo "$waited <= 41" | bc)" = 1 ]; then
+        echo "RESULT nat-rebind-resume-secs $waited"
+        check nat-rebind-resumes ok "pings resumed ${waited}s after the flush (bound: 2 x 20 s HELLO + RTT)"
+    else
+        check nat-rebind-resumes FAIL "no ping within 60 s of the flush; session now: ${after:-none}"
+    fi
+    read -r sid ccid port <<<"$before"
+    if [ -n "$after" ] && [ "${after%% *}" = "$sid" ] && [ "$(echo "$after" | cut -d' ' -f2)" = "$ccid" ] &&
+        [ "${after##* }" != "$port" ] && [ "$(nat_moves)" = 1 ]; then
+        check nat-same-session ok "same session $sid and tunnel $ccid, $port -> ${after##* }, 1 move"
+    else
+        check nat-same-session FAIL "before: $before; after: ${after:-none}; moves $(nat_moves)"
+    fi
+
+    # Data alone never moves a session: a packet from the NAT's address, a
+    # new port, with the right session id (no cookie), is dropped.
+    before=$(nat_session)
+    in_ns "$NS_NAT" python3 -c '
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 45678))
+inner = bytes.fromhex("020000aa0001020000dd00040800") + bytes(46)
+s.sendto(struct.pack("!HHI", 3, 0, int(sys.argv[3])) + inner, (sys.argv[2], 1701))
+' "$NAT_UL" "$LAS_UL" "${before%% *}"
+    sleep 1
+    if [ "$(nat_session)" = "$before" ] && [ "$(nat_moves)" = 1 ]; then
+        check nat-spoof-ignored ok "a data packet from port 45678 moved nothing"
+    else
+        check nat-spoof-ignored FAIL "before: $before; after: $(nat_session); moves $(nat_moves)"
+    fi
+
+    # Idle longer than the NAT's 30 s UDP timeout: HELLOs every 20 s keep
+    # the mapping, so the pseudowire is still there, without a move.
+    log "NAT: $NAT_IDLE s without traffic (the NAT drops idle UDP mappings after 30 s)"
+    sleep "$NAT_IDLE"
+    if r=$(ping_ok N "${HOST[A]}" 3) && [ "$(nat_moves)" = 1 ] && [ "$(nat_session)" = "$before" ]; then
+        check nat-idle-kept ok "$r after $NAT_IDLE s idle, no move"
+    else
+        check nat-idle-kept FAIL "$r after $NAT_IDLE s idle; moves $(nat_moves); session $(nat_session)"
+    fi
+    stop_dyn_edge N
+    stop_dyn_edge A
+}
+
 # ---------------------------------------------------------------- dynamic mode
 
 DYN_SECRET=lab-secret-C
@@ -1390,7 +1541,7 @@ main_run() { # static|dynamic|mtu|all
         echo "lab.sh: needs root (network namespaces)" >&2
         exit 2
     fi
-    for t in ip ping python3; do
+    for t in ip ping python3 bc nft conntrack; do
         command -v "$t" >/dev/null || { echo "lab.sh: $t not found" >&2; exit 2; }
     done
     LAS=$(find_bin las LAS_BIN) || { echo "lab.sh: cannot build las" >&2; exit 2; }
@@ -1444,6 +1595,10 @@ main_run() { # static|dynamic|mtu|all
         run_mtu
         stop_las
     fi
+    if [ "$what" = nat ] || [ "$what" = all ]; then
+        run_nat
+        stop_las
+    fi
     prom_report
     prom_stop
     echo "SUMMARY passed=$PASSED failed=$FAILED"
@@ -1455,12 +1610,13 @@ run) main_run all ;;
 run-static) main_run static ;;
 run-dynamic) main_run dynamic ;;
 run-mtu) main_run mtu ;;
+run-nat) main_run nat ;;
 clean)
     clean
     echo "cleaned"
     ;;
 *)
-    echo "usage: $0 run|run-static|run-dynamic|run-mtu|clean" >&2
+    echo "usage: $0 run|run-static|run-dynamic|run-mtu|run-nat|clean" >&2
     exit 2
     ;;
 esac
