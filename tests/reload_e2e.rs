@@ -8,6 +8,10 @@
 //! is received by the kernel and read back from raw sockets, so every
 //! frame counted here crossed a real (virtual) wire both ways.
 //!
+//! The issue asked for this on `net_pcap`; a pcap file is read at once, so
+//! traffic *during* a reload needs a live source: `net_af_packet` on a veth
+//! is the same ethdev API with a kernel on the other side.
+//!
 //! Root only (veth, DPDK): `#[ignore]`d; CI runs it with
 //! `--include-ignored`.
 
