@@ -31,7 +31,8 @@
 //!
 //! Telemetry is on whenever DPDK's is: the EAL's `--no-telemetry` turns
 //! it off (the commands are still registered, but no socket serves them).
-//! `--no-shconf` and `--in-memory` keep it on in DPDK 22.11. The socket is
+//! `--no-shconf` keeps it on in DPDK 22.11 (the socket is made all the
+//! same; the pcap tests run with it). The socket is
 //! `<runtime dir>/dpdk_telemetry.v2`, for root
 //! `/var/run/dpdk/<--file-prefix>/dpdk_telemetry.v2`; connect with
 //! `dpdk-telemetry.py -f <prefix>`.
