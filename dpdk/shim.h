@@ -23,6 +23,7 @@
 #include <rte_ip.h>
 #include <rte_ip_frag.h>
 #include <rte_version.h>
+#include <rte_telemetry.h>
 
 int las_errno(void);
 

@@ -186,6 +186,7 @@ pub fn run(
             return Err(e);
         }
     };
+    start_telemetry(&socket_path);
     log::info!(
         "las ready: {} port(s), {nworkers} worker(s) on cores {cores:?}, control socket {}",
         ctrl.ports().len(),
@@ -225,6 +226,19 @@ fn start_metrics(
     })?;
     log::info!("metrics at http://{}/metrics", e.local_addr());
     Ok(Some(e))
+}
+
+/// las's DPDK telemetry commands (`/las/...`), clients of the control
+/// socket like the exporter. A failure is logged: telemetry is an extra.
+fn start_telemetry(socket: &std::path::Path) {
+    use crate::telemetry::dpdk_cmds;
+    match dpdk_cmds::register(socket, dpdk_cmds::TIMEOUT) {
+        Ok(()) => match dpdk::telemetry::socket_path() {
+            Some(p) => log::info!("DPDK telemetry at {} (/las/...)", p.display()),
+            None => log::info!("DPDK telemetry is off (EAL --no-telemetry)"),
+        },
+        Err(e) => log::error!("{e}"),
+    }
 }
 
 /// The one mbuf pool (RX queues, punts, flood copies, control frames).

@@ -13,6 +13,7 @@ pub mod mempool;
 pub mod port;
 pub mod ring;
 pub mod sys;
+pub mod telemetry;
 
 pub use eal::{Eal, LcoreId};
 pub use error::{DpdkError, Result};

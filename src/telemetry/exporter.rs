@@ -411,8 +411,8 @@ pub fn scrape(socket: &Path, timeout: Duration) -> Result<Snapshot, String> {
 }
 
 /// One request to the control socket, all of it (connecting included)
-/// before `deadline`.
-fn query(path: &Path, req: &Request, deadline: Instant) -> Result<Response, String> {
+/// before `deadline`. Also used by the DPDK telemetry commands.
+pub fn query(path: &Path, req: &Request, deadline: Instant) -> Result<Response, String> {
     let left = || {
         let l = deadline.saturating_duration_since(Instant::now());
         if l.is_zero() {
