@@ -53,6 +53,26 @@ pub fn prefetch0<T: ?Sized>(p: &T) {
     }
 }
 
+/// Asks the kernel to back the 2 MiB-aligned part of `mem` with
+/// transparent huge pages (`madvise(MADV_HUGEPAGE)`; a hint, errors are
+/// ignored). Useful before `mem` is first touched: a big table then costs
+/// one TLB entry per 2 MiB instead of per 4 KiB.
+pub fn advise_hugepages<T>(mem: &[T]) {
+    const HUGE: usize = 2 << 20;
+    let start = mem.as_ptr() as usize;
+    let a = start.next_multiple_of(HUGE);
+    let end = (start + std::mem::size_of_val(mem)) / HUGE * HUGE;
+    if end <= a {
+        return;
+    }
+    // SAFETY: the range lies inside `mem`, which the caller owns;
+    // MADV_HUGEPAGE changes only how the kernel backs those pages, never
+    // their contents, and touches no Rust-visible memory.
+    unsafe {
+        libc::madvise(a as *mut libc::c_void, end - a, libc::MADV_HUGEPAGE);
+    }
+}
+
 /// A CPU pause hint for spin loops.
 #[inline(always)]
 pub fn pause() {

@@ -46,16 +46,17 @@
 //!   reference counting), not yet measured.
 #![forbid(unsafe_code)]
 
+use super::decide::{self, DataPacket, Forward, PolicyView, RxSeq, RxSession};
 use super::{classify, Class, Command, Event, SessionSpec, SwitchSpec, WorkerShared, VLAN_DOMAINS};
 
 use crate::dpdk::frag::Reassembly;
 use crate::dpdk::{
-    tsc, Burst, FragTable, Mbuf, Mempool, RingConsumer, RingProducer, RxQueue, SharedMbuf,
-    TxBuffer, TxQueue,
+    prefetch0, tsc, Burst, FragTable, Mbuf, Mempool, RingConsumer, RingProducer, RxQueue,
+    SharedMbuf, TxBuffer, TxQueue, MAX_BURST,
 };
-use crate::switch::filter::Verdict;
-use crate::switch::policy::{self, MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
-use crate::switch::storm::{StormControl, TrafficClass};
+use crate::switch::mactable::Hashed;
+use crate::switch::policy::{MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
+use crate::switch::storm::StormControl;
 use crate::switch::{Learn, MacTable, MemberId, SwitchId};
 use crate::telemetry::DropReason;
 use crate::wire::l2tp::encap::EncapTemplate;
@@ -112,37 +113,8 @@ pub struct WorkerSetup {
 
 const ETH_LEN: usize = crate::wire::ethernet::HEADER_LEN;
 
-/// Out-of-sequence packets in a row after which a sequenced session
-/// accepts the peer's numbering again (a restarted peer starts at 0; Linux
-/// calls this `nr_oos_count_max`). Isolated reordered packets still drop.
-const SEQ_RESYNC: u8 = 4;
 const ETHERTYPE_IPV4: u16 = crate::wire::ethernet::ethertype::IPV4;
 const ETHERTYPE_IPV6: u16 = crate::wire::ethernet::ethertype::IPV6;
-
-/// Compares a 0-, 4- or 8-byte cookie at `off` as one integer load (no
-/// `memcmp` call per packet). The caller checked `off + want.len()` is
-/// inside `data`.
-#[inline(always)]
-fn cookie_matches(data: &[u8], off: usize, want: &[u8]) -> bool {
-    match want.len() {
-        0 => true,
-        4 => match (data.get(off..off + 4), <[u8; 4]>::try_from(want)) {
-            (Some(got), Ok(w)) => {
-                u32::from_ne_bytes([got[0], got[1], got[2], got[3]]) == u32::from_ne_bytes(w)
-            }
-            _ => false,
-        },
-        8 => match (data.get(off..off + 8), <[u8; 8]>::try_from(want)) {
-            (Some(got), Ok(w)) => {
-                let mut g = [0u8; 8];
-                g.copy_from_slice(got);
-                u64::from_ne_bytes(g) == u64::from_ne_bytes(w)
-            }
-            _ => false,
-        },
-        _ => data.get(off..off + want.len()) == Some(want),
-    }
-}
 
 /// Bucket depth for a punt rate: a tenth of a second, at least 64.
 fn punt_burst(rate: u64) -> u64 {
@@ -155,12 +127,32 @@ struct Session {
     switch: SwitchId,
     port: u8,
     spec: SessionSpec,
-    /// Length of everything before the inner frame, after the outer IP header.
-    l2tp_len: usize,
+    /// What the receive checks compare against (from `spec`).
+    rx: RxSession,
     template: Option<EncapTemplate>,
-    rx_seq: Option<u32>,
-    /// Consecutive out-of-sequence packets (see `SEQ_RESYNC`).
-    rx_oos: u8,
+    /// Receive sequencing (default sublayer).
+    seq: RxSeq,
+}
+
+/// A data packet between the stages of `Worker::burst`: its session
+/// passed the checks, and its MAC keys are hashed (buckets prefetched).
+#[derive(Clone, Copy)]
+struct Pending {
+    member: MemberId,
+    sw: SwitchId,
+    vlan_pw: bool,
+    inner_off: usize,
+    end: usize,
+    /// Source and destination keys in the switch's own domain; None when
+    /// the switch is VLAN-aware (the domain is known only after policy).
+    keys: Option<(Hashed, Hashed)>,
+}
+
+/// A classified data packet waiting for its session (stage 1 → 2).
+#[derive(Clone, Copy)]
+struct Found {
+    member: MemberId,
+    pkt: DataPacket,
 }
 
 struct Switch {
@@ -220,6 +212,16 @@ impl Worker {
         for sw in 0..s.max_switches {
             macs.set_switch_limit(SwitchId(sw as u16), 0);
         }
+        crate::dpdk::advise_hugepages(macs.storage());
+        macs.prefault();
+        log::info!(
+            "worker {}: MAC table of {} entries: {} buckets of 64 B, {:.1} MiB, {} bytes per entry",
+            s.id,
+            macs.capacity(),
+            macs.buckets(),
+            macs.bytes() as f64 / (1 << 20) as f64,
+            macs.bytes() / macs.capacity().max(1)
+        );
         Worker {
             id: s.id,
             ports: s.ports,
@@ -306,9 +308,7 @@ impl Worker {
             }
             total += n;
             self.shared.counters.ports[pidx].rx_packets.add(n as u64);
-            while let Some(m) = self.burst.pop() {
-                self.handle(pidx, m);
-            }
+            self.burst(pidx);
             self.flush_all();
         }
         self.drain_inject();
@@ -379,44 +379,154 @@ impl Worker {
         }
     }
 
+    /// One received burst, in stages (DESIGN: parse all, hash all,
+    /// prefetch all, then decide and act):
+    /// 1. classify every packet (what is not L2TPv3 data is handled at
+    ///    once) and find its session; prefetch the session state;
+    /// 2. session checks, then hash the inner source and destination MAC
+    ///    keys and prefetch their MAC-table buckets;
+    /// 3. in arrival order: decapsulate, policy, learn, forward.
+    ///
+    /// Port `rx_bytes` is counted once per burst.
     #[inline(always)]
-    fn handle(&mut self, pidx: usize, m: Mbuf) {
-        self.shared.counters.ports[pidx]
-            .rx_bytes
-            .add(m.pkt_len() as u64);
-        self.dispatch(pidx, m, true);
-    }
-
-    /// Classifies and acts on a received (or reassembled) packet.
-    #[inline(always)]
-    fn dispatch(&mut self, pidx: usize, mut m: Mbuf, fresh: bool) {
-        let port = self.ports[pidx];
-        let class = classify(m.data(), m.pkt_len(), port.address, self.udp_port, fresh);
-        match class {
-            Class::Drop(r) => self.shared.counters.drop(r),
-            Class::Fragment { ip_header_len } => {
-                let Some(frag) = self.frag.as_mut().filter(|_| fresh && port.reassembly) else {
-                    self.shared.counters.drop(DropReason::OuterFragment);
-                    return;
-                };
-                let before = frag.dropped();
-                let r = frag.reassemble(m, ETH_LEN as u16, ip_header_len, self.tsc_now);
-                let c = &self.shared.counters;
-                let lost = frag.dropped() - before;
-                if lost > 0 {
-                    c.drops[DropReason::ReassemblyFailed as usize].add(lost);
-                }
-                c.reassembly_held.set(frag.held());
-                match r {
-                    Reassembly::Held => {}
-                    Reassembly::Duplicate => c.drop(DropReason::DuplicateFragment),
-                    Reassembly::Done { packet, fragments } => {
-                        c.reassembled.inc();
-                        c.reassembled_fragments.add(fragments);
-                        self.dispatch(pidx, packet, false);
+    fn burst(&mut self, pidx: usize) {
+        let mut pkts: [Option<Mbuf>; MAX_BURST] = [const { None }; MAX_BURST];
+        let mut found = [Found {
+            member: MemberId(0),
+            pkt: DataPacket {
+                encap: crate::wire::l2tp::Encap::Ip,
+                src: Ipv4Addr::UNSPECIFIED,
+                udp_src_port: 0,
+                l2tp_off: 0,
+                end: 0,
+            },
+        }; MAX_BURST];
+        let mut n = 0;
+        let mut bytes = 0u64;
+        while let Some(m) = self.burst.pop() {
+            bytes += m.pkt_len() as u64;
+            let Some((m, session_id, pkt)) = self.rx_one(pidx, m) else {
+                continue;
+            };
+            let Some(&member) = self.by_id.get(&session_id) else {
+                self.shared.counters.drop(DropReason::UnknownSession);
+                continue;
+            };
+            if let Some(s) = self.sessions.get(member.0 as usize) {
+                prefetch0(s);
+            }
+            found[n] = Found { member, pkt };
+            pkts[n] = Some(m);
+            n += 1;
+        }
+        self.shared.counters.ports[pidx].rx_bytes.add(bytes);
+        let mut pending = [None::<Pending>; MAX_BURST];
+        for i in 0..n {
+            let Some(m) = pkts[i].as_ref() else { continue };
+            match self.check(m, found[i].member, &found[i].pkt) {
+                Ok(p) => {
+                    if let Some((src, dst)) = p.keys {
+                        prefetch0(self.macs.bucket_hint(src));
+                        prefetch0(self.macs.bucket_hint(dst));
                     }
+                    pending[i] = Some(p);
+                }
+                Err(r) => {
+                    pkts[i] = None;
+                    self.shared.counters.drop(r);
                 }
             }
+        }
+        for i in 0..n {
+            if let (Some(m), Some(p)) = (pkts[i].take(), pending[i]) {
+                self.deliver(m, p);
+            }
+        }
+    }
+
+    /// Classifies a received packet: L2TPv3 data is returned with its
+    /// session id; anything else is acted on here. A fragment that
+    /// completes a packet is classified again and returned in its place,
+    /// so it keeps its position in the burst.
+    #[inline(always)]
+    fn rx_one(&mut self, pidx: usize, mut m: Mbuf) -> Option<(Mbuf, u32, DataPacket)> {
+        let port = self.ports[pidx];
+        let mut fresh = true;
+        loop {
+            match classify(m.data(), m.pkt_len(), port.address, self.udp_port, fresh) {
+                Class::Data {
+                    session_id,
+                    encap,
+                    src,
+                    udp_src_port,
+                    l2tp_off,
+                    end,
+                } => {
+                    let pkt = DataPacket {
+                        encap,
+                        src,
+                        udp_src_port,
+                        l2tp_off,
+                        end,
+                    };
+                    return Some((m, session_id, pkt));
+                }
+                Class::Fragment { ip_header_len } => {
+                    m = self.reassemble(pidx, m, ip_header_len, fresh)?;
+                    fresh = false;
+                }
+                class => {
+                    self.other(pidx, m, class);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Hands an outer fragment to reassembly; returns the whole packet
+    /// when this fragment completed one. `fresh`: `m` was received (a
+    /// reassembled packet that is a fragment again is dropped).
+    #[inline(never)]
+    fn reassemble(
+        &mut self,
+        pidx: usize,
+        m: Mbuf,
+        ip_header_len: u16,
+        fresh: bool,
+    ) -> Option<Mbuf> {
+        let port = self.ports[pidx];
+        let Some(frag) = self.frag.as_mut().filter(|_| fresh && port.reassembly) else {
+            self.shared.counters.drop(DropReason::OuterFragment);
+            return None;
+        };
+        let before = frag.dropped();
+        let r = frag.reassemble(m, ETH_LEN as u16, ip_header_len, self.tsc_now);
+        let c = &self.shared.counters;
+        let lost = frag.dropped() - before;
+        if lost > 0 {
+            c.drops[DropReason::ReassemblyFailed as usize].add(lost);
+        }
+        c.reassembly_held.set(frag.held());
+        match r {
+            Reassembly::Held => None,
+            Reassembly::Duplicate => {
+                c.drop(DropReason::DuplicateFragment);
+                None
+            }
+            Reassembly::Done { packet, fragments } => {
+                c.reassembled.inc();
+                c.reassembled_fragments.add(fragments);
+                Some(packet)
+            }
+        }
+    }
+
+    /// Acts on a packet that is neither L2TPv3 data nor a fragment: a drop
+    /// or a punt to the control core.
+    #[inline(never)]
+    fn other(&mut self, pidx: usize, mut m: Mbuf, class: Class) {
+        match class {
+            Class::Drop(r) => self.shared.counters.drop(r),
             Class::Punt => {
                 if !self.punt_allowed() {
                     self.shared.counters.drop(DropReason::PuntRateLimited);
@@ -430,14 +540,10 @@ impl Worker {
                     self.shared.counters.ports[pidx].punted.inc();
                 }
             }
-            Class::Data {
-                session_id,
-                encap,
-                src,
-                udp_src_port,
-                l2tp_off,
-                end,
-            } => self.data(m, session_id, encap, src, udp_src_port, l2tp_off, end),
+            // Handled by the caller.
+            Class::Data { .. } | Class::Fragment { .. } => {
+                self.shared.counters.drop(DropReason::Malformed)
+            }
         }
     }
 
@@ -469,175 +575,100 @@ impl Worker {
         true
     }
 
-    /// An L2TPv3 data packet: session checks, decapsulation, switching.
-    #[allow(clippy::too_many_arguments)]
+    /// Session checks of an L2TPv3 data packet for `member`
+    /// (`decide::check_session`, plus the member's state here); on success
+    /// the packet's MAC keys are hashed for the switch's own domain.
     #[inline(always)]
-    fn data(
-        &mut self,
-        mut m: Mbuf,
-        session_id: u32,
-        encap: crate::wire::l2tp::Encap,
-        src: Ipv4Addr,
-        udp_src_port: u16,
-        l2tp_off: usize,
-        end: usize,
-    ) {
-        let c = &self.shared.counters;
-        let Some(&member) = self.by_id.get(&session_id) else {
-            c.drop(DropReason::UnknownSession);
-            return;
-        };
+    fn check(&mut self, m: &Mbuf, member: MemberId, p: &DataPacket) -> Result<Pending, DropReason> {
         let Some(s) = self.sessions[member.0 as usize].as_mut() else {
-            c.drop(DropReason::UnknownSession);
-            return;
+            return Err(DropReason::UnknownSession);
         };
         if !s.active {
-            c.drop(DropReason::UnknownSession);
-            return;
+            return Err(DropReason::UnknownSession);
         }
         if self.blocked_until[member.0 as usize] > self.tsc_now {
-            c.drop(DropReason::MemberBlocked);
-            return;
+            return Err(DropReason::MemberBlocked);
         }
-        if s.spec.encap != encap
-            || (encap == crate::wire::l2tp::Encap::Udp && s.spec.udp_peer_port != udp_src_port)
-        {
-            c.drop(DropReason::EncapMismatch);
-            return;
-        }
-        if s.spec.peer != src {
-            c.drop(DropReason::SourceMismatch);
-            return;
-        }
-        let inner_off = l2tp_off + s.l2tp_len;
         let data = m.data();
-        if inner_off + ETH_LEN > end {
-            c.drop(DropReason::InnerMalformed);
-            return;
-        }
-        // Headers (outer and the inner Ethernet header) must be in the
-        // first segment; only a pathological chain would split them.
-        if inner_off + ETH_LEN > data.len() {
-            c.drop(DropReason::Malformed);
-            return;
-        }
-        // Cookie: right after the session id (and, over UDP, the 4-byte
-        // flags/reserved word before it).
-        let cookie_off = l2tp_off
-            + match encap {
-                crate::wire::l2tp::Encap::Ip => 4,
-                crate::wire::l2tp::Encap::Udp => 8,
-            };
-        let want = s.spec.local_cookie.as_bytes();
-        if !cookie_matches(data, cookie_off, want) {
-            c.drop(DropReason::CookieMismatch);
-            return;
-        }
-        if s.spec.l2spec == crate::wire::l2tp::L2Spec::Default {
-            let off = cookie_off + want.len();
-            let w = u32::from_be_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]]);
-            if w & 0x4000_0000 != 0 {
-                let seq = w & 0x00ff_ffff;
-                if let Some(exp) = s.rx_seq {
-                    // Accept the expected number or anything newer (within
-                    // half the 24-bit space); drop older ones — unless they
-                    // keep coming: after SEQ_RESYNC in a row the peer has
-                    // restarted its numbering, and we follow it.
-                    let diff = seq.wrapping_sub(exp) & 0x00ff_ffff;
-                    if diff >= 0x0080_0000 {
-                        s.rx_oos += 1;
-                        if s.rx_oos < SEQ_RESYNC {
-                            c.drop(DropReason::SequenceError);
-                            return;
-                        }
-                    }
-                }
-                s.rx_oos = 0;
-                s.rx_seq = Some((seq + 1) & 0x00ff_ffff);
+        let inner_off = decide::check_session(data, p, &s.rx, &mut s.seq)?;
+        let sw = s.switch;
+        let keys = match self.switches.get(sw.0 as usize) {
+            Some(Some(x)) if x.spec.vlan_mode != VlanMode::VlanAware => {
+                decide::macs(&data[inner_off..])
+                    .map(|(dst, src)| (self.macs.hash(sw, src), self.macs.hash(sw, dst)))
             }
-        }
+            _ => None,
+        };
+        Ok(Pending {
+            member,
+            sw,
+            vlan_pw: s.spec.vlan_pw,
+            inner_off,
+            end: p.end,
+            keys,
+        })
+    }
+
+    /// Decapsulates a checked data packet and switches its inner frame.
+    #[inline(always)]
+    fn deliver(&mut self, mut m: Mbuf, p: Pending) {
+        let c = &self.shared.counters;
         // Trim Ethernet padding after the outer IP packet, then strip the
         // outer headers by moving the data offset.
-        let trailing = m.pkt_len() - end;
+        let trailing = m.pkt_len() - p.end;
         if trailing > 0 && !m.trim(trailing) {
             c.drop(DropReason::Malformed);
             return;
         }
-        if !m.adj(inner_off) {
+        if !m.adj(p.inner_off) {
             c.drop(DropReason::Malformed);
             return;
         }
-        let (sw, vlan_pw) = (s.switch, s.spec.vlan_pw);
         let len = m.pkt_len() as u64;
-        let sc = &c.sessions[member.0 as usize];
+        let sc = &c.sessions[p.member.0 as usize];
         sc.rx_packets.inc();
         sc.rx_bytes.add(len);
-        self.switch(m, member, vlan_pw, sw);
+        self.switch(m, p.member, p.vlan_pw, p.sw, p.keys);
     }
 
     /// Switches an inner Ethernet frame that arrived from `ingress`:
     /// VLAN mode, L2 filter, MSS clamp, learning, then unicast or flood.
-    #[inline(always)]
     /// `vlan_pw`: the ingress member is an Ethernet VLAN pseudowire.
-    fn switch(&mut self, mut m: Mbuf, ingress: MemberId, vlan_pw: bool, sw: SwitchId) {
+    /// `keys`: the (source, destination) keys hashed in the switch's own
+    /// domain by `check`, used when the frame learns there.
+    #[inline(always)]
+    fn switch(
+        &mut self,
+        mut m: Mbuf,
+        ingress: MemberId,
+        vlan_pw: bool,
+        sw: SwitchId,
+        keys: Option<(Hashed, Hashed)>,
+    ) {
         let c = &self.shared.counters;
         let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
             c.drop(DropReason::SwitchGone);
             return;
         };
         let swc = &c.switches[sw.0 as usize];
-        let d = m.data();
-        let dst: [u8; 6] = [d[0], d[1], d[2], d[3], d[4], d[5]];
-        let srcm: [u8; 6] = [d[6], d[7], d[8], d[9], d[10], d[11]];
-        // A group (multicast/broadcast) source address is invalid: never
-        // learned, never forwarded.
-        if srcm[0] & 1 != 0 {
-            c.drop(DropReason::GroupSourceMac);
-            return;
-        }
-        let mut et = u16::from_be_bytes([d[12], d[13]]);
-        let tagged = crate::wire::vlan::is_tag_ethertype(et);
-        if !tagged && vlan_pw {
-            c.drop(DropReason::UntaggedOnVlanPw);
-            return;
-        }
-        // VLAN mode: drop-tagged drops 802.1Q/802.1ad frames; the other
-        // modes filter on the ethertype inside the tags, and VLAN-aware
-        // learns per (VLAN, MAC).
-        let mode = swst.spec.vlan_mode;
-        let mut vlan = None;
-        if crate::wire::vlan::is_tag_ethertype(et) || mode == VlanMode::VlanAware {
-            match policy::vlan_verdict(mode, d) {
-                Ok(v) => vlan = v,
-                Err(_) => {
+        let view = PolicyView {
+            vlan_mode: swst.spec.vlan_mode,
+            filter: &swst.spec.filter,
+        };
+        let pass = match decide::policy_verdict(view, m.data(), vlan_pw) {
+            Ok(p) => p,
+            Err(r) => {
+                if r.filtered {
                     swc.filtered.inc();
-                    c.drop(DropReason::VlanTagged);
-                    return;
                 }
-            }
-            if crate::wire::vlan::is_tag_ethertype(et) {
-                match crate::wire::vlan::inner_offset(d) {
-                    Some((_, inner_et, _)) => et = inner_et,
-                    None => {
-                        c.drop(DropReason::InnerMalformed);
-                        return;
-                    }
-                }
-            }
-        }
-        match swst.spec.filter.check(dst, et) {
-            Verdict::Pass => {}
-            Verdict::DropBpdu => {
-                swc.filtered.inc();
-                c.drop(DropReason::FilteredBpdu);
+                c.drop(r.reason);
                 return;
             }
-            Verdict::DropEthertype => {
-                swc.filtered.inc();
-                c.drop(DropReason::FilteredEthertype);
-                return;
-            }
-        }
+        };
+        let Some((dst64, src)) = decide::macs(m.data()) else {
+            c.drop(DropReason::InnerMalformed);
+            return;
+        };
         swc.rx_packets.inc();
         swc.rx_bytes.add(m.pkt_len() as u64);
 
@@ -648,6 +679,7 @@ impl Worker {
             MssClamp::Auto => max_frame != 0,
             MssClamp::Fixed(_) => true,
         };
+        let et = pass.ethertype;
         if clamp && (et == ETHERTYPE_IPV4 || et == ETHERTYPE_IPV6) {
             if let Some(MssResult::Clamped { .. }) = mss.apply(m.data_mut(), max_frame) {
                 swc.mss_clamped.inc();
@@ -657,7 +689,7 @@ impl Worker {
         // The learning domain: the switch, or its VLAN's domain. A VLAN
         // without one yet is flooded unlearned until the control core
         // allocates it.
-        let domain = match vlan {
+        let domain = match pass.vlan {
             None => Some(sw),
             Some(vid) => {
                 let d = self.vlans.domain(sw, vid);
@@ -679,11 +711,17 @@ impl Worker {
                 d
             }
         };
-        let src = crate::switch::mac_to_u64(srcm);
-        if let Some(domain) = domain {
+        // Keys hashed in the switch's domain by `check`, else hash now.
+        let keys = match (domain, keys) {
+            (Some(d), Some(k)) if d == sw => Some(k),
+            (Some(d), _) => Some((self.macs.hash(d, src), self.macs.hash(d, dst64))),
+            (None, _) => None,
+        };
+        let mut known = None;
+        if let (Some(domain), Some((hsrc, hdst))) = (domain, keys) {
             match self
                 .macs
-                .learn(domain, src, ingress, self.now, self.mac_refresh)
+                .learn_hashed(domain, hsrc, ingress, self.now, self.mac_refresh)
             {
                 Learn::New | Learn::Moved { .. } | Learn::Refresh => {
                     let ev = Event::Learned {
@@ -709,31 +747,25 @@ impl Worker {
                 // Invalid: an id out of range (group sources were dropped above).
                 Learn::Unchanged | Learn::Invalid => {}
             }
-        }
-
-        let dst64 = crate::switch::mac_to_u64(dst);
-        if dst[0] & 1 == 0 {
-            if let Some(out) = domain.and_then(|d| self.macs.lookup(d, dst64)) {
-                if out == ingress {
-                    c.drop(DropReason::SameMember);
-                    return;
-                }
-                swc.unicast.inc();
-                self.output(m, out);
-                return;
+            if !crate::switch::mac_is_group(dst64) {
+                known = self.macs.lookup_hashed(domain, hdst);
             }
         }
-        // Storm control polices what a member floods.
-        let class = TrafficClass::of_dst(dst64);
-        if !self.storm.allow(ingress, class, self.tsc_now) {
-            c.drop(match class {
-                TrafficClass::Broadcast => DropReason::StormBroadcast,
-                TrafficClass::Multicast => DropReason::StormMulticast,
-                TrafficClass::UnknownUnicast => DropReason::StormUnknownUnicast,
-            });
-            return;
+        match decide::forward(dst64, known, ingress) {
+            Forward::Unicast(out) => {
+                swc.unicast.inc();
+                self.output(m, out);
+            }
+            Forward::Drop(r) => c.drop(r),
+            Forward::Flood(class) => {
+                // Storm control polices what a member floods.
+                if !self.storm.allow(ingress, class, self.tsc_now) {
+                    c.drop(decide::storm_reason(class));
+                    return;
+                }
+                self.flood(m, ingress, sw);
+            }
         }
-        self.flood(m, ingress, sw);
     }
 
     /// Floods to every member of `sw` except `ingress` (split horizon).
@@ -859,7 +891,10 @@ impl Worker {
             let policy = self.switches[s.switch.0 as usize]
                 .as_ref()
                 .map(|x| x.spec.mtu_policy);
-            let df = t.bytes().get(ETH_LEN + 6).is_some_and(|b| b & 0x40 != 0);
+            let df = t.bytes().get(ETH_LEN..).is_some_and(|ip| {
+                ip.len() >= crate::wire::ipv4::HEADER_LEN
+                    && crate::wire::ipv4::Packet::new_unchecked(ip).dont_frag()
+            });
             if policy != Some(MtuPolicy::Fragment) || df {
                 c.drop(DropReason::MtuExceeded);
                 return;
@@ -988,20 +1023,21 @@ impl Worker {
                     .configure_member(spec.member, storm, self.tsc_now);
                 self.blocked_until[i] = 0;
                 self.by_id.insert(spec.local_session_id, spec.member);
-                let l2tp_len = crate::wire::l2tp::data_offsets(
-                    spec.encap,
-                    spec.local_cookie.len(),
-                    spec.l2spec,
-                );
+                let rx = RxSession {
+                    encap: spec.encap,
+                    udp_peer_port: spec.udp_peer_port,
+                    peer: spec.peer,
+                    cookie: spec.local_cookie,
+                    l2spec: spec.l2spec,
+                };
                 self.sessions[i] = Some(Session {
                     active: true,
                     switch: spec.switch,
                     port: spec.port,
-                    l2tp_len,
+                    rx,
                     spec: *spec,
                     template: None,
-                    rx_seq: None,
-                    rx_oos: 0,
+                    seq: RxSeq::default(),
                 });
             }
             Command::RemoveSession(member) => {

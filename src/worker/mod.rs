@@ -8,6 +8,7 @@
 
 mod classify;
 mod commands;
+pub mod decide;
 #[cfg(feature = "dpdk")]
 mod engine;
 
