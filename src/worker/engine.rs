@@ -40,6 +40,18 @@
 //!   (`reassembly_held`), merged (`reassembled_fragments`), or dropped
 //!   (`reassembly_failed`, `duplicate_fragment`, and at stop
 //!   `reassembly_pending_at_stop`).
+//! * Sequenced sessions (default sublayer with S = 1) take their transmit
+//!   sequence numbers from one counter per session shared by all workers
+//!   (`fetch_add`, relaxed), not from an owning worker: frames for one
+//!   egress session arrive on every worker (RSS spreads the *ingress*
+//!   pseudowires), and handing them to an owner would cost a ring per
+//!   packet. What this guarantees: with one worker, numbers on the wire
+//!   are consecutive; with several, every number is used once and each
+//!   worker's frames carry increasing numbers, but frames of different
+//!   workers may leave out of order by up to one burst per worker (the
+//!   time from `fetch_add` to `tx_burst`), which a strict receiver counts
+//!   as reordering. Unsequenced sessions (no sublayer, or S = 0) read no
+//!   shared state.
 //! * Flood copies of frames of at least `SHARE_MIN` bytes share the payload
 //!   (header mbuf + indirect clone); smaller ones are copied. The threshold
 //!   is an estimate (one cache-line-sized copy against two extra mbufs and
@@ -900,7 +912,9 @@ impl Worker {
                 return;
             }
         }
-        let seq = if t.has_sublayer() {
+        // Only a sequenced session pays the shared write (see the module
+        // docs for what several workers guarantee).
+        let seq = if t.sequencing() {
             self.tx_seq[member.0 as usize].fetch_add(1, Ordering::Relaxed)
         } else {
             0
