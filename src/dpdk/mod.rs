@@ -53,6 +53,27 @@ pub fn prefetch0<T: ?Sized>(p: &T) {
     }
 }
 
+/// Prefetch the first `lines` cache lines of `*p` (at most the lines it
+/// spans) into all cache levels, without reading it.
+#[inline(always)]
+pub fn prefetch_lines<T>(p: &T, lines: usize) {
+    let a = p as *const T as *const u8;
+    let n = lines.min(std::mem::size_of::<T>().div_ceil(64));
+    for i in 0..n {
+        let q = a.wrapping_add(i * 64);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetch is a hint; it never faults, even on bad addresses.
+        unsafe {
+            core::arch::x86_64::_mm_prefetch(q as *const i8, core::arch::x86_64::_MM_HINT_T0)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        // SAFETY: prefetch is a hint; it never faults, even on bad addresses.
+        unsafe {
+            sys::las_prefetch0(q as *const core::ffi::c_void)
+        }
+    }
+}
+
 /// Asks the kernel to back the 2 MiB-aligned part of `mem` with
 /// transparent huge pages (`madvise(MADV_HUGEPAGE)`; a hint, errors are
 /// ignored). Useful before `mem` is first touched: a big table then costs

@@ -59,12 +59,13 @@
 #![forbid(unsafe_code)]
 
 use super::decide::{self, DataPacket, Forward, PolicyView, RxSeq, RxSession};
+use super::sessions::SessionIndex;
 use super::{classify, Class, Command, Event, SessionSpec, SwitchSpec, WorkerShared, VLAN_DOMAINS};
 
 use crate::dpdk::frag::Reassembly;
 use crate::dpdk::{
-    prefetch0, tsc, Burst, FragTable, Mbuf, Mempool, RingConsumer, RingProducer, RxQueue,
-    SharedMbuf, TxBuffer, TxQueue, MAX_BURST,
+    prefetch0, prefetch_lines, tsc, Burst, FragTable, Mbuf, Mempool, RingConsumer, RingProducer,
+    RxQueue, SharedMbuf, TxBuffer, TxQueue, MAX_BURST,
 };
 use crate::switch::mactable::Hashed;
 use crate::switch::policy::{MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
@@ -133,17 +134,29 @@ fn punt_burst(rate: u64) -> u64 {
     (rate / 10).max(64)
 }
 
+/// Above this many sessions, `Worker::burst` looks destinations up once
+/// ahead to prefetch the egress sessions (`perf/README.md`: it pays with
+/// 4096 sessions and more, costs a few cycles with 8).
+const PRELOOKUP_SESSIONS: usize = 256;
+
 /// A session (member) replica.
+///
+/// `repr(C)` keeps what the fast path reads first: the receive checks in
+/// the first cache line, the egress template right after (the burst
+/// loop prefetches both), the full spec last.
+#[repr(C)]
 struct Session {
     active: bool,
-    switch: SwitchId,
     port: u8,
-    spec: SessionSpec,
+    /// `spec.vlan_pw`.
+    vlan_pw: bool,
+    switch: SwitchId,
     /// What the receive checks compare against (from `spec`).
     rx: RxSession,
-    template: Option<EncapTemplate>,
     /// Receive sequencing (default sublayer).
     seq: RxSeq,
+    template: Option<EncapTemplate>,
+    spec: SessionSpec,
 }
 
 /// A data packet between the stages of `Worker::burst`: its session
@@ -188,7 +201,7 @@ pub struct Worker {
     inject: RingConsumer,
     tx_seq: Arc<[AtomicU32]>,
     sessions: Vec<Option<Session>>,
-    by_id: hashbrown::HashMap<u32, MemberId>,
+    by_id: SessionIndex,
     switches: Vec<Option<Switch>>,
     macs: MacTable,
     mac_refresh: u32,
@@ -247,7 +260,7 @@ impl Worker {
             inject: s.inject,
             tx_seq: s.tx_seq,
             sessions: (0..s.max_sessions).map(|_| None).collect(),
-            by_id: hashbrown::HashMap::with_capacity(s.max_sessions),
+            by_id: SessionIndex::new(s.max_sessions),
             switches: (0..s.max_switches).map(|_| None).collect(),
             macs,
             mac_refresh: s.mac_refresh,
@@ -415,23 +428,31 @@ impl Worker {
         }; MAX_BURST];
         let mut n = 0;
         let mut bytes = 0u64;
+        let mut ids = [self.by_id.hash(0); MAX_BURST];
         while let Some(m) = self.burst.pop() {
             bytes += m.pkt_len() as u64;
             let Some((m, session_id, pkt)) = self.rx_one(pidx, m) else {
                 continue;
             };
-            let Some(&member) = self.by_id.get(&session_id) else {
-                self.shared.counters.drop(DropReason::UnknownSession);
-                continue;
-            };
-            if let Some(s) = self.sessions.get(member.0 as usize) {
-                prefetch0(s);
-            }
-            found[n] = Found { member, pkt };
+            ids[n] = self.by_id.hash(session_id);
+            prefetch0(self.by_id.hint(ids[n]));
+            found[n].pkt = pkt;
             pkts[n] = Some(m);
             n += 1;
         }
         self.shared.counters.ports[pidx].rx_bytes.add(bytes);
+        for i in 0..n {
+            match self.by_id.get_hashed(ids[i]) {
+                Some(member) => {
+                    self.prefetch_session(member);
+                    found[i].member = member;
+                }
+                None => {
+                    pkts[i] = None;
+                    self.shared.counters.drop(DropReason::UnknownSession);
+                }
+            }
+        }
         let mut pending = [None::<Pending>; MAX_BURST];
         for i in 0..n {
             let Some(m) = pkts[i].as_ref() else { continue };
@@ -449,10 +470,41 @@ impl Worker {
                 }
             }
         }
+        // Look the destinations up ahead (read-only; their buckets are
+        // in cache by now) and prefetch the egress sessions: with
+        // thousands of sessions their templates and counters are misses.
+        // With few sessions they stay in cache and the second lookup
+        // would only cost (`PRELOOKUP_SESSIONS`).
+        let ahead = if self.by_id.len() > PRELOOKUP_SESSIONS {
+            n
+        } else {
+            0
+        };
+        for p in pending.iter().take(ahead).flatten() {
+            if let Some((_, dst)) = p.keys {
+                if let Some(out) = self.macs.lookup_hashed(p.sw, dst) {
+                    self.prefetch_session(out);
+                }
+            }
+        }
         for i in 0..n {
             if let (Some(m), Some(p)) = (pkts[i].take(), pending[i]) {
                 self.deliver(m, p);
             }
+        }
+    }
+
+    /// Prefetches the session state of `member` the fast path reads: its
+    /// first cache line (receive checks), its template, its counters.
+    #[inline(always)]
+    fn prefetch_session(&self, member: MemberId) {
+        // Addresses only: reading the Option's tag here would wait for
+        // the very miss the prefetch is for.
+        if let Some(s) = self.sessions.get(member.0 as usize) {
+            prefetch_lines(s, 2);
+        }
+        if let Some(c) = self.shared.counters.sessions.get(member.0 as usize) {
+            prefetch0(c);
         }
     }
 
@@ -614,7 +666,7 @@ impl Worker {
         Ok(Pending {
             member,
             sw,
-            vlan_pw: s.spec.vlan_pw,
+            vlan_pw: s.vlan_pw,
             inner_off,
             end: p.end,
             keys,
@@ -881,7 +933,7 @@ impl Worker {
             c.drop(DropReason::NoNeighbour);
             return;
         };
-        if s.spec.vlan_pw {
+        if s.vlan_pw {
             // Across segments: a flood copy's first segment is its empty
             // header segment, the frame follows.
             let mut et = [0u8; 2];
@@ -1036,6 +1088,7 @@ impl Worker {
                 self.storm
                     .configure_member(spec.member, storm, self.tsc_now);
                 self.blocked_until[i] = 0;
+                // At most max_sessions members: the index has room.
                 self.by_id.insert(spec.local_session_id, spec.member);
                 let rx = RxSession {
                     encap: spec.encap,
@@ -1046,6 +1099,7 @@ impl Worker {
                 };
                 self.sessions[i] = Some(Session {
                     active: true,
+                    vlan_pw: spec.vlan_pw,
                     switch: spec.switch,
                     port: spec.port,
                     rx,
@@ -1057,7 +1111,7 @@ impl Worker {
             Command::RemoveSession(member) => {
                 let i = member.0 as usize;
                 if let Some(s) = self.sessions.get_mut(i).and_then(Option::take) {
-                    self.by_id.remove(&s.spec.local_session_id);
+                    self.by_id.remove(s.spec.local_session_id);
                     if let Some(sw) = self.switches[s.switch.0 as usize].as_mut() {
                         sw.members.retain(|&x| x != member);
                     }
