@@ -18,10 +18,13 @@
 //! Where this differs from `DESIGN.md`, and why:
 //! * Sessions are found by one hash lookup on the local session id for
 //!   static and dynamic sessions alike (DESIGN: a dense array for ids las
-//!   assigns). The RFC 3931 machines choose dynamic ids at random from the
-//!   whole 32-bit space (they must not be guessable), and the profile
-//!   (`perf/README.md`) shows the session lookup is not where the cycles go;
-//!   the two MAC-table probes are.
+//!   assigns): the RFC 3931 machines choose dynamic ids at random from the
+//!   whole 32-bit space (they must not be guessable). The lookup is a
+//!   fixed, seeded open-addressing index (`super::sessions`) whose slots
+//!   the burst loop prefetches; with 65,535 sessions `hashbrown` probing
+//!   was a third of the worker's time (`perf/README.md`).
+//! * The burst is processed in stages (see `Worker::burst`): parse all,
+//!   find all sessions, hash all MAC keys and prefetch, then act in order.
 //! * The control core's packets (ARP, ICMP, L2TP control) leave through its
 //!   own TX queue when the device has one more queue than workers, and
 //!   otherwise through worker 0's inject ring: `net_pcap` has as many TX
