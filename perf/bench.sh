@@ -22,12 +22,22 @@
 #              0 = share fairly)                          [-20]
 #   HUGE       1 = use hugepages if possible, 0 = force --no-huge [1]
 #   PERF       1 = also `perf record` the las worker core during the window [0]
+#   SWEEP      1 = instead of PROFILES, measure every (MACs, sessions) point of
+#              SWEEP_MACS x SWEEP_SESSIONS (points with fewer MACs than
+#              sessions are skipped) with profile SWEEP_PROFILE, all on pcaps
+#              of the same PACKETS (default 1048576 in a sweep, so that a
+#              million MACs are all sources); writes perf/results/sweep-<UTC
+#              date>.tsv and plots perf/sweep.png (python3-matplotlib,
+#              installed with apt-get when missing)           [0]
+#   SWEEP_MACS      ["1000 65536 1048576"]
+#   SWEEP_SESSIONS  ["8 4096 65535"]
+#   SWEEP_PROFILE   ["ip:64"]
 #   CARGO_TARGET_DIR  where cargo builds                  [<repo>/target]
 set -euo pipefail
 
 # The knobs given in the environment, to record the exact command.
 CMDLINE="$0 $*"
-for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF; do
+for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF SWEEP SWEEP_MACS SWEEP_SESSIONS SWEEP_PROFILE; do
     if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
 done
 
@@ -36,7 +46,11 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PROFILES=${PROFILES:-"ip:64 ip:1514"}
 DUR=${DUR:-10}
 WARM=${WARM:-3}
-PACKETS=${PACKETS:-4096}
+SWEEP=${SWEEP:-0}
+SWEEP_MACS=${SWEEP_MACS:-"1000 65536 1048576"}
+SWEEP_SESSIONS=${SWEEP_SESSIONS:-"8 4096 65535"}
+SWEEP_PROFILE=${SWEEP_PROFILE:-"ip:64"}
+if [[ $SWEEP == 1 ]]; then PACKETS=${PACKETS:-1048576}; else PACKETS=${PACKETS:-4096}; fi
 SESSIONS=${SESSIONS:-8}
 MACS=${MACS:-1000}
 BCAST=${BCAST:-0}
@@ -48,6 +62,9 @@ PERF=${PERF:-0}
 
 die() { echo "bench: $*" >&2; exit 1; }
 say() { echo "bench: $*" >&2; }
+# Any failing command stops the run with a message and a non-zero status
+# (the EXIT trap keeps the status).
+trap 'echo "bench: FAILED (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 [[ $(id -u) == 0 ]] || die "run as root (DPDK needs it)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
@@ -82,7 +99,7 @@ cleanup() {
     for p in "${PREFIXES[@]}"; do rm -rf "/run/dpdk/$p"; rm -f /dev/hugepages/"$p"map_*; done
     PREFIXES=()
 }
-trap 'cleanup; rm -rf "$WORK"' EXIT
+trap 'rc=$?; cleanup; rm -rf "$WORK"; exit $rc' EXIT
 trap 'exit 130' INT TERM
 
 # Stops one process we started (SIGINT, then SIGKILL after 3 s).
@@ -131,6 +148,28 @@ if [[ $HUGE == 1 ]]; then
         EAL_MEM=(-m 400 --huge-unlink)
     fi
 fi
+# EAL memory for a pool of $1 mbufs of $2 bytes (net_pcap's infinite_rx
+# holds the whole pcap in it): sets EAL_MEM, reserving more hugepages
+# when needed; big sweeps need more than the default 512.
+eal_mem() {
+    local mb=$(( $1 * ($2 + 256) / 1048576 + 320 ))
+    if (( mb < 400 )); then mb=400; fi
+    if [[ $HUGE_DESC == hugepages* ]]; then
+        local pagesz_kb need cur
+        pagesz_kb=$(awk '/Hugepagesize/ {print $2}' /proc/meminfo)
+        need=$(( (mb + 64) * 1024 / pagesz_kb ))
+        cur=$(cat /proc/sys/vm/nr_hugepages)
+        if (( cur < need )); then
+            echo "$need" > /proc/sys/vm/nr_hugepages || true
+        fi
+        local free
+        free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+        (( free * pagesz_kb >= mb * 1024 )) || die "need $mb MB of hugepages for $1 mbufs, only $((free * pagesz_kb / 1024)) MB free"
+        EAL_MEM=(-m "$mb" --huge-unlink)
+    else
+        EAL_MEM=(--no-huge -m "$((mb + 600))")
+    fi
+}
 if [[ -z $HUGE_DESC ]]; then
     HUGE_DESC="NO hugepages (--no-huge; expect 1.4-1.8x lower numbers)"
     EAL_MEM=(--no-huge -m 1024)
@@ -152,11 +191,11 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 # poll thread's CPU share to $log.share.
 # (Not run in a subshell, so that the EXIT trap knows the pid.)
 run_testpmd() {
-    local vdev=$1 mbufs=$2 log=$3 prefix="las-bench-tp-$$"
+    local vdev=$1 mbufs=$2 log=$3 mbufsz=$4 prefix="las-bench-tp-$$"
     PREFIXES+=("$prefix")
     setsid stdbuf -oL nice -n "$NICE" dpdk-testpmd -l "$CTRL_CORE,$WORKER_CORE" --no-pci --file-prefix "$prefix" \
         "${EAL_MEM[@]}" --vdev "$vdev" -- --forward-mode=io --nb-cores=1 --stats-period=1 \
-        --total-num-mbufs="$mbufs" --rxd=1024 --txd=1024 --burst=32 \
+        --total-num-mbufs="$mbufs" --mbuf-size="$mbufsz" --rxd=1024 --txd=1024 --burst=32 \
         </dev/null >"$log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
@@ -206,7 +245,7 @@ run_las() {
     local pid=$!
     PIDS+=("$pid")
     boost "$pid"
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 600); do
         [[ -S $sock ]] && break
         kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "las exited early (log above)"; }
         sleep 0.1
@@ -242,6 +281,7 @@ run_las() {
             share: ($oncpu / $dt),
             cyc_oncpu: (if $rx > 0 then $c1.tsc_hz * $oncpu / $rx else 0 end), tx: $tx, missed: $miss, dropped: $dropped,
             mpps: ($rx / $dt / 1e6),
+            out_mpps: ($tx / $dt / 1e6),
             cyc_busy: (if $rx > 0 then $busy / $rx else 0 end),
             cyc_total: (if $rx > 0 then $c1.tsc_hz * $dt / $rx else 0 end),
             drop_pct: (if $rx > 0 then 100 * $dropped / $rx else 100 end),
@@ -254,33 +294,48 @@ run_las() {
 ROWS=()
 CHECKS=()
 INVALID=0
-for prof in $PROFILES; do
-    encap=${prof%%:*}
-    size=${prof##*:}
-    name="$encap-${size}B"
-    pcap=$WORK/$name.pcap
-    cfg=$WORK/$name.toml
-    sock=$WORK/$name.sock
-    vdev="net_pcap0,rx_pcap=$pcap,infinite_rx=1$TXSPEC"
-    "$TRAFGEN" --out "$pcap" --sessions "$SESSIONS" --macs "$MACS" --size "$size" \
+# Points of a sweep, tab-separated (see the header line).
+TSV=$WORK/points.tsv
+printf 'profile\tmacs\tsessions\tpackets\ttestpmd_mpps\ttestpmd_cyc\tlas_mpps\tlas_out_mpps\tlas_busy_cyc\tlas_oncpu_cyc\tadded_cyc\tratio\tvalid\n' >"$TSV"
+
+# Measures one profile: $1 = ENCAP:SIZE, $2 = sessions, $3 = MACs.
+run_profile() {
+    local prof=$1 sessions=$2 macs=$3
+    local encap=${prof%%:*} size=${prof##*:}
+    local name="$encap-${size}B"
+    [[ $SWEEP == 1 ]] && name="$name-${macs}m-${sessions}s"
+    local pcap=$WORK/$name.pcap cfg=$WORK/$name.toml sock=$WORK/$name.sock
+    local vdev="net_pcap0,rx_pcap=$pcap,infinite_rx=1$TXSPEC"
+    if ! "$TRAFGEN" --out "$pcap" --sessions "$sessions" --macs "$macs" --size "$size" \
         --packets "$PACKETS" --encap "$encap" --broadcast-pct "$BCAST" \
-        --device "$vdev" --socket "$sock" --config-out "$cfg" 2>/dev/null
+        --device "$vdev" --socket "$sock" --config-out "$cfg" 2>"$WORK/$name.trafgen.log"; then
+        cat "$WORK/$name.trafgen.log" >&2
+        die "$name: las-trafgen refused (log above)"
+    fi
+    local mbufs mbufsz
     mbufs=$(sed -n 's/^mbufs = //p' "$cfg")
+    mbufsz=$(sed -n 's/^mbuf_size = //p' "$cfg")
+    [[ -n $mbufs && -n $mbufsz ]] || die "$name: no mbufs/mbuf_size in the generated $cfg"
+    eal_mem "$mbufs" "$mbufsz"
 
     say "$name: testpmd io forwarding for $((WARM + DUR)) s"
-    run_testpmd "$vdev" "$mbufs" "$WORK/$name.testpmd.log"
+    run_testpmd "$vdev" "$mbufs" "$WORK/$name.testpmd.log" "$mbufsz"
+    local tp tpshare
     tp=$(cat "$WORK/$name.testpmd.log.mpps")
     tpshare=$(cat "$WORK/$name.testpmd.log.share")
     say "$name: las for $((WARM + DUR)) s"
-    d=$WORK/$name.las.json
+    local d=$WORK/$name.las.json
     run_las "$cfg" "$sock" "$WORK/$name.las.log" "$d"
-    read -r lm cb ct co lshare hz ok < <(jq -r '"\(.mpps) \(.cyc_busy) \(.cyc_total) \(.cyc_oncpu) \(.share) \(.tsc_hz) \(.ok)"' "$d")
+    local lm om cb ct co lshare hz ok
+    read -r lm om cb ct co lshare hz ok < <(jq -r '"\(.mpps) \(.out_mpps) \(.cyc_busy) \(.cyc_total) \(.cyc_oncpu) \(.share) \(.tsc_hz) \(.ok)"' "$d")
     # testpmd cycles per packet while on the CPU, with las's TSC frequency.
+    local tpc ratio
     tpc=$(awk -v m="$tp" -v s="$tpshare" -v hz="$hz" 'BEGIN {printf "%.0f", (m > 0 ? hz * s / (m * 1e6) : 0)}')
     ratio=$(awk -v a="$lm" -v b="$tp" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-    ROWS+=("$(printf '%-10s %8.3f %5.0f%% %8.0f | %8.3f %5.0f%% %7.0f %8.0f %9.0f | %5s' \
+    ROWS+=("$(printf '%-24s %8.3f %5.0f%% %8.0f | %8.3f %8.3f %5.0f%% %7.0f %8.0f %9.0f | %5s' \
         "$name" "$tp" "$(awk -v s="$tpshare" 'BEGIN {print s * 100}')" "$tpc" \
-        "$lm" "$(awk -v s="$lshare" 'BEGIN {print s * 100}')" "$cb" "$ct" "$co" "$ratio")")
+        "$lm" "$om" "$(awk -v s="$lshare" 'BEGIN {print s * 100}')" "$cb" "$ct" "$co" "$ratio")")
+    local chk
     chk=$(jq -r --arg n "$name" '"\($n): las rx \(.rx) tx \(.tx) dropped \(.dropped) (\(.drop_pct*100|round/100)%) missed/nombuf \(.missed) in \(.dt*100|round/100) s; top drops: \(if .top_drops == "" then "none" else .top_drops end)"' "$d")
     if [[ $ok != true ]]; then
         chk="$chk  <-- INVALID: las did not forward (tx 0 or >1% drops)"
@@ -288,6 +343,9 @@ for prof in $PROFILES; do
         INVALID=1
     fi
     CHECKS+=("$chk")
+    CHECKS+=("$name: $(grep -o 'MAC table of .*' "$WORK/$name.las.log" | head -1)")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%.0f\t%.0f\t%s\t%s\n' "$prof" "$macs" "$sessions" "$PACKETS" \
+        "$tp" "$tpc" "$lm" "$om" "$cb" "$co" "$(awk -v a="$co" -v b="$tpc" 'BEGIN {print a - b}')" "$ratio" "$ok" >>"$TSV"
     if [[ $PERF == 1 && -f $d.perf.data ]]; then
         mkdir -p "$ROOT/perf/results"
         cp "$d.perf.data" "$ROOT/perf/results/perf-$name.data"
@@ -301,7 +359,29 @@ for prof in $PROFILES; do
         CHECKS+=("$name: perf profile of the worker core in perf/results/perf-$name.txt")
     fi
     CHECKS+=("$(sed 's/^/    /' "$d.switches")")
-done
+    rm -f "$pcap"
+}
+
+if [[ $SWEEP == 1 ]]; then
+    # Debian's python (apt installs matplotlib there), not a pyenv shim.
+    PY=/usr/bin/python3
+    [[ -x $PY ]] || PY=python3
+    if ! "$PY" -c 'import matplotlib' 2>/dev/null; then
+        say "installing python3-matplotlib for the sweep plot"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-matplotlib >/dev/null \
+            || die "python3-matplotlib is needed for the plot (apt-get install python3-matplotlib)"
+    fi
+    for m in $SWEEP_MACS; do
+        for ss in $SWEEP_SESSIONS; do
+            if (( m < ss )); then continue; fi
+            run_profile "$SWEEP_PROFILE" "$ss" "$m"
+        done
+    done
+else
+    for prof in $PROFILES; do
+        run_profile "$prof" "$SESSIONS" "$MACS"
+    done
+fi
 
 # --- report -------------------------------------------------------------------
 {
@@ -309,19 +389,31 @@ done
     echo "command:  $CMDLINE"
     echo "machine:  $MODEL, $NCPU CPUs${HYPER:+, hypervisor $HYPER}; $HUGE_DESC"
     echo "setup:    cores $CORES (testpmd: main $CTRL_CORE + 1 fwd core $WORKER_CORE; las: control $CTRL_CORE + 1 worker $WORKER_CORE)"
-    echo "          vdev net_pcap0,rx_pcap=<profile>.pcap,infinite_rx=1$TXSPEC; $PACKETS pkts/pcap, $SESSIONS sessions, $MACS MACs, ${BCAST}% broadcast"
+    if [[ $SWEEP == 1 ]]; then
+        echo "          vdev net_pcap0,rx_pcap=<profile>.pcap,infinite_rx=1$TXSPEC; $PACKETS pkts/pcap, sweep of MACs {$SWEEP_MACS} x sessions {$SWEEP_SESSIONS}, ${BCAST}% broadcast"
+    else
+        echo "          vdev net_pcap0,rx_pcap=<profile>.pcap,infinite_rx=1$TXSPEC; $PACKETS pkts/pcap, $SESSIONS sessions, $MACS MACs, ${BCAST}% broadcast"
+    fi
     echo "          ${WARM} s warm-up, ${DUR} s measured; nice $NICE; load before: $LOAD0"
     echo "cpu% = share of the wall time the poll thread (core $WORKER_CORE) was on a CPU (< 100%: other processes ran there)"
     echo "cyc = TSC cycles per received packet: busy = las busy_cycles, total = tsc_hz*dt, on-cpu = tsc_hz*thread CPU time"
-    printf '%-10s %8s %6s %8s | %8s %6s %7s %8s %9s | %5s\n' \
-        "" testpmd "" "" las "" "" "" "" las/
-    printf '%-10s %8s %6s %8s | %8s %6s %7s %8s %9s | %5s\n' \
-        profile Mpps cpu% cyc/pkt Mpps cpu% busy total on-cpu tpmd
+    echo "out Mpps = frames las sent per second (flood copies included)"
+    printf '%-24s %8s %6s %8s | %8s %8s %6s %7s %8s %9s | %5s\n' \
+        "" testpmd "" "" las las "" "" "" "" las/
+    printf '%-24s %8s %6s %8s | %8s %8s %6s %7s %8s %9s | %5s\n' \
+        profile Mpps cpu% cyc/pkt Mpps out cpu% busy total on-cpu tpmd
     printf '%s\n' "${ROWS[@]}"
     echo "checks:"
     printf '  %s\n' "${CHECKS[@]}"
     echo
 } | tee -a "$ROOT/perf/results/$(date -u +%F).txt"
+if [[ $SWEEP == 1 ]]; then
+    out=$ROOT/perf/results/sweep-$(date -u +%F).tsv
+    { echo "# las bench sweep $DATE commit $COMMIT$DIRTY; $CMDLINE"; cat "$TSV"; } >"$out"
+    say "sweep table in $out"
+    "$PY" "$ROOT/perf/plot_sweep.py" "$out" "$ROOT/perf/sweep.png" || die "plotting $out failed"
+    say "sweep plot in perf/sweep.png"
+fi
 if (( INVALID )); then
     say "some profiles are INVALID (las dropped instead of forwarding): see the checks above"
     exit 2

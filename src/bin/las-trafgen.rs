@@ -1,13 +1,20 @@
 //! `las-trafgen`: writes a pcap of L2TPv3 data traffic *toward* las, and the
 //! matching las configuration, for benchmarks (see `perf/README.md`).
 //!
-//! Peer `i` (0-based) is `192.0.2.(10+i)` with MAC `02:00:00:00:01:xx`
-//! (`xx` = 10+i) and sends to las local session id `1000+i` (las answers on
-//! remote session id `2000+i`). All sessions are members of one switch,
-//! `bench`. Inner source MAC `m` (`02:10:00:00:hi:lo`) always sits behind
-//! session `m % sessions`, so after one pass over the capture every MAC is
-//! learned and unicast frames go to exactly one other session; a share of
-//! frames (`--broadcast-pct`) is broadcast and floods to all other members.
+//! Peer `i` (0-based) is `198.18.0.0 + 256 + i` (in the benchmark prefix
+//! 198.18.0.0/15, up to 65,535 peers) behind one router, `192.0.2.254`
+//! (`02:00:00:00:00:fe`) on las's /24, the port's gateway: one static
+//! neighbour, whatever the number of sessions, keeps the generated config
+//! small and quick to load. Peer `i` sends to las local session id `1000+i`
+//! (las answers on remote session id `2000+i`). All sessions are members
+//! of one switch, `bench`. Inner source MAC `m` (`02:10:00:xx:xx:xx`, up
+//! to 2^24 MACs) always sits behind session `m % sessions`, so after one
+//! pass over the capture every source MAC is learned and unicast frames go
+//! to exactly one other session; a share of frames (`--broadcast-pct`) is
+//! broadcast and floods to all other members. Destinations are chosen among
+//! the MACs already seen as sources (in the first pass over the MACs, those
+//! before the packet), so they are known unicast even on the first pass;
+//! with more MACs than packets only the first `packets` MACs are sources.
 #![forbid(unsafe_code)]
 
 use clap::{Parser, ValueEnum};
@@ -41,11 +48,11 @@ struct Args {
     /// pcap file to write.
     #[arg(long)]
     out: PathBuf,
-    /// Number of pseudowires (peers); 1..=240.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=240))]
+    /// Number of pseudowires (peers); 1..=65535.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=65535))]
     sessions: u32,
-    /// Inner source MACs in total (spread over the sessions).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=65535))]
+    /// Inner source MACs in total (spread over the sessions); 1..=2^24.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=(1 << 24)))]
     macs: u32,
     /// Inner Ethernet frame size in bytes, without FCS (60..=9000).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(60..=9000))]
@@ -56,7 +63,7 @@ struct Args {
     /// L2TPv3 over IP (protocol 115) or over UDP (port 1701).
     #[arg(long, value_enum, default_value_t = EncapArg::Ip)]
     encap: EncapArg,
-    /// las's address on the port (the peers are on its /24).
+    /// las's address on the port (a /24 with the router at .254).
     #[arg(long, default_value = "192.0.2.1")]
     las_ip: Ipv4Addr,
     /// las's port MAC (the outer destination MAC).
@@ -87,15 +94,18 @@ struct Args {
 }
 
 fn peer_ip(i: u32) -> Ipv4Addr {
-    Ipv4Addr::new(192, 0, 2, (10 + i) as u8)
+    Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 1, 0)) + i)
 }
 
-fn peer_mac(i: u32) -> MacAddr {
-    MacAddr([0x02, 0, 0, 0, 0x01, (10 + i) as u8])
+/// The router between las and every peer (the port's gateway).
+fn router(las_ip: Ipv4Addr) -> Ipv4Addr {
+    Ipv4Addr::from((u32::from(las_ip) & 0xffff_ff00) | 254)
 }
+
+const ROUTER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0xfe]);
 
 fn host_mac(m: u32) -> MacAddr {
-    MacAddr([0x02, 0x10, 0, 0, (m >> 8) as u8, m as u8])
+    MacAddr([0x02, 0x10, 0, (m >> 16) as u8, (m >> 8) as u8, m as u8])
 }
 
 fn host_ip(m: u32) -> Ipv4Addr {
@@ -172,7 +182,7 @@ fn outer_packet(a: &Args, i: u32, inner: &[u8], ident: u16) -> Vec<u8> {
     let ip_payload = udp_len + l2tp_len + inner.len();
     let mut p = vec![0u8; ETH_LEN + IP_LEN + ip_payload];
     EthernetRepr {
-        src: peer_mac(i),
+        src: ROUTER_MAC,
         dst: a.las_mac,
         ethertype: ethertype::IPV4,
     }
@@ -209,18 +219,23 @@ fn outer_packet(a: &Args, i: u32, inner: &[u8], ident: u16) -> Vec<u8> {
     p
 }
 
-fn config(a: &Args, mtu: usize) -> String {
+fn config(a: &Args, mtu: usize, outer: usize) -> String {
     let device = a.device.replace("<OUT>", &a.out.display().to_string());
     let mbufs = if a.mbufs > 0 {
         a.mbufs
     } else {
         // infinite_rx keeps the whole pcap in mbufs of the RX pool; add RX and
         // TX descriptors, per-lcore caches and flood copies, round up to 2^n-1.
-        let need = u64::from(a.packets) + 8192;
-        let n = need.next_power_of_two().max(16384);
-        (n - 1) as u32
+        // Not rounded to 2^n - 1: at a million packets that would double
+        // the hugepages needed.
+        let need = u64::from(a.packets) + 16384;
+        need.max(16383).min(u64::from(u32::MAX)) as u32
     };
-    let mac_table = (u64::from(a.macs) * 2).next_power_of_two().max(1024);
+    // Room for the pcap's largest packet behind the 128-byte headroom.
+    let mbuf_size = (outer + 128).next_multiple_of(64).clamp(1024, 65535);
+    // Every source MAC, plus slack (the table itself sizes to half load).
+    let learned = u64::from(a.macs.min(a.packets));
+    let mac_table = (learned + learned / 16 + 1024).min(1 << 28);
     let encap = if a.encap == EncapArg::Udp {
         "udp"
     } else {
@@ -243,28 +258,27 @@ fn config(a: &Args, mtu: usize) -> String {
     let _ = writeln!(s, "[eal]\nargs = []\n");
     let _ = writeln!(
         s,
-        "[dataplane]\nmbufs = {mbufs}\nmax_sessions = {}\nmax_switches = 4\nmac_table_size = {mac_table}\n",
-        (a.sessions + 8).next_power_of_two()
+        "[dataplane]\nmbufs = {mbufs}\nmbuf_size = {mbuf_size}\nmax_sessions = {}\nmax_switches = 4\nmac_table_size = {mac_table}\n",
+        (a.sessions + 8).next_power_of_two().min(65535)
     );
     let _ = writeln!(s, "[control]\nsocket = {:?}\n", a.socket);
     let _ = writeln!(
         s,
-        "[[port]]\nname = \"wan0\"\ndevice = {device:?}\naddress = \"{}/24\"\nmtu = {mtu}\nmac = \"{}\"\n",
-        a.las_ip, a.las_mac
+        "[[port]]\nname = \"wan0\"\ndevice = {device:?}\naddress = \"{}/24\"\ngateway = \"{}\"\nmtu = {mtu}\nmac = \"{}\"\n",
+        a.las_ip,
+        router(a.las_ip),
+        a.las_mac
     );
-    for i in 0..a.sessions {
-        let _ = writeln!(
-            s,
-            "[[neighbor]]\nport = \"wan0\"\naddress = \"{}\"\nmac = \"{}\"\n",
-            peer_ip(i),
-            peer_mac(i)
-        );
-    }
+    let _ = writeln!(
+        s,
+        "[[neighbor]]\nport = \"wan0\"\naddress = \"{}\"\nmac = \"{ROUTER_MAC}\"\n",
+        router(a.las_ip)
+    );
     let _ = writeln!(s, "[[switch]]\nname = \"bench\"\naging = 300\n");
     for i in 0..a.sessions {
         let _ = writeln!(
             s,
-            "[[session]]\nname = \"pw{i}\"\nswitch = \"bench\"\npeer = \"{}\"\nencap = \"{encap}\"\nlocal_session_id = {}\nremote_session_id = {}\n",
+            "[[session]]\nname = \"pw{i}\"\nswitch = \"bench\"\npeer = \"{}\"\nencap = \"{encap}\"\nlocal_session_id = {}\nremote_session_id = {}",
             peer_ip(i),
             1000 + i,
             2000 + i
@@ -281,15 +295,12 @@ fn main() -> Result<(), String> {
     if a.packets == 0 {
         return Err("--packets must be at least 1".into());
     }
-    let las_net = u32::from(a.las_ip) & 0xffff_ff00;
-    if las_net != u32::from(Ipv4Addr::new(192, 0, 2, 0)) {
-        return Err("--las-ip must be in 192.0.2.0/24 (the peers' subnet)".into());
-    }
-    let last = 10 + a.sessions - 1;
     let own = u32::from(a.las_ip) & 0xff;
-    if (10..=last).contains(&own) {
+    if own == 0 || own >= 254 || (a.las_ip.octets()[0] == 198 && a.las_ip.octets()[1] & 0xfe == 18)
+    {
         return Err(format!(
-            "--las-ip collides with a peer (192.0.2.10..{last})"
+            "--las-ip {} must not be .0, .254 (the router) or .255 of its /24, nor in 198.18.0.0/15 (the peers)",
+            a.las_ip
         ));
     }
     let size = usize::from(a.size);
@@ -308,6 +319,8 @@ fn main() -> Result<(), String> {
     let s = a.sessions;
     let mut broadcast = 0u32;
     let mut max_outer = 0usize;
+    // Destinations are chosen among the MACs that are sources.
+    let sources = a.macs.min(a.packets);
     for k in 0..a.packets {
         // Source MACs in round-robin, so every MAC is a source early on and
         // the sessions take turns.
@@ -315,16 +328,29 @@ fn main() -> Result<(), String> {
         let peer = src % s;
         let bcast = a.broadcast_pct > 0.0
             && (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * 100.0 < a.broadcast_pct;
-        let dst = if bcast || s == 1 {
+        // A random host behind another session, among those that have
+        // already been a source: in the first pass over the MACs only the
+        // ones before this packet (so las, learning in order, knows them;
+        // an unknown destination would flood to every other session, and
+        // with thousands of sessions the first pass would never end).
+        // This skews the first pass's destinations towards early MACs.
+        let known = if k < sources { k } else { sources };
+        let dst = if bcast || s == 1 || known == 0 {
             broadcast += 1;
             None
         } else {
-            // A random host behind another session.
-            let mut d = rng.below(a.macs);
-            while d % s == peer {
-                d = (d + 1) % a.macs;
+            let mut d = rng.below(known);
+            let mut tries = 0;
+            while d % s == peer && tries < known {
+                d = (d + 1) % known;
+                tries += 1;
             }
-            Some(d)
+            if d % s == peer {
+                broadcast += 1;
+                None
+            } else {
+                Some(d)
+            }
         };
         let inner = inner_frame(size, src, dst, k);
         let p = outer_packet(&a, peer, &inner, k as u16);
@@ -339,7 +365,7 @@ fn main() -> Result<(), String> {
     drop(w);
     // The outer IP packet must fit the port MTU or las drops it on output.
     let mtu = (max_outer - ETH_LEN).max(1500);
-    let cfg = config(&a, mtu);
+    let cfg = config(&a, mtu, max_outer);
     eprintln!(
         "las-trafgen: wrote {} packets ({} broadcast inner, outer frame {} bytes) to {}",
         a.packets,

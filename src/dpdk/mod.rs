@@ -54,6 +54,47 @@ pub fn prefetch0<T: ?Sized>(p: &T) {
     }
 }
 
+/// Prefetch the first `lines` cache lines of `*p` (at most the lines it
+/// spans) into all cache levels, without reading it.
+#[inline(always)]
+pub fn prefetch_lines<T>(p: &T, lines: usize) {
+    let a = p as *const T as *const u8;
+    let n = lines.min(std::mem::size_of::<T>().div_ceil(64));
+    for i in 0..n {
+        let q = a.wrapping_add(i * 64);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetch is a hint; it never faults, even on bad addresses.
+        unsafe {
+            core::arch::x86_64::_mm_prefetch(q as *const i8, core::arch::x86_64::_MM_HINT_T0)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        // SAFETY: prefetch is a hint; it never faults, even on bad addresses.
+        unsafe {
+            sys::las_prefetch0(q as *const core::ffi::c_void)
+        }
+    }
+}
+
+/// Asks the kernel to back the 2 MiB-aligned part of `mem` with
+/// transparent huge pages (`madvise(MADV_HUGEPAGE)`; a hint, errors are
+/// ignored). Useful before `mem` is first touched: a big table then costs
+/// one TLB entry per 2 MiB instead of per 4 KiB.
+pub fn advise_hugepages<T>(mem: &[T]) {
+    const HUGE: usize = 2 << 20;
+    let start = mem.as_ptr() as usize;
+    let a = start.next_multiple_of(HUGE);
+    let end = (start + std::mem::size_of_val(mem)) / HUGE * HUGE;
+    if end <= a {
+        return;
+    }
+    // SAFETY: the range lies inside `mem`, which the caller owns;
+    // MADV_HUGEPAGE changes only how the kernel backs those pages, never
+    // their contents, and touches no Rust-visible memory.
+    unsafe {
+        libc::madvise(a as *mut libc::c_void, end - a, libc::MADV_HUGEPAGE);
+    }
+}
+
 /// A CPU pause hint for spin loops.
 #[inline(always)]
 pub fn pause() {

@@ -1,14 +1,70 @@
-//! Per-worker MAC table used on the per-packet fast path.
+//! Per-worker MAC table used on the per-packet fast path, built for the
+//! cache (VPP's bihash 8_8 is the model).
 //!
-//! All memory is allocated by [`MacTable::new`]; no method allocates or panics
-//! afterwards. Out-of-range switch or member ids are treated as invalid input
+//! # Layout
+//!
+//! A power-of-two array of 64-byte buckets (one cache line each), every
+//! bucket four 16-byte entries: an 8-byte key (learning domain in the top
+//! 16 bits, MAC in the low 48) and an 8-byte value:
+//!
+//! ```text
+//! bits  0..16  member id
+//! bits 16..32  the member's generation when the entry was written
+//! bits 32..48  the switch's generation when the entry was written
+//! bits 48..61  stamp: coarse time (seconds) mod 8192
+//! bit  61      OVERFLOW (slot 0 only): an entry whose first bucket is
+//!              this one was placed in its second bucket
+//! bit  62      STATIC
+//! bit  63      VALID (an all-zero entry is empty)
+//! ```
+//!
+//! A seeded multiply-xorshift hash of the key (the seed is random per table,
+//! from `getrandom`: MAC-flood attackers choose keys and must not be able to
+//! aim them at one bucket) gives every key two buckets, *first* and
+//! *second* (bounded probing: two-choice, like a cuckoo table). An entry
+//! is put in its first bucket when that has an empty or stale slot, else in
+//! its second; when both are full of live entries, one entry of the two is
+//! moved to its own other bucket if that has room (one level of cuckoo
+//! displacement, at most 8 extra bucket reads, only on that rare insert).
+//! A lookup reads the first bucket, and the second only if the first's
+//! OVERFLOW hint is set (hints are never cleared: a hint costs a read on a
+//! miss, never a wrong answer). The table is sized to half load
+//! (`capacity` entries in `2 × capacity` slots); a learn that still finds
+//! no room fails with [`Learn::TableFull`] (counted by the caller), it
+//! never rehashes. A linear probe over 4 adjacent buckets was tried first:
+//! at half load it refused about one insert in 2000
+//! (`churn_does_not_grow`), which a MAC table cannot afford.
+//!
+//! # Memory
+//!
+//! All memory is allocated by [`MacTable::new`]; no method allocates
+//! afterwards, and there is no rehash, resize or tombstone. The buckets
+//! are a plain `Vec` allocated zeroed once at construction (a fresh
+//! anonymous mapping for big tables, so its pages are not touched yet)
+//! and aligned to 64 bytes by an offset into it. DPDK socket memory was
+//! the alternative (hugepages, the worker's NUMA node) but would put an
+//! FFI handle and `unsafe` into this pure module; instead the worker asks
+//! the kernel for transparent huge pages over the still untouched range
+//! ([`MacTable::storage`], `dpdk::advise_hugepages`) and then touches
+//! every page once ([`MacTable::prefault`]) so that no page fault is left
+//! for the fast path. See [`MacTable::bytes`] for the footprint.
+//!
+//! # Staleness, flushes and aging
+//!
+//! Flushing is O(1) in the number of entries: each member and each switch
+//! has a 16-bit generation stored in every entry, and bumping it makes all
+//! the entries that carry the old value *stale*. Stale entries behave as
+//! missing for [`MacTable::lookup`] and are overwritten in place by the
+//! next insert into their window (stale entries do not count against
+//! `capacity`, only against the window's four-slot buckets). When a
+//! generation wraps (every 65536th flush of one member or switch), the
+//! entries of that member or switch are swept out of the table once, so a
+//! stale entry can never come back to life; that sweep is the only O(table)
+//! operation and it runs on a command or a member move, not per packet.
+//! The control core ages entries and removes them with [`MacTable::remove`].
+//!
+//! Out-of-range switch or member ids are treated as invalid input
 //! (`lookup` misses, `learn`/`install` return [`Learn::Invalid`]).
-//!
-//! Flushing is O(1) in the number of entries: each member and each switch has
-//! a generation counter stored in every entry, and bumping it makes all the
-//! entries that carry the old value *stale*. Stale entries behave as missing
-//! for [`MacTable::lookup`] and are overwritten in place by learning; they
-//! keep occupying capacity until [`MacTable::reclaim`] removes them.
 //!
 //! Invariant: a member belongs to at most one switch at a time
 //! ([`MacTable::set_member_switch`]); learning or installing a MAC for a
@@ -16,7 +72,6 @@
 //! the old switch). This keeps per-switch and per-member counts exact.
 
 use super::{mac_is_group, MemberId, SwitchId, MAC_MASK};
-use hashbrown::HashMap;
 
 /// Outcome of [`MacTable::learn`] / [`MacTable::install`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +89,8 @@ pub enum Learn {
     SwitchLimit,
     /// The member's MAC limit is reached; nothing learned (or moved).
     MemberLimit,
-    /// The table is full even after reclaiming stale entries.
+    /// The table holds `capacity` live entries, or the key's two buckets
+    /// are full of live entries that cannot move.
     TableFull,
     /// Group (multicast/broadcast) source MAC, or out-of-range switch/member id.
     Invalid,
@@ -42,34 +98,73 @@ pub enum Learn {
     StaticConflict,
 }
 
-const FLAG_STATIC: u8 = 1;
 /// Sentinel in `member_switch` for "not attached to a switch".
 const NO_SWITCH: u16 = u16::MAX;
 
-/// 16 bytes.
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    member: u16,
-    flags: u8,
-    member_gen: u32,
-    switch_gen: u32,
-    stamp: u32,
+/// Entries per bucket (4 × 16 bytes = one 64-byte cache line).
+pub const BUCKET_ENTRIES: usize = 4;
+/// u64 words per bucket: `[key0, value0, key1, value1, …]`.
+const WORDS: usize = 2 * BUCKET_ENTRIES;
+const BUCKET_BYTES: usize = WORDS * 8;
+const CACHE_LINE: usize = 64;
+
+const VALID: u64 = 1 << 63;
+const STATIC: u64 = 1 << 62;
+const OVERFLOW: u64 = 1 << 61;
+const STAMP_SHIFT: u32 = 48;
+/// Stamps are kept modulo 2^13 seconds (2 h 16 min).
+const STAMP_MASK: u32 = (1 << 13) - 1;
+
+#[inline(always)]
+fn key(domain: SwitchId, mac: u64) -> u64 {
+    (u64::from(domain.0) << 48) | (mac & MAC_MASK)
 }
 
-#[inline]
-fn key(sw: SwitchId, mac: u64) -> u64 {
-    (u64::from(sw.0) << 48) | (mac & MAC_MASK)
+#[inline(always)]
+fn v_member(v: u64) -> u16 {
+    v as u16
+}
+#[inline(always)]
+fn v_member_gen(v: u64) -> u16 {
+    (v >> 16) as u16
+}
+#[inline(always)]
+fn v_switch_gen(v: u64) -> u16 {
+    (v >> 32) as u16
+}
+#[inline(always)]
+fn v_stamp(v: u64) -> u32 {
+    (v >> STAMP_SHIFT) as u32 & STAMP_MASK
+}
+
+/// A precomputed hash of a (domain, MAC) key, for the staged burst loop:
+/// hash every packet's keys, prefetch their buckets, then look up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hashed {
+    key: u64,
+    /// First bucket.
+    home: usize,
+    /// Second bucket (equal to `home` only in a one-bucket table).
+    alt: usize,
 }
 
 /// The per-worker MAC table (see the module docs).
 pub struct MacTable {
-    map: HashMap<u64, Entry>,
+    /// Zeroed at construction; bucket `i` is `mem[base + 8 i..][..8]`,
+    /// 64-byte aligned.
+    mem: Vec<u64>,
+    base: usize,
+    /// `buckets - 1` (buckets is a power of two).
+    mask: usize,
+    seed: [u64; 2],
     capacity: usize,
     live: usize,
-    member_gen: Vec<u32>,
+    /// Valid slots, live or stale.
+    used: usize,
+    member_gen: Vec<u16>,
     member_count: Vec<u32>,
     member_switch: Vec<u16>,
-    switch_gen: Vec<u32>,
+    switch_gen: Vec<u16>,
     switch_count: Vec<u32>,
     switch_limit: Vec<u32>,
     member_limit: Vec<u32>,
@@ -79,9 +174,29 @@ pub struct MacTable {
     domain_switch: Vec<u16>,
 }
 
+fn random_seed() -> [u64; 2] {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        // No OS randomness: the clock and an address are better than 0.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let a = &b as *const _ as u64;
+        b[..8].copy_from_slice(&t.to_ne_bytes());
+        b[8..].copy_from_slice(&a.rotate_left(29).to_ne_bytes());
+    }
+    let mut s0 = [0u8; 8];
+    let mut s1 = [0u8; 8];
+    s0.copy_from_slice(&b[..8]);
+    s1.copy_from_slice(&b[8..]);
+    [u64::from_ne_bytes(s0), u64::from_ne_bytes(s1) | 1]
+}
+
 impl MacTable {
-    /// Preallocate a table for `capacity` entries, member ids
-    /// `0..max_members` and switch ids `0..max_switches` (at most 65536).
+    /// Preallocate a table for `capacity` live entries, member ids
+    /// `0..max_members` (at most 65535) and switch ids `0..max_switches`
+    /// (at most 65536).
     pub fn new(capacity: usize, max_members: usize, max_switches: usize) -> Self {
         Self::with_domains(capacity, max_members, max_switches, 0)
     }
@@ -97,10 +212,46 @@ impl MacTable {
         max_switches: usize,
         vlan_domains: usize,
     ) -> Self {
+        Self::with_seed(
+            capacity,
+            max_members,
+            max_switches,
+            vlan_domains,
+            random_seed(),
+        )
+    }
+
+    fn with_seed(
+        capacity: usize,
+        max_members: usize,
+        max_switches: usize,
+        vlan_domains: usize,
+        seed: [u64; 2],
+    ) -> Self {
         let max_switches = max_switches.min(1 << 16);
-        let max_members = max_members.min(1 << 16);
+        // Member ids are 16 bits in the entry; keep one value spare.
+        let max_members = max_members.min((1 << 16) - 1);
         let domains = (max_switches + vlan_domains).min(1 << 16);
+        let capacity = capacity.max(1);
+        // Half load: 2 × capacity slots, at least one bucket.
+        let buckets = (2 * capacity)
+            .div_ceil(BUCKET_ENTRIES)
+            .next_power_of_two()
+            .max(1);
+        // One spare bucket to align the start to a cache line. `vec!` of
+        // zeros is one zeroed allocation (calloc): big tables come as
+        // fresh, untouched pages.
+        let mem: Vec<u64> = vec![0u64; WORDS * (buckets + 1)];
+        let addr = mem.as_ptr() as usize;
+        let base = (CACHE_LINE - addr % CACHE_LINE) % CACHE_LINE / 8;
         MacTable {
+            mem,
+            base,
+            mask: buckets - 1,
+            seed: [seed[0], seed[1] | 1],
+            capacity,
+            live: 0,
+            used: 0,
             domain_switch: (0..domains)
                 .map(|d| {
                     if d < max_switches {
@@ -110,9 +261,6 @@ impl MacTable {
                     }
                 })
                 .collect(),
-            map: HashMap::with_capacity(capacity),
-            capacity,
-            live: 0,
             member_gen: vec![0; max_members],
             member_count: vec![0; max_members],
             member_switch: vec![NO_SWITCH; max_members],
@@ -123,7 +271,7 @@ impl MacTable {
         }
     }
 
-    /// Maximum number of entries (live + stale).
+    /// Maximum number of live entries.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
@@ -140,7 +288,39 @@ impl MacTable {
 
     /// Number of occupied slots (live + stale entries).
     pub fn occupied(&self) -> usize {
-        self.map.len()
+        self.used
+    }
+
+    /// Number of buckets (a power of two).
+    pub fn buckets(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// Bytes allocated for the table and its per-member/per-switch arrays
+    /// (the whole footprint; it never changes after construction).
+    pub fn bytes(&self) -> usize {
+        self.mem.capacity() * 8
+            + self.member_gen.capacity() * 2
+            + self.member_count.capacity() * 4
+            + self.member_switch.capacity() * 2
+            + self.switch_gen.capacity() * 2
+            + self.switch_count.capacity() * 4
+            + self.switch_limit.capacity() * 4
+            + self.member_limit.capacity() * 4
+            + self.domain_switch.capacity() * 2
+    }
+
+    /// The buckets, for `dpdk::advise_hugepages` before [`prefault`](Self::prefault).
+    pub fn storage(&self) -> &[u64] {
+        &self.mem
+    }
+
+    /// Writes every page of the bucket array once, so the fast path never
+    /// takes a first-touch page fault. Entries are unchanged.
+    pub fn prefault(&mut self) {
+        for w in self.mem.iter_mut().step_by(512) {
+            *w = std::hint::black_box(*w);
+        }
     }
 
     /// Live entries in switch `sw` (0 for an out-of-range id).
@@ -181,7 +361,7 @@ impl MacTable {
     }
 
     /// The switch a learning domain belongs to.
-    #[inline]
+    #[inline(always)]
     fn real(&self, domain: SwitchId) -> Option<SwitchId> {
         match self.domain_switch.get(usize::from(domain.0)) {
             Some(&s) if s != NO_SWITCH => Some(SwitchId(s)),
@@ -241,12 +421,18 @@ impl MacTable {
             return;
         };
         *g = g.wrapping_add(1);
+        let wrapped = *g == 0;
         let n = std::mem::take(&mut self.member_count[mi]);
         let sw = self.member_switch[mi];
         if let Some(c) = self.switch_count.get_mut(usize::from(sw)) {
             *c = c.saturating_sub(n);
         }
         self.live = self.live.saturating_sub(n as usize);
+        if wrapped {
+            // Every entry of `m` is stale now; remove them before one
+            // written 65536 flushes ago could match the generation again.
+            self.sweep(|_, v| v_member(v) == m.0);
+        }
     }
 
     /// Invalidate every entry (learned or static) of switch `sw`: O(1) in
@@ -257,6 +443,7 @@ impl MacTable {
             return;
         };
         *g = g.wrapping_add(1);
+        let wrapped = *g == 0;
         let n = std::mem::take(&mut self.switch_count[si]);
         self.live = self.live.saturating_sub(n as usize);
         for (c, &s) in self.member_count.iter_mut().zip(self.member_switch.iter()) {
@@ -264,57 +451,206 @@ impl MacTable {
                 *c = 0;
             }
         }
+        if wrapped {
+            let ds = std::mem::take(&mut self.domain_switch);
+            self.sweep(|k, _| ds.get((k >> 48) as usize) == Some(&sw.0));
+            self.domain_switch = ds;
+        }
     }
 
-    #[inline]
-    fn is_live(&self, sw: SwitchId, e: &Entry) -> bool {
-        self.switch_gen.get(usize::from(sw.0)) == Some(&e.switch_gen)
-            && self.member_gen.get(usize::from(e.member)) == Some(&e.member_gen)
+    /// Empties every slot whose (key, value) satisfies `stale` (O(table);
+    /// only on a generation wrap). Overflow hints stay.
+    #[cold]
+    fn sweep(&mut self, stale: impl Fn(u64, u64) -> bool) {
+        let mut removed = 0;
+        for b in 0..=self.mask {
+            for e in 0..BUCKET_ENTRIES {
+                let i = self.slot(b, e);
+                let (k, v) = (self.mem[i], self.mem[i + 1]);
+                if v & VALID != 0 && stale(k, v) {
+                    self.mem[i] = 0;
+                    self.mem[i + 1] &= OVERFLOW;
+                    removed += 1;
+                }
+            }
+        }
+        self.used -= removed;
     }
 
-    #[inline]
+    /// Index in `mem` of the key word of entry `e` of bucket `b`.
+    #[inline(always)]
+    fn slot(&self, b: usize, e: usize) -> usize {
+        self.base + b * WORDS + 2 * e
+    }
+
+    /// True when a valid entry of `sw` with value `v` is live.
+    #[inline(always)]
+    fn is_live(&self, sw: SwitchId, v: u64) -> bool {
+        self.switch_gen.get(usize::from(sw.0)) == Some(&v_switch_gen(v))
+            && self.member_gen.get(usize::from(v_member(v))) == Some(&v_member_gen(v))
+    }
+
+    /// True when the valid entry (`k`, `v`) is live.
+    #[inline(always)]
+    fn entry_live(&self, k: u64, v: u64) -> bool {
+        match self.real(SwitchId((k >> 48) as u16)) {
+            Some(sw) => self.is_live(sw, v),
+            None => false,
+        }
+    }
+
+    #[inline(always)]
     fn ids_ok(&self, sw: SwitchId, m: MemberId) -> bool {
         usize::from(sw.0) < self.switch_gen.len() && usize::from(m.0) < self.member_gen.len()
+    }
+
+    /// Hashes a key: seeded multiply-xorshift (two multiplies).
+    #[inline(always)]
+    pub fn hash(&self, domain: SwitchId, mac: u64) -> Hashed {
+        self.hash_key(key(domain, mac))
+    }
+
+    #[inline(always)]
+    fn hash_key(&self, k: u64) -> Hashed {
+        let mut x = (k ^ self.seed[0]).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x ^= x >> 29;
+        x = x.wrapping_mul(self.seed[1]);
+        x ^= x >> 32;
+        let home = x as usize & self.mask;
+        let mut alt = (x >> 40) as usize & self.mask;
+        if alt == home {
+            alt = home ^ (1 & self.mask);
+        }
+        Hashed { key: k, home, alt }
+    }
+
+    /// A word in the first bucket of `h`, to prefetch its cache line.
+    #[inline(always)]
+    pub fn bucket_hint(&self, h: Hashed) -> &u64 {
+        let i = self.slot(h.home & self.mask, 0);
+        &self.mem[i.min(self.mem.len() - 1)]
+    }
+
+    /// The `mem` index of `key` in bucket `b`, live or stale.
+    #[inline(always)]
+    fn find_in(&self, b: usize, key: u64) -> Option<usize> {
+        (0..BUCKET_ENTRIES)
+            .map(|e| self.slot(b, e))
+            .find(|&i| self.mem[i] == key && self.mem[i + 1] & VALID != 0)
+    }
+
+    /// Finds `h.key` (live or stale): the `mem` index of its key word.
+    #[inline(always)]
+    fn find(&self, h: Hashed) -> Option<usize> {
+        if let Some(i) = self.find_in(h.home, h.key) {
+            return Some(i);
+        }
+        // Nothing first-homed here ever went to its second bucket.
+        if self.mem[self.slot(h.home, 0) + 1] & OVERFLOW == 0 || h.alt == h.home {
+            return None;
+        }
+        self.find_in(h.alt, h.key)
     }
 
     /// Destination lookup: the member a live entry points at.
     #[inline]
     pub fn lookup(&self, domain: SwitchId, mac: u64) -> Option<MemberId> {
-        let e = self.map.get(&key(domain, mac))?;
+        self.lookup_hashed(domain, self.hash(domain, mac))
+    }
+
+    /// [`lookup`](Self::lookup) with a hash from [`hash`](Self::hash).
+    #[inline(always)]
+    pub fn lookup_hashed(&self, domain: SwitchId, h: Hashed) -> Option<MemberId> {
+        let i = self.find(h)?;
+        let v = self.mem[i + 1];
         let sw = self.real(domain)?;
-        if self.is_live(sw, e) {
-            Some(MemberId(e.member))
+        if self.is_live(sw, v) {
+            Some(MemberId(v_member(v)))
         } else {
             None
         }
     }
 
-    /// Remove all stale entries; returns how many were removed. O(n).
-    pub fn reclaim(&mut self) -> usize {
-        if self.map.len() == self.live {
-            return 0;
-        }
-        let before = self.map.len();
-        let sg = &self.switch_gen;
-        let mg = &self.member_gen;
-        let ds = &self.domain_switch;
-        self.map.retain(|&k, e| {
-            ds.get((k >> 48) as usize)
-                .and_then(|&s| sg.get(usize::from(s)))
-                == Some(&e.switch_gen)
-                && mg.get(usize::from(e.member)) == Some(&e.member_gen)
-        });
-        before - self.map.len()
+    fn value(&self, sw: SwitchId, m: MemberId, now: u32, is_static: bool) -> u64 {
+        VALID
+            | if is_static { STATIC } else { 0 }
+            | (u64::from(now & STAMP_MASK) << STAMP_SHIFT)
+            | (u64::from(self.switch_gen[usize::from(sw.0)]) << 32)
+            | (u64::from(self.member_gen[usize::from(m.0)]) << 16)
+            | u64::from(m.0)
     }
 
-    fn new_entry(&self, sw: SwitchId, m: MemberId, now: u32, is_static: bool) -> Entry {
-        Entry {
-            member: m.0,
-            flags: if is_static { FLAG_STATIC } else { 0 },
-            member_gen: self.member_gen[usize::from(m.0)],
-            switch_gen: self.switch_gen[usize::from(sw.0)],
-            stamp: now,
+    /// Writes (`k`, `v`) at key index `i`, keeping slot 0's overflow hint.
+    #[inline(always)]
+    fn write(&mut self, i: usize, k: u64, v: u64) {
+        self.mem[i] = k;
+        self.mem[i + 1] = v | (self.mem[i + 1] & OVERFLOW);
+    }
+
+    /// The first empty or stale slot of bucket `b`.
+    #[inline]
+    fn free_in(&self, b: usize) -> Option<usize> {
+        (0..BUCKET_ENTRIES).map(|e| self.slot(b, e)).find(|&i| {
+            let v = self.mem[i + 1];
+            v & VALID == 0 || !self.entry_live(self.mem[i], v)
+        })
+    }
+
+    /// Claims slot `i` (empty or stale) and returns it.
+    #[inline]
+    fn claim(&mut self, i: usize) -> usize {
+        if self.mem[i + 1] & VALID == 0 {
+            self.used += 1;
         }
+        i
+    }
+
+    #[inline]
+    fn mark_overflow(&mut self, b: usize) {
+        let i = self.slot(b, 0) + 1;
+        self.mem[i] |= OVERFLOW;
+    }
+
+    /// A slot for a key known to be absent: an empty or stale slot of its
+    /// first bucket, else of its second, else one freed by moving an entry
+    /// of either to that entry's other bucket.
+    fn place(&mut self, h: Hashed) -> Option<usize> {
+        if let Some(i) = self.free_in(h.home) {
+            return Some(self.claim(i));
+        }
+        if h.alt == h.home {
+            return None;
+        }
+        if let Some(i) = self.free_in(h.alt) {
+            self.mark_overflow(h.home);
+            return Some(self.claim(i));
+        }
+        for b in [h.home, h.alt] {
+            for e in 0..BUCKET_ENTRIES {
+                let i = self.slot(b, e);
+                let vk = self.mem[i];
+                let vh = self.hash_key(vk);
+                let other = if b == vh.home { vh.alt } else { vh.home };
+                if other == b {
+                    continue;
+                }
+                let Some(j) = self.free_in(other) else {
+                    continue;
+                };
+                let j = self.claim(j);
+                let vv = self.mem[i + 1] & !OVERFLOW;
+                self.write(j, vk, vv);
+                if other == vh.alt {
+                    self.mark_overflow(vh.home);
+                }
+                if b == h.alt {
+                    self.mark_overflow(h.home);
+                }
+                // Slot `i` stays valid: it takes the new key.
+                return Some(i);
+            }
+        }
+        None
     }
 
     /// Account for a new live entry of `m` in `sw`.
@@ -326,10 +662,12 @@ impl MacTable {
 
     /// Common path of learn/install. `refresh` is `Some(refresh_after)` when
     /// learning (limit/static/refresh rules apply); `None` to overwrite.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn put(
         &mut self,
         domain: SwitchId,
-        mac: u64,
+        h: Hashed,
         m: MemberId,
         now: u32,
         refresh: Option<u32>,
@@ -339,74 +677,70 @@ impl MacTable {
         let Some(sw) = self.real(domain) else {
             return Learn::Invalid;
         };
-        if mac_is_group(mac) || !self.ids_ok(sw, m) {
+        if mac_is_group(h.key & MAC_MASK) || !self.ids_ok(sw, m) {
             return Learn::Invalid;
         }
         if self.member_switch[usize::from(m.0)] != sw.0 {
             self.set_member_switch(m, sw);
         }
-        let k = key(domain, mac);
-        let existing = self.map.get(&k).map(|e| (*e, self.is_live(sw, e)));
-        match existing {
-            Some((e, true)) => {
-                if e.member == m.0 {
+        let found = self.find(h);
+        if let Some(i) = found {
+            let v = self.mem[i + 1];
+            if self.is_live(sw, v) {
+                if v_member(v) == m.0 {
                     if let Some(refresh_after) = refresh {
-                        if now.wrapping_sub(e.stamp) >= refresh_after {
-                            if let Some(slot) = self.map.get_mut(&k) {
-                                slot.stamp = now;
-                            }
+                        let age = now.wrapping_sub(v_stamp(v)) & STAMP_MASK;
+                        if age >= refresh_after.min(STAMP_MASK) {
+                            let nv = (v & !(u64::from(STAMP_MASK) << STAMP_SHIFT))
+                                | (u64::from(now & STAMP_MASK) << STAMP_SHIFT);
+                            self.mem[i + 1] = nv;
                             return Learn::Refresh;
                         }
                         return Learn::Unchanged;
                     }
-                    let ne = self.new_entry(sw, m, now, is_static);
-                    self.map.insert(k, ne);
+                    let nv = self.value(sw, m, now, is_static);
+                    self.write(i, h.key, nv);
                     return Learn::Unchanged;
                 }
-                if learning && e.flags & FLAG_STATIC != 0 {
+                if learning && v & STATIC != 0 {
                     return Learn::StaticConflict;
                 }
                 if learning && self.member_at_limit(m) {
                     return Learn::MemberLimit;
                 }
                 // Move within the switch: switch count unchanged.
-                let from = MemberId(e.member);
-                if let Some(c) = self.member_count.get_mut(usize::from(e.member)) {
+                let from = MemberId(v_member(v));
+                if let Some(c) = self.member_count.get_mut(usize::from(from.0)) {
                     *c = c.saturating_sub(1);
                 }
                 self.member_count[usize::from(m.0)] += 1;
-                let ne = self.new_entry(sw, m, now, is_static);
-                self.map.insert(k, ne);
-                Learn::Moved { from }
-            }
-            Some((_, false)) => {
-                if learning && self.at_limit(sw) {
-                    return Learn::SwitchLimit;
-                }
-                if learning && self.member_at_limit(m) {
-                    return Learn::MemberLimit;
-                }
-                let ne = self.new_entry(sw, m, now, is_static);
-                self.map.insert(k, ne);
-                self.count_add(sw, m);
-                Learn::New
-            }
-            None => {
-                if learning && self.at_limit(sw) {
-                    return Learn::SwitchLimit;
-                }
-                if learning && self.member_at_limit(m) {
-                    return Learn::MemberLimit;
-                }
-                if self.map.len() >= self.capacity && self.reclaim() == 0 {
-                    return Learn::TableFull;
-                }
-                let ne = self.new_entry(sw, m, now, is_static);
-                self.map.insert(k, ne);
-                self.count_add(sw, m);
-                Learn::New
+                let nv = self.value(sw, m, now, is_static);
+                self.write(i, h.key, nv);
+                return Learn::Moved { from };
             }
         }
+        if learning && self.at_limit(sw) {
+            return Learn::SwitchLimit;
+        }
+        if learning && self.member_at_limit(m) {
+            return Learn::MemberLimit;
+        }
+        if self.live >= self.capacity {
+            return Learn::TableFull;
+        }
+        // A stale entry of the key is overwritten in place; otherwise an
+        // empty or stale slot of its buckets.
+        let i = match found {
+            Some(i) => i,
+            None => match self.place(h) {
+                Some(i) => i,
+                None => return Learn::TableFull,
+            },
+        };
+        let nv = self.value(sw, m, now, is_static);
+        self.write(i, h.key, nv);
+        self.count_add(sw, m);
+        Learn::New
     }
 
     #[inline]
@@ -418,7 +752,7 @@ impl MacTable {
 
     /// Learn source MAC `mac` on `member` of switch `sw` at coarse time `now`
     /// (seconds). `refresh_after`: a live entry on the same member whose
-    /// stamp is at least this many seconds old is refreshed
+    /// stamp is at least this many seconds old (at most 8191) is refreshed
     /// ([`Learn::Refresh`]).
     #[inline]
     pub fn learn(
@@ -429,7 +763,21 @@ impl MacTable {
         now: u32,
         refresh_after: u32,
     ) -> Learn {
-        self.put(sw, mac, member, now, Some(refresh_after), false)
+        let h = self.hash(sw, mac);
+        self.put(sw, h, member, now, Some(refresh_after), false)
+    }
+
+    /// [`learn`](Self::learn) with a hash from [`hash`](Self::hash).
+    #[inline(always)]
+    pub fn learn_hashed(
+        &mut self,
+        sw: SwitchId,
+        h: Hashed,
+        member: MemberId,
+        now: u32,
+        refresh_after: u32,
+    ) -> Learn {
+        self.put(sw, h, member, now, Some(refresh_after), false)
     }
 
     /// Control-core programming: create or overwrite an entry, ignoring the
@@ -443,51 +791,61 @@ impl MacTable {
         now: u32,
         is_static: bool,
     ) -> Learn {
-        self.put(sw, mac, member, now, None, is_static)
+        let h = self.hash(sw, mac);
+        self.put(sw, h, member, now, None, is_static)
     }
 
     /// Remove an entry; true if a live entry was removed.
     pub fn remove(&mut self, domain: SwitchId, mac: u64) -> bool {
-        let k = key(domain, mac);
         let Some(sw) = self.real(domain) else {
             return false;
         };
-        let Some(e) = self.map.remove(&k) else {
+        let h = self.hash(domain, mac);
+        let Some(i) = self.find(h) else {
             return false;
         };
-        if !self.is_live(sw, &e) {
+        let v = self.mem[i + 1];
+        let live = self.is_live(sw, v);
+        self.mem[i] = 0;
+        self.mem[i + 1] &= OVERFLOW;
+        self.used -= 1;
+        if !live {
             return false;
         }
         self.live = self.live.saturating_sub(1);
         if let Some(c) = self.switch_count.get_mut(usize::from(sw.0)) {
             *c = c.saturating_sub(1);
         }
-        if let Some(c) = self.member_count.get_mut(usize::from(e.member)) {
+        if let Some(c) = self.member_count.get_mut(usize::from(v_member(v))) {
             *c = c.saturating_sub(1);
         }
         true
     }
 
     /// Live entries: `(domain, mac_u64, member, stamp, is_static)`, in no
-    /// particular order (the domain is the switch id unless VLAN-aware).
+    /// particular order (the domain is the switch id unless VLAN-aware;
+    /// the stamp is the learn/refresh time in seconds modulo 8192).
     pub fn iter(&self) -> impl Iterator<Item = (SwitchId, u64, MemberId, u32, bool)> + '_ {
-        self.map.iter().filter_map(move |(&k, e)| {
-            let domain = SwitchId((k >> 48) as u16);
-            let sw = self.real(domain)?;
-            if self.is_live(sw, e) {
-                Some((
-                    domain,
-                    k & MAC_MASK,
-                    MemberId(e.member),
-                    e.stamp,
-                    e.flags & FLAG_STATIC != 0,
-                ))
-            } else {
-                None
-            }
-        })
+        (0..=self.mask)
+            .flat_map(move |b| (0..BUCKET_ENTRIES).map(move |e| self.slot(b, e)))
+            .filter_map(move |i| {
+                let (k, v) = (self.mem[i], self.mem[i + 1]);
+                if v & VALID != 0 && self.entry_live(k, v) {
+                    Some((
+                        SwitchId((k >> 48) as u16),
+                        k & MAC_MASK,
+                        MemberId(v_member(v)),
+                        v_stamp(v),
+                        v & STATIC != 0,
+                    ))
+                } else {
+                    None
+                }
+            })
     }
 }
+
+const _: () = assert!(BUCKET_BYTES == CACHE_LINE);
 
 #[cfg(test)]
 mod tests {
@@ -520,8 +878,10 @@ mod tests {
     }
 
     #[test]
-    fn entry_is_small() {
-        assert!(std::mem::size_of::<Entry>() <= 16);
+    fn bucket_is_a_cache_line() {
+        let t = table();
+        assert_eq!(BUCKET_BYTES, 64);
+        assert_eq!(t.bucket_hint(t.hash(S0, A)) as *const u64 as usize % 64, 0);
     }
 
     #[test]
@@ -647,25 +1007,214 @@ mod tests {
     }
 
     #[test]
-    fn reclaim_removes_stale() {
+    fn stale_entries_are_overwritten_in_place() {
         let mut t = table();
         t.learn(S0, A, M1, 1, 1);
         t.learn(S0, B, M2, 1, 1);
         t.learn(S1, C, M3, 1, 1);
-        assert_eq!(t.reclaim(), 0);
         t.flush_member(M1);
         t.flush_switch(S1);
+        assert_eq!(t.occupied(), 3, "flushes leave stale slots");
+        assert_eq!(t.len(), 1);
+        // The stale key itself is rewritten in its slot.
+        assert_eq!(t.learn(S1, C, M3, 2, 1), Learn::New);
         assert_eq!(t.occupied(), 3);
-        assert_eq!(t.reclaim(), 2);
-        assert_eq!(t.occupied(), 1);
         assert_eq!(t.lookup(S0, B), Some(M2));
         check_counts(&t);
+    }
+
+    /// Keys with the same two buckets, found by brute force.
+    fn colliding(t: &MacTable, n: usize) -> Vec<u64> {
+        let h = t.hash(S0, A);
+        (0..1u64 << 24)
+            .map(|i| 0x0200_0000_0000 | i)
+            .filter(|&m| {
+                let g = t.hash(S0, m);
+                (g.home, g.alt) == (h.home, h.alt)
+            })
+            .take(n)
+            .collect()
+    }
+
+    #[test]
+    fn two_choice_buckets() {
+        // 64 entries → 32 buckets of 4 slots.
+        let mut t = MacTable::with_seed(64, 8, 4, 0, [7, 9]);
+        assert_eq!(t.buckets(), 32);
+        let keys = colliding(&t, 9);
+        assert_eq!(keys.len(), 9);
+        for &k in &keys[..8] {
+            assert_eq!(t.learn(S0, k, M1, 1, 1), Learn::New);
+        }
+        // Both buckets are full of live entries whose other bucket is the
+        // same pair: no room, and no rehash or eviction.
+        assert_eq!(t.learn(S0, keys[8], M1, 1, 1), Learn::TableFull);
+        // Keys in their second bucket are still found (overflow hint).
+        for &k in &keys[..8] {
+            assert_eq!(t.lookup(S0, k), Some(M1), "{k:x}");
+        }
+        assert_eq!(t.lookup(S0, keys[8]), None);
+        // A removed slot is reused.
+        assert!(t.remove(S0, keys[3]));
+        assert_eq!(t.lookup(S0, keys[3]), None);
+        assert_eq!(t.learn(S0, keys[8], M1, 1, 1), Learn::New);
+        assert_eq!(t.lookup(S0, keys[8]), Some(M1));
+        // A stale entry in the buckets is evicted in place.
+        t.install(S0, keys[0], M2, 1, false);
+        t.flush_member(M1);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.occupied(), 8);
+        assert_eq!(t.learn(S0, keys[3], M3, 1, 1), Learn::New);
+        assert_eq!(t.occupied(), 8, "took a stale slot");
+        assert_eq!(t.lookup(S0, keys[0]), Some(M2));
+        assert_eq!(t.lookup(S0, keys[3]), Some(M3));
+        check_counts(&t);
+    }
+
+    #[test]
+    fn displacement_makes_room() {
+        // Fill both buckets of a key with entries that have room elsewhere:
+        // the new key still gets in, and everything stays findable.
+        let mut t = MacTable::with_seed(64, 8, 4, 0, [11, 13]);
+        let h = t.hash(S0, A);
+        let mut placed = Vec::new();
+        for i in 0..1u64 << 20 {
+            let m = 0x0200_0000_0000 | i;
+            let g = t.hash(S0, m);
+            // First bucket is one of the pair, second is elsewhere.
+            if (g.home == h.home || g.home == h.alt) && g.alt != h.home && g.alt != h.alt {
+                placed.push(m);
+                if placed.len() == 8 {
+                    break;
+                }
+            }
+        }
+        assert_eq!(placed.len(), 8);
+        for &m in &placed {
+            assert_eq!(t.learn(S0, m, M1, 1, 1), Learn::New);
+        }
+        assert_eq!(t.learn(S0, A, M2, 1, 1), Learn::New);
+        assert_eq!(t.lookup(S0, A), Some(M2));
+        for &m in &placed {
+            assert_eq!(t.lookup(S0, m), Some(M1), "{m:x}");
+        }
+        check_counts(&t);
+    }
+
+    #[test]
+    fn fills_to_capacity() {
+        const CAP: usize = 1 << 16;
+        let mut t = MacTable::new(CAP, 8, 4);
+        let mut x = 0x1234_5678_9abc_def0u64;
+        let mut macs = Vec::with_capacity(CAP);
+        while macs.len() < CAP {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mac = x & 0xfeff_ffff_ffff; // unicast
+            if t.learn(S0, mac, M1, 1, 1) == Learn::New {
+                macs.push(mac);
+            } else {
+                assert_eq!(t.lookup(S0, mac), Some(M1), "only a repeat may fail");
+            }
+        }
+        assert_eq!(t.len(), CAP);
+        assert!(macs.iter().all(|&m| t.lookup(S0, m) == Some(M1)));
+        // At capacity: the live limit.
+        assert_eq!(t.learn(S0, 0x0200_0000_0001, M1, 1, 1), Learn::TableFull);
+    }
+
+    #[test]
+    fn seeds_differ() {
+        let a = MacTable::with_seed(1024, 8, 4, 0, [1, 3]);
+        let b = MacTable::with_seed(1024, 8, 4, 0, [2, 5]);
+        let same = (0..256u64)
+            .filter(|&m| a.hash(S0, A + m).home == b.hash(S0, A + m).home)
+            .count();
+        assert!(same < 32, "{same} of 256 keys share a home bucket");
+        let r = MacTable::new(1024, 8, 4);
+        assert_ne!(r.seed, MacTable::new(1024, 8, 4).seed, "random seed");
+    }
+
+    #[test]
+    fn generation_wrap_sweeps_stale_entries() {
+        let mut t = table();
+        t.learn(S0, A, M1, 1, 1);
+        t.learn(S0, B, M2, 1, 1);
+        let g = t.member_gen[1];
+        for _ in 0..=u16::MAX {
+            t.flush_member(M1);
+        }
+        // 65536 flushes: M1's generation is back where A was written.
+        assert_eq!(t.member_gen[1], g);
+        assert_eq!(t.lookup(S0, A), None, "stale entry must not revive");
+        assert_eq!(t.occupied(), 1);
+        assert_eq!(t.member_count(M1), 0);
+        for _ in 0..=u16::MAX {
+            t.flush_switch(S0);
+        }
+        assert_eq!(t.lookup(S0, B), None);
+        assert_eq!(t.occupied(), 0);
+        assert_eq!(t.learn(S0, A, M1, 2, 1), Learn::New);
+        check_counts(&t);
+    }
+
+    /// Churns ten times the capacity in distinct MACs through learning,
+    /// aging (remove), member and switch flushes: the table keeps working
+    /// and its memory does not move or grow. (`tests/mactable_alloc.rs`
+    /// also counts allocator calls during the same churn: none.)
+    #[test]
+    fn churn_does_not_grow() {
+        const CAP: usize = 1024;
+        let mut t = MacTable::new(CAP, 8, 4);
+        let bytes = t.bytes();
+        let ptr = t.storage().as_ptr();
+        let mut full = 0;
+        for round in 0..10u64 {
+            for i in 0..CAP as u64 {
+                let mac = 0x0200_0000_0000 | (round << 20) | i;
+                let m = MemberId(1 + (i % 6) as u16);
+                match t.learn(S0, mac, m, round as u32, 5) {
+                    Learn::New => {}
+                    Learn::TableFull => full += 1,
+                    other => panic!("{other:?}"),
+                }
+            }
+            match round % 3 {
+                // Aging: the control core removes every entry.
+                0 => {
+                    for i in 0..CAP as u64 {
+                        t.remove(S0, 0x0200_0000_0000 | (round << 20) | i);
+                    }
+                }
+                1 => (1..7).for_each(|m| t.flush_member(MemberId(m))),
+                _ => t.flush_switch(S0),
+            }
+            assert_eq!(t.len(), 0);
+            check_counts(&t);
+        }
+        // Half load, two choices and displacement: never full.
+        assert_eq!(full, 0);
+        assert_eq!(t.bytes(), bytes);
+        assert_eq!(t.storage().as_ptr(), ptr);
+    }
+
+    #[test]
+    fn footprint_per_entry() {
+        let t = MacTable::new(1 << 16, 64, 4);
+        assert_eq!(t.buckets(), 1 << 15);
+        // 2 slots of 16 bytes per entry.
+        assert!(
+            t.bytes() / t.capacity() <= 33,
+            "{}",
+            t.bytes() / t.capacity()
+        );
     }
 
     #[test]
     fn capacity_full() {
         let mut t = MacTable::new(4, 8, 4);
-        let cap0 = t.map.capacity();
+        let bytes = t.bytes();
         for i in 0..4u64 {
             assert_eq!(t.learn(S0, A + (i << 8), M1, 1, 1), Learn::New);
         }
@@ -673,14 +1222,14 @@ mod tests {
         assert_eq!(t.len(), 4);
         // Existing entries still refresh/move when full.
         assert_eq!(t.learn(S0, A, M2, 1, 1), Learn::Moved { from: M1 });
-        // Flushing makes room via the reclaim inside learn.
+        // Flushing makes room: stale entries do not count.
         t.flush_member(M1);
         assert_eq!(t.occupied(), 4);
         assert_eq!(t.learn(S0, C, M2, 1, 1), Learn::New);
-        assert_eq!(t.occupied(), 2);
+        assert!(t.occupied() <= 5);
         check_counts(&t);
         assert_eq!(t.install(S0, B, M2, 1, false), Learn::New);
-        assert_eq!(t.map.capacity(), cap0, "no reallocation");
+        assert_eq!(t.bytes(), bytes, "no reallocation");
     }
 
     #[test]
@@ -713,8 +1262,9 @@ mod tests {
         t.flush_switch(S0);
         assert_eq!(t.lookup(d5, mac), None);
         assert_eq!(t.lookup(S0, mac), None);
-        assert_eq!(t.reclaim(), 3);
+        assert_eq!(t.occupied(), 3);
         assert!(!t.remove(d5, mac));
+        assert_eq!(t.occupied(), 2);
         // Domain ids of the plain range cannot be remapped.
         t.set_domain(S1, S0);
         assert_eq!(t.learn(S1, mac, MemberId(3), 0, 1), Learn::New);

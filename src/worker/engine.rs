@@ -18,10 +18,13 @@
 //! Where this differs from `DESIGN.md`, and why:
 //! * Sessions are found by one hash lookup on the local session id for
 //!   static and dynamic sessions alike (DESIGN: a dense array for ids las
-//!   assigns). The RFC 3931 machines choose dynamic ids at random from the
-//!   whole 32-bit space (they must not be guessable), and the profile
-//!   (`perf/README.md`) shows the session lookup is not where the cycles go;
-//!   the two MAC-table probes are.
+//!   assigns): the RFC 3931 machines choose dynamic ids at random from the
+//!   whole 32-bit space (they must not be guessable). The lookup is a
+//!   fixed, seeded open-addressing index (`super::sessions`) whose slots
+//!   the burst loop prefetches; with 65,535 sessions `hashbrown` probing
+//!   was a third of the worker's time (`perf/README.md`).
+//! * The burst is processed in stages (see `Worker::burst`): parse all,
+//!   find all sessions, hash all MAC keys and prefetch, then act in order.
 //! * The control core's packets (ARP, ICMP, L2TP control) leave through its
 //!   own TX queue when the device has one more queue than workers, and
 //!   otherwise through worker 0's inject ring: `net_pcap` has as many TX
@@ -40,22 +43,36 @@
 //!   (`reassembly_held`), merged (`reassembled_fragments`), or dropped
 //!   (`reassembly_failed`, `duplicate_fragment`, and at stop
 //!   `reassembly_pending_at_stop`).
+//! * Sequenced sessions (default sublayer with S = 1) take their transmit
+//!   sequence numbers from one counter per session shared by all workers
+//!   (`fetch_add`, relaxed), not from an owning worker: frames for one
+//!   egress session arrive on every worker (RSS spreads the *ingress*
+//!   pseudowires), and handing them to an owner would cost a ring per
+//!   packet. What this guarantees: with one worker, numbers on the wire
+//!   are consecutive; with several, every number is used once and each
+//!   worker's frames carry increasing numbers, but frames of different
+//!   workers may leave out of order by up to one burst per worker (the
+//!   time from `fetch_add` to `tx_burst`), which a strict receiver counts
+//!   as reordering. Unsequenced sessions (no sublayer, or S = 0) read no
+//!   shared state.
 //! * Flood copies of frames of at least `SHARE_MIN` bytes share the payload
 //!   (header mbuf + indirect clone); smaller ones are copied. The threshold
 //!   is an estimate (one cache-line-sized copy against two extra mbufs and
 //!   reference counting), not yet measured.
 #![forbid(unsafe_code)]
 
+use super::decide::{self, DataPacket, Forward, PolicyView, RxSeq, RxSession};
+use super::sessions::SessionIndex;
 use super::{classify, Class, Command, Event, SessionSpec, SwitchSpec, WorkerShared, VLAN_DOMAINS};
 
 use crate::dpdk::frag::Reassembly;
 use crate::dpdk::{
-    tsc, Burst, FragTable, Mbuf, Mempool, RingConsumer, RingProducer, RxQueue, SharedMbuf,
-    TxBuffer, TxQueue,
+    prefetch0, prefetch_lines, tsc, Burst, FragTable, Mbuf, Mempool, RingConsumer, RingProducer,
+    RxQueue, SharedMbuf, TxBuffer, TxQueue, MAX_BURST,
 };
-use crate::switch::filter::Verdict;
-use crate::switch::policy::{self, MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
-use crate::switch::storm::{StormControl, TrafficClass};
+use crate::switch::mactable::Hashed;
+use crate::switch::policy::{MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
+use crate::switch::storm::StormControl;
 use crate::switch::{Learn, MacTable, MemberId, SwitchId};
 use crate::telemetry::DropReason;
 use crate::wire::l2tp::encap::EncapTemplate;
@@ -112,55 +129,70 @@ pub struct WorkerSetup {
 
 const ETH_LEN: usize = crate::wire::ethernet::HEADER_LEN;
 
-/// Out-of-sequence packets in a row after which a sequenced session
-/// accepts the peer's numbering again (a restarted peer starts at 0; Linux
-/// calls this `nr_oos_count_max`). Isolated reordered packets still drop.
-const SEQ_RESYNC: u8 = 4;
 const ETHERTYPE_IPV4: u16 = crate::wire::ethernet::ethertype::IPV4;
 const ETHERTYPE_IPV6: u16 = crate::wire::ethernet::ethertype::IPV6;
-
-/// Compares a 0-, 4- or 8-byte cookie at `off` as one integer load (no
-/// `memcmp` call per packet). The caller checked `off + want.len()` is
-/// inside `data`.
-#[inline(always)]
-fn cookie_matches(data: &[u8], off: usize, want: &[u8]) -> bool {
-    match want.len() {
-        0 => true,
-        4 => match (data.get(off..off + 4), <[u8; 4]>::try_from(want)) {
-            (Some(got), Ok(w)) => {
-                u32::from_ne_bytes([got[0], got[1], got[2], got[3]]) == u32::from_ne_bytes(w)
-            }
-            _ => false,
-        },
-        8 => match (data.get(off..off + 8), <[u8; 8]>::try_from(want)) {
-            (Some(got), Ok(w)) => {
-                let mut g = [0u8; 8];
-                g.copy_from_slice(got);
-                u64::from_ne_bytes(g) == u64::from_ne_bytes(w)
-            }
-            _ => false,
-        },
-        _ => data.get(off..off + want.len()) == Some(want),
-    }
-}
 
 /// Bucket depth for a punt rate: a tenth of a second, at least 64.
 fn punt_burst(rate: u64) -> u64 {
     (rate / 10).max(64)
 }
 
+/// Above this many sessions, `Worker::burst` looks destinations up once
+/// ahead to prefetch the egress sessions (`perf/README.md`: it pays with
+/// 4096 sessions and more, costs a few cycles with 8).
+const PRELOOKUP_SESSIONS: usize = 256;
+
+/// MAC tables bigger than this (bytes) get their buckets prefetched.
+const PREFETCH_MACS_ABOVE: usize = 512 << 10;
+
+/// Switch counters of a run of packets of one switch (see `Worker::run`).
+#[derive(Default)]
+struct SwitchRun {
+    sw: SwitchId,
+    rx_packets: u64,
+    rx_bytes: u64,
+    unicast: u64,
+}
+
 /// A session (member) replica.
+///
+/// `repr(C)` keeps what the fast path reads first: the receive checks in
+/// the first cache line, the egress template right after (the burst
+/// loop prefetches both), the full spec last.
+#[repr(C)]
 struct Session {
     active: bool,
-    switch: SwitchId,
     port: u8,
-    spec: SessionSpec,
-    /// Length of everything before the inner frame, after the outer IP header.
-    l2tp_len: usize,
+    /// `spec.vlan_pw`.
+    vlan_pw: bool,
+    switch: SwitchId,
+    /// What the receive checks compare against (from `spec`).
+    rx: RxSession,
+    /// Receive sequencing (default sublayer).
+    seq: RxSeq,
     template: Option<EncapTemplate>,
-    rx_seq: Option<u32>,
-    /// Consecutive out-of-sequence packets (see `SEQ_RESYNC`).
-    rx_oos: u8,
+    spec: SessionSpec,
+}
+
+/// A data packet between the stages of `Worker::burst`: its session
+/// passed the checks, and its MAC keys are hashed (buckets prefetched).
+#[derive(Clone, Copy)]
+struct Pending {
+    member: MemberId,
+    sw: SwitchId,
+    vlan_pw: bool,
+    inner_off: usize,
+    end: usize,
+    /// Source and destination keys in the switch's own domain; None when
+    /// the switch is VLAN-aware (the domain is known only after policy).
+    keys: Option<(Hashed, Hashed)>,
+}
+
+/// A classified data packet waiting for its session (stage 1 → 2).
+#[derive(Clone, Copy)]
+struct Found {
+    member: MemberId,
+    pkt: DataPacket,
 }
 
 struct Switch {
@@ -184,7 +216,7 @@ pub struct Worker {
     inject: RingConsumer,
     tx_seq: Arc<[AtomicU32]>,
     sessions: Vec<Option<Session>>,
-    by_id: hashbrown::HashMap<u32, MemberId>,
+    by_id: SessionIndex,
     switches: Vec<Option<Switch>>,
     macs: MacTable,
     mac_refresh: u32,
@@ -206,6 +238,13 @@ pub struct Worker {
     vlans: VlanDomains,
     /// Per member: dropped until this TSC value (flap blocking).
     blocked_until: Vec<u64>,
+    /// Switch counters summed over a run of packets of one switch and
+    /// written once per run or burst (`flush_switch_counts`): per-packet
+    /// counter stores showed in the profile.
+    run: SwitchRun,
+    /// Prefetch MAC-table buckets only when the table outgrows the L2
+    /// cache (below that the prefetches cost more than they save).
+    prefetch_macs: bool,
 }
 
 impl Worker {
@@ -220,6 +259,17 @@ impl Worker {
         for sw in 0..s.max_switches {
             macs.set_switch_limit(SwitchId(sw as u16), 0);
         }
+        let prefetch_macs = macs.buckets() * 64 > PREFETCH_MACS_ABOVE;
+        crate::dpdk::advise_hugepages(macs.storage());
+        macs.prefault();
+        log::info!(
+            "worker {}: MAC table of {} entries: {} buckets of 64 B, {:.1} MiB, {} bytes per entry",
+            s.id,
+            macs.capacity(),
+            macs.buckets(),
+            macs.bytes() as f64 / (1 << 20) as f64,
+            macs.bytes() / macs.capacity().max(1)
+        );
         Worker {
             id: s.id,
             ports: s.ports,
@@ -233,7 +283,7 @@ impl Worker {
             inject: s.inject,
             tx_seq: s.tx_seq,
             sessions: (0..s.max_sessions).map(|_| None).collect(),
-            by_id: hashbrown::HashMap::with_capacity(s.max_sessions),
+            by_id: SessionIndex::new(s.max_sessions),
             switches: (0..s.max_switches).map(|_| None).collect(),
             macs,
             mac_refresh: s.mac_refresh,
@@ -252,6 +302,8 @@ impl Worker {
             storm: StormControl::new(s.max_sessions, s.tsc_hz.max(1)),
             vlans: VlanDomains::new(s.max_switches, VLAN_DOMAINS),
             blocked_until: vec![0; s.max_sessions],
+            run: SwitchRun::default(),
+            prefetch_macs,
         }
     }
 
@@ -306,9 +358,7 @@ impl Worker {
             }
             total += n;
             self.shared.counters.ports[pidx].rx_packets.add(n as u64);
-            while let Some(m) = self.burst.pop() {
-                self.handle(pidx, m);
-            }
+            self.burst(pidx);
             self.flush_all();
         }
         self.drain_inject();
@@ -379,44 +429,208 @@ impl Worker {
         }
     }
 
+    /// One received burst, in stages (DESIGN: parse all, hash all,
+    /// prefetch all, then decide and act):
+    /// 1. classify every packet (what is not L2TPv3 data is handled at
+    ///    once) and find its session; prefetch the session state;
+    /// 2. session checks, then hash the inner source and destination MAC
+    ///    keys and prefetch their MAC-table buckets;
+    /// 3. in arrival order: decapsulate, policy, learn, forward.
+    ///
+    /// Port `rx_bytes` is counted once per burst.
     #[inline(always)]
-    fn handle(&mut self, pidx: usize, m: Mbuf) {
-        self.shared.counters.ports[pidx]
-            .rx_bytes
-            .add(m.pkt_len() as u64);
-        self.dispatch(pidx, m, true);
-    }
-
-    /// Classifies and acts on a received (or reassembled) packet.
-    #[inline(always)]
-    fn dispatch(&mut self, pidx: usize, mut m: Mbuf, fresh: bool) {
-        let port = self.ports[pidx];
-        let class = classify(m.data(), m.pkt_len(), port.address, self.udp_port, fresh);
-        match class {
-            Class::Drop(r) => self.shared.counters.drop(r),
-            Class::Fragment { ip_header_len } => {
-                let Some(frag) = self.frag.as_mut().filter(|_| fresh && port.reassembly) else {
-                    self.shared.counters.drop(DropReason::OuterFragment);
-                    return;
-                };
-                let before = frag.dropped();
-                let r = frag.reassemble(m, ETH_LEN as u16, ip_header_len, self.tsc_now);
-                let c = &self.shared.counters;
-                let lost = frag.dropped() - before;
-                if lost > 0 {
-                    c.drops[DropReason::ReassemblyFailed as usize].add(lost);
+    fn burst(&mut self, pidx: usize) {
+        let mut pkts: [Option<Mbuf>; MAX_BURST] = [const { None }; MAX_BURST];
+        let mut found = [Found {
+            member: MemberId(0),
+            pkt: DataPacket {
+                encap: crate::wire::l2tp::Encap::Ip,
+                src: Ipv4Addr::UNSPECIFIED,
+                udp_src_port: 0,
+                l2tp_off: 0,
+                end: 0,
+            },
+        }; MAX_BURST];
+        let mut n = 0;
+        let mut bytes = 0u64;
+        let mut ids = [self.by_id.hash(0); MAX_BURST];
+        while let Some(m) = self.burst.pop() {
+            bytes += m.pkt_len() as u64;
+            let Some((m, session_id, pkt)) = self.rx_one(pidx, m) else {
+                continue;
+            };
+            ids[n] = self.by_id.hash(session_id);
+            prefetch0(self.by_id.hint(ids[n]));
+            found[n].pkt = pkt;
+            pkts[n] = Some(m);
+            n += 1;
+        }
+        self.shared.counters.ports[pidx].rx_bytes.add(bytes);
+        for i in 0..n {
+            match self.by_id.get_hashed(ids[i]) {
+                Some(member) => {
+                    self.prefetch_session(member);
+                    found[i].member = member;
                 }
-                c.reassembly_held.set(frag.held());
-                match r {
-                    Reassembly::Held => {}
-                    Reassembly::Duplicate => c.drop(DropReason::DuplicateFragment),
-                    Reassembly::Done { packet, fragments } => {
-                        c.reassembled.inc();
-                        c.reassembled_fragments.add(fragments);
-                        self.dispatch(pidx, packet, false);
-                    }
+                None => {
+                    pkts[i] = None;
+                    self.shared.counters.drop(DropReason::UnknownSession);
                 }
             }
+        }
+        let mut pending = [None::<Pending>; MAX_BURST];
+        for i in 0..n {
+            let Some(m) = pkts[i].as_ref() else { continue };
+            match self.check(m, found[i].member, &found[i].pkt) {
+                Ok(p) => {
+                    if let (Some((src, dst)), true) = (p.keys, self.prefetch_macs) {
+                        prefetch0(self.macs.bucket_hint(src));
+                        prefetch0(self.macs.bucket_hint(dst));
+                    }
+                    pending[i] = Some(p);
+                }
+                Err(r) => {
+                    pkts[i] = None;
+                    self.shared.counters.drop(r);
+                }
+            }
+        }
+        // Look the destinations up ahead (read-only; their buckets are
+        // in cache by now) and prefetch the egress sessions: with
+        // thousands of sessions their templates and counters are misses.
+        // With few sessions they stay in cache and the second lookup
+        // would only cost (`PRELOOKUP_SESSIONS`).
+        let ahead = if self.by_id.len() > PRELOOKUP_SESSIONS {
+            n
+        } else {
+            0
+        };
+        for p in pending.iter().take(ahead).flatten() {
+            if let Some((_, dst)) = p.keys {
+                if let Some(out) = self.macs.lookup_hashed(p.sw, dst) {
+                    self.prefetch_session(out);
+                }
+            }
+        }
+        for i in 0..n {
+            if let (Some(m), Some(p)) = (pkts[i].take(), pending[i]) {
+                self.deliver(m, p);
+            }
+        }
+        self.flush_switch_counts();
+    }
+
+    /// Writes the switch counters summed in `run`.
+    #[inline(always)]
+    fn flush_switch_counts(&mut self) {
+        let r = std::mem::take(&mut self.run);
+        if r.rx_packets == 0 && r.unicast == 0 {
+            return;
+        }
+        if let Some(swc) = self.shared.counters.switches.get(r.sw.0 as usize) {
+            swc.rx_packets.add(r.rx_packets);
+            swc.rx_bytes.add(r.rx_bytes);
+            swc.unicast.add(r.unicast);
+        }
+    }
+
+    /// Prefetches the session state of `member` the fast path reads: its
+    /// first cache line (receive checks), its template, its counters.
+    #[inline(always)]
+    fn prefetch_session(&self, member: MemberId) {
+        // Addresses only: reading the Option's tag here would wait for
+        // the very miss the prefetch is for.
+        if let Some(s) = self.sessions.get(member.0 as usize) {
+            prefetch_lines(s, 2);
+        }
+        if let Some(c) = self.shared.counters.sessions.get(member.0 as usize) {
+            prefetch0(c);
+        }
+    }
+
+    /// Classifies a received packet: L2TPv3 data is returned with its
+    /// session id; anything else is acted on here. A fragment that
+    /// completes a packet is classified again and returned in its place,
+    /// so it keeps its position in the burst.
+    #[inline(always)]
+    fn rx_one(&mut self, pidx: usize, mut m: Mbuf) -> Option<(Mbuf, u32, DataPacket)> {
+        let port = self.ports[pidx];
+        let mut fresh = true;
+        loop {
+            match classify(m.data(), m.pkt_len(), port.address, self.udp_port, fresh) {
+                Class::Data {
+                    session_id,
+                    encap,
+                    src,
+                    udp_src_port,
+                    l2tp_off,
+                    end,
+                } => {
+                    let pkt = DataPacket {
+                        encap,
+                        src,
+                        udp_src_port,
+                        l2tp_off,
+                        end,
+                    };
+                    return Some((m, session_id, pkt));
+                }
+                Class::Fragment { ip_header_len } => {
+                    m = self.reassemble(pidx, m, ip_header_len, fresh)?;
+                    fresh = false;
+                }
+                class => {
+                    self.other(pidx, m, class);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Hands an outer fragment to reassembly; returns the whole packet
+    /// when this fragment completed one. `fresh`: `m` was received (a
+    /// reassembled packet that is a fragment again is dropped).
+    #[inline(never)]
+    fn reassemble(
+        &mut self,
+        pidx: usize,
+        m: Mbuf,
+        ip_header_len: u16,
+        fresh: bool,
+    ) -> Option<Mbuf> {
+        let port = self.ports[pidx];
+        let Some(frag) = self.frag.as_mut().filter(|_| fresh && port.reassembly) else {
+            self.shared.counters.drop(DropReason::OuterFragment);
+            return None;
+        };
+        let before = frag.dropped();
+        let r = frag.reassemble(m, ETH_LEN as u16, ip_header_len, self.tsc_now);
+        let c = &self.shared.counters;
+        let lost = frag.dropped() - before;
+        if lost > 0 {
+            c.drops[DropReason::ReassemblyFailed as usize].add(lost);
+        }
+        c.reassembly_held.set(frag.held());
+        match r {
+            Reassembly::Held => None,
+            Reassembly::Duplicate => {
+                c.drop(DropReason::DuplicateFragment);
+                None
+            }
+            Reassembly::Done { packet, fragments } => {
+                c.reassembled.inc();
+                c.reassembled_fragments.add(fragments);
+                Some(packet)
+            }
+        }
+    }
+
+    /// Acts on a packet that is neither L2TPv3 data nor a fragment: a drop
+    /// or a punt to the control core.
+    #[inline(never)]
+    fn other(&mut self, pidx: usize, mut m: Mbuf, class: Class) {
+        match class {
+            Class::Drop(r) => self.shared.counters.drop(r),
             Class::Punt => {
                 if !self.punt_allowed() {
                     self.shared.counters.drop(DropReason::PuntRateLimited);
@@ -430,14 +644,10 @@ impl Worker {
                     self.shared.counters.ports[pidx].punted.inc();
                 }
             }
-            Class::Data {
-                session_id,
-                encap,
-                src,
-                udp_src_port,
-                l2tp_off,
-                end,
-            } => self.data(m, session_id, encap, src, udp_src_port, l2tp_off, end),
+            // Handled by the caller.
+            Class::Data { .. } | Class::Fragment { .. } => {
+                self.shared.counters.drop(DropReason::Malformed)
+            }
         }
     }
 
@@ -469,177 +679,112 @@ impl Worker {
         true
     }
 
-    /// An L2TPv3 data packet: session checks, decapsulation, switching.
-    #[allow(clippy::too_many_arguments)]
+    /// Session checks of an L2TPv3 data packet for `member`
+    /// (`decide::check_session`, plus the member's state here); on success
+    /// the packet's MAC keys are hashed for the switch's own domain.
     #[inline(always)]
-    fn data(
-        &mut self,
-        mut m: Mbuf,
-        session_id: u32,
-        encap: crate::wire::l2tp::Encap,
-        src: Ipv4Addr,
-        udp_src_port: u16,
-        l2tp_off: usize,
-        end: usize,
-    ) {
-        let c = &self.shared.counters;
-        let Some(&member) = self.by_id.get(&session_id) else {
-            c.drop(DropReason::UnknownSession);
-            return;
-        };
+    fn check(&mut self, m: &Mbuf, member: MemberId, p: &DataPacket) -> Result<Pending, DropReason> {
         let Some(s) = self.sessions[member.0 as usize].as_mut() else {
-            c.drop(DropReason::UnknownSession);
-            return;
+            return Err(DropReason::UnknownSession);
         };
         if !s.active {
-            c.drop(DropReason::UnknownSession);
-            return;
+            return Err(DropReason::UnknownSession);
         }
         if self.blocked_until[member.0 as usize] > self.tsc_now {
-            c.drop(DropReason::MemberBlocked);
-            return;
+            return Err(DropReason::MemberBlocked);
         }
-        if s.spec.encap != encap
-            || (encap == crate::wire::l2tp::Encap::Udp && s.spec.udp_peer_port != udp_src_port)
-        {
-            c.drop(DropReason::EncapMismatch);
-            return;
-        }
-        if s.spec.peer != src {
-            c.drop(DropReason::SourceMismatch);
-            return;
-        }
-        let inner_off = l2tp_off + s.l2tp_len;
         let data = m.data();
-        if inner_off + ETH_LEN > end {
-            c.drop(DropReason::InnerMalformed);
-            return;
-        }
-        // Headers (outer and the inner Ethernet header) must be in the
-        // first segment; only a pathological chain would split them.
-        if inner_off + ETH_LEN > data.len() {
-            c.drop(DropReason::Malformed);
-            return;
-        }
-        // Cookie: right after the session id (and, over UDP, the 4-byte
-        // flags/reserved word before it).
-        let cookie_off = l2tp_off
-            + match encap {
-                crate::wire::l2tp::Encap::Ip => 4,
-                crate::wire::l2tp::Encap::Udp => 8,
-            };
-        let want = s.spec.local_cookie.as_bytes();
-        if !cookie_matches(data, cookie_off, want) {
-            c.drop(DropReason::CookieMismatch);
-            return;
-        }
-        if s.spec.l2spec == crate::wire::l2tp::L2Spec::Default {
-            let off = cookie_off + want.len();
-            let w = u32::from_be_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]]);
-            if w & 0x4000_0000 != 0 {
-                let seq = w & 0x00ff_ffff;
-                if let Some(exp) = s.rx_seq {
-                    // Accept the expected number or anything newer (within
-                    // half the 24-bit space); drop older ones — unless they
-                    // keep coming: after SEQ_RESYNC in a row the peer has
-                    // restarted its numbering, and we follow it.
-                    let diff = seq.wrapping_sub(exp) & 0x00ff_ffff;
-                    if diff >= 0x0080_0000 {
-                        s.rx_oos += 1;
-                        if s.rx_oos < SEQ_RESYNC {
-                            c.drop(DropReason::SequenceError);
-                            return;
-                        }
-                    }
-                }
-                s.rx_oos = 0;
-                s.rx_seq = Some((seq + 1) & 0x00ff_ffff);
+        let inner_off = decide::check_session(data, p, &s.rx, &mut s.seq)?;
+        let sw = s.switch;
+        let keys = match self.switches.get(sw.0 as usize) {
+            Some(Some(x)) if x.spec.vlan_mode != VlanMode::VlanAware => {
+                decide::macs(&data[inner_off..])
+                    .map(|(dst, src)| (self.macs.hash(sw, src), self.macs.hash(sw, dst)))
             }
-        }
+            _ => None,
+        };
+        Ok(Pending {
+            member,
+            sw,
+            vlan_pw: s.vlan_pw,
+            inner_off,
+            end: p.end,
+            keys,
+        })
+    }
+
+    /// Decapsulates a checked data packet and switches its inner frame.
+    #[inline(always)]
+    fn deliver(&mut self, mut m: Mbuf, p: Pending) {
+        let c = &self.shared.counters;
         // Trim Ethernet padding after the outer IP packet, then strip the
         // outer headers by moving the data offset.
-        let trailing = m.pkt_len() - end;
+        let trailing = m.pkt_len() - p.end;
         if trailing > 0 && !m.trim(trailing) {
             c.drop(DropReason::Malformed);
             return;
         }
-        if !m.adj(inner_off) {
+        if !m.adj(p.inner_off) {
             c.drop(DropReason::Malformed);
             return;
         }
-        let (sw, vlan_pw) = (s.switch, s.spec.vlan_pw);
         let len = m.pkt_len() as u64;
-        let sc = &c.sessions[member.0 as usize];
+        let sc = &c.sessions[p.member.0 as usize];
         sc.rx_packets.inc();
         sc.rx_bytes.add(len);
-        self.switch(m, member, vlan_pw, sw);
+        self.switch(m, p.member, p.vlan_pw, p.sw, p.keys);
     }
 
     /// Switches an inner Ethernet frame that arrived from `ingress`:
     /// VLAN mode, L2 filter, MSS clamp, learning, then unicast or flood.
-    #[inline(always)]
     /// `vlan_pw`: the ingress member is an Ethernet VLAN pseudowire.
-    fn switch(&mut self, mut m: Mbuf, ingress: MemberId, vlan_pw: bool, sw: SwitchId) {
+    /// `keys`: the (source, destination) keys hashed in the switch's own
+    /// domain by `check`, used when the frame learns there.
+    #[inline(always)]
+    fn switch(
+        &mut self,
+        mut m: Mbuf,
+        ingress: MemberId,
+        vlan_pw: bool,
+        sw: SwitchId,
+        keys: Option<(Hashed, Hashed)>,
+    ) {
         let c = &self.shared.counters;
         let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
             c.drop(DropReason::SwitchGone);
             return;
         };
         let swc = &c.switches[sw.0 as usize];
-        let d = m.data();
-        let dst: [u8; 6] = [d[0], d[1], d[2], d[3], d[4], d[5]];
-        let srcm: [u8; 6] = [d[6], d[7], d[8], d[9], d[10], d[11]];
-        // A group (multicast/broadcast) source address is invalid: never
-        // learned, never forwarded.
-        if srcm[0] & 1 != 0 {
-            c.drop(DropReason::GroupSourceMac);
-            return;
-        }
-        let mut et = u16::from_be_bytes([d[12], d[13]]);
-        let tagged = crate::wire::vlan::is_tag_ethertype(et);
-        if !tagged && vlan_pw {
-            c.drop(DropReason::UntaggedOnVlanPw);
-            return;
-        }
-        // VLAN mode: drop-tagged drops 802.1Q/802.1ad frames; the other
-        // modes filter on the ethertype inside the tags, and VLAN-aware
-        // learns per (VLAN, MAC).
-        let mode = swst.spec.vlan_mode;
-        let mut vlan = None;
-        if crate::wire::vlan::is_tag_ethertype(et) || mode == VlanMode::VlanAware {
-            match policy::vlan_verdict(mode, d) {
-                Ok(v) => vlan = v,
-                Err(_) => {
+        let view = PolicyView {
+            vlan_mode: swst.spec.vlan_mode,
+            filter: &swst.spec.filter,
+        };
+        let pass = match decide::policy_verdict(view, m.data(), vlan_pw) {
+            Ok(p) => p,
+            Err(r) => {
+                if r.filtered {
                     swc.filtered.inc();
-                    c.drop(DropReason::VlanTagged);
-                    return;
                 }
-            }
-            if crate::wire::vlan::is_tag_ethertype(et) {
-                match crate::wire::vlan::inner_offset(d) {
-                    Some((_, inner_et, _)) => et = inner_et,
-                    None => {
-                        c.drop(DropReason::InnerMalformed);
-                        return;
-                    }
-                }
-            }
-        }
-        match swst.spec.filter.check(dst, et) {
-            Verdict::Pass => {}
-            Verdict::DropBpdu => {
-                swc.filtered.inc();
-                c.drop(DropReason::FilteredBpdu);
+                c.drop(r.reason);
                 return;
             }
-            Verdict::DropEthertype => {
-                swc.filtered.inc();
-                c.drop(DropReason::FilteredEthertype);
-                return;
-            }
+        };
+        let Some((dst64, src)) = decide::macs(m.data()) else {
+            c.drop(DropReason::InnerMalformed);
+            return;
+        };
+        if self.run.sw != sw {
+            self.flush_switch_counts();
+            self.run.sw = sw;
         }
-        swc.rx_packets.inc();
-        swc.rx_bytes.add(m.pkt_len() as u64);
+        self.run.rx_packets += 1;
+        self.run.rx_bytes += m.pkt_len() as u64;
+        let c = &self.shared.counters;
+        let swc = &c.switches[sw.0 as usize];
+        let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
+            c.drop(DropReason::SwitchGone);
+            return;
+        };
 
         // TCP MSS clamping on SYN / SYN-ACK (auto waits for the path).
         let (mss, max_frame) = (swst.spec.mss, swst.max_frame);
@@ -648,6 +793,7 @@ impl Worker {
             MssClamp::Auto => max_frame != 0,
             MssClamp::Fixed(_) => true,
         };
+        let et = pass.ethertype;
         if clamp && (et == ETHERTYPE_IPV4 || et == ETHERTYPE_IPV6) {
             if let Some(MssResult::Clamped { .. }) = mss.apply(m.data_mut(), max_frame) {
                 swc.mss_clamped.inc();
@@ -657,7 +803,7 @@ impl Worker {
         // The learning domain: the switch, or its VLAN's domain. A VLAN
         // without one yet is flooded unlearned until the control core
         // allocates it.
-        let domain = match vlan {
+        let domain = match pass.vlan {
             None => Some(sw),
             Some(vid) => {
                 let d = self.vlans.domain(sw, vid);
@@ -679,11 +825,17 @@ impl Worker {
                 d
             }
         };
-        let src = crate::switch::mac_to_u64(srcm);
-        if let Some(domain) = domain {
+        // Keys hashed in the switch's domain by `check`, else hash now.
+        let keys = match (domain, keys) {
+            (Some(d), Some(k)) if d == sw => Some(k),
+            (Some(d), _) => Some((self.macs.hash(d, src), self.macs.hash(d, dst64))),
+            (None, _) => None,
+        };
+        let mut known = None;
+        if let (Some(domain), Some((hsrc, hdst))) = (domain, keys) {
             match self
                 .macs
-                .learn(domain, src, ingress, self.now, self.mac_refresh)
+                .learn_hashed(domain, hsrc, ingress, self.now, self.mac_refresh)
             {
                 Learn::New | Learn::Moved { .. } | Learn::Refresh => {
                     let ev = Event::Learned {
@@ -709,31 +861,25 @@ impl Worker {
                 // Invalid: an id out of range (group sources were dropped above).
                 Learn::Unchanged | Learn::Invalid => {}
             }
-        }
-
-        let dst64 = crate::switch::mac_to_u64(dst);
-        if dst[0] & 1 == 0 {
-            if let Some(out) = domain.and_then(|d| self.macs.lookup(d, dst64)) {
-                if out == ingress {
-                    c.drop(DropReason::SameMember);
-                    return;
-                }
-                swc.unicast.inc();
-                self.output(m, out);
-                return;
+            if !crate::switch::mac_is_group(dst64) {
+                known = self.macs.lookup_hashed(domain, hdst);
             }
         }
-        // Storm control polices what a member floods.
-        let class = TrafficClass::of_dst(dst64);
-        if !self.storm.allow(ingress, class, self.tsc_now) {
-            c.drop(match class {
-                TrafficClass::Broadcast => DropReason::StormBroadcast,
-                TrafficClass::Multicast => DropReason::StormMulticast,
-                TrafficClass::UnknownUnicast => DropReason::StormUnknownUnicast,
-            });
-            return;
+        match decide::forward(dst64, known, ingress) {
+            Forward::Unicast(out) => {
+                self.run.unicast += 1;
+                self.output(m, out);
+            }
+            Forward::Drop(r) => c.drop(r),
+            Forward::Flood(class) => {
+                // Storm control polices what a member floods.
+                if !self.storm.allow(ingress, class, self.tsc_now) {
+                    c.drop(decide::storm_reason(class));
+                    return;
+                }
+                self.flood(m, ingress, sw);
+            }
         }
-        self.flood(m, ingress, sw);
     }
 
     /// Floods to every member of `sw` except `ingress` (split horizon).
@@ -837,7 +983,7 @@ impl Worker {
             c.drop(DropReason::NoNeighbour);
             return;
         };
-        if s.spec.vlan_pw {
+        if s.vlan_pw {
             // Across segments: a flood copy's first segment is its empty
             // header segment, the frame follows.
             let mut et = [0u8; 2];
@@ -859,13 +1005,18 @@ impl Worker {
             let policy = self.switches[s.switch.0 as usize]
                 .as_ref()
                 .map(|x| x.spec.mtu_policy);
-            let df = t.bytes().get(ETH_LEN + 6).is_some_and(|b| b & 0x40 != 0);
+            let df = t.bytes().get(ETH_LEN..).is_some_and(|ip| {
+                ip.len() >= crate::wire::ipv4::HEADER_LEN
+                    && crate::wire::ipv4::Packet::new_unchecked(ip).dont_frag()
+            });
             if policy != Some(MtuPolicy::Fragment) || df {
                 c.drop(DropReason::MtuExceeded);
                 return;
             }
         }
-        let seq = if t.has_sublayer() {
+        // Only a sequenced session pays the shared write (see the module
+        // docs for what several workers guarantee).
+        let seq = if t.sequencing() {
             self.tx_seq[member.0 as usize].fetch_add(1, Ordering::Relaxed)
         } else {
             0
@@ -987,27 +1138,30 @@ impl Worker {
                 self.storm
                     .configure_member(spec.member, storm, self.tsc_now);
                 self.blocked_until[i] = 0;
+                // At most max_sessions members: the index has room.
                 self.by_id.insert(spec.local_session_id, spec.member);
-                let l2tp_len = crate::wire::l2tp::data_offsets(
-                    spec.encap,
-                    spec.local_cookie.len(),
-                    spec.l2spec,
-                );
+                let rx = RxSession {
+                    encap: spec.encap,
+                    udp_peer_port: spec.udp_peer_port,
+                    peer: spec.peer,
+                    cookie: spec.local_cookie,
+                    l2spec: spec.l2spec,
+                };
                 self.sessions[i] = Some(Session {
                     active: true,
+                    vlan_pw: spec.vlan_pw,
                     switch: spec.switch,
                     port: spec.port,
-                    l2tp_len,
+                    rx,
                     spec: *spec,
                     template: None,
-                    rx_seq: None,
-                    rx_oos: 0,
+                    seq: RxSeq::default(),
                 });
             }
             Command::RemoveSession(member) => {
                 let i = member.0 as usize;
                 if let Some(s) = self.sessions.get_mut(i).and_then(Option::take) {
-                    self.by_id.remove(&s.spec.local_session_id);
+                    self.by_id.remove(s.spec.local_session_id);
                     if let Some(sw) = self.switches[s.switch.0 as usize].as_mut() {
                         sw.members.retain(|&x| x != member);
                     }

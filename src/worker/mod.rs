@@ -8,8 +8,10 @@
 
 mod classify;
 mod commands;
+pub mod decide;
 #[cfg(feature = "dpdk")]
 mod engine;
+pub mod sessions;
 
 pub use classify::{classify, Class};
 pub use commands::{Command, Event, SessionSpec, SwitchSpec, VLAN_DOMAINS};

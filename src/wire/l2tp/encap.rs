@@ -168,6 +168,11 @@ impl EncapTemplate {
         self.sublayer_off != 0
     }
 
+    /// Whether `write` fills a sequence number (default sublayer with S = 1).
+    pub fn sequencing(&self) -> bool {
+        self.sublayer_off != 0 && self.bytes[usize::from(self.sublayer_off)] != 0
+    }
+
     /// With the default sublayer, turns data sequencing on (S = 1, `write`
     /// fills the sequence number; the default) or off (S = 0, sequence
     /// number 0). No effect without a sublayer.
@@ -411,10 +416,12 @@ mod test {
         let p = params(Encap::Ip, &[], L2Spec::Default);
         let mut t = EncapTemplate::new(&p);
         t.set_sequencing(false);
+        assert!(!t.sequencing());
         let mut out = [0xa5u8; 42];
         t.write(&mut out, 60, 7, 0x0012_3456);
         assert_eq!(&out[38..42], &[0, 0, 0, 0]);
         t.set_sequencing(true);
+        assert!(t.sequencing());
         t.write(&mut out, 60, 7, 0x0012_3456);
         assert_eq!(&out[38..42], &[0x40, 0x12, 0x34, 0x56]);
         // No sublayer: no effect.
@@ -422,6 +429,8 @@ mod test {
         let before = t;
         t.set_sequencing(false);
         assert_eq!(t, before);
+        t.set_sequencing(true);
+        assert!(!t.sequencing());
     }
 
     #[test]

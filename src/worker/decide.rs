@@ -1,0 +1,553 @@
+//! The worker's per-packet decisions as pure functions over byte slices:
+//! session checks and decapsulation offsets, the switch policy verdict,
+//! and the forwarding choice. `engine` feeds them bytes from mbufs and
+//! acts on the answer (adj, learn, send, count); here nothing touches an
+//! mbuf, a counter or a clock, so every decision is tested without DPDK
+//! (`cargo test --no-default-features --lib worker::decide`).
+//!
+//! Layouts come from `crate::wire`: the L2TPv3 header lengths and the
+//! default sublayer view from `wire::l2tp`, Ethernet and VLAN from
+//! `wire::ethernet` / `wire::vlan`.
+
+use crate::switch::filter::{L2Filter, Verdict};
+use crate::switch::policy::{self, VlanMode};
+use crate::switch::storm::TrafficClass;
+use crate::switch::{mac_is_group, MemberId};
+use crate::telemetry::DropReason;
+use crate::wire::ethernet;
+use crate::wire::l2tp::data::{DefaultSublayer, SUBLAYER_LEN};
+use crate::wire::l2tp::{Cookie, Encap, L2Spec};
+use crate::wire::vlan;
+use std::net::Ipv4Addr;
+
+const ETH_LEN: usize = ethernet::HEADER_LEN;
+
+/// Out-of-sequence packets in a row after which a sequenced session
+/// accepts the peer's numbering again (a restarted peer starts at 0; Linux
+/// calls this `nr_oos_count_max`). Isolated reordered packets still drop.
+pub const SEQ_RESYNC: u8 = 4;
+
+/// What the receive side of a session expects (from its `SessionSpec`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RxSession {
+    pub encap: Encap,
+    pub udp_peer_port: u16,
+    pub peer: Ipv4Addr,
+    pub cookie: Cookie,
+    pub l2spec: L2Spec,
+}
+
+impl RxSession {
+    /// Bytes of L2TPv3 header before the inner frame.
+    #[inline(always)]
+    pub fn header_len(&self) -> usize {
+        crate::wire::l2tp::data_offsets(self.encap, self.cookie.len(), self.l2spec)
+    }
+}
+
+/// A classified data packet's outer facts (see `Class::Data`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataPacket {
+    pub encap: Encap,
+    pub src: Ipv4Addr,
+    pub udp_src_port: u16,
+    /// Offset of the L2TPv3 header.
+    pub l2tp_off: usize,
+    /// End of the outer IP packet.
+    pub end: usize,
+}
+
+/// Receive sequencing state of a session (default sublayer, RFC 3931 §4.6).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RxSeq {
+    /// The next number expected (None until the first sequenced packet).
+    expect: Option<u32>,
+    /// Out-of-sequence packets in a row.
+    oos: u8,
+}
+
+impl RxSeq {
+    /// Takes sequence number `seq`: accepts the expected number or anything
+    /// newer (within half the 24-bit space) and drops older ones — unless
+    /// they keep coming: after `SEQ_RESYNC` in a row the peer has restarted
+    /// its numbering, and we follow it.
+    #[inline]
+    pub fn accept(&mut self, seq: u32) -> bool {
+        let seq = seq & 0x00ff_ffff;
+        if let Some(exp) = self.expect {
+            let diff = seq.wrapping_sub(exp) & 0x00ff_ffff;
+            if diff >= 0x0080_0000 {
+                self.oos = self.oos.saturating_add(1);
+                if self.oos < SEQ_RESYNC {
+                    return false;
+                }
+            }
+        }
+        self.oos = 0;
+        self.expect = Some((seq + 1) & 0x00ff_ffff);
+        true
+    }
+}
+
+/// Compares a 0-, 4- or 8-byte cookie at `off` as one integer load (no
+/// `memcmp` call per packet).
+#[inline(always)]
+fn cookie_matches(data: &[u8], off: usize, want: &[u8]) -> bool {
+    match want.len() {
+        0 => true,
+        4 => match (data.get(off..off + 4), <[u8; 4]>::try_from(want)) {
+            (Some(got), Ok(w)) => {
+                u32::from_ne_bytes([got[0], got[1], got[2], got[3]]) == u32::from_ne_bytes(w)
+            }
+            _ => false,
+        },
+        8 => match (data.get(off..off + 8), <[u8; 8]>::try_from(want)) {
+            (Some(got), Ok(w)) => {
+                let mut g = [0u8; 8];
+                g.copy_from_slice(got);
+                u64::from_ne_bytes(g) == u64::from_ne_bytes(w)
+            }
+            _ => false,
+        },
+        _ => data.get(off..off + want.len()) == Some(want),
+    }
+}
+
+/// Session checks of a data packet whose first segment is `first`:
+/// encapsulation and UDP source port, outer source address, room for the
+/// inner Ethernet header, cookie, and the sublayer's sequence number
+/// (which updates `seq`). Returns the inner frame's offset (what to `adj`).
+#[inline(always)]
+pub fn check_session(
+    first: &[u8],
+    p: &DataPacket,
+    s: &RxSession,
+    seq: &mut RxSeq,
+) -> Result<usize, DropReason> {
+    if s.encap != p.encap || (p.encap == Encap::Udp && s.udp_peer_port != p.udp_src_port) {
+        return Err(DropReason::EncapMismatch);
+    }
+    if s.peer != p.src {
+        return Err(DropReason::SourceMismatch);
+    }
+    let inner_off = p.l2tp_off + s.header_len();
+    if inner_off + ETH_LEN > p.end {
+        return Err(DropReason::InnerMalformed);
+    }
+    // Headers (outer and the inner Ethernet header) must be in the first
+    // segment; only a pathological chain would split them.
+    if inner_off + ETH_LEN > first.len() {
+        return Err(DropReason::Malformed);
+    }
+    // The cookie follows the session id (over UDP, the flags word and
+    // the session id).
+    let cookie_off = p.l2tp_off + p.encap.header_len();
+    let want = s.cookie.as_bytes();
+    if !cookie_matches(first, cookie_off, want) {
+        return Err(DropReason::CookieMismatch);
+    }
+    if s.l2spec == L2Spec::Default {
+        let off = cookie_off + want.len();
+        let sub = first
+            .get(off..off + SUBLAYER_LEN)
+            .ok_or(DropReason::Malformed)?;
+        let sub = DefaultSublayer::new_unchecked(sub);
+        if sub.sequenced() && !seq.accept(sub.seq()) {
+            return Err(DropReason::SequenceError);
+        }
+    }
+    Ok(inner_off)
+}
+
+/// A switch's policy as `policy_verdict` needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyView<'a> {
+    pub vlan_mode: VlanMode,
+    pub filter: &'a L2Filter,
+}
+
+/// The policy's answer for a frame that passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// The ethertype after any VLAN tags.
+    pub ethertype: u16,
+    /// VLAN-aware switches: the frame's VLAN (0 untagged); else None.
+    pub vlan: Option<u16>,
+}
+
+/// Why the policy refused a frame: the drop reason, and whether the
+/// switch's `filtered` counter counts it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub reason: DropReason,
+    pub filtered: bool,
+}
+
+impl Refused {
+    const fn plain(reason: DropReason) -> Refused {
+        Refused {
+            reason,
+            filtered: false,
+        }
+    }
+    const fn filtered(reason: DropReason) -> Refused {
+        Refused {
+            reason,
+            filtered: true,
+        }
+    }
+}
+
+/// The switch policy for an inner Ethernet frame `frame` (its first
+/// segment, at least the Ethernet header) from a member that is an
+/// Ethernet VLAN pseudowire when `vlan_pw`: group source MAC, VLAN mode,
+/// L2 filter (BPDUs, ethertype allow-list).
+#[inline(always)]
+pub fn policy_verdict(p: PolicyView<'_>, frame: &[u8], vlan_pw: bool) -> Result<Pass, Refused> {
+    let Ok(eth) = ethernet::Frame::new_checked(frame) else {
+        return Err(Refused::plain(DropReason::InnerMalformed));
+    };
+    // A group (multicast/broadcast) source address is invalid: never
+    // learned, never forwarded.
+    if eth.src_addr().0[0] & 1 != 0 {
+        return Err(Refused::plain(DropReason::GroupSourceMac));
+    }
+    let dst = eth.dst_addr().0;
+    let mut et = eth.ethertype();
+    let tagged = vlan::is_tag_ethertype(et);
+    if !tagged && vlan_pw {
+        return Err(Refused::plain(DropReason::UntaggedOnVlanPw));
+    }
+    // VLAN mode: drop-tagged drops 802.1Q/802.1ad frames; the other modes
+    // filter on the ethertype inside the tags, and VLAN-aware learns per
+    // (VLAN, MAC).
+    let mut vid = None;
+    if tagged || p.vlan_mode == VlanMode::VlanAware {
+        vid = policy::vlan_verdict(p.vlan_mode, frame)
+            .map_err(|_| Refused::filtered(DropReason::VlanTagged))?;
+        if tagged {
+            match vlan::inner_offset(frame) {
+                Some((_, inner_et, _)) => et = inner_et,
+                None => return Err(Refused::plain(DropReason::InnerMalformed)),
+            }
+        }
+    }
+    match p.filter.check(dst, et) {
+        Verdict::Pass => Ok(Pass {
+            ethertype: et,
+            vlan: vid,
+        }),
+        Verdict::DropBpdu => Err(Refused::filtered(DropReason::FilteredBpdu)),
+        Verdict::DropEthertype => Err(Refused::filtered(DropReason::FilteredEthertype)),
+    }
+}
+
+/// Where a frame goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forward {
+    /// Known unicast: to this member.
+    Unicast(MemberId),
+    /// To every other member of the switch, policed by storm control as
+    /// this class.
+    Flood(TrafficClass),
+    Drop(DropReason),
+}
+
+/// The forwarding choice for destination MAC `dst` (as a `u64`), given the
+/// table's answer `known` for it (ignored for group addresses) and the
+/// ingress member.
+#[inline(always)]
+pub fn forward(dst: u64, known: Option<MemberId>, ingress: MemberId) -> Forward {
+    if !mac_is_group(dst) {
+        match known {
+            Some(out) if out == ingress => return Forward::Drop(DropReason::SameMember),
+            Some(out) => return Forward::Unicast(out),
+            None => {}
+        }
+    }
+    Forward::Flood(TrafficClass::of_dst(dst))
+}
+
+/// The drop reason when storm control refuses a flood of `class`.
+pub const fn storm_reason(class: TrafficClass) -> DropReason {
+    match class {
+        TrafficClass::Broadcast => DropReason::StormBroadcast,
+        TrafficClass::Multicast => DropReason::StormMulticast,
+        TrafficClass::UnknownUnicast => DropReason::StormUnknownUnicast,
+    }
+}
+
+/// Destination and source MAC of an inner frame as `u64`s (see
+/// `switch::mac_to_u64`); None if `frame` is shorter than two addresses.
+#[inline(always)]
+pub fn macs(frame: &[u8]) -> Option<(u64, u64)> {
+    let b = frame.get(..12)?;
+    let dst = u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]]);
+    let src = u64::from_be_bytes([0, 0, b[6], b[7], b[8], b[9], b[10], b[11]]);
+    Some((dst, src))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+    const L2TP_OFF: usize = 14 + 20;
+
+    fn ip_session(cookie: &[u8], l2spec: L2Spec) -> RxSession {
+        RxSession {
+            encap: Encap::Ip,
+            udp_peer_port: 0,
+            peer: PEER,
+            cookie: Cookie::new(cookie).unwrap(),
+            l2spec,
+        }
+    }
+
+    /// Outer Ethernet + IPv4 (zeros, 34 bytes), session id, cookie,
+    /// sublayer word (if any), then a 14-byte inner header and 46 bytes.
+    fn ip_packet(cookie: &[u8], sublayer: Option<u32>) -> (Vec<u8>, DataPacket) {
+        let mut p = vec![0xa5u8; L2TP_OFF];
+        p.extend_from_slice(&1000u32.to_be_bytes());
+        p.extend_from_slice(cookie);
+        if let Some(w) = sublayer {
+            p.extend_from_slice(&w.to_be_bytes());
+        }
+        p.extend_from_slice(&[0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00]);
+        p.extend_from_slice(&[0u8; 46]);
+        let d = DataPacket {
+            encap: Encap::Ip,
+            src: PEER,
+            udp_src_port: 0,
+            l2tp_off: L2TP_OFF,
+            end: p.len(),
+        };
+        (p, d)
+    }
+
+    #[test]
+    fn session_ok_offsets() {
+        let mut seq = RxSeq::default();
+        let (p, d) = ip_packet(&[], None);
+        let s = ip_session(&[], L2Spec::None);
+        assert_eq!(check_session(&p, &d, &s, &mut seq), Ok(L2TP_OFF + 4));
+        let c = [1, 2, 3, 4, 5, 6, 7, 8];
+        let (p, d) = ip_packet(&c, Some(0));
+        let s = ip_session(&c, L2Spec::Default);
+        assert_eq!(
+            check_session(&p, &d, &s, &mut seq),
+            Ok(L2TP_OFF + 4 + 8 + 4)
+        );
+        // Over UDP: the flags word and reserved field come first.
+        let mut s = ip_session(&[9, 9, 9, 9], L2Spec::None);
+        s.encap = Encap::Udp;
+        s.udp_peer_port = 1701;
+        let mut p = vec![0u8; L2TP_OFF];
+        p.extend_from_slice(&[0, 3, 0, 0, 0, 0, 0x03, 0xe8, 9, 9, 9, 9]);
+        p.extend_from_slice(&[0u8; 60]);
+        let mut d = DataPacket {
+            encap: Encap::Udp,
+            src: PEER,
+            udp_src_port: 1701,
+            l2tp_off: L2TP_OFF,
+            end: p.len(),
+        };
+        assert_eq!(check_session(&p, &d, &s, &mut seq), Ok(L2TP_OFF + 12));
+        d.udp_src_port = 1702;
+        assert_eq!(
+            check_session(&p, &d, &s, &mut seq),
+            Err(DropReason::EncapMismatch)
+        );
+    }
+
+    #[test]
+    fn session_mismatches() {
+        let mut seq = RxSeq::default();
+        let c = [0xde, 0xad, 0xbe, 0xef];
+        let (p, d) = ip_packet(&c, None);
+        let s = ip_session(&c, L2Spec::None);
+        assert_eq!(check_session(&p, &d, &s, &mut seq), Ok(L2TP_OFF + 8));
+        // Wrong cookie, one byte off.
+        let s2 = ip_session(&[0xde, 0xad, 0xbe, 0xee], L2Spec::None);
+        assert_eq!(
+            check_session(&p, &d, &s2, &mut seq),
+            Err(DropReason::CookieMismatch)
+        );
+        // Another peer.
+        let mut d2 = d;
+        d2.src = Ipv4Addr::new(192, 0, 2, 11);
+        assert_eq!(
+            check_session(&p, &d2, &s, &mut seq),
+            Err(DropReason::SourceMismatch)
+        );
+        // UDP packet for an IP session.
+        let mut d3 = d;
+        d3.encap = Encap::Udp;
+        assert_eq!(
+            check_session(&p, &d3, &s, &mut seq),
+            Err(DropReason::EncapMismatch)
+        );
+        // The outer packet ends before a whole inner Ethernet header.
+        let mut d4 = d;
+        d4.end = L2TP_OFF + 8 + 13;
+        assert_eq!(
+            check_session(&p, &d4, &s, &mut seq),
+            Err(DropReason::InnerMalformed)
+        );
+        // The first segment is shorter than the headers.
+        let d5 = d;
+        assert_eq!(
+            check_session(&p[..L2TP_OFF + 8 + 10], &d5, &s, &mut seq),
+            Err(DropReason::Malformed)
+        );
+    }
+
+    #[test]
+    fn sequence_numbers() {
+        let s = ip_session(&[], L2Spec::Default);
+        let mut seq = RxSeq::default();
+        let pkt = |n: u32| ip_packet(&[], Some(0x4000_0000 | n));
+        let run = |seq: &mut RxSeq, n: u32| {
+            let (p, d) = pkt(n);
+            check_session(&p, &d, &s, seq)
+        };
+        assert!(run(&mut seq, 10).is_ok());
+        assert!(run(&mut seq, 11).is_ok());
+        // A gap forward is accepted; an old number is not.
+        assert!(run(&mut seq, 20).is_ok());
+        assert_eq!(run(&mut seq, 15), Err(DropReason::SequenceError));
+        // S bit clear: not checked.
+        let (p, d) = ip_packet(&[], Some(5));
+        assert!(check_session(&p, &d, &s, &mut seq).is_ok());
+        // A restarted peer: after SEQ_RESYNC old numbers in a row, follow.
+        assert!(run(&mut seq, 21).is_ok(), "resets the run of old numbers");
+        assert_eq!(run(&mut seq, 0), Err(DropReason::SequenceError));
+        assert_eq!(run(&mut seq, 1), Err(DropReason::SequenceError));
+        assert_eq!(run(&mut seq, 2), Err(DropReason::SequenceError));
+        assert!(run(&mut seq, 3).is_ok());
+        assert!(run(&mut seq, 4).is_ok());
+        // Wrap of the 24-bit space.
+        let mut w = RxSeq::default();
+        assert!(w.accept(0x00ff_ffff));
+        assert!(w.accept(0));
+        assert!(!w.accept(0x00ff_fffe));
+    }
+
+    fn frame(dst: [u8; 6], src: [u8; 6], rest: &[u8]) -> Vec<u8> {
+        let mut f = Vec::new();
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(rest);
+        f.resize(64, 0);
+        f
+    }
+
+    const H1: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const H2: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+    #[test]
+    fn policy_verdicts() {
+        let filter = L2Filter::default();
+        let t = PolicyView {
+            vlan_mode: VlanMode::Transparent,
+            filter: &filter,
+        };
+        let ipv4 = frame(H2, H1, &[0x08, 0x00]);
+        assert_eq!(
+            policy_verdict(t, &ipv4, false),
+            Ok(Pass {
+                ethertype: 0x0800,
+                vlan: None
+            })
+        );
+        // Group source.
+        let f = frame(H2, [3, 0, 0, 0, 0, 1], &[0x08, 0x00]);
+        assert_eq!(
+            policy_verdict(t, &f, false),
+            Err(Refused::plain(DropReason::GroupSourceMac))
+        );
+        // A VLAN pseudowire needs tags.
+        assert_eq!(
+            policy_verdict(t, &ipv4, true),
+            Err(Refused::plain(DropReason::UntaggedOnVlanPw))
+        );
+        // Tagged IPv6 passes transparent mode with the inner ethertype.
+        let tagged = frame(H2, H1, &[0x81, 0x00, 0x00, 0x64, 0x86, 0xdd]);
+        assert_eq!(
+            policy_verdict(t, &tagged, true),
+            Ok(Pass {
+                ethertype: 0x86dd,
+                vlan: None
+            })
+        );
+        // Drop-tagged mode.
+        let d = PolicyView {
+            vlan_mode: VlanMode::DropTagged,
+            filter: &filter,
+        };
+        assert_eq!(
+            policy_verdict(d, &tagged, false),
+            Err(Refused::filtered(DropReason::VlanTagged))
+        );
+        // VLAN-aware: the VID, 0 when untagged.
+        let a = PolicyView {
+            vlan_mode: VlanMode::VlanAware,
+            filter: &filter,
+        };
+        assert_eq!(
+            policy_verdict(a, &tagged, false).map(|p| p.vlan),
+            Ok(Some(100))
+        );
+        assert_eq!(policy_verdict(a, &ipv4, false).map(|p| p.vlan), Ok(Some(0)));
+        // BPDUs never pass; the default allow-list refuses other ethertypes.
+        let bpdu = frame([0x01, 0x80, 0xc2, 0, 0, 0], H1, &[0x00, 0x26]);
+        assert_eq!(
+            policy_verdict(t, &bpdu, false),
+            Err(Refused::filtered(DropReason::FilteredBpdu))
+        );
+        let mpls = frame(H2, H1, &[0x88, 0x47]);
+        assert_eq!(
+            policy_verdict(t, &mpls, false),
+            Err(Refused::filtered(DropReason::FilteredEthertype))
+        );
+        // Too short for an Ethernet header.
+        assert_eq!(
+            policy_verdict(t, &ipv4[..13], false),
+            Err(Refused::plain(DropReason::InnerMalformed))
+        );
+    }
+
+    #[test]
+    fn forwarding_choice() {
+        let (m1, m2) = (MemberId(1), MemberId(2));
+        let uni = 0x0200_0000_0002;
+        assert_eq!(forward(uni, Some(m2), m1), Forward::Unicast(m2));
+        assert_eq!(
+            forward(uni, Some(m1), m1),
+            Forward::Drop(DropReason::SameMember)
+        );
+        assert_eq!(
+            forward(uni, None, m1),
+            Forward::Flood(TrafficClass::UnknownUnicast)
+        );
+        assert_eq!(
+            forward(0xffff_ffff_ffff, Some(m2), m1),
+            Forward::Flood(TrafficClass::Broadcast)
+        );
+        assert_eq!(
+            forward(0x0100_5e00_0001, None, m1),
+            Forward::Flood(TrafficClass::Multicast)
+        );
+        assert_eq!(
+            storm_reason(TrafficClass::Multicast),
+            DropReason::StormMulticast
+        );
+    }
+
+    #[test]
+    fn macs_as_u64() {
+        let f = frame(H2, H1, &[8, 0]);
+        assert_eq!(macs(&f), Some((0x0200_0000_0002, 0x0200_0000_0001)));
+        assert_eq!(macs(&f[..11]), None);
+    }
+}
