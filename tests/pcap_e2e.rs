@@ -252,7 +252,7 @@ fn session_checks() {
         a_wrong_src.ingress(&f(6), None),                     // source_mismatch
         b_ip.ingress(&f(7), None),                            // encap_mismatch
         a_udp.ingress(&f(8), None),                           // encap_mismatch
-        b_port.ingress(&f(9), None),                          // encap_mismatch
+        b_port.ingress(&f(9), None),                          // udp_port_changed
         a.ingress(&good, None),
         // MTU 1500: IP encap without cookie fits exactly (20 + 4 + 1476);
         // over UDP with a 4-byte cookie (20 + 8 + 8 + 4 + 1476) it does not.
@@ -269,7 +269,8 @@ fn session_checks() {
             ("cookie_mismatch", 3),
             ("unknown_session", 2),
             ("source_mismatch", 1),
-            ("encap_mismatch", 3),
+            ("encap_mismatch", 2),
+            ("udp_port_changed", 1),
             ("mtu_exceeded", 3),
         ],
     );
@@ -1657,13 +1658,20 @@ fn every_frame_has_one_fate() {
         peer_port: 1702,
         ..b.clone()
     };
-    for s in [&b_over_ip, &a_over_udp, &b_port] {
+    for s in [&b_over_ip, &a_over_udp] {
         k.add(
             "encapsulation",
             s.ingress(&bc(h1, t()), None),
             Drop("encap_mismatch"),
         );
     }
+    // The peer's address, session id and cookie, another UDP port: what
+    // a peer a NAT remapped sends. Dropped under its own reason.
+    k.add(
+        "udp port changed",
+        b_port.ingress(&bc(h1, t()), None),
+        Drop("udp_port_changed"),
+    );
     let a_from_99 = Sess {
         peer_ip: Ipv4Addr::new(192, 0, 2, 99),
         ..a.clone()

@@ -122,8 +122,13 @@ drop_reasons! {
     ReassemblyPendingAtStop = "reassembly_pending_at_stop", Ingress,
     /// Data for a session id we do not know.
     UnknownSession = "unknown_session", Ingress,
-    /// Session known but the packet came over the other encapsulation (IP vs UDP) or UDP port.
+    /// Session known but the packet came over the other encapsulation (IP vs UDP).
     EncapMismatch = "encap_mismatch", Ingress,
+    /// Everything matches the session (peer address, session id, cookie)
+    /// but the UDP source port: the peer's NAT gave it a new port? Data
+    /// never moves a session; the control core asks the peer on that port
+    /// with a HELLO, and its answer moves the tunnel.
+    UdpPortChanged = "udp_port_changed", Ingress,
     /// Data from an address other than the session's peer.
     SourceMismatch = "source_mismatch", Ingress,
     /// The cookie does not match the one configured for the session.

@@ -100,6 +100,9 @@ pub enum Event {
     },
     /// A VLAN-aware switch saw a VLAN it has no learning domain for yet.
     NeedVlan { switch: SwitchId, vid: u16 },
+    /// Data for `member` came from its peer's address on another UDP
+    /// source port (at most once a second per member).
+    PeerPort { member: MemberId, port: u16 },
 }
 
 /// VLAN learning domains per worker and in the control core.

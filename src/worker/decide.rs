@@ -114,9 +114,14 @@ fn cookie_matches(data: &[u8], off: usize, want: &[u8]) -> bool {
 }
 
 /// Session checks of a data packet whose first segment is `first`:
-/// encapsulation and UDP source port, outer source address, room for the
-/// inner Ethernet header, cookie, and the sublayer's sequence number
+/// encapsulation, outer source address, room for the inner Ethernet
+/// header, cookie, UDP source port, and the sublayer's sequence number
 /// (which updates `seq`). Returns the inner frame's offset (what to `adj`).
+///
+/// A packet that passes everything but the UDP source port is
+/// `UdpPortChanged`, not a mismatch: it is what a peer whose NAT gave it
+/// a new port sends. It is still dropped (data never moves a session);
+/// the worker tells the control core, which asks the peer there.
 #[inline(always)]
 pub fn check_session(
     first: &[u8],
@@ -124,7 +129,7 @@ pub fn check_session(
     s: &RxSession,
     seq: &mut RxSeq,
 ) -> Result<usize, DropReason> {
-    if s.encap != p.encap || (p.encap == Encap::Udp && s.udp_peer_port != p.udp_src_port) {
+    if s.encap != p.encap {
         return Err(DropReason::EncapMismatch);
     }
     if s.peer != p.src {
@@ -145,6 +150,9 @@ pub fn check_session(
     let want = s.cookie.as_bytes();
     if !cookie_matches(first, cookie_off, want) {
         return Err(DropReason::CookieMismatch);
+    }
+    if p.encap == Encap::Udp && s.udp_peer_port != p.udp_src_port {
+        return Err(DropReason::UdpPortChanged);
     }
     if s.l2spec == L2Spec::Default {
         let off = cookie_off + want.len();
@@ -353,10 +361,22 @@ mod tests {
             end: p.len(),
         };
         assert_eq!(check_session(&p, &d, &s, &mut seq), Ok(L2TP_OFF + 12));
+        // The peer on another port (a NAT remapped it): its own reason...
         d.udp_src_port = 1702;
         assert_eq!(
             check_session(&p, &d, &s, &mut seq),
-            Err(DropReason::EncapMismatch)
+            Err(DropReason::UdpPortChanged)
+        );
+        // ...but only when everything else matches.
+        p[L2TP_OFF + 8] = 8;
+        assert_eq!(
+            check_session(&p, &d, &s, &mut seq),
+            Err(DropReason::CookieMismatch)
+        );
+        d.src = Ipv4Addr::new(192, 0, 2, 99);
+        assert_eq!(
+            check_session(&p, &d, &s, &mut seq),
+            Err(DropReason::SourceMismatch)
         );
     }
 

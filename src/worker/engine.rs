@@ -171,6 +171,8 @@ struct Session {
     /// Receive sequencing (default sublayer).
     seq: RxSeq,
     template: Option<EncapTemplate>,
+    /// When `Event::PeerPort` was last sent for this session (TSC).
+    port_event_tsc: u64,
     spec: SessionSpec,
 }
 
@@ -694,7 +696,24 @@ impl Worker {
             return Err(DropReason::MemberBlocked);
         }
         let data = m.data();
-        let inner_off = decide::check_session(data, p, &s.rx, &mut s.seq)?;
+        let inner_off = match decide::check_session(data, p, &s.rx, &mut s.seq) {
+            Ok(off) => off,
+            Err(DropReason::UdpPortChanged) => {
+                // Tell the control core, at most once a second.
+                if self.tsc_now >= s.port_event_tsc.saturating_add(self.tsc_hz) {
+                    s.port_event_tsc = self.tsc_now;
+                    let ev = Event::PeerPort {
+                        member,
+                        port: p.udp_src_port,
+                    };
+                    if self.shared.events.push(ev).is_err() {
+                        self.shared.counters.events_lost.inc();
+                    }
+                }
+                return Err(DropReason::UdpPortChanged);
+            }
+            Err(e) => return Err(e),
+        };
         let sw = s.switch;
         let keys = match self.switches.get(sw.0 as usize) {
             Some(Some(x)) if x.spec.vlan_mode != VlanMode::VlanAware => {
@@ -1156,6 +1175,7 @@ impl Worker {
                     spec: *spec,
                     template: None,
                     seq: RxSeq::default(),
+                    port_event_tsc: 0,
                 });
             }
             Command::RemoveSession(member) => {

@@ -14,6 +14,7 @@ impl Engine {
             any = true;
             match ev {
                 Event::NeedVlan { switch, vid } => self.map_vlan(switch, vid),
+                Event::PeerPort { member, port } => self.peer_port(member, port),
                 Event::Learned {
                     switch,
                     mac,

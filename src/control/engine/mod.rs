@@ -267,6 +267,7 @@ struct Counters {
     l2tp_peer_refused: u64,
     l2tp_no_route: u64,
     l2tp_peer_moves: u64,
+    l2tp_port_probes: u64,
     sessions_up: u64,
     sessions_down: u64,
     sessions_refused: u64,
@@ -305,6 +306,7 @@ impl Counters {
         put("l2tp_peer_refused", self.l2tp_peer_refused);
         put("l2tp_no_route", self.l2tp_no_route);
         put("l2tp_peer_moves", self.l2tp_peer_moves);
+        put("l2tp_port_probes", self.l2tp_port_probes);
         put("sessions_up", self.sessions_up);
         put("sessions_down", self.sessions_down);
         put("sessions_refused", self.sessions_refused);

@@ -417,6 +417,33 @@ impl Engine {
         }
     }
 
+    /// Data for `member` came from its peer on UDP port `port`, not the
+    /// session's: maybe a NAT remapped the peer. A HELLO goes to the peer
+    /// there now (the worker reports this at most once a second per
+    /// session); if the peer is there, its answer (in sequence, with a
+    /// valid digest when authentication is on) moves the tunnel, within
+    /// one round trip instead of at the peer's next HELLO. Someone
+    /// spoofing data gets one HELLO a second sent to the peer's own
+    /// address, which they cannot read unless they are on its path.
+    pub(super) fn peer_port(&mut self, member: MemberId, port: u16) {
+        let Some(s) = self
+            .sessions
+            .get(member.0 as usize)
+            .and_then(Option::as_ref)
+        else {
+            return;
+        };
+        let Some(d) = s.dynamic.as_ref() else {
+            // A static session has no control connection to ask through.
+            return;
+        };
+        let (ccid, ip) = (d.ccid, s.peer);
+        self.counters.l2tp_port_probes += 1;
+        let now = self.now_ms();
+        let acts = self.l2tp.probe(now, ccid, Peer { ip, udp_port: port });
+        self.l2tp_actions(acts);
+    }
+
     /// A tunnel followed its peer to a new UDP port (a NAT remapped it):
     /// its sessions send there from now on, and the workers take data
     /// from there (and no longer from the old port).

@@ -1044,3 +1044,47 @@ fn udp_peers_get_the_nat_friendly_hello_interval() {
     rig.advance(2_000);
     assert_eq!(hellos(&rig), before + 1);
 }
+
+#[test]
+fn data_from_a_new_port_prompts_a_hello_there_whose_answer_moves_the_tunnel() {
+    let mut rig = Rig::new("", 1);
+    let mut router = Router::connect_from(&mut rig, 40001);
+    router.open(&mut rig, "100");
+    let member = rig
+        .e
+        .session_views()
+        .iter()
+        .position(|s| s.kind == "dynamic")
+        .map(|i| i as u16)
+        .expect("dynamic session");
+    // The static sessions hold members 0 and 1.
+    assert_eq!(member, 2);
+    drain(&rig);
+    // The NAT remapped the router; its data arrives from 40002 and the
+    // worker reports it.
+    router.udp_port = 40002;
+    rig.workers[0]
+        .events
+        .push(Event::PeerPort {
+            member: MemberId(member),
+            port: 40002,
+        })
+        .unwrap();
+    rig.e.poll(rig.now);
+    assert_eq!(rig.counter("l2tp_port_probes"), 1);
+    // The HELLO went to 40002; the router's acknowledgement from there
+    // moves the tunnel.
+    router.exchange(&mut rig, Vec::new());
+    assert_eq!(rig.counter("l2tp_peer_moves"), 1);
+    assert_eq!(rig.e.tunnel_views()[0].encap, "udp:40002");
+    // A report for a static session asks nobody.
+    rig.workers[0]
+        .events
+        .push(Event::PeerPort {
+            member: MemberId(0),
+            port: 40009,
+        })
+        .unwrap();
+    rig.e.poll(rig.now);
+    assert_eq!(rig.counter("l2tp_port_probes"), 1);
+}
