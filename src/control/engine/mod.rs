@@ -23,6 +23,7 @@
 //! (`las show`).
 #![forbid(unsafe_code)]
 
+mod diff;
 mod macs;
 mod program;
 mod pseudowires;
