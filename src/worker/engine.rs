@@ -206,6 +206,10 @@ struct Switch {
 
 pub struct Worker {
     id: usize,
+    /// Debug builds: panic at this loop count (env
+    /// `LAS_FAILPOINT_WORKER_PANIC`), for the test that las stops.
+    #[cfg(debug_assertions)]
+    panic_at_loop: Option<u64>,
     ports: Vec<WorkerPort>,
     rx: Vec<(usize, RxQueue)>,
     tx: Vec<TxBuffer>,
@@ -273,6 +277,10 @@ impl Worker {
             macs.bytes() / macs.capacity().max(1)
         );
         Worker {
+            #[cfg(debug_assertions)]
+            panic_at_loop: std::env::var("LAS_FAILPOINT_WORKER_PANIC")
+                .ok()
+                .and_then(|v| v.parse().ok()),
             id: s.id,
             ports: s.ports,
             rx: s.rx,
@@ -347,6 +355,15 @@ impl Worker {
     pub fn poll_once(&mut self) -> usize {
         let c = &self.shared.counters;
         c.loops.inc();
+        // Fault injection for tests (debug builds only): a worker that
+        // panics must stop las, never leave its queues unserved.
+        #[cfg(debug_assertions)]
+        if self.panic_at_loop.is_some_and(|n| c.loops.get() >= n) {
+            panic!(
+                "LAS_FAILPOINT_WORKER_PANIC: worker {} panics as asked",
+                self.id
+            );
+        }
         self.apply_commands();
         let t0 = tsc();
         self.tsc_now = t0;
