@@ -33,3 +33,27 @@ ip link set l2tpeth0 mtu 1458 up
 #       local 198.51.100.20 remote 192.0.2.1 udp_sport 1701 udp_dport 1701
 #   ip l2tp add session name l2tpeth1 tunnel_id 2 session_id 2002 \
 #       peer_session_id 1002 l2spec_type none
+#
+# Failover to a second las (Cisco `backup peer`): Linux has no backup
+# peer. `ip l2tp` has no control connection, so the kernel never learns
+# that a peer is gone, and nothing moves a session to another peer. The
+# options:
+#   * las-edge --backup-peer (dynamic mode; configs/edge-failover.toml):
+#     HELLO-based detection, failover and revert built in.
+#   * A script, static sessions only: a session to each las (las1 with
+#     the [[session]] above, las2 with its own ids), only the active one in
+#     the bridge, and a loop that checks the active las and swaps:
+#       ip l2tp add tunnel tunnel_id 3 peer_tunnel_id 3 encap ip \
+#           local 192.0.2.10 remote 192.0.2.2
+#       ip l2tp add session name l2tpeth2 tunnel_id 3 session_id 2101 \
+#           peer_session_id 1101 l2spec_type none
+#       ip link set l2tpeth2 mtu 1458 up
+#       while sleep 1; do
+#           if ! ping -c 3 -i 0.3 -W 1 -q 192.0.2.1 >/dev/null; then
+#               ip link set l2tpeth0 nomaster; ip link set l2tpeth2 master br0
+#           fi
+#       done
+#     las answers ICMP echo on its port address, so this notices a dead
+#     las (or underlay), not a session that las lost (a reload that
+#     removed it, say); going back to las1 is the reverse swap, by hand or
+#     after a delay. A sketch: not run in the las lab.

@@ -10,6 +10,9 @@
 #   lab/lab.sh run-nat       only the NAT checks (CHECK nat-*): an edge behind
 #                            a masquerading NAT that is flushed; LAB_NAT_IDLE
 #                            (default 300) seconds idle behind a 30 s UDP timeout
+#   lab/lab.sh run-failover  only the edge failover checks (CHECK fo-*): a second
+#                            las (las2, namespace lasns2, 10.200.0.2); site C
+#                            dual-homed (--backup-peer), las1 killed and restarted
 #   lab/lab.sh clean         remove anything a previous run left behind
 #
 # Needs root, iproute2, ping, python3, iperf3 (else a python TCP transfer),
@@ -40,6 +43,14 @@
 # "auto" it completes at the clamped MSS. Then jumbo: underlay 9100, las
 # port MTU 9000 (af_packet framesz/blocksz raised, mbuf_size 9344), TAPs
 # at 8900: 8000-byte and full-size DF pings and a TCP transfer at MSS 8848.
+# Failover part: a second las (las2, namespace lasns2, 10.200.0.2, DPDK
+# file prefix lab2, its own control socket and metrics port), both las
+# with the dynamic config (cust100 for VC ID 100) and 2 s HELLOs. A on
+# las1, B on las2, C dual-homed (--peer las1 --backup-peer las2,
+# --revert-delay 10). las1 is killed (SIGKILL): C pings B every 0.1 s
+# and the time to the first reply is RESULT fo-outage-secs (bound: 6 s
+# dead-peer detection + 2 s setup). las1 restarts: C goes back after
+# the revert delay (not sooner) and las2 drops C's session.
 #
 # Independent decoding: tcpdump captures the bridge's port to las (both
 # directions, full frames, a bounded number of packets) during the static
@@ -76,9 +87,11 @@ NS_UL=lasul
 NS_LAS=lasns
 SITES=(A B C)
 ns_site() { echo "lassite$1"; }
-ALL_NS=("$NS_UL" "$NS_LAS" lassiteA lassiteB lassiteC lasnat lassiteN)
+ALL_NS=("$NS_UL" "$NS_LAS" lassiteA lassiteB lassiteC lasnat lassiteN lasns2)
 
 FILE_PREFIX=lab
+# The second las of the failover step (namespace lasns2).
+FILE_PREFIX2=lab2
 LAB_CORES=${LAB_CORES:-0}
 AGING=5
 MTU=1500
@@ -142,7 +155,7 @@ clean() {
             ip netns del "$ns" 2>/dev/null
         fi
     done
-    rm -rf "/run/dpdk/$FILE_PREFIX"
+    rm -rf "/run/dpdk/$FILE_PREFIX" "/run/dpdk/$FILE_PREFIX2"
 }
 
 on_exit() {
@@ -1535,7 +1548,246 @@ report() {
     for s in A C; do stop_edge "$s"; done
 }
 
-main_run() { # static|dynamic|mtu|all
+# ---------------------------------------------------------------- edge failover
+
+# A second las ("las2") in its own namespace on the underlay, with its own
+# DPDK file prefix, control socket and metrics port. Site A is on las1, B
+# on las2, C dual-homed: --peer las1 --backup-peer las2 (all VC ID 100,
+# dynamic). Without the las mesh C reaches A only through las1 and B only
+# through las2, which is what shows where C's pseudowire is.
+NS_LAS2=lasns2
+LAS2_UL=10.200.0.2
+LAS2_PID=""
+METRICS_PORT2=9418
+# las-edge timers in this step: HELLO after 2 s of silence, then 3
+# retransmissions 1 s apart: a dead las is noticed at most 2 + 4 = 6 s
+# after its last message.
+FO_HELLO=2
+FO_DEAD_SECS=6
+# Setup on the backup (SCCRQ..ICCN acknowledged) and the next ping.
+FO_SETUP_SECS=2
+FO_REVERT=10
+
+las2_show() { "$LAS" show "$@" --socket "$WORK/las2.sock"; }
+
+fo_build() {
+    log "failover: namespace $NS_LAS2 for las2 ($LAS2_UL on the underlay)"
+    ip netns add "$NS_LAS2"
+    in_ns "$NS_LAS2" ip link set lo up
+    in_ns "$NS_LAS2" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    ip link add ul0 mtu $MTU netns "$NS_LAS2" type veth peer name las2 mtu $MTU netns "$NS_UL"
+    in_ns "$NS_UL" ip link set las2 master br0 up
+    in_ns "$NS_LAS2" ip link set ul0 up
+}
+
+# las1 (las-fo.toml) and las2 (las2-fo.toml): the same dynamic config,
+# short timers (las's HELLO toward IP and UDP peers after 2 s of silence).
+write_las_fo_configs() {
+    local body
+    body=$(printf '\n[l2tp]\nhello_interval = %s\nhello_interval_udp = %s\n%s\n%s\n%s\n\n[[switch]]\nname = "cust100"\nvc_ids = ["100"]\naging = %s\n' \
+        "$FO_HELLO" "$FO_HELLO" "retransmit_max = 1" "retransmit_retries = 3" "auto_switch = true" "$AGING")
+    {
+        las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176
+        echo "$body"
+    } >"$WORK/las-fo.toml"
+    {
+        las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176 | sed \
+            -e "s|\"--file-prefix\", \"$FILE_PREFIX\"|\"--file-prefix\", \"$FILE_PREFIX2\"|" \
+            -e "s|$WORK/las.sock|$WORK/las2.sock|" \
+            -e "s|127.0.0.1:$METRICS_PORT|127.0.0.1:$METRICS_PORT2|" \
+            -e "s|^address = \"$LAS_UL/24\"|address = \"$LAS2_UL/24\"|"
+        echo "$body"
+    } >"$WORK/las2-fo.toml"
+}
+
+start_las2() {
+    log "starting las2 in $NS_LAS2 (cores $LAB_CORES, las2-fo.toml)"
+    rm -rf "/run/dpdk/$FILE_PREFIX2"
+    ip netns exec "$NS_LAS2" "$LAS" --config "$WORK/las2-fo.toml" --cores "$LAB_CORES" >>"$WORK/las2.log" 2>&1 &
+    LAS2_PID=$!
+    if ! wait_for 60 las2_show ports >/dev/null 2>&1; then
+        echo "las2 did not come up:"
+        tail -n 40 "$WORK/las2.log"
+        return 1
+    fi
+}
+
+stop_las2() {
+    [ -n "$LAS2_PID" ] || return 0
+    kill -INT "$LAS2_PID" 2>/dev/null
+    local i
+    for i in $(seq 1 40); do
+        kill -0 "$LAS2_PID" 2>/dev/null || break
+        sleep 0.5
+    done
+    kill -KILL "$LAS2_PID" 2>/dev/null
+    wait "$LAS2_PID" 2>/dev/null
+    LAS2_PID=""
+}
+
+start_fo_edge() { # site: A on las1, B on las2, C on both; logs fo-edge-<site>.log
+    local s=$1 ns
+    ns=$(ns_site "$s")
+    local timers=(--hello-interval "$FO_HELLO" --retransmit-retries 3 --retransmit-max 1)
+    case $s in
+    A) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL[A]}" --peer "$LAS_UL" \
+        --encap ip --vc-id 100 "${timers[@]}" >>"$WORK/fo-edge-A.log" 2>&1 & ;;
+    B) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL[B]}" --peer "$LAS2_UL" \
+        --encap udp --vc-id 100 "${timers[@]}" >>"$WORK/fo-edge-B.log" 2>&1 & ;;
+    C) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL[C]}" --peer "$LAS_UL" \
+        --backup-peer "$LAS2_UL" --encap ip --vc-id 100 "${timers[@]}" --revert-delay "$FO_REVERT" \
+        >>"$WORK/fo-edge-C.log" 2>&1 & ;;
+    esac
+    EDGE_PID[$s]=$!
+}
+
+stop_fo_edge() { # site: SIGTERM, wait, print its counters
+    local s=$1 pid=${EDGE_PID[$1]:-}
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    EDGE_PID[$s]=""
+    echo "-- las-edge site $s (failover step) counters"
+    grep -v ' INFO \| WARN ' "$WORK/fo-edge-$s.log" | tail -n 14 | sed 's/^/   /'
+}
+
+on_las1() { dyn_sessions | awk -v p="$1" '$1 == p { f = 1 } END { exit !f }'; }
+on_las2() {
+    las2_show sessions --json 2>/dev/null | python3 -c '
+import json, sys
+sys.exit(0 if any(s["peer"] == sys.argv[1] for s in json.load(sys.stdin).get("sessions", [])) else 1)
+' "$1"
+}
+not_on_las2() { ! on_las2 "$1"; }
+now_s() { date +%s.%N; }
+edge_fo_logged() { grep -q "$2" "$WORK/fo-edge-$1.log" 2>/dev/null; }
+
+run_failover() {
+    local r s t0 t_kill t_up t_back first outage bound waited ping_pid
+    fo_build
+    write_las_fo_configs
+    if ! start_las las-fo; then
+        check fo-las-start FAIL "las1"
+        return
+    fi
+    if ! start_las2; then
+        check fo-las-start FAIL "las2"
+        return
+    fi
+    check fo-las-start ok "las1 $LAS_UL, las2 $LAS2_UL"
+    for s in A B C; do start_fo_edge "$s"; done
+    if wait_for 30 on_las1 "${UL[A]}" && wait_for 30 on_las2 "${UL[B]}"; then
+        check fo-sites-up ok "A on las1, B on las2"
+    else
+        check fo-sites-up FAIL "las1: $(dyn_sessions | tr '\n' ';') las2: $(las2_show sessions | tr '\n' ';')"
+    fi
+    if wait_for 30 on_las1 "${UL[C]}" && ! on_las2 "${UL[C]}"; then
+        check fo-c-on-las1 ok "C's session on its primary"
+    else
+        check fo-c-on-las1 FAIL "las1: $(dyn_sessions | tr '\n' ';')"
+    fi
+    for s in A B C; do in_ns "$(ns_site "$s")" ip neigh flush dev pw0 2>/dev/null; done
+    in_ns lassiteC ping -n -c 2 -i 0.3 -W 1 "${HOST[A]}" >/dev/null 2>&1
+    if r=$(ping_ok C "${HOST[A]}" 5); then check fo-ping-c-a ok "$r via las1"; else check fo-ping-c-a FAIL "$r"; fi
+
+    # las1 dies (SIGKILL: no StopCCN). C pings B every 0.1 s across the
+    # failover: the first reply comes once C's pseudowire is up on las2.
+    # Fixed neighbour entries: the outage measured is the pseudowire's,
+    # not ARP's.
+    in_ns lassiteC ip neigh replace "${HOST[B]}" lladdr "${MAC[B]}" dev pw0 nud permanent
+    in_ns lassiteB ip neigh replace "${HOST[C]}" lladdr "${MAC[C]}" dev pw0 nud permanent
+    in_ns lassiteC ping -n -D -i 0.1 -W 1 -w 40 "${HOST[B]}" >"$WORK/fo-ping.txt" 2>&1 &
+    ping_pid=$!
+    sleep 1
+    kill -KILL "$LAS_PID" 2>/dev/null
+    t_kill=$(now_s)
+    wait "$LAS_PID" 2>/dev/null
+    LAS_PID=""
+    log "las1 killed (SIGKILL); C should come up on las2"
+    if wait_for 30 on_las2 "${UL[C]}"; then
+        check fo-c-on-las2 ok "C's session on its backup $(echo "$(now_s) - $t_kill" | bc | cut -c1-5) s after the kill"
+    else
+        check fo-c-on-las2 FAIL "las2: $(las2_show sessions | tr '\n' ';')"
+    fi
+    sleep 2
+    kill -INT "$ping_pid" 2>/dev/null
+    wait "$ping_pid" 2>/dev/null
+    first=$(sed -n 's/^\[\([0-9.]*\)\] [0-9]* bytes from.*/\1/p' "$WORK/fo-ping.txt" | head -n 1)
+    bound=$((FO_DEAD_SECS + FO_SETUP_SECS))
+    if [ -n "$first" ]; then
+        outage=$(echo "$first - $t_kill" | bc)
+        echo "RESULT fo-outage-secs $outage"
+        if [ "$(echo "$outage <= $bound" | bc)" = 1 ]; then
+            check fo-outage ok "C -> B replies ${outage}s after las1 died (bound ${bound}s: HELLO $FO_HELLO s + 4 x 1 s retransmissions + setup)"
+        else
+            check fo-outage FAIL "${outage}s > ${bound}s"
+        fi
+    else
+        check fo-outage FAIL "no reply from B: $(tail -n 3 "$WORK/fo-ping.txt" | tr '\n' ';')"
+    fi
+    if r=$(ping_ok C "${HOST[B]}" 10); then check fo-ping-c-b ok "$r via las2"; else check fo-ping-c-b FAIL "$r"; fi
+    if edge_fo_logged C "failing over to the backup"; then
+        check fo-edge-logged ok "$(grep -m1 'failing over' "$WORK/fo-edge-C.log" | sed 's/.*las-edge: //')"
+    else
+        check fo-edge-logged FAIL
+    fi
+
+    # las1 is back. C probes it and moves back once it has answered for
+    # FO_REVERT s (make before break), not sooner.
+    if ! start_las las-fo; then
+        check fo-las1-restart FAIL
+        return
+    fi
+    t_up=$(now_s)
+    check fo-las1-restart ok
+    t_back=""
+    t0=$(date +%s)
+    while [ $(($(date +%s) - t0)) -lt $((FO_REVERT + 60)) ]; do
+        if on_las1 "${UL[C]}"; then
+            t_back=$(now_s)
+            break
+        fi
+        sleep 0.2
+    done
+    if [ -n "$t_back" ]; then
+        waited=$(echo "$t_back - $t_up" | bc)
+        echo "RESULT fo-revert-secs $waited"
+        if [ "$(echo "$waited >= $FO_REVERT" | bc)" = 1 ]; then
+            check fo-revert-after-delay ok "C back on las1 ${waited}s after las1 came back (revert delay $FO_REVERT s)"
+        else
+            check fo-revert-after-delay FAIL "back after ${waited}s, before the $FO_REVERT s delay"
+        fi
+    else
+        check fo-revert-after-delay FAIL "C not back on las1 within $((FO_REVERT + 60)) s"
+    fi
+    if wait_for 10 not_on_las2 "${UL[C]}"; then
+        check fo-backup-released ok "C's session on las2 closed"
+    else
+        check fo-backup-released FAIL "las2: $(las2_show sessions | tr '\n' ';')"
+    fi
+    # A reconnects to the new las1 by itself (it backed off while las1 was gone).
+    if wait_for 40 on_las1 "${UL[A]}"; then
+        in_ns lassiteC ping -n -c 2 -i 0.3 -W 1 "${HOST[A]}" >/dev/null 2>&1
+        if r=$(ping_ok C "${HOST[A]}" 5); then check fo-ping-c-a-after-revert ok "$r via las1"; else
+            check fo-ping-c-a-after-revert FAIL "$r"
+        fi
+    else
+        check fo-ping-c-a-after-revert FAIL "A not back on las1"
+    fi
+    echo "---- las1 show sessions"
+    las_show sessions
+    echo "---- las2 show sessions"
+    las2_show sessions
+    for s in A B C; do stop_fo_edge "$s"; done
+    if grep -q "peer: primary, failovers: 1, reverts: 1" "$WORK/fo-edge-C.log"; then
+        check fo-edge-counters ok
+    else
+        check fo-edge-counters FAIL "$(grep 'peer:' "$WORK/fo-edge-C.log")"
+    fi
+    stop_las2
+}
+
+main_run() { # static|dynamic|mtu|nat|failover|all
     local what=$1
     if [ "$(id -u)" != 0 ]; then
         echo "lab.sh: needs root (network namespaces)" >&2
@@ -1599,6 +1851,11 @@ main_run() { # static|dynamic|mtu|all
         run_nat
         stop_las
     fi
+    if [ "$what" = failover ] || [ "$what" = all ]; then
+        run_failover
+        stop_las
+        stop_las2
+    fi
     prom_report
     prom_stop
     echo "SUMMARY passed=$PASSED failed=$FAILED"
@@ -1611,12 +1868,13 @@ run-static) main_run static ;;
 run-dynamic) main_run dynamic ;;
 run-mtu) main_run mtu ;;
 run-nat) main_run nat ;;
+run-failover) main_run failover ;;
 clean)
     clean
     echo "cleaned"
     ;;
 *)
-    echo "usage: $0 run|run-static|run-dynamic|run-mtu|run-nat|clean" >&2
+    echo "usage: $0 run|run-static|run-dynamic|run-mtu|run-nat|run-failover|clean" >&2
     exit 2
     ;;
 esac

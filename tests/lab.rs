@@ -1,7 +1,9 @@
 //! Runs the namespace lab (`lab/lab.sh run`): las on a net_af_packet port
 //! and three las-edge sites, first with static sessions, then in dynamic
 //! mode (RFC 3931 control connections opened by the edges, by VC ID), then
-//! MTU scenarios (MSS clamping over a 1500-byte underlay, jumbo frames).
+//! MTU scenarios (MSS clamping over a 1500-byte underlay, jumbo frames),
+//! an edge behind a NAT, and edge failover between two las (a second las
+//! in its own namespace; the outage is printed as RESULT fo-outage-secs).
 //! tshark decodes what las sent on the underlay during the static and the
 //! dynamic part (CHECK tshark-static, tshark-dynamic).
 //! Needs root and `ip netns`: #[ignore]d, so a plain `cargo test` lists
@@ -94,6 +96,20 @@ const CHECKS: &[&str] = &[
     "nat-same-session",
     "nat-spoof-ignored",
     "nat-idle-kept",
+    // Edge failover: site C dual-homed to las1 and las2 (--backup-peer).
+    "fo-las-start",
+    "fo-sites-up",
+    "fo-c-on-las1",
+    "fo-ping-c-a",
+    "fo-c-on-las2",
+    "fo-outage",
+    "fo-ping-c-b",
+    "fo-edge-logged",
+    "fo-las1-restart",
+    "fo-revert-after-delay",
+    "fo-backup-released",
+    "fo-ping-c-a-after-revert",
+    "fo-edge-counters",
 ];
 
 #[test]
@@ -135,6 +151,14 @@ fn lab() {
         .and_then(|v| v.trim().parse().ok())
         .expect("no RESULT tcp-a-b-mbps line");
     assert!(mbps > 0.0, "TCP throughput {mbps}");
+    let outage: f64 = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("RESULT fo-outage-secs "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("no RESULT fo-outage-secs line");
+    // las-edge's timers in the lab: HELLO 2 s, 3 retransmissions 1 s
+    // apart (dead after 6 s), plus the setup on the backup.
+    assert!(outage > 0.0 && outage <= 8.0, "failover outage {outage} s");
     for name in ["mtu-clamp-tcp-mbps", "mtu-jumbo-tcp-mbps"] {
         let prefix = format!("RESULT {name} ");
         let v: f64 = lines

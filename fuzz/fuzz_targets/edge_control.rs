@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use las::control::l2tp::{Action, Endpoint, EndpointConfig, SecretAuth, SessionUp};
 use las::edge::dynamic::Phase;
-use las::edge::{Codec, Control, DynamicConfig, SessionParams};
+use las::edge::{Codec, Control, DynamicConfig, Peer, SessionParams};
 use las::wire::l2tp::auth::DigestAlg;
 use las::wire::l2tp::message::stopccn_result;
 use las::wire::l2tp::{Cookie, Encap, L2Spec, Message};
@@ -77,7 +77,8 @@ impl Sim {
 
     /// Collects what las-edge did and checks its forwarding state.
     fn edge_after(&mut self) {
-        for b in self.edge.take_sends() {
+        for (peer, b) in self.edge.take_sends() {
+            assert_eq!(peer, Peer::Primary, "no backup peer here");
             Message::parse(&b).expect("las-edge sent what does not parse");
             self.to_las.push_back(b);
         }
@@ -125,7 +126,7 @@ impl Sim {
 
     fn to_edge_all(&mut self) {
         while let Some(b) = self.to_edge.pop_front() {
-            self.edge.handle(self.now, &b);
+            self.edge.handle(self.now, Peer::Primary, &b);
             self.edge_after();
         }
     }
@@ -171,6 +172,9 @@ fuzz_target!(|data: &[u8]| {
         secret: secret.clone(),
         cisco_avps: c0 & 4 != 0,
         hello_interval: 1 + u32::from(c2 % 60),
+        retransmit_retries: 10,
+        retransmit_max: 8,
+        backup: None,
     };
     let template = SessionParams {
         encap: if c0 & 8 != 0 { Encap::Udp } else { Encap::Ip },
@@ -224,7 +228,7 @@ fuzz_target!(|data: &[u8]| {
             3 => drop(sim.to_edge.pop_front()),
             4 => {
                 sim.clean = false;
-                sim.edge.handle(sim.now, bytes);
+                sim.edge.handle(sim.now, Peer::Primary, bytes);
                 sim.edge_after();
             }
             5 => {
@@ -235,7 +239,7 @@ fuzz_target!(|data: &[u8]| {
                             sim.clean &= x == 0;
                         }
                     }
-                    sim.edge.handle(sim.now, &b);
+                    sim.edge.handle(sim.now, Peer::Primary, &b);
                     sim.edge_after();
                 }
             }

@@ -15,8 +15,11 @@ pub enum DropReason {
     IpMalformed,
     /// Not protocol 115 (raw socket) — should not happen.
     NotL2tp,
-    /// From an address other than the configured peer.
+    /// From an address other than the configured peer(s).
     WrongSource,
+    /// Failover: a data packet from the peer that is not the current one
+    /// (the backup's last packets after a revert, say).
+    NotCurrentPeer,
     /// An L2TP control message (no control connection in static mode).
     Control,
     /// Truncated L2TPv3 header or bad version.
@@ -41,11 +44,12 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 14;
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::IpMalformed,
         DropReason::NotL2tp,
         DropReason::WrongSource,
+        DropReason::NotCurrentPeer,
         DropReason::Control,
         DropReason::Malformed,
         DropReason::SessionMismatch,
@@ -63,6 +67,7 @@ impl DropReason {
             DropReason::IpMalformed => "ip-malformed",
             DropReason::NotL2tp => "not-l2tp",
             DropReason::WrongSource => "wrong-source",
+            DropReason::NotCurrentPeer => "not-current-peer",
             DropReason::Control => "control-message",
             DropReason::Malformed => "l2tp-malformed",
             DropReason::SessionMismatch => "session-mismatch",

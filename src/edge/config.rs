@@ -23,6 +23,18 @@ pub const DEFAULT_BATCH: usize = 32;
 pub const DEFAULT_HELLO_INTERVAL: u32 = 60;
 /// Longest VC ID (Remote End ID) accepted.
 pub const MAX_VC_ID_LEN: usize = 64;
+/// Default revert delay (`--revert-delay`), s: with a backup peer,
+/// las-edge goes back to the primary once the primary's control
+/// connection has stayed up this long. See [`Revert`].
+pub const DEFAULT_REVERT_DELAY: u32 = 30;
+/// Longest revert delay accepted, s (one day).
+pub const MAX_REVERT_DELAY: u32 = 86_400;
+/// Default retransmissions of a control message before the peer is
+/// declared dead (`--retransmit-retries`; las's `[l2tp]` default too).
+pub const DEFAULT_RETRANSMIT_RETRIES: u32 = 10;
+/// Default cap of the doubling retransmission timeout, s
+/// (`--retransmit-max`; las's `[l2tp]` default too).
+pub const DEFAULT_RETRANSMIT_MAX: u32 = 8;
 
 #[derive(Parser, Debug, Default)]
 #[command(
@@ -39,7 +51,15 @@ we put in packets to the peer; --cookie is the cookie we expect, --peer-cookie t
 Dynamic mode (--vc-id): las-edge opens an RFC 3931 control connection to the peer and \
 requests the session for that VC ID; ids and cookies are negotiated, and it reconnects by \
 itself when the peer goes away:\n\
-  las-edge --tap pw0 --local 10.0.0.2 --peer 10.0.0.1 --encap udp --vc-id 100 [--secret S]"
+  las-edge --tap pw0 --local 10.0.0.2 --peer 10.0.0.1 --encap udp --vc-id 100 [--secret S]\n\n\
+Failover (dynamic mode, like Cisco `xconnect ... backup peer`): with --backup-peer, a control \
+connection or session to the current peer that goes down (HELLO unanswered, StopCCN, CDN, setup \
+failure or timeout) is re-established on the other peer at once; while on the backup, las-edge \
+probes the primary and moves back once the primary has answered for --revert-delay seconds \
+(default 30; `never`: stay on the backup until it fails):\n\
+  las-edge --tap pw0 --local 10.0.0.2 --peer 10.0.0.1 --backup-peer 10.0.0.5 --encap ip \\\n\
+           --vc-id 100 --hello-interval 5 --retransmit-retries 3 --retransmit-max 1 \\\n\
+           --revert-delay 60"
 )]
 pub struct EdgeArgs {
     /// TOML file with the same keys (e.g. `session-id = 1001`); flags override it.
@@ -69,7 +89,7 @@ pub struct Keys {
     /// Our IPv4 address (source of the tunnel packets).
     #[arg(long)]
     pub local: Option<Ipv4Addr>,
-    /// The peer's IPv4 address (las).
+    /// The peer's IPv4 address (las; with --backup-peer, the primary).
     #[arg(long)]
     pub peer: Option<Ipv4Addr>,
     /// ip (IP protocol 115) or udp.
@@ -115,9 +135,31 @@ pub struct Keys {
     #[arg(long)]
     #[serde(default)]
     pub cisco_avps: bool,
-    /// Dynamic mode: HELLO after this many seconds of silence (default 60).
+    /// Dynamic mode: HELLO after this many seconds of silence (default 60
+    /// over IP, 20 over UDP).
     #[arg(long)]
     pub hello_interval: Option<u32>,
+    /// Dynamic mode: retransmissions of an unacknowledged control message
+    /// before the peer counts as dead (1..=100, default 10).
+    #[arg(long)]
+    pub retransmit_retries: Option<u32>,
+    /// Dynamic mode: cap of the doubling retransmission timeout, seconds
+    /// (1..=60, default 8). Dead-peer detection takes at most the HELLO
+    /// interval plus 1, 2, 4, ... (capped here) for each retransmission
+    /// and one more.
+    #[arg(long)]
+    pub retransmit_max: Option<u32>,
+    /// Dynamic mode: a second peer (another las) to fail over to, like
+    /// Cisco `backup peer`. --peer is the primary.
+    #[arg(long)]
+    pub backup_peer: Option<Ipv4Addr>,
+    /// With --backup-peer: seconds the primary must answer (its control
+    /// connection up) before las-edge moves back to it from the backup;
+    /// 0 = as soon as it answers, `never` = stay on the backup until the
+    /// backup fails (default 30).
+    #[arg(long)]
+    #[serde(default, deserialize_with = "str_or_int")]
+    pub revert_delay: Option<String>,
 }
 
 /// A VC ID may be written as a TOML string or number.
@@ -157,6 +199,10 @@ impl Keys {
             digest: over.digest.or(self.digest),
             cisco_avps: over.cisco_avps || self.cisco_avps,
             hello_interval: over.hello_interval.or(self.hello_interval),
+            retransmit_retries: over.retransmit_retries.or(self.retransmit_retries),
+            retransmit_max: over.retransmit_max.or(self.retransmit_max),
+            backup_peer: over.backup_peer.or(self.backup_peer),
+            revert_delay: over.revert_delay.or(self.revert_delay),
         }
     }
 
@@ -198,6 +244,49 @@ pub struct DynamicConfig {
     pub cisco_avps: bool,
     /// HELLO interval, seconds.
     pub hello_interval: u32,
+    /// Retransmissions of a control message before the peer is dead.
+    pub retransmit_retries: u32,
+    /// Cap of the doubling retransmission timeout, seconds.
+    pub retransmit_max: u32,
+    /// A backup peer (`--backup-peer`), if any.
+    pub backup: Option<Failover>,
+}
+
+/// When las-edge, running on its backup peer, goes back to the primary
+/// (Cisco's `backup delay <enable> <disable|never>`; las-edge's enable
+/// delay is always 0: it switches as soon as it sees the failure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revert {
+    /// Stay on the backup until it fails (`--revert-delay never`).
+    Never,
+    /// Move back once the primary's control connection (a probe opened
+    /// while on the backup) has stayed up this many seconds; 0: at once.
+    After(u32),
+}
+
+/// Dynamic mode with a backup peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failover {
+    /// The backup peer's address (the primary is [`EdgeConfig::peer`]).
+    pub peer: Ipv4Addr,
+    pub revert: Revert,
+}
+
+impl DynamicConfig {
+    /// The longest time from the last message the peer sent to las-edge
+    /// declaring it dead, ms: the HELLO interval, then the HELLO and its
+    /// retransmissions, each timeout doubling from 1 s up to
+    /// `retransmit_max`, and one more timeout after the last.
+    pub fn dead_peer_bound_ms(&self) -> u64 {
+        let max = u64::from(self.retransmit_max) * 1000;
+        let mut rto = 1000u64.min(max);
+        let mut total = u64::from(self.hello_interval) * 1000;
+        for _ in 0..=self.retransmit_retries {
+            total += rto;
+            rto = (rto * 2).min(max);
+        }
+        total
+    }
 }
 
 impl std::fmt::Debug for DynamicConfig {
@@ -208,6 +297,9 @@ impl std::fmt::Debug for DynamicConfig {
             .field("secret", &self.secret.as_ref().map(|(_, a)| ("***", a)))
             .field("cisco_avps", &self.cisco_avps)
             .field("hello_interval", &self.hello_interval)
+            .field("retransmit_retries", &self.retransmit_retries)
+            .field("retransmit_max", &self.retransmit_max)
+            .field("backup", &self.backup)
             .finish()
     }
 }
@@ -252,6 +344,20 @@ fn cookie(v: Option<&str>, key: &str) -> Result<Cookie, String> {
     }
 }
 
+/// `--revert-delay`: seconds (0..=[`MAX_REVERT_DELAY`]) or `never`.
+fn revert(v: Option<&str>) -> Result<Revert, String> {
+    match v {
+        None => Ok(Revert::After(DEFAULT_REVERT_DELAY)),
+        Some("never") => Ok(Revert::Never),
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if n <= MAX_REVERT_DELAY => Ok(Revert::After(n)),
+            _ => Err(format!(
+                "--revert-delay {s:?}: expected seconds (0..={MAX_REVERT_DELAY}) or never"
+            )),
+        },
+    }
+}
+
 impl EdgeConfig {
     /// Reads `--config` if given and merges the command line over it.
     pub fn from_args(args: EdgeArgs) -> Result<EdgeConfig, String> {
@@ -270,7 +376,7 @@ impl EdgeConfig {
 
     /// Validates a complete set of keys.
     pub fn from_keys(k: Keys) -> Result<EdgeConfig, String> {
-        let tap = required(k.tap, "tap")?;
+        let tap = required(k.tap.clone(), "tap")?;
         if tap.is_empty() || tap.len() > 15 || tap.contains(['/', ' ']) {
             return Err(format!(
                 "--tap {tap:?}: not a valid interface name (1 to 15 characters, no '/' or spaces)"
@@ -282,7 +388,7 @@ impl EdgeConfig {
         }
         let local = required(k.local, "local")?;
         let peer = required(k.peer, "peer")?;
-        let encap = match required(k.encap, "encap")?.as_str() {
+        let encap = match required(k.encap.clone(), "encap")?.as_str() {
             "ip" => Encap::Ip,
             "udp" => Encap::Udp,
             other => return Err(format!("--encap {other:?}: expected ip or udp")),
@@ -304,12 +410,10 @@ impl EdgeConfig {
             }
         };
         let dynamic = match k.vc_id {
-            Some(vc_id) => Some(Self::dynamic(
-                vc_id,
-                &k.secret,
-                &k.digest,
-                k.cisco_avps,
-                k.hello_interval,
+            Some(ref vc_id) => Some(Self::dynamic(
+                vc_id.clone(),
+                &k,
+                peer,
                 match transport {
                     // NAT-friendly (see config::HELLO_INTERVAL_UDP).
                     Transport::Udp { .. } => crate::config::HELLO_INTERVAL_UDP,
@@ -321,10 +425,23 @@ impl EdgeConfig {
                     || k.digest.is_some()
                     || k.cisco_avps
                     || k.hello_interval.is_some()
+                    || k.retransmit_retries.is_some()
+                    || k.retransmit_max.is_some()
                 {
                     return Err(
-                        "--secret/--digest/--cisco-avps/--hello-interval only apply in dynamic mode (--vc-id)"
+                        "--secret/--digest/--cisco-avps/--hello-interval/--retransmit-retries/--retransmit-max only apply in dynamic mode (--vc-id)"
                             .into(),
+                    );
+                }
+                if let Some(b) = k.backup_peer {
+                    return Err(format!(
+                        "--backup-peer {b}: failover needs dynamic mode (--vc-id): a static \
+                         session has no control connection to notice a dead peer"
+                    ));
+                }
+                if k.revert_delay.is_some() {
+                    return Err(
+                        "--revert-delay only applies with --backup-peer (dynamic mode)".into(),
                     );
                 }
                 None
@@ -383,12 +500,11 @@ impl EdgeConfig {
 
     fn dynamic(
         vc_id: String,
-        secret: &Option<String>,
-        digest: &Option<String>,
-        cisco_avps: bool,
-        hello_interval: Option<u32>,
+        k: &Keys,
+        peer: Ipv4Addr,
         default_hello: u32,
     ) -> Result<DynamicConfig, String> {
+        let (secret, digest) = (&k.secret, &k.digest);
         if vc_id.is_empty()
             || vc_id.len() > MAX_VC_ID_LEN
             || !vc_id.bytes().all(|b| b.is_ascii_graphic())
@@ -408,17 +524,48 @@ impl EdgeConfig {
             None if digest.is_some() => return Err("--digest needs --secret".into()),
             None => None,
         };
-        let hello_interval = hello_interval.unwrap_or(default_hello);
+        let hello_interval = k.hello_interval.unwrap_or(default_hello);
         if !(1..=3600).contains(&hello_interval) {
             return Err(format!(
                 "--hello-interval {hello_interval}: must be 1..=3600"
             ));
         }
+        let retransmit_retries = k.retransmit_retries.unwrap_or(DEFAULT_RETRANSMIT_RETRIES);
+        if !(1..=100).contains(&retransmit_retries) {
+            return Err(format!(
+                "--retransmit-retries {retransmit_retries}: must be 1..=100"
+            ));
+        }
+        let retransmit_max = k.retransmit_max.unwrap_or(DEFAULT_RETRANSMIT_MAX);
+        if !(1..=60).contains(&retransmit_max) {
+            return Err(format!("--retransmit-max {retransmit_max}: must be 1..=60"));
+        }
+        let backup = match k.backup_peer {
+            Some(b) if b == peer => {
+                return Err(format!(
+                    "--backup-peer {b}: the same address as --peer (the primary)"
+                ))
+            }
+            Some(b) if b.is_unspecified() || b.is_broadcast() || b.is_multicast() => {
+                return Err(format!("--backup-peer {b}: not a unicast address"))
+            }
+            Some(b) => Some(Failover {
+                peer: b,
+                revert: revert(k.revert_delay.as_deref())?,
+            }),
+            None if k.revert_delay.is_some() => {
+                return Err("--revert-delay only applies with --backup-peer".into())
+            }
+            None => None,
+        };
         Ok(DynamicConfig {
             vc_id,
             secret,
-            cisco_avps,
+            cisco_avps: k.cisco_avps,
             hello_interval,
+            retransmit_retries,
+            retransmit_max,
+            backup,
         })
     }
 }
@@ -681,6 +828,109 @@ mod test {
     }
 
     #[test]
+    fn test_failover() {
+        let with = |extra: &[&str]| {
+            let mut v = DYN.to_vec();
+            v.extend_from_slice(extra);
+            parse(&v)
+        };
+        let d = with(&["--backup-peer", "10.0.0.5"])
+            .unwrap()
+            .dynamic
+            .unwrap();
+        assert_eq!(
+            d.backup,
+            Some(Failover {
+                peer: Ipv4Addr::new(10, 0, 0, 5),
+                revert: Revert::After(DEFAULT_REVERT_DELAY),
+            })
+        );
+        assert_eq!(
+            (d.retransmit_retries, d.retransmit_max),
+            (DEFAULT_RETRANSMIT_RETRIES, DEFAULT_RETRANSMIT_MAX)
+        );
+        // HELLO after 20 s (UDP), then 1+2+4+8*8 s of retransmissions.
+        assert_eq!(d.dead_peer_bound_ms(), 20_000 + 71_000);
+        let d = with(&[
+            "--backup-peer",
+            "10.0.0.5",
+            "--revert-delay",
+            "never",
+            "--hello-interval",
+            "2",
+            "--retransmit-retries",
+            "3",
+            "--retransmit-max",
+            "1",
+        ])
+        .unwrap()
+        .dynamic
+        .unwrap();
+        assert_eq!(d.backup.unwrap().revert, Revert::Never);
+        assert_eq!(d.dead_peer_bound_ms(), 6_000);
+        let d = with(&["--backup-peer", "10.0.0.5", "--revert-delay", "0"]).unwrap();
+        assert_eq!(d.dynamic.unwrap().backup.unwrap().revert, Revert::After(0));
+        for (extra, msg) in [
+            (
+                &["--backup-peer", "10.0.0.1"][..],
+                "--backup-peer 10.0.0.1: the same",
+            ),
+            (&["--backup-peer", "0.0.0.0"][..], "not a unicast"),
+            (&["--revert-delay", "5"][..], "--revert-delay only applies"),
+            (
+                &["--backup-peer", "10.0.0.5", "--revert-delay", "soon"][..],
+                "--revert-delay \"soon\"",
+            ),
+            (
+                &["--backup-peer", "10.0.0.5", "--revert-delay", "86401"][..],
+                "--revert-delay \"86401\"",
+            ),
+            (&["--retransmit-retries", "0"][..], "--retransmit-retries 0"),
+            (&["--retransmit-max", "61"][..], "--retransmit-max 61"),
+        ] {
+            let e = with(extra).unwrap_err();
+            assert!(e.contains(msg), "{extra:?}: {e}");
+        }
+        // Static mode has no control connection to fail over with.
+        let mut v = IP.to_vec();
+        v.extend_from_slice(&["--backup-peer", "10.0.0.5"]);
+        let e = parse(&v).unwrap_err();
+        assert!(
+            e.contains("--backup-peer 10.0.0.5: failover needs dynamic mode"),
+            "{e}"
+        );
+        let mut v = IP.to_vec();
+        v.extend_from_slice(&["--retransmit-max", "1"]);
+        assert!(parse(&v)
+            .unwrap_err()
+            .contains("only apply in dynamic mode"));
+        // TOML: a number or "never"; the command line wins.
+        let file = Keys::from_toml(
+            r#"
+            tap = "pw0"
+            local = "10.0.0.3"
+            peer = "10.0.0.1"
+            encap = "ip"
+            vc-id = 100
+            backup-peer = "10.0.0.5"
+            revert-delay = 45
+            "#,
+        )
+        .unwrap();
+        let c = EdgeConfig::from_keys(file.clone()).unwrap();
+        assert_eq!(c.dynamic.unwrap().backup.unwrap().revert, Revert::After(45));
+        let over = Keys {
+            revert_delay: Some("never".into()),
+            ..Keys::default()
+        };
+        let c = EdgeConfig::from_keys(file.overridden_by(over)).unwrap();
+        assert_eq!(c.dynamic.unwrap().backup.unwrap().revert, Revert::Never);
+        let k = Keys::from_toml("revert-delay = \"never\"").unwrap();
+        assert_eq!(k.revert_delay.as_deref(), Some("never"));
+        assert!(Keys::from_toml("backup-peer = \"10.0.0\"").is_err());
+    }
+
+    #[test]
     fn test_df() {
         let mut args = IP.to_vec();
         args.push("--df");
@@ -695,7 +945,12 @@ mod test {
     #[test]
     fn test_example_configs() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/configs");
-        for name in ["edge-ip.toml", "edge-udp.toml", "edge-dynamic.toml"] {
+        for name in [
+            "edge-ip.toml",
+            "edge-udp.toml",
+            "edge-dynamic.toml",
+            "edge-failover.toml",
+        ] {
             let path = PathBuf::from(dir).join(name);
             let a = EdgeArgs {
                 config: Some(path.clone()),

@@ -51,6 +51,14 @@ pub struct ControlStats {
     pub peer_session_id: u32,
     /// Why the connection last went down.
     pub last_down: Option<String>,
+    /// With a backup peer: the current peer (`primary` or `backup`).
+    pub peer: Option<String>,
+    /// Moves to the other peer after a failure (`--backup-peer`).
+    pub failovers: u64,
+    /// Moves back to the primary after `--revert-delay`.
+    pub reverts: u64,
+    /// Control connections opened to probe the primary from the backup.
+    pub probes: u64,
 }
 
 impl Counters {
@@ -110,6 +118,13 @@ impl fmt::Display for Counters {
                     c.session_id, c.peer_session_id
                 )?;
             }
+            if let Some(p) = &c.peer {
+                writeln!(
+                    f,
+                    "  peer: {p}, failovers: {}, reverts: {}, probes of the primary: {}",
+                    c.failovers, c.reverts, c.probes
+                )?;
+            }
             if let Some(w) = &c.last_down {
                 writeln!(f, "  last down: {w}")?;
             }
@@ -151,5 +166,11 @@ mod test {
         assert!(s.contains("connects: 2,"));
         assert!(s.contains("last session: 7 -> peer session 9"));
         assert!(s.contains("last down: peer not answering"));
+        assert!(!s.contains("failovers"));
+        c.control.as_mut().unwrap().peer = Some("backup".into());
+        c.control.as_mut().unwrap().failovers = 3;
+        assert!(c
+            .to_string()
+            .contains("  peer: backup, failovers: 3, reverts: 0, probes of the primary: 0"));
     }
 }

@@ -24,7 +24,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use super::codec::{control_message, strip_ipv4, Codec, DropReason};
 use super::config::{EdgeConfig, Transport};
 use super::counters::Counters;
-use super::dynamic::Control;
+use super::dynamic::{Control, Peer};
 use crate::wire::ethernet;
 use crate::wire::ipv4::protocol::L2TP;
 use crate::wire::l2tp::Encap;
@@ -64,7 +64,11 @@ pub struct Endpoint {
     tap: tun::Device,
     sock: Socket,
     transport: Transport,
+    /// The peer (the primary with a backup).
     peer: Ipv4Addr,
+    /// Failover: the backup peer. The socket is then not connected, and
+    /// each packet goes to the current peer.
+    backup: Option<Ipv4Addr>,
     batch: usize,
     /// Bytes per buffer.
     buf_len: usize,
@@ -101,6 +105,44 @@ fn sock_error(what: &str, e: io::Error) -> String {
 }
 
 impl Endpoint {
+    /// The address of `peer` (port 0 for a raw socket).
+    fn addr(&self, peer: Peer) -> SocketAddrV4 {
+        let ip = match peer {
+            Peer::Primary => self.peer,
+            Peer::Backup => self.backup.unwrap_or(self.peer),
+        };
+        match self.transport {
+            Transport::Ip => SocketAddrV4::new(ip, 0),
+            Transport::Udp { dport, .. } => SocketAddrV4::new(ip, dport),
+        }
+    }
+
+    /// Which peer a packet from `src` (and, over UDP, source port `port`)
+    /// is from, if any.
+    fn peer_of(&self, src: Ipv4Addr, port: u16) -> Option<Peer> {
+        if let Transport::Udp { dport, .. } = self.transport {
+            // A connected socket filters on the port too.
+            if self.backup.is_some() && port != dport {
+                return None;
+            }
+        }
+        if src == self.peer {
+            Some(Peer::Primary)
+        } else if Some(src) == self.backup {
+            Some(Peer::Backup)
+        } else {
+            None
+        }
+    }
+
+    /// Where data goes: `None` on a connected socket.
+    fn data_dest(&self, ctl: Option<&Control>) -> Option<SockaddrIn> {
+        match (self.backup, ctl) {
+            (Some(_), Some(ctl)) => Some(SockaddrIn::from(self.addr(ctl.peer()))),
+            _ => None,
+        }
+    }
+
     fn encap(&self) -> Encap {
         match self.transport {
             Transport::Ip => Encap::Ip,
@@ -151,9 +193,14 @@ impl Endpoint {
         sock.bind(&SockAddr::from(local))
             .map_err(|e| sock_error(&format!("cannot bind to {shown}"), e))?;
         // Connecting makes the kernel filter on the peer's address (we
-        // check it again) and lets sendmmsg go without addresses.
-        sock.connect(&SockAddr::from(peer))
-            .map_err(|e| sock_error(&format!("cannot connect to {peer}"), e))?;
+        // check it again) and lets sendmmsg go without addresses. With a
+        // backup peer both peers must get through: no connect, and every
+        // send names its peer.
+        let backup = cfg.dynamic.as_ref().and_then(|d| d.backup).map(|b| b.peer);
+        if backup.is_none() {
+            sock.connect(&SockAddr::from(peer))
+                .map_err(|e| sock_error(&format!("cannot connect to {peer}"), e))?;
+        }
         if cfg.df {
             // DF on every packet; the kernel refuses (EMSGSIZE) to send one
             // bigger than the route's MTU rather than fragmenting it.
@@ -169,6 +216,7 @@ impl Endpoint {
             sock,
             transport: cfg.transport,
             peer: cfg.peer,
+            backup,
             batch: cfg.batch,
             buf_len,
         })
@@ -267,7 +315,9 @@ impl Endpoint {
                 }
             }
             if tap_pending {
+                let dest = self.data_dest(link.ctl.as_deref());
                 tap_pending = self.tap_to_peer(
+                    dest,
                     link.codec.as_mut(),
                     &mut c,
                     &mut tx_bufs,
@@ -293,15 +343,18 @@ impl Endpoint {
     /// Sends what the control connection queued and applies a session
     /// change (a new codec, or none while no session is up).
     fn ctl_flush(&self, ctl: &mut Control, codec: &mut Option<Codec>, c: &mut Counters) {
-        for m in ctl.take_sends() {
-            let r = match self.transport {
-                Transport::Udp { .. } => self.sock.send(&m),
+        for (peer, m) in ctl.take_sends() {
+            let v;
+            let bytes = match self.transport {
+                Transport::Udp { .. } => &m,
                 Transport::Ip => {
-                    let mut v = Vec::with_capacity(4 + m.len());
-                    v.extend_from_slice(&[0; 4]);
-                    v.extend_from_slice(&m);
-                    self.sock.send(&v)
+                    v = [&[0u8; 4][..], &m].concat();
+                    &v
                 }
+            };
+            let r = match self.backup {
+                None => self.sock.send(bytes),
+                Some(_) => self.sock.send_to(bytes, &SockAddr::from(self.addr(peer))),
             };
             if let Err(e) = r {
                 // Lost like any datagram: reliable delivery retransmits.
@@ -310,6 +363,15 @@ impl Endpoint {
             }
         }
         if let Some(change) = ctl.take_change() {
+            if let (Some(_), Some(p)) = (self.backup, &change) {
+                log::info!(
+                    "las-edge: forwarding to {} (the {} peer), session {} -> peer session {}",
+                    self.addr(ctl.peer()).ip(),
+                    ctl.peer().name(),
+                    p.session_id,
+                    p.peer_session_id
+                );
+            }
             *codec = change.map(Codec::new);
         }
     }
@@ -318,6 +380,7 @@ impl Endpoint {
     /// whether the TAP may have more (it did not report EAGAIN).
     fn tap_to_peer(
         &self,
+        dest: Option<SockaddrIn>,
         codec: Option<&mut Codec>,
         c: &mut Counters,
         bufs: &mut [Vec<u8>],
@@ -360,7 +423,7 @@ impl Endpoint {
                 .zip(&lens[done..n])
                 .map(|(b, &l)| [IoSlice::new(&b[..l])])
                 .collect();
-            let addrs = vec![None::<SockaddrIn>; iovs.len()];
+            let addrs = vec![dest; iovs.len()];
             match sendmmsg(
                 self.sock.as_raw_fd(),
                 hdrs,
@@ -412,7 +475,7 @@ impl Endpoint {
         bufs: &mut [Vec<u8>],
         hdrs: &mut MultiHeaders<SockaddrIn>,
     ) -> Result<bool, String> {
-        let mut got = [(0usize, Ipv4Addr::UNSPECIFIED, false); 1024];
+        let mut got = [(0usize, Ipv4Addr::UNSPECIFIED, 0u16, false); 1024];
         let mut retry = false;
         let n = {
             let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs
@@ -429,8 +492,10 @@ impl Endpoint {
                 Ok(r) => {
                     let mut n = 0;
                     for m in r {
-                        let src = m.address.map_or(Ipv4Addr::UNSPECIFIED, |a| a.ip());
-                        got[n] = (m.bytes, src, m.flags.contains(MsgFlags::MSG_TRUNC));
+                        let (src, port) = m
+                            .address
+                            .map_or((Ipv4Addr::UNSPECIFIED, 0), |a| (a.ip(), a.port()));
+                        got[n] = (m.bytes, src, port, m.flags.contains(MsgFlags::MSG_TRUNC));
                         n += 1;
                     }
                     n
@@ -445,7 +510,7 @@ impl Endpoint {
                 Err(e) => return Err(format!("receiving from the peer: {e}")),
             }
         };
-        for (buf, &(len, src, trunc)) in bufs.iter().zip(&got[..n]) {
+        for (buf, &(len, src, port, trunc)) in bufs.iter().zip(&got[..n]) {
             if trunc || len > buf.len() {
                 c.drop(DropReason::Oversize);
                 continue;
@@ -461,14 +526,18 @@ impl Endpoint {
                 },
                 Transport::Udp { .. } => (src, pkt),
             };
-            if src != self.peer {
+            let Some(from) = self.peer_of(src, port) else {
                 c.drop(DropReason::WrongSource);
                 continue;
-            }
+            };
             if let Some(ctl) = link.ctl.as_deref_mut() {
                 if let Some(msg) = control_message(self.encap(), payload) {
-                    ctl.handle(ctl.now_ms(), msg);
+                    ctl.handle(ctl.now_ms(), from, msg);
                     self.ctl_flush(ctl, &mut link.codec, c);
+                    continue;
+                }
+                if from != ctl.peer() {
+                    c.drop(DropReason::NotCurrentPeer);
                     continue;
                 }
             }
@@ -507,6 +576,17 @@ pub fn run(cfg: &EdgeConfig, stop: &AtomicBool) -> Result<Counters, String> {
                 ""
             }
         );
+        if let Some(b) = d.backup {
+            log::info!(
+                "las-edge: backup peer {} (failover: dead peer noticed within {} ms of its last message, then one setup on the other peer; revert: {})",
+                b.peer,
+                d.dead_peer_bound_ms(),
+                match b.revert {
+                    super::config::Revert::Never => "never".to_string(),
+                    super::config::Revert::After(s) => format!("after the primary answers for {s} s"),
+                }
+            );
+        }
         let mut ctl = Control::new(d, cfg.session, u32::from(cfg.local));
         return ep.forward_dynamic(&mut ctl, stop);
     }

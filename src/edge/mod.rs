@@ -8,7 +8,8 @@
 //! * [`config`]: command line / TOML parsing into [`EdgeConfig`] (the
 //!   endpoint) and [`SessionParams`] (the pseudowire).
 //! * [`dynamic`]: the control connection ([`Control`]), which produces
-//!   [`SessionParams`] when a session comes up and reconnects with backoff.
+//!   [`SessionParams`] when a session comes up and reconnects with backoff,
+//!   or, with a backup peer, fails over to the other [`Peer`] and reverts.
 //! * [`codec`]: adds and checks the L2TPv3 data header with [`crate::wire`].
 //! * [`counters`]: packet/byte counters and drops by reason.
 //! * [`forward`]: the TAP/socket forwarding loop (batched, poll-driven).
@@ -21,7 +22,7 @@ pub mod dynamic;
 pub mod forward;
 
 pub use codec::{Codec, DropReason};
-pub use config::{DynamicConfig, EdgeArgs, EdgeConfig, SessionParams, Transport};
+pub use config::{DynamicConfig, EdgeArgs, EdgeConfig, Failover, Revert, SessionParams, Transport};
 pub use counters::{ControlStats, Counters};
-pub use dynamic::Control;
+pub use dynamic::{Control, Peer};
 pub use forward::{run, Endpoint};
