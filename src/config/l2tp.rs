@@ -229,15 +229,17 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
             ))
         }
     };
+    let hello_interval = int("l2tp.hello_interval", r.hello_interval, 60, 1, 3600)? as u32;
     Ok(L2tp {
         udp_port: int("l2tp.udp_port", r.udp_port, 1701, 1, 65535)? as u16,
         host_name,
         router_id,
-        hello_interval: int("l2tp.hello_interval", r.hello_interval, 60, 1, 3600)? as u32,
+        hello_interval,
+        // A shorter hello_interval applies to UDP peers too.
         hello_interval_udp: int(
             "l2tp.hello_interval_udp",
             r.hello_interval_udp,
-            i64::from(super::HELLO_INTERVAL_UDP),
+            i64::from(super::HELLO_INTERVAL_UDP.min(hello_interval)),
             1,
             3600,
         )? as u32,
@@ -289,6 +291,12 @@ mod test {
     fn defaults() {
         let c = cfg("").unwrap();
         assert_eq!(c.l2tp.hello_interval, 60);
+        assert_eq!(c.l2tp.hello_interval_udp, 20);
+        // A shorter hello_interval covers UDP peers too, unless set apart.
+        let short = cfg("[l2tp]\nhello_interval = 2\n").unwrap();
+        assert_eq!(short.l2tp.hello_interval_udp, 2);
+        let apart = cfg("[l2tp]\nhello_interval = 2\nhello_interval_udp = 25\n").unwrap();
+        assert_eq!(apart.l2tp.hello_interval_udp, 25);
         assert_eq!(c.l2tp.control_rate, 1000);
         assert_eq!(c.l2tp.auto_switch_grace, 60);
         assert!(c.l2tp.auto_switch);

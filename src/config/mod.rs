@@ -241,8 +241,9 @@ pub struct L2tp {
     /// HELLO after this many seconds of silence (default 60).
     /// Seconds of silence before a HELLO to a peer over IP (default 60).
     pub hello_interval: u32,
-    /// The same to a peer over UDP (default [`HELLO_INTERVAL_UDP`]): a
-    /// NAT in the path forgets an idle UDP mapping after 30 s or so.
+    /// The same to a peer over UDP (default [`HELLO_INTERVAL_UDP`], or
+    /// `hello_interval` if that is shorter): a NAT in the path forgets an
+    /// idle UDP mapping after 30 s or so.
     pub hello_interval_udp: u32,
     /// Retransmission interval cap, seconds (default 8; starts at 1 s).
     pub retransmit_max: u32,
