@@ -13,4 +13,6 @@ target="${CARGO_TARGET_DIR:-target}"
 case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
 export LAS_BIN="${LAS_BIN:-$target/release/las}"
 export LAS_EDGE_BIN="${LAS_EDGE_BIN:-$target/release/las-edge}"
+# The NAT step idles past the NAT's timeout: 40 s here, 300 s in the tests.
+export LAB_NAT_IDLE="${LAB_NAT_IDLE:-40}"
 exec lab/lab.sh run
