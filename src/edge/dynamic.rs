@@ -643,6 +643,17 @@ impl Control {
         }
     }
 
+    /// A session las offered that las-edge cannot carry: counted, and
+    /// closed with a CDN that says why.
+    fn refuse_unusable(&mut self, now: u64, ccid: u32, sid: u32, why: &str) {
+        self.stats.sessions_refused += 1;
+        let text = format!("las-edge cannot use the session: {why}");
+        let acts = self
+            .ep
+            .close_session(now, ccid, sid, cdn_result::GENERAL_ERROR, None, &text);
+        self.actions(now, acts);
+    }
+
     fn actions(&mut self, now: u64, acts: Vec<(Peer, Action)>) {
         for (peer, a) in acts {
             match a {
@@ -684,17 +695,7 @@ impl Control {
                             match session_params(&self.template, &up) {
                                 Ok(p) => self.revert(now, ccid, sid, p),
                                 Err(e) => {
-                                    self.stats.sessions_refused += 1;
-                                    let text = format!("las-edge cannot use the session: {e}");
-                                    let acts = self.ep.close_session(
-                                        now,
-                                        ccid,
-                                        sid,
-                                        cdn_result::GENERAL_ERROR,
-                                        None,
-                                        &text,
-                                    );
-                                    self.actions(now, acts);
+                                    self.refuse_unusable(now, ccid, sid, &e);
                                     self.probe_failed(
                                         now,
                                         Some(ccid),
@@ -750,17 +751,7 @@ impl Control {
                             }
                         }
                         Err(e) => {
-                            self.stats.sessions_refused += 1;
-                            let text = format!("las-edge cannot use the session: {e}");
-                            let acts = self.ep.close_session(
-                                now,
-                                ccid,
-                                sid,
-                                cdn_result::GENERAL_ERROR,
-                                None,
-                                &text,
-                            );
-                            self.actions(now, acts);
+                            self.refuse_unusable(now, ccid, sid, &e);
                             self.restart(now, ccid, format!("unusable session: {e}"));
                         }
                     }
