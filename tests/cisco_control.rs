@@ -56,6 +56,15 @@ fn can_run() -> bool {
     true
 }
 
+/// las's stdout and stderr from its scratch directory.
+fn logs_of(d: &std::path::Path) -> String {
+    format!(
+        "\n--- las stdout ---\n{}\n--- las stderr ---\n{}",
+        std::fs::read_to_string(d.join("stdout.txt")).unwrap_or_default(),
+        std::fs::read_to_string(d.join("stderr.txt")).unwrap_or_default()
+    )
+}
+
 fn sh(args: &[&str]) -> bool {
     Command::new(args[0])
         .args(&args[1..])
@@ -161,31 +170,14 @@ impl Las {
             las_ip,
             my_ip,
         };
-        let t0 = Instant::now();
-        loop {
-            if let Ok(Response::Ports { .. }) = query(&las.sock, &Request::Ports) {
-                break;
-            }
-            if let Ok(Some(st)) = las.child.as_mut().unwrap().try_wait() {
-                panic!("las exited early with {st}{}", las.logs());
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "las never became ready{}",
-                las.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let dir = las.scratch.dir.clone();
+        let logs = move || logs_of(&dir);
+        common::wait_ready(&las.sock, las.child.as_mut().unwrap(), &logs);
         las
     }
 
     fn logs(&self) -> String {
-        let d = &self.scratch.dir;
-        format!(
-            "\n--- las stdout ---\n{}\n--- las stderr ---\n{}",
-            std::fs::read_to_string(d.join("stdout.txt")).unwrap_or_default(),
-            std::fs::read_to_string(d.join("stderr.txt")).unwrap_or_default()
-        )
+        logs_of(&self.scratch.dir)
     }
 
     fn ask(&self, r: Request) -> Response {

@@ -225,21 +225,10 @@ fn reload_under_traffic_touches_only_what_changed() {
         sock: dir.join("las.sock"),
         dir: dir.clone(),
     };
-    let t0 = Instant::now();
-    while !matches!(
-        query(&las.sock, &Request::Ports),
-        Ok(Response::Ports { .. })
-    ) {
-        if let Ok(Some(st)) = las.child.try_wait() {
-            panic!("las exited early with {st}{}", las.logs());
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "las never ready{}",
-            las.logs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let sock = las.sock.clone();
+    common::wait_ready(&sock, &mut las.child, &|| {
+        std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default()
+    });
 
     let stop_rx = Arc::new(AtomicBool::new(false));
     let got = Arc::new(Mutex::new(Vec::new()));

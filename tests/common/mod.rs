@@ -682,6 +682,26 @@ pub fn counters(sock: &Path) -> CountersView {
     }
 }
 
+/// Waits (20 s at most) until las answers on its control socket; panics
+/// with `logs()` if it exits first or never answers.
+pub fn wait_ready(sock: &Path, child: &mut Child, logs: &dyn Fn() -> String) {
+    let t0 = Instant::now();
+    loop {
+        if let Ok(Response::Ports { .. }) = query(sock, &Request::Ports) {
+            return;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("las exited early with {st}{}", logs());
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "las never became ready{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The number of mbufs las holds when idle on a net_pcap port: 0 (the
 /// pcap PMD keeps no mbufs in RX rings, and the mempool counts per-lcore
 /// caches as available). Checked on its own by `idle_baseline`.
@@ -731,22 +751,7 @@ pub fn run_with<T>(
         )
     };
 
-    // Ready once the control socket answers.
-    let t0 = Instant::now();
-    loop {
-        if let Ok(Response::Ports { .. }) = query(&sock, &Request::Ports) {
-            break;
-        }
-        if let Ok(Some(st)) = running.child.as_mut().unwrap().try_wait() {
-            panic!("las exited early with {st}{}", logs());
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "las never became ready{}",
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_ready(&sock, running.child.as_mut().unwrap(), &logs);
     // Every input frame received.
     let t0 = Instant::now();
     loop {
