@@ -543,10 +543,9 @@ impl Engine {
     /// was re-added: the data plane forgot them with the member) and
     /// installs the rest anew where needed.
     fn apply_static_macs(&mut self, old: &Config, slot_of: &[Option<SwitchId>]) {
-        let olds = static_macs(old);
-        for (sw, mac, session) in &olds {
-            let keep = static_macs(&self.cfg).contains(&(sw.clone(), *mac, session.clone()));
-            if keep {
+        let news = static_macs(&self.cfg);
+        for m @ (sw, mac, _) in &static_macs(old) {
+            if news.contains(m) {
                 continue;
             }
             if let Some(id) = self.slot_named(sw) {
