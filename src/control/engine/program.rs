@@ -119,18 +119,29 @@ impl Engine {
             if mac == s.next_hop_mac {
                 continue;
             }
-            let member = s.member;
-            let t = mac.map(|m| Box::new(self.template(s, m)));
-            if let Some(s) = self.sessions[i].as_mut() {
-                s.next_hop_mac = mac;
-                s.template_len = t.as_ref().map_or(0, |t| t.len());
-            }
             if mac.is_some() {
                 self.counters.neighbours_resolved += 1;
             }
-            self.broadcast(|| Command::SetTemplate(member, t.clone()));
+            self.send_template(i);
         }
         self.update_max_frames();
+    }
+
+    /// Builds session `i`'s encapsulation header for its next hop's MAC as
+    /// the neighbour cache knows it now (none while unresolved) and sends
+    /// it to the workers.
+    pub(super) fn send_template(&mut self, i: usize) {
+        let Some(s) = self.sessions[i].as_ref() else {
+            return;
+        };
+        let mac = self.neighbours.get(s.port, s.next_hop);
+        let member = s.member;
+        let t = mac.map(|m| Box::new(self.template(s, m)));
+        if let Some(s) = self.sessions[i].as_mut() {
+            s.next_hop_mac = mac;
+            s.template_len = t.as_ref().map_or(0, |t| t.len());
+        }
+        self.broadcast(|| Command::SetTemplate(member, t.clone()));
     }
 
     /// For MSS clamping in `auto` mode: the largest inner frame every

@@ -456,8 +456,6 @@ impl Engine {
             {
                 moved.push((s.member, s.udp_peer_port));
                 s.udp_peer_port = peer.udp_port;
-                // The template is rebuilt with the new port below.
-                s.next_hop_mac = None;
             }
         }
         let from = moved.first().map_or(0, |m| m.1);
@@ -469,10 +467,13 @@ impl Engine {
             moved.len()
         );
         for (member, _) in moved {
-            if let Some(spec) = self.sessions[member.0 as usize].as_ref().map(session_spec) {
+            let i = member.0 as usize;
+            if let Some(spec) = self.sessions[i].as_ref().map(session_spec) {
+                // The new source port for the checks, then the header
+                // with the new destination port.
                 self.broadcast(|| Command::AddSession(Box::new(spec)));
+                self.send_template(i);
             }
         }
-        self.refresh_templates();
     }
 }

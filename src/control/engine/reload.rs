@@ -587,7 +587,8 @@ impl Engine {
     }
 
     /// Next hops after a gateway change: a session whose next hop moved
-    /// forgets the old MAC and waits for the new one.
+    /// gets the header for the new one (none until it resolves; it is
+    /// asked for by ARP now).
     fn reroute_sessions(&mut self) {
         let now = self.now_ms();
         for i in 0..self.sessions.len() {
@@ -601,13 +602,9 @@ impl Engine {
             let port = s.port;
             if let Some(s) = self.sessions[i].as_mut() {
                 s.next_hop = nh;
-                // Compared with the neighbour cache by refresh_templates.
-                s.next_hop_mac = None;
-                s.template_len = 0;
             }
             self.neighbours.want(port, nh, now);
-            let member = MemberId(i as u16);
-            self.broadcast(|| Command::SetTemplate(member, None));
+            self.send_template(i);
         }
     }
 }
