@@ -64,7 +64,7 @@ struct RunArgs {
 #[derive(Args)]
 struct ShowArgs {
     /// What to show.
-    #[arg(value_parser = ["ports", "tunnels", "sessions", "switches", "macs", "counters"])]
+    #[arg(value_parser = ["ports", "tunnels", "sessions", "switches", "macs", "counters", "mesh"])]
     what: String,
     /// For `macs`: only this switch.
     switch: Option<String>,
@@ -135,6 +135,7 @@ fn show(a: ShowArgs) -> Result<(), String> {
         "sessions" => Request::Sessions,
         "switches" => Request::Switches,
         "macs" => Request::Macs(a.switch),
+        "mesh" => Request::Mesh,
         _ => Request::Counters,
     };
     let resp = socket::query(&path, &req)?;

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 mod l2tp;
 pub mod limits;
+mod mesh;
 mod metrics;
 mod raw;
 mod validate;
@@ -128,6 +129,7 @@ pub struct Config {
     pub dataplane: Dataplane,
     pub control: Control,
     pub metrics: Metrics,
+    pub mesh: Mesh,
     pub l2tp: L2tp,
     /// At least one.
     pub ports: Vec<Port>,
@@ -195,6 +197,29 @@ impl Default for Control {
     fn default() -> Self {
         Control {
             socket: PathBuf::from("/run/las/las.sock"),
+        }
+    }
+}
+
+/// `[mesh]`: other las nodes that serve the same virtual switches
+/// (`control::engine::mesh`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mesh {
+    /// Their addresses (unique, not ours; at most 64). Empty: no mesh.
+    pub peers: Vec<Ipv4Addr>,
+    /// How mesh pseudowires are carried (default `Ip`).
+    pub encap: Encap,
+    /// Seconds between attempts to reach a peer whose control connection
+    /// is down (1..=300, default 5).
+    pub retry_interval: u16,
+}
+
+impl Default for Mesh {
+    fn default() -> Self {
+        Mesh {
+            peers: Vec::new(),
+            encap: Encap::Ip,
+            retry_interval: 5,
         }
     }
 }

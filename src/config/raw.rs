@@ -18,6 +18,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub metrics: RawMetrics,
     #[serde(default)]
+    pub mesh: RawMesh,
+    #[serde(default)]
     pub l2tp: RawL2tp,
     #[serde(default)]
     pub port: Vec<RawPort>,
@@ -56,6 +58,14 @@ pub struct RawDataplane {
 #[serde(deny_unknown_fields)]
 pub struct RawControl {
     pub socket: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawMesh {
+    pub peers: Option<Vec<String>>,
+    pub encapsulation: Option<String>,
+    pub retry_interval: Option<i64>,
 }
 
 #[derive(Deserialize, Default, Debug)]

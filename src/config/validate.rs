@@ -928,6 +928,7 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         },
     };
     let metrics = super::metrics::validate(r.metrics)?;
+    let mesh_raw = r.mesh;
     let l2tp: L2tp = super::l2tp::validate(r.l2tp)?;
 
     if r.port.is_empty() {
@@ -1108,11 +1109,14 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         }
     }
 
+    let mesh = super::mesh::validate(mesh_raw, &l2tp, &ports)?;
+
     Ok(Config {
         eal_args,
         dataplane,
         control,
         metrics,
+        mesh,
         l2tp,
         ports,
         neighbors,

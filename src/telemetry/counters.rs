@@ -166,6 +166,10 @@ drop_reasons! {
     StaticMacConflict = "static_mac_conflict", Ingress,
     /// Unicast to a MAC learned on the member the frame came from.
     SameMember = "same_member", Ingress,
+    /// Unicast from a mesh pseudowire to a MAC learned on another mesh
+    /// pseudowire: the mesh split-horizon group never forwards inside
+    /// itself (a full mesh reaches every node in one hop).
+    SplitHorizon = "split_horizon", Ingress,
     /// Flooded in a switch with no other member.
     NoFloodTarget = "no_flood_target", Ingress,
     /// The session's switch was removed while the frame was in flight.

@@ -494,6 +494,7 @@ mod test {
             Request::Ports => Response::Ports { ports: vec![] },
             Request::Tunnels => Response::Tunnels { tunnels: vec![] },
             Request::Sessions => Response::Sessions { sessions: vec![] },
+            Request::Mesh => Response::Mesh { mesh: vec![] },
             Request::Switches => Response::Switches {
                 switches: vec![SwitchView {
                     name: "cust100".into(),

@@ -14,6 +14,8 @@ pub enum Request {
     Switches,
     Macs(Option<String>),
     Counters,
+    /// The mesh peers (`[mesh]`).
+    Mesh,
     /// Re-read the configuration (`path`, else the file las started
     /// with) and apply what changed; `dry_run` only says what would.
     Reload {
@@ -55,6 +57,7 @@ impl Request {
             ("switches", None) => Request::Switches,
             ("macs", sw) => Request::Macs(sw),
             ("counters", None) => Request::Counters,
+            ("mesh", None) => Request::Mesh,
             (w, _) => return Err(format!("unknown request {w:?}")),
         };
         Ok(r)
@@ -69,6 +72,7 @@ impl Request {
             Request::Macs(None) => "show macs".into(),
             Request::Macs(Some(s)) => format!("show macs {s}"),
             Request::Counters => "show counters".into(),
+            Request::Mesh => "show mesh".into(),
             Request::Reload { path, dry_run } => {
                 let mut s = String::from("reload");
                 if *dry_run {
@@ -187,6 +191,30 @@ pub struct TunnelView {
     pub peer_moves: u64,
 }
 
+/// A mesh peer (`las show mesh`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MeshView {
+    pub peer: String,
+    /// "initiator" (we open the control connection) or "responder".
+    pub role: String,
+    /// "down", "connecting" or "established".
+    pub state: String,
+    /// Our Control Connection ID with it (0: none).
+    pub ccid: u32,
+    pub uptime_secs: Option<u64>,
+    /// Switches joined to it by a mesh pseudowire that is up.
+    pub switches: Vec<String>,
+    /// Mesh pseudowires opened and not up yet.
+    pub pending: usize,
+    /// Frames and bytes received from and sent to it over the mesh.
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    /// Times we opened a control connection to it.
+    pub connects: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MacView {
     pub switch: String,
@@ -246,6 +274,9 @@ pub enum Response {
         macs: Vec<MacView>,
     },
     Counters(CountersView),
+    Mesh {
+        mesh: Vec<MeshView>,
+    },
     /// What a reload changed (or, dry run, would change).
     Reloaded {
         changes: Vec<String>,
@@ -447,6 +478,36 @@ impl Response {
                             s.learn_failed.to_string(),
                             s.mss_clamped.to_string(),
                             s.fragmented.to_string(),
+                        ]
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Response::Mesh { mesh } if mesh.is_empty() => "no mesh peers ([mesh] peers)\n".into(),
+            Response::Mesh { mesh } => table(
+                &[
+                    "PEER", "ROLE", "STATE", "CCID", "UPTIME", "SWITCHES", "PENDING", "RX-PKTS",
+                    "TX-PKTS", "CONNECTS",
+                ],
+                &mesh
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            m.peer.clone(),
+                            m.role.clone(),
+                            m.state.clone(),
+                            m.ccid.to_string(),
+                            m.uptime_secs
+                                .map(|u| format!("{u}s"))
+                                .unwrap_or_else(|| "-".into()),
+                            if m.switches.is_empty() {
+                                "-".into()
+                            } else {
+                                m.switches.join(",")
+                            },
+                            m.pending.to_string(),
+                            m.rx_packets.to_string(),
+                            m.tx_packets.to_string(),
+                            m.connects.to_string(),
                         ]
                     })
                     .collect::<Vec<_>>(),

@@ -25,6 +25,9 @@ pub struct SessionSpec {
     /// An Ethernet VLAN pseudowire (PW type 4, RFC 4448 tagged mode):
     /// every frame from and to it must carry a VLAN tag.
     pub vlan_pw: bool,
+    /// A mesh pseudowire to another las: frames from one mesh member are
+    /// never sent to another (the mesh split-horizon group).
+    pub mesh: bool,
 }
 
 /// A virtual switch's data-plane policy.

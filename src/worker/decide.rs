@@ -276,6 +276,14 @@ pub fn forward(dst: u64, known: Option<MemberId>, ingress: MemberId) -> Forward 
     Forward::Flood(TrafficClass::of_dst(dst))
 }
 
+/// The mesh split-horizon rule (RFC 4762 §4.4): a frame that came from
+/// a mesh pseudowire (`from_mesh`) may not leave on another one
+/// (`to_mesh`). Edges are each their own group: they reach everyone.
+#[inline(always)]
+pub fn may_send(from_mesh: bool, to_mesh: bool) -> bool {
+    !(from_mesh && to_mesh)
+}
+
 /// The drop reason when storm control refuses a flood of `class`.
 pub const fn storm_reason(class: TrafficClass) -> DropReason {
     match class {
@@ -297,6 +305,16 @@ pub fn macs(frame: &[u8]) -> Option<(u64, u64)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn split_horizon_keeps_mesh_to_mesh_out() {
+        // Edge to edge, edge to mesh, mesh to edge: yes; mesh to mesh: no.
+        assert!(may_send(false, false));
+        assert!(may_send(false, true));
+        assert!(may_send(true, false));
+        assert!(!may_send(true, true));
+    }
+
     use super::*;
 
     const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);

@@ -165,6 +165,8 @@ struct Session {
     port: u8,
     /// `spec.vlan_pw`.
     vlan_pw: bool,
+    /// `spec.mesh`: in the mesh split-horizon group.
+    mesh: bool,
     switch: SwitchId,
     /// What the receive checks compare against (from `spec`).
     rx: RxSession,
@@ -903,6 +905,10 @@ impl Worker {
         }
         match decide::forward(dst64, known, ingress) {
             Forward::Unicast(out) => {
+                if !decide::may_send(self.is_mesh(ingress), self.is_mesh(out)) {
+                    c.drop(DropReason::SplitHorizon);
+                    return;
+                }
                 self.run.unicast += 1;
                 self.output(m, out);
             }
@@ -936,7 +942,12 @@ impl Worker {
             c.drop(DropReason::SwitchGone);
             return;
         };
-        let n = swst.members.iter().filter(|&&x| x != ingress).count();
+        let from_mesh = self.is_mesh(ingress);
+        let n = swst
+            .members
+            .iter()
+            .filter(|&&x| x != ingress && decide::may_send(from_mesh, self.is_mesh(x)))
+            .count();
         if n == 0 {
             c.drop(DropReason::NoFloodTarget);
             return;
@@ -954,7 +965,7 @@ impl Worker {
                 None => break,
             };
             i += 1;
-            if out == ingress {
+            if out == ingress || !decide::may_send(from_mesh, self.is_mesh(out)) {
                 continue;
             }
             left -= 1;
@@ -1005,6 +1016,15 @@ impl Worker {
                 None => self.shared.counters.drop(DropReason::NoMbuf),
             }
         }
+    }
+
+    /// Whether `member` is a mesh pseudowire (split-horizon group).
+    #[inline(always)]
+    fn is_mesh(&self, member: MemberId) -> bool {
+        self.sessions
+            .get(member.0 as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|s| s.mesh)
     }
 
     /// Encapsulates `m` with `member`'s header template and queues it.
@@ -1186,6 +1206,7 @@ impl Worker {
                 self.sessions[i] = Some(Session {
                     active: true,
                     vlan_pw: spec.vlan_pw,
+                    mesh: spec.mesh,
                     switch: spec.switch,
                     port: spec.port,
                     rx,

@@ -34,6 +34,9 @@ pub(super) fn restart_only(old: &Config, new: &Config) -> Vec<String> {
     if old.metrics != new.metrics {
         v.push("metrics".into());
     }
+    if old.mesh != new.mesh {
+        v.push("mesh".into());
+    }
     if old.l2tp.udp_port != new.l2tp.udp_port {
         v.push("l2tp.udp_port".into());
     }

@@ -25,6 +25,7 @@
 
 mod diff;
 mod macs;
+mod mesh;
 mod program;
 mod pseudowires;
 mod reload;
@@ -61,8 +62,8 @@ use crate::switch::flap::{FlapDetector, FlapVerdict};
 use crate::switch::policy::VlanDomains;
 use crate::switch::{mac_from_u64, AgingTable, MemberId, SwitchId, Touch};
 use crate::telemetry::show::{
-    CountersView, MacView, PortView, Request, Response, SessionView, SwitchView, TunnelView,
-    WorkerView,
+    CountersView, MacView, MeshView, PortView, Request, Response, SessionView, SwitchView,
+    TunnelView, WorkerView,
 };
 use crate::telemetry::{DropCounters, DropReason};
 use crate::wire::ethernet::{self, ethertype, EthernetRepr, MacAddr};
@@ -196,6 +197,8 @@ struct SessionRt {
     template_len: usize,
     /// PW type 4 (RFC 4448 tagged mode): frames must carry a VLAN tag.
     vlan_pw: bool,
+    /// A mesh pseudowire to another las (the mesh split-horizon group).
+    mesh: bool,
     dynamic: Option<DynInfo>,
 }
 
@@ -283,6 +286,14 @@ struct Counters {
     vlan_domains: u64,
     vlan_domains_full: u64,
     switches_freed: u64,
+    mesh_connects: u64,
+    mesh_tunnels_up: u64,
+    mesh_tunnels_down: u64,
+    mesh_pws_up: u64,
+    mesh_pws_down: u64,
+    mesh_duplicates_closed: u64,
+    mesh_flushes_sent: u64,
+    mesh_flushes_received: u64,
     commands_backlogged: u64,
     requests_served: u64,
     socket_clients_refused: u64,
@@ -322,6 +333,14 @@ impl Counters {
         put("vlan_domains", self.vlan_domains);
         put("vlan_domains_full", self.vlan_domains_full);
         put("switches_freed", self.switches_freed);
+        put("mesh_connects", self.mesh_connects);
+        put("mesh_tunnels_up", self.mesh_tunnels_up);
+        put("mesh_tunnels_down", self.mesh_tunnels_down);
+        put("mesh_pws_up", self.mesh_pws_up);
+        put("mesh_pws_down", self.mesh_pws_down);
+        put("mesh_duplicates_closed", self.mesh_duplicates_closed);
+        put("mesh_flushes_sent", self.mesh_flushes_sent);
+        put("mesh_flushes_received", self.mesh_flushes_received);
         put("commands_backlogged", self.commands_backlogged);
         put("requests_served", self.requests_served);
         put("socket_clients_refused", self.socket_clients_refused);
@@ -414,6 +433,8 @@ pub struct Engine {
     /// Member ids free for dynamic sessions (a stack).
     free_members: Vec<u16>,
     l2tp: Endpoint<Peer>,
+    /// The other las nodes of the mesh (`mesh`).
+    mesh: Vec<mesh::MeshPeer>,
     /// Where each control peer was last heard: port index and source MAC.
     peer_seen: HashMap<Ipv4Addr, (usize, [u8; 6])>,
     /// When each established control connection came up (ms).
@@ -470,6 +491,7 @@ impl Engine {
             by_sid: HashMap::new(),
             free_members: (0..max_sessions).rev().map(|m| m as u16).collect(),
             l2tp,
+            mesh: Self::mesh_peers(&cfg),
             peer_seen: HashMap::new(),
             tunnel_since: HashMap::new(),
             cfg,
@@ -567,6 +589,7 @@ impl Engine {
             self.send_arp(p, mac, ours, ip);
         }
         self.due = due;
+        self.mesh_tick();
         let secs = now / 1000;
         if secs != self.last_aging_s {
             self.last_aging_s = secs;
@@ -593,6 +616,7 @@ impl Engine {
             self.expired = out;
             self.log_mac_limits();
             self.free_idle_switches(now);
+            self.mesh_prune();
         }
     }
 
@@ -706,5 +730,7 @@ fn hex(b: &[u8]) -> String {
     s
 }
 
+#[cfg(test)]
+mod mesh_tests;
 #[cfg(test)]
 mod tests;

@@ -225,5 +225,6 @@ pub(super) fn session_spec(s: &SessionRt) -> SessionSpec {
         local_cookie: s.local_cookie,
         l2spec: s.l2spec_rx,
         vlan_pw: s.vlan_pw,
+        mesh: s.mesh,
     }
 }

@@ -29,22 +29,35 @@ impl Engine {
             return self.refused(peer, &r);
         }
         self.peer_seen.insert(peer.ip, (p, src_mac));
+        let from_mesh = self.mesh_index(peer.ip).is_some();
         let room = Room {
             auto_switch: self.cfg.l2tp.auto_switch,
             switch_free: self.switches.iter().any(Option::is_none),
             max_switches: self.switches.len(),
             member_free: !self.free_members.is_empty(),
             max_sessions: self.cfg.dataplane.max_sessions,
-            peer_auto_switches: self.auto_switches_of(peer.ip),
+            // A mesh peer's switches are ours too: no quota.
+            peer_auto_switches: if from_mesh {
+                0
+            } else {
+                self.auto_switches_of(peer.ip)
+            },
             max_auto_per_peer: AUTO_SWITCHES_PER_PEER,
         };
         let (by_vc, switches) = (&self.by_vc, &self.switches);
         let acts = self.l2tp.handle_with(now, peer, msg, &mut |_, req| {
             let vc = VcId::from_remote_end_id(req.remote_end_id);
+            let vcs = vc.to_string();
             let target = match by_vc
-                .get(&vc.to_string())
+                .get(&vcs)
                 .and_then(|s| switches.get(s.0 as usize).and_then(Option::as_ref))
-            {
+                .or_else(|| {
+                    // A mesh peer names a switch without a VC ID by name.
+                    switches
+                        .iter()
+                        .flatten()
+                        .find(|s| from_mesh && s.cfg.name == vcs)
+                }) {
                 Some(sw) => Target::Existing {
                     name: &sw.cfg.name,
                     vlan_mode: sw.cfg.vlan_mode,
@@ -79,6 +92,7 @@ impl Engine {
                 }
                 Action::TunnelUp(t) => {
                     self.tunnel_since.insert(t.local_ccid, self.now.ms);
+                    self.mesh_tunnel_up(peer, t.local_ccid);
                     log::info!(
                         "l2tp: control connection {} up with {} ({}), peer ccid {}",
                         t.local_ccid,
@@ -89,6 +103,7 @@ impl Engine {
                 }
                 Action::TunnelDown(t) => {
                     self.tunnel_since.remove(&t.local_ccid);
+                    self.mesh_tunnel_down(t.local_ccid);
                     log::info!(
                         "l2tp: control connection {} with {} down: {:?}",
                         t.local_ccid,
@@ -96,6 +111,11 @@ impl Engine {
                         t.reason
                     )
                 }
+                Action::SessionStatus {
+                    local_ccid,
+                    local_session_id,
+                    ..
+                } if self.mesh_link_info(local_ccid, local_session_id) => {}
                 Action::SessionStatus {
                     local_ccid,
                     local_session_id,
@@ -252,7 +272,7 @@ impl Engine {
             .collect();
         for i in idle {
             let id = SwitchId(i as u16);
-            if self.sessions.iter().flatten().any(|x| x.switch == id) {
+            if self.edge_members(id) > 0 {
                 continue;
             }
             log::info!(
@@ -260,6 +280,7 @@ impl Engine {
                 self.switch_name(id),
                 grace / 1000
             );
+            self.mesh_close_switch(id);
             self.drop_switch(id);
             self.counters.switches_freed += 1;
         }
@@ -330,10 +351,35 @@ impl Engine {
             let why = "a cookie is not 0, 4 or 8 bytes".to_string();
             return refuse(self, RefuseReason::BadAvp, why);
         };
-        let switch = match self.switch_for_vc(&vc, peer.ip) {
+        let mesh = self.mesh_of_ccid(up.local_ccid);
+        let named = mesh.and_then(|_| {
+            self.switches
+                .iter()
+                .position(|s| s.as_ref().is_some_and(|s| s.cfg.name == vc))
+                .filter(|_| !self.by_vc.contains_key(&vc))
+                .map(|i| SwitchId(i as u16))
+        });
+        let switch = match named.map_or_else(|| self.switch_for_vc(&vc, peer.ip), Ok) {
             Ok(s) => s,
-            Err((reason, why)) => return refuse(self, reason, why),
+            Err((reason, why)) => {
+                self.mesh_session_down(up.local_ccid, up.local_session_id);
+                return refuse(self, reason, why);
+            }
         };
+        if let Some(i) = mesh {
+            if self.switches[switch.0 as usize]
+                .as_ref()
+                .is_some_and(|s| s.creator == Some(peer.ip))
+            {
+                // Made for a mesh peer: not its quota.
+                if let Some(sw) = self.switches[switch.0 as usize].as_mut() {
+                    sw.creator = None;
+                }
+            }
+            if !self.mesh_session_up(i, up.local_ccid, up.local_session_id, switch) {
+                return;
+            }
+        }
         let Some(member) = self.free_members.pop() else {
             return;
         };
@@ -347,7 +393,12 @@ impl Engine {
         };
         let next_hop = self.ports[p].next_hop(peer.ip);
         let s = SessionRt {
-            name: format!("{}/{}", peer.ip, up.local_session_id),
+            name: if mesh.is_some() {
+                format!("mesh:{}/{}", peer.ip, up.local_session_id)
+            } else {
+                format!("{}/{}", peer.ip, up.local_session_id)
+            },
+            mesh: mesh.is_some(),
             member,
             switch,
             port: p,
@@ -388,25 +439,42 @@ impl Engine {
         );
         self.by_sid
             .insert((up.local_ccid, up.local_session_id), member);
-        if let Some(sw) = self.switches[switch.0 as usize].as_mut() {
-            sw.empty_since = None;
-        }
+        let is_mesh = s.mesh;
         self.add_session(s);
+        // A switch with only mesh members has no site here: it is idle.
+        let now = self.now_ms();
+        let edges = self.edge_members(switch);
+        if let Some(sw) = self.switches[switch.0 as usize].as_mut() {
+            sw.empty_since = if edges > 0 {
+                None
+            } else {
+                sw.empty_since.or(Some(now))
+            };
+        }
         self.counters.sessions_up += 1;
         self.refresh_templates();
+        if !is_mesh {
+            self.mesh_offer(switch);
+        }
     }
 
     pub(super) fn session_down(&mut self, ccid: u32, sid: u32, reason: DownReason) {
+        self.mesh_session_down(ccid, sid);
         let Some(member) = self.by_sid.remove(&(ccid, sid)) else {
             return;
         };
         log::info!("l2tp: session {sid} (ccid {ccid}) down: {reason:?}");
         self.counters.sessions_down += 1;
-        let switch = self.drop_member(member).map(|s| s.switch);
+        let gone = self.drop_member(member);
+        let switch = gone.as_ref().map(|s| s.switch);
         self.update_max_frames();
-        // An auto-created switch's last member: its grace period starts.
+        if let Some(s) = gone.filter(|s| !s.mesh) {
+            // A site left: the mesh peers forget where its MACs were.
+            self.mesh_flush_peers(s.switch);
+        }
+        // An auto-created switch's last edge: its grace period starts.
         if let Some(sw) = switch {
-            let empty = !self.sessions.iter().flatten().any(|x| x.switch == sw);
+            let empty = self.edge_members(sw) == 0;
             let now = self.now_ms();
             if let Some(rt) = self.switches[sw.0 as usize]
                 .as_mut()

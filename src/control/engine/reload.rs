@@ -513,6 +513,7 @@ impl Engine {
         };
         let next_hop = self.ports[s.port].next_hop(s.peer);
         self.add_session(SessionRt {
+            mesh: false,
             name: s.name.clone(),
             member: MemberId(member),
             switch,

@@ -56,6 +56,9 @@ impl Engine {
                 Response::Macs { macs }
             }
             Request::Counters => Response::Counters(self.counters_view(io)),
+            Request::Mesh => Response::Mesh {
+                mesh: self.mesh_views(),
+            },
             // Changes state and reads a file: the control loop answers it
             // (`control::core`), never a view.
             Request::Reload { .. } => Response::Error {
@@ -141,7 +144,9 @@ impl Engine {
                     } else {
                         "resolving".into()
                     },
-                    kind: if s.dynamic.is_some() {
+                    kind: if s.mesh {
+                        "mesh".into()
+                    } else if s.dynamic.is_some() {
                         "dynamic".into()
                     } else {
                         "static".into()
@@ -156,6 +161,61 @@ impl Engine {
                     rx_bytes: sum(&|c| c.rx_bytes.get()),
                     tx_packets: sum(&|c| c.tx_packets.get()),
                     tx_bytes: sum(&|c| c.tx_bytes.get()),
+                }
+            })
+            .collect()
+    }
+
+    pub fn mesh_views(&self) -> Vec<MeshView> {
+        self.mesh
+            .iter()
+            .map(|m| {
+                let mut switches: Vec<String> = m
+                    .pws
+                    .iter()
+                    .filter(|(_, pw)| pw.up)
+                    .map(|(s, _)| self.switch_name(*s))
+                    .collect();
+                switches.sort();
+                let (mut rx, mut rxb, mut tx, mut txb) = (0, 0, 0, 0);
+                for s in self.sessions.iter().flatten() {
+                    let on = s.mesh && s.dynamic.as_ref().map(|d| d.ccid) == m.ccid;
+                    if !on {
+                        continue;
+                    }
+                    for w in &self.workers {
+                        let c = &w.counters.sessions[s.member.0 as usize];
+                        rx += c.rx_packets.get();
+                        rxb += c.rx_bytes.get();
+                        tx += c.tx_packets.get();
+                        txb += c.tx_bytes.get();
+                    }
+                }
+                MeshView {
+                    peer: m.ip.to_string(),
+                    role: if self.mesh_initiator(m.ip) {
+                        "initiator"
+                    } else {
+                        "responder"
+                    }
+                    .into(),
+                    state: match (m.ccid, m.established) {
+                        (_, true) => "established",
+                        (Some(_), false) => "connecting",
+                        (None, _) => "down",
+                    }
+                    .into(),
+                    ccid: m.ccid.unwrap_or(0),
+                    uptime_secs: m
+                        .established
+                        .then(|| self.now.ms.saturating_sub(m.since) / 1000),
+                    switches,
+                    pending: m.pws.values().filter(|pw| !pw.up).count(),
+                    rx_packets: rx,
+                    rx_bytes: rxb,
+                    tx_packets: tx,
+                    tx_bytes: txb,
+                    connects: m.connects,
                 }
             })
             .collect()

@@ -463,16 +463,23 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
         }
     }
 
-    /// las-edge: opens a control connection to `peer` (sends SCCRQ).
+    /// Opens a control connection to `peer` (sends SCCRQ), configured
+    /// for it like a tunnel it opens (`set_per_peer`): las-edge toward
+    /// las, las toward its mesh peers.
     /// Returns our Control Connection ID.
     pub fn connect(&mut self, now: u64, peer: A) -> (u32, Vec<(A, Action)>) {
         let c = self.new_ccid();
-        let (t, acts) = Tunnel::initiator(self.cfg.tunnel.clone(), c, now, &mut *self.rng);
+        let tcfg = match &self.per_peer {
+            Some(f) => f(&peer, &self.cfg.tunnel),
+            None => self.cfg.tunnel.clone(),
+        };
+        let (t, acts) = Tunnel::initiator(tcfg, c, now, &mut *self.rng);
         self.tunnels.insert(c, (peer, t));
         (c, Self::tag(peer, acts))
     }
 
-    /// las-edge: opens a session (sends ICRQ) on an established tunnel.
+    /// Opens a session (sends ICRQ) on an established tunnel (las-edge;
+    /// las on a mesh tunnel, whichever side opened it).
     pub fn open_session(
         &mut self,
         now: u64,
@@ -515,6 +522,24 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
             text,
             &mut self.session_ids,
         );
+        Self::tag(peer, acts)
+    }
+
+    /// Sends a Set-Link-Info (RFC 3931 §6.13) with Circuit Status on an
+    /// established session (las tells a mesh peer to flush, see
+    /// `control::engine::mesh`).
+    pub fn link_info(
+        &mut self,
+        now: u64,
+        local_ccid: u32,
+        local_session_id: u32,
+        active: bool,
+    ) -> Vec<(A, Action)> {
+        let Some((peer, t)) = self.tunnels.get_mut(&local_ccid) else {
+            return Vec::new();
+        };
+        let peer = *peer;
+        let acts = t.link_info(now, local_session_id, active);
         Self::tag(peer, acts)
     }
 

@@ -269,7 +269,21 @@ impl Tunnel {
         out
     }
 
-    /// las-edge: opens a session (ICRQ) on an established tunnel. Returns
+    /// A Set-Link-Info (RFC 3931 §6.13) with Circuit Status (`active`,
+    /// not new) on an established session; nothing if it is not up.
+    pub fn link_info(&mut self, now: u64, local_id: u32, active: bool) -> Vec<Action> {
+        let Some(s) = self.sessions.get(&local_id).filter(|s| s.is_up()) else {
+            return Vec::new();
+        };
+        let m = Message::new(MessageType::Sli, self.remote_ccid)
+            .with_local_session_id(s.flavour, s.local_id)
+            .with_remote_session_id(s.flavour, s.remote_id)
+            .with_circuit_status(s.flavour, active, false);
+        self.queue(now, m);
+        self.flush(now)
+    }
+
+    /// Opens a session (ICRQ) on an established tunnel. Returns
     /// the Local Session ID, or `None` if not established or full.
     pub fn open_session(
         &mut self,
