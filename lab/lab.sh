@@ -10,9 +10,10 @@
 #   lab/lab.sh run-nat       only the NAT checks (CHECK nat-*): an edge behind
 #                            a masquerading NAT that is flushed; LAB_NAT_IDLE
 #                            (default 300) seconds idle behind a 30 s UDP timeout
-#   lab/lab.sh run-failover  only the edge failover checks (CHECK fo-*): a second
-#                            las (las2, namespace lasns2, 10.200.0.2); site C
-#                            dual-homed (--backup-peer), las1 killed and restarted
+#   lab/lab.sh run-redundancy  only the redundancy checks (CHECK red-*, fo-*):
+#                            a second las (las2, namespace lasns2, 10.200.0.2)
+#                            meshed with las1; site C dual-homed (--backup-peer),
+#                            las1 killed and restarted (run-failover: the same)
 #   lab/lab.sh clean         remove anything a previous run left behind
 #
 # Needs root, iproute2, ping, python3, iperf3 (else a python TCP transfer),
@@ -43,14 +44,18 @@
 # "auto" it completes at the clamped MSS. Then jumbo: underlay 9100, las
 # port MTU 9000 (af_packet framesz/blocksz raised, mbuf_size 9344), TAPs
 # at 8900: 8000-byte and full-size DF pings and a TCP transfer at MSS 8848.
-# Failover part: a second las (las2, namespace lasns2, 10.200.0.2, DPDK
+# Redundancy part: a second las (las2, namespace lasns2, 10.200.0.2, DPDK
 # file prefix lab2, its own control socket and metrics port), both las
-# with the dynamic config (cust100 for VC ID 100) and 2 s HELLOs. A on
-# las1, B on las2, C dual-homed (--peer las1 --backup-peer las2,
-# --revert-delay 10). las1 is killed (SIGKILL): C pings B every 0.1 s
-# and the time to the first reply is RESULT fo-outage-secs (bound: 6 s
-# dead-peer detection + 2 s setup). las1 restarts: C goes back after
-# the revert delay (not sooner) and las2 drops C's session.
+# with the dynamic config (cust100 for VC ID 100), 2 s HELLOs, and each
+# other as [mesh] peer. A on las1, B on las2, C dual-homed (--peer las1
+# --backup-peer las2, --revert-delay 10). The mesh joins cust100 on both
+# (CHECK red-mesh-up): A and B ping across it, C reaches both, and 50
+# UDP broadcasts from A arrive exactly once at B (over the mesh) and at
+# C (on las1), never back at A (red-broadcast-once). las1 is killed
+# (SIGKILL): C pings B every 0.1 s and the time to the first reply is
+# RESULT fo-outage-secs (bound: 6 s dead-peer detection + 2 s setup).
+# las1 restarts: the mesh and A come back and A pings B again; C goes
+# back after the revert delay (not sooner) and las2 drops C's session.
 #
 # Independent decoding: tcpdump captures the bridge's port to las (both
 # directions, full frames, a bounded number of packets) during the static
@@ -1553,8 +1558,8 @@ report() {
 # A second las ("las2") in its own namespace on the underlay, with its own
 # DPDK file prefix, control socket and metrics port. Site A is on las1, B
 # on las2, C dual-homed: --peer las1 --backup-peer las2 (all VC ID 100,
-# dynamic). Without the las mesh C reaches A only through las1 and B only
-# through las2, which is what shows where C's pseudowire is.
+# dynamic). las1 and las2 are mesh peers: every site reaches every other
+# whichever las it is on; `las show sessions` shows where C's pseudowire is.
 NS_LAS2=lasns2
 LAS2_UL=10.200.0.2
 LAS2_PID=""
@@ -1589,6 +1594,7 @@ write_las_fo_configs() {
     {
         las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176
         echo "$body"
+        printf '\n[mesh]\npeers = ["%s"]\nretry_interval = 1\n' "$LAS2_UL"
     } >"$WORK/las-fo.toml"
     {
         las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176 | sed \
@@ -1597,6 +1603,7 @@ write_las_fo_configs() {
             -e "s|127.0.0.1:$METRICS_PORT|127.0.0.1:$METRICS_PORT2|" \
             -e "s|^address = \"$LAS_UL/24\"|address = \"$LAS2_UL/24\"|"
         echo "$body"
+        printf '\n[mesh]\npeers = ["%s"]\nretry_interval = 1\n' "$LAS_UL"
     } >"$WORK/las2-fo.toml"
 }
 
@@ -1660,6 +1667,47 @@ sys.exit(0 if any(s["peer"] == sys.argv[1] for s in json.load(sys.stdin).get("se
 }
 not_on_las2() { ! on_las2 "$1"; }
 now_s() { date +%s.%N; }
+# las N (1 or 2) has its mesh peer established with cust100 joined.
+mesh_up() {
+    local sock=$WORK/las.sock
+    [ "$1" = 2 ] && sock=$WORK/las2.sock
+    "$LAS" show mesh --json --socket "$sock" 2>/dev/null | python3 -c '
+import json, sys
+m = json.load(sys.stdin).get("mesh", [])
+sys.exit(0 if len(m) == 1 and m[0]["state"] == "established" and "cust100" in m[0]["switches"] else 1)
+'
+}
+# Counts, for <secs>, the UDP broadcasts carrying <marker> that arrive
+# on a site's pw0 (frames it sends itself are not counted).
+bcast_count() { # site secs marker
+    in_ns "$(ns_site "$1")" python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind(("pw0", 0))
+s.settimeout(0.2)
+end, n = time.time() + float(sys.argv[1]), 0
+while time.time() < end:
+    try:
+        f, a = s.recvfrom(4096)
+    except socket.timeout:
+        continue
+    if a[2] != socket.PACKET_OUTGOING and sys.argv[2].encode() in f:
+        n += 1
+print(n)
+' "$2" "$3"
+}
+# Sends <n> UDP broadcasts carrying <marker> out of a site's pw0.
+bcast_send() { # site n marker
+    in_ns "$(ns_site "$1")" python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"pw0")
+for i in range(int(sys.argv[1])):
+    s.sendto(("%s %d" % (sys.argv[2], i)).encode(), ("255.255.255.255", 9999))
+    time.sleep(0.02)
+' "$2" "$3"
+}
 edge_fo_logged() { grep -q "$2" "$WORK/fo-edge-$1.log" 2>/dev/null; }
 
 run_failover() {
@@ -1690,6 +1738,32 @@ run_failover() {
     in_ns lassiteC ping -n -c 2 -i 0.3 -W 1 "${HOST[A]}" >/dev/null 2>&1
     if r=$(ping_ok C "${HOST[A]}" 5); then check fo-ping-c-a ok "$r via las1"; else check fo-ping-c-a FAIL "$r"; fi
 
+    # The mesh: las1 opens it (the lower address), cust100 joined.
+    if wait_for 30 mesh_up 1 && wait_for 10 mesh_up 2; then
+        check red-mesh-up ok "$(las_show mesh | tail -n 1 | tr -s ' ')"
+    else
+        check red-mesh-up FAIL "las1: $(las_show mesh | tr '\n' ';') las2: $(las2_show mesh | tr '\n' ';')"
+    fi
+    in_ns lassiteA ping -n -c 2 -i 0.3 -W 1 "${HOST[B]}" >/dev/null 2>&1
+    if r=$(ping_ok A "${HOST[B]}" 5); then check red-ping-a-b ok "$r across the mesh"; else check red-ping-a-b FAIL "$r"; fi
+    in_ns lassiteC ping -n -c 2 -i 0.3 -W 1 "${HOST[B]}" >/dev/null 2>&1
+    if r=$(ping_ok C "${HOST[B]}" 5); then check red-ping-c-b ok "$r (C on las1, B on las2)"; else check red-ping-c-b FAIL "$r"; fi
+    # 50 broadcasts from A: once at B (las1 -> mesh -> las2), once at C
+    # (las1), never back at A: no loop, no duplicate.
+    local marker="las-mesh-bcast-$$" ca cb cc pa pb pc
+    bcast_count A 4 "$marker" >"$WORK/bc-A" & pa=$!
+    bcast_count B 4 "$marker" >"$WORK/bc-B" & pb=$!
+    bcast_count C 4 "$marker" >"$WORK/bc-C" & pc=$!
+    sleep 0.5
+    bcast_send A 50 "$marker"
+    wait "$pa" "$pb" "$pc"
+    ca=$(cat "$WORK/bc-A"); cb=$(cat "$WORK/bc-B"); cc=$(cat "$WORK/bc-C")
+    if [ "$cb" = 50 ] && [ "$cc" = 50 ] && [ "$ca" = 0 ]; then
+        check red-broadcast-once ok "50 sent by A: B got $cb, C got $cc, A got $ca back"
+    else
+        check red-broadcast-once FAIL "50 sent by A: B got $cb, C got $cc, A got $ca back (want 50, 50, 0)"
+    fi
+
     # las1 dies (SIGKILL: no StopCCN). C pings B every 0.1 s across the
     # failover: the first reply comes once C's pseudowire is up on las2.
     # Fixed neighbour entries: the outage measured is the pseudowire's,
@@ -1712,13 +1786,18 @@ run_failover() {
     sleep 2
     kill -INT "$ping_pid" 2>/dev/null
     wait "$ping_pid" 2>/dev/null
-    first=$(sed -n 's/^\[\([0-9.]*\)\] [0-9]* bytes from.*/\1/p' "$WORK/fo-ping.txt" | head -n 1)
+    # C reaches B across the mesh before the kill too: the outage is the
+    # longest silence between two replies, which must end after the kill
+    # (or, if no reply came before the kill, the time to the first).
+    first=$(sed -n 's/^\[\([0-9.]*\)\] [0-9]* bytes from.*/\1/p' "$WORK/fo-ping.txt" |
+        awk -v k="$t_kill" 'NR == 1 { f = $1 } NR > 1 && $1 - p > gap { gap = $1 - p; at = $1 } { p = $1 }
+            END { if (f > k) printf "%.3f %.3f\n", f - k, f - k; else if (at > k) printf "%.3f %.3f\n", gap, at - k }')
     bound=$((FO_DEAD_SECS + FO_SETUP_SECS))
     if [ -n "$first" ]; then
-        outage=$(echo "$first - $t_kill" | bc)
+        outage=${first%% *}
         echo "RESULT fo-outage-secs $outage"
         if [ "$(echo "$outage <= $bound" | bc)" = 1 ]; then
-            check fo-outage ok "C -> B replies ${outage}s after las1 died (bound ${bound}s: HELLO $FO_HELLO s + 4 x 1 s retransmissions + setup)"
+            check fo-outage ok "C -> B: no reply for ${outage}s around las1's death, replies again ${first##* }s after it (bound ${bound}s: HELLO $FO_HELLO s + 4 x 1 s retransmissions + setup)"
         else
             check fo-outage FAIL "${outage}s > ${bound}s"
         fi
@@ -1765,6 +1844,17 @@ run_failover() {
     else
         check fo-backup-released FAIL "las2: $(las2_show sessions | tr '\n' ';')"
     fi
+    # The mesh comes back with las1 (it reopens it), and A with it.
+    if wait_for 30 mesh_up 1 && wait_for 40 on_las1 "${UL[A]}"; then
+        in_ns lassiteA ping -n -c 2 -i 0.3 -W 1 "${HOST[B]}" >/dev/null 2>&1
+        if r=$(ping_ok A "${HOST[B]}" 5); then check red-ping-a-b-after-restart ok "$r across the mesh"; else
+            check red-ping-a-b-after-restart FAIL "$r"
+        fi
+    else
+        check red-ping-a-b-after-restart FAIL "mesh: $(las_show mesh | tr '\n' ';') sessions: $(dyn_sessions | tr '\n' ';')"
+    fi
+    echo "---- las1 show mesh"
+    las_show mesh
     # A reconnects to the new las1 by itself (it backed off while las1 was gone).
     if wait_for 40 on_las1 "${UL[A]}"; then
         in_ns lassiteC ping -n -c 2 -i 0.3 -W 1 "${HOST[A]}" >/dev/null 2>&1
@@ -1868,13 +1958,13 @@ run-static) main_run static ;;
 run-dynamic) main_run dynamic ;;
 run-mtu) main_run mtu ;;
 run-nat) main_run nat ;;
-run-failover) main_run failover ;;
+run-failover | run-redundancy) main_run failover ;;
 clean)
     clean
     echo "cleaned"
     ;;
 *)
-    echo "usage: $0 run|run-static|run-dynamic|run-mtu|run-nat|run-failover|clean" >&2
+    echo "usage: $0 run|run-static|run-dynamic|run-mtu|run-nat|run-redundancy|run-failover|clean" >&2
     exit 2
     ;;
 esac

@@ -2,8 +2,9 @@
 //! and three las-edge sites, first with static sessions, then in dynamic
 //! mode (RFC 3931 control connections opened by the edges, by VC ID), then
 //! MTU scenarios (MSS clamping over a 1500-byte underlay, jumbo frames),
-//! an edge behind a NAT, and edge failover between two las (a second las
-//! in its own namespace; the outage is printed as RESULT fo-outage-secs).
+//! an edge behind a NAT, and redundancy: two meshed las (a second las
+//! in its own namespace) sharing a switch, with edge failover between
+//! them (the outage is printed as RESULT fo-outage-secs).
 //! tshark decodes what las sent on the underlay during the static and the
 //! dynamic part (CHECK tshark-static, tshark-dynamic).
 //! Needs root and `ip netns`: #[ignore]d, so a plain `cargo test` lists
@@ -101,11 +102,17 @@ const CHECKS: &[&str] = &[
     "fo-sites-up",
     "fo-c-on-las1",
     "fo-ping-c-a",
+    // The las mesh (las1 and las2 share cust100).
+    "red-mesh-up",
+    "red-ping-a-b",
+    "red-ping-c-b",
+    "red-broadcast-once",
     "fo-c-on-las2",
     "fo-outage",
     "fo-ping-c-b",
     "fo-edge-logged",
     "fo-las1-restart",
+    "red-ping-a-b-after-restart",
     "fo-revert-after-delay",
     "fo-backup-released",
     "fo-ping-c-a-after-revert",
