@@ -376,7 +376,7 @@ fn route(req: &Req<'_>, cfg: &ExporterConfig) -> Vec<u8> {
 }
 
 /// Asks the las at `socket` for everything a scrape renders, within
-/// `timeout` for all five requests together.
+/// `timeout` for all six requests together.
 pub fn scrape(socket: &Path, timeout: Duration) -> Result<Snapshot, String> {
     let deadline = Instant::now() + timeout;
     let ask = |r: Request| -> Result<Response, String> {
@@ -401,7 +401,11 @@ pub fn scrape(socket: &Path, timeout: Duration) -> Result<Snapshot, String> {
     let Response::Counters(counters) = ask(Request::Counters)? else {
         return Err(unexpected(Request::Counters));
     };
+    let Response::Mesh { mesh } = ask(Request::Mesh)? else {
+        return Err(unexpected(Request::Mesh));
+    };
     Ok(Snapshot {
+        mesh,
         ports,
         tunnels,
         sessions,

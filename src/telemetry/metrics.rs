@@ -38,13 +38,13 @@
 //! counted in `las_sessions{kind,state}`, and
 //! `las_session_series_omitted` says how many have none. Switches
 //! likewise with [`Limits::max_switch_series`].
-use super::show::{CountersView, PortView, SessionView, SwitchView, TunnelView};
+use super::show::{CountersView, MeshView, PortView, SessionView, SwitchView, TunnelView};
 use super::{DropReason, Stage};
 use metrics::{Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use std::collections::BTreeMap;
 
-/// Everything one scrape renders: the answers to five `las show`
+/// Everything one scrape renders: the answers to six `las show`
 /// requests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
@@ -53,6 +53,7 @@ pub struct Snapshot {
     pub sessions: Vec<SessionView>,
     pub switches: Vec<SwitchView>,
     pub counters: CountersView,
+    pub mesh: Vec<MeshView>,
 }
 
 /// Caps on per-object series (`[metrics]`).
@@ -119,6 +120,7 @@ pub fn render(s: &Snapshot, lim: Limits, scrape_seconds: f64) -> String {
     switches(&o, &s.switches, lim.max_switch_series);
     sessions(&o, &s.sessions, lim.max_session_series);
     tunnels(&o, &s.tunnels);
+    mesh(&o, &s.mesh);
     drops(&o, &s.counters.drops);
     control(&o, &s.counters.control);
     workers(&o, &s.counters);
@@ -470,6 +472,37 @@ fn tunnels(o: &Out, tunnels: &[TunnelView]) {
     );
 }
 
+/// One series per mesh peer (`[mesh] peers`, at most 64).
+fn mesh(o: &Out, mesh: &[MeshView]) {
+    for m in mesh {
+        let peer = l(&[("peer", &m.peer)]);
+        o.gauge(
+            "las_mesh_peer_up",
+            "1 if the control connection with this mesh peer is established.",
+            peer.clone(),
+            f64::from(u8::from(m.state == "established")),
+        );
+        o.gauge(
+            "las_mesh_switches",
+            "Switches joined to this mesh peer by a mesh pseudowire that is up.",
+            peer.clone(),
+            m.switches.len() as f64,
+        );
+        o.counter(
+            "las_mesh_rx_packets_total",
+            "Frames received from this mesh peer over its mesh pseudowires that exist now.",
+            peer.clone(),
+            m.rx_packets,
+        );
+        o.counter(
+            "las_mesh_tx_packets_total",
+            "Frames sent to this mesh peer over its mesh pseudowires that exist now.",
+            peer,
+            m.tx_packets,
+        );
+    }
+}
+
 fn drops(o: &Out, drops: &BTreeMap<String, u64>) {
     for (reason, v) in drops {
         let stage = match DropReason::from_name(reason).map(DropReason::stage) {
@@ -641,6 +674,20 @@ mod test {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         Snapshot {
+            mesh: vec![MeshView {
+                peer: "192.0.2.2".into(),
+                role: "initiator".into(),
+                state: "established".into(),
+                ccid: 9,
+                uptime_secs: Some(4),
+                switches: vec!["cust100".into()],
+                pending: 0,
+                rx_packets: 12,
+                rx_bytes: 1200,
+                tx_packets: 13,
+                tx_bytes: 1300,
+                connects: 1,
+            }],
             ports: vec![PortView {
                 name: "wan0".into(),
                 device: "net_pcap0,rx_pcap=in.pcap".into(),
@@ -776,6 +823,9 @@ mod test {
         let p = parse(&render(&snapshot(3, 2), LIM, 0.25));
         let want: &[(&str, f64)] = &[
             ("las_switch_rx_packets_total{switch=\"cust100\"}", 7.0),
+            ("las_mesh_peer_up{peer=\"192.0.2.2\"}", 1.0),
+            ("las_mesh_switches{peer=\"192.0.2.2\"}", 1.0),
+            ("las_mesh_tx_packets_total{peer=\"192.0.2.2\"}", 13.0),
             ("las_switch_flooded_packets_total{switch=\"cust101\"}", 3.0),
             ("las_switch_learn_failures_total{switch=\"cust100\"}", 2.0),
             ("las_switch_mss_clamped_total{switch=\"cust100\"}", 5.0),

@@ -391,17 +391,42 @@ fn a_dead_mesh_peer_is_dropped_by_hello_and_reconnected_when_back() {
     let mut net = Net::new(&[&cfg, &cfg]);
     net.run(3000);
     assert_eq!(net.mesh_sessions(0).len(), 1);
+    // Node 1 learned a MAC behind node 2.
+    let member = net.nodes[0]
+        .e
+        .sessions
+        .iter()
+        .flatten()
+        .find(|s| s.mesh)
+        .map(|s| s.member)
+        .expect("mesh member");
+    let far_mac = 0x0200_00bb_0002;
+    net.nodes[0].workers[0]
+        .events
+        .push(Event::Learned {
+            switch: SwitchId(0),
+            mac: far_mac,
+            member,
+        })
+        .expect("event");
+    net.run(200);
     net.commands(0);
     net.dead[1] = true;
     // HELLO after 2 s, then 10 retransmissions backing off to 8 s.
     net.run(80_000);
     assert_eq!(net.nodes[0].e.mesh_views()[0].state, "connecting");
     assert!(net.mesh_sessions(0).is_empty());
-    let member_gone = net
-        .commands(0)
-        .iter()
-        .any(|c| matches!(c, Command::RemoveSession(_)));
-    assert!(member_gone, "the mesh member left the workers");
+    let cmds = net.commands(0);
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Command::RemoveSession(m) if *m == member)),
+        "the mesh member left the workers"
+    );
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Command::RemoveMac { mac, .. } if *mac == far_mac)),
+        "the MACs learned over the dead peer are flushed"
+    );
     assert_eq!(net.counter(0, "mesh_tunnels_down"), 1);
     // Back (its engine never noticed: its own connection timed out too).
     net.dead[1] = false;
