@@ -453,3 +453,21 @@ fn three_nodes_form_a_full_mesh() {
     assert_eq!(net.counter(1, "mesh_connects"), 1);
     assert_eq!(net.counter(2, "mesh_connects"), 0);
 }
+
+#[test]
+fn mesh_peers_authenticate_with_their_secret() {
+    let s = |secret: &str| format!("{BLUE}[l2tp]\nsecret = \"{secret}\"\n");
+    let mut net = Net::new(&[&s("mesh-secret"), &s("mesh-secret")]);
+    net.run(3000);
+    assert_eq!(net.nodes[0].e.mesh_views()[0].state, "established");
+    assert_eq!(net.mesh_sessions(1).len(), 1);
+    // A wrong secret never comes up, and is retried once the attempt
+    // has given up (10 retransmissions backing off to 8 s).
+    let mut net = Net::new(&[&s("mesh-secret"), &s("other")]);
+    net.run(120_000);
+    for i in 0..2 {
+        assert_ne!(net.nodes[i].e.mesh_views()[0].state, "established");
+        assert!(net.mesh_sessions(i).is_empty());
+    }
+    assert!(net.counter(0, "mesh_connects") >= 2, "retried");
+}
