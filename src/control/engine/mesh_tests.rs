@@ -24,6 +24,7 @@ fn mac(n: u8) -> [u8; 6] {
 
 struct Node {
     n: u8,
+    text: String,
     e: Engine,
     workers: Vec<Arc<WorkerShared>>,
 }
@@ -91,6 +92,7 @@ impl Net {
                     peers.join(", ")
                 );
                 let cfg = Config::from_toml_str(&text).expect("test config");
+                let text_kept = text.clone();
                 let c = WorkerCounters::new(
                     cfg.dataplane.max_sessions,
                     cfg.dataplane.max_switches,
@@ -111,7 +113,12 @@ impl Net {
                     dont_fragment: false,
                 }];
                 let e = Engine::new(cfg, ports, workers.clone(), vec![1], TSC_HZ);
-                Node { n, e, workers }
+                Node {
+                    n,
+                    text: text_kept,
+                    e,
+                    workers,
+                }
             })
             .collect::<Vec<_>>();
         let mut net = Net {
@@ -470,4 +477,34 @@ fn mesh_peers_authenticate_with_their_secret() {
         assert!(net.mesh_sessions(i).is_empty());
     }
     assert!(net.counter(0, "mesh_connects") >= 2, "retried");
+}
+
+#[test]
+fn a_switch_added_by_reload_joins_the_mesh_and_named_switches_survive_reloads() {
+    // "red" has no VC ID: its mesh pseudowire names it by name.
+    let red = "[[switch]]\nname = \"red\"\n";
+    let mut net = Net::new(&[red, red]);
+    net.run(3000);
+    assert_eq!(
+        net.nodes[0].e.mesh_views()[0].switches,
+        vec!["red".to_string()]
+    );
+    let same = Config::from_toml_str(&net.nodes[0].text).expect("config");
+    let now = net.now;
+    let ch = net.nodes[0].e.reload(now, same, false).expect("reload");
+    assert!(ch.is_empty(), "{:?}", ch.lines);
+    // Node 1 gets "green" (VC ID 200): node 2 creates vc-200 for it.
+    let text = format!(
+        "{}[[switch]]\nname = \"green\"\nvc_ids = [\"200\"]\n",
+        net.nodes[0].text
+    );
+    let cfg = Config::from_toml_str(&text).expect("config");
+    net.nodes[0].e.reload(now, cfg, false).expect("reload");
+    net.run(2000);
+    let mut sw = net.nodes[0].e.mesh_views()[0].switches.clone();
+    sw.sort();
+    assert_eq!(sw, vec!["green".to_string(), "red".to_string()]);
+    let mut sw = net.nodes[1].e.mesh_views()[0].switches.clone();
+    sw.sort();
+    assert_eq!(sw, vec!["red".to_string(), "vc-200".to_string()]);
 }

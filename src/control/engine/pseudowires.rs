@@ -56,7 +56,7 @@ impl Engine {
                     switches
                         .iter()
                         .flatten()
-                        .find(|s| from_mesh && s.cfg.name == vcs)
+                        .find(|s| from_mesh && s.cfg.name.as_bytes() == req.remote_end_id)
                 }) {
                 Some(sw) => Target::Existing {
                     name: &sw.cfg.name,
@@ -355,7 +355,10 @@ impl Engine {
         let named = mesh.and_then(|_| {
             self.switches
                 .iter()
-                .position(|s| s.as_ref().is_some_and(|s| s.cfg.name == vc))
+                .position(|s| {
+                    s.as_ref()
+                        .is_some_and(|s| s.cfg.name.as_bytes() == up.remote_end_id.as_slice())
+                })
                 .filter(|_| !self.by_vc.contains_key(&vc))
                 .map(|i| SwitchId(i as u16))
         });

@@ -289,15 +289,28 @@ impl Engine {
             let adopted = new.switches.iter().any(|n| n.name == rt.cfg.name);
             (rt.auto && !adopted).then_some(rt.cfg.name.as_str())
         };
+        // A mesh pseudowire may name a switch without VC IDs by its name.
+        let target_of = |s: &SessionRt, vc: &str| -> Option<&str> {
+            target(vc).or_else(|| {
+                new.switches
+                    .iter()
+                    .find(|n| {
+                        s.mesh
+                            && n.vc_ids.is_empty()
+                            && VcId::from_remote_end_id(n.name.as_bytes()).to_string() == vc
+                    })
+                    .map(|n| n.name.as_str())
+            })
+        };
         for s in self.sessions.iter().flatten() {
             let Some(d) = s.dynamic.as_ref() else {
                 continue;
             };
             let now_in = self.switch_name(s.switch);
-            if target(&d.vc_id) == Some(now_in.as_str()) {
+            if target_of(s, &d.vc_id) == Some(now_in.as_str()) {
                 continue;
             }
-            let why = match target(&d.vc_id) {
+            let why = match target_of(s, &d.vc_id) {
                 Some(other) => format!("VC ID {} now leads to switch {other}", d.vc_id),
                 None => format!("switch {now_in} no longer serves VC ID {}", d.vc_id),
             };
@@ -353,6 +366,7 @@ impl Engine {
         }
         // Switches that stay and change, then new ones in free slots.
         let mut slot_of = plan.slot_of;
+        let mut added = Vec::new();
         for (id, j) in plan.update_switches {
             let sw = self.cfg.switches[j].clone();
             self.update_switch(id, sw);
@@ -371,6 +385,7 @@ impl Engine {
             rt.learn_failed_seen = rt.base[6];
             self.add_switch(id, rt);
             *slot = Some(id);
+            added.push(id);
         }
         // VC IDs: the configured switches' own; auto switches keep theirs
         // unless a configured switch now lists the VC ID.
@@ -415,6 +430,10 @@ impl Engine {
         self.reroute_sessions();
         self.refresh_templates();
         self.update_max_frames();
+        // New switches join the mesh peers that are up.
+        for id in added {
+            self.mesh_offer(id);
+        }
         let took = t0.elapsed();
         if !changes.is_empty() && !quiet {
             log::info!(
