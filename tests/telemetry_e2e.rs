@@ -26,13 +26,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const IPV4: u16 = 0x0800;
-const LAS_CMDS: [&str; 6] = [
+const LAS_CMDS: [&str; 7] = [
     "/las/ports",
     "/las/switches",
     "/las/sessions",
     "/las/tunnels",
     "/las/drops",
     "/las/counters",
+    "/las/mesh",
 ];
 
 /// A client of a DPDK telemetry socket.

@@ -332,16 +332,18 @@ pub enum Cmd {
     Tunnels,
     Drops,
     Counters,
+    Mesh,
 }
 
 impl Cmd {
-    pub const ALL: [Cmd; 6] = [
+    pub const ALL: [Cmd; 7] = [
         Cmd::Ports,
         Cmd::Switches,
         Cmd::Sessions,
         Cmd::Tunnels,
         Cmd::Drops,
         Cmd::Counters,
+        Cmd::Mesh,
     ];
 
     /// The command as typed in `dpdk-telemetry.py`.
@@ -353,6 +355,7 @@ impl Cmd {
             Cmd::Tunnels => "/las/tunnels",
             Cmd::Drops => "/las/drops",
             Cmd::Counters => "/las/counters",
+            Cmd::Mesh => "/las/mesh",
         }
     }
 
@@ -369,6 +372,7 @@ impl Cmd {
             Cmd::Tunnels => "las L2TPv3 control connections by local connection id",
             Cmd::Drops => "las drops by reason, summed over workers, zeros included",
             Cmd::Counters => "las uptime, control-core counters and workers (drops: /las/drops)",
+            Cmd::Mesh => "las mesh peers by address (las show mesh)",
         }
     }
 
@@ -380,6 +384,7 @@ impl Cmd {
             Cmd::Sessions => Request::Sessions,
             Cmd::Tunnels => Request::Tunnels,
             Cmd::Drops | Cmd::Counters => Request::Counters,
+            Cmd::Mesh => Request::Mesh,
         }
     }
 
@@ -408,6 +413,7 @@ impl Cmd {
                 keyed(&sessions, "name")
             }
             (Cmd::Tunnels, Response::Tunnels { tunnels }) => keyed(&tunnels, "local_ccid"),
+            (Cmd::Mesh, Response::Mesh { mesh }) => keyed(&mesh, "peer"),
             (Cmd::Drops, Response::Counters(c)) => Value::Dict(
                 c.drops
                     .into_iter()
