@@ -253,7 +253,9 @@ impl Client {
         };
         let mut progressed = false;
         let mut chunk = [0u8; 64];
-        loop {
+        // A client that sends more than `stop` costs at most 1 KiB of
+        // reading per turn.
+        for _ in 0..16 {
             match self.stream.read(&mut chunk) {
                 // The client is gone: end the capture (it is retired
                 // until the workers let go).
