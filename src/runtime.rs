@@ -574,6 +574,7 @@ fn serve(
 /// StopCCN to every control peer while the workers still transmit, then
 /// the workers, a last look at the punt rings, the report, the ports.
 fn shut_down(mut ctrl: ControlCore, mut workers: Workers, eal: &Eal) -> String {
+    ctrl.stop_captures();
     ctrl.stop_l2tp();
     ctrl.linger(Duration::from_millis(200), || {
         if let Some(w) = workers.local.as_mut() {

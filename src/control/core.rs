@@ -6,13 +6,20 @@
 //! queue or worker 0's inject ring, serves the control socket, and
 //! samples the devices for `las show`. Every decision is the engine's
 //! (`control::engine`, pure and unit-tested); this file only moves mbufs.
+//!
+//! Live capture (`control::capture`) is served here too: the socket asks
+//! [`Serve`] to resolve a capture's names and arm the workers, and for a
+//! port capture the control core copies the frames it sends through its
+//! own TX queue itself (its tap), since no worker sees them.
 #![forbid(unsafe_code)]
 
+use super::capture::{Capture, CaptureSpec, SourceName};
 use super::engine::{Disposition, Engine, Now, Outgoing, PortInfo, PortSample, Snapshot};
-use super::socket::ControlSocket;
+use super::socket::{ControlSocket, Handler};
 use crate::config::Config;
 use crate::dpdk::{tsc, Burst, Mbuf, Mempool, Port, RingConsumer, RingProducer, TxBuffer, TxQueue};
 use crate::telemetry::show::{Request, Response};
+use crate::worker::capture::{Direction, Filter, Tap};
 use crate::worker::WorkerShared;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,6 +58,11 @@ pub struct ControlCore {
     ctrl_tx: TxBuffer,
     burst: Burst,
     outgoing: Vec<Outgoing>,
+    /// The workers' queues, for arming captures.
+    workers: Vec<Arc<WorkerShared>>,
+    tsc_hz: u64,
+    /// A port capture's copy of what the control core sends itself.
+    tap: Option<Tap>,
 }
 
 impl ControlCore {
@@ -70,6 +82,9 @@ impl ControlCore {
         } = links;
         let infos = ports.iter().map(|p| p.info.clone()).collect();
         ControlCore {
+            workers: shared.clone(),
+            tsc_hz,
+            tap: None,
             engine: Engine::new(cfg, infos, shared, worker_lcores, tsc_hz),
             ports,
             punt,
@@ -118,21 +133,35 @@ impl ControlCore {
         self.send_queued();
         // Never waits on a client (control::socket).
         if let Some(mut sock) = self.socket.take() {
-            let now = self.now();
-            let (engine, ports, pool) = (&mut self.engine, &self.ports, &self.pool);
-            let config_path = &self.config_path;
-            busy |= sock.poll(now.ms, |r| match r {
-                Request::Reload { path, dry_run } => {
-                    let path = path.as_deref().map_or(config_path.as_path(), Path::new);
-                    reload(engine, now, path, *dry_run, "las reload")
-                }
-                // Sampled per request, not per loop: port statistics cost.
-                r => engine.answer(r, &snapshot(ports, pool)),
-            });
+            let serve = Serve {
+                now: self.now(),
+                engine: &mut self.engine,
+                ports: &self.ports,
+                pool: &self.pool,
+                config_path: &self.config_path,
+                workers: &self.workers,
+                tsc_hz: self.tsc_hz,
+                tap: &mut self.tap,
+            };
+            busy |= sock.poll(serve.now.ms, serve);
             self.engine.note_socket(sock.stats());
             self.socket = Some(sock);
         }
+        if self.tap.as_ref().is_some_and(Tap::stop_requested) {
+            if let Some(t) = self.tap.take() {
+                t.detach();
+            }
+        }
         busy
+    }
+
+    /// Ends a running capture (las is stopping): its client gets the
+    /// rest and the summary while the loop still turns (`linger`).
+    pub fn stop_captures(&mut self) {
+        let ms = self.now().ms;
+        if let Some(s) = self.socket.as_mut() {
+            s.stop_captures("las is stopping", ms);
+        }
     }
 
     /// Re-reads the file las started with and applies it (SIGHUP).
@@ -199,6 +228,13 @@ impl ControlCore {
     fn transmit(&mut self, p: usize, mut m: Mbuf) {
         match self.ports[p].ctrl_tx.as_mut() {
             Some(q) => {
+                // No worker sees what leaves through this queue: a port
+                // capture gets it from the control core's own tap (what
+                // goes through the inject ring, a worker captures).
+                if let Some(t) = self.tap.as_mut().filter(|t| t.filter.port(p)) {
+                    let copy = |buf: &mut [u8]| m.read_into(0, buf).then_some(buf.len());
+                    t.offer(tsc(), m.pkt_len(), p as u16, Direction::Out, copy);
+                }
                 if self.ctrl_tx.push(m).is_ok() {
                     let (_, _, dropped) = q.tx_burst(&mut self.ctrl_tx);
                     self.engine.note_tx_failed(dropped as u64);
@@ -229,6 +265,135 @@ impl ControlCore {
         while Instant::now() < until {
             self.poll_once();
             idle();
+        }
+    }
+}
+
+/// What the control socket asks of the control core (`Handler`): `las
+/// show` and `las reload` answers, and captures.
+struct Serve<'a> {
+    now: Now,
+    engine: &'a mut Engine,
+    ports: &'a [PortRt],
+    pool: &'a Mempool,
+    config_path: &'a Path,
+    workers: &'a [Arc<WorkerShared>],
+    tsc_hz: u64,
+    tap: &'a mut Option<Tap>,
+}
+
+/// At most this many names are listed when a capture names none.
+const NAMES_LISTED: usize = 8;
+
+/// `names` as a short list for an error message.
+fn listed(names: impl Iterator<Item = String>) -> String {
+    let all: Vec<String> = names.collect();
+    if all.is_empty() {
+        return "none".into();
+    }
+    let mut s = all
+        .iter()
+        .take(NAMES_LISTED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if all.len() > NAMES_LISTED {
+        s.push_str(&format!(" and {} more", all.len() - NAMES_LISTED));
+    }
+    s
+}
+
+impl Serve<'_> {
+    /// The data-plane filter for `t`, and what it captures in words; the
+    /// error names the option and the value.
+    fn resolve(&self, t: &super::capture::Target) -> Result<(Filter, String), String> {
+        use super::capture::Target;
+        match t {
+            Target::Switch(n) => match self.engine.switch_id(n) {
+                Some(id) => Ok((Filter::Switch(id), format!("switch {n} (inner frames)"))),
+                None => Err(format!(
+                    "--switch {n:?}: no such switch (switches: {})",
+                    listed(self.engine.switch_views().into_iter().map(|s| s.name))
+                )),
+            },
+            Target::Session(n) => match self.engine.session_id(n) {
+                Some(id) => Ok((Filter::Session(id), format!("session {n} (inner frames)"))),
+                None => Err(format!(
+                    "--session {n:?}: no such session (sessions: {})",
+                    listed(self.engine.session_views().into_iter().map(|s| s.name))
+                )),
+            },
+            Target::Port(n) => match self.ports.iter().position(|p| &p.info.name == n) {
+                Some(i) => Ok((Filter::Port(i as u8), format!("port {n} (outer frames)"))),
+                None => Err(format!(
+                    "--port {n:?}: no such port (ports: {})",
+                    listed(self.ports.iter().map(|p| p.info.name.clone()))
+                )),
+            },
+        }
+    }
+}
+
+impl Handler for Serve<'_> {
+    fn answer(&mut self, r: &Request) -> Response {
+        match r {
+            Request::Reload { path, dry_run } => {
+                let path = path.as_deref().map_or(self.config_path, Path::new);
+                reload(self.engine, self.now, path, *dry_run, "las reload")
+            }
+            // Sampled per request, not per loop: port statistics cost.
+            r => self.engine.answer(r, &snapshot(self.ports, self.pool)),
+        }
+    }
+
+    fn capture(&mut self, spec: &CaptureSpec) -> Result<Capture, String> {
+        spec.validate()?;
+        let (filter, what) = self.resolve(&spec.target)?;
+        let (cap, ctrl) = Capture::start(
+            spec,
+            filter,
+            what.clone(),
+            self.workers.to_vec(),
+            self.tsc_hz,
+            tsc(),
+        )?;
+        if let Some(old) = self.tap.take() {
+            old.detach();
+        }
+        *self.tap = ctrl.map(|a| Tap::new(a, self.tsc_hz, tsc()));
+        log::info!(
+            "capture of {what} started (snaplen {}, rate {}/s per worker{})",
+            spec.snaplen,
+            spec.rate,
+            spec.count
+                .map(|c| format!(", count {c}"))
+                .unwrap_or_default()
+        );
+        Ok(cap)
+    }
+
+    fn source_name(&self, filter: Filter, source: u16) -> SourceName {
+        match filter {
+            Filter::Port(_) => {
+                let (name, device) = self
+                    .ports
+                    .get(source as usize)
+                    .map(|p| (p.info.name.clone(), p.info.device.clone()))
+                    .unwrap_or_else(|| (format!("port{source}"), String::new()));
+                SourceName {
+                    description: format!("las port {name} ({device}): outer frames"),
+                    name,
+                }
+            }
+            Filter::Switch(_) | Filter::Session(_) => {
+                let (session, switch) = self.engine.session_label(crate::switch::MemberId(source));
+                SourceName {
+                    description: format!(
+                        "las switch {switch}, session {session}: inner frames from and to it"
+                    ),
+                    name: session,
+                }
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod capture;
 pub mod engine;
 pub mod l2tp;
 pub mod neighbour;

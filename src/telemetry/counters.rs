@@ -289,6 +289,13 @@ pub struct WorkerCounters {
     pub reassembled_fragments: Counter,
     /// Fragments waiting in reassembly now (a gauge).
     pub reassembly_held: Counter,
+    /// Frames copied for `las capture` (all captures since start).
+    pub capture_frames: Counter,
+    /// Frames a capture wanted but found its ring full (not drops:
+    /// forwarding went on).
+    pub capture_ring_full: Counter,
+    /// Frames a capture wanted beyond its rate cap (not drops either).
+    pub capture_rate_capped: Counter,
 }
 
 impl WorkerCounters {
@@ -306,6 +313,9 @@ impl WorkerCounters {
             reassembled: Counter::default(),
             reassembled_fragments: Counter::default(),
             reassembly_held: Counter::default(),
+            capture_frames: Counter::default(),
+            capture_ring_full: Counter::default(),
+            capture_rate_capped: Counter::default(),
         }
     }
 
@@ -318,19 +328,27 @@ impl WorkerCounters {
 /// The workers' counters that `las show counters` lists among the control
 /// counters, summed over workers: reassembly (`reassembled`,
 /// `reassembled_fragments`, `reassembly_held`; see [`Stage`] for how they
-/// enter the counter identity).
+/// enter the counter identity) and live capture (`capture_frames`,
+/// `capture_ring_full`, `capture_rate_capped`: copies, not packets; they
+/// are outside the identity).
 pub fn worker_totals<'a>(
     workers: impl Iterator<Item = &'a WorkerCounters>,
-) -> [(&'static str, u64); 3] {
+) -> [(&'static str, u64); 6] {
     let mut t = [
         ("reassembled", 0),
         ("reassembled_fragments", 0),
         ("reassembly_held", 0),
+        ("capture_frames", 0),
+        ("capture_ring_full", 0),
+        ("capture_rate_capped", 0),
     ];
     for w in workers {
         t[0].1 += w.reassembled.get();
         t[1].1 += w.reassembled_fragments.get();
         t[2].1 += w.reassembly_held.get();
+        t[3].1 += w.capture_frames.get();
+        t[4].1 += w.capture_ring_full.get();
+        t[5].1 += w.capture_rate_capped.get();
     }
     t
 }

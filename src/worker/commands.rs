@@ -88,6 +88,10 @@ pub enum Command {
     /// Forget every VLAN learning domain of a switch, and their MACs (a
     /// switch removed, or its VLAN mode or list changed).
     DropVlans(SwitchId),
+    /// Start copying frames into a capture's rings (`Some`), or stop
+    /// (`None`); either way the worker lets go of the rings it had
+    /// (see `worker::capture`).
+    Capture(Option<Box<super::capture::Arm>>),
 }
 
 /// Worker → control core.

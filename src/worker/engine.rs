@@ -59,8 +59,15 @@
 //!   (header mbuf + indirect clone); smaller ones are copied. The threshold
 //!   is an estimate (one cache-line-sized copy against two extra mbufs and
 //!   reference counting), not yet measured.
+//! * Live capture (`las capture`, see `super::capture`) has four points,
+//!   each behind `if self.capturing`: outer frames as received (`burst`,
+//!   before classification) and as queued for TX (`send`), inner frames
+//!   entering the switch (`deliver`, after decapsulation) and leaving it
+//!   (`output`, before encapsulation). A copy that does not fit is
+//!   counted, never waited for.
 #![forbid(unsafe_code)]
 
+use super::capture::{Direction, Offer, Tap};
 use super::decide::{self, DataPacket, Forward, PolicyView, RxSeq, RxSession};
 use super::sessions::SessionIndex;
 use super::{classify, Class, Command, Event, SessionSpec, SwitchSpec, WorkerShared, VLAN_DOMAINS};
@@ -74,7 +81,7 @@ use crate::switch::mactable::Hashed;
 use crate::switch::policy::{MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
 use crate::switch::storm::StormControl;
 use crate::switch::{Learn, MacTable, MemberId, SwitchId};
-use crate::telemetry::DropReason;
+use crate::telemetry::{DropReason, WorkerCounters};
 use crate::wire::l2tp::encap::EncapTemplate;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -253,6 +260,10 @@ pub struct Worker {
     /// Prefetch MAC-table buckets only when the table outgrows the L2
     /// cache (below that the prefetches cost more than they save).
     prefetch_macs: bool,
+    /// A capture is armed (`tap` is set): the one branch an unarmed
+    /// capture costs per capture point.
+    capturing: bool,
+    tap: Option<Tap>,
 }
 
 impl Worker {
@@ -316,6 +327,8 @@ impl Worker {
             blocked_until: vec![0; s.max_sessions],
             run: SwitchRun::default(),
             prefetch_macs,
+            capturing: false,
+            tap: None,
         }
     }
 
@@ -442,6 +455,15 @@ impl Worker {
     /// Queues `m` for transmission on port `pidx`, flushing first if full.
     #[inline(always)]
     fn send(&mut self, pidx: usize, m: Mbuf) {
+        if self.capturing && self.tap.as_ref().is_some_and(|t| t.filter.port(pidx)) {
+            capture(
+                &mut self.tap,
+                &self.shared.counters,
+                &m,
+                pidx,
+                Direction::Out,
+            );
+        }
         if let Err(m) = self.tx[pidx].push(m) {
             self.flush(pidx);
             if self.tx[pidx].push(m).is_err() {
@@ -477,6 +499,15 @@ impl Worker {
         let mut ids = [self.by_id.hash(0); MAX_BURST];
         while let Some(m) = self.burst.pop() {
             bytes += m.pkt_len() as u64;
+            if self.capturing && self.tap.as_ref().is_some_and(|t| t.filter.port(pidx)) {
+                capture(
+                    &mut self.tap,
+                    &self.shared.counters,
+                    &m,
+                    pidx,
+                    Direction::In,
+                );
+            }
             let Some((m, session_id, pkt)) = self.rx_one(pidx, m) else {
                 continue;
             };
@@ -770,6 +801,15 @@ impl Worker {
         let sc = &c.sessions[p.member.0 as usize];
         sc.rx_packets.inc();
         sc.rx_bytes.add(len);
+        if self.capturing
+            && self
+                .tap
+                .as_ref()
+                .is_some_and(|t| t.filter.inner(p.sw, p.member))
+        {
+            let src = p.member.0 as usize;
+            capture(&mut self.tap, c, &m, src, Direction::In);
+        }
         self.switch(m, p.member, p.vlan_pw, p.sw, p.keys);
     }
 
@@ -1079,6 +1119,14 @@ impl Worker {
         };
         self.ip_ident = self.ip_ident.wrapping_add(1);
         let ident = self.ip_ident;
+        if self.capturing
+            && self
+                .tap
+                .as_ref()
+                .is_some_and(|tap| tap.filter.inner(s.switch, member))
+        {
+            capture(&mut self.tap, c, &m, member.0 as usize, Direction::Out);
+        }
         let Some(buf) = m.prepend(hl) else {
             c.drop(DropReason::NoHeadroom);
             return;
@@ -1267,6 +1315,31 @@ impl Worker {
                 let macs = &mut self.macs;
                 self.vlans.remove_switch(sw, |d| macs.flush_switch(d));
             }
+            Command::Capture(arm) => {
+                if let Some(old) = self.tap.take() {
+                    old.detach();
+                }
+                self.tap = arm.map(|a| Tap::new(*a, self.tsc_hz, tsc()));
+                self.capturing = self.tap.is_some();
+            }
         }
+    }
+}
+
+/// Copies `m` into the armed capture (`super::capture`) and counts what
+/// became of it. Out of line: only frames a capture wants come here.
+/// `source`: the member (inner frames) or port index (outer frames).
+#[cold]
+#[inline(never)]
+fn capture(tap: &mut Option<Tap>, c: &WorkerCounters, m: &Mbuf, source: usize, dir: Direction) {
+    let Some(tap) = tap.as_mut() else {
+        return;
+    };
+    let copy = |buf: &mut [u8]| m.read_into(0, buf).then_some(buf.len());
+    match tap.offer(tsc(), m.pkt_len(), source as u16, dir, copy) {
+        Offer::Captured => c.capture_frames.inc(),
+        Offer::RingFull => c.capture_ring_full.inc(),
+        Offer::RateCapped => c.capture_rate_capped.inc(),
+        Offer::Failed => {}
     }
 }

@@ -6,6 +6,7 @@
 //! classifier are pure and build without DPDK (`--no-default-features`).
 #![forbid(unsafe_code)]
 
+pub mod capture;
 mod classify;
 mod commands;
 pub mod decide;

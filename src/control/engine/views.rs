@@ -388,6 +388,31 @@ impl Engine {
         }
     }
 
+    /// `las capture --switch`: the switch named `name`.
+    pub fn switch_id(&self, name: &str) -> Option<SwitchId> {
+        let i = self
+            .switches
+            .iter()
+            .position(|s| matches!(s, Some(s) if s.cfg.name == name))?;
+        Some(SwitchId(i as u16))
+    }
+
+    /// `las capture --session`: the session named `name`.
+    pub fn session_id(&self, name: &str) -> Option<MemberId> {
+        let s = self.sessions.iter().flatten().find(|s| s.name == name)?;
+        Some(s.member)
+    }
+
+    /// `las capture`: the names of session `m` and of its switch.
+    pub fn session_label(&self, m: MemberId) -> (String, String) {
+        let sw = self
+            .sessions
+            .get(m.0 as usize)
+            .and_then(Option::as_ref)
+            .map(|s| self.switch_name(s.switch));
+        (self.member_name(m), sw.unwrap_or_default())
+    }
+
     /// Everything `las` prints when it stops.
     pub fn final_report(&self, io: &Snapshot) -> String {
         let mut s = String::new();
