@@ -14,6 +14,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+mod ipv6;
 mod l2tp;
 pub mod limits;
 mod mesh;
@@ -134,6 +135,8 @@ pub struct Config {
     /// At least one.
     pub ports: Vec<Port>,
     pub neighbors: Vec<Neighbor>,
+    /// `[[neighbor]]` entries with an IPv6 address.
+    pub neighbors6: Vec<Neighbor6>,
     pub switches: Vec<Switch>,
     pub sessions: Vec<Session>,
 }
@@ -393,6 +396,8 @@ pub struct Port {
     pub mtu: u16,
     /// MAC override (unicast).
     pub mac: Option<[u8; 6]>,
+    /// IPv6 (`address6`, `gateway6`), beside the IPv4 address.
+    pub v6: Option<Port6>,
     /// Set the DF bit on outer IPv4 packets (default false). Incompatible
     /// with a switch using `mtu_policy = "fragment"` through this port.
     pub dont_fragment: bool,
@@ -438,6 +443,26 @@ pub struct Neighbor {
     pub port: usize,
     pub address: Ipv4Addr,
     pub mac: [u8; 6],
+}
+
+/// A static IPv6 neighbour (`[[neighbor]]` with an IPv6 address).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neighbor6 {
+    /// Index into [`Config::ports`].
+    pub port: usize,
+    pub address: std::net::Ipv6Addr,
+    pub mac: [u8; 6],
+}
+
+/// A port's IPv6 side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port6 {
+    /// Global or unique-local unicast.
+    pub address: std::net::Ipv6Addr,
+    /// 0..=128.
+    pub prefix_len: u8,
+    /// Link-local or inside the prefix.
+    pub gateway: Option<std::net::Ipv6Addr>,
 }
 
 /// `[[switch]]`: a virtual switch. Its index in [`Config::switches`] is its

@@ -120,6 +120,8 @@ pub struct RawPort {
     pub device: Option<String>,
     pub address: Option<String>,
     pub gateway: Option<String>,
+    pub address6: Option<String>,
+    pub gateway6: Option<String>,
     pub mtu: Option<i64>,
     pub mac: Option<String>,
     pub dont_fragment: Option<bool>,

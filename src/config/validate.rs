@@ -411,6 +411,7 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
             Some(gw)
         }
     };
+    let v6 = super::ipv6::port6(i, r.address6, r.gateway6)?;
     let mtu = int(&k("mtu"), r.mtu, 1500, 68, 9600)? as u16;
     let mac = match r.mac {
         None => None,
@@ -424,6 +425,7 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
         gateway,
         mtu,
         mac,
+        v6,
         dont_fragment: r.dont_fragment.unwrap_or(false),
         reassembly: r.reassembly.unwrap_or(true),
         reassembly_timeout_ms: int(
@@ -958,6 +960,7 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
 
     at_most("neighbor", &r.neighbor, MAX_NEIGHBORS)?;
     let mut neighbors: Vec<Neighbor> = Vec::with_capacity(r.neighbor.len());
+    let mut neighbors6: Vec<super::Neighbor6> = Vec::new();
     // (port, address) -> (entry index, index in `neighbors`).
     let mut seen: HashMap<(usize, Ipv4Addr), (usize, usize)> = HashMap::new();
     for (i, n) in r.neighbor.into_iter().enumerate() {
@@ -968,8 +971,32 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
             .position(|p| p.name == pn)
             .ok_or_else(|| ConfigError::new(k("port"), quote(&pn), "no [[port]] with this name"))?;
         let astr = required(&k("address"), n.address)?;
-        let address = ipv4(&k("address"), &astr)?;
         let p = &ports[port];
+        if astr.contains(':') {
+            let address = super::ipv6::neighbor6(&k("address"), &astr, p)?;
+            let mstr = required(&k("mac"), n.mac)?;
+            let mac = unicast_mac(&k("mac"), &mstr)?;
+            if let Some(o) = neighbors6
+                .iter()
+                .find(|x| x.port == port && x.address == address)
+            {
+                if o.mac == mac {
+                    continue;
+                }
+                return Err(ConfigError::new(
+                    k("mac"),
+                    quote(&mstr),
+                    format!(
+                        "another [[neighbor]] gives {address} on port {:?} the MAC {}",
+                        p.name,
+                        fmt_mac(o.mac)
+                    ),
+                ));
+            }
+            neighbors6.push(super::Neighbor6 { port, address, mac });
+            continue;
+        }
+        let address = ipv4(&k("address"), &astr)?;
         let not_host = not_a_host(address, p.address, p.prefix_len);
         if !p.contains(address) || address == p.address || not_host.is_some() {
             return Err(ConfigError::new(
@@ -1120,6 +1147,7 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         l2tp,
         ports,
         neighbors,
+        neighbors6,
         switches,
         sessions,
     })
