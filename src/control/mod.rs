@@ -8,6 +8,7 @@ pub mod admission;
 pub mod engine;
 pub mod l2tp;
 pub mod neighbour;
+pub mod neighbour6;
 pub mod ratelimit;
 pub mod refusals;
 pub mod respond;
