@@ -9,6 +9,7 @@ pub mod capture;
 pub mod engine;
 pub mod l2tp;
 pub mod neighbour;
+pub mod neighbour6;
 pub mod ratelimit;
 pub mod refusals;
 pub mod respond;
