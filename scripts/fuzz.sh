@@ -25,7 +25,7 @@ cd "$root/fuzz"
 seconds="${FUZZ_SECONDS:-15}"
 jobs="${FUZZ_JOBS:-$(nproc)}"
 all=(wire l2tp_data l2tp_message l2tp_endpoint edge_control edge_codec mss_clamp respond
-  show_request config)
+  show_request config ipv6_ext nd)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 for t in "${targets[@]}"; do
