@@ -356,6 +356,7 @@ fn open_ports(cfg: &Config, pool: &Mempool, nworkers: usize) -> Result<OpenPorts
                 rx_queues: rxq,
                 tx_queues: txq,
                 dont_fragment: pc.dont_fragment,
+                v6: pc.v6.clone(),
             },
             port,
             ctrl_tx,
@@ -434,6 +435,10 @@ fn plan_workers(
                     mtu: p.info.mtu,
                     multi_seg: open.multi_seg[i],
                     reassembly: cfg.ports[i].reassembly,
+                    v6: cfg.ports[i]
+                        .v6
+                        .as_ref()
+                        .map(|v| [v.address, crate::wire::ipv6::link_local(p.info.mac)]),
                 })
                 .collect(),
             rx,

@@ -91,9 +91,13 @@ drop_reasons! {
     Malformed = "malformed", Ingress,
     /// Outer IPv4 header checksum wrong.
     BadIpChecksum = "bad_ip_checksum", Ingress,
-    /// Not addressed to one of our IPv4 addresses, or an ethertype we do
-    /// not terminate (IPv6, LLDP, ...).
+    /// Not addressed to one of our IPv4 or IPv6 addresses, or an
+    /// ethertype we do not terminate (LLDP, ...; IPv6 on a port without
+    /// `address6`).
     NotForUs = "not_for_us", Ingress,
+    /// L2TPv3 (protocol 115, or UDP to the L2TP port) over IPv6 to us:
+    /// las does not carry pseudowires over IPv6 yet.
+    Ipv6Pseudowire = "ipv6_pseudowire", Ingress,
     /// The outer frame carries a VLAN tag (0x8100, 0x88a8 or 0x9100) the
     /// port is not configured for.
     UnderlayVlan = "underlay_vlan", Ingress,

@@ -262,6 +262,30 @@ pub fn multicast_mac(addr: Ipv6Addr) -> MacAddr {
 }
 
 /// The all-nodes link-local multicast address, ff02::1 (RFC 4291 §2.7.1).
+/// The link-local address of an interface with MAC `mac`: fe80::/64
+/// with the modified EUI-64 interface identifier (RFC 4291 appendix A,
+/// RFC 4862 §5.3).
+pub fn link_local(mac: [u8; 6]) -> Ipv6Addr {
+    Ipv6Addr::from([
+        0xfe,
+        0x80,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        mac[0] ^ 0x02,
+        mac[1],
+        mac[2],
+        0xff,
+        0xfe,
+        mac[3],
+        mac[4],
+        mac[5],
+    ])
+}
+
 pub const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 fn upper_len(len: usize) -> u32 {
@@ -675,6 +699,15 @@ pub fn walk_extensions(
 
 #[cfg(test)]
 mod test {
+
+    #[test]
+    fn link_local_is_modified_eui64() {
+        // RFC 4291 appendix A's example: 34-56-78-9A-BC-DE gives the
+        // interface identifier 3656:78ff:fe9a:bcde.
+        let ll = link_local([0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde]);
+        assert_eq!(ll, "fe80::3656:78ff:fe9a:bcde".parse::<Ipv6Addr>().unwrap());
+    }
+
     use super::*;
 
     // ICMPv6 (58) fe80::1 -> ff02::1, TC 0xb8, flow 0x12345, hop limit 255,

@@ -5,7 +5,7 @@ use crate::wire::ipv4::{self, protocol};
 use crate::wire::l2tp::{self, Encap, Kind};
 use crate::wire::udp;
 use crate::wire::vlan;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// What to do with a received frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,64 @@ pub enum Class {
     /// For the control core: ARP, ICMP to us, L2TP control messages.
     Punt,
     Drop(DropReason),
+}
+
+/// Our IPv6 addresses on a port: global, link-local.
+pub type Ours6 = [Ipv6Addr; 2];
+
+/// Whether `dst` is for a port with addresses `ours`: one of them,
+/// all-nodes (ff02::1), or the solicited-node group of one of them
+/// (ff02::1:ffXX:XXXX, RFC 4291 §2.7.1).
+#[inline]
+fn for_us6(dst: [u8; 16], ours: &Ours6) -> bool {
+    const SOLICITED: [u8; 13] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff];
+    const ALL_NODES: [u8; 16] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    if dst == ALL_NODES {
+        return true;
+    }
+    ours.iter().any(|a| {
+        let o = a.octets();
+        dst == o || (dst[..13] == SOLICITED && dst[13..] == o[13..])
+    })
+}
+
+/// Classifies an outer IPv6 frame (ethertype 0x86dd) received on a port
+/// with IPv6 addresses `ours`. ICMPv6 for us (neighbour discovery,
+/// echo), and anything behind a Hop-by-Hop header, goes to the control
+/// core, which validates it in full (`control::neighbour6`); L2TPv3 over
+/// IPv6 is dropped as `ipv6_pseudowire` (not carried yet).
+#[inline]
+pub fn classify6(first: &[u8], pkt_len: usize, ours: &Ours6, udp_port: u16) -> Class {
+    const L2: usize = ethernet::HEADER_LEN;
+    const IP6: usize = 40;
+    let Some(h) = first.get(L2..L2 + IP6) else {
+        return Class::Drop(DropReason::Malformed);
+    };
+    let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));
+    if h[0] >> 4 != 6 || L2 + IP6 + plen > pkt_len {
+        return Class::Drop(DropReason::Malformed);
+    }
+    let mut dst = [0u8; 16];
+    dst.copy_from_slice(&h[24..40]);
+    if !for_us6(dst, ours) {
+        return Class::Drop(DropReason::NotForUs);
+    }
+    match h[6] {
+        // ICMPv6, Hop-by-Hop (MLD queries and reports carry one).
+        58 | 0 => Class::Punt,
+        protocol::L2TP => Class::Drop(DropReason::Ipv6Pseudowire),
+        protocol::UDP => {
+            let dport = first
+                .get(L2 + IP6 + 2..L2 + IP6 + 4)
+                .map(|b| u16::from_be_bytes([b[0], b[1]]));
+            match dport {
+                Some(p) if p == udp_port => Class::Drop(DropReason::Ipv6Pseudowire),
+                Some(_) => Class::Drop(DropReason::UnsupportedProtocol),
+                None => Class::Drop(DropReason::Malformed),
+            }
+        }
+        _ => Class::Drop(DropReason::UnsupportedProtocol),
+    }
 }
 
 /// Classifies an outer Ethernet frame received on a port whose address is
@@ -150,6 +208,72 @@ fn udp_l2tp_error(l2tp: &[u8]) -> DropReason {
 
 #[cfg(test)]
 mod test {
+
+    /// An IPv6 frame to `dst` with next header `nh` and `payload`.
+    fn v6(dst: &str, nh: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x33, 0x33, 0, 0, 0, 1, 2, 0, 0, 0, 0, 9, 0x86, 0xdd];
+        f.extend_from_slice(&[0x60, 0, 0, 0]);
+        f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        f.extend_from_slice(&[nh, 255]);
+        f.extend_from_slice(&"fe80::9".parse::<Ipv6Addr>().unwrap().octets());
+        f.extend_from_slice(&dst.parse::<Ipv6Addr>().unwrap().octets());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[test]
+    fn ipv6_for_us_is_punted_and_pseudowires_dropped_by_name() {
+        let ours: Ours6 = [
+            "2001:db8::1".parse().unwrap(),
+            "fe80::ff:fe00:1".parse().unwrap(),
+        ];
+        let c = |f: &[u8]| classify6(f, f.len(), &ours, 1701);
+        let icmp = [135u8, 0, 0, 0, 0, 0, 0, 0];
+        for dst in [
+            "2001:db8::1",
+            "fe80::ff:fe00:1",
+            "ff02::1",
+            "ff02::1:ff00:1",
+        ] {
+            assert_eq!(c(&v6(dst, 58, &icmp)), Class::Punt, "{dst}");
+        }
+        // Another host, another solicited-node group.
+        assert_eq!(
+            c(&v6("2001:db8::2", 58, &icmp)),
+            Class::Drop(DropReason::NotForUs)
+        );
+        assert_eq!(
+            c(&v6("ff02::1:ff00:2", 58, &icmp)),
+            Class::Drop(DropReason::NotForUs)
+        );
+        assert_eq!(
+            c(&v6("2001:db8::1", 115, &[0, 0, 0, 7])),
+            Class::Drop(DropReason::Ipv6Pseudowire)
+        );
+        let udp = |port: u16| {
+            let mut u = vec![0x06, 0xa5];
+            u.extend_from_slice(&port.to_be_bytes());
+            u.extend_from_slice(&[0, 8, 0, 0]);
+            u
+        };
+        assert_eq!(
+            c(&v6("2001:db8::1", 17, &udp(1701))),
+            Class::Drop(DropReason::Ipv6Pseudowire)
+        );
+        assert_eq!(
+            c(&v6("2001:db8::1", 17, &udp(53))),
+            Class::Drop(DropReason::UnsupportedProtocol)
+        );
+        // A payload length past the frame, a version that is not 6.
+        let mut f = v6("2001:db8::1", 58, &icmp);
+        f[18] = 0x10;
+        assert_eq!(c(&f), Class::Drop(DropReason::Malformed));
+        let mut f = v6("2001:db8::1", 58, &icmp);
+        f[14] = 0x40;
+        assert_eq!(c(&f), Class::Drop(DropReason::Malformed));
+        assert_eq!(c(&f[..30]), Class::Drop(DropReason::Malformed));
+    }
+
     use super::*;
 
     const OURS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);

@@ -96,6 +96,9 @@ pub struct WorkerPort {
     pub multi_seg: bool,
     /// Reassemble outer IPv4 fragments arriving here.
     pub reassembly: bool,
+    /// Our IPv6 addresses here (global, link-local), if the port has
+    /// `address6`.
+    pub v6: Option<super::Ours6>,
 }
 
 /// Flood copies of frames at least this long share the payload (see
@@ -608,6 +611,13 @@ impl Worker {
     fn rx_one(&mut self, pidx: usize, mut m: Mbuf) -> Option<(Mbuf, u32, DataPacket)> {
         let port = self.ports[pidx];
         let mut fresh = true;
+        if let Some(ours6) = &port.v6 {
+            if m.data().get(12..14) == Some(&[0x86, 0xdd][..]) {
+                let class = super::classify6(m.data(), m.pkt_len(), ours6, self.udp_port);
+                self.other(pidx, m, class);
+                return None;
+            }
+        }
         loop {
             match classify(m.data(), m.pkt_len(), port.address, self.udp_port, fresh) {
                 Class::Data {

@@ -14,7 +14,7 @@ pub mod decide;
 mod engine;
 pub mod sessions;
 
-pub use classify::{classify, Class};
+pub use classify::{classify, classify6, Class, Ours6};
 pub use commands::{Command, Event, SessionSpec, SwitchSpec, VLAN_DOMAINS};
 #[cfg(feature = "dpdk")]
 pub use engine::{Worker, WorkerPort, WorkerSetup};

@@ -26,6 +26,7 @@
 mod diff;
 mod macs;
 mod mesh;
+mod nd6;
 mod program;
 mod pseudowires;
 mod reload;
@@ -94,6 +95,8 @@ pub struct PortInfo {
     pub tx_queues: u16,
     /// Set DF on the outer IPv4 header of pseudowire packets.
     pub dont_fragment: bool,
+    /// IPv6 beside IPv4 (`address6`, `gateway6`).
+    pub v6: Option<config::Port6>,
 }
 
 /// What only the devices know, sampled by the I/O loop when a view is
@@ -416,6 +419,8 @@ pub struct Engine {
     /// Commands a worker's full queue did not take yet, in order.
     backlog: Vec<VecDeque<Command>>,
     neighbours: Neighbours,
+    /// IPv6 neighbour discovery and echo on ports with `address6`.
+    nd6: super::neighbour6::Neighbours6,
     aging: AgingTable,
     flaps: FlapDetector,
     /// VLAN learning domains of VLAN-aware switches (the MAC tables and
@@ -499,6 +504,7 @@ impl Engine {
             workers,
             worker_lcores,
             neighbours: Neighbours::new(),
+            nd6: super::neighbour6::Neighbours6::new(super::neighbour6::DEFAULT_CAPACITY),
             aging: AgingTable::new(),
             flaps: FlapDetector::new(4096, max_sessions),
             vlans: VlanDomains::new(max_switches, VLAN_DOMAINS),
@@ -589,6 +595,7 @@ impl Engine {
             self.send_arp(p, mac, ours, ip);
         }
         self.due = due;
+        self.nd6_poll();
         self.mesh_tick();
         let secs = now / 1000;
         if secs != self.last_aging_s {
@@ -638,6 +645,10 @@ impl Engine {
         }
         let (mac, ours) = (self.ports[p].mac, self.ports[p].address);
         let et = u16::from_be_bytes([d[12], d[13]]);
+        if et == ethertype::IPV6 {
+            self.nd6_in(p, d);
+            return Disposition::Consumed;
+        }
         if et == ethertype::ARP {
             match respond::arp_in_place(d, mac, ours) {
                 ArpOutcome::Replied {

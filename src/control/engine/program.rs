@@ -69,6 +69,7 @@ impl Engine {
         empty.switches.clear();
         empty.sessions.clear();
         empty.neighbors.clear();
+        empty.neighbors6.clear();
         self.cfg = empty;
         match self.plan(&cfg) {
             Ok(plan) => {
@@ -84,6 +85,7 @@ impl Engine {
             let (mac, ip) = (self.ports[p].mac, self.ports[p].address);
             self.send_arp(p, mac, ip, ip);
         }
+        self.nd6_start();
         self.refresh_templates();
         self.timers();
     }

@@ -421,6 +421,18 @@ impl Engine {
                 self.neighbours.add_static(n.port, n.address, n.mac);
             }
         }
+        for n in old
+            .neighbors6
+            .iter()
+            .filter(|n| !self.cfg.neighbors6.contains(n))
+        {
+            self.nd6.remove_static(n.port, n.address, now);
+        }
+        for n in self.cfg.neighbors6.clone() {
+            if !old.neighbors6.contains(&n) {
+                self.nd6.add_static(n.port, n.address, n.mac);
+            }
+        }
         for (i, p) in self.cfg.ports.iter().enumerate() {
             self.ports[i].gateway = p.gateway;
             if let Some(gw) = p.gateway {

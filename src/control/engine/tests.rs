@@ -88,6 +88,7 @@ impl Rig {
             rx_queues: 1,
             tx_queues: 1,
             dont_fragment: false,
+            v6: None,
         }];
         let lcores = (1..=nworkers as u32).collect();
         let e = Engine::new(cfg, ports, workers.clone(), lcores, TSC_HZ);

@@ -329,6 +329,7 @@ impl Engine {
             })
             .collect();
         let mut control = self.counters.map();
+        self.nd6_counters(&mut control);
         control.insert("mbufs_in_use".into(), io.mbufs_in_use);
         control.insert("mbufs_available".into(), io.mbufs_available);
         let es = self.l2tp.stats();
