@@ -21,6 +21,7 @@
 //! with more MACs than packets only the first `packets` MACs are sources.
 #![forbid(unsafe_code)]
 
+mod ctl;
 #[cfg(feature = "dpdk")]
 mod send;
 
@@ -66,6 +67,9 @@ enum Cmd {
     /// back, and search the NDR and PDR (see perf/ndr.sh).
     #[cfg(feature = "dpdk")]
     Send(send::SendArgs),
+    /// Play many LACs setting up sessions toward las over RFC 3931 while
+    /// a data stream flows over a few sessions (see perf/control-bench.sh).
+    Ctl(ctl::CtlArgs),
 }
 
 #[derive(clap::Args)]
@@ -329,6 +333,7 @@ fn main() -> Result<(), String> {
     match cli.cmd {
         #[cfg(feature = "dpdk")]
         Some(Cmd::Send(s)) => send::main(s),
+        Some(Cmd::Ctl(c)) => ctl::main(c),
         None => generate(cli.gen),
     }
 }
