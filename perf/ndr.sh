@@ -22,6 +22,9 @@
 #   MAX_RATE    highest rate tried, packets/s; 0 = what trafgen can offer [0]
 #   MAX_TRIALS  trials per search at most                [25]
 #   TESTPMD     1 = also search testpmd io (the ceiling) [1]
+#   ZC          1 = the generator's memif side in zero-copy mode (its mbufs
+#               are the shared memory: no copy on its TX and RX; needs
+#               hugepages, ignored without); 0 = copy mode  [1]
 #   RSIZE       memif ring size, log2 (the client, trafgen, sets it for both
 #               directions; 10 = 1024 slots, DPDK's default, absorbs ~0.2 ms
 #               of a stalled poller at 5 Mpps)           [12]
@@ -32,7 +35,7 @@
 set -euo pipefail
 
 CMDLINE="$0 $*"
-for v in PROFILES DUR PACKETS SESSIONS MACS CORES PDR_PCT PRECISION MIN_RATE MAX_RATE MAX_TRIALS TESTPMD RSIZE NICE HUGE; do
+for v in PROFILES DUR PACKETS SESSIONS MACS CORES PDR_PCT PRECISION MIN_RATE MAX_RATE MAX_TRIALS TESTPMD RSIZE ZC NICE HUGE; do
     if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
 done
 
@@ -53,6 +56,7 @@ TESTPMD=${TESTPMD:-1}
 NICE=${NICE:--20}
 HUGE=${HUGE:-1}
 RSIZE=${RSIZE:-12}
+ZC=${ZC:-1}
 
 die() { echo "ndr: $*" >&2; exit 1; }
 say() { echo "ndr: $*" >&2; }
@@ -118,8 +122,15 @@ if [[ $HUGE == 1 ]]; then
         HUGE_DESC="hugepages (${free_pages} x ${pagesz_kb} kB free)"
         EAL_LAS=(-m 400 --huge-unlink)
         EAL_TG=(-m 256 --huge-unlink)
+        if [[ $ZC == 1 ]]; then
+            # memif zero-copy shares the generator's memory segments by fd:
+            # one file per segment list, kept (removed at exit).
+            EAL_TG=(-m 256 --single-file-segments)
+            MEMIF_ZC=",zero-copy=yes"
+        fi
     fi
 fi
+MEMIF_ZC=${MEMIF_ZC:-}
 if [[ -z $HUGE_DESC ]]; then
     HUGE_DESC="NO hugepages (--no-huge; expect much lower numbers)"
     EAL_LAS=(--no-huge -m 1024)
@@ -145,7 +156,7 @@ run_trafgen() {
         --min-rate "$MIN_RATE" --max-rate "$MAX_RATE" --pdr-pct "$PDR_PCT" \
         --precision-pct "$PRECISION" --max-trials "$MAX_TRIALS" --json "$json" "$@" -- \
         -l "$CTRL_CORE" --no-pci --file-prefix "$prefix" "${EAL_TG[@]}" \
-        --vdev "net_memif0,role=client,socket=$sock,rsize=$RSIZE" </dev/null >"$log" 2>&1 &
+        --vdev "net_memif0,role=client,socket=$sock,rsize=$RSIZE$MEMIF_ZC" </dev/null >"$log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
     boost "$pid"
@@ -168,9 +179,10 @@ TSV=$WORK/ndr.tsv
 printf 'profile\tframe\tmean_wire_bytes\tdut\tndr_mpps\tndr_gbps\tpdr_mpps\tpdr_gbps\tcyc_at_ndr\ttrials\tgen_max_mpps\n' >"$TSV"
 
 # Mpps and Gbit/s (L1: outer frame + FCS 4 + preamble/SFD 8 + gap 12) of a
-# bound in $1 (JSON file), key $2 (ndr|pdr).
+# bound in $1 (JSON file), key $2 (ndr|pdr): the rate the generator really
+# offered in the trial at the bound (below the target when it was late).
 rate_of() {
-    jq -r --arg k "$2" '(.[$k].pps // 0) as $p | (.mean_frame + 24) as $w
+    jq -r --arg k "$2" '(.[$k].trial.offered_pps // .[$k].pps // 0) as $p | (.mean_frame + 24) as $w
         | "\($p / 1e6 * 1000 | round / 1000) \($p * $w * 8 / 1e9 * 100 | round / 100)"' "$1"
 }
 
@@ -262,7 +274,7 @@ run_profile() {
     ROWS+=("$(printf '%-10s %7s | %7s %7s %7s %7s %9s %6s | %7s %7s %7s %7s %6s | %5s' \
         "$name" "$wire" "$nm" "$ng" "$pm" "$pg" "$cyc" "$ntr" "$tnm" "$tng" "$tpm" "$tpg" "$tntr" "$ratio")")
     local note
-    note=$(jq -r --arg n "$name" '"\($n): las: generator max \((.generator_max_pps // 0) / 1e6 * 1000 | round / 1000) Mpps, searched \(.min_rate) .. \(.max_rate | round) pps; NDR trial: \(.ndr.trial // {} | "offered \(.offered) received \(.received) of \(.expected), las rx \(.las_rx) drops \(.las_drops)")\(if (.ndr.failed_at_pps == null and .ndr.pps != null) then " -- NDR = the maximum tried: limited by the generator, not las" else "" end)\(if .ndr.converged and .pdr.converged then "" else " -- NOT converged in \(.trials | length) trials" end)"' "$lj")
+    note=$(jq -r --arg n "$name" '"\($n): las: generator max \((.generator_max_pps // 0) / 1e6 * 1000 | round / 1000) Mpps, searched \(.min_rate) .. \(.max_rate | round) pps; NDR trial: \(.ndr.trial // {} | "offered \(.offered) received \(.received) of \(.expected), las rx \(.las_rx) drops \(.las_drops)\(if .late then " (generator LATE: offered \(.offered_pps | round) of \(.rate | round) pps)" else "" end)")\(if (.ndr.failed_at_pps == null and .ndr.pps != null) then " -- NDR = the maximum tried: limited by the generator, not las" else "" end)\(if .ndr.converged and .pdr.converged then "" else " -- NOT converged in \(.trials | length) trials" end)"' "$lj")
     CHECKS+=("$note")
     if [[ $TESTPMD == 1 ]]; then
         note=$(jq -r --arg n "$name" '"\($n): testpmd: generator max \((.generator_max_pps // 0) / 1e6 * 1000 | round / 1000) Mpps\(if (.ndr.failed_at_pps == null and .ndr.pps != null) then " -- NDR = the maximum tried: limited by the generator" else "" end)\(if .ndr.converged and .pdr.converged then "" else " -- NOT converged" end)"' "$tj")
@@ -288,8 +300,8 @@ OUT=$ROOT/perf/results/ndr-$(date -u +%F).txt
     echo "setup:    las-trafgen send (memif client) on core $CTRL_CORE; las: control core $CTRL_CORE, 1 worker on core $WORKER_CORE (memif server);"
     echo "          testpmd io --port-topology=loop: main core $CTRL_CORE, forwarding core $WORKER_CORE (memif server)"
     echo "          $PACKETS pkts/pcap, $SESSIONS sessions, $MACS MACs, 0% broadcast; ${DUR} s per trial; NDR = 0 loss, PDR <= ${PDR_PCT}% loss;"
-    echo "          memif rings of $((1 << RSIZE)) slots; precision ${PRECISION}%; nice $NICE; load before: $LOAD0"
-    echo "Mpps = packets/s offered to the DUT at the bound; Gbit/s = Mpps x wire bytes x 8 (wire = outer frame + FCS + preamble + gap = +24)"
+    echo "          memif rings of $((1 << RSIZE)) slots${MEMIF_ZC:+, generator side zero-copy}; precision ${PRECISION}%; nice $NICE; load before: $LOAD0"
+    echo "Mpps = packets/s the generator offered in the trial at the bound; Gbit/s = Mpps x wire bytes x 8 (wire = outer frame + FCS + preamble + gap = +24)"
     echo "cyc@NDR = las busy_cycles / packets its worker received during the trial at the NDR rate (not saturated: includes idle polls of busy loops)"
     printf '%-10s %7s | %7s %7s %7s %7s %9s %6s | %7s %7s %7s %7s %6s | %5s\n' \
         "" "" las las las las las las testpmd testpmd testpmd testpmd testpmd "NDR"
