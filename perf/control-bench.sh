@@ -159,6 +159,13 @@ mac = "02:00:00:00:c8:01"
 EOF
 }
 
+# Packets the kernel dropped from full per-CPU backlogs (all namespaces).
+softnet_drops() {
+    local s=0 a b
+    while read -r a b _; do s=$((s + 16#$b)); done </proc/net/softnet_stat
+    echo "$s"
+}
+
 ROWS=()
 NOTES=()
 MET_ALL=1
@@ -180,6 +187,7 @@ for encap in $ENCAPS; do
         [[ -S $WORK/las.sock ]] || { cat "$WORK/$name.las.log" >&2; die "$name: las did not open its socket"; }
         say "$name: $n sessions from $LACS LACs over $encap (+$STEADY steady sessions at $STEADY_PPS frames/s each)"
         json=$WORK/$name.json
+        backlog0=$(softnet_drops)
         rc=0
         ip netns exec "$NS_LAC" taskset -c "$GEN_CORE" "$TRAFGEN" ctl --las "$LAS_IP" \
             --first-lac "198.19.200.$FIRST_LAC" --lacs "$LACS" --sessions "$n" --encap "$encap" \
@@ -187,7 +195,13 @@ for encap in $ENCAPS; do
             --steady "$STEADY" --steady-pps "$STEADY_PPS" --timeout "$TIMEOUT" --json "$json" \
             2> >(sed -u 's/^ctl: /control-bench:   /' >&2) || rc=$?
         (( rc == 0 )) && [[ -s $json ]] || { tail -20 "$WORK/$name.las.log" >&2; die "$name: las-trafgen ctl failed (status $rc)"; }
+        # Datagrams the LACs' own sockets dropped (receive buffer full): loss
+        # on the generator's side, not las's. Cumulative over the runs.
+        gen_udp=$(ip netns exec "$NS_LAC" awk '/^Udp:/ {n++; if (n == 1) for (i = 1; i <= NF; i++) h[i] = $i; else for (i = 1; i <= NF; i++) if (h[i] == "RcvbufErrors") print $i}' /proc/net/snmp)
+        gen_raw=$(ip netns exec "$NS_LAC" awk 'NR > 1 {s += $NF} END {print s + 0}' /proc/net/raw)
+        backlog=$(( $(softnet_drops) - backlog0 ))
         counters=$("$LAS" show counters --json --socket "$WORK/las.sock" 2>/dev/null || echo '{}')
+        ports=$("$LAS" show ports --json --socket "$WORK/las.sock" 2>/dev/null || echo '{}')
         stop_las
         read -r est fail allup rate retr msgs lost sent recv before met < <(jq -r \
             '"\(.established) \(.failed) \(.all_up_s // "-") \(.sessions_per_s | round) \(.retransmissions) \(.messages_sent) \(.steady_lost) \(.steady_sent) \(.steady_received) \(.steady_flowing_before) \(.target_met)"' "$json")
@@ -200,7 +214,9 @@ for encap in $ENCAPS; do
         [[ -n $errs ]] && NOTES+=("$name: errors: $errs")
         drops=$(jq -r '[(.drops // {}) | to_entries[] | select(.value > 0) | "\(.key)=\(.value)"] | join(" ")' <<<"$counters" 2>/dev/null || true)
         ctl=$(jq -r '[(.control // {}) | to_entries[] | select(.value > 0) | select(.key | test("refused|limit|drop|lost|fail")) | "\(.key)=\(.value)"] | join(" ")' <<<"$counters" 2>/dev/null || true)
-        NOTES+=("$name: las drops: ${drops:-none}; las control refusals/limits: ${ctl:-none}")
+        missed=$(jq -r '[(.ports // [])[] | "\(.name) rx_missed=\(.rx_missed) rx_nombuf=\(.rx_nombuf) tx_errors=\(.tx_errors)"] | join(" ")' <<<"$ports" 2>/dev/null || true)
+        NOTES+=("$name: las drops: ${drops:-none}; las control refusals/limits: ${ctl:-none}; port: ${missed:-?}")
+        NOTES+=("$name: generator sockets (netns $NS_LAC, cumulative): UDP RcvbufErrors=${gen_udp:-?}, raw IP drops=${gen_raw:-?}; sends refused: $(jq -r '"control \(.control_send_failed), stream \(.steady_send_failed)"' "$json"); kernel backlog drops (softnet_stat, whole host) during the run: $backlog")
         NOTES+=("$name: target (all $n up in <= 10 s, steady stream without loss): $met")
         cp "$json" "$ROOT/perf/results/control-$(date -u +%F)-$name.json"
     done

@@ -40,6 +40,7 @@ use las::wire::l2tp::message::{pw_type, stopccn_result};
 use las::wire::l2tp::{Cookie, Encap, Flavour, L2Spec, UDP_PORT};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use nix::sys::socket::sockopt;
 use serde::Serialize;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::collections::{HashMap, VecDeque};
@@ -128,6 +129,8 @@ struct Steady {
     received: u64,
     /// Frames received before the storm began.
     received_before: u64,
+    /// Frames the kernel refused to send (tried again later).
+    send_failed: u64,
 }
 
 #[derive(Serialize, Default)]
@@ -164,6 +167,11 @@ struct Output {
     /// The stream flowed before the storm (frames received in the
     /// settle time before the first SCCRQ).
     steady_flowing_before: bool,
+    /// Datagrams the generator's kernel refused to send (full socket
+    /// buffer): control messages (retransmitted later) and stream frames
+    /// (sent again later, not counted as sent).
+    control_send_failed: u64,
+    steady_send_failed: u64,
     /// 10k-style target: every session up in <= 10 s with no loss.
     target_met: bool,
 }
@@ -187,8 +195,14 @@ fn open_socket(encap: EncapArg, addr: Ipv4Addr) -> Result<Socket, String> {
     s.bind(&SockAddr::from(local))
         .map_err(|e| format!("cannot bind {local}: {e} (is the address on an interface?)"))?;
     s.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let _ = s.set_recv_buffer_size(4 << 20);
-    let _ = s.set_send_buffer_size(4 << 20);
+    // Big buffers (past rmem_max/wmem_max, as root): a burst of control
+    // work must not make the generator's own socket drop stream frames.
+    if nix::sys::socket::setsockopt(&s, sockopt::RcvBufForce, &(32 << 20)).is_err() {
+        let _ = s.set_recv_buffer_size(4 << 20);
+    }
+    if nix::sys::socket::setsockopt(&s, sockopt::SndBufForce, &(8 << 20)).is_err() {
+        let _ = s.set_send_buffer_size(4 << 20);
+    }
     Ok(s)
 }
 
@@ -211,6 +225,8 @@ struct Ctl {
     errors: HashMap<String, u32>,
     storm_at: Option<Instant>,
     buf: Vec<u8>,
+    /// Control messages the kernel refused to send.
+    send_failed: u64,
 }
 
 impl Ctl {
@@ -225,18 +241,21 @@ impl Ctl {
         }
     }
 
-    fn send(&self, lac: u32, payload: &[u8]) {
+    /// Sends one datagram; false if the kernel refused it (full buffer).
+    fn send(&self, lac: u32, payload: &[u8]) -> bool {
         let s = &self.lacs[lac as usize].sock;
-        // A full socket buffer loses the datagram like a wire would:
-        // reliable delivery retransmits control messages, and a lost
-        // data frame shows as loss.
-        let _ = s.send_to(payload, &self.dst);
+        // A refused control message is retransmitted by reliable
+        // delivery; a refused stream frame is not counted as sent.
+        s.send_to(payload, &self.dst).is_ok()
     }
 
-    fn send_control(&self, lac: u32, m: &[u8]) {
-        match self.a.encap {
+    fn send_control(&mut self, lac: u32, m: &[u8]) {
+        let ok = match self.a.encap {
             EncapArg::Udp => self.send(lac, m),
             EncapArg::Ip => self.send(lac, &[&[0u8; 4][..], m].concat()),
+        };
+        if !ok {
+            self.send_failed += 1;
         }
     }
 
@@ -390,7 +409,13 @@ impl Ctl {
                 self.steady[j].sent += 1;
                 let lac = self.a.lacs + j as u32;
                 let f = std::mem::take(frame);
-                self.send(lac, &f);
+                if !self.send(lac, &f) {
+                    // Never left this host: not las's loss.
+                    self.steady[j].sent -= 1;
+                    self.steady[j].send_failed += 1;
+                    *frame = f;
+                    break;
+                }
                 *frame = f;
             }
         }
@@ -475,6 +500,7 @@ pub fn main(a: CtlArgs) -> Result<(), String> {
             sent: 0,
             received: 0,
             received_before: 0,
+            send_failed: 0,
         })
         .collect();
     let mut c = Ctl {
@@ -500,6 +526,7 @@ pub fn main(a: CtlArgs) -> Result<(), String> {
         errors: HashMap::new(),
         storm_at: None,
         buf: vec![0u8; 65536],
+        send_failed: 0,
         a,
     };
     let mut events = Events::with_capacity(1024);
@@ -663,6 +690,8 @@ pub fn main(a: CtlArgs) -> Result<(), String> {
             0.0
         },
         steady_flowing_before: c.steady.iter().all(|s| s.received_before > 0),
+        control_send_failed: c.send_failed,
+        steady_send_failed: c.steady.iter().map(|s| s.send_failed).sum(),
         target_met: all_up.is_some_and(|t| t <= 10.0) && lost == 0,
     };
     eprintln!(
