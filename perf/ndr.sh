@@ -298,7 +298,7 @@ OUT=$ROOT/perf/results/ndr-$(date -u +%F).txt
     echo "command:  $CMDLINE"
     echo "machine:  $MODEL, $(nproc) CPUs${HYPER:+, hypervisor $HYPER}; $HUGE_DESC"
     echo "setup:    las-trafgen send (memif client) on core $CTRL_CORE; las: control core $CTRL_CORE, 1 worker on core $WORKER_CORE (memif server);"
-    echo "          testpmd io --port-topology=loop: main core $CTRL_CORE, forwarding core $WORKER_CORE (memif server)"
+    [[ $TESTPMD == 1 ]] && echo "          testpmd io --port-topology=loop: main core $CTRL_CORE, forwarding core $WORKER_CORE (memif server)"
     echo "          $PACKETS pkts/pcap, $SESSIONS sessions, $MACS MACs, 0% broadcast; ${DUR} s per trial; NDR = 0 loss, PDR <= ${PDR_PCT}% loss;"
     echo "          memif rings of $((1 << RSIZE)) slots${MEMIF_ZC:+, generator side zero-copy}; precision ${PRECISION}%; nice $NICE; load before: $LOAD0"
     echo "Mpps = packets/s the generator offered in the trial at the bound; Gbit/s = Mpps x wire bytes x 8 (wire = outer frame + FCS + preamble + gap = +24)"
@@ -312,7 +312,8 @@ OUT=$ROOT/perf/results/ndr-$(date -u +%F).txt
     printf '  %s\n' "${CHECKS[@]}"
     echo
 } | tee -a "$OUT"
-TSVOUT=$ROOT/perf/results/ndr-$(date -u +%F).tsv
+STAMP=$(date -u -d "$DATE" +%F-%H%M%S)
+TSVOUT=$ROOT/perf/results/ndr-$STAMP.tsv
 { echo "# las NDR/PDR over memif $DATE commit $COMMIT$DIRTY; $CMDLINE"; cat "$TSV"; } >"$TSVOUT"
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=python3
@@ -321,5 +322,5 @@ if ! "$PY" -c 'import matplotlib' 2>/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-matplotlib >/dev/null \
         || die "python3-matplotlib is needed for the plot (apt-get install python3-matplotlib)"
 fi
-"$PY" "$ROOT/perf/plot_ndr.py" "$TSVOUT" "$ROOT/perf/results/ndr-$(date -u +%F).png" || die "plotting $TSVOUT failed"
-say "table in $OUT, plot in perf/results/ndr-$(date -u +%F).png"
+"$PY" "$ROOT/perf/plot_ndr.py" "$TSVOUT" "$ROOT/perf/results/ndr-$STAMP.png" || die "plotting $TSVOUT failed"
+say "table in $OUT, plot in perf/results/ndr-$STAMP.png"
