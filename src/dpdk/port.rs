@@ -196,13 +196,17 @@ impl Port {
         ec.rxmode.mtu = conf.mtu as u32;
         // net_af_packet reports a 1518-byte maximum frame whatever its ring
         // holds: the frames it carries are bounded by its `framesz` devarg
-        // (and the mbuf size), not by the MTU DPDK knows. Configure it at
-        // the largest MTU it claims; las checks its own MTU on egress.
+        // (and the mbuf size), not by the MTU DPDK knows. net_memif does
+        // the same (ETH_FRAME_LEN) and carries any frame as a chain of
+        // ring buffers. Configure them at the largest MTU they claim; las
+        // checks its own MTU on egress.
         let claimed = info.max_rx_pktlen.saturating_sub(18);
-        if info.driver == "net_af_packet" && ec.rxmode.mtu > claimed {
+        let unbounded = matches!(info.driver.as_str(), "net_af_packet" | "net_memif");
+        if unbounded && ec.rxmode.mtu > claimed {
             log::info!(
-                "{id:?} (net_af_packet): MTU {} above the {claimed} the driver reports; \
-                 configuring {claimed} (frames are bounded by framesz)",
+                "{id:?} ({}): MTU {} above the {claimed} the driver reports; \
+                 configuring {claimed} (the driver's buffers bound the frames)",
+                info.driver,
                 conf.mtu
             );
             ec.rxmode.mtu = claimed;
