@@ -149,6 +149,9 @@ socket = "$WORK/las.sock"
 [l2tp]
 allow = ["198.19.200.0/24"]
 max_sessions_per_tunnel = $per
+# Each LAC may create a switch for every VC ID it brings (the default
+# quota, 64 per peer, is for untrusted peers).
+auto_switches_per_peer = $per
 $LAS_L2TP
 
 [[port]]

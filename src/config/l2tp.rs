@@ -269,6 +269,13 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
         auto_switch: r.auto_switch.unwrap_or(true),
         auto_switch_grace: int("l2tp.auto_switch_grace", r.auto_switch_grace, 60, 0, 86_400)?
             as u32,
+        auto_switches_per_peer: int(
+            "l2tp.auto_switches_per_peer",
+            r.auto_switches_per_peer,
+            64,
+            1,
+            65_535,
+        )? as u32,
         cookie_len,
         l2spec,
         punt_rate: int("l2tp.punt_rate", r.punt_rate, 10_000, 0, 10_000_000)? as u32,
@@ -356,6 +363,10 @@ mod test {
             ("[l2tp]\nhello_interval = 0\n", "l2tp.hello_interval"),
             ("[l2tp]\ncontrol_rate = 0\n", "l2tp.control_rate"),
             ("[l2tp]\nauto_switch_grace = -1\n", "l2tp.auto_switch_grace"),
+            (
+                "[l2tp]\nauto_switches_per_peer = 0\n",
+                "l2tp.auto_switches_per_peer",
+            ),
             (
                 "[[l2tp.peer]]\nprefix = \"x\"\nsecret = \"s\"\n",
                 "l2tp.peer[0].prefix",

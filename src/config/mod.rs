@@ -296,6 +296,10 @@ pub struct L2tp {
     /// Seconds an auto-created switch outlives its last member before it
     /// is freed (default 60; its counters stay in `las show` until then).
     pub auto_switch_grace: u32,
+    /// Auto-created switches one peer address may hold at once (default
+    /// 64, 1..=65535): a peer asking for VC 1, 2, 3, ... cannot take every
+    /// switch slot; an edge router aggregating many customers needs more.
+    pub auto_switches_per_peer: u32,
     /// Length of the cookie las assigns to dynamic sessions: 0, 4 or 8.
     pub cookie_len: usize,
     /// Sublayer las asks to receive: none (default) or default.
@@ -329,6 +333,7 @@ impl Default for L2tp {
             auth: AuthMode::Digest,
             auto_switch: true,
             auto_switch_grace: 60,
+            auto_switches_per_peer: 64,
             cookie_len: 0,
             l2spec: L2SpecCfg::None,
             punt_rate: 10_000,

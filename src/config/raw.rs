@@ -97,6 +97,7 @@ pub struct RawL2tp {
     pub challenge: Option<bool>,
     pub auto_switch: Option<bool>,
     pub auto_switch_grace: Option<i64>,
+    pub auto_switches_per_peer: Option<i64>,
     pub cookie_len: Option<i64>,
     pub l2spec: Option<String>,
     pub punt_rate: Option<i64>,

@@ -30,22 +30,32 @@ impl Engine {
         }
         self.peer_seen.insert(peer.ip, (p, src_mac));
         let from_mesh = self.mesh_index(peer.ip).is_some();
-        let room = Room {
-            auto_switch: self.cfg.l2tp.auto_switch,
-            switch_free: self.switches.iter().any(Option::is_none),
-            max_switches: self.switches.len(),
-            member_free: !self.free_members.is_empty(),
-            max_sessions: self.cfg.dataplane.max_sessions,
-            // A mesh peer's switches are ours too: no quota.
-            peer_auto_switches: if from_mesh {
-                0
-            } else {
-                self.auto_switches_of(peer.ip)
-            },
-            max_auto_per_peer: AUTO_SWITCHES_PER_PEER,
-        };
         let (by_vc, switches) = (&self.by_vc, &self.switches);
+        let (auto_switch, max_sessions) =
+            (self.cfg.l2tp.auto_switch, self.cfg.dataplane.max_sessions);
+        let max_auto_per_peer = self.cfg.l2tp.auto_switches_per_peer as usize;
+        let member_free = !self.free_members.is_empty();
         let acts = self.l2tp.handle_with(now, peer, msg, &mut |_, req| {
+            // Only at an ICRQ: the switch scans stay off the path of
+            // every other message.
+            let room = Room {
+                auto_switch,
+                switch_free: switches.iter().any(Option::is_none),
+                max_switches: switches.len(),
+                member_free,
+                max_sessions,
+                // A mesh peer's switches are ours too: no quota.
+                peer_auto_switches: if from_mesh {
+                    0
+                } else {
+                    switches
+                        .iter()
+                        .flatten()
+                        .filter(|s| s.creator == Some(peer.ip))
+                        .count()
+                },
+                max_auto_per_peer,
+            };
             let vc = VcId::from_remote_end_id(req.remote_end_id);
             let vcs = vc.to_string();
             let target = match by_vc
@@ -202,10 +212,11 @@ impl Engine {
             return Ok(s);
         }
         let mine = self.auto_switches_of(peer);
-        if self.cfg.l2tp.auto_switch && mine >= AUTO_SWITCHES_PER_PEER {
+        let quota = self.cfg.l2tp.auto_switches_per_peer as usize;
+        if self.cfg.l2tp.auto_switch && mine >= quota {
             return Err((
                 RefuseReason::SwitchLimit,
-                format!("cannot create switch vc-{vc}: this peer holds {mine} auto-created switches (limit {AUTO_SWITCHES_PER_PEER})"),
+                format!("cannot create switch vc-{vc}: this peer holds {mine} auto-created switches (l2tp.auto_switches_per_peer = {quota})"),
             ));
         }
         if !self.cfg.l2tp.auto_switch {
@@ -455,7 +466,18 @@ impl Engine {
             };
         }
         self.counters.sessions_up += 1;
-        self.refresh_templates();
+        // Only this session's header and its switch's largest frame can
+        // change (a template pass over every session here made setting up
+        // n pseudowires O(n²)).
+        let i = member.0 as usize;
+        if self.sessions[i]
+            .as_ref()
+            .is_some_and(|s| self.neighbours.get(s.port, s.next_hop).is_some())
+        {
+            self.counters.neighbours_resolved += 1;
+            self.send_template(i);
+        }
+        self.update_max_frame(switch);
         if !is_mesh {
             self.mesh_offer(switch);
         }
@@ -470,7 +492,9 @@ impl Engine {
         self.counters.sessions_down += 1;
         let gone = self.drop_member(member);
         let switch = gone.as_ref().map(|s| s.switch);
-        self.update_max_frames();
+        if let Some(sw) = switch {
+            self.update_max_frame(sw);
+        }
         if let Some(s) = gone.filter(|s| !s.mesh) {
             // A site left: the mesh peers forget where its MACs were.
             self.mesh_flush_peers(s.switch);
