@@ -240,11 +240,10 @@ impl Engine {
 
     /// Members of `s` that are not mesh pseudowires.
     pub(super) fn edge_members(&self, s: SwitchId) -> usize {
-        self.sessions
-            .iter()
-            .flatten()
-            .filter(|x| x.switch == s && !x.mesh)
-            .count()
+        self.switches
+            .get(s.0 as usize)
+            .and_then(Option::as_ref)
+            .map_or(0, |sw| sw.edges)
     }
 
     /// The Remote End ID that names switch `s` to a mesh peer.

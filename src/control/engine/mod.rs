@@ -220,15 +220,14 @@ struct SwitchRt {
     /// Auto-created and without members since (ms): freed after
     /// `l2tp.auto_switch_grace`.
     empty_since: Option<u64>,
+    /// Members that are not mesh pseudowires (kept by `add_session` and
+    /// `drop_member`).
+    edges: usize,
     /// The workers' counters of this switch slot when the switch was
     /// made: a freed auto switch's slot is reused, and the views count
     /// from here.
     base: [u64; SWITCH_COUNTERS],
 }
-
-/// Auto-created switches one peer address may hold at once: a peer that
-/// asks for VC 1, 2, 3, ... cannot take every switch slot.
-const AUTO_SWITCHES_PER_PEER: usize = 64;
 const SWITCH_COUNTERS: usize = 9;
 
 /// The counters of one switch slot, as an array (see `SwitchView`).
@@ -255,6 +254,7 @@ impl SwitchRt {
             max_frame: 0,
             creator: None,
             empty_since: None,
+            edges: 0,
             base: [0; SWITCH_COUNTERS],
         }
     }

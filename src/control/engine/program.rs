@@ -51,6 +51,11 @@ impl Engine {
     /// Adds a session to the data plane (its template follows once the
     /// next hop resolves).
     pub(super) fn add_session(&mut self, s: SessionRt) {
+        if !s.mesh {
+            if let Some(sw) = self.switches[s.switch.0 as usize].as_mut() {
+                sw.edges += 1;
+            }
+        }
         let spec = session_spec(&s);
         self.broadcast(|| Command::AddSession(Box::new(spec)));
         let now = self.now_ms();
@@ -151,8 +156,18 @@ impl Engine {
     /// minus its encapsulation), sent to the workers when it changes.
     pub(super) fn update_max_frames(&mut self) {
         for i in 0..self.switches.len() {
-            let Some(sw) = self.switches[i].as_ref() else {
-                continue;
+            self.update_max_frame(SwitchId(i as u16));
+        }
+    }
+
+    /// `update_max_frames` for one switch: what a member joining or
+    /// leaving it can change (O(sessions), where all switches would be
+    /// O(switches × sessions) per pseudowire set up).
+    pub(super) fn update_max_frame(&mut self, switch: SwitchId) {
+        let i = switch.0 as usize;
+        {
+            let Some(sw) = self.switches.get(i).and_then(Option::as_ref) else {
+                return;
             };
             let max_frame = self
                 .sessions
@@ -169,7 +184,6 @@ impl Engine {
                 if let Some(sw) = self.switches[i].as_mut() {
                     sw.max_frame = max_frame;
                 }
-                let switch = SwitchId(i as u16);
                 self.broadcast(|| Command::SetMaxFrame { switch, max_frame });
             }
         }

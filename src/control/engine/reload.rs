@@ -521,6 +521,11 @@ impl Engine {
     /// Removes a member from the workers and frees its slot; returns it.
     pub(super) fn drop_member(&mut self, member: MemberId) -> Option<SessionRt> {
         let s = self.sessions.get_mut(member.0 as usize)?.take()?;
+        if !s.mesh {
+            if let Some(sw) = self.switches[s.switch.0 as usize].as_mut() {
+                sw.edges = sw.edges.saturating_sub(1);
+            }
+        }
         if let Some(d) = &s.dynamic {
             self.by_sid.remove(&(d.ccid, s.local_session_id));
         }
