@@ -231,7 +231,12 @@ fn neighbour_discovery_and_echo_on_an_ipv6_port() {
         .any(|o| o.3 == 136 && o.4[8..24] == ip6("2001:db8::99").octets()));
     // Counted: the NSs and the echo, the bad NS by its reason, the
     // pseudowire over IPv6 by name.
-    assert_eq!(r.control("nd6_ns_rx"), 2, "{:?}", r.counters.control);
+    assert_eq!(
+        r.control("nd6_solicitations_rx"),
+        2,
+        "{:?}",
+        r.counters.control
+    );
     assert_eq!(r.control("nd6_echo_replies_tx"), 1);
     let dropped: u64 = r
         .counters

@@ -154,7 +154,8 @@ impl Nd6Drop {
             Nd6Drop::NotIcmpv6 => "nd_not_icmpv6",
             Nd6Drop::Fragmented => "nd_fragmented",
             Nd6Drop::Icmpv6(e) => e.name(),
-            Nd6Drop::NotForUs => "nd_not_for_us",
+            // Not "..._us": Prometheus reads it as microseconds.
+            Nd6Drop::NotForUs => "nd_not_for_this_node",
             Nd6Drop::EchoFromUnspecified => "icmpv6_echo_from_unspecified",
             Nd6Drop::EchoTooBig => "icmpv6_echo_too_big",
         }

@@ -86,16 +86,17 @@ impl Engine {
     pub(super) fn nd6_counters(&self, m: &mut BTreeMap<String, u64>) {
         let c = &self.nd6.counters;
         for (k, v) in [
-            ("ns_rx", c.ns_rx),
-            ("na_rx", c.na_rx),
+            // Spelled out: Prometheus reads "ns" and "us" as units.
+            ("solicitations_rx", c.ns_rx),
+            ("advertisements_rx", c.na_rx),
             ("echo_requests_rx", c.echo_requests_rx),
             ("echo_replies_rx", c.echo_replies_rx),
-            ("na_tx", c.na_tx),
-            ("ns_tx", c.ns_tx),
+            ("advertisements_tx", c.na_tx),
+            ("solicitations_tx", c.ns_tx),
             ("echo_replies_tx", c.echo_replies_tx),
             ("learned", c.learned),
             ("changed", c.changed),
-            ("na_ignored", c.na_ignored),
+            ("advertisements_ignored", c.na_ignored),
             ("evicted", c.evicted),
             ("cache_full", c.cache_full),
             ("resolve_failed", c.resolve_failed),
