@@ -408,10 +408,10 @@ impl Engine {
     }
 
     /// Forgets every MAC learned on `member` (control core and workers).
+    /// The workers' own entries go by generation (`FlushMember`), also
+    /// those the control core never heard of (a lost event).
     pub(super) fn flush_member_macs(&mut self, member: MemberId) {
-        for (switch, mac) in self.aging.remove_member(member) {
-            self.broadcast(|| Command::RemoveMac { switch, mac });
-        }
+        self.forget_macs_of(member);
         self.broadcast(|| Command::FlushMember(member));
     }
 

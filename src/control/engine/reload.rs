@@ -530,11 +530,17 @@ impl Engine {
             self.by_sid.remove(&(d.ccid, s.local_session_id));
         }
         self.broadcast(|| Command::RemoveSession(member));
+        self.forget_macs_of(member);
+        self.free_members.push(member.0);
+        Some(s)
+    }
+
+    /// Removes the MACs the control core knows on `member` from the
+    /// aging table and from every worker.
+    pub(super) fn forget_macs_of(&mut self, member: MemberId) {
         for (switch, mac) in self.aging.remove_member(member) {
             self.broadcast(|| Command::RemoveMac { switch, mac });
         }
-        self.free_members.push(member.0);
-        Some(s)
     }
 
     /// Programs a static session from the configuration into `switch`.
