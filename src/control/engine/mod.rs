@@ -223,6 +223,11 @@ struct SwitchRt {
     /// Members that are not mesh pseudowires (kept by `add_session` and
     /// `drop_member`).
     edges: usize,
+    /// Every member (edge and mesh), kept by `add_session` and
+    /// `drop_member`: what `update_max_frame` and `drop_switch` visit
+    /// (a pass over every session slot per pseudowire set up made
+    /// setting up n of them O(n × slots)).
+    members: Vec<MemberId>,
     /// The workers' counters of this switch slot when the switch was
     /// made: a freed auto switch's slot is reused, and the views count
     /// from here.
@@ -255,6 +260,7 @@ impl SwitchRt {
             creator: None,
             empty_since: None,
             edges: 0,
+            members: Vec::new(),
             base: [0; SWITCH_COUNTERS],
         }
     }

@@ -51,10 +51,11 @@ impl Engine {
     /// Adds a session to the data plane (its template follows once the
     /// next hop resolves).
     pub(super) fn add_session(&mut self, s: SessionRt) {
-        if !s.mesh {
-            if let Some(sw) = self.switches[s.switch.0 as usize].as_mut() {
+        if let Some(sw) = self.switches[s.switch.0 as usize].as_mut() {
+            if !s.mesh {
                 sw.edges += 1;
             }
+            sw.members.push(s.member);
         }
         let spec = session_spec(&s);
         self.broadcast(|| Command::AddSession(Box::new(spec)));
@@ -118,6 +119,7 @@ impl Engine {
     /// Rebuilds the encapsulation template of every session whose next hop
     /// MAC changed, and sends it to the workers.
     pub(super) fn refresh_templates(&mut self) {
+        let mut touched = Vec::new();
         for i in 0..self.sessions.len() {
             let Some(s) = self.sessions[i].as_ref() else {
                 continue;
@@ -129,9 +131,14 @@ impl Engine {
             if mac.is_some() {
                 self.counters.neighbours_resolved += 1;
             }
+            touched.push(s.switch);
             self.send_template(i);
         }
-        self.update_max_frames();
+        touched.sort_unstable_by_key(|s| s.0);
+        touched.dedup();
+        for sw in touched {
+            self.update_max_frame(sw);
+        }
     }
 
     /// Builds session `i`'s encapsulation header for its next hop's MAC as
@@ -161,31 +168,32 @@ impl Engine {
     }
 
     /// `update_max_frames` for one switch: what a member joining or
-    /// leaving it can change (O(sessions), where all switches would be
+    /// leaving it can change (O(its members), where all switches would be
     /// O(switches × sessions) per pseudowire set up).
     pub(super) fn update_max_frame(&mut self, switch: SwitchId) {
-        let i = switch.0 as usize;
-        {
-            let Some(sw) = self.switches.get(i).and_then(Option::as_ref) else {
-                return;
-            };
-            let max_frame = self
-                .sessions
-                .iter()
-                .flatten()
-                .filter(|s| s.switch.0 as usize == i && s.template_len > 0)
-                .map(|s| {
-                    (self.ports[s.port].mtu as usize)
-                        .saturating_sub(s.template_len - ethernet::HEADER_LEN)
-                })
-                .min()
-                .unwrap_or(0);
-            if max_frame != sw.max_frame {
-                if let Some(sw) = self.switches[i].as_mut() {
-                    sw.max_frame = max_frame;
-                }
-                self.broadcast(|| Command::SetMaxFrame { switch, max_frame });
+        let Some(sw) = self
+            .switches
+            .get(switch.0 as usize)
+            .and_then(Option::as_ref)
+        else {
+            return;
+        };
+        let max_frame = sw
+            .members
+            .iter()
+            .filter_map(|m| self.sessions.get(m.0 as usize)?.as_ref())
+            .filter(|s| s.template_len > 0)
+            .map(|s| {
+                (self.ports[s.port].mtu as usize)
+                    .saturating_sub(s.template_len - ethernet::HEADER_LEN)
+            })
+            .min()
+            .unwrap_or(0);
+        if max_frame != sw.max_frame {
+            if let Some(sw) = self.switches[switch.0 as usize].as_mut() {
+                sw.max_frame = max_frame;
             }
+            self.broadcast(|| Command::SetMaxFrame { switch, max_frame });
         }
     }
 

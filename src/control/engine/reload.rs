@@ -501,13 +501,10 @@ impl Engine {
     /// Frees a switch slot without members: MACs flushed on the workers,
     /// VLAN domains freed, VC IDs forgotten.
     pub(super) fn drop_switch(&mut self, id: SwitchId) {
-        let members: Vec<MemberId> = self
-            .sessions
-            .iter()
-            .flatten()
-            .filter(|s| s.switch == id)
-            .map(|s| s.member)
-            .collect();
+        let members = self.switches[id.0 as usize]
+            .as_ref()
+            .map(|sw| sw.members.clone())
+            .unwrap_or_default();
         for m in members {
             self.drop_member(m);
         }
@@ -521,9 +518,12 @@ impl Engine {
     /// Removes a member from the workers and frees its slot; returns it.
     pub(super) fn drop_member(&mut self, member: MemberId) -> Option<SessionRt> {
         let s = self.sessions.get_mut(member.0 as usize)?.take()?;
-        if !s.mesh {
-            if let Some(sw) = self.switches[s.switch.0 as usize].as_mut() {
+        if let Some(sw) = self.switches[s.switch.0 as usize].as_mut() {
+            if !s.mesh {
                 sw.edges = sw.edges.saturating_sub(1);
+            }
+            if let Some(k) = sw.members.iter().position(|&m| m == member) {
+                sw.members.swap_remove(k);
             }
         }
         if let Some(d) = &s.dynamic {

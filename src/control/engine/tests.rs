@@ -1089,3 +1089,54 @@ fn data_from_a_new_port_prompts_a_hello_there_whose_answer_moves_the_tunnel() {
     rig.e.poll(rig.now);
     assert_eq!(rig.counter("l2tp_port_probes"), 1);
 }
+
+/// The switch's largest frame follows its members' encapsulations as
+/// they come and go (`update_max_frame` visits the switch's own member
+/// list, not every session slot).
+#[test]
+fn max_frame_follows_the_members_of_the_switch() {
+    const NEIGH: &str = r#"
+[[neighbor]]
+port = "wan0"
+address = "192.0.2.10"
+mac = "02:00:00:00:00:0a"
+
+[[neighbor]]
+port = "wan0"
+address = "192.0.2.11"
+mac = "02:00:00:00:00:0b"
+
+[[neighbor]]
+port = "wan0"
+address = "192.0.2.13"
+mac = "02:00:00:00:00:0d"
+"#;
+    const UDP: &str = r#"
+[[session]]
+name = "siteU"
+switch = "blue"
+peer = "192.0.2.13"
+encap = "udp"
+local_session_id = 1004
+remote_session_id = 2004
+remote_cookie = "0x0102030405060708"
+"#;
+    let max_frames = |cmds: Vec<Command>| -> Vec<(u16, usize)> {
+        cmds.into_iter()
+            .filter_map(|c| match c {
+                Command::SetMaxFrame { switch, max_frame } => Some((switch.0, max_frame)),
+                _ => None,
+            })
+            .collect()
+    };
+    // IPv4 20 + session id 4: 1500 - 24.
+    let mut rig = Rig::new(NEIGH, 1);
+    assert_eq!(max_frames(rig.commands(0)).last(), Some(&(0, 1476)));
+    // IPv4 20 + UDP 8 + flags/session 8 + cookie 8: 1500 - 44.
+    reload(&mut rig, &format!("{NEIGH}{UDP}"), false).unwrap();
+    assert_eq!(max_frames(rig.commands(0)), [(0, 1456)]);
+    // The UDP member leaves: back to the IP members' frame; "green"
+    // (no members) is not touched.
+    reload(&mut rig, NEIGH, false).unwrap();
+    assert_eq!(max_frames(rig.commands(0)), [(0, 1476)]);
+}
