@@ -180,8 +180,12 @@ drop_reasons! {
     SwitchGone = "switch_gone", Ingress,
     /// The punt ring to the control core was full.
     PuntRingFull = "punt_ring_full", Ingress,
-    /// More control-plane packets than `[l2tp] punt_rate` allows.
+    /// More control-plane packets (L2TP control, ICMP) than `[l2tp]
+    /// punt_rate` allows.
     PuntRateLimited = "punt_rate_limited", Ingress,
+    /// More neighbour discovery (ARP, ICMPv6 ND) than `[l2tp] punt_rate`
+    /// allows: a bucket of its own (`worker::punt`).
+    NeighbourRateLimited = "neighbour_rate_limited", Ingress,
     /// The egress member (session) was removed while the frame was in flight.
     EgressGone = "egress_gone", Egress,
     /// An untagged frame to an Ethernet VLAN pseudowire (PW type 4),

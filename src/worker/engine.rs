@@ -72,6 +72,7 @@ use super::decide::{self, DataPacket, Forward, PolicyView, RxSeq, RxSession};
 use super::sessions::SessionIndex;
 use super::{classify, Class, Command, Event, SessionSpec, SwitchSpec, WorkerShared, VLAN_DOMAINS};
 
+use super::punt::{punt_class, PuntClass, TokenBucket};
 use crate::dpdk::frag::Reassembly;
 use crate::dpdk::{
     prefetch0, prefetch_lines, tsc, Burst, FragTable, Mbuf, Mempool, RingConsumer, RingProducer,
@@ -141,11 +142,6 @@ const ETH_LEN: usize = crate::wire::ethernet::HEADER_LEN;
 
 const ETHERTYPE_IPV4: u16 = crate::wire::ethernet::ethertype::IPV4;
 const ETHERTYPE_IPV6: u16 = crate::wire::ethernet::ethertype::IPV6;
-
-/// Bucket depth for a punt rate: a tenth of a second, at least 64.
-fn punt_burst(rate: u64) -> u64 {
-    (rate / 10).max(64)
-}
 
 /// Above this many sessions, `Worker::burst` looks destinations up once
 /// ahead to prefetch the egress sessions (`perf/README.md`: it pays with
@@ -244,10 +240,10 @@ pub struct Worker {
     ip_ident: u16,
     burst: Burst,
     burst_size: usize,
-    /// Token bucket for punted packets: tokens, last refill (TSC), rate.
-    punt_tokens: u64,
-    punt_last: u64,
-    punt_rate: u64,
+    /// Token buckets for punted packets (`worker::punt`): neighbour
+    /// discovery, and everything else.
+    punt_neighbour: TokenBucket,
+    punt_other: TokenBucket,
     tsc_now: u64,
     frag: Option<FragTable>,
     last_frag_expiry: u64,
@@ -319,9 +315,8 @@ impl Worker {
             ip_ident: (s.id as u16) << 12,
             burst: Burst::new(),
             burst_size: s.burst,
-            punt_tokens: punt_burst(s.punt_rate as u64),
-            punt_last: tsc(),
-            punt_rate: s.punt_rate as u64,
+            punt_neighbour: TokenBucket::new(s.punt_rate.into(), s.tsc_hz, tsc()),
+            punt_other: TokenBucket::new(s.punt_rate.into(), s.tsc_hz, tsc()),
             tsc_now: tsc(),
             frag: s.frag,
             last_frag_expiry: tsc(),
@@ -694,8 +689,18 @@ impl Worker {
         match class {
             Class::Drop(r) => self.shared.counters.drop(r),
             Class::Punt => {
-                if !self.punt_allowed() {
-                    self.shared.counters.drop(DropReason::PuntRateLimited);
+                // Token buckets in front of the punt ring, one per kind
+                // (`worker::punt`), so a flood of ARP, ICMP or control
+                // packets costs the worker little, the control core a
+                // bounded amount, and the other kind nothing.
+                let (bucket, reason) = match punt_class(m.data()) {
+                    PuntClass::Neighbour => {
+                        (&mut self.punt_neighbour, DropReason::NeighbourRateLimited)
+                    }
+                    PuntClass::Other => (&mut self.punt_other, DropReason::PuntRateLimited),
+                };
+                if !bucket.take(self.tsc_now) {
+                    self.shared.counters.drop(reason);
                     return;
                 }
                 m.set_port(pidx as u16);
@@ -711,34 +716,6 @@ impl Worker {
                 self.shared.counters.drop(DropReason::Malformed)
             }
         }
-    }
-
-    /// Token bucket in front of the punt ring, so a flood of ARP, ICMP or
-    /// control packets costs the worker little and the control core a
-    /// bounded amount. Integer arithmetic on the TSC; no timers.
-    #[inline(always)]
-    fn punt_allowed(&mut self) -> bool {
-        if self.punt_rate == 0 {
-            return true;
-        }
-        let elapsed = self.tsc_now.wrapping_sub(self.punt_last).min(self.tsc_hz);
-        let add = elapsed.saturating_mul(self.punt_rate) / self.tsc_hz;
-        if add > 0 {
-            // Advance by the time the added tokens represent, so fractions
-            // are not lost.
-            self.punt_last = self
-                .punt_last
-                .wrapping_add(add.saturating_mul(self.tsc_hz) / self.punt_rate);
-            if elapsed == self.tsc_hz {
-                self.punt_last = self.tsc_now;
-            }
-            self.punt_tokens = (self.punt_tokens + add).min(punt_burst(self.punt_rate));
-        }
-        if self.punt_tokens == 0 {
-            return false;
-        }
-        self.punt_tokens -= 1;
-        true
     }
 
     /// Session checks of an L2TPv3 data packet for `member`

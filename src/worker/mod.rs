@@ -12,6 +12,7 @@ mod commands;
 pub mod decide;
 #[cfg(feature = "dpdk")]
 mod engine;
+pub mod punt;
 pub mod sessions;
 
 pub use classify::{classify, classify6, Class, Ours6};
