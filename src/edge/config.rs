@@ -1192,6 +1192,7 @@ mod test {
             "edge-udp.toml",
             "edge-dynamic.toml",
             "edge-failover.toml",
+            "edge-ipv6.toml",
         ] {
             let path = PathBuf::from(dir).join(name);
             let a = EdgeArgs {
