@@ -1,7 +1,26 @@
 //! Encapsulation and decapsulation of Ethernet frames for one pseudowire,
 //! built on [`crate::wire::l2tp`].
+//!
+//! # IPv4 and IPv6
+//!
+//! The L2TPv3 bytes are the same over both (RFC 3931 §4.1.1.1 for IP,
+//! §4.1.2.1 for UDP; §4.1.1.2: a zero session id, then the control
+//! header, marks a control message over IP): only what the kernel hands
+//! us differs, which [`raw_payload`] absorbs. A raw IPv4 socket delivers
+//! the IPv4 header before the payload (stripped here, by IHL and total
+//! length, the source read from it); a raw IPv6 socket delivers only what
+//! follows the IPv6 header and its extension headers (RFC 3542 §3), the
+//! source coming from `recvfrom`. Linux's own L2TPv3-over-IPv6
+//! (`net/l2tp/l2tp_ip6.c`, what `ip l2tp add tunnel ... local <v6>
+//! remote <v6> encap ip` uses) reads and writes exactly these bytes after
+//! the IPv6 header, next header 115: `l2tp_ip6_recv` takes the first 4
+//! bytes as the session id, 0 meaning a control message passed up without
+//! them, and `l2tp_ip6_sendmsg` prepends the 4 zero bytes to control
+//! messages; over UDP (`encap udp` with IPv6 addresses) the L2TP header
+//! follows the UDP header as over IPv4, with the UDP checksum that IPv6
+//! requires (computed by the kernel on our side).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::config::SessionParams;
 use crate::wire::ethernet;
@@ -11,7 +30,7 @@ use crate::wire::l2tp::{classify_udp, DataRepr, Encap, Kind, L2Spec, SublayerRep
 /// Why a packet was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropReason {
-    /// Outer IPv4 header (raw socket) too short or inconsistent.
+    /// Outer IPv4 header (raw IPv4 socket) too short or inconsistent.
     IpMalformed,
     /// Not protocol 115 (raw socket) — should not happen.
     NotL2tp,
@@ -89,6 +108,18 @@ pub fn control_message(encap: Encap, payload: &[u8]) -> Option<&[u8]> {
     match encap {
         Encap::Udp => matches!(classify_udp(payload), Ok(Kind::Control)).then_some(payload),
         Encap::Ip => (payload.len() >= 4 && payload[..4] == [0; 4]).then(|| &payload[4..]),
+    }
+}
+
+/// What a raw protocol-115 socket received, as (source, L2TPv3 payload).
+/// `from` is the address `recvfrom` gave; its family is the socket's.
+/// Over IPv4 the payload follows the IPv4 header, which names the source
+/// ([`strip_ipv4`]); over IPv6 the kernel has removed the header, so the
+/// whole buffer is the payload and `from` the source.
+pub fn raw_payload(from: IpAddr, buf: &[u8]) -> Result<(IpAddr, &[u8]), DropReason> {
+    match from {
+        IpAddr::V4(_) => strip_ipv4(buf).map(|(src, p)| (IpAddr::V4(src), p)),
+        IpAddr::V6(_) => Ok((from, buf)),
     }
 }
 
@@ -349,5 +380,58 @@ mod test {
         pkt[9] = 17;
         assert_eq!(strip_ipv4(&pkt), Err(DropReason::NotL2tp));
         assert_eq!(strip_ipv4(&pkt[..10]), Err(DropReason::IpMalformed));
+    }
+
+    #[test]
+    fn test_raw_payload() {
+        // IPv4: the header is stripped and names the source, whatever
+        // recvfrom said.
+        let mut v4 = vec![
+            0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 115, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        v4.extend_from_slice(&[0, 0, 0x03, 0xe9, 1, 2, 3, 4]);
+        let any4 = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let (src, p) = raw_payload(any4, &v4).unwrap();
+        assert_eq!(src, IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(p, &v4[20..]);
+        // IPv6: the kernel delivers the payload alone; the source is
+        // recvfrom's. A first byte of 0x45 is no header here: session id
+        // 0x45000000 is data like any other.
+        let from: IpAddr = "fd00:e6::1".parse().unwrap();
+        let (src, p) = raw_payload(from, &v4).unwrap();
+        assert_eq!((src, p), (from, &v4[..]));
+        assert_eq!(raw_payload(any4, &v4[..8]), Err(DropReason::IpMalformed));
+        assert_eq!(raw_payload(from, &[]), Ok((from, &[][..])));
+    }
+
+    /// What Linux `l2tp_ip6` puts after the IPv6 header (next header 115)
+    /// for session 0x3e9, cookie 0a0b0c0d, no sublayer, and a control
+    /// message (4 zero bytes, then the header with T, L, S set and
+    /// version 3): the codec decapsulates the first and leaves the second
+    /// to the control connection, as over IPv4.
+    #[test]
+    fn test_ipv6_ip_payloads() {
+        let mut p = params(Encap::Ip, L2Spec::None);
+        p.session_id = 0x3e9;
+        p.cookie = cookie_of("0a0b0c0d");
+        let mut rx = Codec::new(p);
+        let f = frame();
+        let mut data = vec![0, 0, 0x03, 0xe9, 0x0a, 0x0b, 0x0c, 0x0d];
+        data.extend_from_slice(&f);
+        let from: IpAddr = "fd00:e6::1".parse().unwrap();
+        let (_, payload) = raw_payload(from, &data).unwrap();
+        assert_eq!(rx.decap(payload), Ok(&f[..]));
+        let ctl = [0, 0, 0, 0, 0xc8, 0x03, 0, 12, 0, 0, 0, 7, 0, 0, 0, 0];
+        let (_, payload) = raw_payload(from, &ctl).unwrap();
+        assert_eq!(rx.decap(payload), Err(DropReason::Control));
+        assert_eq!(control_message(Encap::Ip, payload), Some(&ctl[4..]));
+        // And what we send is those bytes: session id, cookie, frame.
+        let mut tx = Codec::new(mirror(&p));
+        let mut want = vec![0, 0, 0x03, 0xe9, 0x0a, 0x0b, 0x0c, 0x0d];
+        want.extend_from_slice(&f);
+        let mut buf = vec![0xa5; 8 + f.len()];
+        buf[8..].copy_from_slice(&f);
+        tx.encap(&mut buf).unwrap();
+        assert_eq!(buf, want);
     }
 }

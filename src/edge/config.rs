@@ -3,8 +3,17 @@
 //! Every key can be given on the command line (`--session-id 1001`) or in a
 //! small TOML file (`session-id = 1001`) passed with `--config`; the
 //! command line wins.
+//!
+//! The underlay is IPv4 or IPv6, chosen by the addresses: `--local`,
+//! `--peer` and `--backup-peer` must all be of one family (a mix is refused
+//! naming the key and its value). IPv4-mapped (`::ffff:a.b.c.d`) and
+//! link-local IPv6 addresses are refused: the first is IPv4 in disguise, the
+//! second needs an interface scope las-edge does not take. The RFC 3931
+//! Router ID (dynamic mode) is 32 bits: `--router-id`, or the IPv4 `--local`
+//! address; over IPv6 it must be given (it is never derived from an IPv6
+//! address).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser};
@@ -13,9 +22,10 @@ use serde::Deserialize;
 use crate::wire::l2tp::auth::DigestAlg;
 use crate::wire::l2tp::{Cookie, Encap, L2Spec, UDP_PORT};
 
-/// Default TAP MTU: leaves room for the outer IPv4 header and the largest
-/// L2TPv3 header (UDP, 8-byte cookie, sublayer) plus the inner Ethernet
-/// header inside a 1500-byte underlay.
+/// Default TAP MTU: leaves room for the outer IP header (IPv4, or the
+/// 40-byte IPv6 one) and the largest L2TPv3 header (UDP, 8-byte cookie,
+/// sublayer) plus the inner Ethernet header inside a 1500-byte underlay
+/// (1400 + 14 + 8 + 4 + 8 + 4 + 40 = 1478).
 pub const DEFAULT_TAP_MTU: u16 = 1400;
 /// Default number of packets per recvmmsg/sendmmsg batch.
 pub const DEFAULT_BATCH: usize = 32;
@@ -52,6 +62,13 @@ Dynamic mode (--vc-id): las-edge opens an RFC 3931 control connection to the pee
 requests the session for that VC ID; ids and cookies are negotiated, and it reconnects by \
 itself when the peer goes away:\n\
   las-edge --tap pw0 --local 10.0.0.2 --peer 10.0.0.1 --encap udp --vc-id 100 [--secret S]\n\n\
+IPv6 underlay: give IPv6 addresses (--local, --peer and --backup-peer all of one family; \
+raw IPv6 protocol 115 or UDP over IPv6). In dynamic mode over IPv6, --router-id A.B.C.D is \
+required (the RFC 3931 Router ID is 32 bits; over IPv4 it defaults to --local):\n\
+  las-edge --tap pw0 --local fd00::2 --peer fd00::1 --encap ip \\\n\
+           --session-id 2001 --peer-session-id 1001\n\
+  las-edge --tap pw0 --local fd00::2 --peer fd00::1 --encap udp --vc-id 100 \\\n\
+           --router-id 192.0.2.2\n\n\
 Failover (dynamic mode, like Cisco `xconnect ... backup peer`): with --backup-peer, a control \
 connection or session to the current peer that goes down (HELLO unanswered, StopCCN, CDN, setup \
 failure or timeout) is re-established on the other peer at once; while on the backup, las-edge \
@@ -80,18 +97,20 @@ pub struct Keys {
     #[arg(long)]
     pub tap_mtu: Option<u16>,
     /// Never fragment: set DF on the tunnel packets (IP_MTU_DISCOVER =
-    /// IP_PMTUDISC_DO). A frame whose tunnel packet exceeds the path MTU is
-    /// then dropped (counted as a send error) instead of being sent in
-    /// fragments, like on an underlay that cannot fragment.
+    /// IP_PMTUDISC_DO; over IPv6 IPV6_MTU_DISCOVER = IPV6_PMTUDISC_DO, so
+    /// no fragment header either). A frame whose tunnel packet exceeds the
+    /// path MTU is then dropped (counted as a send error) instead of being
+    /// sent in fragments, like on an underlay that cannot fragment.
     #[arg(long)]
     #[serde(default)]
     pub df: bool,
-    /// Our IPv4 address (source of the tunnel packets).
+    /// Our IPv4 or IPv6 address (source of the tunnel packets).
     #[arg(long)]
-    pub local: Option<Ipv4Addr>,
-    /// The peer's IPv4 address (las; with --backup-peer, the primary).
+    pub local: Option<IpAddr>,
+    /// The peer's address (las; with --backup-peer, the primary), of the
+    /// same family as --local.
     #[arg(long)]
-    pub peer: Option<Ipv4Addr>,
+    pub peer: Option<IpAddr>,
     /// ip (IP protocol 115) or udp.
     #[arg(long)]
     pub encap: Option<String>,
@@ -131,6 +150,10 @@ pub struct Keys {
     /// Dynamic mode: md5 (default) or sha1, the Message Digest algorithm.
     #[arg(long)]
     pub digest: Option<String>,
+    /// Dynamic mode: the RFC 3931 Router ID we send, A.B.C.D (32 bits).
+    /// Default: --local when it is IPv4; required when --local is IPv6.
+    #[arg(long)]
+    pub router_id: Option<Ipv4Addr>,
     /// Dynamic mode: send Cisco vendor-9 AVPs too (for Cisco IOS peers).
     #[arg(long)]
     #[serde(default)]
@@ -150,9 +173,9 @@ pub struct Keys {
     #[arg(long)]
     pub retransmit_max: Option<u32>,
     /// Dynamic mode: a second peer (another las) to fail over to, like
-    /// Cisco `backup peer`. --peer is the primary.
+    /// Cisco `backup peer`. --peer is the primary; the same family.
     #[arg(long)]
-    pub backup_peer: Option<Ipv4Addr>,
+    pub backup_peer: Option<IpAddr>,
     /// With --backup-peer: seconds the primary must answer (its control
     /// connection up) before las-edge moves back to it from the backup;
     /// 0 = as soon as it answers, `never` = stay on the backup until the
@@ -197,6 +220,7 @@ impl Keys {
             vc_id: over.vc_id.or(self.vc_id),
             secret: over.secret.or(self.secret),
             digest: over.digest.or(self.digest),
+            router_id: over.router_id.or(self.router_id),
             cisco_avps: over.cisco_avps || self.cisco_avps,
             hello_interval: over.hello_interval.or(self.hello_interval),
             retransmit_retries: over.retransmit_retries.or(self.retransmit_retries),
@@ -238,6 +262,9 @@ pub struct SessionParams {
 pub struct DynamicConfig {
     /// VC ID (Remote End ID) requested in the ICRQ.
     pub vc_id: String,
+    /// RFC 3931 Router ID sent in the SCCRQ (`--router-id`, else the IPv4
+    /// `--local`).
+    pub router_id: u32,
     /// Shared secret and digest algorithm, if authenticating.
     pub secret: Option<(String, DigestAlg)>,
     /// Send Cisco vendor-9 AVPs as well as the IETF ones.
@@ -267,8 +294,9 @@ pub enum Revert {
 /// Dynamic mode with a backup peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failover {
-    /// The backup peer's address (the primary is [`EdgeConfig::peer`]).
-    pub peer: Ipv4Addr,
+    /// The backup peer's address (the primary is [`EdgeConfig::peer`]),
+    /// of the same family.
+    pub peer: IpAddr,
     pub revert: Revert,
 }
 
@@ -294,6 +322,7 @@ impl std::fmt::Debug for DynamicConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DynamicConfig")
             .field("vc_id", &self.vc_id)
+            .field("router_id", &Ipv4Addr::from(self.router_id))
             .field("secret", &self.secret.as_ref().map(|(_, a)| ("***", a)))
             .field("cisco_avps", &self.cisco_avps)
             .field("hello_interval", &self.hello_interval)
@@ -307,7 +336,7 @@ impl std::fmt::Debug for DynamicConfig {
 /// How the pseudowire is carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
-    /// Raw IPv4 socket, protocol 115.
+    /// Raw IP socket (IPv4 or IPv6 by the addresses), protocol 115.
     Ip,
     /// UDP socket bound to `local:sport`, sending to `peer:dport`.
     Udp { sport: u16, dport: u16 },
@@ -320,8 +349,9 @@ pub struct EdgeConfig {
     pub tap_mtu: u16,
     /// Set DF on the tunnel packets and never fragment them (`--df`).
     pub df: bool,
-    pub local: Ipv4Addr,
-    pub peer: Ipv4Addr,
+    /// Our address; `peer` (and a backup peer) are of the same family.
+    pub local: IpAddr,
+    pub peer: IpAddr,
     pub transport: Transport,
     /// Static mode: the pseudowire. Dynamic mode: only `encap` and
     /// `l2spec` (the sublayer we ask to receive) are set; ids are 0 until
@@ -341,6 +371,41 @@ fn cookie(v: Option<&str>, key: &str) -> Result<Cookie, String> {
         None => Ok(Cookie::NONE),
         Some(s) => Cookie::from_hex(s)
             .map_err(|_| format!("--{key} {s:?}: bad cookie hex: {}", Cookie::HEX_FORMAT)),
+    }
+}
+
+fn family(a: IpAddr) -> &'static str {
+    if a.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    }
+}
+
+/// Checks one tunnel address: no IPv4-mapped or link-local IPv6, and (when
+/// `local` is given) the same family as `local`.
+fn address(key: &str, a: IpAddr, local: Option<IpAddr>) -> Result<(), String> {
+    if let IpAddr::V6(v6) = a {
+        if let Some(v4) = v6.to_ipv4_mapped() {
+            return Err(format!(
+                "--{key} {a}: an IPv4-mapped IPv6 address; write the IPv4 address ({v4})"
+            ));
+        }
+        if v6.segments()[0] & 0xffc0 == 0xfe80 {
+            return Err(format!(
+                "--{key} {a}: a link-local IPv6 address (it needs an interface scope, which \
+                 las-edge does not take); use a global or unique local (fd00::/8) address"
+            ));
+        }
+    }
+    match local {
+        Some(l) if l.is_ipv4() != a.is_ipv4() => Err(format!(
+            "--{key} {a}: an {} address, but --local {l} is {}: one tunnel's addresses \
+             must all be IPv4 or all IPv6",
+            family(a),
+            family(l)
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -388,6 +453,11 @@ impl EdgeConfig {
         }
         let local = required(k.local, "local")?;
         let peer = required(k.peer, "peer")?;
+        address("local", local, None)?;
+        address("peer", peer, Some(local))?;
+        if let Some(b) = k.backup_peer {
+            address("backup-peer", b, Some(local))?;
+        }
         let encap = match required(k.encap.clone(), "encap")?.as_str() {
             "ip" => Encap::Ip,
             "udp" => Encap::Udp,
@@ -413,6 +483,7 @@ impl EdgeConfig {
             Some(ref vc_id) => Some(Self::dynamic(
                 vc_id.clone(),
                 &k,
+                local,
                 peer,
                 match transport {
                     // NAT-friendly (see config::HELLO_INTERVAL_UDP).
@@ -427,9 +498,10 @@ impl EdgeConfig {
                     || k.hello_interval.is_some()
                     || k.retransmit_retries.is_some()
                     || k.retransmit_max.is_some()
+                    || k.router_id.is_some()
                 {
                     return Err(
-                        "--secret/--digest/--cisco-avps/--hello-interval/--retransmit-retries/--retransmit-max only apply in dynamic mode (--vc-id)"
+                        "--secret/--digest/--cisco-avps/--hello-interval/--retransmit-retries/--retransmit-max/--router-id only apply in dynamic mode (--vc-id)"
                             .into(),
                     );
                 }
@@ -501,7 +573,8 @@ impl EdgeConfig {
     fn dynamic(
         vc_id: String,
         k: &Keys,
-        peer: Ipv4Addr,
+        local: IpAddr,
+        peer: IpAddr,
         default_hello: u32,
     ) -> Result<DynamicConfig, String> {
         let (secret, digest) = (&k.secret, &k.digest);
@@ -546,7 +619,11 @@ impl EdgeConfig {
                     "--backup-peer {b}: the same address as --peer (the primary)"
                 ))
             }
-            Some(b) if b.is_unspecified() || b.is_broadcast() || b.is_multicast() => {
+            Some(b)
+                if b.is_unspecified()
+                    || b.is_multicast()
+                    || matches!(b, IpAddr::V4(v4) if v4.is_broadcast()) =>
+            {
                 return Err(format!("--backup-peer {b}: not a unicast address"))
             }
             Some(b) => Some(Failover {
@@ -558,8 +635,19 @@ impl EdgeConfig {
             }
             None => None,
         };
+        let router_id = match (k.router_id, local) {
+            (Some(r), _) => u32::from(r),
+            (None, IpAddr::V4(l)) => u32::from(l),
+            (None, IpAddr::V6(l)) => {
+                return Err(format!(
+                    "--local {l} is IPv6: dynamic mode needs --router-id A.B.C.D (the RFC 3931 \
+                     Router ID is 32 bits and is not derived from an IPv6 address)"
+                ))
+            }
+        };
         Ok(DynamicConfig {
             vc_id,
+            router_id,
             secret,
             cisco_avps: k.cisco_avps,
             hello_interval,
@@ -601,8 +689,8 @@ mod test {
         assert_eq!(c.tap, "pw0");
         assert_eq!(c.tap_mtu, DEFAULT_TAP_MTU);
         assert!(!c.df);
-        assert_eq!(c.local, Ipv4Addr::new(10, 0, 0, 2));
-        assert_eq!(c.peer, Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(c.local, IpAddr::from([10, 0, 0, 2]));
+        assert_eq!(c.peer, IpAddr::from([10, 0, 0, 1]));
         assert_eq!(c.transport, Transport::Ip);
         assert_eq!(c.batch, DEFAULT_BATCH);
         assert_eq!(
@@ -841,7 +929,7 @@ mod test {
         assert_eq!(
             d.backup,
             Some(Failover {
-                peer: Ipv4Addr::new(10, 0, 0, 5),
+                peer: IpAddr::from([10, 0, 0, 5]),
                 revert: Revert::After(DEFAULT_REVERT_DELAY),
             })
         );
@@ -931,6 +1019,160 @@ mod test {
     }
 
     #[test]
+    fn test_ipv6() {
+        let v6 = |extra: &[&str]| {
+            let mut v = IP.to_vec();
+            v[3] = "fd00:e6::2";
+            v[5] = "fd00:e6::1";
+            v.extend_from_slice(extra);
+            parse(&v)
+        };
+        let c = v6(&[]).unwrap();
+        assert_eq!(c.local, "fd00:e6::2".parse::<IpAddr>().unwrap());
+        assert_eq!(c.peer, "fd00:e6::1".parse::<IpAddr>().unwrap());
+        assert_eq!(c.transport, Transport::Ip);
+        assert_eq!(c.session.session_id, 2001);
+        // UDP over IPv6.
+        let mut v = IP.to_vec();
+        v[3] = "2001:db8::2";
+        v[5] = "2001:db8::1";
+        v[7] = "udp";
+        let c = parse(&v).unwrap();
+        assert_eq!(
+            c.transport,
+            Transport::Udp {
+                sport: 1701,
+                dport: 1701
+            }
+        );
+        assert!(c.peer.is_ipv6());
+
+        // Mixing families names the key and the value.
+        for (local, peer, msg) in [
+            (
+                "10.0.0.2",
+                "fd00:e6::1",
+                "--peer fd00:e6::1: an IPv6 address, but --local 10.0.0.2 is IPv4",
+            ),
+            (
+                "fd00:e6::2",
+                "10.0.0.1",
+                "--peer 10.0.0.1: an IPv4 address, but --local fd00:e6::2 is IPv6",
+            ),
+            (
+                "::ffff:10.0.0.2",
+                "10.0.0.1",
+                "--local ::ffff:10.0.0.2: an IPv4-mapped IPv6 address; write the IPv4 address (10.0.0.2)",
+            ),
+            ("fe80::2", "fe80::1", "--local fe80::2: a link-local IPv6 address"),
+            ("fd00:e6::2", "fe80::1", "--peer fe80::1: a link-local"),
+        ] {
+            let mut v = IP.to_vec();
+            v[3] = local;
+            v[5] = peer;
+            let e = parse(&v).unwrap_err();
+            assert!(e.contains(msg), "{local} {peer}: {e}");
+        }
+        let e = Keys::from_toml(
+            r#"
+            tap = "pw0"
+            local = "fd00:e6::2"
+            peer = "10.0.0.1"
+            encap = "udp"
+            session-id = 1
+            peer-session-id = 2
+            "#,
+        )
+        .and_then(EdgeConfig::from_keys)
+        .unwrap_err();
+        assert!(e.contains("--peer 10.0.0.1: an IPv4 address"), "{e}");
+        let c = Keys::from_toml(
+            r#"
+            tap = "pw0"
+            local = "fd00:e6::2"
+            peer = "fd00:e6::1"
+            encap = "ip"
+            session-id = 1
+            peer-session-id = 2
+            "#,
+        )
+        .and_then(EdgeConfig::from_keys)
+        .unwrap();
+        assert!(c.local.is_ipv6());
+    }
+
+    #[test]
+    fn test_ipv6_dynamic_router_id() {
+        let dyn6 = |extra: &[&str]| {
+            let mut v = DYN.to_vec();
+            v[3] = "fd00:e6::2";
+            v[5] = "fd00:e6::1";
+            v.extend_from_slice(extra);
+            parse(&v)
+        };
+        // Over IPv6 the Router ID must be given ...
+        let e = dyn6(&[]).unwrap_err();
+        assert!(
+            e.contains("--local fd00:e6::2 is IPv6: dynamic mode needs --router-id"),
+            "{e}"
+        );
+        let d = dyn6(&["--router-id", "192.0.2.2"])
+            .unwrap()
+            .dynamic
+            .unwrap();
+        assert_eq!(d.router_id, 0xc000_0202);
+        assert!(format!("{d:?}").contains("router_id: 192.0.2.2"));
+        // ... over IPv4 it defaults to --local, and can be set.
+        assert_eq!(parse(DYN).unwrap().dynamic.unwrap().router_id, 0x0a00_0002);
+        let mut v = DYN.to_vec();
+        v.extend_from_slice(&["--router-id", "1.2.3.4"]);
+        assert_eq!(parse(&v).unwrap().dynamic.unwrap().router_id, 0x0102_0304);
+        assert!(parse(&[DYN, &["--router-id", "1.2.3"]].concat()).is_err());
+        // A backup peer of the other family is refused by name.
+        let e = dyn6(&["--router-id", "1.2.3.4", "--backup-peer", "10.0.0.5"]).unwrap_err();
+        assert!(
+            e.contains("--backup-peer 10.0.0.5: an IPv4 address, but --local fd00:e6::2 is IPv6"),
+            "{e}"
+        );
+        let d = dyn6(&["--router-id", "1.2.3.4", "--backup-peer", "fd00:e6::5"])
+            .unwrap()
+            .dynamic
+            .unwrap();
+        assert_eq!(
+            d.backup.unwrap().peer,
+            "fd00:e6::5".parse::<IpAddr>().unwrap()
+        );
+        for (b, msg) in [
+            ("ff02::1", "--backup-peer ff02::1: not a unicast"),
+            ("::", "--backup-peer ::: not a unicast"),
+            ("fd00:e6::1", "the same address as --peer"),
+        ] {
+            let e = dyn6(&["--router-id", "1.2.3.4", "--backup-peer", b]).unwrap_err();
+            assert!(e.contains(msg), "{b}: {e}");
+        }
+        // Static mode has no Router ID.
+        let mut v = IP.to_vec();
+        v.extend_from_slice(&["--router-id", "1.2.3.4"]);
+        assert!(parse(&v)
+            .unwrap_err()
+            .contains("only apply in dynamic mode"));
+        // TOML.
+        let c = Keys::from_toml(
+            r#"
+            tap = "pw0"
+            local = "fd00:e6::2"
+            peer = "fd00:e6::1"
+            encap = "ip"
+            vc-id = 100
+            router-id = "192.0.2.2"
+            "#,
+        )
+        .and_then(EdgeConfig::from_keys)
+        .unwrap();
+        assert_eq!(c.dynamic.unwrap().router_id, 0xc000_0202);
+    }
+
+    #[test]
     fn test_df() {
         let mut args = IP.to_vec();
         args.push("--df");
@@ -950,6 +1192,7 @@ mod test {
             "edge-udp.toml",
             "edge-dynamic.toml",
             "edge-failover.toml",
+            "edge-ipv6.toml",
         ] {
             let path = PathBuf::from(dir).join(name);
             let a = EdgeArgs {

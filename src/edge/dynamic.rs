@@ -152,14 +152,12 @@ impl Probe {
 }
 
 /// The tunnel configuration of las-edge for `cfg`.
-pub fn tunnel_config(
-    cfg: &DynamicConfig,
-    template: &SessionParams,
-    router_id: u32,
-) -> TunnelConfig {
+pub fn tunnel_config(cfg: &DynamicConfig, template: &SessionParams) -> TunnelConfig {
     let mut t = TunnelConfig {
         host_name: b"las-edge".to_vec(),
-        router_id,
+        // 32 bits whatever the underlay: `--router-id`, else the IPv4
+        // `--local` (config.rs requires it over IPv6).
+        router_id: cfg.router_id,
         hello_interval: u64::from(cfg.hello_interval) * 1000,
         initiator_flavour: if cfg.cisco_avps {
             Flavour::CiscoDual
@@ -236,18 +234,17 @@ pub struct Control {
 
 impl Control {
     /// A control connection with random identifiers from the OS.
-    pub fn new(cfg: &DynamicConfig, template: SessionParams, router_id: u32) -> Control {
-        Self::with_random(cfg, template, router_id, Box::new(OsRandom))
+    pub fn new(cfg: &DynamicConfig, template: SessionParams) -> Control {
+        Self::with_random(cfg, template, Box::new(OsRandom))
     }
 
     pub fn with_random(
         cfg: &DynamicConfig,
         template: SessionParams,
-        router_id: u32,
         rng: Box<dyn Random>,
     ) -> Control {
         let ecfg = EndpointConfig {
-            tunnel: tunnel_config(cfg, &template, router_id),
+            tunnel: tunnel_config(cfg, &template),
             max_tunnels_per_peer: 4,
             max_tunnels: 8,
         };
@@ -834,7 +831,7 @@ mod test {
     use crate::edge::config::Failover;
     use crate::wire::l2tp::auth::DigestAlg;
     use crate::wire::l2tp::Encap;
-    use std::net::Ipv4Addr;
+    use std::net::IpAddr;
 
     fn counter(seed: u32) -> Box<dyn Random> {
         let mut n = seed;
@@ -847,6 +844,7 @@ mod test {
     fn dcfg(secret: Option<&str>) -> DynamicConfig {
         DynamicConfig {
             vc_id: "100".into(),
+            router_id: 1,
             secret: secret.map(|s| (s.to_string(), DigestAlg::Md5)),
             cisco_avps: false,
             hello_interval: 60,
@@ -864,7 +862,7 @@ mod test {
             retransmit_retries: 3,
             retransmit_max: 1,
             backup: Some(Failover {
-                peer: Ipv4Addr::new(192, 0, 2, 2),
+                peer: IpAddr::from([192, 0, 2, 2]),
                 revert,
             }),
             ..dcfg(None)
@@ -1015,13 +1013,14 @@ mod test {
         let mut d = dcfg(Some("s3cret"));
         d.cisco_avps = true;
         d.hello_interval = 5;
-        let t = tunnel_config(&d, &template(), 42);
+        d.router_id = 42;
+        let t = tunnel_config(&d, &template());
         assert_eq!(t.initiator_flavour, Flavour::CiscoDual);
         assert!(t.auth.is_some() && t.digest && !t.challenge);
         assert_eq!(t.hello_interval, 5000);
         assert_eq!(t.router_id, 42);
         assert_eq!((t.reliable.max_retries, t.reliable.rto_max), (10, 8_000));
-        let t = tunnel_config(&fo(Revert::Never), &template(), 42);
+        let t = tunnel_config(&fo(Revert::Never), &template());
         assert_eq!(
             (
                 t.reliable.max_retries,
@@ -1030,7 +1029,7 @@ mod test {
             ),
             (3, 1_000, 1_000)
         );
-        let t = tunnel_config(&dcfg(None), &template(), 0);
+        let t = tunnel_config(&dcfg(None), &template());
         assert!(t.auth.is_none() && !t.digest);
         assert_eq!(t.initiator_flavour, Flavour::Ietf);
     }
@@ -1038,7 +1037,7 @@ mod test {
     #[test]
     fn test_comes_up_and_mirrors_responder() {
         for secret in [None, Some("s3cret")] {
-            let mut edge = Control::with_random(&dcfg(secret), template(), 1, counter(1));
+            let mut edge = Control::with_random(&dcfg(secret), template(), counter(1));
             let mut las = las(secret);
             let mut now = 0;
             let ups = pump(&mut edge, &mut las, &mut now, 2_000, false);
@@ -1063,7 +1062,7 @@ mod test {
 
     #[test]
     fn test_wrong_secret_never_up() {
-        let mut edge = Control::with_random(&dcfg(Some("wrong")), template(), 1, counter(1));
+        let mut edge = Control::with_random(&dcfg(Some("wrong")), template(), counter(1));
         let mut las = las(Some("right"));
         let mut now = 0;
         let ups = pump(&mut edge, &mut las, &mut now, 5_000, false);
@@ -1081,7 +1080,7 @@ mod test {
 
     #[test]
     fn test_stopccn_then_reconnect_with_backoff() {
-        let mut edge = Control::with_random(&dcfg(None), template(), 1, counter(1));
+        let mut edge = Control::with_random(&dcfg(None), template(), counter(1));
         let mut las1 = las(None);
         let mut now = 0;
         pump(&mut edge, &mut las1, &mut now, 1_000, false);
@@ -1117,7 +1116,7 @@ mod test {
     fn test_dead_peer_backoff_doubles() {
         let mut d = dcfg(None);
         d.hello_interval = 1;
-        let mut edge = Control::with_random(&d, template(), 1, counter(1));
+        let mut edge = Control::with_random(&d, template(), counter(1));
         let mut l = las(None);
         let mut now = 0;
         pump(&mut edge, &mut l, &mut now, 1_000, false);
@@ -1133,7 +1132,7 @@ mod test {
 
     #[test]
     fn test_shutdown_sends_stopccn() {
-        let mut edge = Control::with_random(&dcfg(None), template(), 1, counter(1));
+        let mut edge = Control::with_random(&dcfg(None), template(), counter(1));
         let mut l = las(None);
         let mut now = 0;
         pump(&mut edge, &mut l, &mut now, 1_000, false);
@@ -1201,7 +1200,7 @@ mod test {
         let cfg = fo(Revert::After(30));
         let bound = cfg.dead_peer_bound_ms();
         assert_eq!(bound, 6_000);
-        let mut edge = Control::with_random(&cfg, template(), 1, counter(1));
+        let mut edge = Control::with_random(&cfg, template(), counter(1));
         let (mut a, mut b) = (las(None), las(None));
         let mut now = 0;
         let ups = run(&mut edge, [Some(&mut a), Some(&mut b)], &mut now, 1_000);
@@ -1235,7 +1234,7 @@ mod test {
     #[test]
     fn test_backup_dies_back_to_primary() {
         let cfg = fo(Revert::Never);
-        let mut edge = Control::with_random(&cfg, template(), 1, counter(1));
+        let mut edge = Control::with_random(&cfg, template(), counter(1));
         let mut b = las(None);
         let mut now = 0;
         // The primary is down from the start: its SCCRQ goes unanswered
@@ -1277,7 +1276,7 @@ mod test {
     #[test]
     fn test_revert_after_delay() {
         let cfg = fo(Revert::After(10));
-        let mut edge = Control::with_random(&cfg, template(), 1, counter(1));
+        let mut edge = Control::with_random(&cfg, template(), counter(1));
         let mut b = las(None);
         let mut now = 0;
         up_on(
@@ -1344,7 +1343,7 @@ mod test {
 
     #[test]
     fn test_revert_zero_is_immediate() {
-        let mut edge = Control::with_random(&fo(Revert::After(0)), template(), 1, counter(1));
+        let mut edge = Control::with_random(&fo(Revert::After(0)), template(), counter(1));
         let (mut a, mut b) = (las(None), las(None));
         let mut now = 0;
         up_on(
@@ -1371,7 +1370,7 @@ mod test {
 
     #[test]
     fn test_never_revert() {
-        let mut edge = Control::with_random(&fo(Revert::Never), template(), 1, counter(1));
+        let mut edge = Control::with_random(&fo(Revert::Never), template(), counter(1));
         let (mut a, mut b) = (las(None), las(None));
         let mut now = 0;
         up_on(
@@ -1404,7 +1403,7 @@ mod test {
 
     #[test]
     fn test_stopccn_from_primary_switches_at_once() {
-        let mut edge = Control::with_random(&fo(Revert::After(30)), template(), 1, counter(1));
+        let mut edge = Control::with_random(&fo(Revert::After(30)), template(), counter(1));
         let (mut a, mut b) = (las(None), las(None));
         let mut now = 0;
         run(&mut edge, [Some(&mut a), Some(&mut b)], &mut now, 1_000);
@@ -1434,7 +1433,7 @@ mod test {
 
     #[test]
     fn test_cdn_from_primary_switches_at_once() {
-        let mut edge = Control::with_random(&fo(Revert::Never), template(), 1, counter(1));
+        let mut edge = Control::with_random(&fo(Revert::Never), template(), counter(1));
         let (mut a, mut b) = (las(None), las(None));
         let mut now = 0;
         let ups = run(&mut edge, [Some(&mut a), Some(&mut b)], &mut now, 1_000);
@@ -1467,7 +1466,7 @@ mod test {
         // The probe's control connection to the primary is taken over:
         // only the session is asked for, no new SCCRQ.
         let cfg = fo(Revert::After(600));
-        let mut edge = Control::with_random(&cfg, template(), 1, counter(1));
+        let mut edge = Control::with_random(&cfg, template(), counter(1));
         let (mut a, mut b) = (las(None), las(None));
         let mut now = 0;
         up_on(
@@ -1500,7 +1499,7 @@ mod test {
 
     #[test]
     fn test_both_dead_alternate_with_backoff() {
-        let mut edge = Control::with_random(&fo(Revert::After(30)), template(), 1, counter(1));
+        let mut edge = Control::with_random(&fo(Revert::After(30)), template(), counter(1));
         let mut now = 0;
         let mut tried = Vec::new();
         while now < 120_000 {

@@ -8,9 +8,22 @@
 //! `recvmmsg`, checked by the [`Codec`] and written to the TAP one by one
 //! (a TAP takes one frame per write). Readiness is edge-triggered, so each
 //! side is drained until it would block.
+//!
+//! # IPv4 or IPv6
+//!
+//! The socket's family is the configured addresses' (`AF_INET` or
+//! `AF_INET6`, raw protocol 115 or UDP; one family per tunnel, checked by
+//! the configuration). Addresses travel as [`SockaddrStorage`], so one
+//! loop serves both. A raw IPv4 socket hands us the IP header and a raw
+//! IPv6 one does not: [`raw_payload`] takes care of it. Over IPv6 the
+//! kernel computes the UDP checksum (mandatory there, RFC 8200 §8.1); we
+//! also accept a zero one (`UDP_NO_CHECK6_RX`, RFC 6935/6936), which a
+//! Linux peer sends with `ip l2tp add tunnel ... udp6_csum_tx off`.
+//! `--df` sets `IPV6_MTU_DISCOVER = IPV6_PMTUDISC_DO` instead of the IPv4
+//! option: no fragment header is added, too-big packets fail to send.
 
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,10 +31,10 @@ use std::time::Duration;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
-use nix::sys::socket::{recvmmsg, sendmmsg, MsgFlags, MultiHeaders, SockaddrIn};
+use nix::sys::socket::{recvmmsg, sendmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::codec::{control_message, strip_ipv4, Codec, DropReason};
+use super::codec::{control_message, raw_payload, Codec, DropReason};
 use super::config::{EdgeConfig, Transport};
 use super::counters::Counters;
 use super::dynamic::{Control, Peer};
@@ -29,8 +42,9 @@ use crate::wire::ethernet;
 use crate::wire::ipv4::protocol::L2TP;
 use crate::wire::l2tp::Encap;
 
-// IP_MTU_DISCOVER (Linux), which neither socket2 nor nix wraps; nix's
-// macro writes the (safe) option type.
+// IP_MTU_DISCOVER, IPV6_MTU_DISCOVER and UDP_NO_CHECK6_RX (Linux), which
+// neither socket2 nor nix wraps; nix's macro writes the (safe) option
+// type.
 use nix::{setsockopt_impl, sockopt_impl};
 sockopt_impl!(
     /// `IP_MTU_DISCOVER`: path MTU discovery mode of an IPv4 socket.
@@ -38,6 +52,23 @@ sockopt_impl!(
     SetOnly,
     libc::IPPROTO_IP,
     libc::IP_MTU_DISCOVER,
+    libc::c_int
+);
+sockopt_impl!(
+    /// `IPV6_MTU_DISCOVER`: path MTU discovery mode of an IPv6 socket.
+    Ipv6MtuDiscover,
+    SetOnly,
+    libc::IPPROTO_IPV6,
+    libc::IPV6_MTU_DISCOVER,
+    libc::c_int
+);
+sockopt_impl!(
+    /// `UDP_NO_CHECK6_RX`: accept UDP-over-IPv6 datagrams with a zero
+    /// checksum.
+    UdpNoCheck6Rx,
+    SetOnly,
+    libc::SOL_UDP,
+    libc::UDP_NO_CHECK6_RX,
     libc::c_int
 );
 
@@ -64,11 +95,13 @@ pub struct Endpoint {
     tap: tun::Device,
     sock: Socket,
     transport: Transport,
+    /// Our address: its family is the socket's.
+    local: IpAddr,
     /// The peer (the primary with a backup).
-    peer: Ipv4Addr,
+    peer: IpAddr,
     /// Failover: the backup peer. The socket is then not connected, and
     /// each packet goes to the current peer.
-    backup: Option<Ipv4Addr>,
+    backup: Option<IpAddr>,
     batch: usize,
     /// Bytes per buffer.
     buf_len: usize,
@@ -106,20 +139,29 @@ fn sock_error(what: &str, e: io::Error) -> String {
 
 impl Endpoint {
     /// The address of `peer` (port 0 for a raw socket).
-    fn addr(&self, peer: Peer) -> SocketAddrV4 {
+    fn addr(&self, peer: Peer) -> SocketAddr {
         let ip = match peer {
             Peer::Primary => self.peer,
             Peer::Backup => self.backup.unwrap_or(self.peer),
         };
         match self.transport {
-            Transport::Ip => SocketAddrV4::new(ip, 0),
-            Transport::Udp { dport, .. } => SocketAddrV4::new(ip, dport),
+            Transport::Ip => SocketAddr::new(ip, 0),
+            Transport::Udp { dport, .. } => SocketAddr::new(ip, dport),
+        }
+    }
+
+    /// The unspecified address of our family: the source of a datagram
+    /// that came without one (it then matches no peer).
+    fn unspecified(&self) -> IpAddr {
+        match self.local {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         }
     }
 
     /// Which peer a packet from `src` (and, over UDP, source port `port`)
     /// is from, if any.
-    fn peer_of(&self, src: Ipv4Addr, port: u16) -> Option<Peer> {
+    fn peer_of(&self, src: IpAddr, port: u16) -> Option<Peer> {
         if let Transport::Udp { dport, .. } = self.transport {
             // A connected socket filters on the port too.
             if self.backup.is_some() && port != dport {
@@ -136,9 +178,9 @@ impl Endpoint {
     }
 
     /// Where data goes: `None` on a connected socket.
-    fn data_dest(&self, ctl: Option<&Control>) -> Option<SockaddrIn> {
+    fn data_dest(&self, ctl: Option<&Control>) -> Option<SockaddrStorage> {
         match (self.backup, ctl) {
-            (Some(_), Some(ctl)) => Some(SockaddrIn::from(self.addr(ctl.peer()))),
+            (Some(_), Some(ctl)) => Some(SockaddrStorage::from(self.addr(ctl.peer()))),
             _ => None,
         }
     }
@@ -162,30 +204,42 @@ impl Endpoint {
         tap.set_nonblock()
             .map_err(|e| format!("TAP {}: cannot set non-blocking: {e}", cfg.tap))?;
 
+        let v6 = cfg.local.is_ipv6();
+        let family = if v6 { "IPv6" } else { "IPv4" };
+        let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
         let (sock, local, peer) = match cfg.transport {
             Transport::Ip => {
-                let s = Socket::new(
-                    Domain::IPV4,
-                    Type::RAW,
-                    Some(Protocol::from(i32::from(L2TP))),
-                )
-                .map_err(|e| sock_error("cannot open a raw IP socket (protocol 115)", e))?;
+                let s = Socket::new(domain, Type::RAW, Some(Protocol::from(i32::from(L2TP))))
+                    .map_err(|e| {
+                        sock_error(
+                            &format!("cannot open a raw {family} socket (protocol 115)"),
+                            e,
+                        )
+                    })?;
                 (
                     s,
-                    SocketAddrV4::new(cfg.local, 0),
-                    SocketAddrV4::new(cfg.peer, 0),
+                    SocketAddr::new(cfg.local, 0),
+                    SocketAddr::new(cfg.peer, 0),
                 )
             }
             Transport::Udp { sport, dport } => {
-                let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
-                    .map_err(|e| sock_error("cannot open a UDP socket", e))?;
+                let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
+                    .map_err(|e| sock_error(&format!("cannot open a {family} UDP socket"), e))?;
                 (
                     s,
-                    SocketAddrV4::new(cfg.local, sport),
-                    SocketAddrV4::new(cfg.peer, dport),
+                    SocketAddr::new(cfg.local, sport),
+                    SocketAddr::new(cfg.peer, dport),
                 )
             }
         };
+        if v6 && matches!(cfg.transport, Transport::Udp { .. }) {
+            // Our own family only (no IPv4-mapped traffic on this socket;
+            // a raw IPv6 socket never sees IPv4 and refuses the option).
+            sock.set_only_v6(true)
+                .map_err(|e| format!("cannot set IPV6_V6ONLY: {e}"))?;
+            nix::sys::socket::setsockopt(&sock, UdpNoCheck6Rx, &1)
+                .map_err(|e| format!("cannot set UDP_NO_CHECK6_RX: {e}"))?;
+        }
         let shown = match cfg.transport {
             Transport::Ip => local.ip().to_string(),
             Transport::Udp { .. } => local.to_string(),
@@ -203,9 +257,16 @@ impl Endpoint {
         }
         if cfg.df {
             // DF on every packet; the kernel refuses (EMSGSIZE) to send one
-            // bigger than the route's MTU rather than fragmenting it.
-            nix::sys::socket::setsockopt(&sock, IpMtuDiscover, &libc::IP_PMTUDISC_DO)
-                .map_err(|e| format!("cannot set IP_MTU_DISCOVER (--df): {e}"))?;
+            // bigger than the route's MTU rather than fragmenting it. IPv6
+            // has no DF bit: the same mode keeps the kernel from adding a
+            // fragment header.
+            if v6 {
+                nix::sys::socket::setsockopt(&sock, Ipv6MtuDiscover, &libc::IPV6_PMTUDISC_DO)
+                    .map_err(|e| format!("cannot set IPV6_MTU_DISCOVER (--df): {e}"))?;
+            } else {
+                nix::sys::socket::setsockopt(&sock, IpMtuDiscover, &libc::IP_PMTUDISC_DO)
+                    .map_err(|e| format!("cannot set IP_MTU_DISCOVER (--df): {e}"))?;
+            }
         }
         // Bigger socket buffers absorb bursts while we write to the TAP.
         let _ = sock.set_recv_buffer_size(4 << 20);
@@ -215,6 +276,7 @@ impl Endpoint {
             tap,
             sock,
             transport: cfg.transport,
+            local: cfg.local,
             peer: cfg.peer,
             backup,
             batch: cfg.batch,
@@ -255,8 +317,8 @@ impl Endpoint {
         let mut tx_bufs = vec![vec![0u8; self.buf_len]; self.batch];
         let mut tx_lens = vec![0usize; self.batch];
         let mut rx_bufs = vec![vec![0u8; self.buf_len]; self.batch];
-        let mut tx_hdrs = MultiHeaders::<SockaddrIn>::preallocate(self.batch, None);
-        let mut rx_hdrs = MultiHeaders::<SockaddrIn>::preallocate(self.batch, None);
+        let mut tx_hdrs = MultiHeaders::<SockaddrStorage>::preallocate(self.batch, None);
+        let mut rx_hdrs = MultiHeaders::<SockaddrStorage>::preallocate(self.batch, None);
 
         let mut poll = Poll::new().map_err(|e| format!("epoll: {e}"))?;
         let tap_fd = self.tap.as_raw_fd();
@@ -380,12 +442,12 @@ impl Endpoint {
     /// whether the TAP may have more (it did not report EAGAIN).
     fn tap_to_peer(
         &self,
-        dest: Option<SockaddrIn>,
+        dest: Option<SockaddrStorage>,
         codec: Option<&mut Codec>,
         c: &mut Counters,
         bufs: &mut [Vec<u8>],
         lens: &mut [usize],
-        hdrs: &mut MultiHeaders<SockaddrIn>,
+        hdrs: &mut MultiHeaders<SockaddrStorage>,
     ) -> Result<bool, String> {
         let Some(codec) = codec else {
             return self.tap_discard(c, &mut bufs[0]);
@@ -473,9 +535,9 @@ impl Endpoint {
         link: &mut Link<'_>,
         c: &mut Counters,
         bufs: &mut [Vec<u8>],
-        hdrs: &mut MultiHeaders<SockaddrIn>,
+        hdrs: &mut MultiHeaders<SockaddrStorage>,
     ) -> Result<bool, String> {
-        let mut got = [(0usize, Ipv4Addr::UNSPECIFIED, 0u16, false); 1024];
+        let mut got = [(0usize, self.unspecified(), 0u16, false); 1024];
         let mut retry = false;
         let n = {
             let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs
@@ -494,7 +556,8 @@ impl Endpoint {
                     for m in r {
                         let (src, port) = m
                             .address
-                            .map_or((Ipv4Addr::UNSPECIFIED, 0), |a| (a.ip(), a.port()));
+                            .and_then(|a| ip_port(&a))
+                            .unwrap_or((self.unspecified(), 0));
                         got[n] = (m.bytes, src, port, m.flags.contains(MsgFlags::MSG_TRUNC));
                         n += 1;
                     }
@@ -502,8 +565,17 @@ impl Endpoint {
                 }
                 Err(Errno::EAGAIN) | Err(Errno::EINTR) => 0,
                 // ICMP errors reported on the connected socket (port
-                // unreachable, ...): nothing to read this time.
-                Err(Errno::ECONNREFUSED) | Err(Errno::EHOSTUNREACH) | Err(Errno::ENETUNREACH) => {
+                // unreachable; over raw IP, a peer without an L2TP stack
+                // answers protocol unreachable (ENOPROTOOPT) or, over
+                // IPv6, parameter problem "unrecognized next header"
+                // (EPROTO); administratively prohibited (EACCES) ...):
+                // nothing to read this time.
+                Err(Errno::ECONNREFUSED)
+                | Err(Errno::EHOSTUNREACH)
+                | Err(Errno::ENETUNREACH)
+                | Err(Errno::ENOPROTOOPT)
+                | Err(Errno::EPROTO)
+                | Err(Errno::EACCES) => {
                     retry = true;
                     0
                 }
@@ -517,7 +589,7 @@ impl Endpoint {
             }
             let pkt = &buf[..len];
             let (src, payload) = match self.transport {
-                Transport::Ip => match strip_ipv4(pkt) {
+                Transport::Ip => match raw_payload(src, pkt) {
                     Ok(x) => x,
                     Err(r) => {
                         c.drop(r);
@@ -560,6 +632,16 @@ impl Endpoint {
     }
 }
 
+/// The address and port of a datagram's source, IPv4 or IPv6.
+fn ip_port(a: &SockaddrStorage) -> Option<(IpAddr, u16)> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        Some((IpAddr::V4(v4.ip()), v4.port()))
+    } else {
+        a.as_sockaddr_in6()
+            .map(|v6| (IpAddr::V6(v6.ip()), v6.port()))
+    }
+}
+
 /// Opens the endpoint for `cfg` and forwards until `stop` is set.
 pub fn run(cfg: &EdgeConfig, stop: &AtomicBool) -> Result<Counters, String> {
     let ep = Endpoint::open(cfg)?;
@@ -587,7 +669,7 @@ pub fn run(cfg: &EdgeConfig, stop: &AtomicBool) -> Result<Counters, String> {
                 }
             );
         }
-        let mut ctl = Control::new(d, cfg.session, u32::from(cfg.local));
+        let mut ctl = Control::new(d, cfg.session);
         return ep.forward_dynamic(&mut ctl, stop);
     }
     log::info!(
