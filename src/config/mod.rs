@@ -11,7 +11,7 @@
 pub use crate::switch::filter::L2Filter;
 pub use crate::wire::l2tp::Cookie;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 mod ipv6;
@@ -595,7 +595,8 @@ pub struct Session {
     pub name: String,
     /// Index into [`Config::switches`].
     pub switch: usize,
-    pub peer: Ipv4Addr,
+    /// IPv4, or IPv6 (then its port has `address6`).
+    pub peer: IpAddr,
     /// Index into [`Config::ports`].
     pub port: usize,
     pub encap: Encap,

@@ -545,6 +545,11 @@ impl Engine {
 
     /// Programs a static session from the configuration into `switch`.
     fn add_static_session(&mut self, s: &config::Session, switch: SwitchId) {
+        let std::net::IpAddr::V4(peer) = s.peer else {
+            // The IPv6 data plane is not in yet.
+            log::warn!("session {}: IPv6 peer {} not carried yet", s.name, s.peer);
+            return;
+        };
         let Some(member) = self.free_members.pop() else {
             return;
         };
@@ -553,14 +558,14 @@ impl Engine {
             config::L2SpecCfg::None => L2Spec::None,
             config::L2SpecCfg::Default => L2Spec::Default,
         };
-        let next_hop = self.ports[s.port].next_hop(s.peer);
+        let next_hop = self.ports[s.port].next_hop(peer);
         self.add_session(SessionRt {
             mesh: false,
             name: s.name.clone(),
             member: MemberId(member),
             switch,
             port: s.port,
-            peer: s.peer,
+            peer,
             encap: match s.encap {
                 config::Encap::Ip => Encap::Ip,
                 config::Encap::Udp => Encap::Udp,
