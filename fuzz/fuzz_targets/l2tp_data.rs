@@ -105,7 +105,7 @@ fn encap_decap(p: &TemplateParams, sequencing: bool, ident: u16, seq: u32, inner
     assert_eq!(t.has_sublayer(), p.l2spec == L2Spec::Default);
     let mut pkt = vec![0xa5u8; t.len() + inner.len()];
     pkt[t.len()..].copy_from_slice(inner);
-    t.write(&mut pkt, inner.len(), ident, seq);
+    t.write(&mut pkt, inner.len(), ident, seq, 0);
     let ip = wire::ipv4::Packet::new_checked(&pkt[14..]).expect("outer IPv4 checks");
     assert!(ip.verify_checksum(), "template IPv4 checksum");
     assert_eq!(usize::from(ip.total_len()), pkt.len() - 14);

@@ -311,6 +311,12 @@ pub struct L2tp {
     /// (twice that at once); the excess is dropped before parsing and
     /// counted (refused_rate_limited). Default 1000.
     pub control_rate: u32,
+    /// UDP checksum of pseudowire packets las sends over IPv6:
+    /// `Compute` (default, RFC 8200 §8.1; what Linux `ip l2tp` accepts
+    /// unless its session has `udp6_csum_rx off`) or `ZeroAllowed`
+    /// ("zero": send 0, RFC 6935 §5 / RFC 6936). Received checksums are
+    /// not verified on the fast path either way (a zero one is accepted).
+    pub udp6_checksum: crate::wire::ipv6::UdpChecksum,
 }
 
 impl Default for L2tp {
@@ -338,6 +344,7 @@ impl Default for L2tp {
             l2spec: L2SpecCfg::None,
             punt_rate: 10_000,
             control_rate: 1000,
+            udp6_checksum: crate::wire::ipv6::UdpChecksum::Compute,
         }
     }
 }

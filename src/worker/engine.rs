@@ -1106,6 +1106,12 @@ impl Worker {
         let mtu = self.ports[pidx].mtu as usize;
         let too_big = hl - ETH_LEN + inner > mtu;
         if too_big {
+            // IPv6: routers do not fragment and las does not fragment at
+            // the source (yet), whatever the switch's `mtu_policy`.
+            if t.is_ipv6() {
+                c.drop(DropReason::MtuExceeded);
+                return;
+            }
             // Fragment the outer packet only when the switch says so and
             // the template does not set DF.
             let policy = self.switches[s.switch.0 as usize]
@@ -1137,11 +1143,18 @@ impl Worker {
         {
             capture(&mut self.tap, c, &m, member.0 as usize, Direction::Out);
         }
+        // UDP over IPv6 with a computed checksum: the inner frame's sum,
+        // read across its segments before the header goes in front.
+        let inner_sum = if t.needs_inner_sum() {
+            m.checksum_sum()
+        } else {
+            0
+        };
         let Some(buf) = m.prepend(hl) else {
             c.drop(DropReason::NoHeadroom);
             return;
         };
-        t.write(buf, inner, ident, seq);
+        t.write(buf, inner, ident, seq, inner_sum);
         let sc = &c.sessions[member.0 as usize];
         sc.tx_packets.inc();
         sc.tx_bytes.add(inner as u64);
