@@ -6,7 +6,8 @@
 //! only through bounded queues: commands in, events and punted mbufs out.
 //!
 //! Per burst: `rx_burst` → for each packet classify once (outer Ethernet,
-//! IPv4 for one of our addresses, protocol 115 or UDP to the L2TP port) →
+//! IPv4 or IPv6 for one of our addresses, protocol 115 or UDP to the L2TP
+//! port) →
 //! session lookup and checks → decapsulate by `adj` (no copy) → switch
 //! policy and learning → forward to one member or flood (split horizon) →
 //! prepend the member's prebuilt header template → collect per port →
@@ -59,6 +60,15 @@
 //!   (header mbuf + indirect clone); smaller ones are copied. The threshold
 //!   is an estimate (one cache-line-sized copy against two extra mbufs and
 //!   reference counting), not yet measured.
+//! * Pseudowires to IPv6 peers share everything past classification
+//!   (`classify6`): the session check compares the outer source as an
+//!   `IpAddr` (family and bytes), the template is an IPv6 one. Toward an
+//!   IPv6 peer a frame that does not fit the port MTU is dropped
+//!   (`mtu_exceeded`) whatever the switch's `mtu_policy`: IPv6 routers
+//!   do not fragment and las does not fragment at the source. A computed
+//!   UDP checksum over IPv6 costs one read of the inner frame
+//!   (`Mbuf::checksum_sum`, in place across segments). Outer IPv6
+//!   fragments are not reassembled (`ipv6_fragment`).
 //! * Live capture (`las capture`, see `super::capture`) has four points,
 //!   each behind `if self.capturing`: outer frames as received (`burst`,
 //!   before classification) and as queued for TX (`send`), inner frames
@@ -83,7 +93,7 @@ use crate::switch::storm::StormControl;
 use crate::switch::{Learn, MacTable, MemberId, SwitchId};
 use crate::telemetry::{DropReason, WorkerCounters};
 use crate::wire::l2tp::encap::EncapTemplate;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -491,7 +501,7 @@ impl Worker {
             member: MemberId(0),
             pkt: DataPacket {
                 encap: crate::wire::l2tp::Encap::Ip,
-                src: Ipv4Addr::UNSPECIFIED,
+                src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 udp_src_port: 0,
                 l2tp_off: 0,
                 end: 0,
@@ -613,9 +623,29 @@ impl Worker {
         let mut fresh = true;
         if let Some(ours6) = &port.v6 {
             if m.data().get(12..14) == Some(&[0x86, 0xdd][..]) {
-                let class = super::classify6(m.data(), m.pkt_len(), ours6, self.udp_port);
-                self.other(pidx, m, class);
-                return None;
+                return match super::classify6(m.data(), m.pkt_len(), ours6, self.udp_port) {
+                    Class::Data {
+                        session_id,
+                        encap,
+                        src,
+                        udp_src_port,
+                        l2tp_off,
+                        end,
+                    } => {
+                        let pkt = DataPacket {
+                            encap,
+                            src,
+                            udp_src_port,
+                            l2tp_off,
+                            end,
+                        };
+                        Some((m, session_id, pkt))
+                    }
+                    class => {
+                        self.other(pidx, m, class);
+                        None
+                    }
+                };
             }
         }
         loop {

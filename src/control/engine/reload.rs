@@ -545,11 +545,6 @@ impl Engine {
 
     /// Programs a static session from the configuration into `switch`.
     fn add_static_session(&mut self, s: &config::Session, switch: SwitchId) {
-        let std::net::IpAddr::V4(peer) = s.peer else {
-            // The IPv6 data plane is not in yet.
-            log::warn!("session {}: IPv6 peer {} not carried yet", s.name, s.peer);
-            return;
-        };
         let Some(member) = self.free_members.pop() else {
             return;
         };
@@ -558,14 +553,14 @@ impl Engine {
             config::L2SpecCfg::None => L2Spec::None,
             config::L2SpecCfg::Default => L2Spec::Default,
         };
-        let next_hop = self.ports[s.port].next_hop(peer);
+        let next_hop = self.ports[s.port].next_hop_ip(s.peer);
         self.add_session(SessionRt {
             mesh: false,
             name: s.name.clone(),
             member: MemberId(member),
             switch,
             port: s.port,
-            peer,
+            peer: s.peer,
             encap: match s.encap {
                 config::Encap::Ip => Encap::Ip,
                 config::Encap::Udp => Encap::Udp,
@@ -638,12 +633,11 @@ impl Engine {
     /// gets the header for the new one (none until it resolves; it is
     /// asked for by ARP now).
     fn reroute_sessions(&mut self) {
-        let now = self.now_ms();
         for i in 0..self.sessions.len() {
             let Some(s) = self.sessions[i].as_ref() else {
                 continue;
             };
-            let nh = self.ports[s.port].next_hop(s.peer);
+            let nh = self.ports[s.port].next_hop_ip(s.peer);
             if nh == s.next_hop {
                 continue;
             }
@@ -651,7 +645,7 @@ impl Engine {
             if let Some(s) = self.sessions[i].as_mut() {
                 s.next_hop = nh;
             }
-            self.neighbours.want(port, nh, now);
+            self.want_next_hop(port, nh);
             self.send_template(i);
         }
     }
