@@ -273,3 +273,63 @@ fn ipv4_and_ipv6_pseudowires_in_one_switch() {
         "no NA to the v6nd peer"
     );
 }
+
+/// Jumbo frames to and from an IPv6 UDP peer at port MTU 9000, arriving
+/// as mbuf chains: the UDP checksum over IPv6 is summed across the
+/// segments in place (`Mbuf::checksum_sum`), here with segments of an
+/// even and of an odd length (mbuf_size 2049: a segment boundary at an
+/// odd offset of the inner frame, whose sum adds byte-swapped).
+fn jumbo6(name: &str, mbuf_size: Option<u32>) {
+    let v4 = Sess::new("v4", "j", 10);
+    let p_udp = Peer6 {
+        name: "v6udp",
+        ip: ip6("2001:db8::b"),
+        mac: mac(0x1b),
+        local_id: 3002,
+        remote_id: 4002,
+        udp: true,
+    };
+    let mut setup = Setup::new(name, &["j"], std::slice::from_ref(&v4));
+    setup.port_extra = format!("address6 = \"{OURS6}/64\"\nmtu = 9000\n");
+    if let Some(n) = mbuf_size {
+        setup.dataplane.push_str(&format!("mbuf_size = {n}\n"));
+    }
+    setup.switches += &p_udp.toml("j", true);
+    let (h4, h6) = (host(1), host(2));
+    let from6 = inner(h4, h6, ARP, 1, 7001);
+    // 9000 - 40 - 8 - 8 = 8944 fits toward the IPv6 UDP peer.
+    let max = inner(h6, h4, ARP, 2, 8944);
+    let odd = inner(h6, h4, ARP, 3, 5555);
+    let over = inner(h6, h4, ARP, 4, 8945);
+    let frames = vec![
+        p_udp.ingress(&from6, false),
+        v4.ingress(&max, None),
+        v4.ingress(&odd, None),
+        v4.ingress(&over, None),
+    ];
+    let r = run(&setup, &frames);
+    assert_drops(&r.counters, &[("mtu_exceeded", 1)]);
+    assert_egress(&r.out, &v4, std::slice::from_ref(&from6), 0);
+    let got = sent_to6(&r.out, p_udp.ip, 17);
+    assert_eq!(got.len(), 2, "frames to v6udp");
+    assert_eq!(got[0].len(), 14 + 9000);
+    assert_eq!(hexdump(&got[0]), hexdump(&p_udp.egress(&max)));
+    assert_eq!(hexdump(&got[1]), hexdump(&p_udp.egress(&odd)));
+    assert_eq!(r.ports[0].tx_errors, 0);
+}
+
+#[test]
+#[ignore = "needs root (DPDK): run with --include-ignored"]
+fn jumbo_to_an_ipv6_udp_peer_in_even_segments() {
+    let _g = lock();
+    assert!(have_root());
+    jumbo6("ipv6-jumbo-even", None);
+}
+
+#[test]
+#[ignore = "needs root (DPDK): run with --include-ignored"]
+fn jumbo_to_an_ipv6_udp_peer_in_odd_segments() {
+    let _g = lock();
+    assert!(have_root());
+    jumbo6("ipv6-jumbo-odd", Some(2049));
+}
