@@ -333,3 +333,90 @@ fn jumbo_to_an_ipv6_udp_peer_in_odd_segments() {
     assert!(have_root());
     jumbo6("ipv6-jumbo-odd", Some(2049));
 }
+
+/// `payload` (an upper-layer packet of next header `nh`) as IPv6
+/// fragments (RFC 8200 §4.5) of at most `chunk` bytes of it each
+/// (a multiple of 8), Fragment header right after the fixed header.
+fn fragments6(p: &Peer6, nh: u8, payload: &[u8], chunk: usize, ident: u32) -> Vec<Vec<u8>> {
+    let ours = ip6(OURS6);
+    let n = payload.len().div_ceil(chunk);
+    (0..n)
+        .map(|i| {
+            let off = i * chunk;
+            let part = &payload[off..payload.len().min(off + chunk)];
+            let more = u16::from(i + 1 < n);
+            let mut f = vec![nh, 0];
+            f.extend_from_slice(&((off as u16) | more).to_be_bytes());
+            f.extend_from_slice(&ident.to_be_bytes());
+            f.extend_from_slice(part);
+            eth(LAS_MAC, p.mac, IPV6, &ip6_packet(p.ip, ours, 44, &f))
+        })
+        .collect()
+}
+
+/// Outer IPv6 fragments from the peers are reassembled
+/// (`rte_ipv6_frag_reassemble_packet`) and forwarded whole: over IP in
+/// two fragments, over UDP in three (the second and third arriving
+/// first); a fragment behind another extension header is
+/// `ipv6_fragment`.
+#[test]
+#[ignore = "needs root (DPDK): run with --include-ignored"]
+fn ipv6_fragments_from_the_peers_are_reassembled() {
+    let _g = lock();
+    assert!(have_root());
+    let v4 = Sess::new("v4", "f", 10);
+    let p_ip = Peer6 {
+        name: "v6ip",
+        ip: ip6("2001:db8::a"),
+        mac: mac(0x1a),
+        local_id: 3001,
+        remote_id: 4001,
+        udp: false,
+    };
+    let p_udp = Peer6 {
+        name: "v6udp",
+        ip: ip6("2001:db8::b"),
+        mac: mac(0x1b),
+        local_id: 3002,
+        remote_id: 4002,
+        udp: true,
+    };
+    let mut setup = Setup::new("ipv6-frag", &["f"], std::slice::from_ref(&v4));
+    setup.port_extra = format!("address6 = \"{OURS6}/64\"\n");
+    setup.switches += &p_ip.toml("f", true);
+    setup.switches += &p_udp.toml("f", true);
+    let (h4, h_ip, h_udp) = (host(1), host(2), host(3));
+    let a = inner(h4, h_ip, ARP, 1, 700);
+    let b = inner(h4, h_udp, ARP, 2, 1000);
+    let c = inner(h4, h_ip, ARP, 3, 204);
+    let mut frames = fragments6(&p_ip, 115, &p_ip.l2tp(p_ip.local_id, &a), 400, 0x0a0a_0001);
+    let ours = ip6(OURS6);
+    let u = udp6(
+        p_udp.ip,
+        ours,
+        1701,
+        1701,
+        &p_udp.l2tp(p_udp.local_id, &b),
+        true,
+    );
+    let mut fu = fragments6(&p_udp, 17, &u, 400, 0x0b0b_0002);
+    fu.rotate_left(1);
+    frames.extend(fu);
+    // A Fragment header behind Destination Options (M = 1, 4 + 204
+    // bytes, a multiple of 8): not reassembled.
+    let mut q = vec![44, 0, 1, 4, 0, 0, 0, 0, 115, 0, 0, 1, 0, 0, 0, 9];
+    q.extend_from_slice(&p_ip.l2tp(p_ip.local_id, &c));
+    frames.push(eth(
+        LAS_MAC,
+        p_ip.mac,
+        IPV6,
+        &ip6_packet(p_ip.ip, ours, 60, &q),
+    ));
+    let r = run(&setup, &frames);
+    assert_egress(&r.out, &v4, &[a, b], 0);
+    assert_drops(&r.counters, &[("ipv6_fragment", 1)]);
+    assert_eq!(r.control("reassembled"), 2);
+    assert_eq!(r.control("reassembled_fragments"), 5);
+    assert_eq!(r.control("reassembly_held"), 0);
+    assert_accounted(&r, frames.len() as u64);
+}

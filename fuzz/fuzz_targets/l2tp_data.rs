@@ -95,6 +95,7 @@ fn worker_classify(frame: &[u8], extra: usize, ours: Ipv4Addr, udp_port: u16, ve
             assert_ne!(session_id, 0);
         }
         Class::Fragment { ip_header_len } => assert!(ip_header_len >= 20),
+        Class::Fragment6 => panic!("classify hands no IPv6 fragment to reassembly"),
         Class::Punt | Class::Drop(_) => {}
     }
     // The same bytes as an IPv6 frame to 2001:db8::<ours>.
@@ -109,7 +110,9 @@ fn worker_classify(frame: &[u8], extra: usize, ours: Ipv4Addr, udp_port: u16, ve
             assert!(l2tp_off <= frame.len() && l2tp_off <= end && end <= pkt_len);
             assert_ne!(session_id, 0);
         }
-        Class::Fragment { .. } => panic!("classify6 hands no fragment to reassembly"),
+        Class::Fragment { .. } => panic!("classify6 hands no IPv4 fragment to reassembly"),
+        // A Fragment header right after the fixed header.
+        Class::Fragment6 => assert_eq!(frame.get(20), Some(&44)),
         Class::Punt | Class::Drop(_) => {}
     }
 }

@@ -413,7 +413,7 @@ pub struct Port {
     /// Set the DF bit on outer IPv4 packets (default false). Incompatible
     /// with a switch using `mtu_policy = "fragment"` through this port.
     pub dont_fragment: bool,
-    /// Reassemble outer IPv4 fragments addressed to us (default true).
+    /// Reassemble outer IPv4 and IPv6 fragments addressed to us (default true).
     pub reassembly: bool,
     /// Reassembly timeout in ms, 1..=60000 (default 2000).
     pub reassembly_timeout_ms: u32,

@@ -100,7 +100,10 @@ drop_reasons! {
     /// pseudowires over IPv6 are carried).
     Ipv6Control = "ipv6_control", Ingress,
     /// An outer IPv6 fragment (a Fragment header that is not atomic) to
-    /// us: las does not reassemble IPv6 (peers must fit the path MTU).
+    /// us that las does not reassemble: reassembly is off for the port,
+    /// or the Fragment header is not right after the IPv6 header (what
+    /// `rte_ip_frag` handles), or a reassembled packet is a fragment
+    /// again.
     Ipv6Fragment = "ipv6_fragment", Ingress,
     /// More outer IPv6 extension headers, or more bytes of them, than
     /// las walks (`worker::classify6`).

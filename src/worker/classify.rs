@@ -29,6 +29,10 @@ pub enum Class {
     Fragment {
         ip_header_len: u16,
     },
+    /// An outer IPv6 fragment for us whose Fragment header follows the
+    /// fixed header at once: for reassembly (`rte_ip_frag` handles no
+    /// other layout).
+    Fragment6,
     /// For the control core: ARP, ICMP to us, L2TP control messages.
     Punt,
     Drop(DropReason),
@@ -68,8 +72,11 @@ fn for_us6(dst: [u8; 16], ours: &Ours6) -> bool {
 ///   `ipv6_bad_extension`. The walk needs the whole IPv6 packet in the
 ///   first segment (a chained jumbo frame with extension headers is
 ///   `malformed`); without extension headers only the headers must be.
-/// * An outer fragment is dropped as `ipv6_fragment`: las does not
-///   reassemble IPv6 (an atomic fragment, RFC 6946, is walked through).
+/// * An outer fragment whose Fragment header comes right after the
+///   fixed header is `Class::Fragment6`, for reassembly; one behind
+///   other extension headers is dropped as `ipv6_fragment` (an atomic
+///   fragment, RFC 6946, is walked through). Whether the reassembled
+///   payload is ours is decided when it is classified again.
 /// * L2TPv3 control messages over IPv6 are dropped as `ipv6_control`:
 ///   the control channel runs over IPv4 only.
 /// * UDP: a zero checksum is accepted (RFC 6936 §5, the tunnel's own
@@ -115,11 +122,14 @@ pub fn classify6(first: &[u8], pkt_len: usize, ours: &Ours6, udp_port: u16) -> C
                 ipv6::DEFAULT_MAX_EXTENSIONS,
                 ipv6::DEFAULT_MAX_CHAIN_LEN,
             ) {
-                Ok(w) if w.fragment.is_some() => return Class::Drop(DropReason::Ipv6Fragment),
-                Ok(w) => match w.protocol {
-                    protocol::IPV6_ICMP => return Class::Punt,
-                    p @ (protocol::L2TP | protocol::UDP) => (p, L2 + w.offset),
-                    _ => return Class::Drop(DropReason::UnsupportedProtocol),
+                Ok(w) => match w.fragment {
+                    Some(f) if f.header_offset == IP6 => return Class::Fragment6,
+                    Some(_) => return Class::Drop(DropReason::Ipv6Fragment),
+                    None => match w.protocol {
+                        protocol::IPV6_ICMP => return Class::Punt,
+                        p @ (protocol::L2TP | protocol::UDP) => (p, L2 + w.offset),
+                        _ => return Class::Drop(DropReason::UnsupportedProtocol),
+                    },
                 },
                 Err(e) => return Class::Drop(ext_error(e)),
             }
@@ -475,12 +485,21 @@ mod test {
             c6(&v6("2001:db8::1", 44, &p)),
             Class::Data { session_id: 7, .. }
         ));
-        // ...a real one is not reassembled.
+        // ...a real one goes to reassembly, right after the fixed
+        // header only.
         let mut p = vec![115, 0, 0, 1, 0, 0, 0, 1];
         p.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 0]);
+        assert_eq!(c6(&v6("2001:db8::1", 44, &p)), Class::Fragment6);
+        let mut q = vec![44, 0, 1, 4, 0, 0, 0, 0];
+        q.extend_from_slice(&p);
         assert_eq!(
-            c6(&v6("2001:db8::1", 44, &p)),
+            c6(&v6("2001:db8::1", 60, &q)),
             Class::Drop(DropReason::Ipv6Fragment)
+        );
+        // Not for us: never reassembled.
+        assert_eq!(
+            c6(&v6("2001:db8::2", 44, &p)),
+            Class::Drop(DropReason::NotForUs)
         );
         // Nine Destination Options headers: over the bound.
         let mut p = Vec::new();

@@ -68,7 +68,10 @@
 //!   do not fragment and las does not fragment at the source. A computed
 //!   UDP checksum over IPv6 costs one read of the inner frame
 //!   (`Mbuf::checksum_sum`, in place across segments). Outer IPv6
-//!   fragments are not reassembled (`ipv6_fragment`).
+//!   fragments go to the same reassembly table as IPv4 ones
+//!   (`rte_ipv6_frag_reassemble_packet`) when their Fragment header
+//!   follows the fixed header; others are `ipv6_fragment`, and IPv6 has
+//!   no duplicate filter in front of DPDK (see `dpdk::frag`).
 //! * Live capture (`las capture`, see `super::capture`) has four points,
 //!   each behind `if self.capturing`: outer frames as received (`burst`,
 //!   before classification) and as queued for TX (`send`), inner frames
@@ -104,7 +107,7 @@ pub struct WorkerPort {
     pub mtu: u16,
     /// The device transmits chained (multi-segment) mbufs.
     pub multi_seg: bool,
-    /// Reassemble outer IPv4 fragments arriving here.
+    /// Reassemble outer IPv4 and IPv6 fragments arriving here.
     pub reassembly: bool,
     /// Our IPv6 addresses here (global, link-local), if the port has
     /// `address6`.
@@ -621,35 +624,16 @@ impl Worker {
     fn rx_one(&mut self, pidx: usize, mut m: Mbuf) -> Option<(Mbuf, u32, DataPacket)> {
         let port = self.ports[pidx];
         let mut fresh = true;
-        if let Some(ours6) = &port.v6 {
-            if m.data().get(12..14) == Some(&[0x86, 0xdd][..]) {
-                return match super::classify6(m.data(), m.pkt_len(), ours6, self.udp_port) {
-                    Class::Data {
-                        session_id,
-                        encap,
-                        src,
-                        udp_src_port,
-                        l2tp_off,
-                        end,
-                    } => {
-                        let pkt = DataPacket {
-                            encap,
-                            src,
-                            udp_src_port,
-                            l2tp_off,
-                            end,
-                        };
-                        Some((m, session_id, pkt))
-                    }
-                    class => {
-                        self.other(pidx, m, class);
-                        None
-                    }
-                };
-            }
-        }
+        // IPv6 only on a port with `address6` (elsewhere `not_for_us`).
+        let ours6 = port
+            .v6
+            .filter(|_| m.data().get(12..14) == Some(&[0x86, 0xdd][..]));
         loop {
-            match classify(m.data(), m.pkt_len(), port.address, self.udp_port, fresh) {
+            let class = match &ours6 {
+                Some(ours6) => super::classify6(m.data(), m.pkt_len(), ours6, self.udp_port),
+                None => classify(m.data(), m.pkt_len(), port.address, self.udp_port, fresh),
+            };
+            match class {
                 Class::Data {
                     session_id,
                     encap,
@@ -668,7 +652,11 @@ impl Worker {
                     return Some((m, session_id, pkt));
                 }
                 Class::Fragment { ip_header_len } => {
-                    m = self.reassemble(pidx, m, ip_header_len, fresh)?;
+                    m = self.reassemble(pidx, m, Some(ip_header_len), fresh)?;
+                    fresh = false;
+                }
+                Class::Fragment6 => {
+                    m = self.reassemble(pidx, m, None, fresh)?;
                     fresh = false;
                 }
                 class => {
@@ -679,24 +667,32 @@ impl Worker {
         }
     }
 
-    /// Hands an outer fragment to reassembly; returns the whole packet
-    /// when this fragment completed one. `fresh`: `m` was received (a
-    /// reassembled packet that is a fragment again is dropped).
+    /// Hands an outer fragment to reassembly: IPv4 with its header length
+    /// (`ipv4_header_len`), or IPv6 (None; the Fragment header follows
+    /// the fixed header). Returns the whole packet when this fragment
+    /// completed one. `fresh`: `m` was received (a reassembled packet
+    /// that is a fragment again is dropped).
     #[inline(never)]
     fn reassemble(
         &mut self,
         pidx: usize,
         m: Mbuf,
-        ip_header_len: u16,
+        ipv4_header_len: Option<u16>,
         fresh: bool,
     ) -> Option<Mbuf> {
         let port = self.ports[pidx];
         let Some(frag) = self.frag.as_mut().filter(|_| fresh && port.reassembly) else {
-            self.shared.counters.drop(DropReason::OuterFragment);
+            self.shared.counters.drop(match ipv4_header_len {
+                Some(_) => DropReason::OuterFragment,
+                None => DropReason::Ipv6Fragment,
+            });
             return None;
         };
         let before = frag.dropped();
-        let r = frag.reassemble(m, ETH_LEN as u16, ip_header_len, self.tsc_now);
+        let r = match ipv4_header_len {
+            Some(hl) => frag.reassemble(m, ETH_LEN as u16, hl, self.tsc_now),
+            None => frag.reassemble6(m, ETH_LEN as u16, self.tsc_now),
+        };
         let c = &self.shared.counters;
         let lost = frag.dropped() - before;
         if lost > 0 {
@@ -737,7 +733,7 @@ impl Worker {
                 }
             }
             // Handled by the caller.
-            Class::Data { .. } | Class::Fragment { .. } => {
+            Class::Data { .. } | Class::Fragment { .. } | Class::Fragment6 => {
                 self.shared.counters.drop(DropReason::Malformed)
             }
         }
