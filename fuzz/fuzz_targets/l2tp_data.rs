@@ -2,19 +2,22 @@
 //! `DataRepr` parse → emit → parse, the default sublayer and cookies; the
 //! worker's outer-frame classifier (`src/worker/classify.rs`, included
 //! by path: the `worker` module needs DPDK, this one file does not); and
-//! encap ↔ decap: what an `EncapTemplate` writes classifies as data for
-//! its session and decapsulates to the same inner frame.
+//! encap ↔ decap: what an `EncapTemplate` writes (over IPv4 and over
+//! IPv6, `classify6`) classifies as data for its session and
+//! decapsulates to the same inner frame; a computed UDP checksum over
+//! IPv6 verifies.
 #![no_main]
 
 use las::wire::ethernet::MacAddr;
 use las::wire::l2tp::data::SUBLAYER_LEN;
 use las::wire::l2tp::{
     classify_ip, classify_udp, data_offsets, Cookie, DataRepr, DefaultSublayer, Encap,
-    EncapTemplate, Kind, L2Spec, SublayerRepr, TemplateParams,
+    EncapTemplate, Kind, L2Spec, SublayerRepr, TemplateParams, TemplateParams6,
 };
+use las::wire::ipv6::UdpChecksum;
 use las_fuzz::Input;
 use libfuzzer_sys::fuzz_target;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 // `classify.rs` names `crate::telemetry` and `crate::wire`.
 use las::{telemetry, wire};
@@ -22,7 +25,7 @@ use las::{telemetry, wire};
 #[allow(dead_code)]
 #[path = "../../src/worker/classify.rs"]
 mod classify;
-use classify::{classify, Class};
+use classify::{classify, classify6, Class, Ours6};
 
 const ENCAPS: [Encap; 2] = [Encap::Ip, Encap::Udp];
 const L2SPECS: [L2Spec; 2] = [L2Spec::None, L2Spec::Default];
@@ -92,8 +95,31 @@ fn worker_classify(frame: &[u8], extra: usize, ours: Ipv4Addr, udp_port: u16, ve
             assert_ne!(session_id, 0);
         }
         Class::Fragment { ip_header_len } => assert!(ip_header_len >= 20),
+        Class::Fragment6 => panic!("classify hands no IPv6 fragment to reassembly"),
         Class::Punt | Class::Drop(_) => {}
     }
+    // The same bytes as an IPv6 frame to 2001:db8::<ours>.
+    let ours6: Ours6 = [v6_of(ours), "fe80::1".parse().expect("address")];
+    match classify6(frame, pkt_len, &ours6, udp_port) {
+        Class::Data {
+            l2tp_off,
+            end,
+            session_id,
+            ..
+        } => {
+            assert!(l2tp_off <= frame.len() && l2tp_off <= end && end <= pkt_len);
+            assert_ne!(session_id, 0);
+        }
+        Class::Fragment { .. } => panic!("classify6 hands no IPv4 fragment to reassembly"),
+        // A Fragment header right after the fixed header.
+        Class::Fragment6 => assert_eq!(frame.get(20), Some(&44)),
+        Class::Punt | Class::Drop(_) => {}
+    }
+}
+
+/// 2001:db8::/96 with `a` in the low 32 bits.
+fn v6_of(a: Ipv4Addr) -> Ipv6Addr {
+    Ipv6Addr::from((0x2001_0db8u128 << 96) | u128::from(u32::from(a)))
 }
 
 /// Encapsulates `inner` with a template built from `p`, then classifies
@@ -105,7 +131,7 @@ fn encap_decap(p: &TemplateParams, sequencing: bool, ident: u16, seq: u32, inner
     assert_eq!(t.has_sublayer(), p.l2spec == L2Spec::Default);
     let mut pkt = vec![0xa5u8; t.len() + inner.len()];
     pkt[t.len()..].copy_from_slice(inner);
-    t.write(&mut pkt, inner.len(), ident, seq);
+    t.write(&mut pkt, inner.len(), ident, seq, 0);
     let ip = wire::ipv4::Packet::new_checked(&pkt[14..]).expect("outer IPv4 checks");
     assert!(ip.verify_checksum(), "template IPv4 checksum");
     assert_eq!(usize::from(ip.total_len()), pkt.len() - 14);
@@ -128,7 +154,7 @@ fn encap_decap(p: &TemplateParams, sequencing: bool, ident: u16, seq: u32, inner
     };
     assert_eq!(
         (session_id, encap, src, end),
-        (p.session_id, p.encap, p.src_ip, pkt.len())
+        (p.session_id, p.encap, IpAddr::V4(p.src_ip), pkt.len())
     );
     if p.encap == Encap::Udp {
         assert_eq!(udp_src_port, p.udp_src_port);
@@ -143,6 +169,76 @@ fn encap_decap(p: &TemplateParams, sequencing: bool, ident: u16, seq: u32, inner
         },
     };
     assert_eq!(r.sublayer, want);
+    assert_eq!(&pkt[l2tp_off + r.buffer_len()..end], inner);
+}
+
+/// `encap_decap` over IPv6, between the IPv6 forms of `p`'s addresses,
+/// with the UDP checksum computed or zero.
+fn encap_decap6(p: &TemplateParams, compute: bool, seq: u32, inner: &[u8]) {
+    let p6 = TemplateParams6 {
+        src_mac: p.src_mac,
+        dst_mac: p.dst_mac,
+        src_ip: v6_of(p.src_ip),
+        dst_ip: v6_of(p.dst_ip),
+        encap: p.encap,
+        udp_src_port: p.udp_src_port,
+        udp_dst_port: p.udp_dst_port,
+        session_id: p.session_id,
+        cookie: p.cookie,
+        l2spec: p.l2spec,
+        hop_limit: p.ttl,
+        dscp: p.dscp,
+        udp_checksum: if compute {
+            UdpChecksum::Compute
+        } else {
+            UdpChecksum::ZeroAllowed
+        },
+    };
+    let t = EncapTemplate::new6(&p6);
+    let mut pkt = vec![0xa5u8; t.len() + inner.len()];
+    pkt[t.len()..].copy_from_slice(inner);
+    let sum = if t.needs_inner_sum() {
+        wire::checksum::sum(inner)
+    } else {
+        0
+    };
+    t.write(&mut pkt, inner.len(), 0, seq, sum);
+    let ours6: Ours6 = [p6.dst_ip, "fe80::1".parse().expect("address")];
+    let class = classify6(&pkt, pkt.len(), &ours6, p.udp_dst_port);
+    if p.session_id == 0 {
+        assert!(!matches!(class, Class::Data { .. }), "{class:?}");
+        return;
+    }
+    let Class::Data {
+        session_id,
+        encap,
+        src,
+        l2tp_off,
+        end,
+        ..
+    } = class
+    else {
+        panic!("our own IPv6 encapsulation classified as {class:?}");
+    };
+    assert_eq!(
+        (session_id, encap, src, end),
+        (p.session_id, p.encap, IpAddr::V6(p6.src_ip), pkt.len())
+    );
+    if p.encap == Encap::Udp {
+        let u = wire::udp::Packet::new_checked(&pkt[54..]).expect("UDP checks");
+        let policy = if compute {
+            UdpChecksum::Compute
+        } else {
+            assert_eq!(u.checksum(), 0);
+            UdpChecksum::ZeroAllowed
+        };
+        assert_eq!(
+            wire::ipv6::verify_udp_checksum(&u, p6.src_ip, p6.dst_ip, policy),
+            Ok(())
+        );
+    }
+    let r = DataRepr::parse(encap, &pkt[l2tp_off..end], p.cookie.len(), p.l2spec)
+        .expect("our own header parses");
     assert_eq!(&pkt[l2tp_off + r.buffer_len()..end], inner);
 }
 
@@ -183,4 +279,5 @@ fuzz_target!(|data: &[u8]| {
     // Lengths past 64 KiB saturate by design (the caller bounds them).
     let inner = &inner[..inner.len().min(60_000)];
     encap_decap(&p, sel & 0x20 != 0, ident, seq, inner);
+    encap_decap6(&p, sel & 0x40 != 0, seq, inner);
 });

@@ -104,6 +104,76 @@ pub(super) fn port6(
     }))
 }
 
+/// A `[[session]]` IPv6 `peer` (`key`, as written `pstr`): a global or
+/// unique-local unicast address that is not ours. Returns its port: the
+/// one named (`named`, which must have `address6`), else the port whose
+/// IPv6 prefix holds the peer, else the first with a `gateway6`.
+pub(super) fn session_peer6(
+    key: &str,
+    pstr: &str,
+    peer: Ipv6Addr,
+    ports: &[Port],
+    named: Option<usize>,
+) -> R<usize> {
+    if peer.is_unspecified()
+        || peer.is_multicast()
+        || peer.is_loopback()
+        || is_link_local(peer)
+        || peer.to_ipv4_mapped().is_some()
+    {
+        return Err(ConfigError::new(
+            key,
+            Quoted(pstr),
+            "must be a global or unique-local unicast IPv6 address",
+        ));
+    }
+    if let Some(p) = ports
+        .iter()
+        .find(|p| p.v6.as_ref().is_some_and(|v| v.address == peer))
+    {
+        return Err(ConfigError::new(
+            key,
+            Quoted(pstr),
+            format!(
+                "is the address6 of port {:?}; the peer must be remote",
+                p.name
+            ),
+        ));
+    }
+    match named {
+        Some(i) => match ports.get(i) {
+            Some(p) if p.v6.is_some() => Ok(i),
+            p => Err(ConfigError::new(
+                key,
+                Quoted(pstr),
+                format!(
+                    "is an IPv6 peer, but port {:?} has no address6",
+                    p.map_or("?", |p| p.name.as_str())
+                ),
+            )),
+        },
+        None => ports
+            .iter()
+            .position(|p| {
+                p.v6.as_ref()
+                    .is_some_and(|v| in_prefix(peer, v.address, v.prefix_len))
+            })
+            .or_else(|| {
+                ports
+                    .iter()
+                    .position(|p| p.v6.as_ref().is_some_and(|v| v.gateway.is_some()))
+            })
+            .ok_or_else(|| {
+                ConfigError::new(
+                    key,
+                    Quoted(pstr),
+                    "is an IPv6 peer, but no port has an address6 prefix holding it or a \
+                     gateway6; set address6 (and gateway6) on its port",
+                )
+            }),
+    }
+}
+
 /// An IPv6 `[[neighbor]]` address on port `p`.
 pub(super) fn neighbor6(key: &str, astr: &str, p: &Port) -> R<Ipv6Addr> {
     let a: Ipv6Addr = astr
@@ -178,5 +248,72 @@ mod test {
         let n = "[[neighbor]]\nport = \"wan0\"\naddress = \"2001:db8:1::10\"\nmac = \"02:00:00:00:00:10\"\n";
         assert!(e("", n).contains("has no address6"));
         assert!(e("address6 = \"2001:db8:2::1/64\"", n).contains("neighbor[0].address"));
+    }
+}
+
+#[cfg(test)]
+mod session_test {
+    use crate::config::Config;
+    use std::net::IpAddr;
+
+    const SW: &str = "[[switch]]\nname = \"s\"\n";
+
+    fn cfg(port: &str, session: &str) -> Result<Config, String> {
+        Config::from_toml_str(&format!(
+            "[[port]]\nname = \"wan0\"\ndevice = \"net_null0\"\naddress = \"198.51.100.1/24\"\n{port}\n\
+             [[port]]\nname = \"wan1\"\ndevice = \"net_null1\"\naddress = \"203.0.113.1/24\"\n\
+             {SW}[[session]]\nname = \"a\"\nswitch = \"s\"\nlocal_session_id = 1\n\
+             remote_session_id = 2\n{session}\n"
+        ))
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn ipv6_peers() {
+        let v6 = "address6 = \"2001:db8:1::1/64\"";
+        let c = cfg(v6, "peer = \"2001:db8:1::10\"").unwrap();
+        let s = &c.sessions[0];
+        assert_eq!(s.peer, "2001:db8:1::10".parse::<IpAddr>().unwrap());
+        assert_eq!(s.port, 0);
+        // Off-link: the port with a gateway6.
+        let c = cfg(
+            "address6 = \"2001:db8:1::1/64\"\ngateway6 = \"fe80::1\"",
+            "peer = \"2001:db8:9::10\"\nencap = \"udp\"",
+        )
+        .unwrap();
+        assert_eq!(c.sessions[0].port, 0);
+        // IPv4 stays as it was.
+        let c = cfg(v6, "peer = \"198.51.100.10\"").unwrap();
+        assert_eq!(
+            c.sessions[0].peer,
+            "198.51.100.10".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn bad_ipv6_peers_name_field_and_value() {
+        let e = |p: &str, s: &str| cfg(p, s).unwrap_err();
+        let v6 = "address6 = \"2001:db8:1::1/64\"";
+        let m = e("", "peer = \"2001:db8:1::10\"");
+        assert!(
+            m.contains("session[0].peer") && m.contains("2001:db8:1::10"),
+            "{m}"
+        );
+        assert!(m.contains("address6"), "{m}");
+        let m = e(v6, "peer = \"2001:db8:1::10\"\nport = \"wan1\"");
+        assert!(
+            m.contains("session[0].peer") && m.contains("\"wan1\" has no address6"),
+            "{m}"
+        );
+        let m = e(v6, "peer = \"2001:db8:9::10\"");
+        assert!(m.contains("gateway6"), "{m}");
+        for bad in ["ff02::1", "::", "::1", "fe80::1", "::ffff:192.0.2.1"] {
+            let m = e(v6, &format!("peer = \"{bad}\""));
+            assert!(m.contains("session[0].peer") && m.contains(bad), "{m}");
+        }
+        let m = e(v6, "peer = \"2001:db8:1::1\"");
+        assert!(m.contains("address6 of port"), "{m}");
+        let m = e(v6, "peer = \"nope\"");
+        assert!(m.contains("not an IPv4 or IPv6 address"), "{m}");
     }
 }

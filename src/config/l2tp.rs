@@ -229,8 +229,20 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
             ))
         }
     };
+    let udp6_checksum = match r.udp6_checksum.as_deref() {
+        None | Some("compute") => crate::wire::ipv6::UdpChecksum::Compute,
+        Some("zero") => crate::wire::ipv6::UdpChecksum::ZeroAllowed,
+        Some(o) => {
+            return Err(ConfigError::new(
+                "l2tp.udp6_checksum",
+                Quoted(o),
+                "must be \"compute\" or \"zero\"",
+            ))
+        }
+    };
     let hello_interval = int("l2tp.hello_interval", r.hello_interval, 60, 1, 3600)? as u32;
     Ok(L2tp {
+        udp6_checksum,
         udp_port: int("l2tp.udp_port", r.udp_port, 1701, 1, 65535)? as u16,
         host_name,
         router_id,
@@ -377,6 +389,7 @@ mod test {
             ),
             ("[l2tp]\nrouter_id = \"r\"\n", "l2tp.router_id"),
             ("[l2tp]\nl2spec = \"x\"\n", "l2tp.l2spec"),
+            ("[l2tp]\nudp6_checksum = \"off\"\n", "l2tp.udp6_checksum"),
             ("[l2tp]\nauth = \"chap\"\nsecret = \"s\"\n", "l2tp.auth"),
             ("[l2tp]\nauth = \"challenge\"\n", "l2tp.auth"),
             (

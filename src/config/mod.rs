@@ -11,7 +11,7 @@
 pub use crate::switch::filter::L2Filter;
 pub use crate::wire::l2tp::Cookie;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 mod ipv6;
@@ -311,6 +311,12 @@ pub struct L2tp {
     /// (twice that at once); the excess is dropped before parsing and
     /// counted (refused_rate_limited). Default 1000.
     pub control_rate: u32,
+    /// UDP checksum of pseudowire packets las sends over IPv6:
+    /// `Compute` (default, RFC 8200 §8.1; what Linux `ip l2tp` accepts
+    /// unless its session has `udp6_csum_rx off`) or `ZeroAllowed`
+    /// ("zero": send 0, RFC 6935 §5 / RFC 6936). Received checksums are
+    /// not verified on the fast path either way (a zero one is accepted).
+    pub udp6_checksum: crate::wire::ipv6::UdpChecksum,
 }
 
 impl Default for L2tp {
@@ -338,6 +344,7 @@ impl Default for L2tp {
             l2spec: L2SpecCfg::None,
             punt_rate: 10_000,
             control_rate: 1000,
+            udp6_checksum: crate::wire::ipv6::UdpChecksum::Compute,
         }
     }
 }
@@ -406,7 +413,7 @@ pub struct Port {
     /// Set the DF bit on outer IPv4 packets (default false). Incompatible
     /// with a switch using `mtu_policy = "fragment"` through this port.
     pub dont_fragment: bool,
-    /// Reassemble outer IPv4 fragments addressed to us (default true).
+    /// Reassemble outer IPv4 and IPv6 fragments addressed to us (default true).
     pub reassembly: bool,
     /// Reassembly timeout in ms, 1..=60000 (default 2000).
     pub reassembly_timeout_ms: u32,
@@ -595,7 +602,8 @@ pub struct Session {
     pub name: String,
     /// Index into [`Config::switches`].
     pub switch: usize,
-    pub peer: Ipv4Addr,
+    /// IPv4, or IPv6 (then its port has `address6`).
+    pub peer: IpAddr,
     /// Index into [`Config::ports`].
     pub port: usize,
     pub encap: Encap,

@@ -81,6 +81,7 @@ pub struct RawMetrics {
 #[serde(deny_unknown_fields)]
 pub struct RawL2tp {
     pub udp_port: Option<i64>,
+    pub udp6_checksum: Option<String>,
     pub host_name: Option<String>,
     pub router_id: Option<String>,
     pub hello_interval: Option<i64>,

@@ -12,7 +12,7 @@ use super::{
 use crate::switch::filter::{parse_ethertype, L2Filter, DEFAULT_ETHERTYPES};
 use crate::wire::l2tp::{Cookie, VcId};
 use std::collections::{HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 type R<T> = Result<T, ConfigError>;
@@ -771,37 +771,54 @@ fn session(
         .get(&sw)
         .ok_or_else(|| ConfigError::new(k("switch"), quote(&sw), "no [[switch]] with this name"))?;
     let pstr = required(&k("peer"), r.peer)?;
-    let peer = ipv4(&k("peer"), &pstr)?;
-    if peer.is_unspecified() || peer.is_multicast() || peer.is_broadcast() || peer.is_loopback() {
-        return Err(ConfigError::new(
-            k("peer"),
-            quote(&pstr),
-            "must be a unicast address",
-        ));
-    }
-    if let Some(p) = cx.ports.iter().find(|p| p.address == peer) {
-        return Err(ConfigError::new(
-            k("peer"),
-            quote(&pstr),
-            format!(
-                "is the address of port {:?}; the peer must be remote",
-                p.name
-            ),
-        ));
-    }
-    let port =
-        match r.port {
-            Some(pn) => cx.ports.iter().position(|p| p.name == pn).ok_or_else(|| {
-                ConfigError::new(k("port"), quote(&pn), "no [[port]] with this name")
-            })?,
-            None => port_for(cx.ports, peer).ok_or_else(|| {
-                ConfigError::new(
+    let peer: IpAddr = pstr
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::new(k("peer"), quote(&pstr), "not an IPv4 or IPv6 address"))?;
+    let named_port = match r.port {
+        Some(pn) => Some(cx.ports.iter().position(|p| p.name == pn).ok_or_else(|| {
+            ConfigError::new(k("port"), quote(&pn), "no [[port]] with this name")
+        })?),
+        None => None,
+    };
+    let port = match peer {
+        IpAddr::V4(peer) => {
+            if peer.is_unspecified()
+                || peer.is_multicast()
+                || peer.is_broadcast()
+                || peer.is_loopback()
+            {
+                return Err(ConfigError::new(
                     k("peer"),
                     quote(&pstr),
-                    "no port prefix contains the peer and no port has a gateway; set port",
-                )
-            })?,
-        };
+                    "must be a unicast address",
+                ));
+            }
+            if let Some(p) = cx.ports.iter().find(|p| p.address == peer) {
+                return Err(ConfigError::new(
+                    k("peer"),
+                    quote(&pstr),
+                    format!(
+                        "is the address of port {:?}; the peer must be remote",
+                        p.name
+                    ),
+                ));
+            }
+            match named_port {
+                Some(p) => p,
+                None => port_for(cx.ports, peer).ok_or_else(|| {
+                    ConfigError::new(
+                        k("peer"),
+                        quote(&pstr),
+                        "no port prefix contains the peer and no port has a gateway; set port",
+                    )
+                })?,
+            }
+        }
+        IpAddr::V6(peer) => {
+            super::ipv6::session_peer6(&k("peer"), &pstr, peer, cx.ports, named_port)?
+        }
+    };
     let encap = match r.encap.as_deref() {
         None | Some("ip") => Encap::Ip,
         Some("udp") => Encap::Udp,

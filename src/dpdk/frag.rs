@@ -1,4 +1,10 @@
-//! Outer IPv4 reassembly and fragmentation (`rte_ip_frag`).
+//! Outer IPv4 and IPv6 reassembly, IPv4 fragmentation (`rte_ip_frag`).
+//!
+//! IPv6: DPDK reassembles only a Fragment header right after the fixed
+//! header (it rewrites that header's Next Header and removes the
+//! Fragment header), so `worker::classify6` hands over only those; and
+//! unlike IPv4, exact duplicate fragments are not filtered first (a
+//! duplicate fails its datagram: `reassembly_failed`).
 use super::error::{DpdkError, Result};
 use super::mbuf::Mbuf;
 use super::mempool::Mempool;
@@ -141,6 +147,56 @@ impl FragTable {
         if let Some(h) = packet.data_mut().get_mut(l2..l2 + l3) {
             crate::wire::ipv4::Packet::new_unchecked(h).fill_checksum();
         }
+        Reassembly::Done { packet, fragments }
+    }
+
+    /// Hands over an IPv6 fragment whose IPv6 header starts `l2_len`
+    /// bytes into its first segment, followed at once by its Fragment
+    /// header (the caller checked both are there and valid). Once every
+    /// fragment has arrived, returns the whole packet as valid as a
+    /// received one: the Fragment header removed, payload length and
+    /// next header rewritten by DPDK, the bytes pulled into the first
+    /// segment as far as it has room.
+    #[inline]
+    pub fn reassemble6(&mut self, mut m: Mbuf, l2_len: u16, now_tsc: u64) -> Reassembly {
+        const IP6: usize = 40;
+        const FRAG: usize = 8;
+        let l2 = usize::from(l2_len);
+        // One segment per fragment, as for IPv4.
+        if m.data().len() < l2 + IP6 + FRAG || !m.linearize() {
+            self.dropped += 1;
+            return Reassembly::Held;
+        }
+        m.set_l2_l3(l2_len, (IP6 + FRAG) as u16);
+        let ip = m.data_mut()[l2..].as_mut_ptr();
+        let ip_hdr = ip as *mut sys::rte_ipv6_hdr;
+        // SAFETY: the first segment holds l2 + 48 bytes (checked above);
+        // the Fragment header is the 8 bytes after the 40-byte header.
+        let frag_hdr = unsafe { ip.add(IP6) } as *mut sys::rte_ipv6_fragment_ext;
+        let raw = m.into_raw();
+        self.held += 1;
+        // SAFETY: `raw` is a valid mbuf whose IPv6 and Fragment headers
+        // are at `ip_hdr` and `frag_hdr` inside its first segment; the
+        // library takes ownership of it (keeping it, returning it in a
+        // chain, or putting it on the death row, which we free below).
+        let out = unsafe {
+            sys::rte_ipv6_frag_reassemble_packet(
+                self.tbl.as_ptr(),
+                &mut *self.dr,
+                raw,
+                now_tsc,
+                ip_hdr,
+                frag_hdr,
+            )
+        };
+        self.free_death_row();
+        // SAFETY: a non-null result is a complete packet we now own.
+        let Some(mut packet) = (unsafe { Mbuf::from_raw(out) }) else {
+            return Reassembly::Held;
+        };
+        let fragments = u64::from(packet.nb_segs());
+        self.held = self.held.saturating_sub(fragments);
+        packet.pullup(PULLUP);
         Reassembly::Done { packet, fragments }
     }
 

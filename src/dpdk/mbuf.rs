@@ -144,6 +144,36 @@ impl Mbuf {
         self.hdr().nb_segs
     }
 
+    /// The ones-complement sum of the whole packet, across its segments,
+    /// as `wire::checksum::sum` of the bytes laid end to end would give
+    /// (a segment that starts at an odd offset adds its sum byte-swapped,
+    /// RFC 1071 §2(B)). Reads in place: no copy, no allocation.
+    #[inline]
+    pub fn checksum_sum(&self) -> u32 {
+        use crate::wire::checksum;
+        let mut acc = 0u32;
+        let mut odd = false;
+        let mut seg: *const sys::rte_mbuf = self.ptr.as_ptr();
+        let mut left = self.nb_segs();
+        while !seg.is_null() && left > 0 {
+            left -= 1;
+            // SAFETY: `seg` is this packet's head or a `next` link of its
+            // chain (non-null, checked above), which we own for &self;
+            // buf_addr + data_off .. + data_len are its initialised bytes.
+            let (data, next) = unsafe {
+                let h = &*seg;
+                let p = (h.buf_addr as *const u8).add(h.data_off as usize);
+                (std::slice::from_raw_parts(p, h.data_len as usize), h.next)
+            };
+            let s = checksum::fold(checksum::sum(data));
+            let s = if odd { s.swap_bytes() } else { s };
+            acc = checksum::combine(acc, u32::from(s));
+            odd ^= data.len() % 2 == 1;
+            seg = next;
+        }
+        acc
+    }
+
     #[inline(always)]
     pub fn headroom(&self) -> usize {
         self.hdr().data_off as usize

@@ -95,9 +95,26 @@ drop_reasons! {
     /// ethertype we do not terminate (LLDP, ...; IPv6 on a port without
     /// `address6`).
     NotForUs = "not_for_us", Ingress,
-    /// L2TPv3 (protocol 115, or UDP to the L2TP port) over IPv6 to us:
-    /// las does not carry pseudowires over IPv6 yet.
-    Ipv6Pseudowire = "ipv6_pseudowire", Ingress,
+    /// An L2TPv3 control message (over IP session id 0, over UDP T = 1)
+    /// over IPv6 to us: the control channel runs over IPv4 only (static
+    /// pseudowires over IPv6 are carried).
+    Ipv6Control = "ipv6_control", Ingress,
+    /// An outer IPv6 fragment (a Fragment header that is not atomic) to
+    /// us that las does not reassemble: reassembly is off for the port,
+    /// or the Fragment header is not right after the IPv6 header (what
+    /// `rte_ip_frag` handles), or a reassembled packet is a fragment
+    /// again.
+    Ipv6Fragment = "ipv6_fragment", Ingress,
+    /// More outer IPv6 extension headers, or more bytes of them, than
+    /// las walks (`worker::classify6`).
+    Ipv6TooManyExtensions = "ipv6_too_many_extensions", Ingress,
+    /// An outer IPv6 extension header las cannot walk (ESP, Mobility,
+    /// HIP, Shim6, experimental) or an unknown next header.
+    Ipv6UnknownExtension = "ipv6_unknown_extension", Ingress,
+    /// An outer IPv6 extension header chain that is invalid: truncated,
+    /// Hop-by-Hop not first, a bad or discard-type option, a Routing
+    /// header with segments left, an impossible fragment.
+    Ipv6BadExtension = "ipv6_bad_extension", Ingress,
     /// The outer frame carries a VLAN tag (0x8100, 0x88a8 or 0x9100) the
     /// port is not configured for.
     UnderlayVlan = "underlay_vlan", Ingress,

@@ -2,10 +2,11 @@
 use crate::telemetry::DropReason;
 use crate::wire::ethernet::{self, ethertype};
 use crate::wire::ipv4::{self, protocol};
+use crate::wire::ipv6;
 use crate::wire::l2tp::{self, Encap, Kind};
 use crate::wire::udp;
 use crate::wire::vlan;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What to do with a received frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,8 +15,8 @@ pub enum Class {
     Data {
         session_id: u32,
         encap: Encap,
-        /// Outer IPv4 source.
-        src: Ipv4Addr,
+        /// Outer IPv4 or IPv6 source.
+        src: IpAddr,
         /// UDP source port (0 for IP encapsulation).
         udp_src_port: u16,
         /// Offset of the L2TPv3 header (session id, or UDP flags word).
@@ -28,6 +29,10 @@ pub enum Class {
     Fragment {
         ip_header_len: u16,
     },
+    /// An outer IPv6 fragment for us whose Fragment header follows the
+    /// fixed header at once: for reassembly (`rte_ip_frag` handles no
+    /// other layout).
+    Fragment6,
     /// For the control core: ARP, ICMP to us, L2TP control messages.
     Punt,
     Drop(DropReason),
@@ -53,14 +58,35 @@ fn for_us6(dst: [u8; 16], ours: &Ours6) -> bool {
 }
 
 /// Classifies an outer IPv6 frame (ethertype 0x86dd) received on a port
-/// with IPv6 addresses `ours`. ICMPv6 for us (neighbour discovery,
-/// echo), and anything behind a Hop-by-Hop header, goes to the control
-/// core, which validates it in full (`control::neighbour6`); L2TPv3 over
-/// IPv6 is dropped as `ipv6_pseudowire` (not carried yet).
+/// with IPv6 addresses `ours`, with L2TPv3-over-UDP on `udp_port`.
+///
+/// * ICMPv6 for us (neighbour discovery, echo), and anything behind a
+///   Hop-by-Hop header (MLD carries one), goes to the control core,
+///   which validates it in full (`control::neighbour6`).
+/// * L2TPv3 data (next header 115, or UDP to `udp_port`) is
+///   `Class::Data` with the outer IPv6 source. Other extension headers
+///   are walked with [`ipv6::walk_extensions`] up to
+///   [`ipv6::DEFAULT_MAX_EXTENSIONS`] headers and
+///   [`ipv6::DEFAULT_MAX_CHAIN_LEN`] bytes; a failed walk is one of
+///   `ipv6_too_many_extensions`, `ipv6_unknown_extension`,
+///   `ipv6_bad_extension`. The walk needs the whole IPv6 packet in the
+///   first segment (a chained jumbo frame with extension headers is
+///   `malformed`); without extension headers only the headers must be.
+/// * An outer fragment whose Fragment header comes right after the
+///   fixed header is `Class::Fragment6`, for reassembly; one behind
+///   other extension headers is dropped as `ipv6_fragment` (an atomic
+///   fragment, RFC 6946, is walked through). Whether the reassembled
+///   payload is ours is decided when it is classified again.
+/// * L2TPv3 control messages over IPv6 are dropped as `ipv6_control`:
+///   the control channel runs over IPv4 only.
+/// * UDP: a zero checksum is accepted (RFC 6936 §5, the tunnel's own
+///   port) and a non-zero one is not verified here: the fast path does
+///   not sum every frame on receive, as over IPv4 (the session checks,
+///   peer address, session id and cookie, stand behind it).
 #[inline]
 pub fn classify6(first: &[u8], pkt_len: usize, ours: &Ours6, udp_port: u16) -> Class {
     const L2: usize = ethernet::HEADER_LEN;
-    const IP6: usize = 40;
+    const IP6: usize = ipv6::HEADER_LEN;
     let Some(h) = first.get(L2..L2 + IP6) else {
         return Class::Drop(DropReason::Malformed);
     };
@@ -73,21 +99,108 @@ pub fn classify6(first: &[u8], pkt_len: usize, ours: &Ours6, udp_port: u16) -> C
     if !for_us6(dst, ours) {
         return Class::Drop(DropReason::NotForUs);
     }
-    match h[6] {
+    let end = L2 + IP6 + plen;
+    let (proto, l4_off) = match h[6] {
         // ICMPv6, Hop-by-Hop (MLD queries and reports carry one).
-        58 | 0 => Class::Punt,
-        protocol::L2TP => Class::Drop(DropReason::Ipv6Pseudowire),
-        protocol::UDP => {
-            let dport = first
-                .get(L2 + IP6 + 2..L2 + IP6 + 4)
-                .map(|b| u16::from_be_bytes([b[0], b[1]]));
-            match dport {
-                Some(p) if p == udp_port => Class::Drop(DropReason::Ipv6Pseudowire),
-                Some(_) => Class::Drop(DropReason::UnsupportedProtocol),
-                None => Class::Drop(DropReason::Malformed),
+        protocol::IPV6_ICMP | ipv6::ext::HOP_BY_HOP => return Class::Punt,
+        p @ (protocol::L2TP | protocol::UDP) => (p, L2 + IP6),
+        ipv6::ext::ROUTING
+        | ipv6::ext::FRAGMENT
+        | ipv6::ext::DESTINATION_OPTIONS
+        | ipv6::ext::AH
+        | ipv6::ext::ESP
+        | ipv6::ext::MOBILITY
+        | ipv6::ext::HIP
+        | ipv6::ext::SHIM6
+        | ipv6::ext::EXPERIMENT_1
+        | ipv6::ext::EXPERIMENT_2 => {
+            let Some(pkt) = first.get(L2..end) else {
+                return Class::Drop(DropReason::Malformed);
+            };
+            match ipv6::walk_extensions(
+                pkt,
+                ipv6::DEFAULT_MAX_EXTENSIONS,
+                ipv6::DEFAULT_MAX_CHAIN_LEN,
+            ) {
+                Ok(w) => match w.fragment {
+                    Some(f) if f.header_offset == IP6 => return Class::Fragment6,
+                    Some(_) => return Class::Drop(DropReason::Ipv6Fragment),
+                    None => match w.protocol {
+                        protocol::IPV6_ICMP => return Class::Punt,
+                        p @ (protocol::L2TP | protocol::UDP) => (p, L2 + w.offset),
+                        _ => return Class::Drop(DropReason::UnsupportedProtocol),
+                    },
+                },
+                Err(e) => return Class::Drop(ext_error(e)),
             }
         }
-        _ => Class::Drop(DropReason::UnsupportedProtocol),
+        // TCP, say.
+        _ => return Class::Drop(DropReason::UnsupportedProtocol),
+    };
+    let mut src = [0u8; 16];
+    src.copy_from_slice(&h[8..24]);
+    let src = IpAddr::V6(Ipv6Addr::from(src));
+    let payload = first.get(l4_off..end.min(first.len())).unwrap_or(&[]);
+    if proto == protocol::L2TP {
+        return match l2tp::classify_ip(payload) {
+            Ok(Kind::Control) => Class::Drop(DropReason::Ipv6Control),
+            Ok(Kind::Data { session_id }) => Class::Data {
+                session_id,
+                encap: Encap::Ip,
+                src,
+                udp_src_port: 0,
+                l2tp_off: l4_off,
+                end,
+            },
+            Err(_) => Class::Drop(DropReason::L2tpTruncated),
+        };
+    }
+    if payload.len() < udp::HEADER_LEN {
+        return Class::Drop(DropReason::Malformed);
+    }
+    let u = udp::Packet::new_unchecked(payload);
+    let ulen = usize::from(u.len());
+    if ulen < udp::HEADER_LEN || l4_off + ulen > end {
+        return Class::Drop(DropReason::Malformed);
+    }
+    if u.dst_port() != udp_port {
+        return Class::Drop(DropReason::UnsupportedProtocol);
+    }
+    let sport = u.src_port();
+    let end = l4_off + ulen;
+    let l2tp = first
+        .get(l4_off + udp::HEADER_LEN..end.min(first.len()))
+        .unwrap_or(&[]);
+    match l2tp::classify_udp(l2tp) {
+        Ok(Kind::Control) => Class::Drop(DropReason::Ipv6Control),
+        Ok(Kind::Data { session_id }) => Class::Data {
+            session_id,
+            encap: Encap::Udp,
+            src,
+            udp_src_port: sport,
+            l2tp_off: l4_off + udp::HEADER_LEN,
+            end,
+        },
+        Err(_) => Class::Drop(udp_l2tp_error(l2tp)),
+    }
+}
+
+/// The drop counter of a failed IPv6 extension header walk.
+#[cold]
+fn ext_error(e: ipv6::ExtError) -> DropReason {
+    use ipv6::ExtError as E;
+    match e {
+        E::TooManyExtensions | E::ChainTooLong => DropReason::Ipv6TooManyExtensions,
+        E::UnsupportedExtension | E::UnknownNextHeader => DropReason::Ipv6UnknownExtension,
+        // The fixed header was checked above: cannot happen.
+        E::Truncated | E::BadVersion => DropReason::Malformed,
+        E::ChainTruncated
+        | E::HopByHopNotFirst
+        | E::BadOption
+        | E::UnrecognizedOption
+        | E::RoutingSegmentsLeft
+        | E::FragmentNotMultipleOf8
+        | E::FragmentTooBig => DropReason::Ipv6BadExtension,
     }
 }
 
@@ -144,7 +257,7 @@ pub fn classify(
     }
     let end = L2 + total;
     let l4_off = L2 + hl;
-    let src = ip.src_addr();
+    let src = IpAddr::V4(ip.src_addr());
     // The part of the IP payload that is in the first segment.
     let payload = &first[l4_off..end.min(first.len())];
     match ip.next_header() {
@@ -221,13 +334,30 @@ mod test {
         f
     }
 
-    #[test]
-    fn ipv6_for_us_is_punted_and_pseudowires_dropped_by_name() {
-        let ours: Ours6 = [
+    fn ours6() -> Ours6 {
+        [
             "2001:db8::1".parse().unwrap(),
             "fe80::ff:fe00:1".parse().unwrap(),
-        ];
-        let c = |f: &[u8]| classify6(f, f.len(), &ours, 1701);
+        ]
+    }
+
+    fn c6(f: &[u8]) -> Class {
+        classify6(f, f.len(), &ours6(), 1701)
+    }
+
+    fn udp6(port: u16, payload: &[u8]) -> Vec<u8> {
+        let mut u = vec![0x06, 0xa5];
+        u.extend_from_slice(&port.to_be_bytes());
+        u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(payload);
+        u
+    }
+
+    const FE80_9: IpAddr = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 9));
+
+    #[test]
+    fn ipv6_for_us_is_punted_and_pseudowires_classified() {
         let icmp = [135u8, 0, 0, 0, 0, 0, 0, 0];
         for dst in [
             "2001:db8::1",
@@ -235,43 +365,183 @@ mod test {
             "ff02::1",
             "ff02::1:ff00:1",
         ] {
-            assert_eq!(c(&v6(dst, 58, &icmp)), Class::Punt, "{dst}");
+            assert_eq!(c6(&v6(dst, 58, &icmp)), Class::Punt, "{dst}");
         }
         // Another host, another solicited-node group.
         assert_eq!(
-            c(&v6("2001:db8::2", 58, &icmp)),
+            c6(&v6("2001:db8::2", 58, &icmp)),
             Class::Drop(DropReason::NotForUs)
         );
         assert_eq!(
-            c(&v6("ff02::1:ff00:2", 58, &icmp)),
+            c6(&v6("ff02::1:ff00:2", 58, &icmp)),
             Class::Drop(DropReason::NotForUs)
         );
+        // L2TPv3 over IP: data, control, truncated.
+        let f = v6("2001:db8::1", 115, &[0, 0, 0, 7, 1, 2, 3]);
         assert_eq!(
-            c(&v6("2001:db8::1", 115, &[0, 0, 0, 7])),
-            Class::Drop(DropReason::Ipv6Pseudowire)
+            c6(&f),
+            Class::Data {
+                session_id: 7,
+                encap: Encap::Ip,
+                src: FE80_9,
+                udp_src_port: 0,
+                l2tp_off: 54,
+                end: f.len(),
+            }
         );
-        let udp = |port: u16| {
-            let mut u = vec![0x06, 0xa5];
-            u.extend_from_slice(&port.to_be_bytes());
-            u.extend_from_slice(&[0, 8, 0, 0]);
-            u
-        };
         assert_eq!(
-            c(&v6("2001:db8::1", 17, &udp(1701))),
-            Class::Drop(DropReason::Ipv6Pseudowire)
+            c6(&v6("2001:db8::1", 115, &[0, 0, 0, 0, 0xc8, 3])),
+            Class::Drop(DropReason::Ipv6Control)
         );
         assert_eq!(
-            c(&v6("2001:db8::1", 17, &udp(53))),
+            c6(&v6("2001:db8::1", 115, &[0, 0, 7])),
+            Class::Drop(DropReason::L2tpTruncated)
+        );
+        // Over UDP: data (zero checksum accepted), control, other ports.
+        let f = v6("2001:db8::1", 17, &udp6(1701, &[0, 3, 0, 0, 0, 0, 0, 9]));
+        assert_eq!(
+            c6(&f),
+            Class::Data {
+                session_id: 9,
+                encap: Encap::Udp,
+                src: FE80_9,
+                udp_src_port: 1701,
+                l2tp_off: 62,
+                end: f.len(),
+            }
+        );
+        // Ethernet padding after the IPv6 packet is not part of it.
+        let mut padded = f.clone();
+        padded.extend_from_slice(&[0; 6]);
+        assert!(matches!(c6(&padded), Class::Data { end, .. } if end == f.len()));
+        assert_eq!(
+            c6(&v6("2001:db8::1", 17, &udp6(1701, &[0xc8, 3, 0, 12]))),
+            Class::Drop(DropReason::Ipv6Control)
+        );
+        assert_eq!(
+            c6(&v6(
+                "2001:db8::1",
+                17,
+                &udp6(1701, &[0, 2, 0, 0, 0, 0, 0, 9])
+            )),
+            Class::Drop(DropReason::BadL2tpVersion)
+        );
+        assert_eq!(
+            c6(&v6("2001:db8::1", 17, &udp6(53, &[]))),
+            Class::Drop(DropReason::UnsupportedProtocol)
+        );
+        // A UDP length past the IPv6 payload.
+        let mut u = udp6(1701, &[0, 3, 0, 0, 0, 0, 0, 9]);
+        u[5] = 40;
+        assert_eq!(
+            c6(&v6("2001:db8::1", 17, &u)),
+            Class::Drop(DropReason::Malformed)
+        );
+        assert_eq!(
+            c6(&v6("2001:db8::1", 6, &[0; 20])),
             Class::Drop(DropReason::UnsupportedProtocol)
         );
         // A payload length past the frame, a version that is not 6.
         let mut f = v6("2001:db8::1", 58, &icmp);
         f[18] = 0x10;
-        assert_eq!(c(&f), Class::Drop(DropReason::Malformed));
+        assert_eq!(c6(&f), Class::Drop(DropReason::Malformed));
         let mut f = v6("2001:db8::1", 58, &icmp);
         f[14] = 0x40;
-        assert_eq!(c(&f), Class::Drop(DropReason::Malformed));
-        assert_eq!(c(&f[..30]), Class::Drop(DropReason::Malformed));
+        assert_eq!(c6(&f), Class::Drop(DropReason::Malformed));
+        assert_eq!(c6(&f[..30]), Class::Drop(DropReason::Malformed));
+    }
+
+    #[test]
+    fn ipv6_extension_headers() {
+        // Destination Options (8 bytes of PadN) before L2TPv3 over IP.
+        let mut p = vec![115, 0, 1, 4, 0, 0, 0, 0];
+        p.extend_from_slice(&[0, 0, 0, 7]);
+        let f = v6("2001:db8::1", 60, &p);
+        assert!(matches!(
+            c6(&f),
+            Class::Data {
+                session_id: 7,
+                l2tp_off: 62,
+                encap: Encap::Ip,
+                ..
+            }
+        ));
+        // Routing (segments left 0) then UDP.
+        let mut p = vec![17, 0, 0, 0, 0, 0, 0, 0];
+        p.extend_from_slice(&udp6(1701, &[0, 3, 0, 0, 0, 0, 0, 9]));
+        assert!(matches!(
+            c6(&v6("2001:db8::1", 43, &p)),
+            Class::Data {
+                session_id: 9,
+                l2tp_off: 70,
+                encap: Encap::Udp,
+                ..
+            }
+        ));
+        // An atomic fragment (offset 0, M = 0) is walked through...
+        let mut p = vec![115, 0, 0, 0, 0, 0, 0, 1];
+        p.extend_from_slice(&[0, 0, 0, 7]);
+        assert!(matches!(
+            c6(&v6("2001:db8::1", 44, &p)),
+            Class::Data { session_id: 7, .. }
+        ));
+        // ...a real one goes to reassembly, right after the fixed
+        // header only.
+        let mut p = vec![115, 0, 0, 1, 0, 0, 0, 1];
+        p.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 0]);
+        assert_eq!(c6(&v6("2001:db8::1", 44, &p)), Class::Fragment6);
+        let mut q = vec![44, 0, 1, 4, 0, 0, 0, 0];
+        q.extend_from_slice(&p);
+        assert_eq!(
+            c6(&v6("2001:db8::1", 60, &q)),
+            Class::Drop(DropReason::Ipv6Fragment)
+        );
+        // Not for us: never reassembled.
+        assert_eq!(
+            c6(&v6("2001:db8::2", 44, &p)),
+            Class::Drop(DropReason::NotForUs)
+        );
+        // Nine Destination Options headers: over the bound.
+        let mut p = Vec::new();
+        for i in 0..9 {
+            p.extend_from_slice(&[if i == 8 { 115 } else { 60 }, 0, 1, 4, 0, 0, 0, 0]);
+        }
+        p.extend_from_slice(&[0, 0, 0, 7]);
+        assert_eq!(
+            c6(&v6("2001:db8::1", 60, &p)),
+            Class::Drop(DropReason::Ipv6TooManyExtensions)
+        );
+        // ESP, and an unknown next header behind Destination Options.
+        assert_eq!(
+            c6(&v6("2001:db8::1", 50, &[0; 16])),
+            Class::Drop(DropReason::Ipv6UnknownExtension)
+        );
+        assert_eq!(
+            c6(&v6("2001:db8::1", 60, &[200, 0, 1, 4, 0, 0, 0, 0, 1, 2])),
+            Class::Drop(DropReason::Ipv6UnknownExtension)
+        );
+        // Routing with segments left, a truncated chain.
+        assert_eq!(
+            c6(&v6(
+                "2001:db8::1",
+                43,
+                &[115, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7]
+            )),
+            Class::Drop(DropReason::Ipv6BadExtension)
+        );
+        assert_eq!(
+            c6(&v6("2001:db8::1", 60, &[115, 1, 1, 4])),
+            Class::Drop(DropReason::Ipv6BadExtension)
+        );
+        // ICMPv6 behind Destination Options is for the control core.
+        assert_eq!(
+            c6(&v6(
+                "2001:db8::1",
+                60,
+                &[58, 0, 1, 4, 0, 0, 0, 0, 128, 0, 0, 0]
+            )),
+            Class::Punt
+        );
     }
 
     use super::*;

@@ -5,7 +5,7 @@ use crate::switch::storm::StormRate;
 use crate::switch::{MemberId, SwitchId};
 use crate::wire::l2tp::{Cookie, EncapTemplate};
 use crate::wire::l2tp::{Encap, L2Spec};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// A session as the data plane needs it.
 #[derive(Debug, Clone, Copy)]
@@ -14,7 +14,8 @@ pub struct SessionSpec {
     pub switch: SwitchId,
     /// Index of the port it is reached through.
     pub port: u8,
-    pub peer: Ipv4Addr,
+    /// IPv4, or IPv6 (carried over the port's `address6`).
+    pub peer: IpAddr,
     /// The id the peer puts in packets to us.
     pub local_session_id: u32,
     pub encap: Encap,

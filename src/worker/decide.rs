@@ -18,7 +18,7 @@ use crate::wire::ethernet;
 use crate::wire::l2tp::data::{DefaultSublayer, SUBLAYER_LEN};
 use crate::wire::l2tp::{Cookie, Encap, L2Spec};
 use crate::wire::vlan;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 const ETH_LEN: usize = ethernet::HEADER_LEN;
 
@@ -32,7 +32,9 @@ pub const SEQ_RESYNC: u8 = 4;
 pub struct RxSession {
     pub encap: Encap,
     pub udp_peer_port: u16,
-    pub peer: Ipv4Addr,
+    /// IPv4 or IPv6: compared with `DataPacket::src` (family and bytes,
+    /// no allocation).
+    pub peer: IpAddr,
     pub cookie: Cookie,
     pub l2spec: L2Spec,
 }
@@ -49,7 +51,8 @@ impl RxSession {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DataPacket {
     pub encap: Encap,
-    pub src: Ipv4Addr,
+    /// The outer source address (IPv4 or IPv6).
+    pub src: IpAddr,
     pub udp_src_port: u16,
     /// Offset of the L2TPv3 header.
     pub l2tp_off: usize,
@@ -317,7 +320,8 @@ mod tests {
 
     use super::*;
 
-    const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
     const L2TP_OFF: usize = 14 + 20;
 
     fn ip_session(cookie: &[u8], l2spec: L2Spec) -> RxSession {
@@ -391,7 +395,7 @@ mod tests {
             check_session(&p, &d, &s, &mut seq),
             Err(DropReason::CookieMismatch)
         );
-        d.src = Ipv4Addr::new(192, 0, 2, 99);
+        d.src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 99));
         assert_eq!(
             check_session(&p, &d, &s, &mut seq),
             Err(DropReason::SourceMismatch)
@@ -413,9 +417,27 @@ mod tests {
         );
         // Another peer.
         let mut d2 = d;
-        d2.src = Ipv4Addr::new(192, 0, 2, 11);
+        d2.src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11));
         assert_eq!(
             check_session(&p, &d2, &s, &mut seq),
+            Err(DropReason::SourceMismatch)
+        );
+        // An IPv6 source never matches an IPv4 peer, not even its
+        // v4-mapped form; an IPv6 peer matches its own address only.
+        let mapped = Ipv4Addr::new(192, 0, 2, 10).to_ipv6_mapped();
+        d2.src = IpAddr::V6(mapped);
+        assert_eq!(
+            check_session(&p, &d2, &s, &mut seq),
+            Err(DropReason::SourceMismatch)
+        );
+        let v6: Ipv6Addr = "2001:db8::10".parse().unwrap();
+        let mut s6 = s;
+        s6.peer = IpAddr::V6(v6);
+        d2.src = IpAddr::V6(v6);
+        assert_eq!(check_session(&p, &d2, &s6, &mut seq), Ok(L2TP_OFF + 8));
+        d2.src = IpAddr::V6("2001:db8::11".parse().unwrap());
+        assert_eq!(
+            check_session(&p, &d2, &s6, &mut seq),
             Err(DropReason::SourceMismatch)
         );
         // UDP packet for an IP session.

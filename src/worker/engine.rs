@@ -6,7 +6,8 @@
 //! only through bounded queues: commands in, events and punted mbufs out.
 //!
 //! Per burst: `rx_burst` → for each packet classify once (outer Ethernet,
-//! IPv4 for one of our addresses, protocol 115 or UDP to the L2TP port) →
+//! IPv4 or IPv6 for one of our addresses, protocol 115 or UDP to the L2TP
+//! port) →
 //! session lookup and checks → decapsulate by `adj` (no copy) → switch
 //! policy and learning → forward to one member or flood (split horizon) →
 //! prepend the member's prebuilt header template → collect per port →
@@ -59,6 +60,18 @@
 //!   (header mbuf + indirect clone); smaller ones are copied. The threshold
 //!   is an estimate (one cache-line-sized copy against two extra mbufs and
 //!   reference counting), not yet measured.
+//! * Pseudowires to IPv6 peers share everything past classification
+//!   (`classify6`): the session check compares the outer source as an
+//!   `IpAddr` (family and bytes), the template is an IPv6 one. Toward an
+//!   IPv6 peer a frame that does not fit the port MTU is dropped
+//!   (`mtu_exceeded`) whatever the switch's `mtu_policy`: IPv6 routers
+//!   do not fragment and las does not fragment at the source. A computed
+//!   UDP checksum over IPv6 costs one read of the inner frame
+//!   (`Mbuf::checksum_sum`, in place across segments). Outer IPv6
+//!   fragments go to the same reassembly table as IPv4 ones
+//!   (`rte_ipv6_frag_reassemble_packet`) when their Fragment header
+//!   follows the fixed header; others are `ipv6_fragment`, and IPv6 has
+//!   no duplicate filter in front of DPDK (see `dpdk::frag`).
 //! * Live capture (`las capture`, see `super::capture`) has four points,
 //!   each behind `if self.capturing`: outer frames as received (`burst`,
 //!   before classification) and as queued for TX (`send`), inner frames
@@ -84,7 +97,7 @@ use crate::switch::storm::StormControl;
 use crate::switch::{Learn, MacTable, MemberId, SwitchId};
 use crate::telemetry::{DropReason, WorkerCounters};
 use crate::wire::l2tp::encap::EncapTemplate;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -95,7 +108,7 @@ pub struct WorkerPort {
     pub mtu: u16,
     /// The device transmits chained (multi-segment) mbufs.
     pub multi_seg: bool,
-    /// Reassemble outer IPv4 fragments arriving here.
+    /// Reassemble outer IPv4 and IPv6 fragments arriving here.
     pub reassembly: bool,
     /// Our IPv6 addresses here (global, link-local), if the port has
     /// `address6`.
@@ -486,7 +499,7 @@ impl Worker {
             member: MemberId(0),
             pkt: DataPacket {
                 encap: crate::wire::l2tp::Encap::Ip,
-                src: Ipv4Addr::UNSPECIFIED,
+                src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 udp_src_port: 0,
                 l2tp_off: 0,
                 end: 0,
@@ -606,15 +619,16 @@ impl Worker {
     fn rx_one(&mut self, pidx: usize, mut m: Mbuf) -> Option<(Mbuf, u32, DataPacket)> {
         let port = self.ports[pidx];
         let mut fresh = true;
-        if let Some(ours6) = &port.v6 {
-            if m.data().get(12..14) == Some(&[0x86, 0xdd][..]) {
-                let class = super::classify6(m.data(), m.pkt_len(), ours6, self.udp_port);
-                self.other(pidx, m, class);
-                return None;
-            }
-        }
+        // IPv6 only on a port with `address6` (elsewhere `not_for_us`).
+        let ours6 = port
+            .v6
+            .filter(|_| m.data().get(12..14) == Some(&[0x86, 0xdd][..]));
         loop {
-            match classify(m.data(), m.pkt_len(), port.address, self.udp_port, fresh) {
+            let class = match &ours6 {
+                Some(ours6) => super::classify6(m.data(), m.pkt_len(), ours6, self.udp_port),
+                None => classify(m.data(), m.pkt_len(), port.address, self.udp_port, fresh),
+            };
+            match class {
                 Class::Data {
                     session_id,
                     encap,
@@ -633,7 +647,11 @@ impl Worker {
                     return Some((m, session_id, pkt));
                 }
                 Class::Fragment { ip_header_len } => {
-                    m = self.reassemble(pidx, m, ip_header_len, fresh)?;
+                    m = self.reassemble(pidx, m, Some(ip_header_len), fresh)?;
+                    fresh = false;
+                }
+                Class::Fragment6 => {
+                    m = self.reassemble(pidx, m, None, fresh)?;
                     fresh = false;
                 }
                 class => {
@@ -644,24 +662,32 @@ impl Worker {
         }
     }
 
-    /// Hands an outer fragment to reassembly; returns the whole packet
-    /// when this fragment completed one. `fresh`: `m` was received (a
-    /// reassembled packet that is a fragment again is dropped).
+    /// Hands an outer fragment to reassembly: IPv4 with its header length
+    /// (`ipv4_header_len`), or IPv6 (None; the Fragment header follows
+    /// the fixed header). Returns the whole packet when this fragment
+    /// completed one. `fresh`: `m` was received (a reassembled packet
+    /// that is a fragment again is dropped).
     #[inline(never)]
     fn reassemble(
         &mut self,
         pidx: usize,
         m: Mbuf,
-        ip_header_len: u16,
+        ipv4_header_len: Option<u16>,
         fresh: bool,
     ) -> Option<Mbuf> {
         let port = self.ports[pidx];
         let Some(frag) = self.frag.as_mut().filter(|_| fresh && port.reassembly) else {
-            self.shared.counters.drop(DropReason::OuterFragment);
+            self.shared.counters.drop(match ipv4_header_len {
+                Some(_) => DropReason::OuterFragment,
+                None => DropReason::Ipv6Fragment,
+            });
             return None;
         };
         let before = frag.dropped();
-        let r = frag.reassemble(m, ETH_LEN as u16, ip_header_len, self.tsc_now);
+        let r = match ipv4_header_len {
+            Some(hl) => frag.reassemble(m, ETH_LEN as u16, hl, self.tsc_now),
+            None => frag.reassemble6(m, ETH_LEN as u16, self.tsc_now),
+        };
         let c = &self.shared.counters;
         let lost = frag.dropped() - before;
         if lost > 0 {
@@ -712,7 +738,7 @@ impl Worker {
                 }
             }
             // Handled by the caller.
-            Class::Data { .. } | Class::Fragment { .. } => {
+            Class::Data { .. } | Class::Fragment { .. } | Class::Fragment6 => {
                 self.shared.counters.drop(DropReason::Malformed)
             }
         }
@@ -1083,6 +1109,12 @@ impl Worker {
         let mtu = self.ports[pidx].mtu as usize;
         let too_big = hl - ETH_LEN + inner > mtu;
         if too_big {
+            // IPv6: routers do not fragment and las does not fragment at
+            // the source (yet), whatever the switch's `mtu_policy`.
+            if t.is_ipv6() {
+                c.drop(DropReason::MtuExceeded);
+                return;
+            }
             // Fragment the outer packet only when the switch says so and
             // the template does not set DF.
             let policy = self.switches[s.switch.0 as usize]
@@ -1114,11 +1146,18 @@ impl Worker {
         {
             capture(&mut self.tap, c, &m, member.0 as usize, Direction::Out);
         }
+        // UDP over IPv6 with a computed checksum: the inner frame's sum,
+        // read across its segments before the header goes in front.
+        let inner_sum = if t.needs_inner_sum() {
+            m.checksum_sum()
+        } else {
+            0
+        };
         let Some(buf) = m.prepend(hl) else {
             c.drop(DropReason::NoHeadroom);
             return;
         };
-        t.write(buf, inner, ident, seq);
+        t.write(buf, inner, ident, seq, inner_sum);
         let sc = &c.sessions[member.0 as usize];
         sc.tx_packets.inc();
         sc.tx_bytes.add(inner as u64);

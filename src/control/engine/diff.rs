@@ -40,6 +40,9 @@ pub(super) fn restart_only(old: &Config, new: &Config) -> Vec<String> {
     if old.l2tp.udp_port != new.l2tp.udp_port {
         v.push("l2tp.udp_port".into());
     }
+    if old.l2tp.udp6_checksum != new.l2tp.udp6_checksum {
+        v.push("l2tp.udp6_checksum".into());
+    }
     if old.l2tp.punt_rate != new.l2tp.punt_rate {
         v.push("l2tp.punt_rate".into());
     }

@@ -71,12 +71,12 @@ use crate::wire::ethernet::{self, ethertype, EthernetRepr, MacAddr};
 use crate::wire::ipv4::{self, protocol, Ipv4Repr};
 use crate::wire::l2tp::auth::DigestAlg;
 use crate::wire::l2tp::message::stopccn_result;
-use crate::wire::l2tp::{Cookie, EncapTemplate, TemplateParams};
+use crate::wire::l2tp::{Cookie, EncapTemplate, TemplateParams, TemplateParams6};
 use crate::wire::l2tp::{Encap, L2Spec, VcId};
 use crate::wire::udp::{self, UdpRepr};
 use crate::worker::{Command, Event, SessionSpec, SwitchSpec, WorkerShared, VLAN_DOMAINS};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 /// A port as the control engine knows it (the device handles stay in
@@ -147,6 +147,18 @@ pub enum Disposition {
 }
 
 impl PortInfo {
+    /// The next hop toward `ip`, IPv4 or IPv6: itself when on-link, else
+    /// the gateway (`gateway6`).
+    fn next_hop_ip(&self, ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V4(ip) => IpAddr::V4(self.next_hop(ip)),
+            IpAddr::V6(ip) => IpAddr::V6(match &self.v6 {
+                Some(v6) if !v6.on_link(ip) => v6.gateway.unwrap_or(ip),
+                _ => ip,
+            }),
+        }
+    }
+
     /// The next hop toward `ip`: itself when on-link, else the gateway.
     fn next_hop(&self, ip: Ipv4Addr) -> Ipv4Addr {
         if in_prefix(self.address, self.prefix_len, ip) {
@@ -179,7 +191,9 @@ struct SessionRt {
     member: MemberId,
     switch: SwitchId,
     port: usize,
-    peer: Ipv4Addr,
+    /// IPv4, or IPv6 (static sessions only: the control channel runs
+    /// over IPv4).
+    peer: IpAddr,
     encap: Encap,
     udp_local_port: u16,
     udp_peer_port: u16,
@@ -194,7 +208,9 @@ struct SessionRt {
     l2spec_tx: L2Spec,
     /// Send sequence numbers (only with the default sublayer).
     sequencing: bool,
-    next_hop: Ipv4Addr,
+    /// The peer, or the port's gateway (`gateway6` for an IPv6 peer);
+    /// resolved by ARP or neighbour discovery.
+    next_hop: IpAddr,
     next_hop_mac: Option<[u8; 6]>,
     /// Length of the encapsulation header (0 until the next hop resolves).
     template_len: usize,

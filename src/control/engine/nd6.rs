@@ -8,8 +8,10 @@
 //! The workers punt what IPv6 is for us (unicast to those addresses,
 //! all-nodes and their solicited-node groups, ICMPv6 or behind a
 //! Hop-by-Hop header: `worker::classify6`); the machine validates it in
-//! full. Pseudowires over IPv6 are not carried yet: their packets are
-//! dropped in the workers as `ipv6_pseudowire`.
+//! full. Static pseudowires to IPv6 peers resolve their next hop (the
+//! peer, or `gateway6` when it is off-link) here: a `Changed` neighbour
+//! rebuilds the templates that use it (`program::refresh_templates`).
+//! L2TPv3 control over IPv6 is dropped in the workers (`ipv6_control`).
 
 use super::*;
 use crate::control::neighbour6::Action as Nd6Action;
@@ -70,8 +72,9 @@ impl Engine {
         for a in acts {
             match a {
                 Nd6Action::Send { port, frame } => self.out.push(Outgoing { port, frame }),
-                // No pseudowire uses an IPv6 next hop yet.
-                Nd6Action::Changed { .. } => {}
+                // Pseudowires to IPv6 peers whose next hop this is get
+                // their header rebuilt for the new MAC.
+                Nd6Action::Changed { .. } => self.refresh_templates(),
                 Nd6Action::Conflict { port, ip, mac } => log::warn!(
                     "port {}: {} at {} advertises our IPv6 address {ip}",
                     self.ports.get(port).map_or("?", |p| p.name.as_str()),

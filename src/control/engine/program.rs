@@ -59,8 +59,7 @@ impl Engine {
         }
         let spec = session_spec(&s);
         self.broadcast(|| Command::AddSession(Box::new(spec)));
-        let now = self.now_ms();
-        self.neighbours.want(s.port, s.next_hop, now);
+        self.want_next_hop(s.port, s.next_hop);
         let i = s.member.0 as usize;
         self.sessions[i] = Some(s);
     }
@@ -124,7 +123,7 @@ impl Engine {
             let Some(s) = self.sessions[i].as_ref() else {
                 continue;
             };
-            let mac = self.neighbours.get(s.port, s.next_hop);
+            let mac = self.next_hop_mac(s.port, s.next_hop);
             if mac == s.next_hop_mac {
                 continue;
             }
@@ -148,7 +147,7 @@ impl Engine {
         let Some(s) = self.sessions[i].as_ref() else {
             return;
         };
-        let mac = self.neighbours.get(s.port, s.next_hop);
+        let mac = self.next_hop_mac(s.port, s.next_hop);
         let member = s.member;
         let t = mac.map(|m| Box::new(self.template(s, m)));
         if let Some(s) = self.sessions[i].as_mut() {
@@ -197,23 +196,68 @@ impl Engine {
         }
     }
 
+    /// The MAC of next hop `nh` on `port`, from the ARP cache or the
+    /// neighbour discovery cache.
+    pub(super) fn next_hop_mac(&self, port: usize, nh: IpAddr) -> Option<[u8; 6]> {
+        match nh {
+            IpAddr::V4(ip) => self.neighbours.get(port, ip),
+            IpAddr::V6(ip) => self.nd6.get(port, ip),
+        }
+    }
+
+    /// Asks ARP or neighbour discovery for next hop `nh` on `port`.
+    pub(super) fn want_next_hop(&mut self, port: usize, nh: IpAddr) {
+        let now = self.now_ms();
+        match nh {
+            IpAddr::V4(ip) => self.neighbours.want(port, ip, now),
+            IpAddr::V6(ip) => {
+                if !self.nd6.want(port, ip, now) {
+                    log::warn!("port {port}: no room to resolve IPv6 next hop {ip}");
+                }
+            }
+        }
+    }
+
+    /// Session `s`'s header toward `next_hop_mac`: over IPv4 from the
+    /// port's `address`, or over IPv6 from its `address6` (a session
+    /// has an IPv6 peer only on a port with one: config validation).
     pub(super) fn template(&self, s: &SessionRt, next_hop_mac: [u8; 6]) -> EncapTemplate {
         let p = &self.ports[s.port];
-        let mut t = EncapTemplate::new(&TemplateParams {
-            src_mac: MacAddr(p.mac),
-            dst_mac: MacAddr(next_hop_mac),
-            src_ip: p.address,
-            dst_ip: s.peer,
-            encap: s.encap,
-            udp_src_port: s.udp_local_port,
-            udp_dst_port: s.udp_peer_port,
-            session_id: s.remote_session_id,
-            cookie: s.remote_cookie,
-            l2spec: s.l2spec_tx,
-            ttl: 64,
-            dscp: 0,
-            dont_frag: p.dont_fragment,
-        });
+        let mut t = match s.peer {
+            IpAddr::V4(peer) => EncapTemplate::new(&TemplateParams {
+                src_mac: MacAddr(p.mac),
+                dst_mac: MacAddr(next_hop_mac),
+                src_ip: p.address,
+                dst_ip: peer,
+                encap: s.encap,
+                udp_src_port: s.udp_local_port,
+                udp_dst_port: s.udp_peer_port,
+                session_id: s.remote_session_id,
+                cookie: s.remote_cookie,
+                l2spec: s.l2spec_tx,
+                ttl: 64,
+                dscp: 0,
+                dont_frag: p.dont_fragment,
+            }),
+            IpAddr::V6(peer) => EncapTemplate::new6(&TemplateParams6 {
+                src_mac: MacAddr(p.mac),
+                dst_mac: MacAddr(next_hop_mac),
+                src_ip: p
+                    .v6
+                    .as_ref()
+                    .map_or(std::net::Ipv6Addr::UNSPECIFIED, |v| v.address),
+                dst_ip: peer,
+                encap: s.encap,
+                udp_src_port: s.udp_local_port,
+                udp_dst_port: s.udp_peer_port,
+                session_id: s.remote_session_id,
+                cookie: s.remote_cookie,
+                l2spec: s.l2spec_tx,
+                hop_limit: 64,
+                dscp: 0,
+                udp_checksum: self.cfg.l2tp.udp6_checksum,
+            }),
+        };
         if s.l2spec_tx == L2Spec::Default {
             t.set_sequencing(s.sequencing);
         }

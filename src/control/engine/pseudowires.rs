@@ -405,7 +405,7 @@ impl Engine {
                 L2Spec::None
             }
         };
-        let next_hop = self.ports[p].next_hop(peer.ip);
+        let next_hop = IpAddr::V4(self.ports[p].next_hop(peer.ip));
         let s = SessionRt {
             name: if mesh.is_some() {
                 format!("mesh:{}/{}", peer.ip, up.local_session_id)
@@ -416,7 +416,7 @@ impl Engine {
             member,
             switch,
             port: p,
-            peer: peer.ip,
+            peer: IpAddr::V4(peer.ip),
             encap: if peer.udp_port != 0 {
                 Encap::Udp
             } else {
@@ -472,7 +472,7 @@ impl Engine {
         let i = member.0 as usize;
         if self.sessions[i]
             .as_ref()
-            .is_some_and(|s| self.neighbours.get(s.port, s.next_hop).is_some())
+            .is_some_and(|s| self.next_hop_mac(s.port, s.next_hop).is_some())
         {
             self.counters.neighbours_resolved += 1;
             self.send_template(i);
@@ -532,7 +532,11 @@ impl Engine {
             // A static session has no control connection to ask through.
             return;
         };
-        let (ccid, ip) = (d.ccid, s.peer);
+        let IpAddr::V4(ip) = s.peer else {
+            // Dynamic sessions come over the IPv4 control channel.
+            return;
+        };
+        let ccid = d.ccid;
         self.counters.l2tp_port_probes += 1;
         let now = self.now_ms();
         let acts = self.l2tp.probe(now, ccid, Peer { ip, udp_port: port });

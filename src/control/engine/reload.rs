@@ -553,7 +553,7 @@ impl Engine {
             config::L2SpecCfg::None => L2Spec::None,
             config::L2SpecCfg::Default => L2Spec::Default,
         };
-        let next_hop = self.ports[s.port].next_hop(s.peer);
+        let next_hop = self.ports[s.port].next_hop_ip(s.peer);
         self.add_session(SessionRt {
             mesh: false,
             name: s.name.clone(),
@@ -633,12 +633,11 @@ impl Engine {
     /// gets the header for the new one (none until it resolves; it is
     /// asked for by ARP now).
     fn reroute_sessions(&mut self) {
-        let now = self.now_ms();
         for i in 0..self.sessions.len() {
             let Some(s) = self.sessions[i].as_ref() else {
                 continue;
             };
-            let nh = self.ports[s.port].next_hop(s.peer);
+            let nh = self.ports[s.port].next_hop_ip(s.peer);
             if nh == s.next_hop {
                 continue;
             }
@@ -646,7 +645,7 @@ impl Engine {
             if let Some(s) = self.sessions[i].as_mut() {
                 s.next_hop = nh;
             }
-            self.neighbours.want(port, nh, now);
+            self.want_next_hop(port, nh);
             self.send_template(i);
         }
     }

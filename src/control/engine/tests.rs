@@ -76,20 +76,27 @@ impl Rig {
                 Arc::new(WorkerShared::new(1024, 1024, c))
             })
             .collect();
-        let ports = vec![PortInfo {
-            name: "wan0".into(),
-            device: "net_null0".into(),
-            driver: "net_null".into(),
-            mac: OUR_MAC,
-            address: OURS,
-            prefix_len: 24,
-            gateway: None,
-            mtu: 1500,
-            rx_queues: 1,
-            tx_queues: 1,
-            dont_fragment: false,
-            v6: None,
-        }];
+        // The first port is OURS at OUR_MAC; ports the test adds get
+        // MACs of their own.
+        let ports = cfg
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PortInfo {
+                name: p.name.clone(),
+                device: p.device.clone(),
+                driver: "net_null".into(),
+                mac: [2, 0, 0, 0, 0, 1 + i as u8],
+                address: p.address,
+                prefix_len: p.prefix_len,
+                gateway: p.gateway,
+                mtu: p.mtu,
+                rx_queues: 1,
+                tx_queues: 1,
+                dont_fragment: false,
+                v6: p.v6.clone(),
+            })
+            .collect();
         let lcores = (1..=nworkers as u32).collect();
         let e = Engine::new(cfg, ports, workers.clone(), lcores, TSC_HZ);
         let mut r = Rig {
@@ -1139,4 +1146,96 @@ remote_cookie = "0x0102030405060708"
     // (no members) is not touched.
     reload(&mut rig, NEIGH, false).unwrap();
     assert_eq!(max_frames(rig.commands(0)), [(0, 1476)]);
+}
+
+/// A static session to an IPv6 peer: its next hop is asked for by
+/// neighbour discovery (a solicitation to its solicited-node group); a
+/// static `[[neighbor]]` gives a template at once: Ethernet to the
+/// neighbour's MAC, IPv6 from the port's `address6` to the peer, next
+/// header 115; and the switch's largest frame counts the 40-byte header.
+#[test]
+fn ipv6_static_sessions_resolve_by_nd_and_get_ipv6_templates() {
+    let extra = r#"
+[[port]]
+name = "wan6"
+device = "net_null1"
+address = "198.51.100.1/24"
+address6 = "2001:db8:6::1/64"
+
+[[switch]]
+name = "six"
+
+[[session]]
+name = "v6a"
+switch = "six"
+peer = "2001:db8:6::10"
+local_session_id = 3001
+remote_session_id = 4001
+
+[[session]]
+name = "v6b"
+switch = "six"
+peer = "2001:db8:6::11"
+encap = "udp"
+local_session_id = 3002
+remote_session_id = 4002
+
+[[neighbor]]
+port = "wan6"
+address = "2001:db8:6::10"
+mac = "02:00:00:00:06:10"
+"#;
+    let mut rig = Rig::new(extra, 1);
+    let cmds = rig.commands(0);
+    let peer6: std::net::Ipv6Addr = "2001:db8:6::10".parse().unwrap();
+    let spec = cmds
+        .iter()
+        .find_map(|c| match c {
+            Command::AddSession(s) if s.local_session_id == 3001 => Some(s.clone()),
+            _ => None,
+        })
+        .expect("v6a programmed");
+    assert_eq!(spec.peer, IpAddr::V6(peer6));
+    assert_eq!(spec.port, 1);
+    let t = cmds
+        .iter()
+        .find_map(|c| match c {
+            Command::SetTemplate(m, Some(t)) if *m == spec.member => Some(t.clone()),
+            _ => None,
+        })
+        .expect("v6a's template from the static neighbour");
+    let b = t.bytes();
+    assert!(t.is_ipv6());
+    assert_eq!(&b[0..6], &[2, 0, 0, 0, 6, 0x10]);
+    assert_eq!(&b[6..12], &[2, 0, 0, 0, 0, 2]);
+    assert_eq!(&b[12..14], &[0x86, 0xdd]);
+    assert_eq!(b[20], 115);
+    let src: std::net::Ipv6Addr = "2001:db8:6::1".parse().unwrap();
+    assert_eq!(&b[22..38], &src.octets());
+    assert_eq!(&b[38..54], &peer6.octets());
+    assert_eq!(&b[54..58], &4001u32.to_be_bytes());
+    // v6b's next hop is solicited: an NS to ff02::1:ff00:11 out of wan6.
+    rig.advance(10);
+    let frames = rig.frames();
+    assert!(
+        frames.iter().any(|o| o.port == 1
+            && o.frame.get(12..14) == Some(&[0x86, 0xdd][..])
+            && o.frame.get(54) == Some(&135)
+            && o.frame.get(38..54)
+                == Some(
+                    &"ff02::1:ff00:11"
+                        .parse::<std::net::Ipv6Addr>()
+                        .unwrap()
+                        .octets()[..]
+                )),
+        "no NS for the v6b peer"
+    );
+    let views = rig.e.session_views();
+    let v = views.iter().find(|v| v.name == "v6b").unwrap();
+    assert_eq!(v.peer, "2001:db8:6::11");
+    assert_eq!(v.state, "resolving");
+    assert_eq!(views.iter().find(|v| v.name == "v6a").unwrap().state, "up");
+    // The switch's largest frame: 1500 - (40 + 4).
+    let sw = rig.e.switches[2].as_ref().unwrap();
+    assert_eq!(sw.max_frame, 1500 - 44);
 }

@@ -25,7 +25,7 @@ pub use data::{
     classify_ip, classify_udp, data_offsets, Cookie, DataRepr, DefaultSublayer, Encap, Kind,
     L2Spec, SublayerRepr, IP_HEADER_LEN, UDP_HEADER_LEN,
 };
-pub use encap::{EncapTemplate, TemplateParams};
+pub use encap::{EncapTemplate, TemplateParams, TemplateParams6};
 pub use message::{Flavour, Message, MessageType, ResultCode};
 pub use vcid::VcId;
 
