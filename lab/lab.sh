@@ -14,6 +14,9 @@
 #                            a second las (las2, namespace lasns2, 10.200.0.2)
 #                            meshed with las1; site C dual-homed (--backup-peer),
 #                            las1 killed and restarted (run-failover: the same)
+#   lab/lab.sh run-ipv6      only the IPv6-underlay checks (CHECK ipv6-*,
+#                            tshark-ipv6): the sites and every pseudowire
+#                            over IPv6 (fd00:200::/64), ND and ICMPv6 by las
 #   lab/lab.sh clean         remove anything a previous run left behind
 #
 # Needs root, iproute2, ping, python3, iperf3 (else a python TCP transfer),
@@ -1553,6 +1556,181 @@ report() {
     for s in A C; do stop_edge "$s"; done
 }
 
+# ---------------------------------------------------------------- IPv6 underlay
+
+# The same three sites over an IPv6 underlay: the site namespaces get IPv6
+# (fd00:200::/64, no DAD wait), las's port address6 fd00:200::1/64, and
+# every pseudowire runs over IPv6 (A ip with the default sublayer, B udp
+# with cookies, C ip alone in cust200), as las-edge sends it (raw IPv6
+# next header 115, UDP over IPv6 with a computed checksum). las answers
+# the sites' neighbour solicitations and pings to its address itself (the
+# kernel in its namespace has IPv6 off). The port keeps its IPv4 address:
+# las requires one today; nothing here uses it.
+LAS_UL6=fd00:200::1
+declare -A UL6=([A]=fd00:200::11 [B]=fd00:200::12 [C]=fd00:200::13)
+
+ipv6_underlay() {
+    local s ns
+    # No MLD querier here: without snooping the bridge floods the
+    # solicited-node groups to las.
+    in_ns "$NS_UL" ip link set br0 type bridge mcast_snooping 0
+    for s in "${SITES[@]}"; do
+        ns=$(ns_site "$s")
+        in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
+            net.ipv6.conf.ul0.disable_ipv6=0 net.ipv6.conf.pw0.disable_ipv6=1
+        in_ns "$ns" ip -6 addr add "${UL6[$s]}/64" dev ul0 nodad
+    done
+}
+
+write_las_ipv6_config() {
+    {
+        las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176
+        cat <<EOF
+address6 = "$LAS_UL6/64"
+
+[[switch]]
+name = "cust100"
+aging = $AGING
+
+[[switch]]
+name = "cust200"
+aging = $AGING
+
+[[session]]
+name = "siteA"
+switch = "cust100"
+peer = "${UL6[A]}"
+encap = "ip"
+local_session_id = ${LSID[A]}
+remote_session_id = ${RSID[A]}
+l2spec = "default"
+
+[[session]]
+name = "siteB"
+switch = "cust100"
+peer = "${UL6[B]}"
+encap = "udp"
+local_session_id = ${LSID[B]}
+remote_session_id = ${RSID[B]}
+local_cookie = "0x0a0b0c0d"
+remote_cookie = "0x0102030405060708"
+
+[[session]]
+name = "siteC"
+switch = "cust200"
+peer = "${UL6[C]}"
+encap = "ip"
+local_session_id = ${LSID[C]}
+remote_session_id = ${RSID[C]}
+EOF
+    } >"$WORK/las6.toml"
+}
+
+start_edge6() { # site
+    local s=$1 ns
+    ns=$(ns_site "$s")
+    case $s in
+    A) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL6[A]}" --peer "$LAS_UL6" \
+        --encap ip --session-id "${RSID[A]}" --peer-session-id "${LSID[A]}" --l2spec default \
+        >"$WORK/edge6-A.log" 2>&1 & ;;
+    B) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL6[B]}" --peer "$LAS_UL6" \
+        --encap udp --sport 1701 --dport 1701 --session-id "${RSID[B]}" --peer-session-id "${LSID[B]}" \
+        --cookie 0x0102030405060708 --peer-cookie 0x0a0b0c0d \
+        >"$WORK/edge6-B.log" 2>&1 & ;;
+    C) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL6[C]}" --peer "$LAS_UL6" \
+        --encap ip --session-id "${RSID[C]}" --peer-session-id "${LSID[C]}" \
+        >"$WORK/edge6-C.log" 2>&1 & ;;
+    esac
+    EDGE_PID[$s]=$!
+}
+
+stop_edge6() { # site: SIGTERM, wait, print its counters
+    local s=$1 pid=${EDGE_PID[$1]:-}
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    EDGE_PID[$s]=""
+    echo "-- las-edge site $s (IPv6) counters"
+    grep -v ' INFO ' "$WORK/edge6-$s.log" | sed 's/^/   /'
+}
+
+las_neigh6() { # site: the site's neighbour entry for las has las's MAC
+    in_ns "$(ns_site "$1")" ip -6 neigh show "$LAS_UL6" dev ul0 | grep -qi "lladdr $LAS_UL_MAC"
+}
+
+run_ipv6() {
+    local s r out up=1 bad
+    ipv6_underlay
+    write_las_ipv6_config
+    capture_start ipv6 20000
+    if ! start_las las6; then
+        check ipv6-las-start FAIL
+        return
+    fi
+    check ipv6-las-start ok
+    for s in "${SITES[@]}"; do start_edge6 "$s"; done
+    for s in "${SITES[@]}"; do wait_for 10 tap_up "$s" || up=0; done
+    if [ $up = 1 ]; then check ipv6-edges-start ok; else
+        check ipv6-edges-start FAIL
+        for s in "${SITES[@]}"; do tail -n 5 "$WORK/edge6-$s.log"; done
+    fi
+
+    # las answers ICMPv6 echo and neighbour solicitation for its address.
+    r=$(in_ns lassiteA ping -6 -n -c 3 -i 0.3 -W 2 "$LAS_UL6" 2>&1 | sed -n 's/.* \([0-9]*\) received.*/\1/p')
+    if [ "${r:-0}" -ge 2 ]; then check ipv6-ping-las ok "${r}/3 echo replies from $LAS_UL6"; else
+        check ipv6-ping-las FAIL "${r:-0}/3"
+    fi
+    bad=""
+    for s in "${SITES[@]}"; do
+        in_ns "$(ns_site "$s")" ping -6 -n -c 1 -W 2 "$LAS_UL6" >/dev/null 2>&1
+        las_neigh6 "$s" || bad="$bad $s"
+    done
+    if [ -z "$bad" ]; then check ipv6-nd ok "every site resolved $LAS_UL6 to $LAS_UL_MAC"; else
+        check ipv6-nd FAIL "no neighbour entry with las's MAC at:$bad"
+    fi
+
+    # las resolves the sites by neighbour discovery: its sessions come up.
+    bad=""
+    for s in "${SITES[@]}"; do
+        wait_for 10 test "$(session_field "site$s" state)" = up || bad="$bad site$s=$(session_field "site$s" state)"
+    done
+    if [ -z "$bad" ]; then check ipv6-sessions-up ok "siteA siteB siteC up over IPv6"; else
+        check ipv6-sessions-up FAIL "$bad"
+    fi
+
+    for s in "${SITES[@]}"; do in_ns "$(ns_site "$s")" ip neigh flush dev pw0 2>/dev/null; done
+    if r=$(ping_ok A "${HOST[B]}" 10); then check ipv6-ping-a-b ok "$r"; else check ipv6-ping-a-b FAIL "$r"; fi
+    if r=$(ping_ok B "${HOST[A]}" 10); then check ipv6-ping-b-a ok "$r"; else check ipv6-ping-b-a FAIL "$r"; fi
+    r=$(in_ns lassiteA ping -n -c 3 -i 0.2 -W 2 -M do -s $((TAP_MTU - 28)) "${HOST[B]}" 2>&1 |
+        sed -n 's/.* \([0-9]*\) received.*/\1/p')
+    if [ "${r:-0}" -ge 2 ]; then check ipv6-ping-a-b-mtu ok "${r}/3 at $TAP_MTU bytes"; else
+        check ipv6-ping-a-b-mtu FAIL "${r:-0}/3"
+    fi
+    if r=$(ping_ok C "${HOST[A]}" 3); then check ipv6-isolation FAIL "C reached A: $r"; else
+        check ipv6-isolation ok "C (cust200) cannot reach A (cust100): $r"
+    fi
+
+    # TCP across las (captured, up to the capture's 20,000 frames).
+    out=$(tcp_transfer 30)
+    case $out in
+    OK*) check ipv6-tcp ok "A -> B: $out (bytes secs Mbit/s mss)"
+        echo "RESULT ipv6-tcp-mbps $(echo "$out" | awk '{print $4}')" ;;
+    *) check ipv6-tcp FAIL "$out" ;;
+    esac
+
+    bad=""
+    for r in ipv6_control ipv6_fragment ipv6_unknown_extension ipv6_bad_extension ipv6_too_many_extensions \
+        source_mismatch cookie_mismatch unknown_session malformed mtu_exceeded; do
+        [ "$(las_drop "$r")" = 0 ] || bad="$bad $r=$(las_drop "$r")"
+    done
+    if [ -z "$bad" ]; then check ipv6-no-drops ok "no IPv6 or session drops"; else check ipv6-no-drops FAIL "$bad"; fi
+    for s in "${SITES[@]}"; do stop_edge6 "$s"; done
+    # The later parts run on an IPv4-only underlay again.
+    for s in "${SITES[@]}"; do
+        in_ns "$(ns_site "$s")" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    done
+}
+
 # ---------------------------------------------------------------- edge failover
 
 # A second las ("las2") in its own namespace on the underlay, with its own
@@ -1877,7 +2055,7 @@ run_failover() {
     stop_las2
 }
 
-main_run() { # static|dynamic|mtu|nat|failover|all
+main_run() { # static|dynamic|mtu|nat|failover|ipv6|all
     local what=$1
     if [ "$(id -u)" != 0 ]; then
         echo "lab.sh: needs root (network namespaces)" >&2
@@ -1933,6 +2111,16 @@ main_run() { # static|dynamic|mtu|nat|failover|all
         # the control messages in the capture.
         tshark_check tshark-dynamic dynamic detect detect
     fi
+    if [ "$what" = ipv6 ] || [ "$what" = all ]; then
+        run_ipv6
+        stop_las
+        capture_stop
+        # To A the default sublayer, to B (udp) an 8-byte cookie, to C
+        # neither; UDP checksums over IPv6 are checked.
+        tshark_check tshark-ipv6 ipv6 cookie0 none \
+            cookie0 default "ipv6.dst == ${UL6[A]} && l2tp.sid == ${RSID[A]}" \
+            cookie8 none "ipv6.dst == ${UL6[B]} && l2tp.sid == ${RSID[B]}"
+    fi
     if [ "$what" = mtu ] || [ "$what" = all ]; then
         run_mtu
         stop_las
@@ -1959,6 +2147,7 @@ run-dynamic) main_run dynamic ;;
 run-mtu) main_run mtu ;;
 run-nat) main_run nat ;;
 run-failover | run-redundancy) main_run failover ;;
+run-ipv6) main_run ipv6 ;;
 clean)
     clean
     echo "cleaned"

@@ -1,12 +1,13 @@
 //! Runs the namespace lab (`lab/lab.sh run`): las on a net_af_packet port
 //! and three las-edge sites, first with static sessions, then in dynamic
 //! mode (RFC 3931 control connections opened by the edges, by VC ID), then
-//! MTU scenarios (MSS clamping over a 1500-byte underlay, jumbo frames),
+//! the static sites over an IPv6 underlay, then MTU scenarios (MSS clamping over a 1500-byte underlay, jumbo frames),
 //! an edge behind a NAT, and redundancy: two meshed las (a second las
 //! in its own namespace) sharing a switch, with edge failover between
 //! them (the outage is printed as RESULT fo-outage-secs).
-//! tshark decodes what las sent on the underlay during the static and the
-//! dynamic part (CHECK tshark-static, tshark-dynamic).
+//! tshark decodes what las sent on the underlay during the static, the
+//! dynamic and the IPv6 part (CHECK tshark-static, tshark-dynamic,
+//! tshark-ipv6).
 //! Needs root and `ip netns`: #[ignore]d, so a plain `cargo test` lists
 //! it as ignored; `cargo test -- --include-ignored` (scripts/test.sh)
 //! runs it, and without root it fails.
@@ -78,6 +79,19 @@ const CHECKS: &[&str] = &[
     "dyn-ping-after-restart",
     "dyn-edge-counters",
     "tshark-dynamic",
+    // The IPv6 underlay: static pseudowires over IPv6, ND and ICMPv6 by las.
+    "ipv6-las-start",
+    "ipv6-edges-start",
+    "ipv6-ping-las",
+    "ipv6-nd",
+    "ipv6-sessions-up",
+    "ipv6-ping-a-b",
+    "ipv6-ping-b-a",
+    "ipv6-ping-a-b-mtu",
+    "ipv6-isolation",
+    "ipv6-tcp",
+    "ipv6-no-drops",
+    "tshark-ipv6",
     // MTU scenarios.
     "mtu-edges-start",
     "mtu-tcp-stalls-without-clamp",
