@@ -168,6 +168,22 @@ softnet_drops() {
     while read -r a b _; do s=$((s + 16#$b)); done </proc/net/softnet_stat
     echo "$s"
 }
+# rx/tx dropped of both ends of the veth pair (ul0 in each namespace):
+# frames the kernel dropped between the LACs and las, which neither las's
+# counters nor the generator's sockets see.
+veth_drops() {
+    local ns
+    for ns in "$NS_LAC" "$NS_LAS"; do
+        ip -s -j -n "$ns" link show ul0 2>/dev/null |
+            jq -r '.[0].stats64 | "\(.rx.dropped) \(.tx.dropped)"' 2>/dev/null || echo "0 0"
+    done | tr '\n' ' '
+}
+veth_drops_since() { # earlier veth_drops output
+    local -a a b
+    read -r -a a <<<"$1"
+    read -r -a b <<<"$(veth_drops)"
+    echo "$NS_LAC ul0 rx $((b[0] - a[0])) tx $((b[1] - a[1])), $NS_LAS ul0 rx $((b[2] - a[2])) tx $((b[3] - a[3]))"
+}
 
 ROWS=()
 NOTES=()
@@ -191,6 +207,7 @@ for encap in $ENCAPS; do
         say "$name: $n sessions from $LACS LACs over $encap (+$STEADY steady sessions at $STEADY_PPS frames/s each)"
         json=$WORK/$name.json
         backlog0=$(softnet_drops)
+        veth0=$(veth_drops)
         rc=0
         ip netns exec "$NS_LAC" taskset -c "$GEN_CORE" "$TRAFGEN" ctl --las "$LAS_IP" \
             --first-lac "198.19.200.$FIRST_LAC" --lacs "$LACS" --sessions "$n" --encap "$encap" \
@@ -220,6 +237,7 @@ for encap in $ENCAPS; do
         missed=$(jq -r '[(.ports // [])[] | "\(.name) rx_missed=\(.rx_missed) rx_nombuf=\(.rx_nombuf) tx_errors=\(.tx_errors)"] | join(" ")' <<<"$ports" 2>/dev/null || true)
         NOTES+=("$name: las drops: ${drops:-none}; las control refusals/limits: ${ctl:-none}; port: ${missed:-?}")
         NOTES+=("$name: generator sockets (netns $NS_LAC, cumulative): UDP RcvbufErrors=${gen_udp:-?}, raw IP drops=${gen_raw:-?}; sends refused: $(jq -r '"control \(.control_send_failed), stream \(.steady_send_failed)"' "$json"); kernel backlog drops (softnet_stat, whole host) during the run: $backlog")
+        NOTES+=("$name: veth drops during the run (kernel, outside las): $(veth_drops_since "$veth0")")
         NOTES+=("$name: target (all $n up in <= 10 s, steady stream without loss): $met")
         cp "$json" "$ROOT/perf/results/control-$(date -u +%F)-$name.json"
     done
