@@ -43,15 +43,23 @@ fuzz_target!(|data: &[u8]| {
                 Ipv4Addr::new(192, 0, 2, 1),
                 Ipv4Addr::new(255, 255, 255, 255),
             ];
-            let peers = c
-                .ports
-                .iter()
-                .map(|p| p.address)
-                .chain(c.l2tp.peers.iter().map(|p| p.prefix));
+            let peers = c.ports.iter().map(|p| p.address);
             for ip in probes.into_iter().chain(peers) {
                 if let Some(i) = c.port_for(ip) {
                     assert!(i < c.ports.len());
                 }
+            }
+            // The control-plane lookups take IPv4 and IPv6 peers.
+            let ips = probes
+                .into_iter()
+                .map(std::net::IpAddr::V4)
+                .chain([
+                    std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                    std::net::IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+                ])
+                .chain(c.l2tp.peers.iter().map(|p| p.prefix))
+                .chain(c.l2tp.allow.iter().map(|a| a.0));
+            for ip in ips {
                 let _ = (
                     c.l2tp.secret_for(ip),
                     c.l2tp.auth_for(ip),

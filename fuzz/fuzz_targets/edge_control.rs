@@ -169,6 +169,7 @@ fuzz_target!(|data: &[u8]| {
     });
     let dcfg = DynamicConfig {
         vc_id: "100".into(),
+        router_id: 0x0a00_0002,
         secret: secret.clone(),
         cisco_avps: c0 & 4 != 0,
         hello_interval: 1 + u32::from(c2 % 60),
@@ -189,7 +190,7 @@ fuzz_target!(|data: &[u8]| {
         },
         peer_l2spec: L2Spec::None,
     };
-    let edge = Control::with_random(&dcfg, template, 0x0a00_0002, Box::new(Counter(0)));
+    let edge = Control::with_random(&dcfg, template, Box::new(Counter(0)));
 
     let mut lcfg = EndpointConfig::default();
     lcfg.tunnel.session.cookie_len = [0, 4, 8, 0][usize::from(c1 & 3)];

@@ -9,12 +9,12 @@
 #![no_main]
 
 use las::wire::ethernet::MacAddr;
+use las::wire::ipv6::UdpChecksum;
 use las::wire::l2tp::data::SUBLAYER_LEN;
 use las::wire::l2tp::{
     classify_ip, classify_udp, data_offsets, Cookie, DataRepr, DefaultSublayer, Encap,
     EncapTemplate, Kind, L2Spec, SublayerRepr, TemplateParams, TemplateParams6,
 };
-use las::wire::ipv6::UdpChecksum;
 use las_fuzz::Input;
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -1,8 +1,8 @@
 //! `[l2tp]`: validation of the control-plane settings.
 use super::limits::{at_most, MAX_L2TP_ALLOW, MAX_L2TP_PEERS};
 use super::raw::RawL2tp;
-use super::{prefix_mask, ConfigError, L2SpecCfg, L2tp, Quoted};
-use std::net::Ipv4Addr;
+use super::{prefix_contains, ConfigError, L2SpecCfg, L2tp, Quoted};
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Message digest algorithm (RFC 3931 §5.4.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,11 +48,11 @@ fn auth_mode(key: &str, s: &str) -> R<AuthMode> {
     }
 }
 
-/// `[[l2tp.peer]]`: a secret (and how to use it) for the peers in a
-/// prefix.
+/// `[[l2tp.peer]]`: a secret (and how to use it) for the peers in an
+/// IPv4 or IPv6 prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct L2tpPeer {
-    pub prefix: Ipv4Addr,
+    pub prefix: IpAddr,
     pub prefix_len: u8,
     pub secret: String,
     /// `None`: the global `l2tp.auth`.
@@ -70,26 +70,36 @@ fn int(key: &str, v: Option<i64>, default: i64, lo: i64, hi: i64) -> R<i64> {
 }
 
 /// True if two prefixes cover the same addresses.
-fn same_prefix((a, l): (Ipv4Addr, u8), (b, m): (Ipv4Addr, u8)) -> bool {
-    l == m && u32::from(a) & prefix_mask(l) == u32::from(b) & prefix_mask(m)
+fn same_prefix((a, l): (IpAddr, u8), (b, m): (IpAddr, u8)) -> bool {
+    l == m && prefix_contains(a, l, b)
 }
 
-/// Parses `a.b.c.d/len` (or a bare address = /32).
-pub(super) fn prefix(key: &str, s: &str) -> R<(Ipv4Addr, u8)> {
+/// Parses an IPv4 prefix `a.b.c.d/len` (bare address: /32) or an IPv6
+/// one `x:y::/len` (bare address: /128). Host bits are allowed (the
+/// prefix is what the length covers).
+pub(super) fn prefix(key: &str, s: &str) -> R<(IpAddr, u8)> {
     let bad = |why: &str| ConfigError::new(key, Quoted(s), why.to_string());
     let (a, l) = match s.split_once('/') {
         Some((a, l)) => (
-            a,
-            l.trim()
-                .parse::<u8>()
-                .map_err(|_| bad("prefix length is not a number"))?,
+            a.trim(),
+            Some(
+                l.trim()
+                    .parse::<u8>()
+                    .map_err(|_| bad("prefix length is not a number"))?,
+            ),
         ),
-        None => (s, 32),
+        None => (s.trim(), None),
     };
-    if l > 32 {
-        return Err(bad("prefix length must be 0..=32"));
+    let a: IpAddr = a.parse().map_err(|_| bad("not an IPv4 or IPv6 address"))?;
+    let max = if a.is_ipv4() { 32 } else { 128 };
+    let l = l.unwrap_or(max);
+    if l > max {
+        return Err(bad(if a.is_ipv4() {
+            "prefix length must be 0..=32 for IPv4"
+        } else {
+            "prefix length must be 0..=128 for IPv6"
+        }));
     }
-    let a: Ipv4Addr = a.trim().parse().map_err(|_| bad("not an IPv4 address"))?;
     Ok((a, l))
 }
 
@@ -106,14 +116,22 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
     let router_id = r
         .router_id
         .map(|s| {
+            // Dotted quad, or the 32-bit id in decimal.
             s.parse::<Ipv4Addr>()
-                .map_err(|_| ConfigError::new("l2tp.router_id", Quoted(&s), "not an IPv4 address"))
+                .or_else(|_| s.parse::<u32>().map(Ipv4Addr::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        "l2tp.router_id",
+                        Quoted(&s),
+                        "not a 32-bit router id (a.b.c.d or a decimal number)",
+                    )
+                })
         })
         .transpose()?;
     // An allow-list: a prefix given twice is kept once.
     let allow_raw = r.allow.unwrap_or_default();
     at_most("l2tp.allow", &allow_raw, MAX_L2TP_ALLOW)?;
-    let mut allow: Vec<(Ipv4Addr, u8)> = Vec::with_capacity(allow_raw.len());
+    let mut allow: Vec<(IpAddr, u8)> = Vec::with_capacity(allow_raw.len());
     for (i, s) in allow_raw.iter().enumerate() {
         let p = prefix(&format!("l2tp.allow[{i}]"), s)?;
         if !allow.iter().any(|&q| same_prefix(p, q)) {
@@ -366,11 +384,49 @@ mod test {
     }
 
     #[test]
+    fn ipv6_prefixes_and_router_id() {
+        let c = cfg(
+            "[l2tp]\nallow = [\"2001:db8::/32\", \"2001:db8::1\", \"10.0.0.0/8\"]\n\
+             router_id = \"3221225985\"\n\
+             [[l2tp.peer]]\nprefix = \"2001:db8:1::/48\"\nsecret = \"a\"\n\
+             [[l2tp.peer]]\nprefix = \"2001:db8:1:2::/64\"\nsecret = \"b\"\nauth = \"both\"\n",
+        )
+        .unwrap();
+        let l = &c.l2tp;
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(l.router_id, Some("192.0.2.1".parse().unwrap()));
+        assert!(l.allowed(ip("2001:db8:ffff::9")));
+        assert!(l.allowed(ip("10.1.2.3")));
+        assert!(!l.allowed(ip("2001:db9::1")));
+        // An IPv4 prefix never holds an IPv6 address, nor the reverse.
+        assert!(!l.allowed(ip("::ffff:10.1.2.3")));
+        assert_eq!(l.secret_for(ip("2001:db8:1:2::7")), Some("b"));
+        assert_eq!(l.secret_for(ip("2001:db8:1:3::7")), Some("a"));
+        assert_eq!(
+            l.auth_for(ip("2001:db8:1:2::7")),
+            Some(("b", AuthMode::Both))
+        );
+        assert_eq!(l.secret_for(ip("10.0.0.1")), None);
+        // The same IPv6 prefix twice (host bits aside) is kept once.
+        let c = cfg("[l2tp]\nallow = [\"2001:db8::/32\", \"2001:db8::5/32\"]\n").unwrap();
+        assert_eq!(c.l2tp.allow.len(), 1);
+    }
+
+    #[test]
     fn errors_name_the_key() {
         for (t, key) in [
             ("[l2tp]\ncookie_len = 3\n", "l2tp.cookie_len"),
             ("[l2tp]\ndigest = \"md4\"\n", "l2tp.digest"),
             ("[l2tp]\nallow = [\"10.0.0.0/33\"]\n", "l2tp.allow[0]"),
+            ("[l2tp]\nallow = [\"2001:db8::/129\"]\n", "l2tp.allow[0]"),
+            (
+                "[l2tp]\nallow = [\"10.0.0.0/8\", \"2001:db8::g/64\"]\n",
+                "l2tp.allow[1]",
+            ),
+            (
+                "[[l2tp.peer]]\nprefix = \"2001:db8::/200\"\nsecret = \"s\"\n",
+                "l2tp.peer[0].prefix",
+            ),
             ("[l2tp]\nchallenge = true\n", "l2tp.challenge"),
             ("[l2tp]\nhello_interval = 0\n", "l2tp.hello_interval"),
             ("[l2tp]\ncontrol_rate = 0\n", "l2tp.control_rate"),

@@ -23,10 +23,19 @@ pub(super) fn validate(r: RawMesh, l2tp: &L2tp, ports: &[Port]) -> R<Mesh> {
     let mut peers = Vec::with_capacity(raw.len());
     for (i, s) in raw.iter().enumerate() {
         let key = format!("mesh.peers[{i}]");
-        let ip: Ipv4Addr = s
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError::new(&key, Quoted(s), "not an IPv4 address"))?;
+        let ip: Ipv4Addr = match s.trim().parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => ip,
+            // The mesh opens its control connections over IPv4 only.
+            Ok(std::net::IpAddr::V6(_)) => {
+                return Err(ConfigError::new(
+                    &key,
+                    Quoted(s),
+                    "is an IPv6 address: mesh peers are IPv4 only (IPv6 edges can still \
+                     come in over the control channel)",
+                ))
+            }
+            Err(_) => return Err(ConfigError::new(&key, Quoted(s), "not an IPv4 address")),
+        };
         if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() || ip.is_loopback() {
             return Err(ConfigError::new(
                 &key,
@@ -44,7 +53,7 @@ pub(super) fn validate(r: RawMesh, l2tp: &L2tp, ports: &[Port]) -> R<Mesh> {
         if peers.contains(&ip) {
             return Err(ConfigError::new(&key, Quoted(s), "listed twice"));
         }
-        if !l2tp.allowed(ip) {
+        if !l2tp.allowed(ip.into()) {
             return Err(ConfigError::new(
                 &key,
                 Quoted(s),
@@ -123,6 +132,11 @@ mod test {
         assert!(err("peers = [\"198.51.100.1\"]").contains("own port"));
         assert!(err("peers = [\"198.51.100.2\", \"198.51.100.2\"]").contains("mesh.peers[1]"));
         assert!(err("peers = [\"224.0.0.5\"]").contains("unicast"));
+        let e = err("peers = [\"198.51.100.2\", \"2001:db8::2\"]");
+        assert!(
+            e.contains("mesh.peers[1]") && e.contains("IPv4 only"),
+            "{e}"
+        );
         assert!(err("encapsulation = \"gre\"").contains("mesh.encapsulation"));
         assert!(err("retry_interval = 0").contains("mesh.retry_interval"));
         assert!(err("peer = []").contains("peer"));

@@ -264,7 +264,9 @@ pub struct L2tp {
     pub udp_port: u16,
     /// Host Name AVP we send (default "las").
     pub host_name: String,
-    /// Router ID AVP (default: the first port's address).
+    /// Router ID AVP, a 32-bit id written as an IPv4 address (default:
+    /// the first port's IPv4 `address`; every port has one, so an IPv6
+    /// control connection gets it too).
     pub router_id: Option<Ipv4Addr>,
     /// HELLO after this many seconds of silence (default 60).
     /// Seconds of silence before a HELLO to a peer over IP (default 60).
@@ -281,8 +283,9 @@ pub struct L2tp {
     pub receive_window: u16,
     pub max_tunnels_per_peer: usize,
     pub max_sessions_per_tunnel: usize,
-    /// Peers allowed to open control connections (empty: any).
-    pub allow: Vec<(Ipv4Addr, u8)>,
+    /// Peers allowed to open control connections, IPv4 and IPv6
+    /// prefixes (empty: any).
+    pub allow: Vec<(IpAddr, u8)>,
     /// Global shared secret (None: no authentication).
     pub secret: Option<String>,
     /// Per-prefix secrets (the longest matching prefix wins over `secret`).
@@ -350,16 +353,19 @@ impl Default for L2tp {
 }
 
 impl L2tp {
-    /// The secret for a peer address: the longest matching `[[l2tp.peer]]`
-    /// prefix, else the global one.
-    pub fn secret_for(&self, ip: Ipv4Addr) -> Option<&str> {
+    /// The `[[l2tp.peer]]` entry for a peer address: the longest
+    /// matching prefix of its family.
+    fn peer_entry(&self, ip: IpAddr) -> Option<&L2tpPeer> {
         self.peers
             .iter()
-            .filter(|p| {
-                u32::from(ip) & prefix_mask(p.prefix_len)
-                    == u32::from(p.prefix) & prefix_mask(p.prefix_len)
-            })
+            .filter(|p| prefix_contains(p.prefix, p.prefix_len, ip))
             .max_by_key(|p| p.prefix_len)
+    }
+
+    /// The secret for a peer address (IPv4 or IPv6): the longest
+    /// matching `[[l2tp.peer]]` prefix, else the global one.
+    pub fn secret_for(&self, ip: IpAddr) -> Option<&str> {
+        self.peer_entry(ip)
             .map(|p| p.secret.as_str())
             .or(self.secret.as_deref())
     }
@@ -367,28 +373,43 @@ impl L2tp {
     /// The secret and authentication mode for a peer address: the
     /// longest matching `[[l2tp.peer]]` prefix (its `auth`, else the
     /// global one), else the global secret. `None`: no authentication.
-    pub fn auth_for(&self, ip: Ipv4Addr) -> Option<(&str, AuthMode)> {
-        let p = self
-            .peers
-            .iter()
-            .filter(|p| {
-                u32::from(ip) & prefix_mask(p.prefix_len)
-                    == u32::from(p.prefix) & prefix_mask(p.prefix_len)
-            })
-            .max_by_key(|p| p.prefix_len);
-        match p {
+    pub fn auth_for(&self, ip: IpAddr) -> Option<(&str, AuthMode)> {
+        match self.peer_entry(ip) {
             Some(p) => Some((p.secret.as_str(), p.auth.unwrap_or(self.auth))),
             None => self.secret.as_deref().map(|s| (s, self.auth)),
         }
     }
 
-    /// True if `ip` may open control connections.
-    pub fn allowed(&self, ip: Ipv4Addr) -> bool {
-        self.allow.is_empty()
-            || self
-                .allow
-                .iter()
-                .any(|&(a, l)| u32::from(ip) & prefix_mask(l) == u32::from(a) & prefix_mask(l))
+    /// True if `ip` may open control connections: `allow` is empty, or
+    /// one of its prefixes (of the same family) holds `ip`.
+    pub fn allowed(&self, ip: IpAddr) -> bool {
+        self.allow.is_empty() || self.allow.iter().any(|&(a, l)| prefix_contains(a, l, ip))
+    }
+}
+
+/// Whether the prefix `addr/len` holds `ip`. An IPv4 prefix never holds
+/// an IPv6 address nor the reverse (an IPv4-mapped `::ffff:a.b.c.d` is
+/// an IPv6 address here: the control channel sees the outer header's
+/// family).
+pub fn prefix_contains(addr: IpAddr, len: u8, ip: IpAddr) -> bool {
+    match (addr, ip) {
+        (IpAddr::V4(a), IpAddr::V4(ip)) => {
+            u32::from(a) & prefix_mask(len) == u32::from(ip) & prefix_mask(len)
+        }
+        (IpAddr::V6(a), IpAddr::V6(ip)) => {
+            let m = prefix_mask6(len);
+            u128::from(a) & m == u128::from(ip) & m
+        }
+        _ => false,
+    }
+}
+
+/// The netmask of an IPv6 prefix length (0..=128; more is /128).
+pub fn prefix_mask6(len: u8) -> u128 {
+    match len {
+        0 => 0,
+        l if l >= 128 => u128::MAX,
+        l => u128::MAX << (128 - u32::from(l)),
     }
 }
 

@@ -95,10 +95,6 @@ drop_reasons! {
     /// ethertype we do not terminate (LLDP, ...; IPv6 on a port without
     /// `address6`).
     NotForUs = "not_for_us", Ingress,
-    /// An L2TPv3 control message (over IP session id 0, over UDP T = 1)
-    /// over IPv6 to us: the control channel runs over IPv4 only (static
-    /// pseudowires over IPv6 are carried).
-    Ipv6Control = "ipv6_control", Ingress,
     /// An outer IPv6 fragment (a Fragment header that is not atomic) to
     /// us that las does not reassemble: reassembly is off for the port,
     /// or the Fragment header is not right after the IPv6 header (what

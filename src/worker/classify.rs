@@ -77,8 +77,11 @@ fn for_us6(dst: [u8; 16], ours: &Ours6) -> bool {
 ///   other extension headers is dropped as `ipv6_fragment` (an atomic
 ///   fragment, RFC 6946, is walked through). Whether the reassembled
 ///   payload is ours is decided when it is classified again.
-/// * L2TPv3 control messages over IPv6 are dropped as `ipv6_control`:
-///   the control channel runs over IPv4 only.
+/// * L2TPv3 control messages (next header 115 with session id 0, or
+///   UDP to `udp_port` with the T bit), behind the same walk of
+///   extension headers, go to the control core (`Class::Punt`), which
+///   checks them in full (`control::engine::l2tp6`): addresses, lengths,
+///   the UDP checksum.
 /// * UDP: a zero checksum is accepted (RFC 6936 §5, the tunnel's own
 ///   port) and a non-zero one is not verified here: the fast path does
 ///   not sum every frame on receive, as over IPv4 (the session checks,
@@ -143,7 +146,7 @@ pub fn classify6(first: &[u8], pkt_len: usize, ours: &Ours6, udp_port: u16) -> C
     let payload = first.get(l4_off..end.min(first.len())).unwrap_or(&[]);
     if proto == protocol::L2TP {
         return match l2tp::classify_ip(payload) {
-            Ok(Kind::Control) => Class::Drop(DropReason::Ipv6Control),
+            Ok(Kind::Control) => Class::Punt,
             Ok(Kind::Data { session_id }) => Class::Data {
                 session_id,
                 encap: Encap::Ip,
@@ -172,7 +175,7 @@ pub fn classify6(first: &[u8], pkt_len: usize, ours: &Ours6, udp_port: u16) -> C
         .get(l4_off + udp::HEADER_LEN..end.min(first.len()))
         .unwrap_or(&[]);
     match l2tp::classify_udp(l2tp) {
-        Ok(Kind::Control) => Class::Drop(DropReason::Ipv6Control),
+        Ok(Kind::Control) => Class::Punt,
         Ok(Kind::Data { session_id }) => Class::Data {
             session_id,
             encap: Encap::Udp,
@@ -391,7 +394,7 @@ mod test {
         );
         assert_eq!(
             c6(&v6("2001:db8::1", 115, &[0, 0, 0, 0, 0xc8, 3])),
-            Class::Drop(DropReason::Ipv6Control)
+            Class::Punt
         );
         assert_eq!(
             c6(&v6("2001:db8::1", 115, &[0, 0, 7])),
@@ -416,7 +419,7 @@ mod test {
         assert!(matches!(c6(&padded), Class::Data { end, .. } if end == f.len()));
         assert_eq!(
             c6(&v6("2001:db8::1", 17, &udp6(1701, &[0xc8, 3, 0, 12]))),
-            Class::Drop(DropReason::Ipv6Control)
+            Class::Punt
         );
         assert_eq!(
             c6(&v6(
@@ -532,6 +535,24 @@ mod test {
         assert_eq!(
             c6(&v6("2001:db8::1", 60, &[115, 1, 1, 4])),
             Class::Drop(DropReason::Ipv6BadExtension)
+        );
+        // Control messages behind Destination Options (over IP) and
+        // Routing (over UDP) are punted; behind nine headers they are
+        // dropped like data.
+        let mut p = vec![115, 0, 1, 4, 0, 0, 0, 0];
+        p.extend_from_slice(&[0, 0, 0, 0, 0xc8, 3, 0, 12]);
+        assert_eq!(c6(&v6("2001:db8::1", 60, &p)), Class::Punt);
+        let mut p = vec![17, 0, 0, 0, 0, 0, 0, 0];
+        p.extend_from_slice(&udp6(1701, &[0xc8, 3, 0, 12]));
+        assert_eq!(c6(&v6("2001:db8::1", 43, &p)), Class::Punt);
+        let mut p = Vec::new();
+        for i in 0..9 {
+            p.extend_from_slice(&[if i == 8 { 115 } else { 60 }, 0, 1, 4, 0, 0, 0, 0]);
+        }
+        p.extend_from_slice(&[0, 0, 0, 0, 0xc8, 3, 0, 12]);
+        assert_eq!(
+            c6(&v6("2001:db8::1", 60, &p)),
+            Class::Drop(DropReason::Ipv6TooManyExtensions)
         );
         // ICMPv6 behind Destination Options is for the control core.
         assert_eq!(

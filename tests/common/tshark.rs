@@ -530,10 +530,30 @@ impl Capture {
     /// packets) and waits until it listens. `None` (with a loud SKIPPED
     /// line) without tcpdump or tshark, a panic instead when `CI` is set.
     pub fn start(iface: &str, path: &Path, max: usize, what: &str) -> Option<Capture> {
+        Capture::start_in(None, iface, path, max, what)
+    }
+
+    /// `start`, with tcpdump inside network namespace `netns` (`ip netns
+    /// exec`) when one is given.
+    pub fn start_in(
+        netns: Option<&str>,
+        iface: &str,
+        path: &Path,
+        max: usize,
+        what: &str,
+    ) -> Option<Capture> {
         if !have_tshark(what) {
             return None;
         }
-        let mut child = match Command::new("tcpdump")
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "tcpdump"]);
+                c
+            }
+            None => Command::new("tcpdump"),
+        };
+        let mut child = match cmd
             .args(["-i", iface, "-n", "-U", "-s", "0", "-c"])
             .arg(max.to_string())
             .arg("-w")

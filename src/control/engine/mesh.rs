@@ -97,8 +97,9 @@ impl Engine {
         cfg.mesh.peers.iter().map(|&ip| MeshPeer::new(ip)).collect()
     }
 
-    pub(super) fn mesh_index(&self, ip: Ipv4Addr) -> Option<usize> {
-        self.mesh.iter().position(|m| m.ip == ip)
+    /// The mesh peer at `ip` (mesh peers are IPv4: `config::mesh`).
+    pub(super) fn mesh_index(&self, ip: IpAddr) -> Option<usize> {
+        self.mesh.iter().position(|m| IpAddr::V4(m.ip) == ip)
     }
 
     /// The mesh peer whose control connection is `ccid`.
@@ -109,7 +110,7 @@ impl Engine {
     /// The control-channel address of a mesh peer.
     fn mesh_addr(&self, ip: Ipv4Addr) -> Peer {
         Peer {
-            ip,
+            ip: IpAddr::V4(ip),
             udp_port: match self.cfg.mesh.encap {
                 config::Encap::Ip => 0,
                 config::Encap::Udp => self.cfg.l2tp.udp_port,
@@ -155,7 +156,7 @@ impl Engine {
                 self.mesh[i].next_try = now + 500;
                 continue;
             };
-            self.peer_seen.insert(ip, (p, mac));
+            self.note_peer_seen(IpAddr::V4(ip), p, mac);
             let peer = self.mesh_addr(ip);
             let (ccid, acts) = self.l2tp.connect(now, peer);
             let retry = u64::from(self.cfg.mesh.retry_interval) * 1000;
@@ -179,7 +180,7 @@ impl Engine {
         if let Some(old) = self.mesh[i].ccid.filter(|&c| c != ccid) {
             // The peer restarted and reconnected: its old connection is
             // dead, and its sessions with it.
-            if self.mesh[i].established || !self.mesh_initiator(peer.ip) {
+            if self.mesh[i].established || !self.mesh_initiator(self.mesh[i].ip) {
                 log::info!(
                     "mesh: {} reconnected: control connection {old} replaced by {ccid}",
                     peer.ip

@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod diff;
+mod l2tp6;
 mod macs;
 mod mesh;
 mod nd6;
@@ -169,11 +170,11 @@ impl PortInfo {
     }
 }
 
-/// An L2TP control-channel peer: its address and, over UDP, its port
-/// (0 over IP).
+/// An L2TP control-channel peer: its address, IPv4 or IPv6, and over
+/// UDP its port (0 over IP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Peer {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub udp_port: u16,
 }
 
@@ -191,8 +192,7 @@ struct SessionRt {
     member: MemberId,
     switch: SwitchId,
     port: usize,
-    /// IPv4, or IPv6 (static sessions only: the control channel runs
-    /// over IPv4).
+    /// IPv4 or IPv6 (a dynamic session's is its control peer's).
     peer: IpAddr,
     encap: Encap,
     udp_local_port: u16,
@@ -232,7 +232,7 @@ struct SwitchRt {
     /// Largest inner frame all members carry (sent to the workers).
     max_frame: usize,
     /// Auto-created: the peer whose session created it (its quota).
-    creator: Option<Ipv4Addr>,
+    creator: Option<IpAddr>,
     /// Auto-created and without members since (ms): freed after
     /// `l2tp.auto_switch_grace`.
     empty_since: Option<u64>,
@@ -295,6 +295,11 @@ struct Counters {
     l2tp_control_tx: u64,
     l2tp_peer_refused: u64,
     l2tp_no_route: u64,
+    l2tp6_not_ours: u64,
+    l2tp6_bad_source: u64,
+    l2tp6_malformed: u64,
+    l2tp6_udp_zero_checksum: u64,
+    l2tp6_udp_bad_checksum: u64,
     l2tp_peer_moves: u64,
     l2tp_port_probes: u64,
     sessions_up: u64,
@@ -342,6 +347,11 @@ impl Counters {
         put("l2tp_control_tx", self.l2tp_control_tx);
         put("l2tp_peer_refused", self.l2tp_peer_refused);
         put("l2tp_no_route", self.l2tp_no_route);
+        put("l2tp6_not_ours", self.l2tp6_not_ours);
+        put("l2tp6_bad_source", self.l2tp6_bad_source);
+        put("l2tp6_malformed", self.l2tp6_malformed);
+        put("l2tp6_udp_zero_checksum", self.l2tp6_udp_zero_checksum);
+        put("l2tp6_udp_bad_checksum", self.l2tp6_udp_bad_checksum);
         put("l2tp_peer_moves", self.l2tp_peer_moves);
         put("l2tp_port_probes", self.l2tp_port_probes);
         put("sessions_up", self.sessions_up);
@@ -377,7 +387,7 @@ impl Counters {
 
 /// Authentication of a tunnel with the peer at `ip`: its secret and
 /// `auth` mode (`[[l2tp.peer]]`, else `[l2tp]`), or none.
-fn set_auth(t: &mut TunnelConfig, l2: &config::L2tp, ip: Ipv4Addr) {
+fn set_auth(t: &mut TunnelConfig, l2: &config::L2tp, ip: IpAddr) {
     let alg = match l2.digest {
         config::Digest::Md5 => DigestAlg::Md5,
         config::Digest::Sha1 => DigestAlg::Sha1,
@@ -423,7 +433,7 @@ fn endpoint_config(cfg: &Config, router_id: Ipv4Addr) -> EndpointConfig {
         config::L2SpecCfg::Default => 1,
     };
     if l2.secret.is_some() {
-        set_auth(&mut t, l2, Ipv4Addr::UNSPECIFIED);
+        set_auth(&mut t, l2, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     }
     EndpointConfig {
         tunnel: t,
@@ -462,14 +472,15 @@ pub struct Engine {
     l2tp: Endpoint<Peer>,
     /// The other las nodes of the mesh (`mesh`).
     mesh: Vec<mesh::MeshPeer>,
-    /// Where each control peer was last heard: port index and source MAC.
-    peer_seen: HashMap<Ipv4Addr, (usize, [u8; 6])>,
+    /// Where each control peer was last heard: port index and source MAC
+    /// (bounded: `note_peer_seen`).
+    peer_seen: HashMap<IpAddr, (usize, [u8; 6])>,
     /// When each established control connection came up (ms).
     tunnel_since: HashMap<u32, u64>,
     counters: Counters,
     refusals: RefusalLog,
     /// Control messages per source (in front of parsing and digests).
-    control_rate: SourceLimiter<Ipv4Addr>,
+    control_rate: SourceLimiter<IpAddr>,
     /// The time of the call being handled.
     now: Now,
     tsc_hz: u64,
@@ -668,7 +679,10 @@ impl Engine {
         let (mac, ours) = (self.ports[p].mac, self.ports[p].address);
         let et = u16::from_be_bytes([d[12], d[13]]);
         if et == ethertype::IPV6 {
-            self.nd6_in(p, d);
+            // L2TP control over IPv6, else neighbour discovery and echo.
+            if !self.l2tp6_in(p, d) {
+                self.nd6_in(p, d);
+            }
             return Disposition::Consumed;
         }
         if et == ethertype::ARP {
@@ -725,7 +739,7 @@ impl Engine {
                     return Disposition::Consumed;
                 }
                 let peer = Peer {
-                    ip: ip.src_addr(),
+                    ip: IpAddr::V4(ip.src_addr()),
                     udp_port: 0,
                 };
                 self.l2tp_in(p, peer, src_mac, &payload[4..]);
@@ -736,7 +750,7 @@ impl Engine {
                     return Disposition::Consumed;
                 };
                 let peer = Peer {
-                    ip: ip.src_addr(),
+                    ip: IpAddr::V4(ip.src_addr()),
                     udp_port: u.src_port(),
                 };
                 self.l2tp_in(p, peer, src_mac, u.payload());

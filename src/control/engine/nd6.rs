@@ -11,7 +11,8 @@
 //! full. Static pseudowires to IPv6 peers resolve their next hop (the
 //! peer, or `gateway6` when it is off-link) here: a `Changed` neighbour
 //! rebuilds the templates that use it (`program::refresh_templates`).
-//! L2TPv3 control over IPv6 is dropped in the workers (`ipv6_control`).
+//! L2TPv3 control messages over IPv6 are taken before this
+//! (`l2tp6::l2tp6_in`); what is left is neighbour discovery's.
 
 use super::*;
 use crate::control::neighbour6::Action as Nd6Action;

@@ -28,7 +28,7 @@ impl Engine {
             );
             return self.refused(peer, &r);
         }
-        self.peer_seen.insert(peer.ip, (p, src_mac));
+        self.note_peer_seen(peer.ip, p, src_mac);
         let from_mesh = self.mesh_index(peer.ip).is_some();
         let (by_vc, switches) = (&self.by_vc, &self.switches);
         let (auto_switch, max_sessions) =
@@ -83,7 +83,7 @@ impl Engine {
     pub(super) fn refused(&mut self, peer: Peer, r: &Refusal) {
         let now = self.now_ms();
         let who = if peer.udp_port != 0 {
-            format!("{}:{}", peer.ip, peer.udp_port)
+            std::net::SocketAddr::new(peer.ip, peer.udp_port).to_string()
         } else {
             peer.ip.to_string()
         };
@@ -141,18 +141,42 @@ impl Engine {
     }
 
     /// Sends a control message to `peer`: over UDP back to the port it
-    /// used, over IP behind a zero session id.
+    /// used, over IP behind a zero session id; over IPv4 from the port's
+    /// `address`, over IPv6 from its `address6`.
     pub(super) fn l2tp_send(&mut self, peer: Peer, msg: &[u8]) {
         let Some(&(p, last_mac)) = self.peer_seen.get(&peer.ip) else {
             self.counters.l2tp_no_route += 1;
             return;
         };
+        let frame = match peer.ip {
+            IpAddr::V4(ip) => self.l2tp_frame4(p, last_mac, ip, peer.udp_port, msg),
+            IpAddr::V6(ip) => match self.l2tp_frame6(p, last_mac, ip, peer.udp_port, msg) {
+                Some(f) => f,
+                None => {
+                    self.counters.l2tp_no_route += 1;
+                    return;
+                }
+            },
+        };
+        self.counters.l2tp_control_tx += 1;
+        self.out.push(Outgoing { port: p, frame });
+    }
+
+    /// A control message to `dst` over IPv4 out of port `p`.
+    fn l2tp_frame4(
+        &mut self,
+        p: usize,
+        last_mac: [u8; 6],
+        dst_ip: Ipv4Addr,
+        udp_dst: u16,
+        msg: &[u8],
+    ) -> Vec<u8> {
         let port = &self.ports[p];
-        let nh = port.next_hop(peer.ip);
+        let nh = port.next_hop(dst_ip);
         // Prefer the ARP cache; a peer we never resolved is answered
         // through the router its packet came from.
         let dst = self.neighbours.get(p, nh).unwrap_or(last_mac);
-        let (l4, proto) = if peer.udp_port != 0 {
+        let (l4, proto) = if udp_dst != 0 {
             (udp::HEADER_LEN, protocol::UDP)
         } else {
             (4, protocol::L2TP)
@@ -173,7 +197,7 @@ impl Engine {
         let ipb = &mut buf[ethernet::HEADER_LEN..];
         Ipv4Repr {
             src: src_ip,
-            dst: peer.ip,
+            dst: dst_ip,
             protocol: proto,
             payload_len: l4 + msg.len(),
             ttl: 64,
@@ -183,22 +207,98 @@ impl Engine {
         }
         .emit(&mut ipv4::Packet::new_unchecked(&mut ipb[..]));
         let l4b = &mut ipb[ipv4::HEADER_LEN..];
-        if peer.udp_port != 0 {
+        if udp_dst != 0 {
             l4b[udp::HEADER_LEN..].copy_from_slice(msg);
             let mut u = udp::Packet::new_unchecked(&mut l4b[..]);
             UdpRepr {
                 src_port: udp_port,
-                dst_port: peer.udp_port,
+                dst_port: udp_dst,
                 payload_len: msg.len(),
             }
             .emit(&mut u);
-            u.fill_checksum_v4(src_ip, peer.ip);
+            u.fill_checksum_v4(src_ip, dst_ip);
         } else {
             l4b[..4].fill(0);
             l4b[4..].copy_from_slice(msg);
         }
-        self.counters.l2tp_control_tx += 1;
-        self.out.push(Outgoing { port: p, frame });
+        frame
+    }
+
+    /// A control message to `dst` over IPv6 out of port `p`, from its
+    /// `address6` (None: the port has none, or the message does not fit
+    /// an IPv6 payload). The next hop's MAC comes from neighbour
+    /// discovery; until it resolves (it is asked for here), the frame
+    /// goes to the MAC the peer's last message came from, as over IPv4
+    /// with ARP: that is the peer, or the router in front of it. The
+    /// UDP checksum is always computed (RFC 8200 §8.1; `udp6_checksum =
+    /// "zero"` is for data only, see `engine::l2tp6`).
+    fn l2tp_frame6(
+        &mut self,
+        p: usize,
+        last_mac: [u8; 6],
+        dst_ip: std::net::Ipv6Addr,
+        udp_dst: u16,
+        msg: &[u8],
+    ) -> Option<Vec<u8>> {
+        use crate::wire::ipv6::{self, Ipv6Repr};
+        let port = &self.ports[p];
+        let src_ip = port.v6.as_ref()?.address;
+        let IpAddr::V6(nh) = port.next_hop_ip(IpAddr::V6(dst_ip)) else {
+            return None;
+        };
+        let (src_mac, udp_port) = (port.mac, self.cfg.l2tp.udp_port);
+        let dst = match self.nd6.get(p, nh) {
+            Some(m) => m,
+            None => {
+                self.want_next_hop(p, IpAddr::V6(nh));
+                last_mac
+            }
+        };
+        let (l4, proto) = if udp_dst != 0 {
+            (udp::HEADER_LEN, protocol::UDP)
+        } else {
+            (4, protocol::L2TP)
+        };
+        let plen = l4 + msg.len();
+        if plen > usize::from(u16::MAX) {
+            return None;
+        }
+        let mut frame = vec![0u8; ethernet::HEADER_LEN + ipv6::HEADER_LEN + plen];
+        let buf = &mut frame[..];
+        EthernetRepr {
+            src: MacAddr(src_mac),
+            dst: MacAddr(dst),
+            ethertype: ethertype::IPV6,
+        }
+        .emit(&mut ethernet::Frame::new_unchecked(&mut buf[..]));
+        let ipb = &mut buf[ethernet::HEADER_LEN..];
+        Ipv6Repr {
+            src: src_ip,
+            dst: dst_ip,
+            next_header: proto,
+            payload_len: plen,
+            hop_limit: 64,
+            traffic_class: 0,
+            flow_label: 0,
+        }
+        .emit(&mut ipv6::Packet::new_unchecked(&mut ipb[..]));
+        let l4b = &mut ipb[ipv6::HEADER_LEN..];
+        if udp_dst != 0 {
+            l4b[udp::HEADER_LEN..].copy_from_slice(msg);
+            let mut u = udp::Packet::new_unchecked(&mut l4b[..]);
+            UdpRepr {
+                src_port: udp_port,
+                dst_port: udp_dst,
+                payload_len: msg.len(),
+            }
+            .emit(&mut u);
+            // The length was just written from the buffer: cannot fail.
+            ipv6::fill_udp_checksum(&mut u, src_ip, dst_ip, ipv6::UdpChecksum::Compute).ok()?;
+        } else {
+            l4b[..4].fill(0);
+            l4b[4..].copy_from_slice(msg);
+        }
+        Some(frame)
     }
 
     /// The switch for a VC ID: the configured one, else (if allowed) a new
@@ -206,7 +306,7 @@ impl Engine {
     pub(super) fn switch_for_vc(
         &mut self,
         vc: &str,
-        peer: Ipv4Addr,
+        peer: IpAddr,
     ) -> Result<SwitchId, (RefuseReason, String)> {
         if let Some(&s) = self.by_vc.get(vc) {
             return Ok(s);
@@ -247,7 +347,7 @@ impl Engine {
     }
 
     /// Auto-created switches that `peer`'s sessions created and that live.
-    pub(super) fn auto_switches_of(&self, peer: Ipv4Addr) -> usize {
+    pub(super) fn auto_switches_of(&self, peer: IpAddr) -> usize {
         self.switches
             .iter()
             .flatten()
@@ -347,6 +447,14 @@ impl Engine {
                 "no port toward the peer".into(),
             );
         };
+        if peer.ip.is_ipv6() && self.ports[p].v6.is_none() {
+            // The workers punt IPv6 only on ports with `address6`.
+            return refuse(
+                self,
+                RefuseReason::NoRoute,
+                "an IPv6 peer on a port without address6".into(),
+            );
+        }
         if self.free_members.is_empty() {
             let why = format!(
                 "no free member slot: dataplane.max_sessions = {} reached",
@@ -405,18 +513,23 @@ impl Engine {
                 L2Spec::None
             }
         };
-        let next_hop = IpAddr::V4(self.ports[p].next_hop(peer.ip));
+        let next_hop = self.ports[p].next_hop_ip(peer.ip);
+        // An IPv6 address in brackets: `fd00::2/7` would read as a prefix.
+        let who = match peer.ip {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+        };
         let s = SessionRt {
             name: if mesh.is_some() {
-                format!("mesh:{}/{}", peer.ip, up.local_session_id)
+                format!("mesh:{who}/{}", up.local_session_id)
             } else {
-                format!("{}/{}", peer.ip, up.local_session_id)
+                format!("{who}/{}", up.local_session_id)
             },
             mesh: mesh.is_some(),
             member,
             switch,
             port: p,
-            peer: IpAddr::V4(peer.ip),
+            peer: peer.ip,
             encap: if peer.udp_port != 0 {
                 Encap::Udp
             } else {
@@ -532,10 +645,7 @@ impl Engine {
             // A static session has no control connection to ask through.
             return;
         };
-        let IpAddr::V4(ip) = s.peer else {
-            // Dynamic sessions come over the IPv4 control channel.
-            return;
-        };
+        let ip = s.peer;
         let ccid = d.ccid;
         self.counters.l2tp_port_probes += 1;
         let now = self.now_ms();

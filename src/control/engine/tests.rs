@@ -222,6 +222,97 @@ fn l2tp_payload(o: &Outgoing) -> Option<(&[u8], u16)> {
     }
 }
 
+/// Our `address6` on the IPv6 port the tests add.
+const OURS6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 6, 0, 0, 0, 0, 1);
+
+/// An L2TP control message over IPv6 from `src` to `dst`: over IP
+/// behind a zero session id (`sport` 0), else over UDP from `sport` to
+/// 1701 with its checksum (RFC 8200 §8.1, summed here by
+/// `wire::ipv6::checksum`, which its own tests check against
+/// independent vectors).
+fn l2tp6(src: std::net::Ipv6Addr, dst: std::net::Ipv6Addr, sport: u16, msg: &[u8]) -> Vec<u8> {
+    use crate::wire::ipv6::{self, Ipv6Repr};
+    let mut l4 = Vec::new();
+    if sport == 0 {
+        l4.extend_from_slice(&[0; 4]);
+        l4.extend_from_slice(msg);
+    } else {
+        l4.extend_from_slice(&sport.to_be_bytes());
+        l4.extend_from_slice(&1701u16.to_be_bytes());
+        l4.extend_from_slice(&((8 + msg.len()) as u16).to_be_bytes());
+        l4.extend_from_slice(&[0, 0]);
+        l4.extend_from_slice(msg);
+        let c = ipv6::checksum(src, dst, protocol::UDP, &l4);
+        l4[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+    }
+    let mut f = vec![0u8; ethernet::HEADER_LEN + ipv6::HEADER_LEN];
+    EthernetRepr {
+        src: MacAddr(PEER_MAC),
+        dst: MacAddr([2, 0, 0, 0, 0, 2]),
+        ethertype: ethertype::IPV6,
+    }
+    .emit(&mut ethernet::Frame::new_unchecked(&mut f[..]));
+    Ipv6Repr {
+        src,
+        dst,
+        next_header: if sport == 0 {
+            protocol::L2TP
+        } else {
+            protocol::UDP
+        },
+        payload_len: l4.len(),
+        hop_limit: 64,
+        traffic_class: 0,
+        flow_label: 0,
+    }
+    .emit(&mut ipv6::Packet::new_unchecked(
+        &mut f[ethernet::HEADER_LEN..],
+    ));
+    f.extend_from_slice(&l4);
+    f
+}
+
+/// The L2TP message inside an IPv6 frame the engine sent out of `port`
+/// to `peer`, and the UDP port it went to (0: IP). Checks what any
+/// IPv6 host would: our address as the source, the payload length, the
+/// UDP length and a checksum that is present and verifies.
+fn l2tp_payload6(o: &Outgoing, port: usize, peer: std::net::Ipv6Addr) -> Option<(&[u8], u16)> {
+    use crate::wire::ipv6;
+    if o.port != port || o.frame.get(12..14) != Some(&[0x86, 0xdd][..]) {
+        return None;
+    }
+    let ip = ipv6::Packet::new_checked(&o.frame[ethernet::HEADER_LEN..]).ok()?;
+    if ip.dst_addr() != peer {
+        return None;
+    }
+    assert_eq!(ip.src_addr(), OURS6);
+    assert_eq!(
+        ethernet::HEADER_LEN + ipv6::HEADER_LEN + usize::from(ip.payload_len()),
+        o.frame.len()
+    );
+    let l = ethernet::HEADER_LEN + ipv6::HEADER_LEN;
+    match ip.next_header() {
+        protocol::L2TP => {
+            assert_eq!(&o.frame[l..l + 4], &[0; 4]);
+            Some((&o.frame[l + 4..], 0))
+        }
+        protocol::UDP => {
+            let u = udp::Packet::new_checked(&o.frame[l..]).ok()?;
+            assert_eq!(usize::from(u.len()), o.frame.len() - l);
+            assert_ne!(u.checksum(), 0);
+            assert!(ipv6::verify_checksum(
+                OURS6,
+                peer,
+                protocol::UDP,
+                &o.frame[l..]
+            ));
+            assert_eq!(u.src_port(), 1701);
+            Some((&o.frame[l + udp::HEADER_LEN..], u.dst_port()))
+        }
+        _ => None,
+    }
+}
+
 /// A minimal RFC 3931 initiator standing in for a router.
 struct Router {
     ep: L2tpEndpoint<()>,
@@ -232,6 +323,9 @@ struct Router {
     udp_port: u16,
     /// What las sent to a port other than `udp_port`.
     elsewhere: usize,
+    /// Over IPv6 from this address, on this port (else over IPv4 from
+    /// PEER on port 0).
+    v6: Option<(std::net::Ipv6Addr, usize)>,
 }
 
 impl Router {
@@ -252,6 +346,28 @@ impl Router {
             downs: 0,
             udp_port,
             elsewhere: 0,
+            v6: None,
+        };
+        r.exchange(rig, acts);
+        r
+    }
+
+    /// A router at `src` on las's port `port` (its `address6` is
+    /// [`OURS6`]) over IP (`udp_port` 0) or UDP.
+    fn connect6(rig: &mut Rig, src: std::net::Ipv6Addr, port: usize, udp_port: u16) -> Router {
+        let mut cfg = L2tpConfig::default();
+        cfg.tunnel.host_name = b"router6".to_vec();
+        cfg.tunnel.router_id = 0x0a0a0a0b;
+        let mut ep = L2tpEndpoint::new(cfg, Box::new(OsRandom));
+        let (ccid, acts) = ep.connect(rig.now.ms, ());
+        let mut r = Router {
+            ep,
+            ccid,
+            ups: Vec::new(),
+            downs: 0,
+            udp_port,
+            elsewhere: 0,
+            v6: Some((src, port)),
         };
         r.exchange(rig, acts);
         r
@@ -275,11 +391,12 @@ impl Router {
                 match a {
                     Action::Send(b) => {
                         sent = true;
-                        let mut f = match self.udp_port {
-                            0 => l2tp_over_ip(&b),
-                            p => l2tp_over_udp(&b, p),
+                        let (mut f, port) = match (self.v6, self.udp_port) {
+                            (None, 0) => (l2tp_over_ip(&b), 0),
+                            (None, p) => (l2tp_over_udp(&b, p), 0),
+                            (Some((src, port)), p) => (l2tp6(src, OURS6, p, &b), port),
                         };
-                        assert_eq!(rig.e.frame_in(rig.now, 0, &mut f), Disposition::Consumed);
+                        assert_eq!(rig.e.frame_in(rig.now, port, &mut f), Disposition::Consumed);
                     }
                     Action::SessionUp(u) => self.ups.push(u),
                     Action::SessionDown(_) => self.downs += 1,
@@ -287,7 +404,11 @@ impl Router {
                 }
             }
             for o in rig.frames() {
-                if let Some((m, port)) = l2tp_payload(&o) {
+                let got = match self.v6 {
+                    None => l2tp_payload(&o),
+                    Some((src, port)) => l2tp_payload6(&o, port, src),
+                };
+                if let Some((m, port)) = got {
                     if port != self.udp_port {
                         // Lost: the NAT has no mapping there any more.
                         self.elsewhere += 1;
@@ -1238,4 +1359,226 @@ mac = "02:00:00:00:06:10"
     // The switch's largest frame: 1500 - (40 + 4).
     let sw = rig.e.switches[2].as_ref().unwrap();
     assert_eq!(sw.max_frame, 1500 - 44);
+}
+
+/// A second port with IPv6, and a static neighbour for one IPv6 peer.
+const V6PORT: &str = r#"
+[[port]]
+name = "wan6"
+device = "net_null1"
+address = "198.51.100.1/24"
+address6 = "2001:db8:6::1/64"
+
+[[neighbor]]
+port = "wan6"
+address = "2001:db8:6::10"
+mac = "02:00:00:00:06:10"
+"#;
+
+fn ip6(s: &str) -> std::net::Ipv6Addr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn ipv6_dynamic_sessions_join_the_vc_switch_beside_ipv4_ones() {
+    let mut rig = Rig::new(V6PORT, 1);
+    rig.commands(0);
+    let (a6, b6) = (ip6("2001:db8:6::10"), ip6("2001:db8:6::11"));
+    let mut over_ip = Router::connect6(&mut rig, a6, 1, 0);
+    let mut over_udp = Router::connect6(&mut rig, b6, 1, 40000);
+    let mut v4 = Router::connect(&mut rig);
+    for r in [&mut over_ip, &mut over_udp, &mut v4] {
+        r.open(&mut rig, "100");
+        assert_eq!(r.ups.len(), 1, "the router's session is up");
+        assert_eq!(r.elsewhere, 0);
+    }
+    assert_eq!(rig.counter("sessions_up"), 3);
+    let cmds = rig.commands(0);
+    let added: Vec<SessionSpec> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Command::AddSession(s) => Some(**s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(added.len(), 3);
+    // All in switch "blue" (VC ID 100), with the two static IPv4 ones.
+    assert!(added.iter().all(|s| s.switch == SwitchId(0)));
+    let a = added.iter().find(|s| s.peer == IpAddr::V6(a6)).unwrap();
+    assert_eq!((a.encap, a.port, a.udp_peer_port), (Encap::Ip, 1, 0));
+    let b = added.iter().find(|s| s.peer == IpAddr::V6(b6)).unwrap();
+    assert_eq!((b.encap, b.port, b.udp_peer_port), (Encap::Udp, 1, 40000));
+    assert!(added.iter().any(|s| s.peer == IpAddr::V4(PEER)));
+    // The peer with a static neighbour gets its IPv6 template at once.
+    let t = cmds
+        .iter()
+        .find_map(|c| match c {
+            Command::SetTemplate(m, Some(t)) if *m == a.member => Some(t.clone()),
+            _ => None,
+        })
+        .expect("an IPv6 template");
+    let by = t.bytes();
+    assert!(t.is_ipv6());
+    assert_eq!(&by[0..6], &[2, 0, 0, 0, 6, 0x10]);
+    assert_eq!(&by[12..14], &[0x86, 0xdd]);
+    assert_eq!(by[20], 115);
+    assert_eq!(&by[22..38], &OURS6.octets());
+    assert_eq!(&by[38..54], &a6.octets());
+    assert_eq!(&by[54..58], &over_ip.ups[0].local_session_id.to_be_bytes());
+    // The other is being solicited (answered meanwhile through the MAC
+    // its messages came from).
+    let views = rig.e.session_views();
+    let v = views.iter().find(|v| v.peer == "2001:db8:6::11").unwrap();
+    assert_eq!(v.state, "resolving");
+    assert!(rig.counter("nd6_solicitations_tx") > 0);
+    // `las show`: IPv6 peers as addresses, session names bracketed.
+    let tunnels = rig.e.tunnel_views();
+    assert!(tunnels
+        .iter()
+        .any(|t| t.peer == "2001:db8:6::10" && t.encap == "ip" && t.state == "established"));
+    assert!(tunnels
+        .iter()
+        .any(|t| t.peer == "2001:db8:6::11" && t.encap == "udp:40000"));
+    let views = rig.e.session_views();
+    let v = views
+        .iter()
+        .find(|v| v.kind == "dynamic" && v.peer == "2001:db8:6::10")
+        .expect("the IPv6 session in las show sessions");
+    assert_eq!(v.switch, "blue");
+    assert_eq!(
+        v.name,
+        format!("[2001:db8:6::10]/{}", over_ip.ups[0].remote_session_id)
+    );
+    // The IPv6 router closes its session; the others stay.
+    let sid = over_ip.ups[0].local_session_id;
+    let acts = over_ip
+        .ep
+        .close_session(rig.now.ms, over_ip.ccid, sid, 3, None, "");
+    over_ip.exchange(&mut rig, acts);
+    assert_eq!(rig.counter("sessions_down"), 1);
+    assert_eq!(
+        rig.e
+            .session_views()
+            .iter()
+            .filter(|s| s.kind == "dynamic")
+            .count(),
+        2
+    );
+}
+
+/// An SCCRQ as las's own initiator sends it.
+fn sccrq() -> Vec<u8> {
+    let mut ep = L2tpEndpoint::new(L2tpConfig::default(), Box::new(OsRandom));
+    let (_, acts) = ep.connect(1, ());
+    acts.into_iter()
+        .find_map(|(_, a)| match a {
+            Action::Send(b) => Some(b),
+            _ => None,
+        })
+        .expect("an SCCRQ")
+}
+
+#[test]
+fn ipv6_control_messages_are_checked_before_the_control_channel() {
+    let mut rig = Rig::new(V6PORT, 1);
+    rig.frames();
+    let a6 = ip6("2001:db8:6::10");
+    let m = sccrq();
+    let send = |rig: &mut Rig, mut f: Vec<u8>, counter: &str| {
+        let before = rig.counter(counter);
+        assert_eq!(rig.e.frame_in(rig.now, 1, &mut f), Disposition::Consumed);
+        assert_eq!(rig.counter(counter), before + 1, "{counter}");
+    };
+    const UDP: usize = 14 + 40;
+    // A zero UDP checksum: refused on control messages (RFC 6936 §5).
+    let mut f = l2tp6(a6, OURS6, 40000, &m);
+    f[UDP + 6..UDP + 8].fill(0);
+    send(&mut rig, f, "l2tp6_udp_zero_checksum");
+    // A checksum that does not verify.
+    let mut f = l2tp6(a6, OURS6, 40000, &m);
+    *f.last_mut().unwrap() ^= 0x5a;
+    send(&mut rig, f, "l2tp6_udp_bad_checksum");
+    // A UDP length past the IPv6 payload.
+    let mut f = l2tp6(a6, OURS6, 40000, &m);
+    let ulen = u16::from_be_bytes([f[UDP + 4], f[UDP + 5]]) + 2;
+    f[UDP + 4..UDP + 6].copy_from_slice(&ulen.to_be_bytes());
+    send(&mut rig, f, "l2tp6_malformed");
+    // Over IP, shorter than the session id.
+    let mut f = l2tp6(a6, OURS6, 0, &[]);
+    f.truncate(f.len() - 1);
+    f[18..20].copy_from_slice(&3u16.to_be_bytes());
+    send(&mut rig, f, "l2tp6_malformed");
+    // To our link-local address, from a link-local one.
+    let ll = crate::wire::ipv6::link_local([2, 0, 0, 0, 0, 2]);
+    send(&mut rig, l2tp6(a6, ll, 0, &m), "l2tp6_not_ours");
+    send(
+        &mut rig,
+        l2tp6(ip6("fe80::10"), OURS6, 0, &m),
+        "l2tp6_bad_source",
+    );
+    assert!(rig.e.tunnel_views().is_empty());
+    assert!(rig
+        .frames()
+        .iter()
+        .all(|o| o.frame.get(20) != Some(&17) && o.frame.get(20) != Some(&115)));
+    // Good ones over IP and UDP open control connections, answered over
+    // IPv6 (`l2tp_payload6` checks the answers).
+    send(&mut rig, l2tp6(a6, OURS6, 0, &m), "l2tp_control_rx");
+    send(&mut rig, l2tp6(a6, OURS6, 40000, &m), "l2tp_control_rx");
+    assert_eq!(rig.e.tunnel_views().len(), 2);
+    let frames = rig.frames();
+    assert_eq!(
+        frames
+            .iter()
+            .filter_map(|o| l2tp_payload6(o, 1, a6))
+            .map(|(_, port)| port)
+            .collect::<Vec<_>>(),
+        vec![0, 40000]
+    );
+    // Through the MAC the messages came from.
+    assert!(frames
+        .iter()
+        .filter(|o| l2tp_payload6(o, 1, a6).is_some())
+        .all(|o| o.frame[0..6] == [2, 0, 0, 0, 6, 0x10]));
+}
+
+#[test]
+fn ipv6_prefixes_in_allow_and_peer_secrets() {
+    let extra = format!(
+        "{V6PORT}\n[l2tp]\nallow = [\"192.0.2.0/24\", \"2001:db8:6::/120\"]\n\
+         [[l2tp.peer]]\nprefix = \"2001:db8:7::/64\"\nsecret = \"seven\"\n"
+    );
+    let mut rig = Rig::new(&extra, 1);
+    let secret = |ip: &str| rig.e.cfg.l2tp.secret_for(ip.parse().unwrap());
+    assert_eq!(secret("2001:db8:7::10"), Some("seven"));
+    assert_eq!(secret("2001:db8:6::10"), None);
+    assert_eq!(secret("192.0.2.10"), None);
+    let before = rig.counter("l2tp_peer_refused");
+    let mut f = l2tp6(ip6("2001:db8:6::1:10"), OURS6, 0, &sccrq());
+    rig.e.frame_in(rig.now, 1, &mut f);
+    assert_eq!(rig.counter("l2tp_peer_refused"), before + 1);
+    assert!(rig.e.tunnel_views().is_empty());
+    let mut f = l2tp6(ip6("2001:db8:6::10"), OURS6, 0, &sccrq());
+    rig.e.frame_in(rig.now, 1, &mut f);
+    assert_eq!(rig.e.tunnel_views().len(), 1);
+}
+
+#[test]
+fn bogus_ipv6_sources_do_not_grow_the_peer_table_without_bound() {
+    let extra = format!("{V6PORT}\n[l2tp]\ncontrol_rate = 1000000\n");
+    let mut rig = Rig::new(&extra, 1);
+    let mut good = Router::connect6(&mut rig, ip6("2001:db8:6::10"), 1, 0);
+    // A ZLB to a control connection that does not exist, from 20,000
+    // addresses (a /64 has plenty).
+    let zlb = [0xc8, 0x03, 0, 12, 0, 0, 0, 99, 0, 0, 0, 0];
+    for i in 0..20_000u32 {
+        let src = std::net::Ipv6Addr::from(u128::from(ip6("2001:db8:6:0:1::")) + u128::from(i));
+        let mut f = l2tp6(src, OURS6, 0, &zlb);
+        rig.e.frame_in(rig.now, 1, &mut f);
+    }
+    assert!(rig.e.peer_seen.len() <= 8192, "{}", rig.e.peer_seen.len());
+    assert!(rig.e.control_rate.tracked() <= CONTROL_RATE_SOURCES);
+    // The peer with a control connection is still reachable.
+    good.open(&mut rig, "100");
+    assert_eq!(good.ups.len(), 1);
 }
