@@ -15,8 +15,9 @@
 #                            meshed with las1; site C dual-homed (--backup-peer),
 #                            las1 killed and restarted (run-failover: the same)
 #   lab/lab.sh run-ipv6      only the IPv6-underlay checks (CHECK ipv6-*,
-#                            tshark-ipv6): the sites and every pseudowire
-#                            over IPv6 (fd00:200::/64), ND and ICMPv6 by las
+#                            tshark-ipv6*): the sites and every pseudowire
+#                            over IPv6 (fd00:200::/64), ND and ICMPv6 by las,
+#                            static sessions, then dynamic ones by VC ID
 #   lab/lab.sh clean         remove anything a previous run left behind
 #
 # Needs root, iproute2, ping, python3, iperf3 (else a python TCP transfer),
@@ -1564,8 +1565,13 @@ report() {
 # with cookies, C ip alone in cust200), as las-edge sends it (raw IPv6
 # next header 115, UDP over IPv6 with a computed checksum). las answers
 # the sites' neighbour solicitations and pings to its address itself (the
-# kernel in its namespace has IPv6 off). The port keeps its IPv4 address:
-# las requires one today; nothing here uses it.
+# kernel in its namespace has IPv6 off). Then the dynamic part over the
+# same underlay: A (ip) and B (udp) ask for VC ID 100 over the RFC 3931
+# control channel over IPv6, C (ip, with a secret for its IPv6 prefix)
+# for VC ID 200 (an auto-created switch); A and B ping, C stays apart,
+# no IPv6 control message is refused, and tshark decodes it all. The
+# port keeps its IPv4 address (las requires one today; it is also the
+# default Router ID); nothing else here uses it.
 LAS_UL6=fd00:200::1
 declare -A UL6=([A]=fd00:200::11 [B]=fd00:200::12 [C]=fd00:200::13)
 
@@ -1719,12 +1725,107 @@ run_ipv6() {
     esac
 
     bad=""
-    for r in ipv6_control ipv6_fragment ipv6_unknown_extension ipv6_bad_extension ipv6_too_many_extensions \
+    for r in ipv6_fragment ipv6_unknown_extension ipv6_bad_extension ipv6_too_many_extensions \
         source_mismatch cookie_mismatch unknown_session malformed mtu_exceeded; do
         [ "$(las_drop "$r")" = 0 ] || bad="$bad $r=$(las_drop "$r")"
     done
     if [ -z "$bad" ]; then check ipv6-no-drops ok "no IPv6 or session drops"; else check ipv6-no-drops FAIL "$bad"; fi
     for s in "${SITES[@]}"; do stop_edge6 "$s"; done
+}
+
+write_las_ipv6_dyn_config() {
+    {
+        las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176
+        cat <<EOF
+address6 = "$LAS_UL6/64"
+
+# No sessions: the sites ask for them by VC ID over IPv6. The Router ID
+# stays a 32-bit id (RFC 3931): the port's IPv4 address unless set.
+[l2tp]
+hello_interval = 2
+auto_switch = true
+cookie_len = 4
+allow = ["fd00:200::/64"]
+
+# Site C must authenticate (an IPv6 prefix in [[l2tp.peer]]).
+[[l2tp.peer]]
+prefix = "${UL6[C]}/128"
+secret = "$DYN_SECRET"
+
+[[switch]]
+name = "cust100"
+vc_ids = ["100"]
+aging = $AGING
+EOF
+    } >"$WORK/las6-dyn.toml"
+}
+
+start_dyn_edge6() { # site: dynamic mode over IPv6 (A ip, B udp: VC 100; C ip with a secret: VC 200)
+    local s=$1 ns
+    ns=$(ns_site "$s")
+    case $s in
+    A) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL6[A]}" --peer "$LAS_UL6" \
+        --encap ip --vc-id 100 --l2spec default --router-id 192.0.2.11 --hello-interval 2 \
+        >>"$WORK/dyn6-edge-A.log" 2>&1 & ;;
+    B) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL6[B]}" --peer "$LAS_UL6" \
+        --encap udp --vc-id 100 --router-id 192.0.2.12 --hello-interval 2 \
+        >>"$WORK/dyn6-edge-B.log" 2>&1 & ;;
+    C) ip netns exec "$ns" "$EDGE" --tap pw0 --tap-mtu $TAP_MTU --local "${UL6[C]}" --peer "$LAS_UL6" \
+        --encap ip --vc-id 200 --router-id 192.0.2.13 --secret "$DYN_SECRET" --hello-interval 2 \
+        >>"$WORK/dyn6-edge-C.log" 2>&1 & ;;
+    esac
+    EDGE_PID[$s]=$!
+}
+
+stop_dyn_edge6() { # site: SIGTERM (StopCCN), wait, print its counters
+    local s=$1 pid=${EDGE_PID[$1]:-}
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    EDGE_PID[$s]=""
+    echo "-- las-edge site $s (dynamic, IPv6) counters"
+    grep -v ' INFO ' "$WORK/dyn6-edge-$s.log" | sed 's/^/   /'
+}
+
+dyn6_up() { # peer address vc switch: a dynamic session from the peer, in that switch
+    dyn_sessions | awk -v p="$1" -v v="$2" -v w="$3" '$1 == p && $2 == v && $3 == w { f = 1 } END { exit !f }'
+}
+
+# Dynamic sessions by VC ID over IPv6: the RFC 3931 control channel over
+# raw IPv6 (A, C) and UDP over IPv6 (B), C authenticated by a secret for
+# its IPv6 prefix and given an auto-created switch.
+run_ipv6_dynamic() {
+    local s r bad
+    write_las_ipv6_dyn_config
+    if ! start_las las6-dyn; then
+        check ipv6-dyn-las-start FAIL
+        return
+    fi
+    check ipv6-dyn-las-start ok
+    for s in "${SITES[@]}"; do start_dyn_edge6 "$s"; done
+    bad=""
+    wait_for 20 dyn6_up "${UL6[A]}" 100 cust100 || bad="$bad A"
+    wait_for 20 dyn6_up "${UL6[B]}" 100 cust100 || bad="$bad B"
+    wait_for 20 dyn6_up "${UL6[C]}" 200 vc-200 || bad="$bad C"
+    if [ -z "$bad" ]; then
+        check ipv6-dyn-sessions-up ok "A (ip) and B (udp) in cust100, C (ip, secret) in vc-200, all over IPv6"
+    else
+        check ipv6-dyn-sessions-up FAIL "no session for:$bad; las has: $(dyn_sessions | tr '\n' ';')"
+    fi
+    for s in "${SITES[@]}"; do in_ns "$(ns_site "$s")" ip neigh flush dev pw0 2>/dev/null; done
+    if r=$(ping_ok A "${HOST[B]}" 10); then check ipv6-dyn-ping-a-b ok "$r"; else check ipv6-dyn-ping-a-b FAIL "$r"; fi
+    if r=$(ping_ok B "${HOST[A]}" 10); then check ipv6-dyn-ping-b-a ok "$r"; else check ipv6-dyn-ping-b-a FAIL "$r"; fi
+    if r=$(ping_ok C "${HOST[A]}" 3); then check ipv6-dyn-isolation FAIL "C reached A: $r"; else
+        check ipv6-dyn-isolation ok "C (vc-200) cannot reach A (cust100): $r"
+    fi
+    bad=""
+    for r in l2tp6_not_ours l2tp6_bad_source l2tp6_malformed l2tp6_udp_zero_checksum l2tp6_udp_bad_checksum; do
+        [ "$(las_control_counter "$r")" = 0 ] || bad="$bad $r=$(las_control_counter "$r")"
+    done
+    if [ -z "$bad" ]; then check ipv6-dyn-control-clean ok "no IPv6 control message refused"; else
+        check ipv6-dyn-control-clean FAIL "$bad"
+    fi
+    for s in "${SITES[@]}"; do stop_dyn_edge6 "$s"; done
     # The later parts run on an IPv4-only underlay again.
     for s in "${SITES[@]}"; do
         in_ns "$(ns_site "$s")" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
@@ -2120,6 +2221,13 @@ main_run() { # static|dynamic|mtu|nat|failover|ipv6|all
         tshark_check tshark-ipv6 ipv6 cookie0 none \
             cookie0 default "ipv6.dst == ${UL6[A]} && l2tp.sid == ${RSID[A]}" \
             cookie8 none "ipv6.dst == ${UL6[B]} && l2tp.sid == ${RSID[B]}"
+        capture_start ipv6-dynamic 20000
+        run_ipv6_dynamic
+        stop_las
+        capture_stop
+        # Negotiated cookies and sublayers: tshark learns them from the
+        # control messages over IPv6 in the capture.
+        tshark_check tshark-ipv6-dynamic ipv6-dynamic detect detect
     fi
     if [ "$what" = mtu ] || [ "$what" = all ]; then
         run_mtu

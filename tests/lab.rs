@@ -1,13 +1,13 @@
 //! Runs the namespace lab (`lab/lab.sh run`): las on a net_af_packet port
 //! and three las-edge sites, first with static sessions, then in dynamic
 //! mode (RFC 3931 control connections opened by the edges, by VC ID), then
-//! the static sites over an IPv6 underlay, then MTU scenarios (MSS clamping over a 1500-byte underlay, jumbo frames),
+//! the sites over an IPv6 underlay (static, then dynamic), then MTU scenarios (MSS clamping over a 1500-byte underlay, jumbo frames),
 //! an edge behind a NAT, and redundancy: two meshed las (a second las
 //! in its own namespace) sharing a switch, with edge failover between
 //! them (the outage is printed as RESULT fo-outage-secs).
 //! tshark decodes what las sent on the underlay during the static, the
-//! dynamic and the IPv6 part (CHECK tshark-static, tshark-dynamic,
-//! tshark-ipv6).
+//! dynamic and the IPv6 parts (CHECK tshark-static, tshark-dynamic,
+//! tshark-ipv6, tshark-ipv6-dynamic).
 //! Needs root and `ip netns`: #[ignore]d, so a plain `cargo test` lists
 //! it as ignored; `cargo test -- --include-ignored` (scripts/test.sh)
 //! runs it, and without root it fails.
@@ -92,6 +92,13 @@ const CHECKS: &[&str] = &[
     "ipv6-tcp",
     "ipv6-no-drops",
     "tshark-ipv6",
+    "ipv6-dyn-las-start",
+    "ipv6-dyn-sessions-up",
+    "ipv6-dyn-ping-a-b",
+    "ipv6-dyn-ping-b-a",
+    "ipv6-dyn-isolation",
+    "ipv6-dyn-control-clean",
+    "tshark-ipv6-dynamic",
     // MTU scenarios.
     "mtu-edges-start",
     "mtu-tcp-stalls-without-clamp",
