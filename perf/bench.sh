@@ -4,7 +4,11 @@
 # See perf/README.md. Run as root from anywhere:  perf/bench.sh
 #
 # Environment knobs (defaults in brackets):
-#   PROFILES   space-separated ENCAP:SIZE list            ["ip:64 ip:1514"]
+#   PROFILES   space-separated ENCAP:SIZE list; ENCAP is ip or udp (L2TPv3
+#              over IPv4) or ip6 or udp6 (over IPv6: las-trafgen --underlay
+#              ipv6, UDP checksum computed), SIZE the inner frame without FCS
+#              (60..9000); e.g. "ip:64 ip6:64 udp:64 udp6:64" puts v4 and
+#              v6 side by side (column "net")         ["ip:64 ip:1514"]
 #   DUR        seconds measured per run                   [10]
 #   WARM       seconds before measuring (learning, cache) [3]
 #   PACKETS    packets in each pcap                       [4096]
@@ -301,13 +305,23 @@ printf 'profile\tmacs\tsessions\tpackets\ttestpmd_mpps\ttestpmd_cyc\tlas_mpps\tl
 # Measures one profile: $1 = ENCAP:SIZE, $2 = sessions, $3 = MACs.
 run_profile() {
     local prof=$1 sessions=$2 macs=$3
-    local encap=${prof%%:*} size=${prof##*:}
-    local name="$encap-${size}B"
-    [[ $SWEEP == 1 ]] && name="$name-${macs}m-${sessions}s"
+    local encap=${prof%%:*} size=${prof##*:} underlay=ipv4 net=v4
+    case $encap in
+        ip | udp) ;;
+        ip6 | udp6) encap=${encap%6} underlay=ipv6 net=v6 ;;
+        *) die "bad profile $prof: ENCAP must be ip, udp, ip6 or udp6" ;;
+    esac
+    [[ $prof == *:* && $size =~ ^[0-9]+$ ]] || die "bad profile $prof: expected ENCAP:SIZE, e.g. ip6:64"
+    # The label in the table (the net column says v4 or v6); the name in
+    # the checks and file names says -v6 too (v4 names are as before).
+    local label="$encap-${size}B"
+    [[ $SWEEP == 1 ]] && label="$label-${macs}m-${sessions}s"
+    local name=$label
+    [[ $net == v6 ]] && name="$label-v6"
     local pcap=$WORK/$name.pcap cfg=$WORK/$name.toml sock=$WORK/$name.sock
     local vdev="net_pcap0,rx_pcap=$pcap,infinite_rx=1$TXSPEC"
     if ! "$TRAFGEN" --out "$pcap" --sessions "$sessions" --macs "$macs" --size "$size" \
-        --packets "$PACKETS" --encap "$encap" --broadcast-pct "$BCAST" \
+        --packets "$PACKETS" --encap "$encap" --underlay "$underlay" --broadcast-pct "$BCAST" \
         --device "$vdev" --socket "$sock" --config-out "$cfg" 2>"$WORK/$name.trafgen.log"; then
         cat "$WORK/$name.trafgen.log" >&2
         die "$name: las-trafgen refused (log above)"
@@ -332,8 +346,8 @@ run_profile() {
     local tpc ratio
     tpc=$(awk -v m="$tp" -v s="$tpshare" -v hz="$hz" 'BEGIN {printf "%.0f", (m > 0 ? hz * s / (m * 1e6) : 0)}')
     ratio=$(awk -v a="$lm" -v b="$tp" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-    ROWS+=("$(printf '%-24s %8.3f %5.0f%% %8.0f | %8.3f %8.3f %5.0f%% %7.0f %8.0f %9.0f | %5s' \
-        "$name" "$tp" "$(awk -v s="$tpshare" 'BEGIN {print s * 100}')" "$tpc" \
+    ROWS+=("$(printf '%-24s %3s %8.3f %5.0f%% %8.0f | %8.3f %8.3f %5.0f%% %7.0f %8.0f %9.0f | %5s' \
+        "$label" "$net" "$tp" "$(awk -v s="$tpshare" 'BEGIN {print s * 100}')" "$tpc" \
         "$lm" "$om" "$(awk -v s="$lshare" 'BEGIN {print s * 100}')" "$cb" "$ct" "$co" "$ratio")")
     local chk
     chk=$(jq -r --arg n "$name" '"\($n): las rx \(.rx) tx \(.tx) dropped \(.dropped) (\(.drop_pct*100|round/100)%) missed/nombuf \(.missed) in \(.dt*100|round/100) s; top drops: \(if .top_drops == "" then "none" else .top_drops end)"' "$d")
@@ -398,10 +412,11 @@ fi
     echo "cpu% = share of the wall time the poll thread (core $WORKER_CORE) was on a CPU (< 100%: other processes ran there)"
     echo "cyc = TSC cycles per received packet: busy = las busy_cycles, total = tsc_hz*dt, on-cpu = tsc_hz*thread CPU time"
     echo "out Mpps = frames las sent per second (flood copies included)"
-    printf '%-24s %8s %6s %8s | %8s %8s %6s %7s %8s %9s | %5s\n' \
-        "" testpmd "" "" las las "" "" "" "" las/
-    printf '%-24s %8s %6s %8s | %8s %8s %6s %7s %8s %9s | %5s\n' \
-        profile Mpps cpu% cyc/pkt Mpps out cpu% busy total on-cpu tpmd
+    echo "net = the underlay: v4 = L2TPv3 over IPv4, v6 = over IPv6 (UDP checksum computed both ways); testpmd replays the same pcap"
+    printf '%-24s %3s %8s %6s %8s | %8s %8s %6s %7s %8s %9s | %5s\n' \
+        "" "" testpmd "" "" las las "" "" "" "" las/
+    printf '%-24s %3s %8s %6s %8s | %8s %8s %6s %7s %8s %9s | %5s\n' \
+        profile net Mpps cpu% cyc/pkt Mpps out cpu% busy total on-cpu tpmd
     printf '%s\n' "${ROWS[@]}"
     echo "checks:"
     printf '  %s\n' "${CHECKS[@]}"

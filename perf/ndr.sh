@@ -9,7 +9,9 @@
 # Environment knobs (defaults in brackets):
 #   PROFILES    space-separated ENCAP:FRAME list; FRAME is the inner Ethernet
 #               frame size *with* FCS as in RFC 2544 (64 = 60 bytes on the
-#               wire without FCS), or "imix" (64:574:1518 in 7:4:1)
+#               wire without FCS), or "imix" (64:574:1518 in 7:4:1); ENCAP
+#               is ip or udp (L2TPv3 over IPv4) or ip6 or udp6 (over IPv6,
+#               las-trafgen --underlay ipv6, as in perf/bench.sh)
 #                                                        ["ip:64 ip:1518"]
 #   DUR         seconds per trial                        [2]
 #   PACKETS     packets in each pcap                     [4096]
@@ -188,7 +190,12 @@ rate_of() {
 
 run_profile() {
     local prof=$1 encap=${1%%:*} frame=${1##*:}
-    local name="$encap-$frame" size_args
+    local name="$encap-$frame" size_args underlay=ipv4
+    case $encap in
+        ip | udp) ;;
+        ip6 | udp6) encap=${encap%6} underlay=ipv6 ;;
+        *) die "bad profile $prof (ENCAP ip, udp, ip6 or udp6)" ;;
+    esac
     if [[ $frame == imix ]]; then
         size_args=(--imix)
     else
@@ -198,7 +205,7 @@ run_profile() {
     fi
     local pcap=$WORK/$name.pcap cfg=$WORK/$name.toml sock=$WORK/$name.sock msock=$WORK/$name.memif
     "$TRAFGEN" --out "$pcap" --sessions "$SESSIONS" --macs "$MACS" "${size_args[@]}" \
-        --packets "$PACKETS" --encap "$encap" --broadcast-pct 0 \
+        --packets "$PACKETS" --encap "$encap" --underlay "$underlay" --broadcast-pct 0 \
         --device "net_memif0,role=server,socket=$msock" --socket "$sock" --config-out "$cfg" \
         2>"$WORK/$name.gen.log" || { cat "$WORK/$name.gen.log" >&2; die "$name: las-trafgen refused (log above)"; }
 

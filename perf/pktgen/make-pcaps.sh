@@ -9,7 +9,9 @@
 #   SETS      which sets: "ndr" (ip and udp x 64/128/512/1518/imix, 8
 #             sessions, 1000 MACs, no broadcast), "scale" (ip, 64 B, MACs
 #             1k/64k/1M x sessions 8/4k/64k), "bcast" (ip, 64 B, 8 sessions,
-#             1000 MACs, BCAST % broadcast)           ["ndr scale bcast"]
+#             1000 MACs, BCAST % broadcast), "v6" (the ndr set's
+#             64/1518/imix profiles over an IPv6 underlay: ip6-*, udp6-*,
+#             las-trafgen --underlay ipv6)            ["ndr scale bcast v6"]
 #   PACKETS   packets per pcap of the ndr and bcast sets [4096]; the scale
 #             set writes max(MACs, 65536) packets, so every MAC is a source
 #   BCAST     broadcast share of the bcast set, percent [10]
@@ -31,7 +33,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT=${1:-$ROOT/perf/pktgen/out}
-SETS=${SETS:-"ndr scale bcast"}
+SETS=${SETS:-"ndr scale bcast v6"}
 PACKETS=${PACKETS:-4096}
 BCAST=${BCAST:-10}
 PORT0=${PORT0:-0000:03:00.0}
@@ -60,10 +62,12 @@ fi
 mkdir -p "$OUT"
 
 # The two-port variant of a one-port config: a second port (TEST-NET-2,
-# router .254 as its static neighbour) and every session reached through it.
+# router .254 as its static neighbour; with an IPv6 underlay also
+# 2001:db8:1::1/64, router ::fe) and every session reached through it.
 two_port() {
-    local in=$1 out=$2
-    awk -v dev="$PORT1" '
+    local in=$1 out=$2 v6=0
+    grep -q '^address6 = ' "$in" && v6=1
+    awk -v dev="$PORT1" -v v6="$v6" '
         /^\[\[session\]\]$/ { print; print "port = \"wan1\""; next }
         { print }
         END {
@@ -74,11 +78,22 @@ two_port() {
             print "address = \"198.51.100.1/24\""
             print "gateway = \"198.51.100.254\""
             print "mac = \"02:00:00:00:01:01\""
+            if (v6) {
+                print "address6 = \"2001:db8:1::1/64\""
+                print "gateway6 = \"2001:db8:1::fe\""
+            }
             print ""
             print "[[neighbor]]"
             print "port = \"wan1\""
             print "address = \"198.51.100.254\""
             print "mac = \"02:00:00:00:01:fe\""
+            if (v6) {
+                print ""
+                print "[[neighbor]]"
+                print "port = \"wan1\""
+                print "address = \"2001:db8:1::fe\""
+                print "mac = \"02:00:00:00:01:fe\""
+            }
         }' "$in" >"$out"
     # The MTU line of wan0 applies to wan1 too (the frames are the same).
     local mtu
@@ -87,11 +102,14 @@ two_port() {
 }
 
 # tshark's verdict on one pcap: 0 malformed or expert errors, every frame
-# carrying a decoded inner Ethernet frame. The inner UDP datagrams (source
+# carrying a decoded inner Ethernet frame (over IPv4 or IPv6: the UDP
+# checksum is checked in both). The inner UDP datagrams (source
 # ports 10000-10999, to the discard port, no payload) are decoded as data:
 # by port tshark would take some for EAP or HIP and call them malformed.
+# $2 is "ipv6" for an IPv6 underlay: every frame must carry IPv6 (the
+# inner frames are IPv4), and none otherwise.
 check() {
-    local f=$1 n bad inner
+    local f=$1 under=${2:-ipv4} n bad inner outer
     local prefs=(-o l2tp.cookie_size:cookie0 -o l2tp.l2_specific:none
         -d l2tp.pw_type==0,eth -d l2tp.pw_type==5,eth -d udp.port==10000-10999,data
         -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o eth.padding:any)
@@ -99,10 +117,13 @@ check() {
     bad=$(tshark -r "$f" "${prefs[@]}" -Y '_ws.malformed || _ws.expert.severity >= error' \
         -T fields -e frame.number 2>/dev/null | wc -l)
     inner=$(tshark -r "$f" "${prefs[@]}" -Y 'count(eth) == 2 && l2tp' -T fields -e frame.number 2>/dev/null | wc -l)
+    outer=$(tshark -r "$f" "${prefs[@]}" -Y ipv6 -T fields -e frame.number 2>/dev/null | wc -l)
+    [[ $under == ipv6 ]] || outer=$(( n - outer ))
     (( n > 0 )) || die "$f: tshark read no frames"
+    (( outer == n )) || die "$f: only $outer of $n frames have an $under underlay"
     (( bad == 0 )) || die "$f: tshark: $bad of $n frames malformed or with expert errors"
     (( inner == n )) || die "$f: tshark decoded the inner frame of only $inner of $n frames"
-    say "  tshark: $n frames, 0 malformed, $inner with the inner Ethernet frame decoded"
+    say "  tshark: $n frames over $under, 0 malformed, $inner with the inner Ethernet frame decoded"
 }
 
 # One profile: $1 name, then las-trafgen options.
@@ -116,7 +137,9 @@ profile() {
         || { cat "$OUT/$name.log" >&2; die "$name: las-trafgen refused (log above)"; }
     two_port "$OUT/$name-1port.toml" "$OUT/$name-2port.toml"
     if [[ $CHECK == 1 ]]; then
-        check "$pcap"
+        local under=ipv4
+        [[ " $* " == *" --underlay ipv6 "* ]] && under=ipv6
+        check "$pcap" "$under"
         if [[ -n $LAS ]]; then
             local c
             for c in "$OUT/$name-1port.toml" "$OUT/$name-2port.toml"; do
@@ -151,7 +174,17 @@ for set in $SETS; do
             profile "ip-64-bcast$BCAST" --encap ip --size 60 --packets "$PACKETS" --sessions 8 --macs 1000 \
                 --broadcast-pct "$BCAST"
             ;;
-        *) die "unknown set $set (ndr, scale, bcast)" ;;
+        v6)
+            for encap in ip udp; do
+                for f in 64 1518; do
+                    profile "${encap}6-$f" --encap "$encap" --underlay ipv6 --size $((f - 4)) \
+                        --packets "$PACKETS" --sessions 8 --macs 1000
+                done
+                profile "${encap}6-imix" --encap "$encap" --underlay ipv6 --imix --packets "$PACKETS" \
+                    --sessions 8 --macs 1000
+            done
+            ;;
+        *) die "unknown set $set (ndr, scale, bcast, v6)" ;;
     esac
 done
 say "pcaps and las configs in $OUT"

@@ -13,7 +13,8 @@
 //! offered than the schedule asked for, by more than 0.5 %) the trial is
 //! flagged `late`, and the search does not go above the generator's rate.
 //!
-//! **Counting.** Every IPv4 frame received on any RX queue during the
+//! **Counting.** Every IPv4 frame, and every IPv6 frame carrying
+//! L2TPv3 (next header 115 or UDP), received on any RX queue during the
 //! trial and a drain time after it (until nothing arrived for 20 ms, at
 //! most 500 ms) counts as returned. Every offered frame should come back
 //! once, an inner broadcast once per other session (all sessions of a
@@ -108,19 +109,45 @@ struct Frames {
     copies: Vec<u64>,
 }
 
-/// The inner destination MAC's group bit of an L2TPv3 frame as
-/// las-trafgen writes it (IPv4, no cookie, no sublayer), if it is one.
-fn inner_group(p: &[u8]) -> Option<bool> {
-    if p.get(12..14)? != [0x08, 0x00] {
-        return None;
-    }
-    let ihl = usize::from(p.get(14)? & 0x0f) * 4;
-    let l2tp = match *p.get(23)? {
-        115 => 14 + ihl + 4,
-        17 => 14 + ihl + 8 + 8,
+/// The outer source address and the offset of the inner Ethernet frame
+/// of an L2TPv3 frame as las-trafgen writes it (over IPv4 or IPv6 without
+/// extension headers, no cookie, no sublayer), if it is one.
+fn l2tp_frame(p: &[u8]) -> Option<(u128, usize)> {
+    let (src, ip_len, next) = match p.get(12..14)? {
+        [0x08, 0x00] => {
+            let src: [u8; 4] = p.get(26..30)?.try_into().ok()?;
+            let ihl = usize::from(p.get(14)? & 0x0f) * 4;
+            (u128::from(u32::from_be_bytes(src)), ihl, *p.get(23)?)
+        }
+        [0x86, 0xdd] => {
+            let src: [u8; 16] = p.get(22..38)?.try_into().ok()?;
+            (u128::from_be_bytes(src), 40, *p.get(20)?)
+        }
         _ => return None,
     };
-    Some(p.get(l2tp)? & 1 == 1)
+    let inner = match next {
+        115 => 14 + ip_len + 4,
+        17 => 14 + ip_len + 8 + 8,
+        _ => return None,
+    };
+    Some((src, inner))
+}
+
+/// The inner destination MAC's group bit of an L2TPv3 frame as
+/// las-trafgen writes it, if it is one.
+fn inner_group(p: &[u8]) -> Option<bool> {
+    let (_, inner) = l2tp_frame(p)?;
+    Some(p.get(inner)? & 1 == 1)
+}
+
+/// Whether a frame received back counts: IPv4 (not las's ARP), or IPv6
+/// carrying L2TPv3 (not las's neighbour discovery).
+fn counts(p: &[u8]) -> bool {
+    match p.get(12..14) {
+        Some([0x08, 0x00]) => true,
+        Some([0x86, 0xdd]) => matches!(p.get(20), Some(115 | 17)),
+        _ => false,
+    }
 }
 
 impl Frames {
@@ -139,8 +166,8 @@ impl Frames {
             let p = p.map_err(|e| format!("{}: {e}", path.display()))?;
             fr.at.push((fr.data.len(), p.data.len()));
             fr.data.extend_from_slice(&p.data);
-            if let Some(src) = p.data.get(26..30) {
-                peers.insert(<[u8; 4]>::try_from(src).unwrap_or_default());
+            if let Some((src, _)) = l2tp_frame(&p.data) {
+                peers.insert(src);
             }
             group.push(inner_group(&p.data).unwrap_or(false));
         }
@@ -274,13 +301,13 @@ impl Gen<'_> {
         nombuf
     }
 
-    /// Receives what is there; counts IPv4 frames (not las's ARP).
+    /// Receives what is there; counts the pseudowire frames ([`counts`]).
     fn poll_rx(&mut self, burst: &mut Burst) -> u64 {
         let mut n = 0;
         for q in self.rx.iter_mut() {
             q.rx_burst(burst, BURST);
             while let Some(m) = burst.pop() {
-                if m.data().get(12..14) == Some(&[0x08, 0x00]) {
+                if counts(m.data()) {
                     n += 1;
                 }
             }
@@ -596,4 +623,56 @@ pub fn main(a: SendArgs) -> Result<(), String> {
     drop(g);
     let _ = port.shutdown();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn frames(opts: &[&str]) -> Vec<Vec<u8>> {
+        let mut v = vec!["las-trafgen", "--out", "/tmp/x.pcap", "--packets", "64"];
+        v.extend_from_slice(opts);
+        let a = crate::Cli::try_parse_from(v).unwrap().gen;
+        let mut out = Vec::new();
+        crate::packets(&a, |_, p| {
+            out.push(p.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    /// The counting sees the same peers, inner frames and broadcasts over
+    /// either underlay, and counts IPv6 pseudowire frames but not ND.
+    #[test]
+    fn ipv4_and_ipv6_frames_read_alike() {
+        for encap in ["ip", "udp"] {
+            let common = ["--encap", encap, "--broadcast-pct", "20"];
+            let v4 = frames(&common);
+            let v6 = frames(&[&common[..], &["--underlay", "ipv6"]].concat());
+            let mut peers = (
+                std::collections::HashSet::new(),
+                std::collections::HashSet::new(),
+            );
+            let mut groups = 0;
+            for (p4, p6) in v4.iter().zip(&v6) {
+                let (s4, i4) = l2tp_frame(p4).unwrap();
+                let (s6, i6) = l2tp_frame(p6).unwrap();
+                assert_eq!(p4[i4..], p6[i6..]);
+                assert_eq!(inner_group(p4), inner_group(p6));
+                groups += usize::from(inner_group(p6) == Some(true));
+                peers.0.insert(s4);
+                peers.1.insert(s6);
+                assert!(counts(p4) && counts(p6));
+            }
+            assert!(groups > 0);
+            assert_eq!((peers.0.len(), peers.1.len()), (8, 8));
+        }
+        // An ICMPv6 neighbour solicitation from las does not count.
+        let mut ns = frames(&["--underlay", "ipv6"])[0].clone();
+        ns[20] = 58;
+        assert!(!counts(&ns));
+        assert_eq!(l2tp_frame(&ns), None);
+    }
 }
