@@ -1573,7 +1573,7 @@ report() {
 # for VC ID 200 (an auto-created switch); A and B ping, C stays apart,
 # no IPv6 control message is refused, and tshark decodes it all. The
 # port is IPv6-only (address6, no address): las answers no ARP there, and
-# the dynamic part sets the Router ID, which no IPv4 address provides.
+# both configs set the Router ID, which no IPv4 address provides.
 LAS_UL6=fd00:200::1
 declare -A UL6=([A]=fd00:200::11 [B]=fd00:200::12 [C]=fd00:200::13)
 
@@ -1595,6 +1595,10 @@ write_las_ipv6_config() {
         las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176 ""
         cat <<EOF
 address6 = "$LAS_UL6/64"
+
+# No IPv4 address on the port: the Router ID must be given.
+[l2tp]
+router_id = "$LAS_UL"
 
 [[switch]]
 name = "cust100"
