@@ -513,7 +513,9 @@ build() {
 }
 
 # What every lab config shares: EAL, pool, control socket and the underlay
-# port. Args: device, port MTU, mbuf size.
+# port. Args: device, port MTU, mbuf size, and optionally the port's IPv4
+# address/prefix (default $LAS_UL/24; "" leaves the line out: an
+# IPv6-only port, whose config then adds address6).
 las_config_head() {
     cat <<EOF
 [eal]
@@ -535,7 +537,7 @@ listen = "127.0.0.1:$METRICS_PORT"
 [[port]]
 name = "wan0"
 device = "$1"
-address = "$LAS_UL/24"
+$(v4=${4-$LAS_UL/24}; [ -z "$v4" ] || echo "address = \"$v4\"")
 mtu = $2
 EOF
 }
@@ -1570,8 +1572,8 @@ report() {
 # control channel over IPv6, C (ip, with a secret for its IPv6 prefix)
 # for VC ID 200 (an auto-created switch); A and B ping, C stays apart,
 # no IPv6 control message is refused, and tshark decodes it all. The
-# port keeps its IPv4 address (las requires one today; it is also the
-# default Router ID); nothing else here uses it.
+# port is IPv6-only (address6, no address): las answers no ARP there, and
+# both configs set the Router ID, which no IPv4 address provides.
 LAS_UL6=fd00:200::1
 declare -A UL6=([A]=fd00:200::11 [B]=fd00:200::12 [C]=fd00:200::13)
 
@@ -1590,9 +1592,13 @@ ipv6_underlay() {
 
 write_las_ipv6_config() {
     {
-        las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176
+        las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176 ""
         cat <<EOF
 address6 = "$LAS_UL6/64"
+
+# No IPv4 address on the port: the Router ID must be given.
+[l2tp]
+router_id = "$LAS_UL"
 
 [[switch]]
 name = "cust100"
@@ -1735,13 +1741,15 @@ run_ipv6() {
 
 write_las_ipv6_dyn_config() {
     {
-        las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176
+        las_config_head "net_af_packet0,iface=ul0" "$MTU" 2176 ""
         cat <<EOF
 address6 = "$LAS_UL6/64"
 
 # No sessions: the sites ask for them by VC ID over IPv6. The Router ID
-# stays a 32-bit id (RFC 3931): the port's IPv4 address unless set.
+# stays a 32-bit nonzero id (RFC 3931 section 5.4.3); with no IPv4
+# address on the port it must be given.
 [l2tp]
+router_id = "$LAS_UL"
 hello_interval = 2
 auto_switch = true
 cookie_len = 4

@@ -431,7 +431,8 @@ fn plan_workers(
                 .iter()
                 .enumerate()
                 .map(|(i, p)| WorkerPort {
-                    address: p.info.address,
+                    // IPv6-only: the unspecified address classify never matches.
+                    address: p.info.address.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
                     mtu: p.info.mtu,
                     multi_seg: open.multi_seg[i],
                     reassembly: cfg.ports[i].reassembly,

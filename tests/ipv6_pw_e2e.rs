@@ -274,6 +274,128 @@ fn ipv4_and_ipv6_pseudowires_in_one_switch() {
     );
 }
 
+/// An ICMPv6 echo request (RFC 4443 §4.1) from `src` to `dst`.
+fn echo6(src: Ipv6Addr, src_mac: [u8; 6], dst: Ipv6Addr, data: &[u8]) -> Vec<u8> {
+    let mut m = vec![128, 0, 0, 0, 0x12, 0x34, 0, 1];
+    m.extend_from_slice(data);
+    let mut p = Vec::new();
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&(m.len() as u32).to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 58]);
+    p.extend_from_slice(&m);
+    let c = csum(&p);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    eth(LAS_MAC, src_mac, IPV6, &ip6_packet(src, dst, 58, &m))
+}
+
+/// A port with `address6` and no IPv4 `address` (issue 15): IPv6
+/// pseudowires forward, ND and echo are answered; an ARP request for the
+/// old IPv4 address and IPv4 packets to it (an echo, an L2TP control
+/// message) are dropped by the workers as `not_for_us`, and las sends no
+/// ARP at all (no gratuitous ARP at start). `las show ports` has no
+/// IPv4 address for the port.
+#[test]
+#[ignore = "needs root (DPDK): run with --include-ignored"]
+fn an_ipv6_only_port_forwards_ipv6_and_ignores_ipv4() {
+    let _g = lock();
+    assert!(have_root());
+    let p_ip = Peer6 {
+        name: "v6ip",
+        ip: ip6("2001:db8::a"),
+        mac: mac(0x1a),
+        local_id: 3001,
+        remote_id: 4001,
+        udp: false,
+    };
+    let p_udp = Peer6 {
+        name: "v6udp",
+        ip: ip6("2001:db8::b"),
+        mac: mac(0x1b),
+        local_id: 3002,
+        remote_id: 4002,
+        udp: true,
+    };
+    let mut setup = Setup::new("ipv6-only", &["six"], &[]);
+    setup.address = None;
+    setup.port_extra = format!("address6 = \"{OURS6}/64\"\n");
+    // No IPv4 port: the RFC 3931 Router ID must be given.
+    setup.switches += "[l2tp]\nrouter_id = \"10.0.0.1\"\n\n";
+    setup.switches += &p_ip.toml("six", true);
+    setup.switches += &p_udp.toml("six", true);
+
+    let (h_ip, h_udp) = (host(1), host(3));
+    let bc = inner([0xff; 6], h_ip, ARP, 1, 60);
+    let to_ip = inner(h_ip, h_udp, ARP, 2, 100);
+    let v4_peer = std::net::Ipv4Addr::new(192, 0, 2, 10);
+    let v4_mac = mac(0x0a);
+    let frames = vec![
+        // A solicitation for our address (answered).
+        ns(p_udp.ip, p_udp.mac, ip6(OURS6)),
+        echo6(p_ip.ip, p_ip.mac, ip6(OURS6), b"v6 only"),
+        p_ip.ingress(&bc, false),
+        p_udp.ingress(&to_ip, false),
+        // The old IPv4 address: ARP, ICMP echo, L2TP control over IP.
+        arp_request(v4_mac, v4_peer, LAS_IP),
+        eth(
+            LAS_MAC,
+            v4_mac,
+            0x0800,
+            &ipv4(v4_peer, LAS_IP, 1, 1, 64, &icmp_echo(8, 1, 1, b"v4")),
+        ),
+        eth(
+            LAS_MAC,
+            v4_mac,
+            0x0800,
+            &ipv4(v4_peer, LAS_IP, 115, 2, 64, &[0, 0, 0, 0, 0xc8, 3, 0, 12]),
+        ),
+    ];
+    let r = run(&setup, &frames);
+
+    // The pseudowires forward both ways.
+    let got = sent_to6(&r.out, p_udp.ip, 17);
+    assert_eq!(got.len(), 1, "frames to v6udp");
+    assert_eq!(hexdump(&got[0]), hexdump(&p_udp.egress(&bc)));
+    let got = sent_to6(&r.out, p_ip.ip, 115);
+    assert_eq!(got.len(), 1, "frames to v6ip");
+    assert_eq!(hexdump(&got[0]), hexdump(&p_ip.egress(&to_ip)));
+    // ND and echo answered: a solicited NA to the UDP peer, an echo
+    // reply to the IP one.
+    let icmp_to = |ip: Ipv6Addr, ty: u8| {
+        sent_to6(&r.out, ip, 58)
+            .iter()
+            .filter(|f| f[54] == ty)
+            .count()
+    };
+    assert_eq!(icmp_to(p_udp.ip, 136), 1, "NA to v6udp\n{}", r.stderr);
+    assert_eq!(icmp_to(p_ip.ip, 129), 1, "echo reply to v6ip");
+    assert_eq!(r.control("nd6_echo_replies_tx"), 1);
+    // Nothing IPv4 or ARP left las: no gratuitous ARP, no ARP reply, no
+    // ICMP reply.
+    let v4_out: Vec<_> = r
+        .out
+        .iter()
+        .filter(|f| f[12..14] == [0x08, 0x06] || f[12..14] == [0x08, 0x00])
+        .collect();
+    assert!(
+        v4_out.is_empty(),
+        "IPv4/ARP from an IPv6-only port: {v4_out:02x?}"
+    );
+    assert_eq!(r.control("arp_replies_tx"), 0);
+    assert_eq!(r.control("arp_requests_tx"), 0);
+    assert_eq!(r.control("icmp_echo_replies_tx"), 0);
+    assert_eq!(r.control("l2tp_control_rx"), 0);
+    // ... and the three frames to the old address are counted.
+    assert_drops(&r.counters, &[("not_for_us", 3)]);
+    assert_accounted(&r, frames.len() as u64);
+    for name in ["v6ip", "v6udp"] {
+        assert_eq!(session(&r, name).state, "up", "{name}");
+    }
+    // `las show ports`: no IPv4 address (null, never 0.0.0.0).
+    assert_eq!(r.ports[0].address, None);
+    assert_eq!(r.ports[0].address6.as_deref(), Some("2001:db8::1/64"));
+}
+
 /// Jumbo frames to and from an IPv6 UDP peer at port MTU 9000, arriving
 /// as mbuf chains: the UDP checksum over IPv6 is summed across the
 /// segments in place (`Mbuf::checksum_sum`), here with segments of an

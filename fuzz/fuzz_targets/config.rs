@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
                 Ipv4Addr::new(192, 0, 2, 1),
                 Ipv4Addr::new(255, 255, 255, 255),
             ];
-            let peers = c.ports.iter().map(|p| p.address);
+            let peers = c.ports.iter().filter_map(|p| p.address);
             for ip in probes.into_iter().chain(peers) {
                 if let Some(i) = c.port_for(ip) {
                     assert!(i < c.ports.len());
@@ -66,8 +66,11 @@ fuzz_target!(|data: &[u8]| {
                     c.l2tp.allowed(ip),
                 );
             }
+            // RFC 3931 section 5.4.3: a valid config has a nonzero Router ID.
+            assert!(!c.router_id().is_unspecified());
             for p in &c.ports {
-                let _ = (p.netmask(), p.contains(p.address), p.is_vdev());
+                let a = p.address.unwrap_or(Ipv4Addr::UNSPECIFIED);
+                let _ = (p.netmask(), p.contains(a), p.is_vdev(), p.address_text());
                 assert_eq!(
                     c.port_index(&p.name).map(|i| &c.ports[i].name),
                     Some(&p.name)

@@ -126,6 +126,18 @@ pub(super) fn validate(r: RawL2tp) -> R<L2tp> {
                         "not a 32-bit router id (a.b.c.d or a decimal number)",
                     )
                 })
+                .and_then(|id| {
+                    if id.is_unspecified() {
+                        // RFC 3931 section 5.4.3: nonzero.
+                        Err(ConfigError::new(
+                            "l2tp.router_id",
+                            Quoted(&s),
+                            "must be nonzero (RFC 3931 section 5.4.3)",
+                        ))
+                    } else {
+                        Ok(id)
+                    }
+                })
         })
         .transpose()?;
     // An allow-list: a prefix given twice is kept once.

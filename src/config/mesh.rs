@@ -43,7 +43,17 @@ pub(super) fn validate(r: RawMesh, l2tp: &L2tp, ports: &[Port]) -> R<Mesh> {
                 "not a unicast address another las can have",
             ));
         }
-        if ports.iter().any(|p| p.address == ip) {
+        // The mesh runs over IPv4 (`port_toward` skips IPv6-only ports):
+        // with no IPv4 port at all, it could never come up.
+        if ports.iter().all(|p| p.address.is_none()) {
+            return Err(ConfigError::new(
+                &key,
+                Quoted(s),
+                "no port has an IPv4 address (port address): mesh peers are reached over \
+                 IPv4 and IPv6-only ports carry no mesh",
+            ));
+        }
+        if ports.iter().any(|p| p.address == Some(ip)) {
             return Err(ConfigError::new(
                 &key,
                 Quoted(s),

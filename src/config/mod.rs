@@ -420,16 +420,20 @@ pub struct Port {
     pub name: String,
     /// A vdev spec (`net_...`) or a PCI address (`dddd:bb:dd.f` / `bb:dd.f`).
     pub device: String,
-    pub address: Ipv4Addr,
-    /// 0..=32.
+    /// The IPv4 address, or `None` on an IPv6-only port (`address6` set,
+    /// `address` absent). Such a port answers no ARP or ICMP, sends no
+    /// gratuitous ARP, and carries no IPv4 pseudowire, neighbour or mesh.
+    pub address: Option<Ipv4Addr>,
+    /// 0..=32 (0 when `address` is `None`).
     pub prefix_len: u8,
-    /// Inside the prefix, different from `address`.
+    /// Inside the prefix, different from `address` (`None` without one).
     pub gateway: Option<Ipv4Addr>,
     /// 68..=9600 (default 1500).
     pub mtu: u16,
     /// MAC override (unicast).
     pub mac: Option<[u8; 6]>,
-    /// IPv6 (`address6`, `gateway6`), beside the IPv4 address.
+    /// IPv6 (`address6`, `gateway6`), beside or instead of the IPv4
+    /// address (at least one of the two is set).
     pub v6: Option<Port6>,
     /// Set the DF bit on outer IPv4 packets (default false). Incompatible
     /// with a switch using `mtu_policy = "fragment"` through this port.
@@ -448,10 +452,21 @@ impl Port {
         Ipv4Addr::from(prefix_mask(self.prefix_len))
     }
 
-    /// True if `ip` is inside the port's prefix.
+    /// True if `ip` is inside the port's IPv4 prefix (never on an
+    /// IPv6-only port).
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
         let m = prefix_mask(self.prefix_len);
-        u32::from(ip) & m == u32::from(self.address) & m
+        self.address
+            .is_some_and(|a| u32::from(ip) & m == u32::from(a) & m)
+    }
+
+    /// The IPv4 address and prefix as `a.b.c.d/len`, or `-` on an
+    /// IPv6-only port (for logs and reports).
+    pub fn address_text(&self) -> String {
+        match self.address {
+            Some(a) => format!("{a}/{}", self.prefix_len),
+            None => "-".to_string(),
+        }
     }
 
     /// True if this port's device is a vdev (`net_...`) rather than PCI.
@@ -644,6 +659,16 @@ pub struct Session {
 }
 
 impl Config {
+    /// The RFC 3931 Router ID: `l2tp.router_id`, else the IPv4 address of
+    /// the first port (in file order) that has one. Validation refuses a
+    /// config with neither, so this is never 0.0.0.0 for a valid config.
+    pub fn router_id(&self) -> Ipv4Addr {
+        self.l2tp
+            .router_id
+            .or_else(|| self.ports.iter().find_map(|p| p.address))
+            .unwrap_or(Ipv4Addr::UNSPECIFIED)
+    }
+
     /// Parse and validate a TOML document of at most
     /// [`limits::MAX_FILE_BYTES`]. Lists are counted against their
     /// [`limits`] before the TOML parser sees the document.

@@ -346,18 +346,9 @@ fn dataplane(r: super::raw::RawDataplane) -> R<Dataplane> {
     })
 }
 
-fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
+/// A port's IPv4 `address` (`a.b.c.d/len`) and optional `gateway`.
+fn port4(i: usize, astr: String, gateway: Option<String>) -> R<(Ipv4Addr, u8, Option<Ipv4Addr>)> {
     let k = |s: &str| format!("port[{i}].{s}");
-    let name = name(k("name"), r.name, names)?;
-    let device = required(&k("device"), r.device)?;
-    if !(device.starts_with("net_") || is_pci(&device)) {
-        return Err(ConfigError::new(
-            k("device"),
-            quote(&device),
-            "must be a vdev spec starting with \"net_\" or a PCI address (dddd:bb:dd.f or bb:dd.f)",
-        ));
-    }
-    let astr = required(&k("address"), r.address)?;
     let Some((a, p)) = astr.split_once('/') else {
         return Err(ConfigError::new(
             k("address"),
@@ -386,7 +377,7 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
     if let Some(why) = not_a_host(address, address, prefix_len) {
         return Err(ConfigError::new(k("address"), quote(&astr), why));
     }
-    let gateway = match r.gateway {
+    let gateway = match gateway {
         None => None,
         Some(g) => {
             let gw = ipv4(&k("gateway"), &g)?;
@@ -411,7 +402,45 @@ fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
             Some(gw)
         }
     };
+    Ok((address, prefix_len, gateway))
+}
+
+fn port(i: usize, r: RawPort, names: &mut HashSet<String>) -> R<Port> {
+    let k = |s: &str| format!("port[{i}].{s}");
+    let name = name(k("name"), r.name, names)?;
+    let device = required(&k("device"), r.device)?;
+    if !(device.starts_with("net_") || is_pci(&device)) {
+        return Err(ConfigError::new(
+            k("device"),
+            quote(&device),
+            "must be a vdev spec starting with \"net_\" or a PCI address (dddd:bb:dd.f or bb:dd.f)",
+        ));
+    }
     let v6 = super::ipv6::port6(i, r.address6, r.gateway6)?;
+    let (address, prefix_len, gateway) = match r.address {
+        Some(astr) => {
+            let (a, len, gw) = port4(i, astr, r.gateway)?;
+            (Some(a), len, gw)
+        }
+        // IPv6-only: nothing IPv4 may hang off the port.
+        None if v6.is_some() => {
+            if let Some(g) = r.gateway {
+                return Err(ConfigError::new(
+                    k("gateway"),
+                    quote(&g),
+                    "needs an IPv4 port address (port address is not set: the port is IPv6-only)",
+                ));
+            }
+            (None, 0, None)
+        }
+        None => {
+            return Err(ConfigError::new(
+                k("address"),
+                "(missing)",
+                "required key is missing (a port needs address, address6 or both)",
+            ))
+        }
+    };
     let mtu = int(&k("mtu"), r.mtu, 1500, 68, 9600)? as u16;
     let mac = match r.mac {
         None => None,
@@ -794,7 +823,7 @@ fn session(
                     "must be a unicast address",
                 ));
             }
-            if let Some(p) = cx.ports.iter().find(|p| p.address == peer) {
+            if let Some(p) = cx.ports.iter().find(|p| p.address == Some(peer)) {
                 return Err(ConfigError::new(
                     k("peer"),
                     quote(&pstr),
@@ -805,7 +834,17 @@ fn session(
                 ));
             }
             match named_port {
+                Some(p) if cx.ports[p].address.is_none() => {
+                    return Err(ConfigError::new(
+                        k("port"),
+                        quote(&cx.ports[p].name),
+                        format!(
+                            "has no IPv4 address (IPv6-only) and cannot carry the IPv4 peer {peer}"
+                        ),
+                    ))
+                }
                 Some(p) => p,
+                // Never an IPv6-only port: it contains nothing and has no gateway.
                 None => port_for(cx.ports, peer).ok_or_else(|| {
                     ConfigError::new(
                         k("peer"),
@@ -966,10 +1005,11 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
         .map(|(i, p)| port(i, p, &mut names))
         .collect::<R<Vec<_>>>()?;
     for (i, p) in ports.iter().enumerate() {
-        if let Some(j) = ports[..i].iter().position(|q| q.address == p.address) {
+        let Some(a) = p.address else { continue };
+        if let Some(j) = ports[..i].iter().position(|q| q.address == Some(a)) {
             return Err(ConfigError::new(
                 format!("port[{i}].address"),
-                p.address,
+                a,
                 format!("same address as port[{j}]"),
             ));
         }
@@ -1014,16 +1054,25 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
             continue;
         }
         let address = ipv4(&k("address"), &astr)?;
-        let not_host = not_a_host(address, p.address, p.prefix_len);
-        if !p.contains(address) || address == p.address || not_host.is_some() {
+        let Some(ours) = p.address else {
             return Err(ConfigError::new(
                 k("address"),
                 quote(&astr),
                 format!(
-                    "must be another host inside port {:?}'s prefix {}/{}{}",
+                    "is IPv4 but port {:?} has no IPv4 address (IPv6-only)",
+                    p.name
+                ),
+            ));
+        };
+        let not_host = not_a_host(address, ours, p.prefix_len);
+        if !p.contains(address) || address == ours || not_host.is_some() {
+            return Err(ConfigError::new(
+                k("address"),
+                quote(&astr),
+                format!(
+                    "must be another host inside port {:?}'s prefix {}{}",
                     p.name,
-                    p.address,
-                    p.prefix_len,
+                    p.address_text(),
                     not_host.map_or(String::new(), |w| format!(" (it {w})"))
                 ),
             ));
@@ -1155,6 +1204,18 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
 
     let mesh = super::mesh::validate(mesh_raw, &l2tp, &ports)?;
 
+    // RFC 3931 §5.4.3: the Router ID is 32 bits and nonzero. Without
+    // `l2tp.router_id` it is the first port's IPv4 address that has one
+    // (`Config::router_id`); with IPv6-only ports there is none to take.
+    if l2tp.router_id.is_none() && ports.iter().all(|p| p.address.is_none()) {
+        return Err(ConfigError::new(
+            "l2tp.router_id",
+            "(missing)",
+            "required when no port has an IPv4 address (RFC 3931 section 5.4.3: a \
+             32-bit nonzero Router ID, a.b.c.d or a decimal number)",
+        ));
+    }
+
     Ok(Config {
         eal_args,
         dataplane,
@@ -1228,7 +1289,7 @@ remote_session_id = 2001
         assert_eq!(c.l2tp.udp_port, 1701);
         assert!(c.eal_args.is_empty());
         let p = &c.ports[0];
-        assert_eq!(p.address, Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(p.address, Some(Ipv4Addr::new(192, 0, 2, 1)));
         assert_eq!(p.prefix_len, 24);
         assert_eq!(p.mtu, 1500);
         assert_eq!(p.mac, None);
@@ -1410,6 +1471,101 @@ address = "10.0.0.1/24"
 
     fn port_doc(addr: &str, extra: &str) -> String {
         format!("[[port]]\nname = \"p\"\ndevice = \"net_null0\"\naddress = \"{addr}\"\n{extra}")
+    }
+
+    /// An IPv6-only port (no `address`) and what may not hang off it.
+    const V6ONLY: &str = "[l2tp]\nrouter_id = \"10.0.0.1\"\n\
+        [[port]]\nname = \"p\"\ndevice = \"net_null0\"\naddress6 = \"2001:db8::1/64\"\n";
+
+    #[test]
+    fn ipv6_only_port_is_accepted() {
+        let c = Config::from_toml_str(&format!(
+            "{V6ONLY}[[switch]]\nname = \"s\"\n\
+             [[session]]\nname = \"a\"\nswitch = \"s\"\npeer = \"2001:db8::10\"\n\
+             local_session_id = 1\nremote_session_id = 2\n"
+        ))
+        .unwrap();
+        let p = &c.ports[0];
+        assert_eq!((p.address, p.prefix_len, p.gateway), (None, 0, None));
+        assert_eq!(p.address_text(), "-");
+        assert!(!p.contains(Ipv4Addr::UNSPECIFIED));
+        assert!(p.v6.is_some());
+        assert_eq!(c.router_id(), Ipv4Addr::new(10, 0, 0, 1));
+    }
+
+    #[test]
+    fn ipv6_only_port_refusals() {
+        // Neither address: the error names the IPv4 one.
+        let e = err_full(
+            "[[port]]\nname = \"p\"\ndevice = \"net_null0\"\n",
+            "port[0].address",
+        );
+        assert!(e.reason.contains("address6"), "{e}");
+        // No IPv4 gateway without an IPv4 address.
+        let e = err_full(
+            &format!("{V6ONLY}gateway = \"192.0.2.254\"\n"),
+            "port[0].gateway",
+        );
+        assert!(
+            e.to_string().contains("192.0.2.254") && e.reason.contains("IPv6-only"),
+            "{e}"
+        );
+        // No IPv4 static session: named port, or no port to choose.
+        let sess = |port: &str| {
+            format!(
+                "{V6ONLY}[[switch]]\nname = \"s\"\n[[session]]\nname = \"a\"\nswitch = \"s\"\n\
+                 peer = \"192.0.2.10\"\n{port}local_session_id = 1\nremote_session_id = 2\n"
+            )
+        };
+        let e = err_full(&sess("port = \"p\"\n"), "session[0].port");
+        assert!(
+            e.to_string().contains("\"p\"") && e.reason.contains("IPv4"),
+            "{e}"
+        );
+        let e = err_full(&sess(""), "session[0].peer");
+        assert!(e.to_string().contains("192.0.2.10"), "{e}");
+        // No IPv4 [[neighbor]] on it.
+        let e = err_full(
+            &format!(
+                "{V6ONLY}[[neighbor]]\nport = \"p\"\naddress = \"192.0.2.10\"\n\
+                 mac = \"02:00:00:00:00:0a\"\n"
+            ),
+            "neighbor[0].address",
+        );
+        assert!(
+            e.to_string().contains("192.0.2.10") && e.reason.contains("IPv6-only"),
+            "{e}"
+        );
+        // No mesh without an IPv4 port.
+        let e = err_full(
+            &format!("{V6ONLY}[mesh]\npeers = [\"192.0.2.7\"]\n"),
+            "mesh.peers[0]",
+        );
+        assert!(
+            e.to_string().contains("192.0.2.7") && e.reason.contains("IPv4"),
+            "{e}"
+        );
+        // The Router ID: required with no IPv4 port, and nonzero.
+        let no_id = V6ONLY.replace("[l2tp]\nrouter_id = \"10.0.0.1\"\n", "");
+        let e = err_full(&no_id, "l2tp.router_id");
+        assert!(
+            e.reason.contains("required") && e.reason.contains("5.4.3"),
+            "{e}"
+        );
+        let e = err_full(&V6ONLY.replace("10.0.0.1", "0"), "l2tp.router_id");
+        assert!(e.reason.contains("nonzero"), "{e}");
+    }
+
+    #[test]
+    fn the_automatic_port_for_an_ipv4_peer_skips_ipv6_only_ports() {
+        let c = Config::from_toml_str(&format!(
+            "{V6ONLY}[[port]]\nname = \"q\"\ndevice = \"net_null1\"\n\
+             address = \"192.0.2.1/24\"\ngateway = \"192.0.2.254\"\n\
+             [[switch]]\nname = \"s\"\n[[session]]\nname = \"a\"\nswitch = \"s\"\n\
+             peer = \"198.51.100.10\"\nlocal_session_id = 1\nremote_session_id = 2\n"
+        ))
+        .unwrap();
+        assert_eq!(c.sessions[0].port, 1);
     }
 
     #[test]

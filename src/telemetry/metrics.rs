@@ -267,7 +267,9 @@ fn ports(o: &Out, ports: &[PortView]) {
                 ("device", &p.device),
                 ("driver", &p.driver),
                 ("mac", &p.mac),
-                ("address", &p.address),
+                // `-` on an IPv6-only port (never 0.0.0.0).
+                ("address", p.address.as_deref().unwrap_or("-")),
+                ("address6", p.address6.as_deref().unwrap_or("-")),
             ]),
             1.0,
         );
@@ -693,7 +695,8 @@ mod test {
                 device: "net_pcap0,rx_pcap=in.pcap".into(),
                 driver: "net_pcap".into(),
                 mac: "02:00:00:00:00:01".into(),
-                address: "192.0.2.1/24".into(),
+                address: Some("192.0.2.1/24".into()),
+                address6: None,
                 gateway: None,
                 mtu: 1500,
                 link_up: true,

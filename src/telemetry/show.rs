@@ -94,7 +94,12 @@ pub struct PortView {
     pub device: String,
     pub driver: String,
     pub mac: String,
-    pub address: String,
+    /// `a.b.c.d/len`; `None` (JSON `null`, `-` in the table) on an
+    /// IPv6-only port.
+    pub address: Option<String>,
+    /// `address6` with its prefix length, if the port has one.
+    #[serde(default)]
+    pub address6: Option<String>,
     pub gateway: Option<String>,
     pub mtu: u16,
     pub link_up: bool,
@@ -345,8 +350,8 @@ impl Response {
             }
             Response::Ports { ports } => table(
                 &[
-                    "PORT", "DEVICE", "DRIVER", "MAC", "ADDRESS", "MTU", "LINK", "RX-PKTS",
-                    "TX-PKTS", "MISSED", "RX-ERR", "TX-ERR", "PUNTED",
+                    "PORT", "DEVICE", "DRIVER", "MAC", "ADDRESS", "ADDRESS6", "MTU", "LINK",
+                    "RX-PKTS", "TX-PKTS", "MISSED", "RX-ERR", "TX-ERR", "PUNTED",
                 ],
                 &ports
                     .iter()
@@ -356,7 +361,8 @@ impl Response {
                             p.device.clone(),
                             p.driver.clone(),
                             p.mac.clone(),
-                            p.address.clone(),
+                            p.address.clone().unwrap_or_else(|| "-".into()),
+                            p.address6.clone().unwrap_or_else(|| "-".into()),
                             p.mtu.to_string(),
                             if p.link_up { "up" } else { "down" }.into(),
                             p.rx_packets.to_string(),
@@ -657,7 +663,8 @@ mod test {
             device: "net_null0".into(),
             driver: "net_null".into(),
             mac: "02:00:00:00:00:01".into(),
-            address: "192.0.2.1/24".into(),
+            address: Some("192.0.2.1/24".into()),
+            address6: None,
             gateway: None,
             mtu: 1500,
             link_up: true,

@@ -208,7 +208,9 @@ fn ext_error(e: ipv6::ExtError) -> DropReason {
 }
 
 /// Classifies an outer Ethernet frame received on a port whose address is
-/// `ours`, with L2TPv3-over-UDP on `udp_port`.
+/// `ours`, with L2TPv3-over-UDP on `udp_port`. `ours` is
+/// `Ipv4Addr::UNSPECIFIED` on an IPv6-only port: then every IPv4 packet
+/// and ARP frame is `NotForUs` (one compare, on IPv4/ARP frames only).
 ///
 /// `first` is the packet's first segment and `pkt_len` its whole length:
 /// a reassembled or jumbo packet spans several segments, and only the
@@ -227,6 +229,11 @@ pub fn classify(
         return Class::Drop(DropReason::Malformed);
     };
     match eth.ethertype() {
+        // An IPv6-only port (`ours` unspecified): no IPv4 or ARP is ours.
+        // The explicit guard keeps a packet to 0.0.0.0 from matching.
+        ethertype::IPV4 | ethertype::ARP if ours.is_unspecified() => {
+            return Class::Drop(DropReason::NotForUs)
+        }
         ethertype::IPV4 => {}
         ethertype::ARP => return Class::Punt,
         t if vlan::is_tag_ethertype(t) => return Class::Drop(DropReason::UnderlayVlan),
@@ -666,6 +673,27 @@ mod test {
             drop_of(&frame(0x0800, 17, &udp(1702, &[0, 3, 0, 0, 0, 0, 0, 5]))),
             Some(DropReason::UnsupportedProtocol)
         );
+    }
+
+    #[test]
+    fn an_ipv6_only_port_has_no_ipv4_or_arp() {
+        // `WorkerPort::address` is UNSPECIFIED there: nothing IPv4 is
+        // ours, not even a packet addressed to 0.0.0.0, and no ARP.
+        let none = Ipv4Addr::UNSPECIFIED;
+        let c = |f: &[u8]| classify(f, f.len(), none, 1701, true);
+        let ctl = frame(0x0800, 115, &[0, 0, 0, 0]);
+        assert_eq!(class(&ctl), Class::Punt);
+        assert_eq!(c(&ctl), Class::Drop(DropReason::NotForUs));
+        let mut to_zero = ctl.clone();
+        to_zero[30..34].copy_from_slice(&[0; 4]);
+        assert_eq!(c(&to_zero), Class::Drop(DropReason::NotForUs));
+        let data = frame(0x0800, 115, &[0, 0, 0, 7]);
+        assert_eq!(c(&data), Class::Drop(DropReason::NotForUs));
+        let mut arp = vec![0xffu8; 6];
+        arp.extend_from_slice(&[2, 0, 0, 0, 0, 10, 0x08, 0x06]);
+        arp.resize(60, 0);
+        assert_eq!(class(&arp), Class::Punt);
+        assert_eq!(c(&arp), Class::Drop(DropReason::NotForUs));
     }
 
     #[test]

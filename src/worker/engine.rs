@@ -104,6 +104,8 @@ use std::sync::Arc;
 /// A port as the worker sees it (its queues are in `WorkerSetup`).
 #[derive(Clone, Copy)]
 pub struct WorkerPort {
+    /// Our IPv4 address here; `Ipv4Addr::UNSPECIFIED` on an IPv6-only
+    /// port, which `classify` never matches (IPv4 and ARP: `not_for_us`).
     pub address: Ipv4Addr,
     pub mtu: u16,
     /// The device transmits chained (multi-segment) mbufs.

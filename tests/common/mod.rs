@@ -486,6 +486,10 @@ pub struct Setup {
     pub cores: String,
     /// Lines for [dataplane] besides mbufs.
     pub dataplane: String,
+    /// The port's IPv4 `address` line (default `192.0.2.1/24`, which is
+    /// `LAS_IP`); `None` leaves it out: an IPv6-only port (`port_extra`
+    /// then sets `address6`, and the test `[l2tp] router_id`).
+    pub address: Option<String>,
     /// Extra lines for the [[port]].
     pub port_extra: String,
     /// [[switch]] tables (and anything else at the top level).
@@ -514,6 +518,7 @@ impl Setup {
             name: name.into(),
             cores: "0".into(),
             dataplane: "max_sessions = 16\nmax_switches = 4\nmac_table_size = 1024\n".into(),
+            address: Some("192.0.2.1/24".into()),
             port_extra: String::new(),
             switches: sw,
             sessions: sessions.to_vec(),
@@ -547,11 +552,14 @@ impl Setup {
              [dataplane]\nmbufs = 4095\n{}\n\
              [control]\nsocket = \"{}\"\n\n\
              [[port]]\nname = \"wan0\"\ndevice = \"net_pcap0,rx_pcap={},tx_pcap={}\"\n\
-             address = \"192.0.2.1/24\"\nmac = \"02:00:00:00:00:01\"\n{}\n",
+             {}mac = \"02:00:00:00:00:01\"\n{}\n",
             self.dataplane,
             dir.join("las.sock").display(),
             dir.join("in.pcap").display(),
             dir.join("out.pcap").display(),
+            self.address
+                .as_ref()
+                .map_or(String::new(), |a| format!("address = \"{a}\"\n")),
             self.port_extra,
         )
         .unwrap();

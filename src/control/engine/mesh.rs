@@ -123,7 +123,7 @@ impl Engine {
     fn port_toward(&self, ip: Ipv4Addr) -> Option<usize> {
         self.ports
             .iter()
-            .position(|p| in_prefix(p.address, p.prefix_len, ip))
+            .position(|p| p.address.is_some_and(|a| in_prefix(a, p.prefix_len, ip)))
             .or_else(|| self.ports.iter().position(|p| p.gateway.is_some()))
     }
 
@@ -131,7 +131,8 @@ impl Engine {
     /// the lower.
     pub(super) fn mesh_initiator(&self, ip: Ipv4Addr) -> bool {
         self.port_toward(ip)
-            .is_some_and(|p| u32::from(self.ports[p].address) < u32::from(ip))
+            .and_then(|p| self.ports[p].address)
+            .is_some_and(|a| u32::from(a) < u32::from(ip))
     }
 
     /// Every 100 ms: (re)open the control connections we own once their

@@ -104,7 +104,7 @@ impl Net {
                     device: "net_null0".into(),
                     driver: "net_null".into(),
                     mac: mac(n),
-                    address: ip(n),
+                    address: Some(ip(n)),
                     prefix_len: 24,
                     gateway: None,
                     mtu: 1500,

@@ -88,7 +88,9 @@ pub struct PortInfo {
     pub device: String,
     pub driver: String,
     pub mac: [u8; 6],
-    pub address: Ipv4Addr,
+    /// `None` on an IPv6-only port: no ARP, ICMP, gratuitous ARP or IPv4
+    /// pseudowire there.
+    pub address: Option<Ipv4Addr>,
     pub prefix_len: u8,
     pub gateway: Option<Ipv4Addr>,
     pub mtu: u16,
@@ -96,8 +98,20 @@ pub struct PortInfo {
     pub tx_queues: u16,
     /// Set DF on the outer IPv4 header of pseudowire packets.
     pub dont_fragment: bool,
-    /// IPv6 beside IPv4 (`address6`, `gateway6`).
+    /// IPv6 beside or instead of IPv4 (`address6`, `gateway6`).
     pub v6: Option<config::Port6>,
+}
+
+/// The default RFC 3931 Router ID (when `l2tp.router_id` is unset): the
+/// IPv4 address of the first port, in file order, that has one — the
+/// same rule as `Config::router_id`. IPv6-only ports are skipped;
+/// validation refuses a config where every port is IPv6-only and
+/// `router_id` is unset.
+fn default_router_id(ports: &[PortInfo]) -> Ipv4Addr {
+    ports
+        .iter()
+        .find_map(|p| p.address)
+        .unwrap_or(Ipv4Addr::UNSPECIFIED)
 }
 
 /// What only the devices know, sampled by the I/O loop when a view is
@@ -162,7 +176,10 @@ impl PortInfo {
 
     /// The next hop toward `ip`: itself when on-link, else the gateway.
     fn next_hop(&self, ip: Ipv4Addr) -> Ipv4Addr {
-        if in_prefix(self.address, self.prefix_len, ip) {
+        if self
+            .address
+            .is_some_and(|a| in_prefix(a, self.prefix_len, ip))
+        {
             ip
         } else {
             self.gateway.unwrap_or(ip)
@@ -506,10 +523,7 @@ impl Engine {
     ) -> Engine {
         let n = workers.len();
         let rate = control_rate(&cfg.l2tp);
-        let router_id = ports
-            .first()
-            .map(|p| p.address)
-            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let router_id = default_router_id(&ports);
         let mut l2tp = Endpoint::new(endpoint_config(&cfg, router_id), Box::new(OsRandom));
         let l2cfg = cfg.l2tp.clone();
         l2tp.set_per_peer(per_peer(l2cfg));
@@ -624,8 +638,10 @@ impl Engine {
         due.clear();
         self.neighbours.due(now, &mut due);
         for &(p, ip) in &due {
-            let (mac, ours) = (self.ports[p].mac, self.ports[p].address);
-            self.send_arp(p, mac, ours, ip);
+            // Only IPv4 ports resolve IPv4 neighbours (validation).
+            if let (mac, Some(ours)) = (self.ports[p].mac, self.ports[p].address) {
+                self.send_arp(p, mac, ours, ip);
+            }
         }
         self.due = due;
         self.nd6_poll();
@@ -676,7 +692,6 @@ impl Engine {
             self.counters.punt_other += 1;
             return Disposition::Consumed;
         }
-        let (mac, ours) = (self.ports[p].mac, self.ports[p].address);
         let et = u16::from_be_bytes([d[12], d[13]]);
         if et == ethertype::IPV6 {
             // L2TP control over IPv6, else neighbour discovery and echo.
@@ -685,6 +700,13 @@ impl Engine {
             }
             return Disposition::Consumed;
         }
+        let mac = self.ports[p].mac;
+        let Some(ours) = self.ports[p].address else {
+            // An IPv6-only port: the workers drop IPv4 and ARP there as
+            // `not_for_us`; whatever reaches us anyway is not answered.
+            self.counters.punt_other += 1;
+            return Disposition::Consumed;
+        };
         if et == ethertype::ARP {
             match respond::arp_in_place(d, mac, ours) {
                 ArpOutcome::Replied {

@@ -86,9 +86,11 @@ impl Engine {
                 self.cfg = cfg;
             }
         }
+        // Gratuitous ARP from every port with an IPv4 address.
         for p in 0..self.ports.len() {
-            let (mac, ip) = (self.ports[p].mac, self.ports[p].address);
-            self.send_arp(p, mac, ip, ip);
+            if let (mac, Some(ip)) = (self.ports[p].mac, self.ports[p].address) {
+                self.send_arp(p, mac, ip, ip);
+            }
         }
         self.nd6_start();
         self.refresh_templates();
@@ -227,7 +229,9 @@ impl Engine {
             IpAddr::V4(peer) => EncapTemplate::new(&TemplateParams {
                 src_mac: MacAddr(p.mac),
                 dst_mac: MacAddr(next_hop_mac),
-                src_ip: p.address,
+                // An IPv4 session is never on an IPv6-only port
+                // (validation; dynamic ones are refused).
+                src_ip: p.address.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
                 dst_ip: peer,
                 encap: s.encap,
                 udp_src_port: s.udp_local_port,

@@ -150,19 +150,18 @@ impl Engine {
         };
         let frame = match peer.ip {
             IpAddr::V4(ip) => self.l2tp_frame4(p, last_mac, ip, peer.udp_port, msg),
-            IpAddr::V6(ip) => match self.l2tp_frame6(p, last_mac, ip, peer.udp_port, msg) {
-                Some(f) => f,
-                None => {
-                    self.counters.l2tp_no_route += 1;
-                    return;
-                }
-            },
+            IpAddr::V6(ip) => self.l2tp_frame6(p, last_mac, ip, peer.udp_port, msg),
+        };
+        let Some(frame) = frame else {
+            self.counters.l2tp_no_route += 1;
+            return;
         };
         self.counters.l2tp_control_tx += 1;
         self.out.push(Outgoing { port: p, frame });
     }
 
-    /// A control message to `dst` over IPv4 out of port `p`.
+    /// A control message to `dst` over IPv4 out of port `p` (None: the
+    /// port is IPv6-only).
     fn l2tp_frame4(
         &mut self,
         p: usize,
@@ -170,8 +169,9 @@ impl Engine {
         dst_ip: Ipv4Addr,
         udp_dst: u16,
         msg: &[u8],
-    ) -> Vec<u8> {
+    ) -> Option<Vec<u8>> {
         let port = &self.ports[p];
+        let src_ip = port.address?;
         let nh = port.next_hop(dst_ip);
         // Prefer the ARP cache; a peer we never resolved is answered
         // through the router its packet came from.
@@ -182,7 +182,7 @@ impl Engine {
             (4, protocol::L2TP)
         };
         let len = ethernet::HEADER_LEN + ipv4::HEADER_LEN + l4 + msg.len();
-        let (src_mac, src_ip, udp_port) = (port.mac, port.address, self.cfg.l2tp.udp_port);
+        let (src_mac, udp_port) = (port.mac, self.cfg.l2tp.udp_port);
         self.ip_ident = self.ip_ident.wrapping_add(1);
         let ident = self.ip_ident;
         let mut frame = vec![0u8; len];
@@ -221,7 +221,7 @@ impl Engine {
             l4b[..4].fill(0);
             l4b[4..].copy_from_slice(msg);
         }
-        frame
+        Some(frame)
     }
 
     /// A control message to `dst` over IPv6 out of port `p`, from its
@@ -453,6 +453,14 @@ impl Engine {
                 self,
                 RefuseReason::NoRoute,
                 "an IPv6 peer on a port without address6".into(),
+            );
+        }
+        if peer.ip.is_ipv4() && self.ports[p].address.is_none() {
+            // Nor IPv4 on an IPv6-only port.
+            return refuse(
+                self,
+                RefuseReason::NoRoute,
+                "an IPv4 peer on a port without address".into(),
             );
         }
         if self.free_members.is_empty() {

@@ -331,11 +331,7 @@ impl Engine {
         let changes = plan.changes;
         let now = self.now_ms();
         // [l2tp]: new control connections get the new settings.
-        let router_id = self
-            .ports
-            .first()
-            .map(|p| p.address)
-            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let router_id = super::default_router_id(&self.ports);
         self.l2tp.set_config(endpoint_config(&self.cfg, router_id));
         self.l2tp.set_per_peer(per_peer(self.cfg.l2tp.clone()));
         self.control_rate.set_rate(control_rate(&self.cfg.l2tp));

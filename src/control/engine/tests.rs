@@ -65,7 +65,12 @@ struct Rig {
 
 impl Rig {
     fn new(extra: &str, nworkers: usize) -> Rig {
-        let cfg = Config::from_toml_str(&format!("{BASE}{extra}")).expect("test config");
+        Rig::from_doc(&format!("{BASE}{extra}"), nworkers)
+    }
+
+    /// A rig for a whole configuration `doc` (not based on `BASE`).
+    fn from_doc(doc: &str, nworkers: usize) -> Rig {
+        let cfg = Config::from_toml_str(doc).expect("test config");
         let workers: Vec<Arc<WorkerShared>> = (0..nworkers)
             .map(|_| {
                 let c = WorkerCounters::new(
@@ -1581,4 +1586,86 @@ fn bogus_ipv6_sources_do_not_grow_the_peer_table_without_bound() {
     // The peer with a control connection is still reachable.
     good.open(&mut rig, "100");
     assert_eq!(good.ups.len(), 1);
+}
+
+/// One IPv6-only port (no `address`), a static IPv6 pseudowire, the
+/// Router ID given (validation requires it with no IPv4 port).
+const V6ONLY: &str = r#"
+[l2tp]
+router_id = "10.9.8.7"
+
+[[port]]
+name = "wan0"
+device = "net_null0"
+address6 = "2001:db8:6::1/64"
+
+[[switch]]
+name = "blue"
+
+[[session]]
+name = "siteA"
+switch = "blue"
+peer = "2001:db8:6::10"
+encap = "ip"
+local_session_id = 1001
+remote_session_id = 2001
+"#;
+
+#[test]
+fn an_ipv6_only_port_sends_and_answers_no_arp_or_icmp() {
+    let mut rig = Rig::from_doc(V6ONLY, 1);
+    rig.commands(0);
+    // No gratuitous ARP (nor any ARP) at start: only ND.
+    let frames = rig.frames();
+    assert!(!frames.is_empty(), "ND solicitations at start");
+    assert!(
+        frames.iter().all(|o| o.frame[12..14] != [0x08, 0x06]),
+        "an ARP frame from an IPv6-only port"
+    );
+    assert!(frames.iter().all(|o| o.frame[12..14] == [0x86, 0xdd]));
+    assert_eq!(rig.counter("arp_requests_tx"), 0);
+    // An ARP request for what used to be its IPv4 address is not
+    // answered, learned from or resolved; it is counted.
+    let other = rig.counter("punt_other");
+    let mut f = arp_from(PEER_MAC, PEER, OURS);
+    assert_eq!(rig.e.frame_in(rig.now, 0, &mut f), Disposition::Consumed);
+    assert_eq!(f, arp_from(PEER_MAC, PEER, OURS), "left untouched");
+    assert_eq!(rig.counter("arp_replies_tx"), 0);
+    assert_eq!(rig.counter("arp_requests_rx"), 0);
+    // Nor an IPv4 packet (here an L2TP SCCRQ over IP).
+    let mut f = l2tp_over_ip(&sccrq());
+    assert_eq!(rig.e.frame_in(rig.now, 0, &mut f), Disposition::Consumed);
+    assert_eq!(rig.counter("punt_other"), other + 2);
+    assert_eq!(rig.counter("l2tp_control_rx"), 0);
+    rig.advance(5_000);
+    assert!(rig.frames().iter().all(|o| o.frame[12..14] != [0x08, 0x06]));
+    // `las show ports`: no IPv4 address, never 0.0.0.0.
+    let ports = rig.e.port_views(&Snapshot {
+        ports: vec![PortSample::default()],
+        ..Snapshot::default()
+    });
+    assert_eq!(ports[0].address, None);
+    assert_eq!(ports[0].address6.as_deref(), Some("2001:db8:6::1/64"));
+}
+
+#[test]
+fn router_id_is_the_first_ipv4_port_address_unless_configured() {
+    let doc = r#"
+[[port]]
+name = "v6"
+device = "net_null0"
+address6 = "2001:db8:6::1/64"
+
+[[port]]
+name = "v4"
+device = "net_null1"
+address = "192.0.2.1/24"
+"#;
+    let cfg = Config::from_toml_str(doc).unwrap();
+    assert_eq!(cfg.router_id(), OURS);
+    let rig = Rig::from_doc(doc, 1);
+    assert_eq!(default_router_id(&rig.e.ports), OURS);
+    // `[l2tp] router_id` wins.
+    let cfg = Config::from_toml_str(&format!("[l2tp]\nrouter_id = \"7\"\n{doc}")).unwrap();
+    assert_eq!(cfg.router_id(), Ipv4Addr::new(0, 0, 0, 7));
 }

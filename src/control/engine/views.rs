@@ -83,7 +83,11 @@ impl Engine {
                     device: p.device.clone(),
                     driver: p.driver.clone(),
                     mac: MacAddr(p.mac).to_string(),
-                    address: format!("{}/{}", p.address, p.prefix_len),
+                    address: p.address.map(|a| format!("{a}/{}", p.prefix_len)),
+                    address6: p
+                        .v6
+                        .as_ref()
+                        .map(|v| format!("{}/{}", v.address, v.prefix_len)),
                     gateway: p.gateway.map(|g| g.to_string()),
                     mtu: p.mtu,
                     link_up: st.link_up,
