@@ -1587,6 +1587,16 @@ ipv6_underlay() {
         in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
             net.ipv6.conf.ul0.disable_ipv6=0 net.ipv6.conf.pw0.disable_ipv6=1
         in_ns "$ns" ip -6 addr add "${UL6[$s]}/64" dev ul0 nodad
+        # IPv6 only: the site's IPv4 underlay address goes for this part.
+        in_ns "$ns" ip -4 addr flush dev ul0
+    done
+}
+
+ipv4_underlay_again() { # after the IPv6 part, whatever happened in it
+    local s
+    for s in "${SITES[@]}"; do
+        in_ns "$(ns_site "$s")" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+        in_ns "$(ns_site "$s")" ip addr replace "${UL[$s]}/24" dev ul0
     done
 }
 
@@ -1834,10 +1844,6 @@ run_ipv6_dynamic() {
         check ipv6-dyn-control-clean FAIL "$bad"
     fi
     for s in "${SITES[@]}"; do stop_dyn_edge6 "$s"; done
-    # The later parts run on an IPv4-only underlay again.
-    for s in "${SITES[@]}"; do
-        in_ns "$(ns_site "$s")" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    done
 }
 
 # ---------------------------------------------------------------- edge failover
@@ -2236,6 +2242,7 @@ main_run() { # static|dynamic|mtu|nat|failover|ipv6|all
         # Negotiated cookies and sublayers: tshark learns them from the
         # control messages over IPv6 in the capture.
         tshark_check tshark-ipv6-dynamic ipv6-dynamic detect detect
+        ipv4_underlay_again
     fi
     if [ "$what" = mtu ] || [ "$what" = all ]; then
         run_mtu
