@@ -136,6 +136,12 @@ fn encap_decap(p: &TemplateParams, sequencing: bool, ident: u16, seq: u32, inner
     assert!(ip.verify_checksum(), "template IPv4 checksum");
     assert_eq!(usize::from(ip.total_len()), pkt.len() - 14);
     let class = classify(&pkt, pkt.len(), p.dst_ip, p.udp_dst_port, true);
+    if p.dst_ip.is_unspecified() {
+        // 0.0.0.0 is the worker's "no IPv4 address" (an IPv6-only port):
+        // nothing IPv4 is ours there, our own encapsulation included.
+        assert_eq!(class, Class::Drop(telemetry::DropReason::NotForUs));
+        return;
+    }
     if p.session_id == 0 {
         // Session ID 0 means a control message: never data.
         assert!(!matches!(class, Class::Data { .. }), "{class:?}");
