@@ -145,19 +145,44 @@ pub fn classify6(first: &[u8], pkt_len: usize, ours: &Ours6, udp_port: u16) -> C
     let src = IpAddr::V6(Ipv6Addr::from(src));
     let payload = first.get(l4_off..end.min(first.len())).unwrap_or(&[]);
     if proto == protocol::L2TP {
-        return match l2tp::classify_ip(payload) {
-            Ok(Kind::Control) => Class::Punt,
-            Ok(Kind::Data { session_id }) => Class::Data {
-                session_id,
-                encap: Encap::Ip,
-                src,
-                udp_src_port: 0,
-                l2tp_off: l4_off,
-                end,
-            },
-            Err(_) => Class::Drop(DropReason::L2tpTruncated),
-        };
+        l2tp_over_ip(payload, src, l4_off, end)
+    } else {
+        l2tp_over_udp(first, payload, src, l4_off, end, udp_port)
     }
+}
+
+/// L2TPv3 over IP (after the IPv4 header or the IPv6 header chain):
+/// `payload` is the IP payload at `l4_off` as far as it lies in the first
+/// segment, `end` the end of the IP packet.
+#[inline(always)]
+fn l2tp_over_ip(payload: &[u8], src: IpAddr, l4_off: usize, end: usize) -> Class {
+    match l2tp::classify_ip(payload) {
+        Ok(Kind::Control) => Class::Punt,
+        Ok(Kind::Data { session_id }) => Class::Data {
+            session_id,
+            encap: Encap::Ip,
+            src,
+            udp_src_port: 0,
+            l2tp_off: l4_off,
+            end,
+        },
+        // Shorter than a session id.
+        Err(_) => Class::Drop(DropReason::L2tpTruncated),
+    }
+}
+
+/// L2TPv3 over UDP to `udp_port` (after the IPv4 header or the IPv6
+/// header chain), with the UDP length checked against the IP packet's
+/// `end`; `payload` as for [`l2tp_over_ip`].
+#[inline(always)]
+fn l2tp_over_udp(
+    first: &[u8],
+    payload: &[u8],
+    src: IpAddr,
+    l4_off: usize,
+    end: usize,
+    udp_port: u16,
+) -> Class {
     if payload.len() < udp::HEADER_LEN {
         return Class::Drop(DropReason::Malformed);
     }
@@ -271,47 +296,8 @@ pub fn classify(
     // The part of the IP payload that is in the first segment.
     let payload = &first[l4_off..end.min(first.len())];
     match ip.next_header() {
-        protocol::L2TP => match l2tp::classify_ip(payload) {
-            Ok(Kind::Control) => Class::Punt,
-            Ok(Kind::Data { session_id }) => Class::Data {
-                session_id,
-                encap: Encap::Ip,
-                src,
-                udp_src_port: 0,
-                l2tp_off: l4_off,
-                end,
-            },
-            // Shorter than a session id.
-            Err(_) => Class::Drop(DropReason::L2tpTruncated),
-        },
-        protocol::UDP => {
-            if payload.len() < udp::HEADER_LEN {
-                return Class::Drop(DropReason::Malformed);
-            }
-            let u = udp::Packet::new_unchecked(payload);
-            let ulen = u.len() as usize;
-            if ulen < udp::HEADER_LEN || ulen > total - hl {
-                return Class::Drop(DropReason::Malformed);
-            }
-            if u.dst_port() != udp_port {
-                return Class::Drop(DropReason::UnsupportedProtocol);
-            }
-            let sport = u.src_port();
-            let end = l4_off + ulen;
-            let l2tp = &first[(l4_off + udp::HEADER_LEN)..end.min(first.len())];
-            match l2tp::classify_udp(l2tp) {
-                Ok(Kind::Control) => Class::Punt,
-                Ok(Kind::Data { session_id }) => Class::Data {
-                    session_id,
-                    encap: Encap::Udp,
-                    src,
-                    udp_src_port: sport,
-                    l2tp_off: l4_off + udp::HEADER_LEN,
-                    end,
-                },
-                Err(_) => Class::Drop(udp_l2tp_error(l2tp)),
-            }
-        }
+        protocol::L2TP => l2tp_over_ip(payload, src, l4_off, end),
+        protocol::UDP => l2tp_over_udp(first, payload, src, l4_off, end, udp_port),
         protocol::ICMP => Class::Punt,
         _ => Class::Drop(DropReason::UnsupportedProtocol),
     }
