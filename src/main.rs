@@ -59,6 +59,8 @@ struct RunArgs {
     #[arg(long, short, default_value = DEFAULT_CONFIG)]
     config: PathBuf,
     /// Cores to use, e.g. 2-7 or 0,2,4: the first is the control core, the rest are workers.
+    /// LCORE@CPU puts an lcore on another CPU (e.g. 0,1,2@1: two workers sharing CPU 1,
+    /// for trying several workers on a small machine).
     #[arg(long, default_value = "0")]
     cores: String,
     /// Extra EAL arguments (after `--`), appended to those from the config.

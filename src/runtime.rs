@@ -5,7 +5,10 @@ use crate::config::Config;
 use crate::control::core::{ControlCore, PortRt, WorkerLinks};
 use crate::control::engine::PortInfo;
 use crate::control::socket::ControlSocket;
-use crate::dpdk::{self, mbuf_ring, Eal, LcoreId, Mempool, Port, PortConf, RxQueue, TxQueue};
+use crate::dpdk::{
+    self, mbuf_ring, Eal, LcoreId, Mempool, Port, PortConf, RingConsumer, RingProducer, RxQueue,
+    TxQueue,
+};
 use crate::telemetry::exporter::{Exporter, ExporterConfig};
 use crate::telemetry::metrics::Limits;
 use crate::telemetry::WorkerCounters;
@@ -16,28 +19,57 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// One lcore of `--cores`: the EAL lcore id (the first is the control
+/// core, the others are workers) and the CPU its thread is pinned to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lcore {
+    pub id: u32,
+    pub cpu: u32,
+}
+
 /// Parses a core list like `2-7`, `0,2,4-5` or `3` (order kept, first =
-/// control core).
-pub fn parse_cores(s: &str) -> Result<Vec<u32>, String> {
+/// control core). An element may also be `LCORE@CPU`: lcore `LCORE` on
+/// CPU `CPU` (DPDK's `--lcores` mapping), e.g. `0,1,2@1` runs two
+/// workers on CPU 1. Poll threads that share a CPU share its time; this
+/// is for trying several workers on a small machine (tests, labs), not
+/// for speed.
+pub fn parse_cores(s: &str) -> Result<Vec<Lcore>, String> {
     let mut out = Vec::new();
     for part in s.split(',') {
         let part = part.trim();
-        let bad = || format!("--cores {s:?}: {part:?} is not a core number or range like 2-7");
-        if let Some((a, b)) = part.split_once('-') {
+        let bad = || {
+            format!(
+                "--cores {s:?}: {part:?} is not a core number, a range like 2-7, \
+                 or LCORE@CPU like 2@1"
+            )
+        };
+        if let Some((id, cpu)) = part.split_once('@') {
+            let id: u32 = id.trim().parse().map_err(|_| bad())?;
+            let cpu: u32 = cpu.trim().parse().map_err(|_| bad())?;
+            out.push(Lcore { id, cpu });
+        } else if let Some((a, b)) = part.split_once('-') {
             let a: u32 = a.trim().parse().map_err(|_| bad())?;
             let b: u32 = b.trim().parse().map_err(|_| bad())?;
             if a > b {
                 return Err(bad());
             }
-            out.extend(a..=b);
+            out.extend((a..=b).map(|c| Lcore { id: c, cpu: c }));
         } else {
-            out.push(part.parse().map_err(|_| bad())?);
+            let c = part.parse().map_err(|_| bad())?;
+            out.push(Lcore { id: c, cpu: c });
         }
     }
     let mut seen = std::collections::HashSet::new();
     for c in &out {
-        if !seen.insert(*c) {
-            return Err(format!("--cores {s:?}: core {c} listed twice"));
+        if !seen.insert(c.id) {
+            return Err(format!("--cores {s:?}: core {} listed twice", c.id));
+        }
+        if c.id >= MAX_LCORE {
+            return Err(format!(
+                "--cores {s:?}: lcore {} is too large (DPDK has lcores 0-{})",
+                c.id,
+                MAX_LCORE - 1
+            ));
         }
     }
     if out.is_empty() {
@@ -46,17 +78,21 @@ pub fn parse_cores(s: &str) -> Result<Vec<u32>, String> {
     Ok(out)
 }
 
-/// Checks that every core exists on this machine.
-pub fn check_cores(cores: &[u32]) -> Result<(), String> {
+/// DPDK's `RTE_MAX_LCORE` in Debian's build.
+const MAX_LCORE: u32 = 128;
+
+/// Checks that every core's CPU exists on this machine.
+pub fn check_cores(cores: &[Lcore]) -> Result<(), String> {
     let ids = core_affinity::get_core_ids().unwrap_or_default();
     if ids.is_empty() {
         return Ok(()); // cannot tell; EAL will complain
     }
-    for &c in cores {
-        if !ids.iter().any(|i| i.id == c as usize) {
+    for c in cores {
+        if !ids.iter().any(|i| i.id == c.cpu as usize) {
             let avail: Vec<String> = ids.iter().map(|i| i.id.to_string()).collect();
             return Err(format!(
-                "--cores: core {c} is not available here (available: {})",
+                "--cores: CPU {} is not available here (available: {})",
+                c.cpu,
                 avail.join(",")
             ));
         }
@@ -83,14 +119,26 @@ pub fn is_vdev(device: &str) -> bool {
 /// The EAL argument vector for `cfg` on `cores`, plus `extra` from the
 /// command line. vdevs are added with `--vdev`, PCI ports with `-a`; with
 /// no PCI port at all, `--no-pci` keeps the EAL off the machine's own NICs.
-pub fn eal_args(cfg: &Config, cores: &[u32], extra: &[String]) -> Vec<String> {
-    let list: Vec<String> = cores.iter().map(u32::to_string).collect();
+pub fn eal_args(cfg: &Config, cores: &[Lcore], extra: &[String]) -> Vec<String> {
+    // `-l` when every lcore runs on the CPU of its number, else `--lcores`
+    // with the mapping.
+    let (opt, list): (&str, Vec<String>) = if cores.iter().all(|c| c.id == c.cpu) {
+        ("-l", cores.iter().map(|c| c.id.to_string()).collect())
+    } else {
+        (
+            "--lcores",
+            cores
+                .iter()
+                .map(|c| format!("{}@{}", c.id, c.cpu))
+                .collect(),
+        )
+    };
     let mut a = vec![
         "las".to_string(),
-        "-l".into(),
+        opt.into(),
         list.join(","),
         "--main-lcore".into(),
-        cores[0].to_string(),
+        cores[0].id.to_string(),
     ];
     a.extend(cfg.eal_args.iter().cloned());
     let mut any_pci = false;
@@ -135,11 +183,12 @@ pub struct Signals {
 pub fn run(
     cfg: Config,
     config_path: PathBuf,
-    cores: &[u32],
+    lcores: &[Lcore],
     extra: &[String],
     signals: Signals,
 ) -> Result<Ended, String> {
-    let args = eal_args(&cfg, cores, extra);
+    let args = eal_args(&cfg, lcores, extra);
+    let cores: Vec<u32> = lcores.iter().map(|c| c.id).collect();
     log::info!("EAL arguments: {}", args[1..].join(" "));
     let eal = Eal::init(&args).map_err(|e| e.to_string())?;
     log::info!("{}", dpdk::version());
@@ -365,6 +414,11 @@ fn open_ports(cfg: &Config, pool: &Mempool, nworkers: usize) -> Result<OpenPorts
     Ok(open)
 }
 
+/// Slots of each sequencer ring between two workers (a power of two):
+/// 16 bursts of 64 (the largest `[dataplane] burst`), about 50 µs of
+/// frames at 20 Mpps for sessions the other worker owns.
+const SEQUENCER_RING: u32 = 1024;
+
 /// One setup per worker (its RX queues, a TX queue on every port, its
 /// rings and counters) and the control core's ends of the same links.
 fn plan_workers(
@@ -389,7 +443,28 @@ fn plan_workers(
     } else {
         None
     };
+    // Sequencer rings: worker w hands the frames of a sequenced session
+    // that worker o owns to o (`worker::engine`, "Sequenced sessions").
+    // One SP/SC ring per ordered pair; none with one worker.
+    let mut handoff_out: Vec<Vec<Option<RingProducer>>> = Vec::new();
+    let mut handoff_in: Vec<Vec<RingConsumer>> = (0..nworkers).map(|_| Vec::new()).collect();
     for w in 0..nworkers {
+        let mut outs = Vec::new();
+        for (o, ins) in handoff_in.iter_mut().enumerate() {
+            if o == w {
+                outs.push(None);
+                continue;
+            }
+            let (p, c) = mbuf_ring(&format!("las_seq{w}_{o}"), SEQUENCER_RING, -1)
+                .map_err(|e| e.to_string())?;
+            outs.push(Some(p));
+            ins.push(c);
+        }
+        handoff_out.push(outs);
+    }
+    let mut handoff = handoff_out.into_iter().zip(handoff_in);
+    for w in 0..nworkers {
+        let (handoff_out, handoff_in) = handoff.next().ok_or("sequencer rings")?;
         let counters = WorkerCounters::new(dp.max_sessions, dp.max_switches, open.ports.len());
         let sh = Arc::new(WorkerShared::new(
             dp.command_ring as usize,
@@ -450,6 +525,8 @@ fn plan_workers(
             punt: punt_tx,
             inject: inject_rx,
             tx_seq: tx_seq.clone(),
+            handoff_out,
+            handoff_in,
             max_sessions: dp.max_sessions,
             max_switches: dp.max_switches,
             mac_table_size: dp.mac_table_size,
@@ -610,9 +687,23 @@ mod test {
 
     #[test]
     fn cores() {
-        assert_eq!(parse_cores("2-4").unwrap(), vec![2, 3, 4]);
-        assert_eq!(parse_cores("0,2,4-5").unwrap(), vec![0, 2, 4, 5]);
-        assert_eq!(parse_cores("3").unwrap(), vec![3]);
+        let ids = |s: &str| -> Vec<u32> { parse_cores(s).unwrap().iter().map(|c| c.id).collect() };
+        assert_eq!(ids("2-4"), vec![2, 3, 4]);
+        assert_eq!(ids("0,2,4-5"), vec![0, 2, 4, 5]);
+        assert_eq!(ids("3"), vec![3]);
+        assert!(parse_cores("2-4").unwrap().iter().all(|c| c.cpu == c.id));
+        assert_eq!(
+            parse_cores("0,1,2@1").unwrap(),
+            vec![
+                Lcore { id: 0, cpu: 0 },
+                Lcore { id: 1, cpu: 1 },
+                Lcore { id: 2, cpu: 1 }
+            ]
+        );
+        assert!(parse_cores("1,1@0").is_err());
+        assert!(parse_cores("2@").is_err());
+        assert!(parse_cores("@1").is_err());
+        assert!(parse_cores("128").is_err());
         assert!(parse_cores("4-2").is_err());
         assert!(parse_cores("a").is_err());
         assert!(parse_cores("1,1").is_err());

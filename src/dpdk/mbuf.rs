@@ -199,6 +199,24 @@ impl Mbuf {
         unsafe { self.ptr.as_mut().port = port }
     }
 
+    /// A 32-bit tag one lcore leaves for another that receives the mbuf
+    /// through a ring (the worker puts the egress member of a frame it
+    /// hands to a session's owning worker here). It lives in the RX hash
+    /// field, which nothing reads once the packet is classified.
+    #[inline(always)]
+    pub fn tag(&self) -> u32 {
+        // SAFETY: every variant of the hash union is plain integers, so
+        // reading `rss` is defined whatever was written last.
+        unsafe { self.hdr().__bindgen_anon_2.hash.rss }
+    }
+
+    /// Sets [`Mbuf::tag`].
+    #[inline(always)]
+    pub fn set_tag(&mut self, tag: u32) {
+        // SAFETY: field write on an mbuf we own uniquely.
+        unsafe { self.ptr.as_mut().__bindgen_anon_2.hash.rss = tag }
+    }
+
     /// True when another mbuf references the same data (a clone exists),
     /// so the data must not be written.
     #[inline(always)]

@@ -36,7 +36,7 @@
 //! shared::<las::dpdk::RingConsumer>();
 //! ```
 use super::error::{DpdkError, Result};
-use super::mbuf::{Burst, Mbuf, MAX_BURST};
+use super::mbuf::{Burst, Mbuf, TxBuffer, MAX_BURST};
 use super::sys;
 use std::cell::Cell;
 use std::ffi::CString;
@@ -137,6 +137,26 @@ impl RingProducer {
             // Unwrap: `p` came from a live Mbuf, so it is not null.
             Err(unsafe { Mbuf::from_raw(p as *mut sys::rte_mbuf) }.expect("non-null"))
         }
+    }
+}
+
+impl RingProducer {
+    /// Enqueues every mbuf of `buf` (emptying it) in one operation, and
+    /// frees what did not fit. Returns how many were freed.
+    #[inline]
+    pub fn enqueue_all(&mut self, buf: &mut TxBuffer) -> usize {
+        let (p, n) = buf.raw();
+        // SAFETY: p holds n owned mbufs; the only producer (&mut self).
+        // What is enqueued belongs to the ring from here; `consume` below
+        // forgets those slots and frees the rest, which stayed ours.
+        let sent = unsafe {
+            sys::las_ring_enqueue_burst(
+                self.inner.ptr.as_ptr(),
+                p as *mut *mut std::ffi::c_void,
+                n as u32,
+            )
+        } as usize;
+        buf.consume(sent).1
     }
 }
 

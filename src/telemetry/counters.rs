@@ -216,6 +216,9 @@ drop_reasons! {
     NoMbuf = "no_mbuf", Egress,
     /// The NIC refused the packet (TX queue full).
     TxFull = "tx_full", Egress,
+    /// A frame for a sequenced session owned by another worker found the
+    /// ring to that worker full (see `sequencer_handoff`).
+    SequencerRingFull = "sequencer_ring_full", Egress,
     /// L2TP control message from a peer outside `[l2tp] allow`.
     ControlRefused = "control_refused", Control,
 }
@@ -317,6 +320,9 @@ pub struct WorkerCounters {
     pub capture_ring_full: Counter,
     /// Frames a capture wanted beyond its rate cap (not drops either).
     pub capture_rate_capped: Counter,
+    /// Frames for a sequenced session handed to the session's owning
+    /// worker (which numbers and sends them) through a ring.
+    pub sequencer_handoff: Counter,
 }
 
 impl WorkerCounters {
@@ -337,6 +343,7 @@ impl WorkerCounters {
             capture_frames: Counter::default(),
             capture_ring_full: Counter::default(),
             capture_rate_capped: Counter::default(),
+            sequencer_handoff: Counter::default(),
         }
     }
 
@@ -351,10 +358,11 @@ impl WorkerCounters {
 /// `reassembled_fragments`, `reassembly_held`; see [`Stage`] for how they
 /// enter the counter identity) and live capture (`capture_frames`,
 /// `capture_ring_full`, `capture_rate_capped`: copies, not packets; they
-/// are outside the identity).
+/// are outside the identity), and `sequencer_handoff` (frames that
+/// crossed to another worker: moved, not added, so outside it too).
 pub fn worker_totals<'a>(
     workers: impl Iterator<Item = &'a WorkerCounters>,
-) -> [(&'static str, u64); 6] {
+) -> [(&'static str, u64); 7] {
     let mut t = [
         ("reassembled", 0),
         ("reassembled_fragments", 0),
@@ -362,6 +370,7 @@ pub fn worker_totals<'a>(
         ("capture_frames", 0),
         ("capture_ring_full", 0),
         ("capture_rate_capped", 0),
+        ("sequencer_handoff", 0),
     ];
     for w in workers {
         t[0].1 += w.reassembled.get();
@@ -370,6 +379,7 @@ pub fn worker_totals<'a>(
         t[3].1 += w.capture_frames.get();
         t[4].1 += w.capture_ring_full.get();
         t[5].1 += w.capture_rate_capped.get();
+        t[6].1 += w.sequencer_handoff.get();
     }
     t
 }

@@ -44,18 +44,23 @@
 //!   (`reassembly_held`), merged (`reassembled_fragments`), or dropped
 //!   (`reassembly_failed`, `duplicate_fragment`, and at stop
 //!   `reassembly_pending_at_stop`).
-//! * Sequenced sessions (default sublayer with S = 1) take their transmit
-//!   sequence numbers from one counter per session shared by all workers
-//!   (`fetch_add`, relaxed), not from an owning worker: frames for one
-//!   egress session arrive on every worker (RSS spreads the *ingress*
-//!   pseudowires), and handing them to an owner would cost a ring per
-//!   packet. What this guarantees: with one worker, numbers on the wire
-//!   are consecutive; with several, every number is used once and each
-//!   worker's frames carry increasing numbers, but frames of different
-//!   workers may leave out of order by up to one burst per worker (the
-//!   time from `fetch_add` to `tx_burst`), which a strict receiver counts
-//!   as reordering. Unsequenced sessions (no sublayer, or S = 0) read no
-//!   shared state.
+//! * Sequenced sessions (default sublayer with S = 1) have one owning
+//!   worker, `member % workers`: frames for one egress session arrive on
+//!   every worker (RSS spreads the *ingress* pseudowires), and a worker
+//!   that is not the owner hands them, after the switch decision and
+//!   before any egress work, to the owner through an SP/SC ring per pair
+//!   of workers (`handoff_out`, enqueued once per burst; the egress
+//!   member rides in the mbuf's tag). The owner drains its rings once per
+//!   poll loop, then encapsulates, numbers (its own counter per session:
+//!   a load and a store, no shared write) and sends on its TX queue. So
+//!   the numbers of a session leave in order on one queue, consecutive
+//!   whatever the number of workers; frames from one worker keep their
+//!   order; a handed-off frame waits up to one poll loop of the owner. A
+//!   full ring drops the frame (`sequencer_ring_full`); frames handed
+//!   over are counted (`sequencer_handoff`). Unsequenced sessions (no
+//!   sublayer, or S = 0) never cross workers and read no shared state.
+//!   At stop an owner sends what it finds in its rings; frames a worker
+//!   hands over after its owner has stopped are freed with the ring.
 //! * Flood copies of frames of at least `SHARE_MIN` bytes share the payload
 //!   (header mbuf + indirect clone); smaller ones are copied. The threshold
 //!   is an estimate (one cache-line-sized copy against two extra mbufs and
@@ -138,8 +143,14 @@ pub struct WorkerSetup {
     /// that has no TX queue of its own for the control core. The mbuf's
     /// port field holds the port index.
     pub inject: RingConsumer,
-    /// Shared transmit sequence numbers for sequenced sessions, indexed by member.
+    /// Transmit sequence numbers for sequenced sessions, indexed by
+    /// member; each is written only by the session's owning worker.
     pub tx_seq: Arc<[AtomicU32]>,
+    /// Sequencer rings to every other worker, by worker id (None at our
+    /// own id; empty with one worker).
+    pub handoff_out: Vec<Option<RingProducer>>,
+    /// Sequencer rings from every other worker.
+    pub handoff_in: Vec<RingConsumer>,
     pub max_sessions: usize,
     pub max_switches: usize,
     pub mac_table_size: usize,
@@ -244,6 +255,12 @@ pub struct Worker {
     punt: RingProducer,
     inject: RingConsumer,
     tx_seq: Arc<[AtomicU32]>,
+    /// Workers in all (owners of sequenced sessions: `member % workers`).
+    workers: usize,
+    handoff_out: Vec<Option<RingProducer>>,
+    /// Frames collected per owning worker, enqueued once per burst.
+    handoff_buf: Vec<TxBuffer>,
+    handoff_in: Vec<RingConsumer>,
     sessions: Vec<Option<Session>>,
     by_id: SessionIndex,
     switches: Vec<Option<Switch>>,
@@ -319,6 +336,10 @@ impl Worker {
             punt: s.punt,
             inject: s.inject,
             tx_seq: s.tx_seq,
+            workers: s.handoff_out.len().max(1),
+            handoff_buf: (0..s.handoff_out.len()).map(|_| TxBuffer::new()).collect(),
+            handoff_out: s.handoff_out,
+            handoff_in: s.handoff_in,
             sessions: (0..s.max_sessions).map(|_| None).collect(),
             by_id: SessionIndex::new(s.max_sessions),
             switches: (0..s.max_switches).map(|_| None).collect(),
@@ -370,6 +391,8 @@ impl Worker {
     /// final report adds up. Call once the worker polls no more.
     pub fn finish(&mut self) {
         self.flush_all();
+        // Frames other workers handed us before they stopped.
+        self.drain_handoff();
         if let Some(f) = self.frag.as_mut() {
             let n = f.drain();
             let c = &self.shared.counters;
@@ -408,6 +431,7 @@ impl Worker {
             self.burst(pidx);
             self.flush_all();
         }
+        self.drain_handoff();
         self.drain_inject();
         if self.frag.is_some() && t0.wrapping_sub(self.last_frag_expiry) > self.tsc_hz / 10 {
             self.last_frag_expiry = t0;
@@ -443,10 +467,64 @@ impl Worker {
         self.flush_all();
     }
 
+    /// Numbers and sends the frames other workers handed us for the
+    /// sequenced sessions we own (the egress member is the mbuf's tag).
+    #[inline]
+    fn drain_handoff(&mut self) {
+        for i in 0..self.handoff_in.len() {
+            if self.handoff_in[i].count() == 0 {
+                continue;
+            }
+            let mut b = Burst::new();
+            self.handoff_in[i].dequeue(&mut b);
+            while let Some(m) = b.pop() {
+                let member = MemberId(m.tag() as u16);
+                self.output(m, member);
+            }
+            self.flush_all();
+        }
+    }
+
     #[inline]
     fn flush_all(&mut self) {
         for pidx in 0..self.tx.len() {
             self.flush(pidx);
+        }
+        if self.workers > 1 {
+            self.flush_handoff();
+        }
+    }
+
+    /// Enqueues what this burst collected for other owners.
+    #[inline]
+    fn flush_handoff(&mut self) {
+        for o in 0..self.handoff_buf.len() {
+            if self.handoff_buf[o].is_empty() {
+                continue;
+            }
+            let n = self.handoff_buf[o].len();
+            let lost = match self.handoff_out[o].as_mut() {
+                Some(r) => r.enqueue_all(&mut self.handoff_buf[o]),
+                None => 0,
+            };
+            let c = &self.shared.counters;
+            c.sequencer_handoff.add((n - lost) as u64);
+            if lost > 0 {
+                c.drops[DropReason::SequencerRingFull as usize].add(lost as u64);
+            }
+        }
+    }
+
+    /// Hands `m` (a frame for `member`, a sequenced session worker
+    /// `owner` owns) to that worker.
+    #[cold]
+    fn hand_off(&mut self, mut m: Mbuf, member: MemberId, owner: usize) {
+        m.set_tag(member.0.into());
+        if let Err(m) = self.handoff_buf[owner].push(m) {
+            self.flush_handoff();
+            if self.handoff_buf[owner].push(m).is_err() {
+                self.shared.counters.drop(DropReason::SequencerRingFull);
+            }
         }
     }
 
@@ -1094,6 +1172,14 @@ impl Worker {
             c.drop(DropReason::NoNeighbour);
             return;
         };
+        // A sequenced session is numbered and sent by its owner only.
+        if t.sequencing() && self.workers > 1 {
+            let owner = member.0 as usize % self.workers;
+            if owner != self.id {
+                self.hand_off(m, member, owner);
+                return;
+            }
+        }
         if s.vlan_pw {
             // Across segments: a flood copy's first segment is its empty
             // header segment, the frame follows.
@@ -1131,10 +1217,13 @@ impl Worker {
                 return;
             }
         }
-        // Only a sequenced session pays the shared write (see the module
-        // docs for what several workers guarantee).
+        // Only the owner numbers a sequenced session (above), so this is
+        // a plain load and store, no locked instruction.
         let seq = if t.sequencing() {
-            self.tx_seq[member.0 as usize].fetch_add(1, Ordering::Relaxed)
+            let next = &self.tx_seq[member.0 as usize];
+            let n = next.load(Ordering::Relaxed);
+            next.store(n.wrapping_add(1), Ordering::Relaxed);
+            n
         } else {
             0
         };

@@ -649,8 +649,8 @@ pub fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
     out
 }
 
-struct Running {
-    child: Option<Child>,
+pub struct Running {
+    pub child: Option<Child>,
 }
 
 impl Drop for Running {
@@ -662,7 +662,7 @@ impl Drop for Running {
     }
 }
 
-fn wait_timeout(c: &mut Child, t: Duration) -> Option<ExitStatus> {
+pub fn wait_timeout(c: &mut Child, t: Duration) -> Option<ExitStatus> {
     let end = Instant::now() + t;
     loop {
         if let Ok(Some(s)) = c.try_wait() {
@@ -675,7 +675,7 @@ fn wait_timeout(c: &mut Child, t: Duration) -> Option<ExitStatus> {
     }
 }
 
-fn ask(sock: &Path, r: Request) -> Response {
+pub fn ask(sock: &Path, r: Request) -> Response {
     match query(sock, &r) {
         Ok(Response::Error { error }) => panic!("las answered {r:?} with error {error}"),
         Ok(x) => x,
