@@ -325,11 +325,21 @@ pub struct WorkerCounters {
     pub sequencer_handoff: Counter,
 }
 
+/// A per-session table of counters. Workers index it at random (two
+/// sessions per packet at 65,535 sessions): with the data plane its
+/// memory gets transparent huge pages (`dpdk::huge_vec`).
+fn table<T>(n: usize, f: impl Fn() -> T) -> Box<[T]> {
+    #[cfg(feature = "dpdk")]
+    return crate::dpdk::huge_vec(n, |_| f()).into_boxed_slice();
+    #[cfg(not(feature = "dpdk"))]
+    (0..n).map(|_| f()).collect()
+}
+
 impl WorkerCounters {
     pub fn new(sessions: usize, switches: usize, ports: usize) -> Self {
         WorkerCounters {
             drops: std::array::from_fn(|_| Counter::default()),
-            sessions: (0..sessions).map(|_| SessionCounters::default()).collect(),
+            sessions: table(sessions, SessionCounters::default),
             switches: (0..switches).map(|_| SwitchCounters::default()).collect(),
             ports: (0..ports).map(|_| PortCounters::default()).collect(),
             events_lost: Counter::default(),

@@ -186,12 +186,16 @@ struct SwitchRun {
     unicast: u64,
 }
 
-/// A session (member) replica.
+/// A session (member) replica, one per member slot, indexed at random by
+/// the burst loop.
 ///
-/// `repr(C)` keeps what the fast path reads first: the receive checks in
-/// the first cache line, the egress template right after (the burst
-/// loop prefetches both), the full spec last.
-#[repr(C)]
+/// Laid out by cache line (`repr(C, align(64))`, asserted below): line 0
+/// holds everything the receive checks read (`Worker::check`), and the
+/// flags `output` reads; the egress template starts line 1 (its IPv4
+/// headers end there too; see `EncapTemplate`); the cold rest follows. The
+/// burst loop prefetches line 0 for an ingress session and lines 0–1 for
+/// an egress one (`prefetch_ingress`, `prefetch_egress`).
+#[repr(C, align(64))]
 struct Session {
     active: bool,
     port: u8,
@@ -204,11 +208,23 @@ struct Session {
     rx: RxSession,
     /// Receive sequencing (default sublayer).
     seq: RxSeq,
-    template: Option<EncapTemplate>,
+    template: Line<Option<EncapTemplate>>,
     /// When `Event::PeerPort` was last sent for this session (TSC).
     port_event_tsc: u64,
     spec: SessionSpec,
 }
+
+/// A value that starts a cache line.
+#[repr(C, align(64))]
+struct Line<T>(T);
+
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(offset_of!(Session, seq) + size_of::<RxSeq>() <= 64);
+    assert!(offset_of!(Session, template) == 64);
+    // `Option<Session>` uses a niche: slots stay line-aligned.
+    assert!(size_of::<Option<Session>>() == size_of::<Session>());
+};
 
 /// A data packet between the stages of `Worker::burst`: its session
 /// passed the checks, and its MAC keys are hashed (buckets prefetched).
@@ -320,6 +336,13 @@ impl Worker {
             macs.bytes() as f64 / (1 << 20) as f64,
             macs.bytes() / macs.capacity().max(1)
         );
+        log::info!(
+            "worker {}: {} session slots of {} B, {:.1} MiB",
+            s.id,
+            s.max_sessions,
+            std::mem::size_of::<Option<Session>>(),
+            (s.max_sessions * std::mem::size_of::<Option<Session>>()) as f64 / (1 << 20) as f64
+        );
         Worker {
             #[cfg(debug_assertions)]
             panic_at_loop: std::env::var("LAS_FAILPOINT_WORKER_PANIC")
@@ -340,7 +363,8 @@ impl Worker {
             handoff_buf: (0..s.handoff_out.len()).map(|_| TxBuffer::new()).collect(),
             handoff_out: s.handoff_out,
             handoff_in: s.handoff_in,
-            sessions: (0..s.max_sessions).map(|_| None).collect(),
+            // Indexed at random per packet: huge pages (see `huge_vec`).
+            sessions: crate::dpdk::huge_vec(s.max_sessions, |_| None),
             by_id: SessionIndex::new(s.max_sessions),
             switches: (0..s.max_switches).map(|_| None).collect(),
             macs,
@@ -612,7 +636,7 @@ impl Worker {
         for i in 0..n {
             match self.by_id.get_hashed(ids[i]) {
                 Some(member) => {
-                    self.prefetch_session(member);
+                    self.prefetch_ingress(member);
                     found[i].member = member;
                 }
                 None => {
@@ -651,7 +675,7 @@ impl Worker {
         for p in pending.iter().take(ahead).flatten() {
             if let Some((_, dst)) = p.keys {
                 if let Some(out) = self.macs.lookup_hashed(p.sw, dst) {
-                    self.prefetch_session(out);
+                    self.prefetch_egress(out);
                 }
             }
         }
@@ -677,12 +701,24 @@ impl Worker {
         }
     }
 
-    /// Prefetches the session state of `member` the fast path reads: its
-    /// first cache line (receive checks), its template, its counters.
+    /// Prefetches what the receive checks read of `member`: line 0 of
+    /// its session (see `Session`) and its counters.
     #[inline(always)]
-    fn prefetch_session(&self, member: MemberId) {
+    fn prefetch_ingress(&self, member: MemberId) {
         // Addresses only: reading the Option's tag here would wait for
         // the very miss the prefetch is for.
+        if let Some(s) = self.sessions.get(member.0 as usize) {
+            prefetch0(s);
+        }
+        if let Some(c) = self.shared.counters.sessions.get(member.0 as usize) {
+            prefetch0(c);
+        }
+    }
+
+    /// Prefetches what `output` reads of `member`: lines 0 and 1 of its
+    /// session (flags, template) and its counters.
+    #[inline(always)]
+    fn prefetch_egress(&self, member: MemberId) {
         if let Some(s) = self.sessions.get(member.0 as usize) {
             prefetch_lines(s, 2);
         }
@@ -1168,7 +1204,7 @@ impl Worker {
             c.drop(DropReason::EgressGone);
             return;
         };
-        let Some(t) = s.template.as_ref() else {
+        let Some(t) = s.template.0.as_ref() else {
             c.drop(DropReason::NoNeighbour);
             return;
         };
@@ -1376,7 +1412,7 @@ impl Worker {
                     port: spec.port,
                     rx,
                     spec: *spec,
-                    template: None,
+                    template: Line(None),
                     seq: RxSeq::default(),
                     port_event_tsc: 0,
                 });
@@ -1393,7 +1429,7 @@ impl Worker {
             }
             Command::SetTemplate(member, t) => {
                 if let Some(Some(s)) = self.sessions.get_mut(member.0 as usize) {
-                    s.template = t.map(|b| *b);
+                    s.template = Line(t.map(|b| *b));
                 }
             }
             Command::InstallMac {
