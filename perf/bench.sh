@@ -37,11 +37,13 @@
 #   SWEEP_SESSIONS  ["8 4096 65535"]
 #   SWEEP_PROFILE   ["ip:64"]
 #   CARGO_TARGET_DIR  where cargo builds                  [<repo>/target]
+#   LAS_BIN    a prebuilt las to measure instead (no build; las-trafgen is
+#              still built here): to compare two builds in one session   []
 set -euo pipefail
 
 # The knobs given in the environment, to record the exact command.
 CMDLINE="$0 $*"
-for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF SWEEP SWEEP_MACS SWEEP_SESSIONS SWEEP_PROFILE; do
+for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF SWEEP SWEEP_MACS SWEEP_SESSIONS SWEEP_PROFILE LAS_BIN; do
     if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
 done
 
@@ -82,7 +84,8 @@ esac
 # --- build ------------------------------------------------------------------
 say "building release binaries (no-op when up to date)"
 (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release --bin las --bin las-trafgen) >&2
-LAS=$TARGET/release/las
+LAS=${LAS_BIN:-$TARGET/release/las}
+[[ -x $LAS ]] || die "LAS_BIN=$LAS is not an executable"
 TRAFGEN=$TARGET/release/las-trafgen
 
 # --- scratch, cleanup -------------------------------------------------------
@@ -186,6 +189,7 @@ MODEL=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 NCPU=$(nproc)
 HYPER=$(lscpu | sed -n 's/^Hypervisor vendor:[[:space:]]*//p' | head -1)
 COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -n ${LAS_BIN:-} ]] && COMMIT="$COMMIT (las: $LAS_BIN)"
 DIRTY=$(cd "$ROOT" && git status --porcelain 2>/dev/null | grep -v '^??' | grep -q . && echo "+dirty" || true)
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
