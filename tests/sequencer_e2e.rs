@@ -18,9 +18,7 @@
 mod common;
 
 use common::*;
-use las::telemetry::show::{Request, Response};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PER_PEER: u32 = 300;
 
@@ -83,59 +81,14 @@ fn two_workers_one_numbering() {
     };
     let cores = format!("0,1@{cpu},2@{cpu}");
     let sock = dir.join("las.sock");
-    let (stdout_path, stderr_path) = (dir.join("stdout.txt"), dir.join("stderr.txt"));
-    let child = Command::new(env!("CARGO_BIN_EXE_las"))
-        .arg("--config")
-        .arg(&cfg_path)
-        .arg("--cores")
-        .arg(&cores)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout_path).unwrap())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .expect("cannot start las");
-    let pid = child.id();
-    let mut running = Running { child: Some(child) };
-    let logs = || {
-        format!(
-            "\n--- las stdout ---\n{}\n--- las stderr ---\n{}",
-            std::fs::read_to_string(&stdout_path).unwrap_or_default(),
-            std::fs::read_to_string(&stderr_path).unwrap_or_default()
-        )
-    };
-    wait_ready(&sock, running.child.as_mut().unwrap(), &logs);
-    let t0 = Instant::now();
-    loop {
-        let Response::Ports { ports } = ask(&sock, Request::Ports) else {
-            unreachable!()
-        };
-        if ports[0].rx_packets == 2 * u64::from(PER_PEER) {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "las received {} of {} frames{}",
-            ports[0].rx_packets,
-            2 * PER_PEER,
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut las = Las::start(&cfg_path, &cores, &dir);
+    las.wait_ready(&sock);
+    las.wait_received(&sock, 2 * u64::from(PER_PEER), Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(300));
     let counters = counters(&sock);
-    assert!(Command::new("kill")
-        .arg("-INT")
-        .arg(pid.to_string())
-        .status()
-        .unwrap()
-        .success());
-    let status = wait_timeout(running.child.as_mut().unwrap(), Duration::from_secs(20))
-        .unwrap_or_else(|| panic!("las did not stop{}", logs()));
-    running.child = None;
-    assert!(status.success(), "las exited with {status}{}", logs());
+    las.stop();
 
-    assert_eq!(counters.workers.len(), 2, "two workers{}", logs());
+    assert_eq!(counters.workers.len(), 2, "two workers{}", las.logs());
     assert_drops(&counters, &[]);
     let check = setup.tshark_check();
     let outs: Vec<Vec<Vec<u8>>> = ["out0.pcap", "out1.pcap"]

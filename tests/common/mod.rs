@@ -649,6 +649,101 @@ pub fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
     out
 }
 
+/// The real las binary started on a config with `--cores`, its output
+/// in `stdout.txt` and `stderr.txt` of a directory; killed on drop
+/// unless [`Las::stop`]ped.
+pub struct Las {
+    pub running: Running,
+    pub pid: u32,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Las {
+    pub fn start(cfg: &Path, cores: &str, dir: &Path) -> Las {
+        let (stdout, stderr) = (dir.join("stdout.txt"), dir.join("stderr.txt"));
+        let child = Command::new(env!("CARGO_BIN_EXE_las"))
+            .arg("--config")
+            .arg(cfg)
+            .arg("--cores")
+            .arg(cores)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("cannot start las");
+        Las {
+            pid: child.id(),
+            running: Running { child: Some(child) },
+            stdout,
+            stderr,
+        }
+    }
+
+    /// What las printed so far, for a failure message.
+    pub fn logs(&self) -> String {
+        las_logs(&self.stdout, &self.stderr)
+    }
+
+    /// [`wait_ready`] on `sock`.
+    pub fn wait_ready(&mut self, sock: &Path) {
+        let (o, e) = (&self.stdout, &self.stderr);
+        wait_ready(sock, self.running.child.as_mut().unwrap(), &|| {
+            las_logs(o, e)
+        });
+    }
+
+    /// Waits until port 0 has received `n` frames (panics with the logs
+    /// after `timeout`).
+    pub fn wait_received(&self, sock: &Path, n: u64, timeout: Duration) {
+        let t0 = Instant::now();
+        loop {
+            let Response::Ports { ports } = ask(sock, Request::Ports) else {
+                unreachable!()
+            };
+            if ports[0].rx_packets == n {
+                return;
+            }
+            assert!(
+                t0.elapsed() < timeout,
+                "las received {} of {n} frames{}",
+                ports[0].rx_packets,
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGINT, then a clean exit within 20 s (panics with the logs
+    /// otherwise).
+    pub fn stop(&mut self) {
+        let st = Command::new("kill")
+            .arg("-INT")
+            .arg(self.pid.to_string())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let status = wait_timeout(
+            self.running.child.as_mut().unwrap(),
+            Duration::from_secs(20),
+        );
+        let Some(status) = status else {
+            panic!("las did not exit within 20 s of SIGINT{}", self.logs());
+        };
+        self.running.child = None;
+        assert!(status.success(), "las exited with {status}{}", self.logs());
+    }
+}
+
+fn las_logs(stdout: &Path, stderr: &Path) -> String {
+    format!(
+        "\n--- las stdout ---\n{}\n--- las stderr ---\n{}",
+        std::fs::read_to_string(stdout).unwrap_or_default(),
+        std::fs::read_to_string(stderr).unwrap_or_default()
+    )
+}
+
 pub struct Running {
     pub child: Option<Child>,
 }
@@ -736,48 +831,9 @@ pub fn run_with<T>(
     let cfg = dir.join("las.toml");
     std::fs::write(&cfg, setup.config(&dir, &scratch.prefix)).unwrap();
     let sock = dir.join("las.sock");
-    let stdout_path = dir.join("stdout.txt");
-    let stderr_path = dir.join("stderr.txt");
-    let child = Command::new(env!("CARGO_BIN_EXE_las"))
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--cores")
-        .arg(&setup.cores)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout_path).unwrap())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .expect("cannot start las");
-    let pid = child.id();
-    let mut running = Running { child: Some(child) };
-    let logs = || {
-        format!(
-            "\n--- las stdout ---\n{}\n--- las stderr ---\n{}",
-            std::fs::read_to_string(&stdout_path).unwrap_or_default(),
-            std::fs::read_to_string(&stderr_path).unwrap_or_default()
-        )
-    };
-
-    wait_ready(&sock, running.child.as_mut().unwrap(), &logs);
-    // Every input frame received.
-    let t0 = Instant::now();
-    loop {
-        let Response::Ports { ports } = ask(&sock, Request::Ports) else {
-            unreachable!()
-        };
-        if ports[0].rx_packets == frames.len() as u64 {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "las received {} of {} frames{}",
-            ports[0].rx_packets,
-            frames.len(),
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut las = Las::start(&cfg, &setup.cores, &dir);
+    las.wait_ready(&sock);
+    las.wait_received(&sock, frames.len() as u64, Duration::from_secs(10));
     // Let the control core answer punted ARP/ICMP and learn.
     std::thread::sleep(Duration::from_millis(setup.settle_ms));
     // No leak: the pool is back at its idle level (polled: ARP retries
@@ -809,19 +865,7 @@ pub fn run_with<T>(
     };
     let counters = counters(&sock);
 
-    // Stop.
-    let st = Command::new("kill")
-        .arg("-INT")
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let status = wait_timeout(running.child.as_mut().unwrap(), Duration::from_secs(20));
-    let Some(status) = status else {
-        panic!("las did not exit within 20 s of SIGINT{}", logs());
-    };
-    running.child = None;
-    assert!(status.success(), "las exited with {status}{}", logs());
+    las.stop();
     let out = read_pcap(&dir.join("out.pcap"));
     tshark::assert_clean(&dir.join("out.pcap"), &setup.tshark_check());
     let outcome = Outcome {
@@ -831,8 +875,8 @@ pub fn run_with<T>(
         switches,
         macs,
         out,
-        stdout: std::fs::read_to_string(&stdout_path).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+        stdout: std::fs::read_to_string(dir.join("stdout.txt")).unwrap_or_default(),
+        stderr: std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default(),
     };
     (outcome, during)
 }
