@@ -60,7 +60,10 @@
 //!   over are counted (`sequencer_handoff`). Unsequenced sessions (no
 //!   sublayer, or S = 0) never cross workers and read no shared state.
 //!   At stop an owner sends what it finds in its rings; frames a worker
-//!   hands over after its owner has stopped are freed with the ring.
+//!   hands over after its owner has stopped are freed with the ring. The
+//!   tag is a member slot, not a session: a frame still in a ring when
+//!   its session is removed counts as `egress_gone`, or, if a new session
+//!   took the slot in those microseconds, goes to that one.
 //! * Flood copies of frames of at least `SHARE_MIN` bytes share the payload
 //!   (header mbuf + indirect clone); smaller ones are copied. The threshold
 //!   is an estimate (one cache-line-sized copy against two extra mbufs and
