@@ -191,10 +191,10 @@ struct SwitchRun {
 }
 
 /// Egress session counters of the frames sent since the last
-/// `flush_tx_counts`: written to the shared counters in one loop, whose
-/// independent read-modify-writes overlap (their lines were prefetched
-/// with the egress session), instead of one stalling write per frame in
-/// `output`.
+/// `TxCounts::flush` (end of a burst, in `flush_all`): written to the
+/// shared counters in one loop, whose independent read-modify-writes
+/// overlap (their lines were prefetched with the egress session),
+/// instead of one stalling write per frame in `output`.
 struct TxCounts {
     n: usize,
     member: [u16; MAX_BURST],
