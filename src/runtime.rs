@@ -462,9 +462,7 @@ fn plan_workers(
         }
         handoff_out.push(outs);
     }
-    let mut handoff = handoff_out.into_iter().zip(handoff_in);
-    for w in 0..nworkers {
-        let (handoff_out, handoff_in) = handoff.next().ok_or("sequencer rings")?;
+    for (w, (handoff_out, handoff_in)) in handoff_out.into_iter().zip(handoff_in).enumerate() {
         let counters = WorkerCounters::new(dp.max_sessions, dp.max_switches, open.ports.len());
         let sh = Arc::new(WorkerShared::new(
             dp.command_ring as usize,

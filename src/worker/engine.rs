@@ -151,7 +151,7 @@ pub struct WorkerSetup {
     /// member; each is written only by the session's owning worker.
     pub tx_seq: Arc<[AtomicU32]>,
     /// Sequencer rings to every other worker, by worker id (None at our
-    /// own id; empty with one worker).
+    /// own id, so a single None with one worker).
     pub handoff_out: Vec<Option<RingProducer>>,
     /// Sequencer rings from every other worker.
     pub handoff_in: Vec<RingConsumer>,
@@ -234,7 +234,7 @@ impl TxCounts {
 /// flags `output` reads; the egress template starts line 1 (its IPv4
 /// headers end there too; see `EncapTemplate`); the cold rest follows. The
 /// burst loop prefetches line 0 for an ingress session and lines 0–1 for
-/// an egress one (`prefetch_ingress`, `prefetch_egress`).
+/// an egress one (`prefetch_session`).
 #[repr(C, align(64))]
 struct Session {
     active: bool,
@@ -253,6 +253,10 @@ struct Session {
     port_event_tsc: u64,
     spec: SessionSpec,
 }
+
+/// Session lines the receive checks read, and those `output` reads.
+const INGRESS_LINES: usize = 1;
+const EGRESS_LINES: usize = 2;
 
 /// A value that starts a cache line.
 #[repr(C, align(64))]
@@ -311,8 +315,9 @@ pub struct Worker {
     punt: RingProducer,
     inject: RingConsumer,
     tx_seq: Arc<[AtomicU32]>,
-    /// Workers in all (owners of sequenced sessions: `member % workers`).
-    workers: usize,
+    /// Sequencer rings by worker id, one entry per worker (None at our
+    /// own id): owners of sequenced sessions are
+    /// `member % handoff_out.len()`.
     handoff_out: Vec<Option<RingProducer>>,
     /// Frames collected per owning worker, enqueued once per burst.
     handoff_buf: Vec<TxBuffer>,
@@ -401,7 +406,6 @@ impl Worker {
             punt: s.punt,
             inject: s.inject,
             tx_seq: s.tx_seq,
-            workers: s.handoff_out.len().max(1),
             handoff_buf: (0..s.handoff_out.len()).map(|_| TxBuffer::new()).collect(),
             handoff_out: s.handoff_out,
             handoff_in: s.handoff_in,
@@ -562,9 +566,7 @@ impl Worker {
         for pidx in 0..self.tx.len() {
             self.flush(pidx);
         }
-        if self.workers > 1 {
-            self.flush_handoff();
-        }
+        self.flush_handoff();
     }
 
     /// Enqueues what this burst collected for other owners.
@@ -684,7 +686,7 @@ impl Worker {
         for i in 0..n {
             match self.by_id.get_hashed(ids[i]) {
                 Some(member) => {
-                    self.prefetch_ingress(member);
+                    self.prefetch_session(member, INGRESS_LINES);
                     found[i].member = member;
                 }
                 None => {
@@ -723,7 +725,7 @@ impl Worker {
         for p in pending.iter().take(ahead).flatten() {
             if let Some((_, dst)) = p.keys {
                 if let Some(out) = self.macs.lookup_hashed(p.sw, dst) {
-                    self.prefetch_egress(out);
+                    self.prefetch_session(out, EGRESS_LINES);
                 }
             }
         }
@@ -749,26 +751,16 @@ impl Worker {
         }
     }
 
-    /// Prefetches what the receive checks read of `member`: line 0 of
-    /// its session (see `Session`) and its counters.
+    /// Prefetches the first `lines` cache lines of `member`'s session
+    /// (`INGRESS_LINES`: what the receive checks read; `EGRESS_LINES`:
+    /// the flags and template `output` reads; see `Session`) and its
+    /// counters.
     #[inline(always)]
-    fn prefetch_ingress(&self, member: MemberId) {
+    fn prefetch_session(&self, member: MemberId, lines: usize) {
         // Addresses only: reading the Option's tag here would wait for
         // the very miss the prefetch is for.
         if let Some(s) = self.sessions.get(member.0 as usize) {
-            prefetch0(s);
-        }
-        if let Some(c) = self.shared.counters.sessions.get(member.0 as usize) {
-            prefetch0(c);
-        }
-    }
-
-    /// Prefetches what `output` reads of `member`: lines 0 and 1 of its
-    /// session (flags, template) and its counters.
-    #[inline(always)]
-    fn prefetch_egress(&self, member: MemberId) {
-        if let Some(s) = self.sessions.get(member.0 as usize) {
-            prefetch_lines(s, 2);
+            prefetch_lines(s, lines);
         }
         if let Some(c) = self.shared.counters.sessions.get(member.0 as usize) {
             prefetch0(c);
@@ -1257,8 +1249,9 @@ impl Worker {
             return;
         };
         // A sequenced session is numbered and sent by its owner only.
-        if t.sequencing() && self.workers > 1 {
-            let owner = member.0 as usize % self.workers;
+        let workers = self.handoff_out.len();
+        if t.sequencing() && workers > 1 {
+            let owner = member.0 as usize % workers;
             if owner != self.id {
                 self.hand_off(m, member, owner);
                 return;
