@@ -595,6 +595,14 @@ impl Workers {
         }
     }
 
+    /// Publishes the local worker's session counters (one core), when
+    /// the control core asks for them.
+    fn publish_local(&mut self) {
+        if let Some(w) = self.local.as_mut() {
+            w.publish_requested();
+        }
+    }
+
     /// One turn of the local worker, if any. Err names a worker that
     /// panicked (here or on its own core).
     fn turn(&mut self, ctrl_busy: bool, main_core: u32) -> Result<(), String> {
@@ -644,7 +652,7 @@ fn serve(
         if signals.reload.swap(false, Ordering::Relaxed) {
             ctrl.reload_config("SIGHUP");
         }
-        let busy = ctrl.poll_once();
+        let busy = ctrl.poll_once_with(&mut || workers.publish_local());
         if let Err(f) = workers.turn(busy, main_core) {
             return Some(f);
         }

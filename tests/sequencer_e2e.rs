@@ -18,6 +18,7 @@
 mod common;
 
 use common::*;
+use las::telemetry::show::{Request, Response};
 use std::time::Duration;
 
 const PER_PEER: u32 = 300;
@@ -86,7 +87,24 @@ fn two_workers_one_numbering() {
     las.wait_received(&sock, 2 * u64::from(PER_PEER), Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(300));
     let counters = counters(&sock);
+    // While las runs: the per-session counts sit in each worker's own
+    // session lines until published (once a second); a view asks both
+    // workers to publish first. C's 600 frames were counted by its owner.
+    let Response::Sessions { sessions } = ask(&sock, Request::Sessions) else {
+        unreachable!()
+    };
+    let count = |n: &str| {
+        let v = sessions.iter().find(|v| v.name == n).unwrap();
+        (v.rx_packets, v.tx_packets)
+    };
+    let live = [count("siteA"), count("siteB"), count("siteC")];
     las.stop();
+    let n = u64::from(PER_PEER);
+    assert_eq!(
+        live,
+        [(n, n), (n, n), (0, 2 * n)],
+        "session counts while las runs"
+    );
 
     assert_eq!(counters.workers.len(), 2, "two workers{}", las.logs());
     assert_drops(&counters, &[]);

@@ -125,6 +125,13 @@ impl ControlCore {
 
     /// One iteration of the control loop. Returns true if it did anything.
     pub fn poll_once(&mut self) -> bool {
+        self.poll_once_with(&mut || {})
+    }
+
+    /// `poll_once`, where `local` publishes the session counters of a
+    /// worker that runs on this thread (one core; see
+    /// `worker::fresh_counters`).
+    pub fn poll_once_with(&mut self, local: &mut dyn FnMut()) -> bool {
         let mut busy = false;
         for w in 0..self.punt.len() {
             busy |= self.drain_punt(w);
@@ -140,6 +147,7 @@ impl ControlCore {
                 pool: &self.pool,
                 config_path: &self.config_path,
                 workers: &self.workers,
+                local,
                 tsc_hz: self.tsc_hz,
                 tap: &mut self.tap,
             };
@@ -278,9 +286,15 @@ struct Serve<'a> {
     pool: &'a Mempool,
     config_path: &'a Path,
     workers: &'a [Arc<WorkerShared>],
+    /// Publishes the counters of a worker on this thread (one core).
+    local: &'a mut dyn FnMut(),
     tsc_hz: u64,
     tap: &'a mut Option<Tap>,
 }
+
+/// How long a view waits for the workers' session counters
+/// (`worker::fresh_counters`) before answering with what they published.
+const FRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// At most this many names are listed when a capture names none.
 const NAMES_LISTED: usize = 8;
@@ -342,7 +356,17 @@ impl Handler for Serve<'_> {
                 reload(self.engine, self.now, path, *dry_run, "las reload")
             }
             // Sampled per request, not per loop: port statistics cost.
-            r => self.engine.answer(r, &snapshot(self.ports, self.pool)),
+            r => {
+                // Workers keep per-session counts in their own session
+                // lines and publish them once a second; a view wants
+                // them as of now (a few ms with 65,535 sessions).
+                if matches!(r, Request::Sessions | Request::Counters | Request::Mesh)
+                    && !crate::worker::fresh_counters(self.workers, FRESH_TIMEOUT, self.local)
+                {
+                    log::debug!("a worker did not publish its session counters in time");
+                }
+                self.engine.answer(r, &snapshot(self.ports, self.pool))
+            }
         }
     }
 

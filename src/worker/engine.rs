@@ -64,6 +64,18 @@
 //!   tag is a member slot, not a session: a frame still in a ring when
 //!   its session is removed counts as `egress_gone`, or, if a new session
 //!   took the slot in those microseconds, goes to that one.
+//! * Per-session traffic counts are kept in the worker's own session
+//!   state, next to what the packet reads anyway: receive counts in
+//!   `Session` line 0 (the checks' line), send counts in the member's
+//!   `Egress` line (the template's). A sweep over the member slots adds
+//!   them into the shared per-session counters once a second, 64 slots per
+//!   poll loop (`Publisher`), and at once when a count nears 2^31 bytes, a
+//!   session is removed or replaced, or the worker stops. Views that show
+//!   them (`las show sessions`, `counters`, `mesh`, the metrics) first ask
+//!   every worker to publish and wait for it (`super::fresh_counters`, at
+//!   most 200 ms). At 65,535 sessions the per-packet read-modify-writes of
+//!   a separate counters table were two of the eight cache lines a packet
+//!   needed (`perf/README.md`).
 //! * Flood copies of frames of at least `SHARE_MIN` bytes share the payload
 //!   (header mbuf + indirect clone); smaller ones are copied. The threshold
 //!   is an estimate (one cache-line-sized copy against two extra mbufs and
@@ -103,7 +115,6 @@ use crate::switch::mactable::Hashed;
 use crate::switch::policy::{MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
 use crate::switch::storm::StormControl;
 use crate::switch::{Learn, MacTable, MemberId, SwitchId};
-use crate::telemetry::counters::SessionCounters;
 use crate::telemetry::{DropReason, WorkerCounters};
 use crate::wire::l2tp::encap::EncapTemplate;
 use std::net::{IpAddr, Ipv4Addr};
@@ -190,51 +201,89 @@ struct SwitchRun {
     unicast: u64,
 }
 
-/// Egress session counters of the frames sent since the last
-/// `TxCounts::flush` (end of a burst, in `flush_all`): written to the
-/// shared counters in one loop, whose independent read-modify-writes
-/// overlap (their lines were prefetched with the egress session),
-/// instead of one stalling write per frame in `output`.
-struct TxCounts {
-    n: usize,
-    member: [u16; MAX_BURST],
-    bytes: [u32; MAX_BURST],
+/// Per-session counts above this many bytes are published at once
+/// (they are `u32`; a frame adds at most 64 KiB).
+const PUBLISH_BYTES: u32 = 1 << 31;
+
+/// Member slots a worker publishes per poll loop (`Worker::publish_step`):
+/// a sweep over 65,536 slots takes 1,024 loops, forwarding in between.
+const PUBLISH_CHUNK: usize = 64;
+
+/// Where the worker is in publishing its per-session counts (see
+/// `Session::rx_packets`, `Egress::tx_packets`). A sweep over every member
+/// slot starts once a second, or when the control core asks for fresh
+/// counters (`WorkerShared::publish_request`); it goes `PUBLISH_CHUNK`
+/// slots per poll loop and then tells the control core which request it
+/// served (`WorkerShared::published`).
+#[derive(Default)]
+struct Publisher {
+    /// The next slot of the sweep in progress.
+    cursor: usize,
+    sweeping: bool,
+    /// The request the sweep in progress serves.
+    serving: u64,
+    /// The last request served.
+    served: u64,
+    /// TSC at which the next periodic sweep starts.
+    next_tsc: u64,
 }
 
-impl TxCounts {
-    /// Notes a frame of `bytes` sent to `member` (flushing first when full).
-    #[inline(always)]
-    fn push(&mut self, member: MemberId, bytes: usize, c: &[SessionCounters]) {
-        if self.n == MAX_BURST {
-            self.flush(c);
-        }
-        self.member[self.n] = member.0;
-        self.bytes[self.n] = bytes as u32;
-        self.n += 1;
-    }
+/// What `output` reads of an egress member, one per member slot and
+/// apart from `Session`: a frame to a member touches this one line (two
+/// for headers that end past it, see `Worker::egress_lines`) and no
+/// other, its counts included. Vacant slots have `live` false.
+///
+/// `tx_packets` and `tx_bytes` are the frames sent since the worker last
+/// published them into the shared per-session counters (`Publisher`):
+/// an add into the line the template was just read from, instead of a
+/// read-modify-write of a counters line of its own (22 % of the worker at
+/// 65,535 sessions, `perf/README.md`).
+#[repr(C, align(64))]
+struct Egress {
+    tx_packets: u32,
+    tx_bytes: u32,
+    live: bool,
+    port: u8,
+    /// `SessionSpec::vlan_pw`.
+    vlan_pw: bool,
+    /// `SessionSpec::mesh`.
+    mesh: bool,
+    template: Option<EncapTemplate>,
+}
 
-    /// Writes what was noted into `c`.
-    #[inline]
-    fn flush(&mut self, c: &[SessionCounters]) {
-        for i in 0..self.n {
-            if let Some(sc) = c.get(usize::from(self.member[i])) {
-                sc.tx_packets.inc();
-                sc.tx_bytes.add(self.bytes[i].into());
-            }
-        }
-        self.n = 0;
-    }
+/// Where the header bytes start in `Egress`.
+const EGRESS_BYTES_OFFSET: usize =
+    std::mem::offset_of!(Egress, template) + EncapTemplate::BYTES_OFFSET;
+
+const _: () = {
+    use std::mem::size_of;
+    // The template's niche holds the Option's tag: the header bytes start
+    // where the arithmetic above says (asserted for IPv4 below).
+    assert!(size_of::<Option<EncapTemplate>>() == size_of::<EncapTemplate>());
+    // An IPv4 header without cookie (with or without the default
+    // sublayer, IP or UDP encapsulation without sublayer) ends in line 0.
+    assert!(EGRESS_BYTES_OFFSET + 14 + 20 + 4 + 4 <= 64);
+};
+
+impl Egress {
+    const VACANT: Egress = Egress {
+        tx_packets: 0,
+        tx_bytes: 0,
+        live: false,
+        port: 0,
+        vlan_pw: false,
+        mesh: false,
+        template: None,
+    };
 }
 
 /// A session (member) replica, one per member slot, indexed at random by
-/// the burst loop.
+/// the burst loop; what sending to the member needs is in `Egress`.
 ///
 /// Laid out by cache line (`repr(C, align(64))`, asserted below): line 0
-/// holds everything the receive checks read (`Worker::check`), and the
-/// flags `output` reads; the egress template starts line 1 (its IPv4
-/// headers end there too; see `EncapTemplate`); the cold rest follows. The
-/// burst loop prefetches line 0 for an ingress session and lines 0–1 for
-/// an egress one (`prefetch_session`).
+/// holds everything the receive checks read (`Worker::check`) and the
+/// receive counts not yet published (`rx_packets`, `rx_bytes`); the cold
+/// rest follows. The burst loop prefetches line 0 (`prefetch_ingress`).
 #[repr(C, align(64))]
 struct Session {
     active: bool,
@@ -248,24 +297,19 @@ struct Session {
     rx: RxSession,
     /// Receive sequencing (default sublayer).
     seq: RxSeq,
-    template: Line<Option<EncapTemplate>>,
+    /// Frames and bytes received since the worker last published them
+    /// into the shared per-session counters (see `Publisher`).
+    rx_packets: u32,
+    rx_bytes: u32,
     /// When `Event::PeerPort` was last sent for this session (TSC).
     port_event_tsc: u64,
     spec: SessionSpec,
 }
 
-/// Session lines the receive checks read, and those `output` reads.
-const INGRESS_LINES: usize = 1;
-const EGRESS_LINES: usize = 2;
-
-/// A value that starts a cache line.
-#[repr(C, align(64))]
-struct Line<T>(T);
-
 const _: () = {
     use std::mem::{offset_of, size_of};
     assert!(offset_of!(Session, seq) + size_of::<RxSeq>() <= 64);
-    assert!(offset_of!(Session, template) == 64);
+    assert!(offset_of!(Session, rx_bytes) + size_of::<u32>() <= 64);
     // `Option<Session>` uses a niche: slots stay line-aligned.
     assert!(size_of::<Option<Session>>() == size_of::<Session>());
 };
@@ -323,6 +367,12 @@ pub struct Worker {
     handoff_buf: Vec<TxBuffer>,
     handoff_in: Vec<RingConsumer>,
     sessions: Vec<Option<Session>>,
+    /// Per member slot, what sending to it reads (see `Egress`).
+    egress: Vec<Egress>,
+    /// Lines of an `Egress` the burst loop prefetches: 1, or 2 once a
+    /// template whose header ends past the first line was installed.
+    egress_lines: usize,
+    publisher: Publisher,
     by_id: SessionIndex,
     switches: Vec<Option<Switch>>,
     macs: MacTable,
@@ -349,8 +399,6 @@ pub struct Worker {
     /// written once per run or burst (`flush_switch_counts`): per-packet
     /// counter stores showed in the profile.
     run: SwitchRun,
-    /// See `TxCounts`.
-    tx_counts: TxCounts,
     /// Prefetch MAC-table buckets only when the table outgrows the L2
     /// cache (below that the prefetches cost more than they save).
     prefetch_macs: bool,
@@ -383,12 +431,13 @@ impl Worker {
             macs.bytes() as f64 / (1 << 20) as f64,
             macs.bytes() / macs.capacity().max(1)
         );
+        let slot = std::mem::size_of::<Option<Session>>() + std::mem::size_of::<Egress>();
         log::info!(
             "worker {}: {} session slots of {} B, {:.1} MiB",
             s.id,
             s.max_sessions,
-            std::mem::size_of::<Option<Session>>(),
-            (s.max_sessions * std::mem::size_of::<Option<Session>>()) as f64 / (1 << 20) as f64
+            slot,
+            (s.max_sessions * slot) as f64 / (1 << 20) as f64
         );
         Worker {
             #[cfg(debug_assertions)]
@@ -411,6 +460,9 @@ impl Worker {
             handoff_in: s.handoff_in,
             // Indexed at random per packet: huge pages (see `huge_vec`).
             sessions: crate::dpdk::huge_vec(s.max_sessions, |_| None),
+            egress: crate::dpdk::huge_vec(s.max_sessions, |_| Egress::VACANT),
+            egress_lines: 1,
+            publisher: Publisher::default(),
             by_id: SessionIndex::new(s.max_sessions),
             switches: (0..s.max_switches).map(|_| None).collect(),
             macs,
@@ -430,11 +482,6 @@ impl Worker {
             vlans: VlanDomains::new(s.max_switches, VLAN_DOMAINS),
             blocked_until: vec![0; s.max_sessions],
             run: SwitchRun::default(),
-            tx_counts: TxCounts {
-                n: 0,
-                member: [0; MAX_BURST],
-                bytes: [0; MAX_BURST],
-            },
             prefetch_macs,
             capturing: false,
             tap: None,
@@ -453,6 +500,8 @@ impl Worker {
                 return;
             }
             self.apply_commands();
+            self.tsc_now = tsc();
+            self.publish_step();
             crate::dpdk::pause();
         }
         while !stop.load(Ordering::Relaxed) {
@@ -468,6 +517,7 @@ impl Worker {
         self.flush_all();
         // Frames other workers handed us before they stopped.
         self.drain_handoff();
+        self.publish_all();
         if let Some(f) = self.frag.as_mut() {
             let n = f.drain();
             let c = &self.shared.counters;
@@ -508,6 +558,7 @@ impl Worker {
         }
         self.drain_handoff();
         self.drain_inject();
+        self.publish_step();
         if self.frag.is_some() && t0.wrapping_sub(self.last_frag_expiry) > self.tsc_hz / 10 {
             self.last_frag_expiry = t0;
             if let Some(f) = self.frag.as_mut() {
@@ -562,7 +613,6 @@ impl Worker {
 
     #[inline]
     fn flush_all(&mut self) {
-        self.tx_counts.flush(&self.shared.counters.sessions);
         for pidx in 0..self.tx.len() {
             self.flush(pidx);
         }
@@ -686,7 +736,7 @@ impl Worker {
         for i in 0..n {
             match self.by_id.get_hashed(ids[i]) {
                 Some(member) => {
-                    self.prefetch_session(member, INGRESS_LINES);
+                    self.prefetch_ingress(member);
                     found[i].member = member;
                 }
                 None => {
@@ -725,7 +775,7 @@ impl Worker {
         for p in pending.iter().take(ahead).flatten() {
             if let Some((_, dst)) = p.keys {
                 if let Some(out) = self.macs.lookup_hashed(p.sw, dst) {
-                    self.prefetch_session(out, EGRESS_LINES);
+                    self.prefetch_egress(out);
                 }
             }
         }
@@ -751,19 +801,100 @@ impl Worker {
         }
     }
 
-    /// Prefetches the first `lines` cache lines of `member`'s session
-    /// (`INGRESS_LINES`: what the receive checks read; `EGRESS_LINES`:
-    /// the flags and template `output` reads; see `Session`) and its
-    /// counters.
+    /// Prefetches what the receive checks read of `member`'s session:
+    /// line 0 of `Session` (its receive counts too).
     #[inline(always)]
-    fn prefetch_session(&self, member: MemberId, lines: usize) {
+    fn prefetch_ingress(&self, member: MemberId) {
         // Addresses only: reading the Option's tag here would wait for
         // the very miss the prefetch is for.
         if let Some(s) = self.sessions.get(member.0 as usize) {
-            prefetch_lines(s, lines);
+            prefetch0(s);
         }
-        if let Some(c) = self.shared.counters.sessions.get(member.0 as usize) {
-            prefetch0(c);
+    }
+
+    /// Prefetches what `output` reads of `member`: its `Egress` line(s).
+    #[inline(always)]
+    fn prefetch_egress(&self, member: MemberId) {
+        if let Some(e) = self.egress.get(member.0 as usize) {
+            prefetch_lines(e, self.egress_lines);
+        }
+    }
+
+    /// One step of publishing the per-session counts (see `Publisher`):
+    /// starts a sweep when one is due or asked for, publishes the next
+    /// `PUBLISH_CHUNK` slots, and says so when a sweep ends.
+    #[inline]
+    fn publish_step(&mut self) {
+        let p = &mut self.publisher;
+        if !p.sweeping {
+            let req = self.shared.publish_request.load(Ordering::Acquire);
+            if req == p.served && self.tsc_now < p.next_tsc {
+                return;
+            }
+            p.sweeping = true;
+            p.cursor = 0;
+            p.serving = req;
+        }
+        let from = self.publisher.cursor;
+        let to = (from + PUBLISH_CHUNK).min(self.sessions.len());
+        for i in from..to {
+            self.publish_member(i);
+        }
+        let p = &mut self.publisher;
+        p.cursor = to;
+        if to == self.sessions.len() {
+            p.sweeping = false;
+            p.served = p.serving;
+            p.next_tsc = self.tsc_now.wrapping_add(self.tsc_hz);
+            self.shared.published.store(p.served, Ordering::Release);
+        }
+    }
+
+    /// Publishes every slot at once if the control core asked for fresh
+    /// counters (`worker::fresh_counters`): for a worker that shares the
+    /// control core's thread (one core), which cannot wait for sweeps.
+    pub fn publish_requested(&mut self) {
+        let req = self.shared.publish_request.load(Ordering::Acquire);
+        if req != self.publisher.served {
+            self.publish_all();
+        }
+    }
+
+    /// Publishes every slot at once (at stop, or as asked).
+    fn publish_all(&mut self) {
+        for i in 0..self.sessions.len() {
+            self.publish_member(i);
+        }
+        let req = self.shared.publish_request.load(Ordering::Acquire);
+        self.publisher = Publisher {
+            served: req,
+            next_tsc: self.tsc_now.wrapping_add(self.tsc_hz),
+            ..Publisher::default()
+        };
+        self.shared.published.store(req, Ordering::Release);
+    }
+
+    /// Adds member slot `i`'s unpublished counts to the shared counters.
+    #[inline]
+    fn publish_member(&mut self, i: usize) {
+        let Some(c) = self.shared.counters.sessions.get(i) else {
+            return;
+        };
+        if let Some(Some(s)) = self.sessions.get_mut(i) {
+            if s.rx_packets != 0 {
+                c.rx_packets.add(s.rx_packets.into());
+                c.rx_bytes.add(s.rx_bytes.into());
+                s.rx_packets = 0;
+                s.rx_bytes = 0;
+            }
+        }
+        if let Some(e) = self.egress.get_mut(i) {
+            if e.tx_packets != 0 {
+                c.tx_packets.add(e.tx_packets.into());
+                c.tx_bytes.add(e.tx_bytes.into());
+                e.tx_packets = 0;
+                e.tx_bytes = 0;
+            }
         }
     }
 
@@ -966,10 +1097,17 @@ impl Worker {
             c.drop(DropReason::Malformed);
             return;
         }
-        let len = m.pkt_len() as u64;
-        let sc = &c.sessions[p.member.0 as usize];
-        sc.rx_packets.inc();
-        sc.rx_bytes.add(len);
+        // Counted in the session line the checks just read (published
+        // later, see `Publisher`).
+        let i = p.member.0 as usize;
+        if let Some(Some(s)) = self.sessions.get_mut(i) {
+            s.rx_packets = s.rx_packets.wrapping_add(1);
+            s.rx_bytes = s.rx_bytes.saturating_add(m.pkt_len() as u32);
+            if s.rx_bytes >= PUBLISH_BYTES {
+                self.publish_member(i);
+            }
+        }
+        let c = &self.shared.counters;
         if self.capturing
             && self
                 .tap
@@ -1114,7 +1252,7 @@ impl Worker {
         }
         match decide::forward(dst64, known, ingress) {
             Forward::Unicast(out) => {
-                if !decide::may_send(self.is_mesh(ingress), self.is_mesh(out)) {
+                if !decide::may_send(self.is_mesh(ingress), self.is_mesh_out(out)) {
                     c.drop(DropReason::SplitHorizon);
                     return;
                 }
@@ -1155,7 +1293,7 @@ impl Worker {
         let n = swst
             .members
             .iter()
-            .filter(|&&x| x != ingress && decide::may_send(from_mesh, self.is_mesh(x)))
+            .filter(|&&x| x != ingress && decide::may_send(from_mesh, self.is_mesh_out(x)))
             .count();
         if n == 0 {
             c.drop(DropReason::NoFloodTarget);
@@ -1174,7 +1312,7 @@ impl Worker {
                 None => break,
             };
             i += 1;
-            if out == ingress || !decide::may_send(from_mesh, self.is_mesh(out)) {
+            if out == ingress || !decide::may_send(from_mesh, self.is_mesh_out(out)) {
                 continue;
             }
             left -= 1;
@@ -1196,9 +1334,9 @@ impl Worker {
                 }
                 break;
             }
-            let multi_seg = match self.sessions[out.0 as usize].as_ref() {
-                Some(s) => self.ports[s.port as usize].multi_seg,
-                None => false,
+            let multi_seg = match self.egress.get(out.0 as usize) {
+                Some(e) if e.live => self.ports[e.port as usize].multi_seg,
+                _ => false,
             };
             if share && multi_seg && shared.is_none() {
                 shared = orig.take().map(Mbuf::share);
@@ -1227,7 +1365,8 @@ impl Worker {
         }
     }
 
-    /// Whether `member` is a mesh pseudowire (split-horizon group).
+    /// Whether `member` is a mesh pseudowire (split-horizon group), as
+    /// an ingress member (its `Session` line, read by the checks).
     #[inline(always)]
     fn is_mesh(&self, member: MemberId) -> bool {
         self.sessions
@@ -1236,28 +1375,40 @@ impl Worker {
             .is_some_and(|s| s.mesh)
     }
 
+    /// The same as an egress member (its `Egress` line, which `output`
+    /// reads next).
+    #[inline(always)]
+    fn is_mesh_out(&self, member: MemberId) -> bool {
+        self.egress
+            .get(member.0 as usize)
+            .is_some_and(|e| e.live && e.mesh)
+    }
+
     /// Encapsulates `m` with `member`'s header template and queues it.
+    /// Reads the member's `Egress` line(s) only, save on rare paths
+    /// (capture, outer fragmentation).
     #[inline(always)]
     fn output(&mut self, mut m: Mbuf, member: MemberId) {
         let c = &self.shared.counters;
-        let Some(s) = self.sessions[member.0 as usize].as_ref() else {
+        let i = member.0 as usize;
+        let Some(e) = self.egress.get(i).filter(|e| e.live) else {
             c.drop(DropReason::EgressGone);
             return;
         };
-        let Some(t) = s.template.0.as_ref() else {
+        let Some(t) = e.template.as_ref() else {
             c.drop(DropReason::NoNeighbour);
             return;
         };
         // A sequenced session is numbered and sent by its owner only.
         let workers = self.handoff_out.len();
         if t.sequencing() && workers > 1 {
-            let owner = member.0 as usize % workers;
+            let owner = i % workers;
             if owner != self.id {
                 self.hand_off(m, member, owner);
                 return;
             }
         }
-        if s.vlan_pw {
+        if e.vlan_pw {
             // Across segments: a flood copy's first segment is its empty
             // header segment, the frame follows.
             let mut et = [0u8; 2];
@@ -1268,11 +1419,15 @@ impl Worker {
                 return;
             }
         }
-        let pidx = s.port as usize;
+        let pidx = e.port as usize;
         let inner = m.pkt_len();
         let hl = t.len();
         let mtu = self.ports[pidx].mtu as usize;
         let too_big = hl - ETH_LEN + inner > mtu;
+        // The member's switch: read from its `Session` on rare paths only.
+        let switch_of = |sessions: &[Option<Session>]| {
+            sessions.get(i).and_then(Option::as_ref).map(|s| s.switch)
+        };
         if too_big {
             // IPv6: routers do not fragment and las does not fragment at
             // the source (yet), whatever the switch's `mtu_policy`.
@@ -1282,8 +1437,9 @@ impl Worker {
             }
             // Fragment the outer packet only when the switch says so and
             // the template does not set DF.
-            let policy = self.switches[s.switch.0 as usize]
-                .as_ref()
+            let policy = switch_of(&self.sessions)
+                .and_then(|sw| self.switches.get(sw.0 as usize))
+                .and_then(Option::as_ref)
                 .map(|x| x.spec.mtu_policy);
             let df = t.bytes().get(ETH_LEN..).is_some_and(|ip| {
                 ip.len() >= crate::wire::ipv4::HEADER_LEN
@@ -1297,7 +1453,7 @@ impl Worker {
         // Only the owner numbers a sequenced session (above), so this is
         // a plain load and store, no locked instruction.
         let seq = if t.sequencing() {
-            let next = &self.tx_seq[member.0 as usize];
+            let next = &self.tx_seq[i];
             let n = next.load(Ordering::Relaxed);
             next.store(n.wrapping_add(1), Ordering::Relaxed);
             n
@@ -1306,13 +1462,16 @@ impl Worker {
         };
         self.ip_ident = self.ip_ident.wrapping_add(1);
         let ident = self.ip_ident;
-        if self.capturing
-            && self
-                .tap
-                .as_ref()
-                .is_some_and(|tap| tap.filter.inner(s.switch, member))
-        {
-            capture(&mut self.tap, c, &m, member.0 as usize, Direction::Out);
+        if self.capturing {
+            if let Some(sw) = switch_of(&self.sessions) {
+                if self
+                    .tap
+                    .as_ref()
+                    .is_some_and(|tap| tap.filter.inner(sw, member))
+                {
+                    capture(&mut self.tap, c, &m, i, Direction::Out);
+                }
+            }
         }
         // UDP over IPv6 with a computed checksum: the inner frame's sum,
         // read across its segments before the header goes in front.
@@ -1326,14 +1485,24 @@ impl Worker {
             return;
         };
         t.write(buf, inner, ident, seq, inner_sum);
-        // Counted at the end of the burst (see `TxCounts`).
-        self.tx_counts
-            .push(member, inner, &self.shared.counters.sessions);
+        let mut eth = [0u8; ETH_LEN];
         if too_big {
-            let mut eth = [0u8; ETH_LEN];
             eth.copy_from_slice(&t.bytes()[..ETH_LEN]);
-            let sw = s.switch;
-            self.fragment_out(m, pidx, mtu, eth, sw);
+        }
+        // Counted in the line the template came from (published later,
+        // see `Publisher`).
+        if let Some(e) = self.egress.get_mut(i) {
+            e.tx_packets = e.tx_packets.wrapping_add(1);
+            e.tx_bytes = e.tx_bytes.saturating_add(inner as u32);
+            if e.tx_bytes >= PUBLISH_BYTES {
+                self.publish_member(i);
+            }
+        }
+        if too_big {
+            match switch_of(&self.sessions) {
+                Some(sw) => self.fragment_out(m, pidx, mtu, eth, sw),
+                None => self.shared.counters.drop(DropReason::EgressGone),
+            }
             return;
         }
         self.send(pidx, m);
@@ -1436,6 +1605,8 @@ impl Worker {
                 self.storm
                     .configure_member(spec.member, storm, self.tsc_now);
                 self.blocked_until[i] = 0;
+                // What the slot counted so far stays with the slot.
+                self.publish_member(i);
                 // At most max_sessions members: the index has room.
                 self.by_id.insert(spec.local_session_id, spec.member);
                 let rx = RxSession {
@@ -1453,13 +1624,25 @@ impl Worker {
                     port: spec.port,
                     rx,
                     spec: *spec,
-                    template: Line(None),
                     seq: RxSeq::default(),
+                    rx_packets: 0,
+                    rx_bytes: 0,
                     port_event_tsc: 0,
                 });
+                self.egress[i] = Egress {
+                    live: true,
+                    port: spec.port,
+                    vlan_pw: spec.vlan_pw,
+                    mesh: spec.mesh,
+                    ..Egress::VACANT
+                };
             }
             Command::RemoveSession(member) => {
                 let i = member.0 as usize;
+                self.publish_member(i);
+                if let Some(e) = self.egress.get_mut(i) {
+                    *e = Egress::VACANT;
+                }
                 if let Some(s) = self.sessions.get_mut(i).and_then(Option::take) {
                     self.by_id.remove(s.spec.local_session_id);
                     if let Some(sw) = self.switches[s.switch.0 as usize].as_mut() {
@@ -1469,8 +1652,13 @@ impl Worker {
                 }
             }
             Command::SetTemplate(member, t) => {
-                if let Some(Some(s)) = self.sessions.get_mut(member.0 as usize) {
-                    s.template = Line(t.map(|b| *b));
+                if let Some(e) = self.egress.get_mut(member.0 as usize).filter(|e| e.live) {
+                    e.template = t.map(|b| *b);
+                    if e.template
+                        .is_some_and(|t| EGRESS_BYTES_OFFSET + t.len() > 64)
+                    {
+                        self.egress_lines = 2;
+                    }
                 }
             }
             Command::InstallMac {

@@ -292,6 +292,11 @@ impl EncapTemplate {
         self.udp6_sum
     }
 
+    /// Where the header bytes start in the template (after what `write`
+    /// reads to describe them): a user that lays templates out by cache
+    /// line knows from it which line a header of `len` bytes ends in.
+    pub const BYTES_OFFSET: usize = std::mem::offset_of!(EncapTemplate, bytes);
+
     /// Header length in bytes.
     pub fn len(&self) -> usize {
         usize::from(self.len)
