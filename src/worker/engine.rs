@@ -292,6 +292,9 @@ struct Session {
     vlan_pw: bool,
     /// `spec.mesh`: in the mesh split-horizon group.
     mesh: bool,
+    /// Flap blocking (`Command::BlockMember`): the checks compare
+    /// `blocked_until` (cold) only while this is set.
+    blocked: bool,
     switch: SwitchId,
     /// What the receive checks compare against (from `spec`).
     rx: RxSession,
@@ -303,6 +306,8 @@ struct Session {
     rx_bytes: u32,
     /// When `Event::PeerPort` was last sent for this session (TSC).
     port_event_tsc: u64,
+    /// Dropped until this TSC value while `blocked`.
+    blocked_until: u64,
     spec: SessionSpec,
 }
 
@@ -310,6 +315,7 @@ const _: () = {
     use std::mem::{offset_of, size_of};
     assert!(offset_of!(Session, seq) + size_of::<RxSeq>() <= 64);
     assert!(offset_of!(Session, rx_bytes) + size_of::<u32>() <= 64);
+    assert!(offset_of!(Session, blocked) < 64);
     // `Option<Session>` uses a niche: slots stay line-aligned.
     assert!(size_of::<Option<Session>>() == size_of::<Session>());
 };
@@ -393,8 +399,6 @@ pub struct Worker {
     storm: StormControl,
     /// (switch, VLAN) → learning domain, for VLAN-aware switches.
     vlans: VlanDomains,
-    /// Per member: dropped until this TSC value (flap blocking).
-    blocked_until: Vec<u64>,
     /// Switch counters summed over a run of packets of one switch and
     /// written once per run or burst (`flush_switch_counts`): per-packet
     /// counter stores showed in the profile.
@@ -480,7 +484,6 @@ impl Worker {
             last_frag_expiry: tsc(),
             storm: StormControl::new(s.max_sessions, s.tsc_hz.max(1)),
             vlans: VlanDomains::new(s.max_switches, VLAN_DOMAINS),
-            blocked_until: vec![0; s.max_sessions],
             run: SwitchRun::default(),
             prefetch_macs,
             capturing: false,
@@ -1042,8 +1045,11 @@ impl Worker {
         if !s.active {
             return Err(DropReason::UnknownSession);
         }
-        if self.blocked_until[member.0 as usize] > self.tsc_now {
-            return Err(DropReason::MemberBlocked);
+        if s.blocked {
+            if s.blocked_until > self.tsc_now {
+                return Err(DropReason::MemberBlocked);
+            }
+            s.blocked = false;
         }
         let data = m.data();
         let inner_off = match decide::check_session(data, p, &s.rx, &mut s.seq) {
@@ -1604,7 +1610,6 @@ impl Worker {
                 self.macs.set_member_limit(spec.member, limit);
                 self.storm
                     .configure_member(spec.member, storm, self.tsc_now);
-                self.blocked_until[i] = 0;
                 // What the slot counted so far stays with the slot.
                 self.publish_member(i);
                 // At most max_sessions members: the index has room.
@@ -1628,6 +1633,8 @@ impl Worker {
                     rx_packets: 0,
                     rx_bytes: 0,
                     port_event_tsc: 0,
+                    blocked: false,
+                    blocked_until: 0,
                 });
                 self.egress[i] = Egress {
                     live: true,
@@ -1684,8 +1691,9 @@ impl Worker {
                 }
             }
             Command::BlockMember { member, until_tsc } => {
-                if let Some(b) = self.blocked_until.get_mut(member.0 as usize) {
-                    *b = until_tsc;
+                if let Some(Some(s)) = self.sessions.get_mut(member.0 as usize) {
+                    s.blocked = true;
+                    s.blocked_until = until_tsc;
                 }
             }
             Command::RemoveMac { switch, mac } => {
