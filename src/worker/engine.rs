@@ -379,6 +379,8 @@ pub struct Worker {
     /// template whose header ends past the first line was installed.
     egress_lines: usize,
     publisher: Publisher,
+    /// The event ring refused an event in this poll loop (see `switch`).
+    events_full: bool,
     by_id: SessionIndex,
     switches: Vec<Option<Switch>>,
     macs: MacTable,
@@ -467,6 +469,7 @@ impl Worker {
             egress: crate::dpdk::huge_vec(s.max_sessions, |_| Egress::VACANT),
             egress_lines: 1,
             publisher: Publisher::default(),
+            events_full: false,
             by_id: SessionIndex::new(s.max_sessions),
             switches: (0..s.max_switches).map(|_| None).collect(),
             macs,
@@ -544,6 +547,7 @@ impl Worker {
             );
         }
         self.apply_commands();
+        self.events_full = false;
         let t0 = tsc();
         self.tsc_now = t0;
         self.now = ((t0.wrapping_sub(self.start_tsc)) / self.tsc_hz) as u32;
@@ -1234,7 +1238,12 @@ impl Worker {
                         mac: src,
                         member: ingress,
                     };
-                    if self.shared.events.push(ev).is_err() {
+                    // A full ring stays full for a while: after one
+                    // refusal, the rest of this poll loop's events are
+                    // lost without touching the ring (whose head line the
+                    // control core writes).
+                    if self.events_full || self.shared.events.push(ev).is_err() {
+                        self.events_full = true;
                         c.events_lost.inc();
                     }
                 }
