@@ -881,6 +881,14 @@ impl Worker {
         self.shared.published.store(req, Ordering::Release);
     }
 
+    /// `publish_member` for a count near `PUBLISH_BYTES`, out of the
+    /// packet path's code.
+    #[cold]
+    #[inline(never)]
+    fn publish_full(&mut self, i: usize) {
+        self.publish_member(i);
+    }
+
     /// Adds member slot `i`'s unpublished counts to the shared counters.
     #[inline]
     fn publish_member(&mut self, i: usize) {
@@ -1114,7 +1122,7 @@ impl Worker {
             s.rx_packets = s.rx_packets.wrapping_add(1);
             s.rx_bytes = s.rx_bytes.saturating_add(m.pkt_len() as u32);
             if s.rx_bytes >= PUBLISH_BYTES {
-                self.publish_member(i);
+                self.publish_full(i);
             }
         }
         let c = &self.shared.counters;
@@ -1510,7 +1518,7 @@ impl Worker {
             e.tx_packets = e.tx_packets.wrapping_add(1);
             e.tx_bytes = e.tx_bytes.saturating_add(inner as u32);
             if e.tx_bytes >= PUBLISH_BYTES {
-                self.publish_member(i);
+                self.publish_full(i);
             }
         }
         if too_big {
