@@ -159,7 +159,7 @@ kill_ns_pids() { # namespace: stop the processes we started inside it
 clean() {
     local ns
     for ns in "${ALL_NS[@]}"; do
-        if ip netns list | grep -qw "^$ns"; then
+        if ip netns list | grep -w "^$ns" >/dev/null; then
             kill_ns_pids "$ns"
             ip netns del "$ns" 2>/dev/null
         fi
@@ -689,7 +689,7 @@ run_checks() {
 
     # 2. Broadcast ARP crossed las: A learned B's MAC (its table was flushed).
     out=$(in_ns lassiteA ip neigh show "${HOST[B]}" dev pw0)
-    if echo "$out" | grep -qi "lladdr ${MAC[B]}"; then
+    if grep -qi "lladdr ${MAC[B]}" <<<"$out"; then
         check arp-a-learns-b ok "$out"
     else
         check arp-a-learns-b FAIL "${out:-no entry}"
@@ -825,7 +825,7 @@ reload_step() {
     else
         check reload-no-loss FAIL "A -> B ${out:-?} replies across the reload"
     fi
-    if las_show switches | grep -q '^cust300 '; then check reload-switch-added ok; else
+    if las_show switches | grep '^cust300 ' >/dev/null; then check reload-switch-added ok; else
         check reload-switch-added FAIL "$(las_show switches | tr '\n' ';')"
     fi
     in_ns lassiteC ip neigh flush dev pw0
@@ -1115,12 +1115,12 @@ run_dynamic() {
     for s in "${SITES[@]}"; do tunnel_established "${UL[$s]}" || r=1; done
     if [ $r = 0 ]; then check dyn-tunnels-established ok; else check dyn-tunnels-established FAIL "$(dyn_tunnels | tr '\n' ';')"; fi
     out=$(dyn_sessions)
-    if echo "$out" | grep -q "^${UL[A]} 100 cust100 dynamic " && echo "$out" | grep -q "^${UL[B]} 100 cust100 dynamic "; then
+    if grep -q "^${UL[A]} 100 cust100 dynamic " <<<"$out" && grep -q "^${UL[B]} 100 cust100 dynamic " <<<"$out"; then
         check dyn-vc-100-cust100 ok "A and B in cust100 (VC ID 100)"
     else
         check dyn-vc-100-cust100 FAIL "$(echo "$out" | tr '\n' ';')"
     fi
-    if echo "$out" | grep -q "^${UL[C]} 200 vc-200 dynamic " && las_show switches | grep -q "vc-200"; then
+    if grep -q "^${UL[C]} 200 vc-200 dynamic " <<<"$out" && las_show switches | grep "vc-200" >/dev/null; then
         check dyn-vc-200-auto-switch ok "C in auto-created switch vc-200"
     else
         check dyn-vc-200-auto-switch FAIL "$(echo "$out" | tr '\n' ';')"
@@ -1141,7 +1141,7 @@ import json, sys
 c = json.load(sys.stdin).get("control", {})
 print(sum(v for k, v in c.items() if k.startswith("refused_")))
 ')
-    if echo "$out" | grep -q "^${UL[A]} ciscodual$" && [ "$r" = 0 ]; then
+    if grep -q "^${UL[A]} ciscodual$" <<<"$out" && [ "$r" = 0 ]; then
         check dyn-cisco-dual ok "A in Cisco's dual AVP form, 0 refusals"
     else
         check dyn-cisco-dual FAIL "$(echo "$out" | tr '\n' ';') refusals=$r"
@@ -1677,7 +1677,7 @@ stop_edge6() { # site: SIGTERM, wait, print its counters
 }
 
 las_neigh6() { # site: the site's neighbour entry for las has las's MAC
-    in_ns "$(ns_site "$1")" ip -6 neigh show "$LAS_UL6" dev ul0 | grep -qi "lladdr $LAS_UL_MAC"
+    in_ns "$(ns_site "$1")" ip -6 neigh show "$LAS_UL6" dev ul0 | grep -i "lladdr $LAS_UL_MAC" >/dev/null
 }
 
 run_ipv6() {
