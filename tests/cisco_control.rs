@@ -971,6 +971,17 @@ fn full_flow(name: &str, net: u8, udp: bool, fl: Flavour) {
     });
     assert_eq!(las.control("sessions_down"), 1);
 
+    // A new session takes the member slot B left (the most recently freed
+    // is reused first): it starts with no traffic, not with B's counts.
+    let sid_c = open_session(&mut p, fl, 0x0000_1003);
+    let s = las.wait_sessions_up(2);
+    let c = s.iter().find(|v| v.local_session_id == sid_c).unwrap();
+    assert_eq!(
+        (c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes),
+        (0, 0, 0, 0),
+        "a new session's counters"
+    );
+
     // StopCCN: every session goes; the tunnel is held (closing) to
     // acknowledge retransmissions for a full cycle (RFC 3931 §6.4).
     let stop = p.send(stopccn(fl, p.my_ccid));
@@ -986,7 +997,7 @@ fn full_flow(name: &str, net: u8, udp: bool, fl: Flavour) {
     // A retransmitted StopCCN (our ZLB was "lost") is acknowledged again.
     p.send_raw(&stop);
     p.expect_zlb();
-    assert_eq!(las.control("sessions_down"), 2);
+    assert_eq!(las.control("sessions_down"), 3);
     // Nothing else from las (no StopCCN of its own at shutdown either).
     las.stop();
 }

@@ -75,7 +75,8 @@
 //!   every worker to publish and wait for it (`super::fresh_counters`, at
 //!   most 200 ms). At 65,535 sessions the per-packet read-modify-writes of
 //!   a separate counters table were two of the eight cache lines a packet
-//!   needed (`perf/README.md`).
+//!   needed (`perf/README.md`). A session added into a slot another one
+//!   left starts its counters from zero (each worker zeroes its own).
 //! * Flood copies of frames of at least `SHARE_MIN` bytes share the payload
 //!   (header mbuf + indirect clone); smaller ones are copied. The threshold
 //!   is an estimate (one cache-line-sized copy against two extra mbufs and
@@ -1627,8 +1628,19 @@ impl Worker {
                 self.macs.set_member_limit(spec.member, limit);
                 self.storm
                     .configure_member(spec.member, storm, self.tsc_now);
-                // What the slot counted so far stays with the slot.
+                // A session that replaces itself (same slot, new spec)
+                // keeps its counts; one that takes a slot another session
+                // left starts from zero, not from the last one's counts
+                // (slots are reused, most recently freed first).
                 self.publish_member(i);
+                if self.sessions[i].is_none() {
+                    if let Some(c) = self.shared.counters.sessions.get(i) {
+                        c.rx_packets.set(0);
+                        c.rx_bytes.set(0);
+                        c.tx_packets.set(0);
+                        c.tx_bytes.set(0);
+                    }
+                }
                 // At most max_sessions members: the index has room.
                 self.by_id.insert(spec.local_session_id, spec.member);
                 let rx = RxSession {
