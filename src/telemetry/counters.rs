@@ -257,6 +257,33 @@ pub struct SessionCounters {
     pub tx_bytes: Counter,
 }
 
+impl SessionCounters {
+    /// Adds `packets` received, `bytes` long in all. Owner only.
+    pub fn add_rx(&self, packets: u64, bytes: u64) {
+        self.rx_packets.add(packets);
+        self.rx_bytes.add(bytes);
+    }
+
+    /// Adds `packets` sent, `bytes` long in all. Owner only.
+    pub fn add_tx(&self, packets: u64, bytes: u64) {
+        self.tx_packets.add(packets);
+        self.tx_bytes.add(bytes);
+    }
+
+    /// Starts all four from zero (a new session in a reused slot). Owner
+    /// only.
+    pub fn reset(&self) {
+        for c in [
+            &self.rx_packets,
+            &self.rx_bytes,
+            &self.tx_packets,
+            &self.tx_bytes,
+        ] {
+            c.set(0);
+        }
+    }
+}
+
 /// Per-virtual-switch counters.
 #[derive(Default, Debug)]
 pub struct SwitchCounters {
@@ -450,5 +477,19 @@ mod test {
         assert_eq!(w.drops[DropReason::TxFull as usize].get(), 2);
         assert_eq!(w.drops[DropReason::Malformed as usize].get(), 0);
         assert_eq!(w.sessions[1].rx_bytes.get(), 1500);
+    }
+
+    #[test]
+    fn session_counts_add_and_reset() {
+        let c = SessionCounters::default();
+        c.add_rx(2, 1460);
+        c.add_rx(1, 60);
+        c.add_tx(3, 180);
+        let all = |c: &SessionCounters| {
+            [&c.rx_packets, &c.rx_bytes, &c.tx_packets, &c.tx_bytes].map(Counter::get)
+        };
+        assert_eq!(all(&c), [3, 1520, 3, 180]);
+        c.reset();
+        assert_eq!(all(&c), [0; 4]);
     }
 }

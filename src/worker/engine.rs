@@ -287,8 +287,6 @@ impl Egress {
 /// rest follows. The burst loop prefetches line 0 (`prefetch_ingress`).
 #[repr(C, align(64))]
 struct Session {
-    active: bool,
-    port: u8,
     /// `spec.vlan_pw`.
     vlan_pw: bool,
     /// `spec.mesh`: in the mesh split-horizon group.
@@ -898,18 +896,14 @@ impl Worker {
         };
         if let Some(Some(s)) = self.sessions.get_mut(i) {
             if s.rx_packets != 0 {
-                c.rx_packets.add(s.rx_packets.into());
-                c.rx_bytes.add(s.rx_bytes.into());
-                s.rx_packets = 0;
-                s.rx_bytes = 0;
+                c.add_rx(s.rx_packets.into(), s.rx_bytes.into());
+                (s.rx_packets, s.rx_bytes) = (0, 0);
             }
         }
         if let Some(e) = self.egress.get_mut(i) {
             if e.tx_packets != 0 {
-                c.tx_packets.add(e.tx_packets.into());
-                c.tx_bytes.add(e.tx_bytes.into());
-                e.tx_packets = 0;
-                e.tx_bytes = 0;
+                c.add_tx(e.tx_packets.into(), e.tx_bytes.into());
+                (e.tx_packets, e.tx_bytes) = (0, 0);
             }
         }
     }
@@ -1055,9 +1049,6 @@ impl Worker {
         let Some(s) = self.sessions[member.0 as usize].as_mut() else {
             return Err(DropReason::UnknownSession);
         };
-        if !s.active {
-            return Err(DropReason::UnknownSession);
-        }
         if s.blocked {
             if s.blocked_until > self.tsc_now {
                 return Err(DropReason::MemberBlocked);
@@ -1635,10 +1626,7 @@ impl Worker {
                 self.publish_member(i);
                 if self.sessions[i].is_none() {
                     if let Some(c) = self.shared.counters.sessions.get(i) {
-                        c.rx_packets.set(0);
-                        c.rx_bytes.set(0);
-                        c.tx_packets.set(0);
-                        c.tx_bytes.set(0);
+                        c.reset();
                     }
                 }
                 // At most max_sessions members: the index has room.
@@ -1651,11 +1639,9 @@ impl Worker {
                     l2spec: spec.l2spec,
                 };
                 self.sessions[i] = Some(Session {
-                    active: true,
                     vlan_pw: spec.vlan_pw,
                     mesh: spec.mesh,
                     switch: spec.switch,
-                    port: spec.port,
                     rx,
                     spec: *spec,
                     seq: RxSeq::default(),
