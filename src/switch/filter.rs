@@ -162,10 +162,11 @@ impl L2Filter {
         } else {
             ethertype_or_len
         };
-        if deny.contains(&t) {
+        if !deny.is_empty() && deny.contains(&t) {
             return Verdict::DropEthertype;
         }
-        if self.allows(t) || self.allows(ANY) {
+        // One pass over the allow-list for `t` or ANY.
+        if self.allowed().iter().any(|&a| a == t || a == ANY) {
             Verdict::Pass
         } else {
             Verdict::DropEthertype

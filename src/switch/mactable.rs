@@ -531,25 +531,34 @@ impl MacTable {
         &self.mem[i.min(self.mem.len() - 1)]
     }
 
-    /// The `mem` index of `key` in bucket `b`, live or stale.
+    /// The words of bucket `b` as one array, so that a scan of it costs
+    /// one bounds check (`b` is masked: always there).
     #[inline(always)]
-    fn find_in(&self, b: usize, key: u64) -> Option<usize> {
-        (0..BUCKET_ENTRIES)
-            .map(|e| self.slot(b, e))
-            .find(|&i| self.mem[i] == key && self.mem[i + 1] & VALID != 0)
+    fn words(&self, b: usize) -> Option<&[u64; WORDS]> {
+        let s = self.slot(b, 0);
+        self.mem.get(s..s + WORDS)?.try_into().ok()
+    }
+
+    /// The entry (0..BUCKET_ENTRIES) of `key` in bucket words `w`, live
+    /// or stale.
+    #[inline(always)]
+    fn scan(w: &[u64; WORDS], key: u64) -> Option<usize> {
+        (0..BUCKET_ENTRIES).find(|&e| w[2 * e] == key && w[2 * e + 1] & VALID != 0)
     }
 
     /// Finds `h.key` (live or stale): the `mem` index of its key word.
     #[inline(always)]
     fn find(&self, h: Hashed) -> Option<usize> {
-        if let Some(i) = self.find_in(h.home, h.key) {
-            return Some(i);
+        let w = self.words(h.home)?;
+        if let Some(e) = Self::scan(w, h.key) {
+            return Some(self.slot(h.home, e));
         }
         // Nothing first-homed here ever went to its second bucket.
-        if self.mem[self.slot(h.home, 0) + 1] & OVERFLOW == 0 || h.alt == h.home {
+        if w[1] & OVERFLOW == 0 || h.alt == h.home {
             return None;
         }
-        self.find_in(h.alt, h.key)
+        let e = Self::scan(self.words(h.alt)?, h.key)?;
+        Some(self.slot(h.alt, e))
     }
 
     /// Destination lookup: the member a live entry points at.

@@ -87,6 +87,8 @@ impl MssClamp {
     pub fn apply(self, frame: &mut [u8], max_frame: usize) -> Option<MssResult> {
         match self {
             MssClamp::Off => None,
+            // Most frames are not TCP: say so without the call.
+            _ if cannot_be_syn(frame) => Some(MssResult::NotTcpSyn),
             MssClamp::Auto => Some(clamp_mss(frame, max_frame)),
             MssClamp::Fixed(mss) => Some(clamp_mss_fixed(frame, mss)),
         }
@@ -197,6 +199,24 @@ fn ipv6_tcp(ip: &[u8]) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+/// A quick test, without parsing, that rules out most frames [`find_syn`]
+/// would refuse: an untagged IPv4 frame whose protocol is not TCP, an
+/// untagged IPv6 frame whose next header is neither TCP nor an extension
+/// header `find_syn` skips, and frames too short for an IP header. Only
+/// ever true when `find_syn(frame)` is None (tested below against it on
+/// random frames).
+#[inline(always)]
+fn cannot_be_syn(frame: &[u8]) -> bool {
+    let Some(h) = frame.get(..24) else {
+        return true;
+    };
+    match u16::from_be_bytes([h[12], h[13]]) {
+        ethertype::IPV4 => h[23] != protocol::TCP,
+        ethertype::IPV6 => !matches!(h[20], protocol::TCP | 0 | 43 | 44 | 60),
+        _ => false,
+    }
 }
 
 /// Locate a TCP SYN (SYN or SYN-ACK; not with RST or FIN) in `frame`.
@@ -961,6 +981,59 @@ mod tests {
             f.pop();
             assert_eq!(clamp_mss(&mut f, 100), MssResult::NotTcpSyn);
         }
+    }
+
+    #[test]
+    fn cannot_be_syn_only_when_find_syn_refuses() {
+        // The quick test in front of `find_syn` must never hide a SYN:
+        // mutate the bytes it reads (and others) at random and compare.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = move || {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        };
+        let seeds = [
+            v4(&[], 0, 0, tcp(SYN, &LINUX_OPTS, &[])),
+            v4(&[(0x8100, 7)], 0, 0, tcp(SYN, &LINUX_OPTS, &[])),
+            v6(&[], &[], tcp(SYN, &LINUX_OPTS, &[])),
+            v6(&[], &[(0, 8), (60, 16)], tcp(SYN | ACK, &LINUX_OPTS, &[])),
+        ];
+        for b in &seeds {
+            assert!(find_syn(&b.frame).is_some());
+            assert!(!cannot_be_syn(&b.frame));
+        }
+        let (mut ruled_out, mut syns) = (0, 0);
+        for _ in 0..50_000 {
+            let r = rnd();
+            let mut f = seeds[(r % 4) as usize].frame.clone();
+            for _ in 0..1 + (r >> 2) % 2 {
+                let r = rnd();
+                // Mostly the ethertype and protocol bytes (12..24).
+                let i = if r & 1 == 0 {
+                    12 + (r >> 1) as usize % 12
+                } else {
+                    (r >> 1) as usize % f.len()
+                };
+                f[i] = (r >> 32) as u8;
+            }
+            f.truncate(f.len() - (rnd() % 3) as usize * (rnd() % 30) as usize);
+            let syn = find_syn(&f).is_some();
+            if cannot_be_syn(&f) {
+                assert!(!syn, "{f:02x?}");
+                ruled_out += 1;
+            }
+            syns += usize::from(syn);
+        }
+        assert!(ruled_out > 1000 && syns > 1000, "{ruled_out} {syns}");
+        // UDP over IPv4 and IPv6, untagged: ruled out without parsing.
+        let mut udp4 = seeds[0].frame.clone();
+        udp4[23] = 17;
+        let mut udp6 = seeds[2].frame.clone();
+        udp6[20] = 17;
+        assert!(cannot_be_syn(&udp4) && cannot_be_syn(&udp6));
+        assert!(cannot_be_syn(&seeds[0].frame[..23]));
     }
 
     #[test]

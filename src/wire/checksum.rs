@@ -7,18 +7,24 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// most 0xffff (so callers may add a few more words without overflow), but
 /// not complemented. Works for any length.
 pub fn sum(data: &[u8]) -> u32 {
-    let mut acc: u32 = 0;
-    for block in data.chunks(32 * 1024) {
-        let mut chunks = block.chunks_exact(2);
-        for c in &mut chunks {
-            acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
-        }
-        if let [last] = chunks.remainder() {
-            acc += u32::from(*last) << 8;
-        }
-        acc = u32::from(fold(acc));
+    // 32-bit big-endian words into a 64-bit accumulator: the same sum
+    // modulo 0xffff as 16-bit words (RFC 1071 §2 (B), byte-order and
+    // word-size independence), a quarter of the carries to fold, and no
+    // overflow below 16 GiB.
+    let mut acc: u64 = 0;
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
     }
-    acc
+    acc += match *words.remainder() {
+        [a] => u64::from(a) << 8,
+        [a, b] => u64::from(u16::from_be_bytes([a, b])),
+        [a, b, c] => u64::from(u16::from_be_bytes([a, b])) + (u64::from(c) << 8),
+        _ => 0,
+    };
+    let acc = (acc & 0xffff_ffff) + (acc >> 32);
+    let acc = (acc & 0xffff_ffff) + (acc >> 32);
+    u32::from(fold(acc as u32))
 }
 
 /// Folds the carries of a partial sum into 16 bits. NOT complemented.
@@ -159,9 +165,17 @@ mod test {
             x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
             *b = (x >> 16) as u8;
         }
-        for len in [0, 1, 2, 3, 63, 64, 1500, 65_535, 70_001] {
+        for len in [0, 1, 2, 3, 5, 6, 7, 63, 64, 1500, 65_535, 70_001] {
             assert_eq!(checksum(&data[..len]), reference(&data[..len]), "len {len}");
+            // Every remainder after the 4-byte words, at every alignment.
+            for start in 1..4.min(len) {
+                let d = &data[start..len];
+                assert_eq!(checksum(d), reference(d), "{start}..{len}");
+                assert!(sum(d) <= 0xffff);
+            }
         }
+        // All zeros sums to 0, never to the other zero 0xffff.
+        assert_eq!(sum(&[0u8; 7]), 0);
         let ff = vec![0xffu8; 100_000];
         assert_eq!(checksum(&ff), reference(&ff));
     }
