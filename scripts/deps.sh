@@ -6,12 +6,13 @@
 # the Prometheus server the lab runs against las), and g++ for the fuzz
 # targets (libfuzzer-sys compiles libFuzzer's C++ sources); nftables,
 # conntrack and bc for the lab's NAT step; lua5.4 (luac checks the pktgen
-# kit's Lua script), jq and ethtool for the perf/ scripts.
+# kit's Lua script), jq and ethtool for the perf/ scripts, valgrind for
+# perf/instructions.sh.
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in dpdk dpdk-dev libdpdk-dev libclang-dev pkg-config libpcap-dev iproute2 iperf3 iputils-ping procps psmisc tcpdump tshark prometheus g++ nftables conntrack bc lua5.4 jq ethtool; do
+for p in dpdk dpdk-dev libdpdk-dev libclang-dev pkg-config libpcap-dev iproute2 iperf3 iputils-ping procps psmisc tcpdump tshark prometheus g++ nftables conntrack bc lua5.4 jq ethtool valgrind; do
   have_pkg "$p" || need+=("$p")
 done
 if ((${#need[@]})); then

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Instructions per packet of las's worker, counted by valgrind's callgrind
+# on the same las-trafgen pcap as perf/bench.sh. Where bench.sh measures
+# time (and on a shared VM spreads ±20 %), this counts: the same binary
+# and pcap give the same count to a fraction of a per cent, so a change of
+# a few instructions per packet shows. It says nothing about cache misses
+# (valgrind ignores prefetches and runs ~50x slower): use it for the
+# in-cache cost, bench.sh for rates. See perf/README.md.
+# Run as root from anywhere:  perf/instructions.sh
+#
+# Environment knobs (defaults in brackets):
+#   ENCAP      ip or udp (over IPv4), ip6 or udp6 (over IPv6)  [ip]
+#   SIZE       inner frame size without FCS                   [64]
+#   SESSIONS   pseudowires                                    [8]
+#   MACS       inner source MACs                              [1000]
+#   PACKETS    packets in the pcap                            [4096]
+#   BCAST      inner broadcast percentage                     [0]
+#   WARM       seconds under valgrind before counting         [15]
+#   DUR        seconds counted (~100k packets a second)       [20]
+#   TOP        hottest source lines to list                   [25]
+#   CARGO_TARGET_DIR  where cargo builds                      [<repo>/target]
+#   LAS_BIN    a prebuilt las to count instead (no build)     []
+# Writes the report to stdout and appends it to
+# perf/results/instructions-<UTC date>.txt.
+set -euo pipefail
+
+CMDLINE="$0 $*"
+for v in ENCAP SIZE SESSIONS MACS PACKETS BCAST WARM DUR TOP LAS_BIN; do
+    if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
+done
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+ENCAP=${ENCAP:-ip}
+SIZE=${SIZE:-64}
+SESSIONS=${SESSIONS:-8}
+MACS=${MACS:-1000}
+PACKETS=${PACKETS:-4096}
+BCAST=${BCAST:-0}
+WARM=${WARM:-15}
+DUR=${DUR:-20}
+TOP=${TOP:-25}
+
+die() {
+    echo "instructions.sh: $*" >&2
+    exit 1
+}
+say() { echo "instructions.sh: $*" >&2; }
+
+[[ $(id -u) == 0 ]] || die "run as root (DPDK)"
+for t in valgrind callgrind_annotate jq python3; do
+    command -v "$t" >/dev/null || die "$t not found (scripts/deps.sh installs valgrind and jq)"
+done
+underlay=ipv4
+case $ENCAP in
+    ip | udp) ;;
+    ip6 | udp6) ENCAP=${ENCAP%6} underlay=ipv6 ;;
+    *) die "ENCAP=$ENCAP: expected ip, udp, ip6 or udp6" ;;
+esac
+for v in SIZE SESSIONS MACS PACKETS BCAST WARM DUR TOP; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v=${!v}: expected a number"
+done
+
+(cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release --bin las --bin las-trafgen) >&2 ||
+    die "cargo build failed"
+LAS=${LAS_BIN:-$TARGET/release/las}
+TRAFGEN=$TARGET/release/las-trafgen
+[[ -x $LAS ]] || die "LAS_BIN=$LAS is not an executable"
+
+WORK=$(mktemp -d /tmp/las-instr.XXXXXX)
+PREFIX="las-instr-$$"
+VPID=""
+cleanup() {
+    [[ -n $VPID ]] && kill -9 "$VPID" 2>/dev/null
+    rm -rf "/run/dpdk/$PREFIX"
+    [[ ${KEEP:-0} == 1 ]] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+pcap=$WORK/b.pcap cfg=$WORK/b.toml sock=$WORK/las.sock
+"$TRAFGEN" --out "$pcap" --sessions "$SESSIONS" --macs "$MACS" --size "$SIZE" --packets "$PACKETS" \
+    --encap "$ENCAP" --underlay "$underlay" --broadcast-pct "$BCAST" \
+    --device "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --socket "$sock" --config-out "$cfg" \
+    2>"$WORK/trafgen.log" || {
+    cat "$WORK/trafgen.log" >&2
+    die "las-trafgen refused (log above)"
+}
+mbufs=$(sed -n 's/^mbufs = //p' "$cfg")
+mbufsz=$(sed -n 's/^mbuf_size = //p' "$cfg")
+mem=$((mbufs * (mbufsz + 256) / 1048576 + 600))
+
+# --fair-sched: without it the polling worker keeps valgrind's big lock
+# and the control socket answers too late (and SIGINT is never handled).
+say "las under callgrind: ${WARM} s warm-up, ${DUR} s counted"
+valgrind --tool=callgrind --fair-sched=yes \
+    --callgrind-out-file="$WORK/cg.out" "$LAS" --config "$cfg" --cores 0,1 -- \
+    --file-prefix "$PREFIX" --no-huge -m "$mem" >"$WORK/las.log" 2>&1 &
+VPID=$!
+for _ in $(seq 1 1200); do
+    [[ -S $sock ]] && break
+    kill -0 "$VPID" 2>/dev/null || { tail -30 "$WORK/las.log" >&2; die "las exited early (log above)"; }
+    sleep 0.1
+done
+[[ -S $sock ]] || die "las did not open its control socket in 120 s under valgrind"
+sleep "$WARM"
+rx() { "$LAS" show counters --json --socket "$sock" | jq '[.workers[].rx_packets] | add'; }
+# Zero the counts, count for DUR seconds, dump: the first dump is the
+# window (a later dump's names refer back to the first, which
+# callgrind_annotate cannot follow).
+r0=$(rx) || die "las show counters failed"
+callgrind_control -z "$VPID" >/dev/null || die "callgrind_control -z failed"
+sleep "$DUR"
+r1=$(rx) || die "las show counters failed"
+callgrind_control -d "$VPID" >/dev/null || die "callgrind_control -d failed"
+kill -INT "$VPID"
+wait "$VPID" || true
+VPID=""
+pkts=$((r1 - r0))
+((pkts > 1000)) || die "only $pkts packets in the window (las log: $WORK/las.log; KEEP=1 keeps it)"
+
+# The dump (all threads: the worker's share is printed).
+worker=$WORK/cg.out.1
+[[ -s $worker ]] || die "no callgrind dump in $WORK (KEEP=1 keeps it)"
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -n ${LAS_BIN:-} ]] && COMMIT="$COMMIT (las: $LAS_BIN)"
+OUT=$ROOT/perf/results/instructions-$(date -u +%F).txt
+mkdir -p "$(dirname "$OUT")"
+python3 - "$WORK" "$pkts" "$TOP" "$ROOT" >"$WORK/report.txt" <<'EOF' || die "report failed"
+import re, sys
+from collections import defaultdict
+work, pkts, top, root = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] + "/"
+# The callgrind format (valgrind's docs/cl-format): fl/fi/fe set the file
+# of the cost lines that follow, fn the function; "calls=" is followed by
+# one line with the call's inclusive cost. Names may be compressed as
+# "(id) name" once and "(id)" after; positions may be relative (+n, -n, *).
+names = defaultdict(dict)
+def name(kind, v):
+    m = re.match(r"\((\d+)\)\s*(.*)$", v)
+    if not m: return v
+    if m.group(2): names[kind][m.group(1)] = m.group(2)
+    return names[kind].get(m.group(1), v)
+selfc, incl, lines = defaultdict(int), defaultdict(int), defaultdict(int)
+fl = fi = fn = None
+last, in_call = 0, False
+total = 0
+for l in open(f"{work}/cg.out.1", errors="replace"):
+    l = l.rstrip("\n")
+    if not l or l[0] == "#": continue
+    if l[0].isdigit() or l[0] in "+-*":
+        pos, _, cost = l.partition(" ")
+        if pos[0] in "+-": last += int(pos)
+        elif pos != "*": last = int(pos)
+        c = int(cost.split()[0]) if cost.strip() else 0
+        incl[fn] += c
+        if in_call:
+            in_call = False
+            continue
+        selfc[fi] += c
+        lines[(fi, last)] += c
+        continue
+    key, _, v = l.partition("=")
+    if key == "fl": fl = fi = name("fl", v)
+    elif key in ("fi", "fe"): fi = name("fl", v)
+    elif key == "fn": fn = name("fn", v); fi = fl
+    elif key in ("cfl", "cfi"): name("fl", v)
+    elif key == "cfn": name("fn", v)
+    elif key in ("ob", "cob"): name("ob", v)
+    elif key == "calls": in_call = True
+    elif key == "summary" or key == "totals": total = int(v.split()[0])
+def find(suffix):
+    return sum(v for k, v in incl.items() if k and k.endswith(suffix))
+loop = find("las::worker::engine::Worker::poll_once")
+rx, tx = find("las_rx_burst"), find("las_tx_burst")
+if loop == 0: sys.exit("no Worker::poll_once in the profile")
+own = loop - rx - tx
+print(f"instructions per packet ({pkts} packets counted)")
+print(f"  worker poll loop    {loop / pkts:8.1f}")
+print(f"  PMD receive         {rx / pkts:8.1f}   (las_rx_burst and below)")
+print(f"  PMD send            {tx / pkts:8.1f}   (las_tx_burst and below)")
+print(f"  las                 {own / pkts:8.1f}   (the rest)")
+if total: print(f"  (the poll loop is {100 * loop / total:.1f} % of all threads' instructions)")
+def group(f):
+    f = f or "?"
+    if f.startswith(root): return f[len(root):]
+    if f.startswith("/rustc/") or "/.cargo/" in f: return "(Rust library code inlined: bounds checks, iterators, Option)"
+    if "dpdk" in f or f.endswith("shim.c"): return "(DPDK inlines and the C shim)"
+    return "(PMD, libc: no source)"
+files = defaultdict(int)
+for f, v in selfc.items(): files[group(f)] += v
+print("\nby source file (self cost of all threads, inlined code at its own file):")
+for f, v in sorted(files.items(), key=lambda x: -x[1]):
+    if v / pkts >= 0.5: print(f"  {v / pkts:8.1f}  {f}")
+src = {}
+def text(f, n):
+    if f not in src:
+        try: src[f] = open(f, errors="replace").read().split("\n")
+        except OSError: src[f] = []
+    return src[f][n - 1].strip()[:80] if 0 < n <= len(src[f]) else ""
+print("\nhottest lines of las (self cost per packet):")
+hot = sorted(((v, f, n) for (f, n), v in lines.items() if f and f.startswith(root)), reverse=True)
+for v, f, n in hot[:top]:
+    print(f"  {v / pkts:6.1f}  {f[len(root):]}:{n}  {text(f, n)}")
+print("\nhottest lines of inlined Rust library code (self cost per packet):")
+hot = sorted(((v, f, n) for (f, n), v in lines.items() if group(f).startswith("(Rust")), reverse=True)
+for v, f, n in hot[:max(top // 2, 1)]:
+    print(f"  {v / pkts:6.1f}  {re.sub(r'^.*/library/', '', f)}:{n}")
+EOF
+{
+    echo "== $(date -u '+%F %T') UTC  commit $COMMIT"
+    echo "   $CMDLINE"
+    echo "   $ENCAP over $underlay, ${SIZE} B inner, $SESSIONS sessions, $MACS MACs, $PACKETS-packet pcap, ${BCAST}% broadcast; valgrind $(valgrind --version)"
+    cat "$WORK/report.txt"
+    echo
+} | tee -a "$OUT"
