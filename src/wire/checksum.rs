@@ -28,10 +28,13 @@ pub fn sum(data: &[u8]) -> u32 {
 }
 
 /// Folds the carries of a partial sum into 16 bits. NOT complemented.
-pub fn fold(mut sum: u32) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
+pub fn fold(sum: u32) -> u16 {
+    // Two steps always suffice for a u32 (the first leaves at most
+    // 0x1fffe, the second at most 0xffff), and a step on a folded value
+    // changes nothing: the same result as folding until it fits, without
+    // the loop's branches.
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = (sum & 0xffff) + (sum >> 16);
     sum as u16
 }
 
@@ -176,6 +179,30 @@ mod test {
         }
         // All zeros sums to 0, never to the other zero 0xffff.
         assert_eq!(sum(&[0u8; 7]), 0);
+        // `fold` against folding until it fits, at the edges and between.
+        let slow = |mut s: u32| {
+            while s > 0xffff {
+                s = (s & 0xffff) + (s >> 16);
+            }
+            s as u16
+        };
+        let edges = [
+            0,
+            1,
+            0xfffe,
+            0xffff,
+            0x1_0000,
+            0x1_fffe,
+            0x1_ffff,
+            0xffff_0000,
+            u32::MAX,
+        ];
+        for s in edges
+            .into_iter()
+            .chain((0..100_000u32).map(|i| i.wrapping_mul(0x9e37_79b9)))
+        {
+            assert_eq!(fold(s), slow(s), "{s:#x}");
+        }
         let ff = vec![0xffu8; 100_000];
         assert_eq!(checksum(&ff), reference(&ff));
     }
