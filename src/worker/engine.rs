@@ -202,6 +202,24 @@ struct SwitchRun {
     unicast: u64,
 }
 
+impl SwitchRun {
+    /// Writes the counts into `c` and starts a new run. (A method of the
+    /// run, not of the worker, so that `switch` can call it while it
+    /// holds the switch's state and counters.)
+    #[inline(always)]
+    fn flush(&mut self, c: &WorkerCounters) {
+        let r = std::mem::take(self);
+        if r.rx_packets == 0 && r.unicast == 0 {
+            return;
+        }
+        if let Some(swc) = c.switches.get(r.sw.0 as usize) {
+            swc.rx_packets.add(r.rx_packets);
+            swc.rx_bytes.add(r.rx_bytes);
+            swc.unicast.add(r.unicast);
+        }
+    }
+}
+
 /// Per-session counts above this many bytes are published at once
 /// (they are `u32`; a frame adds at most 64 KiB).
 const PUBLISH_BYTES: u32 = 1 << 31;
@@ -796,15 +814,7 @@ impl Worker {
     /// Writes the switch counters summed in `run`.
     #[inline(always)]
     fn flush_switch_counts(&mut self) {
-        let r = std::mem::take(&mut self.run);
-        if r.rx_packets == 0 && r.unicast == 0 {
-            return;
-        }
-        if let Some(swc) = self.shared.counters.switches.get(r.sw.0 as usize) {
-            swc.rx_packets.add(r.rx_packets);
-            swc.rx_bytes.add(r.rx_bytes);
-            swc.unicast.add(r.unicast);
-        }
+        self.run.flush(&self.shared.counters);
     }
 
     /// Prefetches what the receive checks read of `member`'s session:
@@ -1169,17 +1179,11 @@ impl Worker {
             return;
         };
         if self.run.sw != sw {
-            self.flush_switch_counts();
+            self.run.flush(c);
             self.run.sw = sw;
         }
         self.run.rx_packets += 1;
         self.run.rx_bytes += m.pkt_len() as u64;
-        let c = &self.shared.counters;
-        let swc = &c.switches[sw.0 as usize];
-        let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
-            c.drop(DropReason::SwitchGone);
-            return;
-        };
 
         // TCP MSS clamping on SYN / SYN-ACK (auto waits for the path).
         let (mss, max_frame) = (swst.spec.mss, swst.max_frame);
