@@ -15,17 +15,20 @@
 #   MACS       inner source MACs                              [1000]
 #   PACKETS    packets in the pcap                            [4096]
 #   BCAST      inner broadcast percentage                     [0]
+#   UDP6_CHECKSUM  udp6 only: compute or zero (las-trafgen --udp6-checksum) [compute]
 #   WARM       seconds under valgrind before counting         [15]
 #   DUR        seconds counted (~100k packets a second)       [20]
 #   TOP        hottest source lines to list                   [25]
 #   CARGO_TARGET_DIR  where cargo builds                      [<repo>/target]
 #   LAS_BIN    a prebuilt las to count instead (no build)     []
 # Writes the report to stdout and appends it to
-# perf/results/instructions-<UTC date>.txt.
+# perf/results/instructions-<UTC date>.txt. The hottest lines show the
+# source text of the working tree: with LAS_BIN built from another commit,
+# the line numbers are that commit's.
 set -euo pipefail
 
 CMDLINE="$0 $*"
-for v in ENCAP SIZE SESSIONS MACS PACKETS BCAST WARM DUR TOP LAS_BIN; do
+for v in ENCAP SIZE SESSIONS MACS PACKETS BCAST UDP6_CHECKSUM WARM DUR TOP LAS_BIN; do
     if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
 done
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,6 +39,7 @@ SESSIONS=${SESSIONS:-8}
 MACS=${MACS:-1000}
 PACKETS=${PACKETS:-4096}
 BCAST=${BCAST:-0}
+UDP6_CHECKSUM=${UDP6_CHECKSUM:-compute}
 WARM=${WARM:-15}
 DUR=${DUR:-20}
 TOP=${TOP:-25}
@@ -51,6 +55,12 @@ for t in valgrind callgrind_annotate jq python3; do
     command -v "$t" >/dev/null || die "$t not found (scripts/deps.sh installs valgrind and jq)"
 done
 underlay=ipv4
+csum=()
+case $UDP6_CHECKSUM in
+    compute) ;;
+    zero) [[ $ENCAP == udp6 ]] || die "UDP6_CHECKSUM=zero is for ENCAP=udp6"; csum=(--udp6-checksum zero) ;;
+    *) die "UDP6_CHECKSUM=$UDP6_CHECKSUM: expected compute or zero" ;;
+esac
 case $ENCAP in
     ip | udp) ;;
     ip6 | udp6) ENCAP=${ENCAP%6} underlay=ipv6 ;;
@@ -78,7 +88,7 @@ trap cleanup EXIT
 
 pcap=$WORK/b.pcap cfg=$WORK/b.toml sock=$WORK/las.sock
 "$TRAFGEN" --out "$pcap" --sessions "$SESSIONS" --macs "$MACS" --size "$SIZE" --packets "$PACKETS" \
-    --encap "$ENCAP" --underlay "$underlay" --broadcast-pct "$BCAST" \
+    --encap "$ENCAP" --underlay "$underlay" --broadcast-pct "$BCAST" "${csum[@]}" \
     --device "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --socket "$sock" --config-out "$cfg" \
     2>"$WORK/trafgen.log" || {
     cat "$WORK/trafgen.log" >&2
@@ -207,7 +217,7 @@ EOF
 {
     echo "== $(date -u '+%F %T') UTC  commit $COMMIT"
     echo "   $CMDLINE"
-    echo "   $ENCAP over $underlay, ${SIZE} B inner, $SESSIONS sessions, $MACS MACs, $PACKETS-packet pcap, ${BCAST}% broadcast; valgrind $(valgrind --version)"
+    echo "   $ENCAP over $underlay${csum:+ (UDP checksum zero)}, ${SIZE} B inner, $SESSIONS sessions, $MACS MACs, $PACKETS-packet pcap, ${BCAST}% broadcast; valgrind $(valgrind --version)"
     cat "$WORK/report.txt"
     echo
 } | tee -a "$OUT"
