@@ -983,17 +983,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn cannot_be_syn_only_when_find_syn_refuses() {
-        // The quick test in front of `find_syn` must never hide a SYN:
-        // mutate the bytes it reads (and others) at random and compare.
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut rnd = move || {
+    /// xorshift64*, deterministic, from `seed` (non-zero).
+    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
             x ^= x >> 12;
             x ^= x << 25;
             x ^= x >> 27;
             x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        };
+        }
+    }
+
+    #[test]
+    fn cannot_be_syn_only_when_find_syn_refuses() {
+        // The quick test in front of `find_syn` must never hide a SYN:
+        // mutate the bytes it reads (and others) at random and compare.
+        let mut rnd = xorshift(0x2545_f491_4f6c_dd1d);
         let seeds = [
             v4(&[], 0, 0, tcp(SYN, &LINUX_OPTS, &[])),
             v4(&[(0x8100, 7)], 0, 0, tcp(SYN, &LINUX_OPTS, &[])),
@@ -1038,14 +1043,7 @@ mod tests {
 
     #[test]
     fn random_mutations_never_panic() {
-        // xorshift64*, deterministic.
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut rnd = move || {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        };
+        let mut rnd = xorshift(0x9e37_79b9_7f4a_7c15);
         let seeds = [
             v4(&[(0x8100, 1)], 4, 0, tcp(SYN, &ODD_OPTS, b"abc")),
             v6(&[], &[(0, 8)], tcp(SYN, &LINUX_OPTS, &[])),
