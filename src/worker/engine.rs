@@ -419,7 +419,7 @@ pub struct Worker {
     /// (switch, VLAN) → learning domain, for VLAN-aware switches.
     vlans: VlanDomains,
     /// Switch counters summed over a run of packets of one switch and
-    /// written once per run or burst (`flush_switch_counts`): per-packet
+    /// written once per run or burst (`SwitchRun::flush`): per-packet
     /// counter stores showed in the profile.
     run: SwitchRun,
     /// Prefetch MAC-table buckets only when the table outgrows the L2
@@ -808,12 +808,6 @@ impl Worker {
                 self.deliver(m, p);
             }
         }
-        self.flush_switch_counts();
-    }
-
-    /// Writes the switch counters summed in `run`.
-    #[inline(always)]
-    fn flush_switch_counts(&mut self) {
         self.run.flush(&self.shared.counters);
     }
 
