@@ -58,6 +58,40 @@ uint16_t las_pktmbuf_pullup(struct rte_mbuf *m, uint32_t len)
 	return m->data_len;
 }
 
+/* n copies of m (all segments; m is only read) from mp into out[0..n),
+ * for flooding one frame to many members. A one-segment m that fits a
+ * fresh mbuf takes one bulk allocation (one mempool access for all n)
+ * and a header copy plus one memcpy each, what rte_pktmbuf_copy does for
+ * one segment without its per-call allocation and segment walk; anything
+ * else, or a failed bulk allocation, goes through rte_pktmbuf_copy one
+ * at a time. Returns how many copies were made: the first ones of out. */
+unsigned las_pktmbuf_copy_bulk(const struct rte_mbuf *m, struct rte_mempool *mp,
+			       struct rte_mbuf **out, unsigned n)
+{
+	unsigned i;
+
+	if (m->next == NULL &&
+	    (uint32_t)m->data_len + RTE_PKTMBUF_HEADROOM <= rte_pktmbuf_data_room_size(mp) &&
+	    rte_pktmbuf_alloc_bulk(mp, out, n) == 0) {
+		const char *src = rte_pktmbuf_mtod(m, const char *);
+		for (i = 0; i < n; i++) {
+			struct rte_mbuf *mc = out[i];
+			__rte_pktmbuf_copy_hdr(mc, m);
+			mc->ol_flags = m->ol_flags & ~(RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL);
+			rte_memcpy(rte_pktmbuf_mtod(mc, char *), src, m->data_len);
+			mc->data_len = m->data_len;
+			mc->pkt_len = m->data_len;
+		}
+		return n;
+	}
+	for (i = 0; i < n; i++) {
+		out[i] = rte_pktmbuf_copy(m, mp, 0, UINT32_MAX);
+		if (out[i] == NULL)
+			return i;
+	}
+	return n;
+}
+
 uint8_t *las_mbuf_data(struct rte_mbuf *m) { return rte_pktmbuf_mtod(m, uint8_t *); }
 uint16_t las_mbuf_data_len(const struct rte_mbuf *m) { return m->data_len; }
 uint32_t las_mbuf_pkt_len(const struct rte_mbuf *m) { return m->pkt_len; }

@@ -1,7 +1,8 @@
 /* las DPDK shim: real symbols for the static-inline parts of DPDK's API,
  * and accessors for rte_mbuf fields, so the Rust side never touches the
  * mbuf layout directly. Everything here is a one-line forward, except
- * las_pktmbuf_pullup, which DPDK lacks (a pull-up of a chain's first bytes). */
+ * las_pktmbuf_pullup, which DPDK lacks (a pull-up of a chain's first bytes),
+ * and las_pktmbuf_copy_bulk (many copies of one frame at once, for floods). */
 #ifndef LAS_SHIM_H
 #define LAS_SHIM_H
 
@@ -17,6 +18,7 @@
 #include <rte_prefetch.h>
 #include <rte_mempool.h>
 #include <rte_mbuf.h>
+#include <rte_memcpy.h>
 #include <rte_ethdev.h>
 #include <rte_ring.h>
 #include <rte_ether.h>
@@ -53,6 +55,9 @@ int las_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
 int las_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail);
 int las_pktmbuf_linearize(struct rte_mbuf *m);
 uint16_t las_pktmbuf_pullup(struct rte_mbuf *m, uint32_t len);
+/* n copies of m into out[0..n) (see shim.c); returns how many were made. */
+unsigned las_pktmbuf_copy_bulk(const struct rte_mbuf *m, struct rte_mempool *mp,
+			       struct rte_mbuf **out, unsigned n);
 
 uint8_t *las_mbuf_data(struct rte_mbuf *m);
 uint16_t las_mbuf_data_len(const struct rte_mbuf *m);

@@ -1,6 +1,7 @@
 //! Owned packet buffers and fixed-size bursts of them.
 use super::mempool::Mempool;
 use super::sys;
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
 /// The largest burst las moves at once.
@@ -291,6 +292,27 @@ impl Mbuf {
         deep_copy(self.ptr, pool)
     }
 
+    /// Fills the empty `out` with up to `n` (at most `MAX_BURST`) copies
+    /// of the whole packet from `pool`, for a flood; returns how many it
+    /// made (fewer when the pool runs short). A one-segment packet takes
+    /// one bulk allocation for all of them (`las_pktmbuf_copy_bulk`).
+    #[inline]
+    pub fn copies_into(&self, pool: &Mempool, n: usize, out: &mut Burst) -> usize {
+        let n = n.min(MAX_BURST);
+        // Frees anything `out` still held (`fill_ptr` forgets it).
+        while out.pop().is_some() {}
+        let slots = out.fill_ptr();
+        // SAFETY: `self` is a valid mbuf, only read; `slots` has room for
+        // MAX_BURST >= n pointers, of which the shim writes the first
+        // `made`, each a new mbuf we own and hand to `out`.
+        let made = unsafe {
+            sys::las_pktmbuf_copy_bulk(self.ptr.as_ptr(), pool.as_ptr(), slots, n as u32)
+        } as usize;
+        // SAFETY: the shim wrote the first `made` slots, each a new mbuf.
+        unsafe { out.set_len(made) };
+        made
+    }
+
     /// Makes the packet's data shareable (read-only from now on): see
     /// [`SharedMbuf`].
     #[inline]
@@ -490,10 +512,13 @@ impl Drop for SharedMbuf {
     }
 }
 
-/// A fixed array of up to MAX_BURST owned mbufs, filled by `rx_burst` or a
-/// ring dequeue and emptied by `pop`/`drain`. No allocation.
+/// A fixed array of up to MAX_BURST owned mbufs, filled by `rx_burst`, a
+/// ring dequeue or `Mbuf::copies_into` and emptied by `pop`. No
+/// allocation, and no initialisation of the slots either (one lives on
+/// the stack of every short flood): only the first `len`, which the filler
+/// wrote, are ever read.
 pub struct Burst {
-    pkts: [*mut sys::rte_mbuf; MAX_BURST],
+    pkts: [MaybeUninit<*mut sys::rte_mbuf>; MAX_BURST],
     len: usize,
     pos: usize,
 }
@@ -510,7 +535,7 @@ impl Default for Burst {
 impl Burst {
     pub const fn new() -> Burst {
         Burst {
-            pkts: [std::ptr::null_mut(); MAX_BURST],
+            pkts: [MaybeUninit::uninit(); MAX_BURST],
             len: 0,
             pos: 0,
         }
@@ -522,16 +547,24 @@ impl Burst {
         self.len - self.pos
     }
 
+    /// Empties the burst (forgetting any mbufs not taken: callers fill
+    /// only an empty one) and gives its MAX_BURST slots to fill.
     #[inline(always)]
     pub(crate) fn fill_ptr(&mut self) -> *mut *mut sys::rte_mbuf {
         debug_assert_eq!(self.remaining(), 0);
         self.pos = 0;
         self.len = 0;
-        self.pkts.as_mut_ptr()
+        // `MaybeUninit<T>` has the layout of `T`.
+        self.pkts.as_mut_ptr().cast()
     }
 
+    /// Makes the first `n` slots (at most MAX_BURST) the burst.
+    ///
+    /// # Safety
+    /// Since the last `fill_ptr`, the first `n` slots were written, each
+    /// with a valid mbuf that nobody else owns.
     #[inline(always)]
-    pub(crate) fn set_len(&mut self, n: usize) {
+    pub(crate) unsafe fn set_len(&mut self, n: usize) {
         self.len = n.min(MAX_BURST);
         self.pos = 0;
     }
@@ -542,13 +575,15 @@ impl Burst {
         if self.pos >= self.len {
             return None;
         }
-        let p = self.pkts[self.pos];
+        // SAFETY: slots below `len` were written (`set_len`'s contract).
+        let p = unsafe { self.pkts[self.pos].assume_init() };
         self.pos += 1;
         if self.pos + 2 < self.len {
-            // SAFETY: the slot holds a valid mbuf we own; we only compute
-            // its data address for a prefetch hint, which never faults.
+            // SAFETY: the slot is below `len`, so written, and holds a
+            // valid mbuf we own; we only compute its data address for a
+            // prefetch hint, which never faults.
             unsafe {
-                let h = &*self.pkts[self.pos + 2];
+                let h = &*self.pkts[self.pos + 2].assume_init();
                 super::prefetch0(&*(h.buf_addr as *const u8).add(h.data_off as usize));
             }
         }

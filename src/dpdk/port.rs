@@ -364,7 +364,8 @@ impl RxQueue {
         // most `max` with mbufs we then own; this handle is the queue's
         // only user (&mut self, !Sync, !Clone).
         let n = unsafe { sys::las_rx_burst(self.port, self.queue, p, max) } as usize;
-        burst.set_len(n);
+        // SAFETY: the PMD wrote the first `n` slots, mbufs now ours.
+        unsafe { burst.set_len(n) };
         n
     }
 }

@@ -64,7 +64,8 @@ impl RingInner {
         // SAFETY: p has MAX_BURST slots; dequeued mbufs become ours. Only
         // the consumer half (or the last drop) calls this.
         let n = unsafe { sys::las_ring_dequeue_burst(self.ptr.as_ptr(), p, MAX_BURST as u32) };
-        burst.set_len(n as usize);
+        // SAFETY: the ring wrote the first `n` slots, mbufs now ours.
+        unsafe { burst.set_len(n as usize) };
         n as usize
     }
 }

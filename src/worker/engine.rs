@@ -1297,7 +1297,6 @@ impl Worker {
     #[inline]
     fn flood(&mut self, m: Mbuf, ingress: MemberId, sw: SwitchId) {
         let c = &self.shared.counters;
-        let swc = &c.switches[sw.0 as usize];
         let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
             c.drop(DropReason::SwitchGone);
             return;
@@ -1312,13 +1311,17 @@ impl Worker {
             c.drop(DropReason::NoFloodTarget);
             return;
         }
-        swc.flooded.inc();
+        c.switches[sw.0 as usize].flooded.inc();
         let share = m.pkt_len() >= SHARE_MIN;
         let mut left = n;
         let mut i = 0;
+        let mut made = 0u64;
         // The frame, until its payload is first shared (then `shared`).
         let mut orig = Some(m);
         let mut shared: Option<SharedMbuf> = None;
+        // Copies of a short frame, made in bulk (one mempool access for
+        // up to MAX_BURST of them) and handed out in turn.
+        let mut copies = Burst::new();
         while left > 0 {
             let out = match self.switches[sw.0 as usize].as_ref() {
                 Some(s) => s.members[i],
@@ -1355,6 +1358,14 @@ impl Worker {
                 shared = orig.take().map(Mbuf::share);
             }
             let copy = match (&orig, &shared) {
+                // A short frame: this target and the `left - 1` after it
+                // but before the last need copies.
+                (Some(m), _) if !share => {
+                    if copies.remaining() == 0 {
+                        m.copies_into(&self.pool, left, &mut copies);
+                    }
+                    copies.pop()
+                }
                 (Some(m), _) => m.copy(&self.pool),
                 (None, Some(s)) if multi_seg => {
                     match (Mbuf::alloc(&self.pool), s.clone_indirect(&self.pool)) {
@@ -1368,14 +1379,15 @@ impl Worker {
             };
             match copy {
                 Some(cp) => {
-                    self.shared.counters.switches[sw.0 as usize]
-                        .flood_copies
-                        .inc();
+                    made += 1;
                     self.output(cp, out)
                 }
                 None => self.shared.counters.drop(DropReason::NoMbuf),
             }
         }
+        self.shared.counters.switches[sw.0 as usize]
+            .flood_copies
+            .add(made);
     }
 
     /// Whether `member` is a mesh pseudowire (split-horizon group), as
