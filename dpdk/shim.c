@@ -17,7 +17,6 @@ struct rte_mbuf *las_pktmbuf_alloc(struct rte_mempool *mp) { return rte_pktmbuf_
 int las_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs, unsigned n)
 { return rte_pktmbuf_alloc_bulk(mp, mbufs, n); }
 void las_pktmbuf_free(struct rte_mbuf *m) { rte_pktmbuf_free(m); }
-char *las_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_prepend(m, len); }
 char *las_pktmbuf_adj(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_adj(m, len); }
 char *las_pktmbuf_append(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_append(m, len); }
 int las_pktmbuf_trim(struct rte_mbuf *m, uint16_t len) { return rte_pktmbuf_trim(m, len); }

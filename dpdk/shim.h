@@ -1,8 +1,11 @@
 /* las DPDK shim: real symbols for the static-inline parts of DPDK's API,
- * and accessors for rte_mbuf fields, so the Rust side never touches the
- * mbuf layout directly. Everything here is a one-line forward, except
- * las_pktmbuf_pullup, which DPDK lacks (a pull-up of a chain's first bytes),
- * and las_pktmbuf_copy_bulk (many copies of one frame at once, for floods). */
+ * and accessors for rte_mbuf fields. The per-packet ones (reading header
+ * fields, prepending the encapsulation) are done in src/dpdk/mbuf.rs on
+ * the bindgen layout of DPDK's own rte_mbuf.h instead, a load or store
+ * where a call here would cost a call. Everything here is a one-line
+ * forward, except las_pktmbuf_pullup, which DPDK lacks (a pull-up of a
+ * chain's first bytes), and las_pktmbuf_copy_bulk (many copies of one
+ * frame at once, for floods). */
 #ifndef LAS_SHIM_H
 #define LAS_SHIM_H
 
@@ -48,7 +51,6 @@ uint16_t las_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uin
 struct rte_mbuf *las_pktmbuf_alloc(struct rte_mempool *mp);
 int las_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs, unsigned n);
 void las_pktmbuf_free(struct rte_mbuf *m);
-char *las_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len);
 char *las_pktmbuf_adj(struct rte_mbuf *m, uint16_t len);
 char *las_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
 int las_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);

@@ -253,17 +253,22 @@ impl Mbuf {
     /// headroom is too small.
     #[inline(always)]
     pub fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
-        if n > u16::MAX as usize {
+        // What `rte_pktmbuf_prepend` does, without the call (it runs for
+        // every packet sent): the headroom is `data_off`, and
+        // `data_off + data_len <= buf_len <= u16::MAX`, so neither
+        // length can overflow.
+        // SAFETY: `ptr` is a valid mbuf we own uniquely (&mut self); its
+        // first segment is its own (see `Mbuf`), so moving its data start
+        // back into its headroom touches no other packet's bytes.
+        let h = unsafe { self.ptr.as_mut() };
+        if n > usize::from(h.data_off) {
             return None;
         }
-        // SAFETY: rte_pktmbuf_prepend checks the headroom and returns null
-        // without change if it is too small.
-        let p = unsafe { sys::las_pktmbuf_prepend(self.ptr.as_ptr(), n as u16) };
-        if p.is_null() {
-            None
-        } else {
-            Some(self.data_mut())
-        }
+        let n16 = n as u16;
+        h.data_off -= n16;
+        h.data_len += n16;
+        h.pkt_len += u32::from(n16);
+        Some(self.data_mut())
     }
 
     /// Appends `n` bytes at the tail of a one-segment packet and returns
