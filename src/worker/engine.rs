@@ -1425,8 +1425,9 @@ impl Worker {
             return;
         };
         // A sequenced session is numbered and sent by its owner only.
+        let sequencing = t.sequencing();
         let workers = self.handoff_out.len();
-        if t.sequencing() && workers > 1 {
+        if sequencing && workers > 1 {
             let owner = i % workers;
             if owner != self.id {
                 self.hand_off(m, member, owner);
@@ -1477,7 +1478,7 @@ impl Worker {
         }
         // Only the owner numbers a sequenced session (above), so this is
         // a plain load and store, no locked instruction.
-        let seq = if t.sequencing() {
+        let seq = if sequencing {
             let next = &self.tx_seq[i];
             let n = next.load(Ordering::Relaxed);
             next.store(n.wrapping_add(1), Ordering::Relaxed);

@@ -350,7 +350,7 @@ impl EncapTemplate {
     /// writes nothing (and asserts in debug builds). Lengths that would
     /// exceed 65535 saturate (and assert in debug builds): the caller
     /// bounds `inner_len` by the MTU.
-    #[inline]
+    #[inline(always)]
     pub fn write(&self, dst: &mut [u8], inner_len: usize, ip_ident: u16, seq: u32, inner_sum: u32) {
         let len = self.len();
         debug_assert!(dst.len() >= len, "encap: dst too short");
