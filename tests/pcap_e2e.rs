@@ -211,6 +211,36 @@ fn flood_split_horizon() {
     );
 }
 
+/// A switch of 70 members: a flood needs 69 copies (68 made plus the
+/// frame itself), more than one bulk allocation of copies holds
+/// (`MAX_BURST`, 64), so the worker refills mid-flood. A short frame
+/// takes the bulk copies, a long one (at least `SHARE_MIN`, 512 bytes)
+/// the shared payload; every other member gets each exactly once,
+/// byte for byte.
+#[test]
+#[ignore = "needs root (DPDK, veth, netns): run with cargo test -- --include-ignored"]
+fn flood_beyond_one_bulk() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    let all: Vec<Sess> = (10..80u8)
+        .map(|o| Sess::new(&format!("site{o}"), "s1", o))
+        .collect();
+    let short = inner(BCAST, host(1), ARP, 1, 60);
+    let long = inner(BCAST, host(1), IPV4, 2, 1000);
+    let frames = vec![all[0].ingress(&short, None), all[0].ingress(&long, None)];
+    let mut setup = Setup::new("floodmany", &["s1"], &all);
+    setup.dataplane = "max_sessions = 128\nmax_switches = 4\nmac_table_size = 1024\n".into();
+    let r = run(&setup, &frames);
+    assert_egress(&r.out, &all[0], &[], 0);
+    for s in &all[1..] {
+        assert_egress(&r.out, s, &[short.clone(), long.clone()], 0);
+    }
+    assert_eq!(r.data().len(), 2 * 69);
+    assert_drops(&r.counters, &[]);
+}
+
 // ------------------------------------------------------------ 3. session checks
 
 #[test]
