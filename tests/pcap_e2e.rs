@@ -213,10 +213,11 @@ fn flood_split_horizon() {
 
 /// A switch of 70 members: a flood needs 69 copies (68 made plus the
 /// frame itself), more than one bulk allocation of copies holds
-/// (`MAX_BURST`, 64), so the worker refills mid-flood. A short frame
-/// takes the bulk copies, a long one (at least `SHARE_MIN`, 512 bytes)
-/// the shared payload; every other member gets each exactly once,
-/// byte for byte.
+/// (`MAX_BURST`, 64), so the worker refills mid-flood. One frame is
+/// short, one long (at least `SHARE_MIN`, 512 bytes: it would share its
+/// payload on a port that sends chains, which net_pcap does not, so
+/// here it is copied in bulk as well). Every other member gets each
+/// exactly once, byte for byte.
 #[test]
 #[ignore = "needs root (DPDK, veth, netns): run with cargo test -- --include-ignored"]
 fn flood_beyond_one_bulk() {

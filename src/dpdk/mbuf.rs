@@ -540,7 +540,10 @@ impl Default for Burst {
 impl Burst {
     pub const fn new() -> Burst {
         Burst {
-            pkts: [MaybeUninit::uninit(); MAX_BURST],
+            // SAFETY: an array of `MaybeUninit` needs no initialisation
+            // (written this way, not as `[MaybeUninit::uninit(); N]`,
+            // which rustc lowers to a memset of the whole array).
+            pkts: unsafe { MaybeUninit::uninit().assume_init() },
             len: 0,
             pos: 0,
         }

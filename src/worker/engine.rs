@@ -1293,7 +1293,9 @@ impl Worker {
     /// multi-segment packets. Smaller frames are copied outright, which is
     /// cheaper than the extra mbufs and reference counting. The original
     /// can still take its own header: prepending writes only into its
-    /// headroom, before the bytes the clones point at.
+    /// headroom, before the bytes the clones point at. Copies outright
+    /// (short frames, and any frame when no port sends chains) are made
+    /// in bulk: `Mbuf::copies_into`.
     #[inline]
     fn flood(&mut self, m: Mbuf, ingress: MemberId, sw: SwitchId) {
         let c = &self.shared.counters;
@@ -1313,14 +1315,17 @@ impl Worker {
         }
         c.switches[sw.0 as usize].flooded.inc();
         let share = m.pkt_len() >= SHARE_MIN;
+        // Copies come in bulk unless the payload may be shared: a long
+        // frame with some port that sends chains.
+        let bulk = !share || !self.ports.iter().any(|p| p.multi_seg);
         let mut left = n;
         let mut i = 0;
         let mut made = 0u64;
         // The frame, until its payload is first shared (then `shared`).
         let mut orig = Some(m);
         let mut shared: Option<SharedMbuf> = None;
-        // Copies of a short frame, made in bulk (one mempool access for
-        // up to MAX_BURST of them) and handed out in turn.
+        // Copies made in bulk (one mempool access for up to MAX_BURST of
+        // them) and handed out in turn.
         let mut copies = Burst::new();
         while left > 0 {
             let out = match self.switches[sw.0 as usize].as_ref() {
@@ -1358,9 +1363,9 @@ impl Worker {
                 shared = orig.take().map(Mbuf::share);
             }
             let copy = match (&orig, &shared) {
-                // A short frame: this target and the `left - 1` after it
-                // but before the last need copies.
-                (Some(m), _) if !share => {
+                // This target and the `left - 1` after it but before the
+                // last need copies.
+                (Some(m), _) if bulk => {
                     if copies.remaining() == 0 {
                         m.copies_into(&self.pool, left, &mut copies);
                     }
