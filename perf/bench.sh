@@ -48,6 +48,9 @@ for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF S
 done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PERF_NAME=bench
+# shellcheck source=perf/lib.sh
+. "$ROOT/perf/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PROFILES=${PROFILES:-"ip:64 ip:1514"}
 DUR=${DUR:-10}
@@ -65,12 +68,6 @@ TX=${TX:-drop}
 NICE=${NICE:--20}
 HUGE=${HUGE:-1}
 PERF=${PERF:-0}
-
-die() { echo "bench: $*" >&2; exit 1; }
-say() { echo "bench: $*" >&2; }
-# Any failing command stops the run with a message and a non-zero status
-# (the EXIT trap keeps the status).
-trap 'echo "bench: FAILED (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 [[ $(id -u) == 0 ]] || die "run as root (DPDK needs it)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"

@@ -35,6 +35,9 @@ for v in RUNS ENCAPS LACS PER_VC FLAVOUR COOKIE STEADY STEADY_PPS TIMEOUT CORES 
     if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
 done
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PERF_NAME=control-bench
+# shellcheck source=perf/lib.sh
+. "$ROOT/perf/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 RUNS=${RUNS:-"1000 10000"}
 ENCAPS=${ENCAPS:-"ip udp"}
@@ -54,9 +57,6 @@ NS_LAC=cb-lac
 LAS_IP=198.19.200.1
 FIRST_LAC=10
 
-die() { echo "control-bench: $*" >&2; exit 1; }
-say() { echo "control-bench: $*" >&2; }
-trap 'echo "control-bench: FAILED (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 [[ $(id -u) == 0 ]] || die "run as root (namespaces, raw sockets, DPDK)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"

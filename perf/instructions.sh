@@ -32,6 +32,9 @@ for v in ENCAP SIZE SESSIONS MACS PACKETS BCAST UDP6_CHECKSUM WARM DUR TOP LAS_B
     if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
 done
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PERF_NAME=instructions
+# shellcheck source=perf/lib.sh
+. "$ROOT/perf/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 ENCAP=${ENCAP:-ip}
 SIZE=${SIZE:-64}
@@ -44,11 +47,6 @@ WARM=${WARM:-15}
 DUR=${DUR:-20}
 TOP=${TOP:-25}
 
-die() {
-    echo "instructions.sh: $*" >&2
-    exit 1
-}
-say() { echo "instructions.sh: $*" >&2; }
 
 [[ $(id -u) == 0 ]] || die "run as root (DPDK)"
 for t in valgrind callgrind_annotate jq python3; do

@@ -42,6 +42,9 @@ for v in PROFILES DUR PACKETS SESSIONS MACS CORES PDR_PCT PRECISION MIN_RATE MAX
 done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PERF_NAME=ndr
+# shellcheck source=perf/lib.sh
+. "$ROOT/perf/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PROFILES=${PROFILES:-"ip:64 ip:1518"}
 DUR=${DUR:-2}
@@ -60,9 +63,6 @@ HUGE=${HUGE:-1}
 RSIZE=${RSIZE:-12}
 ZC=${ZC:-1}
 
-die() { echo "ndr: $*" >&2; exit 1; }
-say() { echo "ndr: $*" >&2; }
-trap 'echo "ndr: FAILED (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 [[ $(id -u) == 0 ]] || die "run as root (DPDK needs it)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"

@@ -22,6 +22,10 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PERF_NAME=soak
+PERF_DIE_STATUS=2
+# shellcheck source=perf/lib.sh
+. "$ROOT/perf/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 SOAK=${SOAK:-600}
 EVERY=${EVERY:-10}
@@ -33,10 +37,6 @@ MACS=${MACS:-1000}
 BCAST=${BCAST:-10}
 CORES=${CORES:-0,1}
 MAX_GROWTH_KB=${MAX_GROWTH_KB:-1024}
-
-die() { echo "soak: $*" >&2; exit 2; }
-say() { echo "soak: $*" >&2; }
-trap 'echo "soak: FAILED (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 [[ $(id -u) == 0 ]] || die "run as root (DPDK needs it)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"

@@ -31,6 +31,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PERF_NAME=make-pcaps
+# shellcheck source=perf/lib.sh
+. "$ROOT/perf/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT=${1:-$ROOT/perf/pktgen/out}
 SETS=${SETS:-"ndr scale bcast v6"}
@@ -40,9 +43,6 @@ PORT0=${PORT0:-0000:03:00.0}
 PORT1=${PORT1:-0000:03:00.1}
 CHECK=${CHECK:-1}
 
-die() { echo "make-pcaps: $*" >&2; exit 1; }
-say() { echo "make-pcaps: $*" >&2; }
-trap 'echo "make-pcaps: FAILED (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 LAS=${LAS:-$TARGET/release/las}
 if [[ $CHECK == 1 ]]; then

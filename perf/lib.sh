@@ -1,0 +1,13 @@
+# Shared by the scripts under perf/: source it after setting PERF_NAME
+# (the name every message starts with):
+#   PERF_NAME=bench; . "$ROOT/perf/lib.sh"
+# die MSG   prints "PERF_NAME: MSG" and exits with PERF_DIE_STATUS [1];
+# say MSG   prints "PERF_NAME: MSG";
+# and any failing command (with set -e) stops the script with a message
+# naming its line and status, so a benchmark never fails silently.
+die() {
+    echo "$PERF_NAME: $*" >&2
+    exit "${PERF_DIE_STATUS:-1}"
+}
+say() { echo "$PERF_NAME: $*" >&2; }
+trap 'echo "$PERF_NAME: FAILED (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
