@@ -72,6 +72,7 @@ PERF=${PERF:-0}
 [[ $(id -u) == 0 ]] || die "run as root (DPDK needs it)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
 command -v dpdk-testpmd >/dev/null || die "dpdk-testpmd is needed (apt-get install -y dpdk)"
+numbers DUR WARM SWEEP PACKETS SESSIONS MACS BCAST HUGE PERF
 case $TX in
     devnull) TXSPEC=",tx_pcap=/dev/null" ;;
     drop) TXSPEC="" ;;

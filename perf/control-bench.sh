@@ -57,9 +57,9 @@ NS_LAC=cb-lac
 LAS_IP=198.19.200.1
 FIRST_LAC=10
 
-
 [[ $(id -u) == 0 ]] || die "run as root (namespaces, raw sockets, DPDK)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
+numbers LACS PER_VC COOKIE STEADY GEN_CORE
 command -v ip >/dev/null || die "ip (iproute2) is needed"
 (( LACS + STEADY + FIRST_LAC <= 254 )) || die "LACS + STEADY must be at most $((254 - FIRST_LAC)) (one /24)"
 for e in $ENCAPS; do [[ $e == ip || $e == udp ]] || die "ENCAPS: ip or udp, not $e"; done

@@ -64,9 +64,7 @@ case $ENCAP in
     ip6 | udp6) ENCAP=${ENCAP%6} underlay=ipv6 ;;
     *) die "ENCAP=$ENCAP: expected ip, udp, ip6 or udp6" ;;
 esac
-for v in SIZE SESSIONS MACS PACKETS BCAST WARM DUR TOP; do
-    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v=${!v}: expected a number"
-done
+numbers SIZE SESSIONS MACS PACKETS BCAST WARM DUR TOP
 
 (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release --bin las --bin las-trafgen) >&2 ||
     die "cargo build failed"

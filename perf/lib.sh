@@ -11,3 +11,11 @@ die() {
 }
 say() { echo "$PERF_NAME: $*" >&2; }
 trap 'echo "$PERF_NAME: FAILED (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
+# numbers VAR...  stops unless every named variable is a whole number
+# (knobs go into arithmetic, where "abc" would only say "unbound variable").
+numbers() {
+    local v
+    for v in "$@"; do
+        [[ ${!v} =~ ^[0-9]+$ ]] || die "$v=${!v}: expected a whole number"
+    done
+}

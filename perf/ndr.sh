@@ -63,9 +63,9 @@ HUGE=${HUGE:-1}
 RSIZE=${RSIZE:-12}
 ZC=${ZC:-1}
 
-
 [[ $(id -u) == 0 ]] || die "run as root (DPDK needs it)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
+numbers PACKETS SESSIONS MACS MAX_TRIALS TESTPMD HUGE RSIZE ZC
 if [[ $TESTPMD == 1 ]]; then
     command -v dpdk-testpmd >/dev/null || die "dpdk-testpmd is needed (apt-get install -y dpdk), or TESTPMD=0"
 fi

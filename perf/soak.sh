@@ -40,6 +40,7 @@ MAX_GROWTH_KB=${MAX_GROWTH_KB:-1024}
 
 [[ $(id -u) == 0 ]] || die "run as root (DPDK needs it)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
+numbers SOAK EVERY SETTLE PACKETS SESSIONS MACS BCAST MAX_GROWTH_KB
 (( SETTLE < SOAK )) || die "SETTLE ($SETTLE) must be shorter than SOAK ($SOAK)"
 
 say "building release binaries (no-op when up to date)"
