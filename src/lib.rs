@@ -9,6 +9,7 @@
 pub mod config;
 pub mod control;
 pub mod edge;
+pub mod mem;
 pub mod perf;
 pub mod switch;
 pub mod telemetry;

@@ -41,7 +41,10 @@
 //! afterwards, and there is no rehash, resize or tombstone. The buckets
 //! are a plain `Vec` allocated zeroed once at construction (a fresh
 //! anonymous mapping for big tables, so its pages are not touched yet)
-//! and aligned to 64 bytes by an offset into it. DPDK socket memory was
+//! and aligned by an offset into it: to 64 bytes, or for a table of 1 MiB
+//! or more to a huge page, owning whole huge pages (`crate::mem`; before
+//! that, a table lost its first huge page to the misaligned start).
+//! DPDK socket memory was
 //! the alternative (hugepages, the worker's NUMA node) but would put an
 //! FFI handle and `unsafe` into this pure module; instead the worker asks
 //! the kernel for transparent huge pages over the still untouched range
@@ -238,12 +241,10 @@ impl MacTable {
             .div_ceil(BUCKET_ENTRIES)
             .next_power_of_two()
             .max(1);
-        // One spare bucket to align the start to a cache line. `vec!` of
-        // zeros is one zeroed allocation (calloc): big tables come as
-        // fresh, untouched pages.
-        let mem: Vec<u64> = vec![0u64; WORDS * (buckets + 1)];
-        let addr = mem.as_ptr() as usize;
-        let base = (CACHE_LINE - addr % CACHE_LINE) % CACHE_LINE / 8;
+        // Aligned to a cache line, or to a huge page for a big table
+        // (`crate::mem`); one zeroed allocation (calloc): big tables come
+        // as fresh, untouched pages.
+        let (mem, base) = crate::mem::zeroed_words(WORDS * buckets);
         MacTable {
             mem,
             base,
@@ -296,10 +297,13 @@ impl MacTable {
         self.mask + 1
     }
 
-    /// Bytes allocated for the table and its per-member/per-switch arrays
-    /// (the whole footprint; it never changes after construction).
+    /// Bytes of memory the table and its per-member/per-switch arrays use
+    /// (the whole footprint; it never changes after construction). A big
+    /// table's allocation also has up to one huge page of padding in
+    /// front that is never touched (`crate::mem`): address space, not
+    /// memory, and not counted here.
     pub fn bytes(&self) -> usize {
-        self.mem.capacity() * 8
+        crate::mem::span(WORDS * self.buckets()) * 8
             + self.member_gen.capacity() * 2
             + self.member_count.capacity() * 4
             + self.member_switch.capacity() * 2
@@ -310,15 +314,23 @@ impl MacTable {
             + self.domain_switch.capacity() * 2
     }
 
-    /// The buckets, for `dpdk::advise_hugepages` before [`prefault`](Self::prefault).
+    /// The buckets, for `dpdk::advise_hugepages` before
+    /// [`prefault`](Self::prefault): whole huge pages from a huge-page
+    /// boundary for a big table (`crate::mem`).
     pub fn storage(&self) -> &[u64] {
-        &self.mem
+        let span = crate::mem::span(WORDS * self.buckets());
+        &self.mem[self.base..self.base + span]
     }
 
     /// Writes every page of the bucket array once, so the fast path never
-    /// takes a first-touch page fault. Entries are unchanged.
+    /// takes a first-touch page fault. Entries are unchanged; the padding
+    /// before the table stays untouched.
     pub fn prefault(&mut self) {
-        for w in self.mem.iter_mut().step_by(512) {
+        let span = crate::mem::span(WORDS * self.buckets());
+        for w in self.mem[self.base..self.base + span]
+            .iter_mut()
+            .step_by(512)
+        {
             *w = std::hint::black_box(*w);
         }
     }
@@ -1177,6 +1189,7 @@ mod tests {
         const CAP: usize = 1024;
         let mut t = MacTable::new(CAP, 8, 4);
         let bytes = t.bytes();
+        let allocated = t.mem.capacity();
         let ptr = t.storage().as_ptr();
         let mut full = 0;
         for round in 0..10u64 {
@@ -1205,6 +1218,7 @@ mod tests {
         // Half load, two choices and displacement: never full.
         assert_eq!(full, 0);
         assert_eq!(t.bytes(), bytes);
+        assert_eq!(t.mem.capacity(), allocated);
         assert_eq!(t.storage().as_ptr(), ptr);
     }
 

@@ -352,9 +352,10 @@ pub struct WorkerCounters {
     pub sequencer_handoff: Counter,
 }
 
-/// A per-session table of counters. Workers index it at random (two
-/// sessions per packet at 65,535 sessions): with the data plane its
-/// memory gets transparent huge pages (`dpdk::huge_vec`).
+/// A per-session table of counters. Workers publish into it in sweeps
+/// (once a second, not per packet, since the counts moved into the lines
+/// a packet reads anyway); with the data plane its memory is still
+/// advised for transparent huge pages (`dpdk::huge_vec`).
 fn table<T>(n: usize, f: impl Fn() -> T) -> Box<[T]> {
     #[cfg(feature = "dpdk")]
     return crate::dpdk::huge_vec(n, |_| f()).into_boxed_slice();

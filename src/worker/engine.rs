@@ -109,8 +109,8 @@ use super::{classify, Class, Command, Event, SessionSpec, SwitchSpec, WorkerShar
 use super::punt::{punt_class, PuntClass, TokenBucket};
 use crate::dpdk::frag::Reassembly;
 use crate::dpdk::{
-    prefetch0, prefetch_lines, tsc, Burst, FragTable, Mbuf, Mempool, RingConsumer, RingProducer,
-    RxQueue, SharedMbuf, TxBuffer, TxQueue, MAX_BURST,
+    prefetch0, prefetch_lines, tsc, Burst, FragTable, HugeSlice, Mbuf, Mempool, RingConsumer,
+    RingProducer, RxQueue, SharedMbuf, TxBuffer, TxQueue, MAX_BURST,
 };
 use crate::switch::mactable::Hashed;
 use crate::switch::policy::{MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
@@ -389,9 +389,9 @@ pub struct Worker {
     /// Frames collected per owning worker, enqueued once per burst.
     handoff_buf: Vec<TxBuffer>,
     handoff_in: Vec<RingConsumer>,
-    sessions: Vec<Option<Session>>,
+    sessions: HugeSlice<Option<Session>>,
     /// Per member slot, what sending to it reads (see `Egress`).
-    egress: Vec<Egress>,
+    egress: HugeSlice<Egress>,
     /// Lines of an `Egress` the burst loop prefetches: 1, or 2 once a
     /// template whose header ends past the first line was installed.
     egress_lines: usize,
@@ -454,6 +454,9 @@ impl Worker {
             macs.bytes() as f64 / (1 << 20) as f64,
             macs.bytes() / macs.capacity().max(1)
         );
+        let mut by_id = SessionIndex::new(s.max_sessions);
+        crate::dpdk::advise_hugepages(by_id.storage());
+        by_id.prefault();
         let slot = std::mem::size_of::<Option<Session>>() + std::mem::size_of::<Egress>();
         log::info!(
             "worker {}: {} session slots of {} B, {:.1} MiB",
@@ -481,13 +484,13 @@ impl Worker {
             handoff_buf: (0..s.handoff_out.len()).map(|_| TxBuffer::new()).collect(),
             handoff_out: s.handoff_out,
             handoff_in: s.handoff_in,
-            // Indexed at random per packet: huge pages (see `huge_vec`).
-            sessions: crate::dpdk::huge_vec(s.max_sessions, |_| None),
-            egress: crate::dpdk::huge_vec(s.max_sessions, |_| Egress::VACANT),
+            // Indexed at random per packet: huge pages (`HugeSlice`).
+            sessions: HugeSlice::new(s.max_sessions, |_| None),
+            egress: HugeSlice::new(s.max_sessions, |_| Egress::VACANT),
             egress_lines: 1,
             publisher: Publisher::default(),
             events_full: false,
-            by_id: SessionIndex::new(s.max_sessions),
+            by_id,
             switches: (0..s.max_switches).map(|_| None).collect(),
             macs,
             mac_refresh: s.mac_refresh,

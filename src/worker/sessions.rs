@@ -6,13 +6,16 @@
 //! One `u64` per slot: the session id in the high 32 bits, the member in
 //! the low 16; 0 is empty (session id 0 means control, never data).
 //! Linear probing at most half full; removal shifts the following entries
-//! back (no tombstones). Memory is allocated once; the hash is seeded at
-//! random.
+//! back (no tombstones). Memory is allocated once, on a huge-page
+//! boundary when it is big (`crate::mem`: 1 MiB at 65,535 sessions, one
+//! TLB entry instead of 256); the hash is seeded at random.
 
 use crate::switch::MemberId;
 
 pub struct SessionIndex {
-    slots: Vec<u64>,
+    /// Zeroed at construction; slot `i` is `mem[base + i]`.
+    mem: Vec<u64>,
+    base: usize,
     mask: usize,
     shift: u32,
     seed: u64,
@@ -39,8 +42,10 @@ impl SessionIndex {
 
     fn with_seed(max: usize, seed: u64) -> SessionIndex {
         let n = (2 * max.max(1)).next_power_of_two().max(2);
+        let (mem, base) = crate::mem::zeroed_words(n);
         SessionIndex {
-            slots: vec![0; n],
+            mem,
+            base,
             mask: n - 1,
             shift: 64 - n.trailing_zeros(),
             seed,
@@ -50,6 +55,36 @@ impl SessionIndex {
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// The slots, whole huge pages for a big index, for
+    /// `dpdk::advise_hugepages` before [`prefault`](Self::prefault).
+    pub fn storage(&self) -> &[u64] {
+        &self.mem[self.base..self.base + crate::mem::span(self.mask + 1)]
+    }
+
+    /// Writes every page of the slots once (values unchanged), so that no
+    /// first-touch page fault is left for the worker.
+    pub fn prefault(&mut self) {
+        let span = crate::mem::span(self.mask + 1);
+        for w in self.mem[self.base..self.base + span]
+            .iter_mut()
+            .step_by(512)
+        {
+            *w = std::hint::black_box(*w);
+        }
+    }
+
+    /// Slot `i` (masked: always in range).
+    #[inline(always)]
+    fn slot(&self, i: usize) -> u64 {
+        self.mem[self.base + (i & self.mask)]
+    }
+
+    #[inline(always)]
+    fn set(&mut self, i: usize, e: u64) {
+        let j = self.base + (i & self.mask);
+        self.mem[j] = e;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -73,7 +108,7 @@ impl SessionIndex {
     /// The slot to prefetch for `h`.
     #[inline(always)]
     pub fn hint(&self, h: Slot) -> &u64 {
-        &self.slots[h.home & self.mask]
+        &self.mem[self.base + (h.home & self.mask)]
     }
 
     #[inline(always)]
@@ -83,7 +118,7 @@ impl SessionIndex {
         }
         let mut i = h.home & self.mask;
         for _ in 0..=self.mask {
-            let e = self.slots[i];
+            let e = self.slot(i);
             if e == 0 {
                 return None;
             }
@@ -109,17 +144,17 @@ impl SessionIndex {
         let e = (u64::from(id) << 32) | u64::from(m.0);
         let mut i = self.home(id);
         loop {
-            let cur = self.slots[i];
+            let cur = self.slot(i);
             if cur == 0 {
-                if 2 * (self.len + 1) > self.slots.len() {
+                if 2 * (self.len + 1) > self.mask + 1 {
                     return false;
                 }
-                self.slots[i] = e;
+                self.set(i, e);
                 self.len += 1;
                 return true;
             }
             if (cur >> 32) as u32 == id {
-                self.slots[i] = e;
+                self.set(i, e);
                 return true;
             }
             i = (i + 1) & self.mask;
@@ -133,7 +168,7 @@ impl SessionIndex {
         }
         let mut i = self.home(id);
         loop {
-            let cur = self.slots[i];
+            let cur = self.slot(i);
             if cur == 0 {
                 return false;
             }
@@ -147,7 +182,7 @@ impl SessionIndex {
         let mut j = i;
         loop {
             j = (j + 1) & self.mask;
-            let e = self.slots[j];
+            let e = self.slot(j);
             if e == 0 {
                 break;
             }
@@ -158,11 +193,11 @@ impl SessionIndex {
                 i < k || k <= j
             };
             if !stays {
-                self.slots[i] = e;
+                self.set(i, e);
                 i = j;
             }
         }
-        self.slots[i] = 0;
+        self.set(i, 0);
         self.len -= 1;
         true
     }
