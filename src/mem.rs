@@ -7,8 +7,9 @@
 //! it: one TLB entry per 2 MiB instead of per 4 KiB. Before this, a table
 //! started wherever `calloc` put it and lost its first and last partial
 //! huge pages: a quarter of an 8 MiB table, all of a 1 MiB one. On this
-//! project's VM a random read of a 64 MiB table costs about 46 cycles
-//! with huge pages and 81 without (perf/README.md, "Huge pages").
+//! project's VM a dependent random read of a 64 MiB table costs 425–465
+//! cycles in huge pages and 550–635 in 4 KiB pages (`perf/memlat.c`;
+//! perf/README.md, "Huge pages and lagged lookups").
 //!
 //! The allocation is a zeroed `Vec<u64>` one huge page longer than
 //! needed; the table uses the aligned words from `base` on. `vec![0; n]`
@@ -43,6 +44,16 @@ pub fn span(len: usize) -> usize {
     }
 }
 
+/// Where the kernel says whether it gives transparent huge pages.
+pub const THP_SYSFS: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
+
+/// The selected mode in the text of [`THP_SYSFS`] (`always [madvise]
+/// never` → `madvise`); None when there is no bracketed word.
+pub fn thp_mode(text: &str) -> Option<&str> {
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix('[')?.strip_suffix(']'))
+}
+
 fn huge(len: usize) -> bool {
     len.saturating_mul(8) >= HUGE_PAGE / 2
 }
@@ -67,6 +78,16 @@ mod tests {
             assert!(span(len) >= len);
             assert!(mem.iter().all(|&w| w == 0));
         }
+    }
+
+    #[test]
+    fn thp_mode_is_the_bracketed_word() {
+        // The first as this machine's Linux 6.18 writes the file.
+        assert_eq!(thp_mode("always [madvise] never\n"), Some("madvise"));
+        assert_eq!(thp_mode("[always] madvise never\n"), Some("always"));
+        assert_eq!(thp_mode("always madvise [never]\n"), Some("never"));
+        assert_eq!(thp_mode(""), None);
+        assert_eq!(thp_mode("always madvise never"), None);
     }
 
     #[test]

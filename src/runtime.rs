@@ -192,6 +192,15 @@ pub fn run(
     log::info!("EAL arguments: {}", args[1..].join(" "));
     let eal = Eal::init(&args).map_err(|e| e.to_string())?;
     log::info!("{}", dpdk::version());
+    match std::fs::read_to_string(crate::mem::THP_SYSFS) {
+        Ok(t) if crate::mem::thp_mode(&t) == Some("never") => log::warn!(
+            "transparent huge pages are off ({} is \"never\"): the MAC and session \
+             tables stay in 4 KiB pages, and every random read of them costs more \
+             (set it to \"madvise\")",
+            crate::mem::THP_SYSFS
+        ),
+        _ => {}
+    }
     let tsc_hz = dpdk::tsc_hz();
     let nworkers = cores.len().saturating_sub(1).max(1);
     let single = cores.len() == 1;
