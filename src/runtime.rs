@@ -393,12 +393,18 @@ fn open_ports(cfg: &Config, pool: &Mempool, nworkers: usize) -> Result<OpenPorts
             None => port.mac().map_err(|e| e.to_string())?,
         };
         log::info!(
-            "port {} ({name}, {}): {} rx / {} tx queues, mac {}",
+            "port {} ({name}, {}): {} rx / {} tx queues, mac {}, {}",
             pc.name,
             info.driver,
             rxq,
             txq,
-            crate::wire::ethernet::MacAddr(mac)
+            crate::wire::ethernet::MacAddr(mac),
+            // Whether long flooded frames share their payload here.
+            if info.tx_multi_seg {
+                "sends mbuf chains"
+            } else {
+                "no mbuf chains"
+            }
         );
         open.multi_seg.push(info.tx_multi_seg);
         open.ports.push(PortRt {

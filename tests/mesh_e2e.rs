@@ -12,6 +12,12 @@
 //! would flood what it got from las1 on to las3 and the other way round:
 //! every frame would arrive twice and circulate forever.
 //!
+//! Long broadcasts (1000 bytes) from A check the flood path that shares
+//! a payload between copies (a header mbuf chained to an indirect clone;
+//! only on ports that send chains, as net_af_packet does): B and C must
+//! get A's frame byte for byte. With that path made to drop its copies,
+//! the test fails at "long broadcasts at site 2".
+//!
 //! Root only (veth, bridge, DPDK): `#[ignore]`d; CI runs it with
 //! `--include-ignored`.
 
@@ -225,8 +231,9 @@ fn send(s: &Socket, n: u8, frame: &[u8]) {
     s.send_to(&p, &to).expect("send to las");
 }
 
-/// Every data packet las sent to a site: (site n, inner dst MAC, tag).
-type Got = Arc<Mutex<Vec<(u8, [u8; 6], u32)>>>;
+/// Every data packet las sent to a site: (site n, inner dst MAC, tag,
+/// the inner frame).
+type Got = Arc<Mutex<Vec<(u8, [u8; 6], u32, Vec<u8>)>>>;
 
 fn receiver(stop: Arc<AtomicBool>, got: Got) -> std::thread::JoinHandle<()> {
     let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(115))).expect("raw socket");
@@ -260,6 +267,7 @@ fn receiver(stop: Arc<AtomicBool>, got: Got) -> std::thread::JoinHandle<()> {
                 dst[3] - 10,
                 mac,
                 u32::from_be_bytes([t[0], t[1], t[2], t[3]]),
+                b[24..].to_vec(),
             ));
         }
     })
@@ -338,14 +346,24 @@ fn broadcast_storm_into_a_three_node_mesh_reaches_every_site_exactly_once() {
         send(&socks[1], 2, &inner(ha, hb, 0x0800, 10_000 + t, 60));
         std::thread::sleep(Duration::from_millis(2));
     }
+    // Long broadcasts: las1 floods each to its two mesh peers, and on a
+    // port that sends mbuf chains (net_af_packet does; checked below)
+    // the first copy shares the payload behind a header mbuf of its own
+    // (`Worker::flood`). What arrives must be the frame A sent, byte for
+    // byte.
+    const LONG: std::ops::RangeInclusive<u32> = 20_001..=20_020;
+    for t in LONG {
+        send(&socks[0], 1, &inner([0xff; 6], ha, 0x0800, t, 1000));
+        std::thread::sleep(Duration::from_millis(2));
+    }
     std::thread::sleep(Duration::from_secs(1));
     stop.store(true, Ordering::Relaxed);
     rx.join().unwrap();
 
     let got = got.lock().unwrap();
     let mut per: HashMap<(u8, u32), u32> = HashMap::new();
-    for &(site, _, tag) in got.iter() {
-        *per.entry((site, tag)).or_default() += 1;
+    for (site, _, tag, _) in got.iter() {
+        *per.entry((*site, *tag)).or_default() += 1;
     }
     let count = |site: u8, tags: std::ops::RangeInclusive<u32>| -> (usize, usize, usize) {
         let (mut once, mut more, mut none) = (0, 0, 0);
@@ -386,6 +404,32 @@ fn broadcast_storm_into_a_three_node_mesh_reaches_every_site_exactly_once() {
     );
     let (c_once, c_more, _) = count(3, 10_001..=10_050);
     assert_eq!(c_once + c_more, 0, "unicast B → A also reached C");
+    assert!(
+        all[0].logs().contains("sends mbuf chains"),
+        "las1's port does not send chains: the shared-payload flood was not tested{}",
+        all[0].logs()
+    );
+    for site in [2u8, 3] {
+        assert_eq!(
+            count(site, LONG),
+            (LONG.count(), 0, 0),
+            "long broadcasts at site {site}"
+        );
+        for (_, _, tag, frame) in got.iter().filter(|g| g.0 == site && LONG.contains(&g.2)) {
+            let want = inner([0xff; 6], ha, 0x0800, *tag, 1000);
+            assert!(
+                *frame == want,
+                "site {site}, long broadcast {tag}: las sent\n{}\ninstead of\n{}",
+                common::hexdump(frame),
+                common::hexdump(&want)
+            );
+        }
+    }
+    assert_eq!(
+        count(1, LONG).0 + count(1, LONG).1,
+        0,
+        "long broadcasts came back to A"
+    );
     // Nothing was dropped as a loop would be, and the storm did not
     // make anyone drop the split-horizon way (floods skip mesh members;
     // only unicast between mesh members is dropped).
