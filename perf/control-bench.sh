@@ -60,6 +60,11 @@ FIRST_LAC=10
 [[ $(id -u) == 0 ]] || die "run as root (namespaces, raw sockets, DPDK)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
 numbers LACS PER_VC COOKIE STEADY GEN_CORE
+numbers STEADY_PPS
+decimals TIMEOUT
+for n in $RUNS; do
+    [[ $n =~ ^[0-9]+$ ]] || die "RUNS=\"$RUNS\": $n is not a whole number of sessions"
+done
 command -v ip >/dev/null || die "ip (iproute2) is needed"
 (( LACS + STEADY + FIRST_LAC <= 254 )) || die "LACS + STEADY must be at most $((254 - FIRST_LAC)) (one /24)"
 for e in $ENCAPS; do [[ $e == ip || $e == udp ]] || die "ENCAPS: ip or udp, not $e"; done

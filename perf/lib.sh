@@ -19,3 +19,12 @@ numbers() {
         [[ ${!v} =~ ^[0-9]+$ ]] || die "$v=${!v}: expected a whole number"
     done
 }
+
+# decimals VAR...  stops unless every named variable is a plain number, a
+# fraction allowed (0.5, 2, 10000; no sign, no exponent).
+decimals() {
+    local v
+    for v in "$@"; do
+        [[ ${!v} =~ ^([0-9]+|[0-9]*\.[0-9]+)$ ]] || die "$v=${!v}: expected a number like 0.5 or 2"
+    done
+}

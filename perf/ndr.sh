@@ -66,6 +66,7 @@ ZC=${ZC:-1}
 [[ $(id -u) == 0 ]] || die "run as root (DPDK needs it)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
 numbers PACKETS SESSIONS MACS MAX_TRIALS TESTPMD HUGE RSIZE ZC
+decimals DUR PDR_PCT PRECISION MIN_RATE MAX_RATE
 if [[ $TESTPMD == 1 ]]; then
     command -v dpdk-testpmd >/dev/null || die "dpdk-testpmd is needed (apt-get install -y dpdk), or TESTPMD=0"
 fi
