@@ -136,12 +136,6 @@ impl L2Filter {
         &self.types[..usize::from(self.len).min(MAX_ETHERTYPES)]
     }
 
-    /// True if ethertype `t` (or [`LLC`]) is in the allow-list.
-    #[inline]
-    pub fn allows(&self, t: u16) -> bool {
-        self.allowed().contains(&t)
-    }
-
     /// Decide on an inner frame given its destination MAC and its
     /// type/length field.
     #[inline]
@@ -329,7 +323,8 @@ mod tests {
         assert_eq!(L2Filter::new(&many), Err(FilterError::TooMany(33)));
         let f = L2Filter::new(&many[..32]).unwrap();
         assert_eq!(f.allowed().len(), 32);
-        assert!(f.allows(0x901f));
+        assert_eq!(f.check(UNICAST, 0x901f), Verdict::Pass);
+        assert_eq!(f.check(UNICAST, 0x9020), Verdict::DropEthertype);
         let f = L2Filter::new(&[0x0800, 0x0800]).unwrap();
         assert_eq!(f.allowed(), &[0x0800]);
         assert_eq!(
