@@ -44,6 +44,14 @@ pub fn span(len: usize) -> usize {
     }
 }
 
+/// Writes every 4 KiB page of `words` once (values unchanged), so that no
+/// first-touch page fault is left for the fast path.
+pub fn prefault(words: &mut [u64]) {
+    for w in words.iter_mut().step_by(512) {
+        *w = std::hint::black_box(*w);
+    }
+}
+
 /// Where the kernel says whether it gives transparent huge pages.
 pub const THP_SYSFS: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 

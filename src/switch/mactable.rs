@@ -327,12 +327,7 @@ impl MacTable {
     /// before the table stays untouched.
     pub fn prefault(&mut self) {
         let span = crate::mem::span(WORDS * self.buckets());
-        for w in self.mem[self.base..self.base + span]
-            .iter_mut()
-            .step_by(512)
-        {
-            *w = std::hint::black_box(*w);
-        }
+        crate::mem::prefault(&mut self.mem[self.base..self.base + span]);
     }
 
     /// Live entries in switch `sw` (0 for an out-of-range id).

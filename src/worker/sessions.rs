@@ -67,23 +67,23 @@ impl SessionIndex {
     /// first-touch page fault is left for the worker.
     pub fn prefault(&mut self) {
         let span = crate::mem::span(self.mask + 1);
-        for w in self.mem[self.base..self.base + span]
-            .iter_mut()
-            .step_by(512)
-        {
-            *w = std::hint::black_box(*w);
-        }
+        crate::mem::prefault(&mut self.mem[self.base..self.base + span]);
     }
 
-    /// Slot `i` (masked: always in range).
+    /// Where slot `i` (masked: always in range) is in `mem`.
+    #[inline(always)]
+    fn index(&self, i: usize) -> usize {
+        self.base + (i & self.mask)
+    }
+
     #[inline(always)]
     fn slot(&self, i: usize) -> u64 {
-        self.mem[self.base + (i & self.mask)]
+        self.mem[self.index(i)]
     }
 
     #[inline(always)]
     fn set(&mut self, i: usize, e: u64) {
-        let j = self.base + (i & self.mask);
+        let j = self.index(i);
         self.mem[j] = e;
     }
 
@@ -108,7 +108,7 @@ impl SessionIndex {
     /// The slot to prefetch for `h`.
     #[inline(always)]
     pub fn hint(&self, h: Slot) -> &u64 {
-        &self.mem[self.base + (h.home & self.mask)]
+        &self.mem[self.index(h.home)]
     }
 
     #[inline(always)]
