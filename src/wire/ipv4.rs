@@ -152,7 +152,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Whether the header checksum is correct.
     pub fn verify_checksum(&self) -> bool {
-        checksum::checksum(self.header()) == 0
+        let h = self.header();
+        match <&[u8; HEADER_LEN]>::try_from(h) {
+            Ok(h20) => checksum::header20_ok(h20),
+            Err(_) => checksum::checksum(h) == 0,
+        }
     }
 
     /// The payload, from `header_len` up to `total_len` (not the buffer end).
