@@ -67,7 +67,14 @@ pub struct L2Filter {
     len: u8,
     deny: [u16; MAX_DENY],
     deny_len: u8,
+    /// The verdict for a unicast destination and the three common types
+    /// (bit 0 IPv4, 1 ARP, 2 IPv6; set = pass), worked out by the full
+    /// rules whenever the lists change (`with_quick`).
+    quick: u8,
 }
+
+/// The common ethertypes `L2Filter::quick` decides, by bit.
+const QUICK: [u16; 3] = [0x0800, 0x0806, 0x86dd];
 
 impl fmt::Debug for L2Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -86,7 +93,9 @@ impl Default for L2Filter {
             len: DEFAULT_ETHERTYPES.len() as u8,
             deny: [0; MAX_DENY],
             deny_len: 0,
+            quick: 0,
         }
+        .with_quick()
     }
 }
 
@@ -101,6 +110,7 @@ impl L2Filter {
             len: 0,
             deny: [0; MAX_DENY],
             deny_len: 0,
+            quick: 0,
         };
         for &t in allowed {
             if !f.allowed().contains(&t) {
@@ -108,7 +118,7 @@ impl L2Filter {
                 f.len += 1;
             }
         }
-        Ok(f)
+        Ok(f.with_quick())
     }
 
     /// Adds a deny list (ethertypes, [`LLC`], [`CISCO`]).
@@ -123,7 +133,7 @@ impl L2Filter {
                 self.deny_len += 1;
             }
         }
-        Ok(self)
+        Ok(self.with_quick())
     }
 
     /// The deny list.
@@ -136,10 +146,44 @@ impl L2Filter {
         &self.types[..usize::from(self.len).min(MAX_ETHERTYPES)]
     }
 
+    /// Works out `quick` from the lists by the full rules.
+    fn with_quick(mut self) -> Self {
+        self.quick = 0;
+        for (bit, &t) in QUICK.iter().enumerate() {
+            if self.check_full([0, 0, 0, 0, 0, 0], t) == Verdict::Pass {
+                self.quick |= 1 << bit;
+            }
+        }
+        self
+    }
+
     /// Decide on an inner frame given its destination MAC and its
     /// type/length field.
-    #[inline]
+    #[inline(always)]
     pub fn check(&self, dst_mac: [u8; 6], ethertype_or_len: u16) -> Verdict {
+        // The reserved and Cisco destinations are group addresses: for a
+        // unicast one, a common type is one bit (perf/instructions.sh).
+        if dst_mac[0] & 1 == 0 {
+            let bit = match ethertype_or_len {
+                0x0800 => 1,
+                0x0806 => 2,
+                0x86dd => 4,
+                _ => 0,
+            };
+            if bit != 0 {
+                return if self.quick & bit != 0 {
+                    Verdict::Pass
+                } else {
+                    Verdict::DropEthertype
+                };
+            }
+        }
+        self.check_full(dst_mac, ethertype_or_len)
+    }
+
+    /// `check` by the rules in full (the module doc).
+    #[inline(never)]
+    fn check_full(&self, dst_mac: [u8; 6], ethertype_or_len: u16) -> Verdict {
         if dst_mac[..5] == [0x01, 0x80, 0xc2, 0x00, 0x00] && dst_mac[5] <= 0x0f {
             return Verdict::DropBpdu;
         }
@@ -232,6 +276,50 @@ mod tests {
 
     const UNICAST: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
     const BCAST: [u8; 6] = [0xff; 6];
+
+    /// The one-bit answer for unicast frames of the common types is the
+    /// answer of the full rules, for every combination of allow and deny
+    /// lists over the common types, ANY, LLC and an unrelated type.
+    #[test]
+    fn quick_agrees_with_full_rules() {
+        let pool = [0x0800, 0x0806, 0x86dd, ANY, LLC, 0x88cc];
+        let dsts = [
+            UNICAST,
+            BCAST,
+            [0x01, 0x80, 0xc2, 0, 0, 0],
+            [0x01, 0, 0x0c, 0xcc, 0xcc, 0xcc],
+        ];
+        let types = [0x0800, 0x0806, 0x86dd, 0x88cc, 0x0100, 0x8100];
+        let mut passed = 0;
+        for allow_bits in 0u32..64 {
+            for deny_bits in 0u32..16 {
+                let allow: Vec<u16> = (0..6)
+                    .filter(|b| allow_bits >> b & 1 != 0)
+                    .map(|b| pool[b])
+                    .collect();
+                let deny: Vec<u16> = (0..4)
+                    .filter(|b| deny_bits >> b & 1 != 0)
+                    .map(|b| pool[b])
+                    .collect();
+                let f = L2Filter::new(&allow).unwrap().with_deny(&deny).unwrap();
+                for d in dsts {
+                    for t in types {
+                        let v = f.check(d, t);
+                        assert_eq!(
+                            v,
+                            f.check_full(d, t),
+                            "allow {allow:x?} deny {deny:x?} dst {d:x?} type {t:#x}"
+                        );
+                        passed += usize::from(v == Verdict::Pass);
+                    }
+                }
+            }
+        }
+        assert!(passed > 0);
+        let d = L2Filter::default();
+        assert_eq!(d.check(UNICAST, 0x0800), Verdict::Pass);
+        assert_eq!(d.check(UNICAST, 0x88cc), Verdict::DropEthertype);
+    }
 
     #[test]
     fn any_and_deny() {
