@@ -1,5 +1,6 @@
 //! Classify an outer frame once: what it is and where its parts start.
 use crate::telemetry::DropReason;
+use crate::wire::checksum;
 use crate::wire::ethernet::{self, ethertype};
 use crate::wire::ipv4::{self, protocol};
 use crate::wire::ipv6;
@@ -244,6 +245,94 @@ fn ext_error(e: ipv6::ExtError) -> DropReason {
 /// is false for reassembled packets (every fragment was checked).
 #[inline(always)]
 pub fn classify(
+    first: &[u8],
+    pkt_len: usize,
+    ours: Ipv4Addr,
+    udp_port: u16,
+    verify_checksum: bool,
+) -> Class {
+    if verify_checksum {
+        if let Some(c) = classify_fast(first, pkt_len, ours, udp_port) {
+            return c;
+        }
+    }
+    classify_full(first, pkt_len, ours, udp_port, verify_checksum)
+}
+
+/// `classify` of the common case in few instructions: an untagged IPv4
+/// packet without options to `ours`, unfragmented, with a right header
+/// checksum, carrying L2TPv3 data over IP or over UDP to `udp_port`, its
+/// headers in `first`. None for anything else, which `classify_full`
+/// decides. Where it answers, it answers as `classify_full` does (the
+/// test `fast_agrees_with_full_rules` checks it on mutated frames); it
+/// took las's own code from 1106 to 1053 instructions per packet
+/// (perf/instructions.sh, ip:64).
+#[inline(always)]
+fn classify_fast(first: &[u8], pkt_len: usize, ours: Ipv4Addr, udp_port: u16) -> Option<Class> {
+    const L2: usize = ethernet::HEADER_LEN;
+    const L4: usize = L2 + ipv4::HEADER_LEN;
+    let h: &[u8; L4 + 4] = first.get(..L4 + 4)?.try_into().ok()?;
+    let ip: &[u8; ipv4::HEADER_LEN] = h[L2..L4].try_into().ok()?;
+    // IPv4, version 4 and a 20-byte header; no MF flag, no offset.
+    if h[12..15] != [0x08, 0x00, 0x45] || u16::from_be_bytes([h[20], h[21]]) & 0x3fff != 0 {
+        return None;
+    }
+    let total = usize::from(u16::from_be_bytes([h[16], h[17]]));
+    let end = L2 + total;
+    if end > pkt_len
+        || ours.is_unspecified()
+        || h[30..34] != ours.octets()
+        || !checksum::header20_ok(ip)
+    {
+        return None;
+    }
+    let src = IpAddr::V4(Ipv4Addr::new(h[26], h[27], h[28], h[29]));
+    match h[23] {
+        protocol::L2TP => {
+            let session_id = u32::from_be_bytes([h[34], h[35], h[36], h[37]]);
+            if total < ipv4::HEADER_LEN + 4 || session_id == 0 {
+                return None;
+            }
+            Some(Class::Data {
+                session_id,
+                encap: Encap::Ip,
+                src,
+                udp_src_port: 0,
+                l2tp_off: L4,
+                end,
+            })
+        }
+        protocol::UDP => {
+            // The UDP header and an L2TPv3 data header (flags word,
+            // session id) within the UDP length, within the IP packet.
+            let u: &[u8; 16] = first.get(L4..L4 + 16)?.try_into().ok()?;
+            let ulen = usize::from(u16::from_be_bytes([u[4], u[5]]));
+            let session_id = u32::from_be_bytes([u[12], u[13], u[14], u[15]]);
+            if u16::from_be_bytes([u[2], u[3]]) != udp_port
+                || ulen < 16
+                || L4 + ulen > end
+                || u[8] & 0x80 != 0
+                || u[9] & 0x0f != l2tp::VERSION
+                || session_id == 0
+            {
+                return None;
+            }
+            Some(Class::Data {
+                session_id,
+                encap: Encap::Udp,
+                src,
+                udp_src_port: u16::from_be_bytes([u[0], u[1]]),
+                l2tp_off: L4 + udp::HEADER_LEN,
+                end: L4 + ulen,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `classify` by the rules in full.
+#[inline(never)]
+fn classify_full(
     first: &[u8],
     pkt_len: usize,
     ours: Ipv4Addr,
@@ -602,6 +691,78 @@ mod test {
 
     fn class(f: &[u8]) -> Class {
         classify(f, f.len(), OURS, 1701, true)
+    }
+
+    /// The fast path answers only as the full rules do: frames of L2TPv3
+    /// data over IP and UDP (and control, ICMP, options, fragments),
+    /// with one to three bytes of the first 54 changed at random,
+    /// truncated, padded, or with a shorter `pkt_len`; to our address and
+    /// on an IPv6-only port. It must answer for most unchanged frames.
+    #[test]
+    fn fast_agrees_with_full_rules() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let data = [
+            0, 0, 0x12, 0x34, 0x40, 0, 0, 1, 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0,
+        ];
+        let mut udp_data = vec![0x00, 0x03, 0, 0, 0, 0, 0x12, 0x34];
+        udp_data.extend_from_slice(&data[4..]);
+        let mut options = frame(0x0800, 115, &data);
+        options[14] = 0x46;
+        let bases = [
+            frame(0x0800, 115, &data),
+            frame(0x0800, 17, &udp(1701, &udp_data)),
+            frame(0x0800, 115, &[0, 0, 0, 0, 0xc8, 3, 0, 20]),
+            frame(0x0800, 17, &udp(1701, &[0xc8, 3, 0, 20, 0, 0, 0, 0])),
+            frame(0x0800, 1, &[8, 0, 0, 0, 0, 0, 0, 0]),
+            options,
+        ];
+        let mut answered = 0;
+        for round in 0..200_000 {
+            let mut f = bases[round % bases.len()].clone();
+            let ours = if round % 7 == 0 {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                OURS
+            };
+            if round % 5 != 0 {
+                for _ in 0..1 + next() % 3 {
+                    let i = (next() % 54) as usize % f.len();
+                    f[i] = next() as u8;
+                }
+            }
+            // Mostly with the header checksum made right again, so that
+            // changed header fields reach the checks behind it.
+            if next() % 4 != 0 && f.len() >= 34 {
+                f[24..26].copy_from_slice(&[0, 0]);
+                let c = csum(&f[14..34]);
+                f[24..26].copy_from_slice(&c.to_be_bytes());
+            }
+            match next() % 6 {
+                0 => f.truncate((next() as usize) % (f.len() + 1)),
+                1 => f.extend_from_slice(&[0; 7]),
+                _ => {}
+            }
+            let pkt_len = if next() % 8 == 0 {
+                (next() as usize) % (f.len() + 1)
+            } else {
+                f.len()
+            };
+            if let Some(c) = classify_fast(&f, pkt_len, ours, 1701) {
+                answered += 1;
+                assert_eq!(
+                    c,
+                    classify_full(&f, pkt_len, ours, 1701, true),
+                    "{f:02x?} pkt_len {pkt_len}"
+                );
+            }
+        }
+        assert!(answered > 10_000, "the fast path answered {answered} times");
     }
 
     fn drop_of(f: &[u8]) -> Option<DropReason> {
