@@ -19,6 +19,8 @@
 #   WARM       seconds under valgrind before counting         [15]
 #   DUR        seconds counted (~100k packets a second)       [20]
 #   TOP        hottest source lines to list                   [25]
+#   CALLERS    las lines to list with the library code they inline
+#              counted in (addr2line -i on every hot instruction) [25]
 #   CARGO_TARGET_DIR  where cargo builds                      [<repo>/target]
 #   LAS_BIN    a prebuilt las to count instead (no build)     []
 # Writes the report to stdout and appends it to
@@ -46,10 +48,11 @@ UDP6_CHECKSUM=${UDP6_CHECKSUM:-compute}
 WARM=${WARM:-15}
 DUR=${DUR:-20}
 TOP=${TOP:-25}
+CALLERS=${CALLERS:-25}
 
 
 [[ $(id -u) == 0 ]] || die "run as root (DPDK)"
-for t in valgrind callgrind_annotate jq python3; do
+for t in valgrind callgrind_annotate jq python3 addr2line; do
     command -v "$t" >/dev/null || die "$t not found (scripts/deps.sh installs valgrind and jq)"
 done
 underlay=ipv4
@@ -64,12 +67,13 @@ case $ENCAP in
     ip6 | udp6) ENCAP=${ENCAP%6} underlay=ipv6 ;;
     *) die "ENCAP=$ENCAP: expected ip, udp, ip6 or udp6" ;;
 esac
-numbers SIZE SESSIONS MACS PACKETS BCAST WARM DUR TOP
+numbers SIZE SESSIONS MACS PACKETS BCAST WARM DUR TOP CALLERS
 
 (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release --bin las --bin las-trafgen) >&2 ||
     die "cargo build failed"
 LAS=${LAS_BIN:-$TARGET/release/las}
 TRAFGEN=$TARGET/release/las-trafgen
+lasreal=$(readlink -f "$LAS")
 [[ -x $LAS ]] || die "LAS_BIN=$LAS is not an executable"
 
 WORK=$(mktemp -d /tmp/las-instr.XXXXXX)
@@ -97,7 +101,7 @@ mem=$((mbufs * (mbufsz + 256) / 1048576 + 600))
 # --fair-sched: without it the polling worker keeps valgrind's big lock
 # and the control socket answers too late (and SIGINT is never handled).
 say "las under callgrind: ${WARM} s warm-up, ${DUR} s counted"
-valgrind --tool=callgrind --fair-sched=yes \
+valgrind --tool=callgrind --fair-sched=yes --dump-instr=yes \
     --callgrind-out-file="$WORK/cg.out" "$LAS" --config "$cfg" --cores 0,1 -- \
     --file-prefix "$PREFIX" --no-huge -m "$mem" >"$WORK/las.log" 2>&1 &
 VPID=$!
@@ -130,10 +134,13 @@ COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -n ${LAS_BIN:-} ]] && COMMIT="$COMMIT (las: $LAS_BIN)"
 OUT=$ROOT/perf/results/instructions-$(date -u +%F).txt
 mkdir -p "$(dirname "$OUT")"
-python3 - "$WORK" "$pkts" "$TOP" "$ROOT" >"$WORK/report.txt" <<'EOF' || die "report failed"
-import re, sys
+python3 - "$WORK" "$pkts" "$TOP" "$ROOT" "$CALLERS" "$lasreal" "$LAS" >"$WORK/report.txt" <<'EOF' || die "report failed"
+import re, subprocess, sys
 from collections import defaultdict
 work, pkts, top, root = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] + "/"
+# Callgrind dumps instruction addresses as the executable's own (the
+# addresses addr2line reads), also for a PIE.
+callers, lasbin, lasarg = int(sys.argv[5]), sys.argv[6], sys.argv[7]
 # The callgrind format (valgrind's docs/cl-format): fl/fi/fe set the file
 # of the cost lines that follow, fn the function; "calls=" is followed by
 # one line with the call's inclusive cost. Names may be compressed as
@@ -145,23 +152,38 @@ def name(kind, v):
     if m.group(2): names[kind][m.group(1)] = m.group(2)
     return names[kind].get(m.group(1), v)
 selfc, incl, lines = defaultdict(int), defaultdict(int), defaultdict(int)
-fl = fi = fn = None
-last, in_call = 0, False
+# Self cost by instruction address, of las's own executable only.
+addrs = defaultdict(int)
+fl = fi = fn = ob = None
+npos = 1
+last = [0, 0]
+in_call = False
 total = 0
+def sub(v, prev):
+    if v == "*": return prev
+    if v[0] in "+-":
+        n = int(v[1:], 0)
+        return prev + n if v[0] == "+" else prev - n
+    return int(v, 0)
 for l in open(f"{work}/cg.out.1", errors="replace"):
     l = l.rstrip("\n")
     if not l or l[0] == "#": continue
     if l[0].isdigit() or l[0] in "+-*":
-        pos, _, cost = l.partition(" ")
-        if pos[0] in "+-": last += int(pos)
-        elif pos != "*": last = int(pos)
-        c = int(cost.split()[0]) if cost.strip() else 0
+        f = l.split()
+        for k in range(npos):
+            last[k] = sub(f[k], last[k])
+        c = int(f[npos]) if len(f) > npos else 0
         incl[fn] += c
         if in_call:
             in_call = False
             continue
         selfc[fi] += c
-        lines[(fi, last)] += c
+        lines[(fi, last[npos - 1])] += c
+        if npos == 2 and ob in (lasbin, lasarg):
+            addrs[last[0]] += c
+        continue
+    if l.startswith("positions:"):
+        npos = len(l.split()) - 1
         continue
     key, _, v = l.partition("=")
     if key == "fl": fl = fi = name("fl", v)
@@ -169,7 +191,8 @@ for l in open(f"{work}/cg.out.1", errors="replace"):
     elif key == "fn": fn = name("fn", v); fi = fl
     elif key in ("cfl", "cfi"): name("fl", v)
     elif key == "cfn": name("fn", v)
-    elif key in ("ob", "cob"): name("ob", v)
+    elif key == "ob": ob = name("ob", v)
+    elif key == "cob": name("ob", v)
     elif key == "calls": in_call = True
     elif key == "summary" or key == "totals": total = int(v.split()[0])
 def find(suffix):
@@ -209,6 +232,46 @@ print("\nhottest lines of inlined Rust library code (self cost per packet):")
 hot = sorted(((v, f, n) for (f, n), v in lines.items() if group(f).startswith("(Rust")), reverse=True)
 for v, f, n in hot[:max(top // 2, 1)]:
     print(f"  {v / pkts:6.1f}  {re.sub(r'^.*/library/', '', f)}:{n}")
+# Each instruction of las's executable counted at the innermost las
+# source line in its inline chain (addr2line -i lists the chain innermost
+# first): slice indexing, Option and iterator code then counts where las
+# wrote it. Also summed by the las function that line belongs to.
+if callers > 0 and addrs:
+    hot = [a for a, v in addrs.items() if v > 0]
+    q = "\n".join(hex(a) for a in hot) + "\n"
+    out = subprocess.run(["addr2line", "-e", lasbin, "-a", "-i", "-f", "-C"], input=q,
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    at, chain, chains = None, [], {}
+    i = 0
+    while i < len(out):
+        l = out[i]
+        if re.fullmatch(r"0x[0-9a-f]+", l):
+            if at is not None: chains[at] = chain
+            at, chain = int(l, 16), []
+            i += 1
+            continue
+        if i + 1 < len(out):
+            chain.append((l, out[i + 1]))
+        i += 2
+    if at is not None: chains[at] = chain
+    byline, byfn = defaultdict(int), defaultdict(int)
+    for a, v in addrs.items():
+        where = ("(no las line)", "")
+        for func, loc in chains.get(a, []):
+            file = loc.split(" (")[0].rsplit(":", 1)[0]
+            if file.startswith(root + "src/"):
+                where = (loc.split(" (")[0][len(root):], func)
+                break
+        byline[where[0]] += v
+        byfn[re.sub(r"::\{closure.*", "", re.sub(r"<.*?>", "", where[1]) or "?")] += v
+    print("\nlas lines with the library code they inline (per packet):")
+    for w, v in sorted(byline.items(), key=lambda x: -x[1])[:callers]:
+        f, _, n = w.rpartition(":")
+        t = text(root + f, int(n)) if n.isdigit() else ""
+        print(f"  {v / pkts:6.1f}  {w}  {t}")
+    print("\nlas functions, inlined code included (per packet):")
+    for w, v in sorted(byfn.items(), key=lambda x: -x[1])[:callers]:
+        print(f"  {v / pkts:6.1f}  {w}")
 EOF
 {
     echo "== $(date -u '+%F %T') UTC  commit $COMMIT"
