@@ -39,11 +39,15 @@
 #   CARGO_TARGET_DIR  where cargo builds                  [<repo>/target]
 #   LAS_BIN    a prebuilt las to measure instead (no build; las-trafgen is
 #              still built here): to compare two builds in one session   []
+#   MAC_REFRESH  [dataplane] mac_refresh for las (seconds between refresh
+#              events of an active MAC; configs/las.example.toml tells
+#              operators with hundreds of thousands of MACs to raise it)
+#              [las's default, 1]
 set -euo pipefail
 
 # The knobs given in the environment, to record the exact command.
 CMDLINE="$0 $*"
-for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF SWEEP SWEEP_MACS SWEEP_SESSIONS SWEEP_PROFILE LAS_BIN; do
+for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF SWEEP SWEEP_MACS SWEEP_SESSIONS SWEEP_PROFILE LAS_BIN MAC_REFRESH; do
     if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
 done
 
@@ -68,11 +72,13 @@ TX=${TX:-drop}
 NICE=${NICE:--20}
 HUGE=${HUGE:-1}
 PERF=${PERF:-0}
+MAC_REFRESH=${MAC_REFRESH:-}
 
 [[ $(id -u) == 0 ]] || die "run as root (DPDK needs it)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
 command -v dpdk-testpmd >/dev/null || die "dpdk-testpmd is needed (apt-get install -y dpdk)"
 numbers DUR WARM SWEEP PACKETS SESSIONS MACS BCAST HUGE PERF
+[[ -z $MAC_REFRESH || $MAC_REFRESH =~ ^[1-9][0-9]*$ ]] || die "MAC_REFRESH=$MAC_REFRESH: expected a whole number >= 1"
 case $TX in
     devnull) TXSPEC=",tx_pcap=/dev/null" ;;
     drop) TXSPEC="" ;;
@@ -332,6 +338,11 @@ run_profile() {
     mbufs=$(sed -n 's/^mbufs = //p' "$cfg")
     mbufsz=$(sed -n 's/^mbuf_size = //p' "$cfg")
     [[ -n $mbufs && -n $mbufsz ]] || die "$name: no mbufs/mbuf_size in the generated $cfg"
+    if [[ -n $MAC_REFRESH ]]; then
+        grep -q '^mac_refresh' "$cfg" && die "$name: the generated $cfg sets mac_refresh already"
+        sed -i "s/^\[dataplane\]\$/[dataplane]\nmac_refresh = $MAC_REFRESH/" "$cfg"
+        grep -q "^mac_refresh = $MAC_REFRESH\$" "$cfg" || die "$name: could not set mac_refresh in $cfg"
+    fi
     eal_mem "$mbufs" "$mbufsz"
 
     say "$name: testpmd io forwarding for $((WARM + DUR)) s"
