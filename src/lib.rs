@@ -20,3 +20,19 @@ pub mod dpdk;
 #[cfg(feature = "dpdk")]
 pub mod runtime;
 pub mod worker;
+
+/// Helpers shared by unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A deterministic xorshift64 generator (shifts 13, 7, 17) from
+    /// `seed` (non-zero): the random input of the property tests.
+    pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+}

@@ -1303,13 +1303,7 @@ mod test {
     /// IPv6 frame no longer than the bounds.
     #[test]
     fn random_frames_never_panic() {
-        let mut x = 0x0123_4567_89ab_cdefu64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x0123_4567_89ab_cdef);
         let seeds: [&[u8]; 6] = [&NS, &NS_DAD, &NA_PEER, &ECHO_REQ, &NA_SOL, &NS_OURS];
         let mut n = machine(8);
         n.want(0, PEER, 0);
@@ -1319,10 +1313,10 @@ mod test {
                 let i = (next() as usize) % f.len();
                 f[i] = next() as u8;
             }
-            if next() % 4 == 0 {
+            if next().is_multiple_of(4) {
                 f.truncate((next() as usize) % (f.len() + 1));
             }
-            if next() % 2 == 0 && f.len() >= AT + 4 {
+            if next().is_multiple_of(2) && f.len() >= AT + 4 {
                 let ip = ipv6::Packet::new_checked(&f[14..]);
                 if let Ok(ip) = ip {
                     let end = 14 + 40 + usize::from(ip.payload_len());

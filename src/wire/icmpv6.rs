@@ -1219,20 +1219,14 @@ pub(crate) mod test {
     /// message that parses the same.
     #[test]
     fn test_random_input() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1d);
         let types = [128u8, 129, 135, 136, 133, 1];
         for round in 0..50_000 {
             let len = (next() % 64) as usize;
             let mut m: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             if len > 2 {
                 m[0] = types[(next() % types.len() as u64) as usize];
-                m[1] = u8::from(next() % 8 == 0);
+                m[1] = u8::from(next().is_multiple_of(8));
             }
             // Option lengths mostly plausible.
             for i in (25..len).step_by(8) {

@@ -1287,13 +1287,7 @@ mod test {
     /// returns lies inside the payload.
     #[test]
     fn test_walk_random_input() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15);
         let nhs = [0u8, 43, 44, 51, 60, 17, 58, 115, 59, 50, 6];
         for _ in 0..50_000 {
             let len = (next() % 160) as usize;

@@ -273,8 +273,11 @@ fn classify_fast(first: &[u8], pkt_len: usize, ours: Ipv4Addr, udp_port: u16) ->
     const L4: usize = L2 + ipv4::HEADER_LEN;
     let h: &[u8; L4 + 4] = first.get(..L4 + 4)?.try_into().ok()?;
     let ip: &[u8; ipv4::HEADER_LEN] = h[L2..L4].try_into().ok()?;
-    // IPv4, version 4 and a 20-byte header; no MF flag, no offset.
-    if h[12..15] != [0x08, 0x00, 0x45] || u16::from_be_bytes([h[20], h[21]]) & 0x3fff != 0 {
+    // IPv4, version 4 and a 20-byte header (0x45); no MF flag, no offset.
+    if u16::from_be_bytes([h[12], h[13]]) != ethertype::IPV4
+        || h[14] != 0x45
+        || u16::from_be_bytes([h[20], h[21]]) & 0x3fff != 0
+    {
         return None;
     }
     let total = usize::from(u16::from_be_bytes([h[16], h[17]]));
@@ -700,13 +703,7 @@ mod test {
     /// on an IPv6-only port. It must answer for most unchanged frames.
     #[test]
     fn fast_agrees_with_full_rules() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15);
         let data = [
             0, 0, 0x12, 0x34, 0x40, 0, 0, 1, 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0,
         ];
@@ -738,7 +735,7 @@ mod test {
             }
             // Mostly with the header checksum made right again, so that
             // changed header fields reach the checks behind it.
-            if next() % 4 != 0 && f.len() >= 34 {
+            if !next().is_multiple_of(4) && f.len() >= 34 {
                 f[24..26].copy_from_slice(&[0, 0]);
                 let c = csum(&f[14..34]);
                 f[24..26].copy_from_slice(&c.to_be_bytes());
@@ -748,7 +745,7 @@ mod test {
                 1 => f.extend_from_slice(&[0; 7]),
                 _ => {}
             }
-            let pkt_len = if next() % 8 == 0 {
+            let pkt_len = if next().is_multiple_of(8) {
                 (next() as usize) % (f.len() + 1)
             } else {
                 f.len()

@@ -1062,13 +1062,8 @@ mod test {
     #[test]
     fn test_no_panic_on_random_input() {
         use crate::wire::l2tp::auth;
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        };
+        let mut next = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut rnd = || next() as u8;
         for round in 0..20_000 {
             let len = usize::from(rnd()) % 80;
             let mut b: Vec<u8> = (0..len).map(|_| rnd()).collect();
