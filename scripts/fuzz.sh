@@ -80,10 +80,15 @@ run_one() {
   # Regressions first: inputs that once crashed must not crash again.
   local dirs=("$work/$t")
   [ -d "regressions/$t" ] && dirs+=("$root/fuzz/regressions/$t")
-  "$bin/$t" "${args[@]}" "${dirs[@]}" >"$work/$t.log" 2>&1
+  local rc=0
+  "$bin/$t" "${args[@]}" "${dirs[@]}" >"$work/$t.log" 2>&1 || rc=$?
+  # Written before the job exits: how finish_one learns it is done.
+  echo "$rc" >"$work/$t.rc"
+  return "$rc"
 }
 
-declare -A target_of
+declare -A reported
+launched=()
 running=0
 failed=()
 report() {
@@ -110,18 +115,37 @@ report() {
   fi
 }
 
-# Waits for one running target and reports it.
+# Waits until at least one running target has finished and reports every
+# finished one. A target is known by its .rc file, not by `wait -n -p`:
+# that left the pid unset when bash had already reaped the job ("p:
+# unbound variable" stopped a CI run after every target had passed).
 finish_one() {
-  local rc=0 p=""
-  wait -n -p p || rc=$?
-  report "${target_of[$p]}" "$rc"
-  running=$((running - 1))
+  local t found=0 wrc
+  while ((found == 0)); do
+    wrc=0
+    wait -n 2>/dev/null || wrc=$?
+    for t in "${launched[@]}"; do
+      [ -z "${reported[$t]:-}" ] || continue
+      if [ -f "$work/$t.rc" ]; then
+        reported[$t]=1
+        report "$t" "$(cat "$work/$t.rc")"
+      elif ((wrc == 127)); then
+        # No job left, yet no status: the job died before writing it.
+        reported[$t]=1
+        report "$t" "lost"
+      else
+        continue
+      fi
+      running=$((running - 1))
+      found=1
+    done
+  done
 }
 
 for t in "${targets[@]}"; do
   while ((running >= jobs)); do finish_one; done
   run_one "$t" &
-  target_of[$!]="$t"
+  launched+=("$t")
   running=$((running + 1))
 done
 while ((running > 0)); do finish_one; done
