@@ -43,11 +43,13 @@
 #              events of an active MAC; configs/las.example.toml tells
 #              operators with hundreds of thousands of MACs to raise it)
 #              [las's default, 1]
+#   BURST      packets per RX/TX burst, for las ([dataplane] burst) and
+#              testpmd (--burst) alike; 1..64                      [32]
 set -euo pipefail
 
 # The knobs given in the environment, to record the exact command.
 CMDLINE="$0 $*"
-for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF SWEEP SWEEP_MACS SWEEP_SESSIONS SWEEP_PROFILE LAS_BIN MAC_REFRESH; do
+for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF SWEEP SWEEP_MACS SWEEP_SESSIONS SWEEP_PROFILE LAS_BIN MAC_REFRESH BURST; do
     if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
 done
 
@@ -73,11 +75,13 @@ NICE=${NICE:--20}
 HUGE=${HUGE:-1}
 PERF=${PERF:-0}
 MAC_REFRESH=${MAC_REFRESH:-}
+BURST=${BURST:-32}
 
 [[ $(id -u) == 0 ]] || die "run as root (DPDK needs it)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
 command -v dpdk-testpmd >/dev/null || die "dpdk-testpmd is needed (apt-get install -y dpdk)"
-numbers DUR WARM SWEEP PACKETS SESSIONS MACS BCAST HUGE PERF
+numbers DUR WARM SWEEP PACKETS SESSIONS MACS BCAST HUGE PERF BURST
+(( BURST >= 1 && BURST <= 64 )) || die "BURST=$BURST: expected 1..64 (las's limit)"
 [[ -z $MAC_REFRESH || $MAC_REFRESH =~ ^[1-9][0-9]*$ ]] || die "MAC_REFRESH=$MAC_REFRESH: expected a whole number >= 1"
 case $TX in
     devnull) TXSPEC=",tx_pcap=/dev/null" ;;
@@ -207,7 +211,7 @@ run_testpmd() {
     PREFIXES+=("$prefix")
     setsid stdbuf -oL nice -n "$NICE" dpdk-testpmd -l "$CTRL_CORE,$WORKER_CORE" --no-pci --file-prefix "$prefix" \
         "${EAL_MEM[@]}" --vdev "$vdev" -- --forward-mode=io --nb-cores=1 --stats-period=1 \
-        --total-num-mbufs="$mbufs" --mbuf-size="$mbufsz" --rxd=1024 --txd=1024 --burst=32 \
+        --total-num-mbufs="$mbufs" --mbuf-size="$mbufsz" --rxd=1024 --txd=1024 --burst="$BURST" \
         </dev/null >"$log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
@@ -343,6 +347,12 @@ run_profile() {
         sed -i "s/^\[dataplane\]\$/[dataplane]\nmac_refresh = $MAC_REFRESH/" "$cfg"
         grep -q "^mac_refresh = $MAC_REFRESH\$" "$cfg" || die "$name: could not set mac_refresh in $cfg"
     fi
+    if grep -q '^burst = ' "$cfg"; then
+        sed -i "s/^burst = .*/burst = $BURST/" "$cfg"
+    else
+        sed -i "s/^\[dataplane\]\$/[dataplane]\nburst = $BURST/" "$cfg"
+    fi
+    grep -q "^burst = $BURST\$" "$cfg" || die "$name: could not set burst in $cfg"
     eal_mem "$mbufs" "$mbufsz"
 
     say "$name: testpmd io forwarding for $((WARM + DUR)) s"
@@ -421,7 +431,7 @@ fi
     else
         echo "          vdev net_pcap0,rx_pcap=<profile>.pcap,infinite_rx=1$TXSPEC; $PACKETS pkts/pcap, $SESSIONS sessions, $MACS MACs, ${BCAST}% broadcast"
     fi
-    echo "          ${WARM} s warm-up, ${DUR} s measured; nice $NICE; load before: $LOAD0"
+    echo "          ${WARM} s warm-up, ${DUR} s measured; burst $BURST; nice $NICE; load before: $LOAD0"
     echo "cpu% = share of the wall time the poll thread (core $WORKER_CORE) was on a CPU (< 100%: other processes ran there)"
     echo "cyc = TSC cycles per received packet: busy = las busy_cycles, total = tsc_hz*dt, on-cpu = tsc_hz*thread CPU time"
     echo "out Mpps = frames las sent per second (flood copies included)"
