@@ -25,7 +25,11 @@
 //!   the burst loop prefetches; with 65,535 sessions `hashbrown` probing
 //!   was a third of the worker's time (`perf/README.md`).
 //! * The burst is processed in stages (see `Worker::burst`): parse all,
-//!   find all sessions, hash all MAC keys and prefetch, then act in order.
+//!   find all sessions, hash all MAC keys and prefetch, decide every frame
+//!   in order (decapsulate, policy, learn, look up), then carry the
+//!   decisions out in order (`Act`: output or flood). Sending each frame
+//!   as soon as it was decided read its egress session's line just after
+//!   prefetching it; at 65,535 sessions that miss was the largest stall.
 //! * The control core's packets (ARP, ICMP, L2TP control) leave through its
 //!   own TX queue when the device has one more queue than workers, and
 //!   otherwise through worker 0's inject ring: `net_pcap` has as many TX
@@ -218,6 +222,26 @@ impl SwitchRun {
             swc.unicast.add(r.unicast);
         }
     }
+}
+
+/// What `switch` decided for a frame, carried out once the whole burst is
+/// decided (`Worker::act_all`), in arrival order. A unicast's first read
+/// of its `Egress` line is then a burst's work after the prefetch that
+/// `burst` issued for it; acting at once had it miss there, the largest
+/// stall at 65,535 sessions (`perf/stages.py`; perf/README.md, "Acting
+/// after the burst").
+enum Act {
+    Unicast {
+        m: Mbuf,
+        ingress: MemberId,
+        out: MemberId,
+        sw: SwitchId,
+    },
+    Flood {
+        m: Mbuf,
+        ingress: MemberId,
+        sw: SwitchId,
+    },
 }
 
 /// Per-session counts above this many bytes are published at once
@@ -422,6 +446,11 @@ pub struct Worker {
     /// written once per run or burst (`SwitchRun::flush`): per-packet
     /// counter stores showed in the profile.
     run: SwitchRun,
+    /// Decisions of this burst not yet carried out (`Act`), and the
+    /// unicast counts of carrying them out. Room for `MAX_BURST` is
+    /// allocated at start; a burst decides at most that many.
+    acts: Vec<Act>,
+    out_run: SwitchRun,
     /// Prefetch MAC-table buckets only when the table outgrows the L2
     /// cache (below that the prefetches cost more than they save).
     prefetch_macs: bool,
@@ -508,6 +537,8 @@ impl Worker {
             storm: StormControl::new(s.max_sessions, s.tsc_hz.max(1)),
             vlans: VlanDomains::new(s.max_switches, VLAN_DOMAINS),
             run: SwitchRun::default(),
+            acts: Vec::with_capacity(MAX_BURST),
+            out_run: SwitchRun::default(),
             prefetch_macs,
             capturing: false,
             tap: None,
@@ -720,7 +751,8 @@ impl Worker {
     ///    once) and find its session; prefetch the session state;
     /// 2. session checks, then hash the inner source and destination MAC
     ///    keys and prefetch their MAC-table buckets;
-    /// 3. in arrival order: decapsulate, policy, learn, forward.
+    /// 3. in arrival order: decapsulate, policy, learn, decide (`Act`);
+    /// 4. in arrival order: carry the decisions out (`act_all`).
     ///
     /// Port `rx_bytes` is counted once per burst.
     #[inline(always)]
@@ -812,6 +844,7 @@ impl Worker {
             }
         }
         self.run.flush(&self.shared.counters);
+        self.act_all();
     }
 
     /// Prefetches what the receive checks read of `member`'s session:
@@ -1266,25 +1299,64 @@ impl Worker {
                 known = self.macs.lookup_hashed(domain, hdst);
             }
         }
-        match decide::forward(dst64, known, ingress) {
-            Forward::Unicast(out) => {
-                if !decide::may_send(self.is_mesh(ingress), self.is_mesh_out(out)) {
-                    c.drop(DropReason::SplitHorizon);
-                    return;
-                }
-                self.run.unicast += 1;
-                self.output(m, out);
+        let act = match decide::forward(dst64, known, ingress) {
+            Forward::Unicast(out) => Act::Unicast {
+                m,
+                ingress,
+                out,
+                sw,
+            },
+            Forward::Drop(r) => {
+                c.drop(r);
+                return;
             }
-            Forward::Drop(r) => c.drop(r),
             Forward::Flood(class) => {
                 // Storm control polices what a member floods.
                 if !self.storm.allow(ingress, class, self.tsc_now) {
                     c.drop(decide::storm_reason(class));
                     return;
                 }
-                self.flood(m, ingress, sw);
+                Act::Flood { m, ingress, sw }
+            }
+        };
+        if self.acts.len() == self.acts.capacity() {
+            // Not reached (a burst decides at most MAX_BURST frames); if
+            // it were, act now rather than let the Vec grow.
+            self.act_all();
+        }
+        self.acts.push(act);
+    }
+
+    /// Carries out the burst's decisions (`Act`) in arrival order: split
+    /// horizon and output for a unicast, the copies for a flood.
+    #[inline(always)]
+    fn act_all(&mut self) {
+        // Taken out for the loop and put back: no allocation either way.
+        let mut acts = std::mem::take(&mut self.acts);
+        for a in acts.drain(..) {
+            match a {
+                Act::Unicast {
+                    m,
+                    ingress,
+                    out,
+                    sw,
+                } => {
+                    if !decide::may_send(self.is_mesh(ingress), self.is_mesh_out(out)) {
+                        self.shared.counters.drop(DropReason::SplitHorizon);
+                        continue;
+                    }
+                    if self.out_run.sw != sw {
+                        self.out_run.flush(&self.shared.counters);
+                        self.out_run.sw = sw;
+                    }
+                    self.out_run.unicast += 1;
+                    self.output(m, out);
+                }
+                Act::Flood { m, ingress, sw } => self.flood(m, ingress, sw),
             }
         }
+        self.acts = acts;
+        self.out_run.flush(&self.shared.counters);
     }
 
     /// Floods to every member of `sw` except `ingress` (split horizon).
