@@ -25,7 +25,8 @@
 #              ~97% of the core against one busy process of another session;
 #              0 = share fairly)                          [-20]
 #   HUGE       1 = use hugepages if possible, 0 = force --no-huge [1]
-#   PERF       1 = also `perf record` the las worker core during the window [0]
+#   PERF       1 = also `perf record` the las worker core during the window,
+#              with its time by stage (perf/stages.py)       [0]
 #   SWEEP      1 = instead of PROFILES, measure every (MACs, sessions) point of
 #              SWEEP_MACS x SWEEP_SESSIONS (points with fewer MACs than
 #              sessions are skipped) with profile SWEEP_PROFILE, all on pcaps
@@ -392,6 +393,8 @@ run_profile() {
             echo "# the las poll thread (rte-worker-$WORKER_CORE) by symbol:"
             perf report -i "$d.perf.data" --comm "rte-worker-$WORKER_CORE" --sort dso,sym \
                 --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -50
+            echo "# the poll thread by stage (perf/stages.py: each las sample at its innermost las source frame):"
+            python3 "$ROOT/perf/stages.py" "$d.perf.data" "$LAS" "rte-worker-$WORKER_CORE" "$co" 2>&1
         } >"$ROOT/perf/results/perf-$name.txt" || true
         CHECKS+=("$name: perf profile of the worker core in perf/results/perf-$name.txt")
     fi
