@@ -388,7 +388,8 @@ run_profile() {
         mkdir -p "$ROOT/perf/results"
         cp "$d.perf.data" "$ROOT/perf/results/perf-$name.data"
         {
-            echo "# perf record -C $WORKER_CORE during the las window of $name; share per process:"
+            echo "# perf record -C $WORKER_CORE during the las window of $name; commit $COMMIT$DIRTY${LAS_BIN:+ (las: $LAS_BIN)}; $DATE"
+            echo "# share per process:"
             perf report -i "$d.perf.data" --sort comm --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8
             echo "# the las poll thread (rte-worker-$WORKER_CORE) by symbol:"
             perf report -i "$d.perf.data" --comm "rte-worker-$WORKER_CORE" --sort dso,sym \
