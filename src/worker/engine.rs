@@ -228,8 +228,8 @@ impl SwitchRun {
 /// decided (`Worker::act_all`), in arrival order. A unicast's first read
 /// of its `Egress` line is then a burst's work after the prefetch that
 /// `burst` issued for it; acting at once had it miss there, the largest
-/// stall at 65,535 sessions (`perf/stages.py`; perf/README.md, "Acting
-/// after the burst").
+/// stall at 65,535 sessions (`perf/stages.py`; perf/README.md, "The time
+/// by stage, and acting after the burst").
 enum Act {
     Unicast {
         m: Mbuf,
@@ -447,8 +447,10 @@ pub struct Worker {
     /// counter stores showed in the profile.
     run: SwitchRun,
     /// Decisions of this burst not yet carried out (`Act`), and the
-    /// unicast counts of carrying them out. Room for `MAX_BURST` is
-    /// allocated at start; a burst decides at most that many.
+    /// unicast counts of carrying them out (`run` counts what arrives,
+    /// `out_run` what is sent; each leaves the other's fields at zero).
+    /// Room for `MAX_BURST` is allocated at start; a burst decides at
+    /// most that many.
     acts: Vec<Act>,
     out_run: SwitchRun,
     /// Prefetch MAC-table buckets only when the table outgrows the L2
