@@ -1114,6 +1114,56 @@ fn mac_limits() {
     assert_eq!(r.control("macs_learned"), 6);
 }
 
+/// A burst of new source MACs while the event ring to the control core
+/// is full (a MAC flood): the MACs whose learn events are lost must not
+/// stay in the worker's table for good. Only the control core aged MACs,
+/// and it never heard of these; before the fix they stayed until their
+/// member or switch was flushed, so a flood filled the table for good.
+/// Now the worker ages what it learned itself, after the switch's aging
+/// plus slack (`MacTable::expire_local`).
+///
+/// `event_ring = 2` and `--cores 0` (the worker runs between control
+/// iterations, which drain the ring): of each 32-frame burst of distinct
+/// sources at most two events fit, the rest are lost.
+#[test]
+#[ignore = "needs root (DPDK, veth, netns): run with cargo test -- --include-ignored"]
+fn lost_learn_events_age_out() {
+    let _g = lock();
+    if !have_root() {
+        return;
+    }
+    let a = Sess::new("siteA", "s1", 10);
+    let b = Sess::new("siteB", "s1", 11);
+    let mut setup = Setup::new("lostlearn", &[], &[a.clone(), b.clone()]);
+    setup.dataplane.push_str("event_ring = 2\n");
+    setup.switches = switch_toml("s1", "aging = 1");
+    // The worker ages its own MACs after aging + mac_refresh + 2 = 4 s
+    // (whole seconds: gone 5 s after the last frame), then publishes its
+    // table's size within a second.
+    setup.settle_ms = 7000;
+    const K: u16 = 320;
+    let frames: Vec<Vec<u8>> = (0..K)
+        .map(|i| a.ingress(&inner(BCAST, host(1000 + i), ARP, u32::from(i), 60), None))
+        .collect();
+    let r = run(&setup, &frames);
+    assert_drops(&r.counters, &[]);
+    // Every frame went out (flooded to B).
+    assert_eq!(to_peer(&r.out, b.peer_ip).len(), usize::from(K));
+    let lost: u64 = r.counters.workers.iter().map(|w| w.events_lost).sum();
+    let learned = r.control("macs_learned");
+    assert!(lost > 0 && learned > 0, "lost {lost}, learned {learned}");
+    // Each source was new once: its event reached the control core or
+    // was lost.
+    assert_eq!(learned + lost, u64::from(K));
+    assert_eq!(switch(&r, "s1").learn_failed, 0);
+    // The control core aged what it knew, the worker the rest.
+    assert_eq!(r.control("macs_aged"), learned);
+    assert_eq!(r.control("macs_aged_local"), lost);
+    assert_eq!(switch(&r, "s1").macs, 0);
+    let entries: u64 = r.counters.workers.iter().map(|w| w.mac_entries).sum();
+    assert_eq!(entries, 0, "MACs left in the worker's table");
+}
+
 // ------------------------------------------------------------ 7. static MACs
 
 #[test]

@@ -9,7 +9,9 @@
 //!
 //! ```text
 //! bits  0..16  member id
-//! bits 16..32  the member's generation when the entry was written
+//! bits 16..31  the member's generation when the entry was written
+//! bit  31      LOCAL: learned from a frame on this worker (not installed
+//!              by the control core); its stamp is this worker's
 //! bits 32..48  the switch's generation when the entry was written
 //! bits 48..61  stamp: coarse time (seconds) mod 8192
 //! bit  61      OVERFLOW (slot 0 only): an entry whose first bucket is
@@ -54,17 +56,24 @@
 //!
 //! # Staleness, flushes and aging
 //!
-//! Flushing is O(1) in the number of entries: each member and each switch
-//! has a 16-bit generation stored in every entry, and bumping it makes all
+//! Flushing is O(1) in the number of entries: each member has a 15-bit and
+//! each switch a 16-bit generation stored in every entry, and bumping it makes all
 //! the entries that carry the old value *stale*. Stale entries behave as
 //! missing for [`MacTable::lookup`] and are overwritten in place by the
 //! next insert into their window (stale entries do not count against
 //! `capacity`, only against the window's four-slot buckets). When a
-//! generation wraps (every 65536th flush of one member or switch), the
+//! generation wraps (every 32768th flush of one member, 65536th of one
+//! switch), the
 //! entries of that member or switch are swept out of the table once, so a
 //! stale entry can never come back to life; that sweep is the only O(table)
 //! operation and it runs on a command or a member move, not per packet.
 //! The control core ages entries and removes them with [`MacTable::remove`].
+//! It ages what the workers tell it of, through a ring that can be full;
+//! an entry learned here whose event was lost would never age. So
+//! [`MacTable::expire_local`] also ages, in slices, the entries learned
+//! here (`LOCAL`) whose stamp is older than the switch's limit
+//! ([`MacTable::set_switch_aging`]: its aging plus slack, past the time
+//! the control core would have removed an entry it knew).
 //!
 //! Out-of-range switch or member ids are treated as invalid input
 //! (`lookup` misses, `learn`/`install` return [`Learn::Invalid`]).
@@ -114,9 +123,15 @@ const CACHE_LINE: usize = 64;
 const VALID: u64 = 1 << 63;
 const STATIC: u64 = 1 << 62;
 const OVERFLOW: u64 = 1 << 61;
+const LOCAL: u64 = 1 << 31;
+/// Member generations are 15 bits (the 16th bit of their field is `LOCAL`).
+const MEMBER_GEN_MASK: u16 = 0x7fff;
 const STAMP_SHIFT: u32 = 48;
 /// Stamps are kept modulo 2^13 seconds (2 h 16 min).
 const STAMP_MASK: u32 = (1 << 13) - 1;
+/// The largest limit [`MacTable::set_switch_aging`] takes: half the stamp
+/// range, so that a sweep sees an entry's age before it wraps.
+pub const MAX_LOCAL_AGING: u32 = STAMP_MASK >> 1;
 
 #[inline(always)]
 fn key(domain: SwitchId, mac: u64) -> u64 {
@@ -129,7 +144,7 @@ fn v_member(v: u64) -> u16 {
 }
 #[inline(always)]
 fn v_member_gen(v: u64) -> u16 {
-    (v >> 16) as u16
+    (v >> 16) as u16 & MEMBER_GEN_MASK
 }
 #[inline(always)]
 fn v_switch_gen(v: u64) -> u16 {
@@ -170,6 +185,9 @@ pub struct MacTable {
     switch_gen: Vec<u16>,
     switch_count: Vec<u32>,
     switch_limit: Vec<u32>,
+    /// Seconds after which `expire_local` removes a `LOCAL` entry of the
+    /// switch (0 = never).
+    switch_aging: Vec<u32>,
     member_limit: Vec<u32>,
     /// Learning domain → switch. Ids below `max_switches` are the switches
     /// themselves; higher ids are VLAN domains of VLAN-aware switches
@@ -268,6 +286,7 @@ impl MacTable {
             switch_gen: vec![0; max_switches],
             switch_count: vec![0; max_switches],
             switch_limit: vec![0; max_switches],
+            switch_aging: vec![0; max_switches],
             member_limit: vec![0; max_members],
         }
     }
@@ -310,6 +329,7 @@ impl MacTable {
             + self.switch_gen.capacity() * 2
             + self.switch_count.capacity() * 4
             + self.switch_limit.capacity() * 4
+            + self.switch_aging.capacity() * 4
             + self.member_limit.capacity() * 4
             + self.domain_switch.capacity() * 2
     }
@@ -427,7 +447,7 @@ impl MacTable {
         let Some(g) = self.member_gen.get_mut(mi) else {
             return;
         };
-        *g = g.wrapping_add(1);
+        *g = g.wrapping_add(1) & MEMBER_GEN_MASK;
         let wrapped = *g == 0;
         let n = std::mem::take(&mut self.member_count[mi]);
         let sw = self.member_switch[mi];
@@ -437,7 +457,7 @@ impl MacTable {
         self.live = self.live.saturating_sub(n as usize);
         if wrapped {
             // Every entry of `m` is stale now; remove them before one
-            // written 65536 flushes ago could match the generation again.
+            // written 32768 flushes ago could match the generation again.
             self.sweep(|_, v| v_member(v) == m.0);
         }
     }
@@ -587,12 +607,14 @@ impl MacTable {
         }
     }
 
-    fn value(&self, sw: SwitchId, m: MemberId, now: u32, is_static: bool) -> u64 {
+    /// An entry's value; `local`: learned from a frame here (`LOCAL`).
+    fn value(&self, sw: SwitchId, m: MemberId, now: u32, is_static: bool, local: bool) -> u64 {
         VALID
             | if is_static { STATIC } else { 0 }
+            | if local { LOCAL } else { 0 }
             | (u64::from(now & STAMP_MASK) << STAMP_SHIFT)
             | (u64::from(self.switch_gen[usize::from(sw.0)]) << 32)
-            | (u64::from(self.member_gen[usize::from(m.0)]) << 16)
+            | (u64::from(self.member_gen[usize::from(m.0)] & MEMBER_GEN_MASK) << 16)
             | u64::from(m.0)
     }
 
@@ -707,14 +729,17 @@ impl MacTable {
                     if let Some(refresh_after) = refresh {
                         let age = now.wrapping_sub(v_stamp(v)) & STAMP_MASK;
                         if age >= refresh_after.min(STAMP_MASK) {
+                            // Seen here now: this worker's stamp (an
+                            // installed entry becomes one learned here).
                             let nv = (v & !(u64::from(STAMP_MASK) << STAMP_SHIFT))
-                                | (u64::from(now & STAMP_MASK) << STAMP_SHIFT);
+                                | (u64::from(now & STAMP_MASK) << STAMP_SHIFT)
+                                | LOCAL;
                             self.mem[i + 1] = nv;
                             return Learn::Refresh;
                         }
                         return Learn::Unchanged;
                     }
-                    let nv = self.value(sw, m, now, is_static);
+                    let nv = self.value(sw, m, now, is_static, learning);
                     self.write(i, h.key, nv);
                     return Learn::Unchanged;
                 }
@@ -730,7 +755,7 @@ impl MacTable {
                     *c = c.saturating_sub(1);
                 }
                 self.member_count[usize::from(m.0)] += 1;
-                let nv = self.value(sw, m, now, is_static);
+                let nv = self.value(sw, m, now, is_static, learning);
                 self.write(i, h.key, nv);
                 return Learn::Moved { from };
             }
@@ -753,7 +778,7 @@ impl MacTable {
                 None => return Learn::TableFull,
             },
         };
-        let nv = self.value(sw, m, now, is_static);
+        let nv = self.value(sw, m, now, is_static, learning);
         self.write(i, h.key, nv);
         self.count_add(sw, m);
         Learn::New
@@ -813,21 +838,33 @@ impl MacTable {
 
     /// Remove an entry; true if a live entry was removed.
     pub fn remove(&mut self, domain: SwitchId, mac: u64) -> bool {
+        self.remove_hashed(domain, self.hash(domain, mac))
+    }
+
+    /// [`remove`](Self::remove) with a hash from [`hash`](Self::hash).
+    pub fn remove_hashed(&mut self, domain: SwitchId, h: Hashed) -> bool {
         let Some(sw) = self.real(domain) else {
             return false;
         };
-        let h = self.hash(domain, mac);
         let Some(i) = self.find(h) else {
             return false;
         };
         let v = self.mem[i + 1];
         let live = self.is_live(sw, v);
+        self.clear(i, live.then_some(sw));
+        live
+    }
+
+    /// Empties the valid slot whose key word is at `i`; `live`: the
+    /// entry was live in that switch, and leaves its counts.
+    fn clear(&mut self, i: usize, live: Option<SwitchId>) {
+        let v = self.mem[i + 1];
         self.mem[i] = 0;
         self.mem[i + 1] &= OVERFLOW;
         self.used -= 1;
-        if !live {
-            return false;
-        }
+        let Some(sw) = live else {
+            return;
+        };
         self.live = self.live.saturating_sub(1);
         if let Some(c) = self.switch_count.get_mut(usize::from(sw.0)) {
             *c = c.saturating_sub(1);
@@ -835,7 +872,51 @@ impl MacTable {
         if let Some(c) = self.member_count.get_mut(usize::from(v_member(v))) {
             *c = c.saturating_sub(1);
         }
-        true
+    }
+
+    /// Seconds after which [`expire_local`](Self::expire_local) removes an
+    /// entry of switch `sw` learned here; 0, or more than
+    /// [`MAX_LOCAL_AGING`], is never.
+    pub fn set_switch_aging(&mut self, sw: SwitchId, secs: u32) {
+        if let Some(a) = self.switch_aging.get_mut(usize::from(sw.0)) {
+            *a = if secs > MAX_LOCAL_AGING { 0 } else { secs };
+        }
+    }
+
+    /// Ages `n` buckets from bucket `from` on (wrapping around): removes
+    /// the live entries learned here (`LOCAL`, not static) whose stamp is
+    /// more than their switch's limit old at `now` (seconds). Returns the
+    /// bucket to go on from and how many entries were removed. A sweep
+    /// over the table in slices: O(n), no allocation.
+    pub fn expire_local(&mut self, from: usize, n: usize, now: u32) -> (usize, usize) {
+        let mut removed = 0;
+        let mut b = from & self.mask;
+        for _ in 0..n.min(self.mask + 1) {
+            for e in 0..BUCKET_ENTRIES {
+                let i = self.slot(b, e);
+                let (k, v) = (self.mem[i], self.mem[i + 1]);
+                if v & (VALID | STATIC | LOCAL) != VALID | LOCAL {
+                    continue;
+                }
+                let Some(sw) = self.real(SwitchId((k >> 48) as u16)) else {
+                    continue;
+                };
+                let limit = self
+                    .switch_aging
+                    .get(usize::from(sw.0))
+                    .copied()
+                    .unwrap_or(0);
+                if limit == 0 || !self.is_live(sw, v) {
+                    continue;
+                }
+                if now.wrapping_sub(v_stamp(v)) & STAMP_MASK > limit {
+                    self.clear(i, Some(sw));
+                    removed += 1;
+                }
+            }
+            b = (b + 1) & self.mask;
+        }
+        (b, removed)
     }
 
     /// Live entries: `(domain, mac_u64, member, stamp, is_static)`, in no
@@ -1150,6 +1231,61 @@ mod tests {
         assert!(same < 32, "{same} of 256 keys share a home bucket");
         let r = MacTable::new(1024, 8, 4);
         assert_ne!(r.seed, MacTable::new(1024, 8, 4).seed, "random seed");
+    }
+
+    /// `expire_local` ages what only this table knows of: entries learned
+    /// here (their learn event may never have reached the control core),
+    /// not those the control core installed or pinned, and only past the
+    /// switch's limit, from any slice of buckets, the counts kept.
+    #[test]
+    fn expire_local_ages_only_learned_entries() {
+        let mut t = table();
+        t.set_switch_aging(S0, 10);
+        assert_eq!(t.learn(S0, A, M1, 100, 1), Learn::New);
+        assert_eq!(t.install(S0, B, M2, 100, false), Learn::New);
+        assert_eq!(t.install(S0, C, M3, 100, true), Learn::New);
+        assert_eq!(
+            t.learn(S1, A, MemberId(4), 100, 1),
+            Learn::New,
+            "S1: no limit"
+        );
+        let all = t.buckets();
+        // At the limit: nothing yet.
+        assert_eq!(t.expire_local(0, all, 110), (0, 0));
+        assert_eq!(t.len(), 4);
+        // In slices of one bucket, from the middle.
+        let mut removed = 0;
+        let mut b = all / 2;
+        for _ in 0..all {
+            let (next, r) = t.expire_local(b, 1, 111);
+            assert_eq!(next, (b + 1) % all);
+            (b, removed) = (next, removed + r);
+        }
+        assert_eq!(removed, 1);
+        assert_eq!(t.lookup(S0, A), None);
+        assert_eq!(
+            t.lookup(S0, B),
+            Some(M2),
+            "installed: the control core ages it"
+        );
+        assert_eq!(t.lookup(S0, C), Some(M3), "static");
+        assert_eq!(t.member_count(M1), 0);
+        check_counts(&t);
+        // A refresh is a sighting here: an installed entry becomes local.
+        assert_eq!(t.learn(S0, B, M2, 105, 1), Learn::Refresh);
+        assert_eq!(t.expire_local(0, all, 115), (0, 0));
+        assert_eq!(t.expire_local(0, all, 116), (0, 1));
+        assert_eq!(t.lookup(S0, B), None);
+        // The stamp wraps at 8192 s: the age is taken modulo that.
+        t.set_switch_aging(S0, 100);
+        assert_eq!(t.learn(S0, A, M1, 8190, 1), Learn::New);
+        assert_eq!(t.expire_local(0, all, 8192 + 50), (0, 0));
+        assert_eq!(t.expire_local(0, all, 8192 + 99), (0, 1));
+        // Limits too long for the stamp are "never".
+        t.set_switch_aging(S0, MAX_LOCAL_AGING + 1);
+        assert_eq!(t.learn(S0, A, M1, 0, 1), Learn::New);
+        assert_eq!(t.expire_local(0, all, MAX_LOCAL_AGING), (0, 0));
+        check_counts(&t);
     }
 
     #[test]

@@ -299,7 +299,8 @@ pub struct SwitchCounters {
     /// Frames dropped by the switch's filter.
     pub filtered: Counter,
     /// Source MACs that could not be learned (switch or member limit,
-    /// table full).
+    /// table full, or learned and taken back because the event ring to
+    /// the control core was full: see `Worker::switch`).
     pub learn_failed: Counter,
     /// TCP SYNs whose MSS option was lowered.
     pub mss_clamped: Counter,
@@ -340,6 +341,10 @@ pub struct WorkerCounters {
     pub reassembled_fragments: Counter,
     /// Fragments waiting in reassembly now (a gauge).
     pub reassembly_held: Counter,
+    /// Live entries in the worker's MAC table (a gauge, set when the
+    /// worker publishes its session counts: once a second, or when asked
+    /// for fresh counters).
+    pub mac_entries: Counter,
     /// Frames copied for `las capture` (all captures since start).
     pub capture_frames: Counter,
     /// Frames a capture wanted but found its ring full (not drops:
@@ -350,6 +355,10 @@ pub struct WorkerCounters {
     /// Frames for a sequenced session handed to the session's owning
     /// worker (which numbers and sends them) through a ring.
     pub sequencer_handoff: Counter,
+    /// MACs the worker aged out of its own table: learned here, their
+    /// learn event lost to a full event ring, so the control core never
+    /// aged them (`MacTable::expire_local`).
+    pub macs_aged_local: Counter,
 }
 
 /// A per-session table of counters. Workers publish into it in sweeps
@@ -378,10 +387,12 @@ impl WorkerCounters {
             reassembled: Counter::default(),
             reassembled_fragments: Counter::default(),
             reassembly_held: Counter::default(),
+            mac_entries: Counter::default(),
             capture_frames: Counter::default(),
             capture_ring_full: Counter::default(),
             capture_rate_capped: Counter::default(),
             sequencer_handoff: Counter::default(),
+            macs_aged_local: Counter::default(),
         }
     }
 
@@ -396,11 +407,12 @@ impl WorkerCounters {
 /// `reassembled_fragments`, `reassembly_held`; see [`Stage`] for how they
 /// enter the counter identity) and live capture (`capture_frames`,
 /// `capture_ring_full`, `capture_rate_capped`: copies, not packets; they
-/// are outside the identity), and `sequencer_handoff` (frames that
-/// crossed to another worker: moved, not added, so outside it too).
+/// are outside the identity), `sequencer_handoff` (frames that
+/// crossed to another worker: moved, not added, so outside it too), and
+/// `macs_aged_local` (MACs, not packets).
 pub fn worker_totals<'a>(
     workers: impl Iterator<Item = &'a WorkerCounters>,
-) -> [(&'static str, u64); 7] {
+) -> [(&'static str, u64); 8] {
     let mut t = [
         ("reassembled", 0),
         ("reassembled_fragments", 0),
@@ -409,6 +421,7 @@ pub fn worker_totals<'a>(
         ("capture_ring_full", 0),
         ("capture_rate_capped", 0),
         ("sequencer_handoff", 0),
+        ("macs_aged_local", 0),
     ];
     for w in workers {
         t[0].1 += w.reassembled.get();
@@ -418,6 +431,7 @@ pub fn worker_totals<'a>(
         t[4].1 += w.capture_ring_full.get();
         t[5].1 += w.capture_rate_capped.get();
         t[6].1 += w.sequencer_handoff.get();
+        t[7].1 += w.macs_aged_local.get();
     }
     t
 }

@@ -709,6 +709,7 @@ mod test {
                 commands: 1,
                 command_queue: 0,
                 event_queue: 0,
+                mac_entries: 0,
             }],
         };
         let v = Cmd::Drops.answer(None, Ok(Response::Counters(c.clone())));

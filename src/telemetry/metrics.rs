@@ -311,7 +311,8 @@ fn switches(o: &Out, switches: &[SwitchView], cap: usize) {
         ),
         (
             "las_switch_learn_failures_total",
-            "Source MACs that could not be learned (switch or member MAC limit, table full).",
+            "Source MACs that could not be learned (switch or member MAC limit, table full, \
+             event ring to the control core full).",
             |s| s.learn_failed,
         ),
         (
@@ -595,8 +596,14 @@ fn workers(o: &Out, c: &CountersView) {
         o.gauge(
             "las_worker_event_queue",
             "Learn/refresh events waiting in the worker's event ring now.",
-            labels,
+            labels.clone(),
             w.event_queue as f64,
+        );
+        o.gauge(
+            "las_worker_mac_entries",
+            "Live entries in the worker's own MAC table (published once a second).",
+            labels,
+            w.mac_entries as f64,
         );
     }
 }
@@ -754,6 +761,7 @@ mod test {
                     commands: 8,
                     command_queue: 2,
                     event_queue: 1,
+                    mac_entries: 3,
                 }],
             },
         }
@@ -885,6 +893,7 @@ mod test {
             ),
             ("las_worker_command_queue{worker=\"0\",lcore=\"1\"}", 2.0),
             ("las_worker_event_queue{worker=\"0\",lcore=\"1\"}", 1.0),
+            ("las_worker_mac_entries{worker=\"0\",lcore=\"1\"}", 3.0),
             ("las_tsc_hertz", 2e9),
             ("las_uptime_seconds", 77.0),
             ("las_exporter_scrape_duration_seconds", 0.25),

@@ -246,6 +246,12 @@ pub struct WorkerView {
     /// Learn/refresh events waiting in the worker's event ring now.
     #[serde(default)]
     pub event_queue: u64,
+    /// Live entries in the worker's own MAC table (as last published):
+    /// those it learned and those the control core installed. With one
+    /// worker, above the control core's count (`las show switches`) by
+    /// MACs learned in the last moments and those whose event was lost.
+    #[serde(default)]
+    pub mac_entries: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -564,6 +570,7 @@ impl Response {
                             cpp,
                             w.events_lost.to_string(),
                             w.commands.to_string(),
+                            w.mac_entries.to_string(),
                         ]
                     })
                     .collect();
@@ -575,6 +582,7 @@ impl Response {
                         "CYCLES/PKT",
                         "EVENTS-LOST",
                         "COMMANDS",
+                        "MACS",
                     ],
                     &rows,
                 ));

@@ -47,6 +47,9 @@ pub struct SwitchSpec {
     /// VLAN-aware: only VLANs with a domain are allowed (the configured
     /// `vlans` list); otherwise domains are made on demand.
     pub vlan_list: bool,
+    /// The switch's `aging` (seconds, 0 = never): the worker ages the
+    /// MACs only it knows of some seconds after it (`Worker::age_local`).
+    pub aging: u32,
 }
 
 /// Control core → worker. Applied between bursts, in order.

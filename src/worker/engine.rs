@@ -197,6 +197,25 @@ const PRELOOKUP_SESSIONS: usize = 256;
 /// MAC tables bigger than this (bytes) get their buckets prefetched.
 const PREFETCH_MACS_ABOVE: usize = 512 << 10;
 
+/// Buckets of the MAC table `Worker::age_local` looks at per step (16 KiB),
+/// one step a millisecond: a pass over a 64 MiB table (a million MACs)
+/// takes 4 s.
+const AGE_CHUNK: usize = 256;
+
+/// When the worker ages a MAC only it knows of (learned here, its event
+/// lost): `aging` seconds after its last sighting, plus `mac_refresh` (the
+/// worker's stamp can be that much older than the control core's last
+/// word) and 2 s (the control core's 1 s aging tick and the event's way
+/// there), so that the worker never ages a MAC the control core still
+/// keeps. 0 (never) when the switch never ages.
+fn local_aging(aging: u32, mac_refresh: u32) -> u32 {
+    if aging == 0 {
+        0
+    } else {
+        aging.saturating_add(mac_refresh).saturating_add(2)
+    }
+}
+
 /// Switch counters of a run of packets of one switch (see `Worker::run`).
 #[derive(Default)]
 struct SwitchRun {
@@ -426,6 +445,10 @@ pub struct Worker {
     switches: Vec<Option<Switch>>,
     macs: MacTable,
     mac_refresh: u32,
+    /// Where `age_local` goes on in the MAC table, and the TSC of its
+    /// next step.
+    age_cursor: usize,
+    next_age_tsc: u64,
     tsc_hz: u64,
     start_tsc: u64,
     now: u32,
@@ -525,6 +548,8 @@ impl Worker {
             switches: (0..s.max_switches).map(|_| None).collect(),
             macs,
             mac_refresh: s.mac_refresh,
+            age_cursor: 0,
+            next_age_tsc: 0,
             tsc_hz: s.tsc_hz.max(1),
             start_tsc: tsc(),
             now: 0,
@@ -619,6 +644,7 @@ impl Worker {
         self.drain_handoff();
         self.drain_inject();
         self.publish_step();
+        self.age_local();
         if self.frag.is_some() && t0.wrapping_sub(self.last_frag_expiry) > self.tsc_hz / 10 {
             self.last_frag_expiry = t0;
             if let Some(f) = self.frag.as_mut() {
@@ -895,6 +921,24 @@ impl Worker {
             p.served = p.serving;
             p.next_tsc = self.tsc_now.wrapping_add(self.tsc_hz);
             self.shared.published.store(p.served, Ordering::Release);
+        }
+    }
+
+    /// One step of aging the MACs only this worker knows of
+    /// (`MacTable::expire_local`, `local_aging`): the control core ages
+    /// what the workers tell it of, and a learn event lost to a full ring
+    /// (a burst of new sources, a MAC flood) would otherwise leave its
+    /// entry here for good, until the table is full of them.
+    #[inline]
+    fn age_local(&mut self) {
+        if self.tsc_now < self.next_age_tsc {
+            return;
+        }
+        self.next_age_tsc = self.tsc_now.wrapping_add(self.tsc_hz / 1000);
+        let (next, removed) = self.macs.expire_local(self.age_cursor, AGE_CHUNK, self.now);
+        self.age_cursor = next;
+        if removed > 0 {
+            self.shared.counters.macs_aged_local.add(removed as u64);
         }
     }
 
@@ -1678,6 +1722,8 @@ impl Worker {
                     return;
                 }
                 self.macs.set_switch_limit(spec.id, spec.mac_limit);
+                self.macs
+                    .set_switch_aging(spec.id, local_aging(spec.aging, self.mac_refresh));
                 match self.switches[i].as_mut() {
                     Some(sw) => sw.spec = spec,
                     None => {

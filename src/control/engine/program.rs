@@ -281,6 +281,7 @@ pub(super) fn switch_spec(id: SwitchId, c: &config::Switch) -> SwitchSpec {
         mtu_policy: c.mtu_policy,
         storm: c.storm_rates(),
         vlan_list: !c.vlans.is_empty(),
+        aging: c.aging,
     }
 }
 

@@ -388,6 +388,7 @@ impl Engine {
                     commands: w.counters.commands.get(),
                     command_queue: w.commands.len() as u64,
                     event_queue: w.events.len() as u64,
+                    mac_entries: w.counters.mac_entries.get(),
                 })
                 .collect(),
         }
