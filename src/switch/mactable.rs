@@ -892,6 +892,16 @@ impl MacTable {
         let mut removed = 0;
         let mut b = from & self.mask;
         for _ in 0..n.min(self.mask + 1) {
+            let Some(w) = self.words(b) else {
+                break;
+            };
+            // Most buckets have no entry learned here: one pass over the
+            // four values first.
+            let local = |e: usize| w[2 * e + 1] & (VALID | STATIC | LOCAL) == VALID | LOCAL;
+            if !(0..BUCKET_ENTRIES).any(local) {
+                b = (b + 1) & self.mask;
+                continue;
+            }
             for e in 0..BUCKET_ENTRIES {
                 let i = self.slot(b, e);
                 let (k, v) = (self.mem[i], self.mem[i + 1]);

@@ -197,9 +197,10 @@ const PRELOOKUP_SESSIONS: usize = 256;
 /// MAC tables bigger than this (bytes) get their buckets prefetched.
 const PREFETCH_MACS_ABOVE: usize = 512 << 10;
 
-/// Buckets of the MAC table `Worker::age_local` looks at per step (16 KiB),
-/// one step a millisecond: a pass over a 64 MiB table (a million MACs)
-/// takes 4 s.
+/// Buckets of the MAC table `Worker::age_local` looks at per step (16 KiB).
+/// Steps come often enough for a pass a second, at most one a millisecond:
+/// a pass over a 32 MiB table (half a million MACs) takes a second, over
+/// a 64 MiB one (a million) 2 s.
 const AGE_CHUNK: usize = 256;
 
 /// When the worker ages a MAC only it knows of (learned here, its event
@@ -934,7 +935,9 @@ impl Worker {
         if self.tsc_now < self.next_age_tsc {
             return;
         }
-        self.next_age_tsc = self.tsc_now.wrapping_add(self.tsc_hz / 1000);
+        let steps = self.macs.buckets().div_ceil(AGE_CHUNK) as u64;
+        let every = (self.tsc_hz / steps.max(1)).max(self.tsc_hz / 1000);
+        self.next_age_tsc = self.tsc_now.wrapping_add(every);
         let (next, removed) = self.macs.expire_local(self.age_cursor, AGE_CHUNK, self.now);
         self.age_cursor = next;
         if removed > 0 {
