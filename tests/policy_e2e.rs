@@ -1138,8 +1138,8 @@ fn lost_learn_events_age_out() {
     setup.dataplane.push_str("event_ring = 2\n");
     setup.switches = switch_toml("s1", "aging = 1");
     // The worker ages its own MACs after aging + mac_refresh + 2 = 4 s
-    // (whole seconds: gone 5 to 6 s after the last frame, swept every
-    // half second in a table this small).
+    // (whole seconds: gone 5 to 6 s after the last frame; a pass over a
+    // table this small takes half a second).
     setup.settle_ms = 8000;
     const K: u16 = 320;
     let frames: Vec<Vec<u8>> = (0..K)
@@ -1159,6 +1159,8 @@ fn lost_learn_events_age_out() {
     // The control core aged what it knew, the worker the rest.
     assert_eq!(r.control("macs_aged"), learned);
     assert_eq!(r.control("macs_aged_local"), lost);
+    // The worker told the control core of each; none was active elsewhere.
+    assert_eq!(r.control("macs_reinstalled"), 0);
     assert_eq!(switch(&r, "s1").macs, 0);
     let entries: u64 = r.counters.workers.iter().map(|w| w.mac_entries).sum();
     assert_eq!(entries, 0, "MACs left in the worker's table");

@@ -73,7 +73,9 @@
 //! [`MacTable::expire_local`] also ages, in slices, the entries learned
 //! here (`LOCAL`) whose stamp is older than the switch's limit
 //! ([`MacTable::set_switch_aging`]: its aging plus slack, past the time
-//! the control core would have removed an entry it knew).
+//! the control core would have removed an entry it knew), each once the
+//! caller has told the control core (which installs it again if the MAC
+//! is still active through another worker).
 //!
 //! Out-of-range switch or member ids are treated as invalid input
 //! (`lookup` misses, `learn`/`install` return [`Learn::Invalid`]).
@@ -883,12 +885,20 @@ impl MacTable {
         }
     }
 
-    /// Ages `n` buckets from bucket `from` on (wrapping around): removes
-    /// the live entries learned here (`LOCAL`, not static) whose stamp is
-    /// more than their switch's limit old at `now` (seconds). Returns the
+    /// Ages `n` buckets from bucket `from` on (wrapping around): the live
+    /// entries learned here (`LOCAL`, not static) whose stamp is more than
+    /// their switch's limit old at `now` (seconds) are offered to `tell`
+    /// (learning domain, MAC, member) and removed if it says so (false:
+    /// kept for the next pass, e.g. the event ring is full). Returns the
     /// bucket to go on from and how many entries were removed. A sweep
     /// over the table in slices: O(n), no allocation.
-    pub fn expire_local(&mut self, from: usize, n: usize, now: u32) -> (usize, usize) {
+    pub fn expire_local(
+        &mut self,
+        from: usize,
+        n: usize,
+        now: u32,
+        mut tell: impl FnMut(SwitchId, u64, MemberId) -> bool,
+    ) -> (usize, usize) {
         let mut removed = 0;
         let mut b = from & self.mask;
         for _ in 0..n.min(self.mask + 1) {
@@ -919,7 +929,13 @@ impl MacTable {
                 if limit == 0 || !self.is_live(sw, v) {
                     continue;
                 }
-                if now.wrapping_sub(v_stamp(v)) & STAMP_MASK > limit {
+                if now.wrapping_sub(v_stamp(v)) & STAMP_MASK > limit
+                    && tell(
+                        SwitchId((k >> 48) as u16),
+                        k & MAC_MASK,
+                        MemberId(v_member(v)),
+                    )
+                {
                     self.clear(i, Some(sw));
                     removed += 1;
                 }
@@ -1249,6 +1265,7 @@ mod tests {
     /// switch's limit, from any slice of buckets, the counts kept.
     #[test]
     fn expire_local_ages_only_learned_entries() {
+        let yes = |_, _, _| true;
         let mut t = table();
         t.set_switch_aging(S0, 10);
         assert_eq!(t.learn(S0, A, M1, 100, 1), Learn::New);
@@ -1261,13 +1278,13 @@ mod tests {
         );
         let all = t.buckets();
         // At the limit: nothing yet.
-        assert_eq!(t.expire_local(0, all, 110), (0, 0));
+        assert_eq!(t.expire_local(0, all, 110, yes), (0, 0));
         assert_eq!(t.len(), 4);
         // In slices of one bucket, from the middle.
         let mut removed = 0;
         let mut b = all / 2;
         for _ in 0..all {
-            let (next, r) = t.expire_local(b, 1, 111);
+            let (next, r) = t.expire_local(b, 1, 111, yes);
             assert_eq!(next, (b + 1) % all);
             (b, removed) = (next, removed + r);
         }
@@ -1283,18 +1300,30 @@ mod tests {
         check_counts(&t);
         // A refresh is a sighting here: an installed entry becomes local.
         assert_eq!(t.learn(S0, B, M2, 105, 1), Learn::Refresh);
-        assert_eq!(t.expire_local(0, all, 115), (0, 0));
-        assert_eq!(t.expire_local(0, all, 116), (0, 1));
+        assert_eq!(t.expire_local(0, all, 115, yes), (0, 0));
+        assert_eq!(t.expire_local(0, all, 116, yes), (0, 1));
         assert_eq!(t.lookup(S0, B), None);
         // The stamp wraps at 8192 s: the age is taken modulo that.
         t.set_switch_aging(S0, 100);
         assert_eq!(t.learn(S0, A, M1, 8190, 1), Learn::New);
-        assert_eq!(t.expire_local(0, all, 8192 + 50), (0, 0));
-        assert_eq!(t.expire_local(0, all, 8192 + 99), (0, 1));
+        assert_eq!(t.expire_local(0, all, 8192 + 50, yes), (0, 0));
+        assert_eq!(t.expire_local(0, all, 8192 + 99, yes), (0, 1));
         // Limits too long for the stamp are "never".
         t.set_switch_aging(S0, MAX_LOCAL_AGING + 1);
         assert_eq!(t.learn(S0, A, M1, 0, 1), Learn::New);
-        assert_eq!(t.expire_local(0, all, MAX_LOCAL_AGING), (0, 0));
+        assert_eq!(t.expire_local(0, all, MAX_LOCAL_AGING, yes), (0, 0));
+        // Removed only once told: a refusal (a full event ring) keeps the
+        // entry for the next pass.
+        t.set_switch_aging(S0, 10);
+        assert_eq!(t.expire_local(0, all, 20, |_, _, _| false), (0, 0));
+        assert_eq!(t.lookup(S0, A), Some(M1));
+        let mut told = Vec::new();
+        let r = t.expire_local(0, all, 20, |d, mac, m| {
+            told.push((d, mac, m));
+            true
+        });
+        assert_eq!(r, (0, 1));
+        assert_eq!(told, [(S0, A, M1)]);
         check_counts(&t);
     }
 

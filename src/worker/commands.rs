@@ -109,6 +109,16 @@ pub enum Event {
         mac: u64,
         member: MemberId,
     },
+    /// The worker aged out a MAC it had learned itself and not seen for
+    /// longer than the switch's aging allows (`MacTable::expire_local`):
+    /// either the control core never heard of it (a lost `Learned`), or
+    /// the MAC is still active on another worker, which the control core
+    /// then installs here again. `switch` is the learning domain.
+    AgedLocal {
+        switch: SwitchId,
+        mac: u64,
+        member: MemberId,
+    },
     /// A VLAN-aware switch saw a VLAN it has no learning domain for yet.
     NeedVlan { switch: SwitchId, vid: u16 },
     /// Data for `member` came from its peer's address on another UDP

@@ -197,10 +197,11 @@ const PRELOOKUP_SESSIONS: usize = 256;
 /// MAC tables bigger than this (bytes) get their buckets prefetched.
 const PREFETCH_MACS_ABOVE: usize = 512 << 10;
 
-/// Buckets of the MAC table `Worker::age_local` looks at per step (16 KiB).
-/// Steps come often enough for a pass a second, at most one a millisecond:
-/// a pass over a 32 MiB table (half a million MACs) takes a second, over
-/// a 64 MiB one (a million) 2 s.
+/// Most buckets of the MAC table `Worker::age_local` looks at per step
+/// (16 KiB). A step a millisecond, over a 1024th of the table, at least
+/// one bucket and at most this many: a pass takes a second up to 16 MiB
+/// of table (262,144 buckets), 4 s over the 64 MiB of a million MACs.
+/// Small steps keep the events of a step within what the ring takes.
 const AGE_CHUNK: usize = 256;
 
 /// When the worker ages a MAC only it knows of (learned here, its event
@@ -925,20 +926,35 @@ impl Worker {
         }
     }
 
-    /// One step of aging the MACs only this worker knows of
+    /// One step of aging the MACs only this worker's stamp keeps alive
     /// (`MacTable::expire_local`, `local_aging`): the control core ages
     /// what the workers tell it of, and a learn event lost to a full ring
     /// (a burst of new sources, a MAC flood) would otherwise leave its
-    /// entry here for good, until the table is full of them.
+    /// entry here for good, until the table is full of them. A MAC that
+    /// is still active through another worker (its member's frames now
+    /// arrive there) is installed here again (`Event::AgedLocal`).
     #[inline]
     fn age_local(&mut self) {
         if self.tsc_now < self.next_age_tsc {
             return;
         }
-        let steps = self.macs.buckets().div_ceil(AGE_CHUNK) as u64;
-        let every = (self.tsc_hz / steps.max(1)).max(self.tsc_hz / 1000);
-        self.next_age_tsc = self.tsc_now.wrapping_add(every);
-        let (next, removed) = self.macs.expire_local(self.age_cursor, AGE_CHUNK, self.now);
+        self.next_age_tsc = self.tsc_now.wrapping_add(self.tsc_hz / 1000);
+        let chunk = (self.macs.buckets() >> 10).clamp(1, AGE_CHUNK);
+        // Each MAC aged here is told to the control core first, which
+        // installs it again if it is still active on another worker; with
+        // the ring full it stays until the next pass.
+        let events = &self.shared.events;
+        let (next, removed) =
+            self.macs
+                .expire_local(self.age_cursor, chunk, self.now, |switch, mac, member| {
+                    events
+                        .push(Event::AgedLocal {
+                            switch,
+                            mac,
+                            member,
+                        })
+                        .is_ok()
+                });
         self.age_cursor = next;
         if removed > 0 {
             self.shared.counters.macs_aged_local.add(removed as u64);

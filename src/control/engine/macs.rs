@@ -14,6 +14,23 @@ impl Engine {
             any = true;
             match ev {
                 Event::NeedVlan { switch, vid } => self.map_vlan(switch, vid),
+                // The worker dropped a MAC only its own stamp kept alive.
+                // If this table still has it (refreshed through another
+                // worker, or installed), that worker gets it back.
+                Event::AgedLocal { switch, mac, .. } => {
+                    if let Some(e) = self.aging.get(switch, mac) {
+                        self.counters.macs_reinstalled += 1;
+                        self.send_cmd(
+                            w,
+                            Command::InstallMac {
+                                switch,
+                                mac,
+                                member: e.member,
+                                is_static: e.is_static,
+                            },
+                        );
+                    }
+                }
                 Event::PeerPort { member, port } => self.peer_port(member, port),
                 Event::Learned {
                     switch,

@@ -328,6 +328,9 @@ struct Counters {
     macs_learned: u64,
     macs_moved: u64,
     macs_aged: u64,
+    /// MACs a worker aged out itself that this table still had, installed
+    /// on that worker again (`Event::AgedLocal`).
+    macs_reinstalled: u64,
     mac_flaps: u64,
     members_blocked: u64,
     vlan_domains: u64,
@@ -380,6 +383,7 @@ impl Counters {
         put("macs_learned", self.macs_learned);
         put("macs_moved", self.macs_moved);
         put("macs_aged", self.macs_aged);
+        put("macs_reinstalled", self.macs_reinstalled);
         put("mac_flaps", self.mac_flaps);
         put("members_blocked", self.members_blocked);
         put("vlan_domains", self.vlan_domains);

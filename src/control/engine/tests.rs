@@ -558,6 +558,48 @@ fn mac_learned_on_one_worker_is_installed_on_the_others() {
     assert_eq!(rig.counter("macs_learned"), 1);
 }
 
+/// A worker ages out a MAC it learned and no longer sees (`AgedLocal`):
+/// if the control core still has it (refreshed through another worker),
+/// that worker gets it back as an installed entry; if the control core
+/// never heard of it (its learn event was lost), nothing is sent.
+#[test]
+fn a_mac_a_worker_aged_is_installed_again_if_still_known() {
+    let mut rig = Rig::new("", 2);
+    rig.commands(0);
+    rig.commands(1);
+    let mac = 0x0200_0000_00aa;
+    rig.learned(0, 0, mac, 1);
+    assert_eq!(rig.commands(1).len(), 1, "installed on worker 1");
+    let aged = |mac| Event::AgedLocal {
+        switch: SwitchId(0),
+        mac,
+        member: MemberId(1),
+    };
+    rig.workers[1].events.push(aged(mac)).expect("event queue");
+    rig.e.poll(rig.now);
+    assert!(
+        matches!(
+            rig.commands(1).as_slice(),
+            [Command::InstallMac {
+                switch: SwitchId(0),
+                mac: 0x0200_0000_00aa,
+                member: MemberId(1),
+                is_static: false
+            }]
+        ),
+        "worker 1 gets it back"
+    );
+    assert!(rig.commands(0).is_empty());
+    assert_eq!(rig.counter("macs_reinstalled"), 1);
+    rig.workers[0]
+        .events
+        .push(aged(0x0200_0000_00bb))
+        .expect("event queue");
+    rig.e.poll(rig.now);
+    assert!(rig.commands(0).is_empty() && rig.commands(1).is_empty());
+    assert_eq!(rig.counter("macs_reinstalled"), 1);
+}
+
 #[test]
 fn a_flapping_mac_blocks_the_member_it_moved_to() {
     let mut rig = Rig::new("", 2);
