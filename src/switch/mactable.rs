@@ -840,14 +840,10 @@ impl MacTable {
 
     /// Remove an entry; true if a live entry was removed.
     pub fn remove(&mut self, domain: SwitchId, mac: u64) -> bool {
-        self.remove_hashed(domain, self.hash(domain, mac))
-    }
-
-    /// [`remove`](Self::remove) with a hash from [`hash`](Self::hash).
-    pub fn remove_hashed(&mut self, domain: SwitchId, h: Hashed) -> bool {
         let Some(sw) = self.real(domain) else {
             return false;
         };
+        let h = self.hash(domain, mac);
         let Some(i) = self.find(h) else {
             return false;
         };
