@@ -199,6 +199,12 @@ def main():
         "ipv4-options": ipv4(IP_A, IP_B, 17, udp(IP_A, IP_B, 53, 53, b"q"), options=b"\x01\x01\x01\x00"),
         "ipv4-udp": dgram,
         "ipv6-tcp-syn": syn6,
+        # Outer fragments (src/wire/ip_frag.rs): IPv4 with MF set, IPv6
+        # with a Fragment header (RFC 8200 §4.5: next header, reserved,
+        # offset | M, identification) right after the fixed header.
+        "ipv4-fragment": ipv4(IP_A, IP_B, 115, bytes(16), flags=0x2000),
+        "ipv6-fragment": ipv6(a6, b6, 44, bytes(16),
+                              ext=struct.pack("!BBHI", 115, 0, (8 << 3) | 1, 0x0A0A0001)),
         "tcp-syn": tcp(IP_A, IP_B, 43210, 22, SYN, MSS_1460),
         "udp": udp(IP_A, IP_B, 1701, 1701, b"\0\3\0\0\0\0\0\1hello"),
         "icmp-echo": icmp_echo(7, 9, b"ping"),

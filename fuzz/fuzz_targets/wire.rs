@@ -2,9 +2,13 @@
 //! tcp, icmpv4): on any bytes, `new_checked` either fails or gives a view
 //! whose every getter works (the panic rule of `wire/mod.rs`); owned
 //! representations survive parse → emit → parse; filled checksums
-//! verify; incremental checksum updates agree with a full recompute.
+//! verify; incremental checksum updates agree with a full recompute;
+//! fragment identities (`ip_frag`) read from any bytes are fragments
+//! (M set or an offset, a multiple of 8) and the duplicate filter calls
+//! a second copy of one a duplicate.
 #![no_main]
 
+use las::wire::ip_frag::{DuplicateFilter, Fragment, Seen};
 use las::wire::{arp, checksum, ethernet, icmpv4, ipv4, ipv6, tcp, udp, vlan};
 use las_fuzz::{ones_eq, ones_sum};
 use libfuzzer_sys::fuzz_target;
@@ -256,6 +260,20 @@ fn incremental(b: &[u8]) {
     assert!(ones_eq(checksum::update_u16(before, old, new), after));
 }
 
+fn fragments(b: &[u8]) {
+    let mut d = DuplicateFilter::new(16, 10, 1);
+    for (f, v6) in [(Fragment::parse(b), false), (Fragment::parse6(b), true)] {
+        let Some(f) = f else { continue };
+        assert_eq!(f.key.v6, v6);
+        assert!(f.more || f.offset != 0, "{f:?}");
+        assert_eq!(f.offset % 8, 0, "{f:?}");
+        assert_eq!(d.check(&f, 0), Seen::New);
+        assert_eq!(d.check(&f, 1), Seen::Duplicate);
+        d.forget(&f.key);
+        assert_eq!(d.check(&f, 2), Seen::New);
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let (src, dst) = addrs(data);
     ethernet(data);
@@ -267,4 +285,5 @@ fuzz_target!(|data: &[u8]| {
     tcp(data, src, dst);
     icmp(data);
     incremental(data);
+    fragments(data);
 });

@@ -2,14 +2,14 @@
 //!
 //! IPv6: DPDK reassembles only a Fragment header right after the fixed
 //! header (it rewrites that header's Next Header and removes the
-//! Fragment header), so `worker::classify6` hands over only those; and
-//! unlike IPv4, exact duplicate fragments are not filtered first (a
-//! duplicate fails its datagram: `reassembly_failed`).
+//! Fragment header), so `worker::classify6` hands over only those.
+//! Exact duplicate fragments of either family are dropped before DPDK,
+//! which would fail their datagram (`wire::ip_frag`).
 use super::error::{DpdkError, Result};
 use super::mbuf::Mbuf;
 use super::mempool::Mempool;
 use super::sys;
-use crate::wire::ipv4_frag::{DuplicateFilter, Fragment, Seen};
+use crate::wire::ip_frag::{DuplicateFilter, Fragment, Seen};
 use std::ptr::NonNull;
 
 /// Most fragments `fragment_ipv4` can produce, and the most a reassembled
@@ -30,7 +30,7 @@ pub enum Reassembly {
     /// Kept until the rest arrives (or freed: see [`FragTable::dropped`]).
     Held,
     /// An exact duplicate of a fragment already held: freed, never handed
-    /// to DPDK (see [`crate::wire::ipv4_frag`]).
+    /// to DPDK (see [`crate::wire::ip_frag`]).
     Duplicate,
     /// It completed a packet of `fragments` fragments.
     Done { packet: Mbuf, fragments: u64 },
@@ -162,9 +162,18 @@ impl FragTable {
         const IP6: usize = 40;
         const FRAG: usize = 8;
         let l2 = usize::from(l2_len);
+        let frag = m.data().get(l2..).and_then(Fragment::parse6);
+        if let Some(f) = frag.as_ref() {
+            if self.dups.check(f, now_tsc) == Seen::Duplicate {
+                return Reassembly::Duplicate;
+            }
+        }
         // One segment per fragment, as for IPv4.
         if m.data().len() < l2 + IP6 + FRAG || !m.linearize() {
             self.dropped += 1;
+            if let Some(f) = frag.as_ref() {
+                self.dups.forget(&f.key);
+            }
             return Reassembly::Held;
         }
         m.set_l2_l3(l2_len, (IP6 + FRAG) as u16);
@@ -189,11 +198,20 @@ impl FragTable {
                 frag_hdr,
             )
         };
-        self.free_death_row();
+        if self.free_death_row() > 0 {
+            // As for IPv4: DPDK let something go; a later copy of this
+            // datagram's fragments is not a duplicate.
+            if let Some(f) = frag.as_ref() {
+                self.dups.forget(&f.key);
+            }
+        }
         // SAFETY: a non-null result is a complete packet we now own.
         let Some(mut packet) = (unsafe { Mbuf::from_raw(out) }) else {
             return Reassembly::Held;
         };
+        if let Some(f) = frag.as_ref() {
+            self.dups.forget(&f.key);
+        }
         let fragments = u64::from(packet.nb_segs());
         self.held = self.held.saturating_sub(fragments);
         packet.pullup(PULLUP);

@@ -130,10 +130,11 @@ drop_reasons! {
     /// Fragments freed by reassembly: timed out, overlapping, too many
     /// fragments, or the table full.
     ReassemblyFailed = "reassembly_failed", Ingress,
-    /// An exact duplicate (same source, destination, protocol, ident,
-    /// offset, length and MF flag) of a fragment held in reassembly,
-    /// dropped before `rte_ip_frag`, which would fail the whole datagram
-    /// on it (RFC 791 allows duplicates; Linux drops them the same way).
+    /// An exact duplicate (same source, destination, ident, IPv4
+    /// protocol, offset, length and M flag) of an outer IPv4 or IPv6
+    /// fragment held in reassembly, dropped before `rte_ip_frag`, which
+    /// would fail the whole datagram on it (networks may duplicate
+    /// packets; Linux drops such duplicates the same way).
     DuplicateFragment = "duplicate_fragment", Ingress,
     /// Fragments still waiting in reassembly when las stopped (freed then).
     ReassemblyPendingAtStop = "reassembly_pending_at_stop", Ingress,

@@ -44,7 +44,7 @@
 //!   packet is as valid as a received one (header checksum filled, bytes
 //!   pulled into the first segment), exact duplicate fragments are dropped
 //!   before DPDK (which would fail the datagram on them; see
-//!   `wire::ipv4_frag`), and every fragment is accounted for: held
+//!   `wire::ip_frag`), and every fragment is accounted for: held
 //!   (`reassembly_held`), merged (`reassembled_fragments`), or dropped
 //!   (`reassembly_failed`, `duplicate_fragment`, and at stop
 //!   `reassembly_pending_at_stop`).
@@ -95,8 +95,8 @@
 //!   (`Mbuf::checksum_sum`, in place across segments). Outer IPv6
 //!   fragments go to the same reassembly table as IPv4 ones
 //!   (`rte_ipv6_frag_reassemble_packet`) when their Fragment header
-//!   follows the fixed header; others are `ipv6_fragment`, and IPv6 has
-//!   no duplicate filter in front of DPDK (see `dpdk::frag`).
+//!   follows the fixed header; others are `ipv6_fragment`. Exact duplicate
+//!   fragments are dropped before DPDK as for IPv4 (`wire::ip_frag`).
 //! * Live capture (`las capture`, see `super::capture`) has four points,
 //!   each behind `if self.capturing`: outer frames as received (`burst`,
 //!   before classification) and as queued for TX (`send`), inner frames
