@@ -46,7 +46,8 @@ enum Cmd {
     /// las into a pcapng file (or stdout), without slowing forwarding.
     #[command(long_about = CAPTURE_ABOUT)]
     Capture(CaptureArgs),
-    /// Validate a configuration file and exit.
+    /// Validate a configuration file and exit; warn of settings that load
+    /// but are most likely mistakes.
     Check {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
@@ -295,6 +296,9 @@ fn show(a: ShowArgs) -> Result<(), String> {
 #[cfg(feature = "dpdk")]
 fn run(a: RunArgs) -> Result<(), String> {
     let cfg = load(&a.config)?;
+    for w in cfg.warnings() {
+        log::warn!("{}: {w}", a.config.display());
+    }
     let cores = las::runtime::parse_cores(&a.cores)?;
     las::runtime::check_cores(&cores)?;
     // signal-hook rather than ctrlc here: ctrlc's `termination` feature
@@ -334,6 +338,9 @@ fn main() -> ExitCode {
         Some(Cmd::Reload(a)) => reload(a),
         Some(Cmd::Capture(a)) => capture(a),
         Some(Cmd::Check { config }) => load(&config).map(|c| {
+            for w in c.warnings() {
+                println!("{}: warning: {w}", config.display());
+            }
             println!(
                 "{}: ok ({} ports, {} switches, {} sessions)",
                 config.display(),

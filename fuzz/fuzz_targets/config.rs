@@ -37,6 +37,8 @@ fuzz_target!(|data: &[u8]| {
     values(s);
     match Config::from_toml_str(s) {
         Ok(c) => {
+            // At most one warning per switch.
+            assert!(c.warnings().len() <= c.switches.len());
             let probes = [
                 Ipv4Addr::new(0, 0, 0, 0),
                 Ipv4Addr::new(10, 0, 0, 1),

@@ -702,6 +702,30 @@ impl Config {
         Self::from_toml_str(&s)
     }
 
+    /// Settings that are valid but most likely not meant, one sentence
+    /// each naming the keys: logged when las starts or reloads, and
+    /// printed by `las check`.
+    pub fn warnings(&self) -> Vec<String> {
+        let refresh = self.dataplane.mac_refresh;
+        let mut w = Vec::new();
+        for (i, sw) in self.switches.iter().enumerate() {
+            // A worker tells the control core of an active MAC once per
+            // `mac_refresh` seconds; the control core ages it `aging`
+            // seconds after the last word, on a 1 s tick. Below
+            // `mac_refresh + 2` an active MAC can age out between two
+            // refreshes and be flooded to until it is learned again.
+            if sw.aging != 0 && u64::from(sw.aging) < u64::from(refresh) + 2 {
+                w.push(format!(
+                    "switch[{i}].aging = {} (switch {}) is less than dataplane.mac_refresh \
+                     ({refresh}) + 2 s: MACs that stay active may age out between their \
+                     refreshes, and frames to them are flooded until they are learned again",
+                    sw.aging, sw.name
+                ));
+            }
+        }
+        w
+    }
+
     /// The default port for a peer: the port whose prefix contains it, else
     /// the first port with a gateway.
     pub fn port_for(&self, peer: Ipv4Addr) -> Option<usize> {
@@ -736,5 +760,34 @@ mod defaults_test {
         )
         .unwrap();
         assert_eq!(c.switches[0], Switch::with_defaults("x"));
+    }
+
+    /// `warnings` names a switch whose aging is too short for the
+    /// refresh interval, and nothing else.
+    #[test]
+    fn aging_below_the_refresh_interval_is_warned_of() {
+        let cfg = |refresh: u32, agings: &[u32]| {
+            let mut s = format!(
+                "[dataplane]\nmac_refresh = {refresh}\n\
+                 [[port]]\nname = \"p\"\ndevice = \"net_null0\"\naddress = \"192.0.2.1/24\"\n"
+            );
+            for (i, a) in agings.iter().enumerate() {
+                s += &format!("[[switch]]\nname = \"s{i}\"\naging = {a}\n");
+            }
+            Config::from_toml_str(&s).unwrap()
+        };
+        assert!(cfg(1, &[0, 3, 300]).warnings().is_empty());
+        assert!(cfg(10, &[0, 12, 300]).warnings().is_empty());
+        let w = cfg(10, &[300, 11, 0, 5]).warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("switch[1].aging = 11 (switch s1)"),
+            "{w:?}"
+        );
+        assert!(w[0].contains("dataplane.mac_refresh (10)"), "{w:?}");
+        assert!(w[1].starts_with("switch[3].aging = 5 (switch s3)"), "{w:?}");
+        assert_eq!(cfg(1, &[2]).warnings().len(), 1);
+        // Auto-created switches age at 300 s: only mac_refresh near that.
+        assert!(cfg(298, &[]).warnings().is_empty());
     }
 }

@@ -336,12 +336,17 @@ fn dataplane(r: super::raw::RawDataplane) -> R<Dataplane> {
             2,
             1 << 28,
         )? as u32,
+        // A worker's MAC stamps count seconds modulo 8192, and it ages
+        // MACs whose learn events were lost only when aging +
+        // mac_refresh + 2 fits in half that range
+        // (`mactable::MAX_LOCAL_AGING`); a longer interval would turn
+        // that off for every switch.
         mac_refresh: int(
             &k("mac_refresh"),
             r.mac_refresh,
             d.mac_refresh.into(),
             1,
-            u32::MAX.into(),
+            crate::switch::mactable::MAX_LOCAL_AGING.into(),
         )? as u32,
     })
 }
@@ -1694,6 +1699,8 @@ address = "10.0.0.1/24"
             "dataplane.mac_table_size",
         );
         err("[dataplane]\nmac_refresh = 0\n", "dataplane.mac_refresh");
+        let e = err("[dataplane]\nmac_refresh = 4096\n", "dataplane.mac_refresh");
+        assert_eq!(e.reason, "must be in 1..=4095");
         err("[dataplane]\nmax_sessions = 0\n", "dataplane.max_sessions");
         err("[l2tp]\nudp_port = 0\n", "l2tp.udp_port");
     }

@@ -465,6 +465,9 @@ fn reload(engine: &mut Engine, now: Now, path: &Path, dry_run: bool, by: &str) -
             }
         }
     };
+    for w in cfg.warnings() {
+        log::warn!("{}: {w}", path.display());
+    }
     match engine.reload(now, cfg, dry_run) {
         Ok(changes) => Response::Reloaded {
             changes: changes.lines,
