@@ -156,6 +156,11 @@ fn metrics_pass_promtool_and_match_las_show() {
     setup.switches.push_str(&format!(
         "[metrics]\nlisten = \"127.0.0.1:{port}\"\nmax_session_series = 2\n"
     ));
+    // A mesh peer that never answers: its series exist (down), so the
+    // dashboard's mesh panels are checked too.
+    setup
+        .switches
+        .push_str("[mesh]\npeers = [\"192.0.2.99\"]\n");
     let f = |src: u8, tag: u32| inner(BCAST, host(u16::from(src)), IPV4, tag, 100);
     let frames = vec![
         a.ingress(&f(1, 1), None), // flooded to B
