@@ -314,6 +314,27 @@ fn reload_under_traffic_touches_only_what_changed() {
     assert!(!ok);
     assert!(err.contains("port[0] (wan0)"), "{err}");
 
+    // A setting that loads but is likely a mistake is reported (dry run:
+    // nothing changes).
+    let short = dir.join("short.toml");
+    std::fs::write(
+        &short,
+        config(&scratch.prefix, &dir, &las_if, "aging = 1", ""),
+    )
+    .unwrap();
+    let (ok, out, err) = las.reload(&short, true);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(
+            "warning: switch[1].aging = 1 (switch s2) is less than dataplane.mac_refresh (1) + 2 s"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("would change: switch s2: aging 300 → 1"),
+        "{out}"
+    );
+
     // s2 stops carrying IPv6; s3 arrives. A dry run first.
     let v2 = dir.join("v2.toml");
     std::fs::write(

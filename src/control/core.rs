@@ -465,12 +465,14 @@ fn reload(engine: &mut Engine, now: Now, path: &Path, dry_run: bool, by: &str) -
             }
         }
     };
-    for w in cfg.warnings() {
+    let warnings = cfg.warnings();
+    for w in &warnings {
         log::warn!("{}: {w}", path.display());
     }
     match engine.reload(now, cfg, dry_run) {
         Ok(changes) => Response::Reloaded {
             changes: changes.lines,
+            warnings,
             dry_run,
             took_ms: t0.elapsed().as_secs_f64() * 1e3,
         },

@@ -291,6 +291,9 @@ pub enum Response {
     /// What a reload changed (or, dry run, would change).
     Reloaded {
         changes: Vec<String>,
+        /// `Config::warnings` of the new configuration.
+        #[serde(default)]
+        warnings: Vec<String>,
         dry_run: bool,
         took_ms: f64,
     },
@@ -337,10 +340,14 @@ impl Response {
             Response::Error { error } => format!("error: {error}\n"),
             Response::Reloaded {
                 changes,
+                warnings,
                 dry_run,
                 took_ms,
             } => {
                 let mut s = String::new();
+                for w in warnings {
+                    s.push_str(&format!("warning: {w}\n"));
+                }
                 let verb = if *dry_run { "would change" } else { "changed" };
                 if changes.is_empty() {
                     s.push_str("no changes\n");
