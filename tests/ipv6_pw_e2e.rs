@@ -42,6 +42,30 @@ struct Peer6 {
 }
 
 impl Peer6 {
+    /// The IPv6 peer over IP (next header 115) most tests use.
+    fn v6ip() -> Peer6 {
+        Peer6 {
+            name: "v6ip",
+            ip: ip6("2001:db8::a"),
+            mac: mac(0x1a),
+            local_id: 3001,
+            remote_id: 4001,
+            udp: false,
+        }
+    }
+
+    /// The IPv6 peer over UDP most tests use.
+    fn v6udp() -> Peer6 {
+        Peer6 {
+            name: "v6udp",
+            ip: ip6("2001:db8::b"),
+            mac: mac(0x1b),
+            local_id: 3002,
+            remote_id: 4002,
+            udp: true,
+        }
+    }
+
     fn toml(&self, switch: &str, static_neighbor: bool) -> String {
         let mut s = String::new();
         if static_neighbor {
@@ -180,22 +204,8 @@ fn ipv4_and_ipv6_pseudowires_in_one_switch() {
     let _g = lock();
     assert!(have_root());
     let v4 = Sess::new("v4", "mix", 10);
-    let p_ip = Peer6 {
-        name: "v6ip",
-        ip: ip6("2001:db8::a"),
-        mac: mac(0x1a),
-        local_id: 3001,
-        remote_id: 4001,
-        udp: false,
-    };
-    let p_udp = Peer6 {
-        name: "v6udp",
-        ip: ip6("2001:db8::b"),
-        mac: mac(0x1b),
-        local_id: 3002,
-        remote_id: 4002,
-        udp: true,
-    };
+    let p_ip = Peer6::v6ip();
+    let p_udp = Peer6::v6udp();
     // Resolved by ND only, in a switch of its own (nothing is sent to it).
     let p_nd = Peer6 {
         name: "v6nd",
@@ -300,22 +310,8 @@ fn echo6(src: Ipv6Addr, src_mac: [u8; 6], dst: Ipv6Addr, data: &[u8]) -> Vec<u8>
 fn an_ipv6_only_port_forwards_ipv6_and_ignores_ipv4() {
     let _g = lock();
     assert!(have_root());
-    let p_ip = Peer6 {
-        name: "v6ip",
-        ip: ip6("2001:db8::a"),
-        mac: mac(0x1a),
-        local_id: 3001,
-        remote_id: 4001,
-        udp: false,
-    };
-    let p_udp = Peer6 {
-        name: "v6udp",
-        ip: ip6("2001:db8::b"),
-        mac: mac(0x1b),
-        local_id: 3002,
-        remote_id: 4002,
-        udp: true,
-    };
+    let p_ip = Peer6::v6ip();
+    let p_udp = Peer6::v6udp();
     let mut setup = Setup::new("ipv6-only", &["six"], &[]);
     setup.address = None;
     setup.port_extra = format!("address6 = \"{OURS6}/64\"\n");
@@ -403,14 +399,7 @@ fn an_ipv6_only_port_forwards_ipv6_and_ignores_ipv4() {
 /// odd offset of the inner frame, whose sum adds byte-swapped).
 fn jumbo6(name: &str, mbuf_size: Option<u32>) {
     let v4 = Sess::new("v4", "j", 10);
-    let p_udp = Peer6 {
-        name: "v6udp",
-        ip: ip6("2001:db8::b"),
-        mac: mac(0x1b),
-        local_id: 3002,
-        remote_id: 4002,
-        udp: true,
-    };
+    let p_udp = Peer6::v6udp();
     let mut setup = Setup::new(name, &["j"], std::slice::from_ref(&v4));
     setup.port_extra = format!("address6 = \"{OURS6}/64\"\nmtu = 9000\n");
     if let Some(n) = mbuf_size {
@@ -487,22 +476,8 @@ fn ipv6_fragments_from_the_peers_are_reassembled() {
     let _g = lock();
     assert!(have_root());
     let v4 = Sess::new("v4", "f", 10);
-    let p_ip = Peer6 {
-        name: "v6ip",
-        ip: ip6("2001:db8::a"),
-        mac: mac(0x1a),
-        local_id: 3001,
-        remote_id: 4001,
-        udp: false,
-    };
-    let p_udp = Peer6 {
-        name: "v6udp",
-        ip: ip6("2001:db8::b"),
-        mac: mac(0x1b),
-        local_id: 3002,
-        remote_id: 4002,
-        udp: true,
-    };
+    let p_ip = Peer6::v6ip();
+    let p_udp = Peer6::v6udp();
     let mut setup = Setup::new("ipv6-frag", &["f"], std::slice::from_ref(&v4));
     setup.port_extra = format!("address6 = \"{OURS6}/64\"\n");
     setup.switches += &p_ip.toml("f", true);
@@ -558,14 +533,7 @@ fn ipv6_duplicate_fragments_are_dropped_and_the_datagram_kept() {
     let _g = lock();
     assert!(have_root());
     let v4 = Sess::new("v4", "f", 10);
-    let p = Peer6 {
-        name: "v6ip",
-        ip: ip6("2001:db8::a"),
-        mac: mac(0x1a),
-        local_id: 3001,
-        remote_id: 4001,
-        udp: false,
-    };
+    let p = Peer6::v6ip();
     let mut setup = Setup::new("ipv6-fragdup", &["f"], std::slice::from_ref(&v4));
     setup.port_extra = format!("address6 = \"{OURS6}/64\"\nreassembly_timeout_ms = 60000\n");
     setup.switches += &p.toml("f", true);
