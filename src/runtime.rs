@@ -226,7 +226,16 @@ pub fn run(
     );
     ctrl.program();
     let mut workers = Workers::launch(&eal, setups, &worker_lcores, single)?;
-    ctrl.sync_workers(|| workers.idle());
+    // A worker that dies here would never answer: stop las as when one
+    // dies later (named, the report printed, a non-zero exit).
+    if let Err(f) = ctrl.sync_workers(|| workers.idle(cores[0])) {
+        log::error!("{f}: stopping las (its queues would go unserved)");
+        let report = shut_down(ctrl, workers, &eal);
+        return Ok(Ended {
+            report,
+            failure: Some(f),
+        });
+    }
     for s in &shared {
         s.go.store(true, Ordering::Release);
     }
@@ -602,11 +611,26 @@ impl Workers {
     }
 
     /// While the control core waits: run the local worker's commands,
-    /// or yield to the workers' cores.
-    fn idle(&mut self) {
+    /// or yield to the workers' cores. Err names a worker that panicked
+    /// (here, on `main_core`, or on its own core).
+    fn idle(&mut self, main_core: u32) -> Result<(), String> {
         match self.local.as_mut() {
-            Some(w) => w.apply_commands(),
+            Some(w) => {
+                if catch_unwind(AssertUnwindSafe(|| w.apply_commands())).is_err() {
+                    self.local = None;
+                    return Err(format!("the worker on core {main_core} panicked"));
+                }
+            }
             None => std::thread::sleep(Duration::from_micros(50)),
+        }
+        self.alive()
+    }
+
+    /// Err names the first worker on a core of its own that panicked.
+    fn alive(&self) -> Result<(), String> {
+        match self.dead.load(Ordering::Acquire) {
+            u32::MAX => Ok(()),
+            d => Err(format!("the worker on core {d} panicked")),
         }
     }
 
@@ -634,10 +658,7 @@ impl Workers {
                 }
             }
         }
-        match self.dead.load(Ordering::Acquire) {
-            u32::MAX => Ok(()),
-            d => Err(format!("the worker on core {d} panicked")),
-        }
+        self.alive()
     }
 
     /// Stops every worker and waits for the launched ones.

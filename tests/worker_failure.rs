@@ -1,7 +1,8 @@
 //! A worker that panics stops las: non-zero exit, the worker named, the
 //! final counters printed — never las running on with a worker's queues
 //! unserved. The panic is injected with `LAS_FAILPOINT_WORKER_PANIC` (a
-//! loop count; honoured by debug builds only, which the tests run).
+//! loop count, or 0: while the worker applies its first commands, before
+//! las is ready; honoured by debug builds only, which the tests run).
 //!
 //! Root only (DPDK): `#[ignore]`d; CI runs it with `--include-ignored`.
 
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 /// Runs las with the failpoint on `cores`; returns (success, stdout,
 /// stderr) once it exits (panics if it does not within 20 s).
-fn run_failing(name: &str, cores: &str) -> (bool, String, String) {
+fn run_failing(name: &str, cores: &str, at_loop: &str) -> (bool, String, String) {
     let setup = Setup::new(name, &["s1"], &[Sess::new("a", "s1", 10)]);
     let scratch = Scratch::new(name);
     let dir = scratch.dir.clone();
@@ -26,7 +27,7 @@ fn run_failing(name: &str, cores: &str) -> (bool, String, String) {
         .arg("--cores")
         .arg(cores)
         .env("RUST_LOG", "info")
-        .env("LAS_FAILPOINT_WORKER_PANIC", "2000")
+        .env("LAS_FAILPOINT_WORKER_PANIC", at_loop)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -55,8 +56,8 @@ fn run_failing(name: &str, cores: &str) -> (bool, String, String) {
     )
 }
 
-fn check(name: &str, cores: &str, core: &str) {
-    let (ok, stdout, stderr) = run_failing(name, cores);
+fn check(name: &str, cores: &str, core: &str, at_loop: &str) {
+    let (ok, stdout, stderr) = run_failing(name, cores, at_loop);
     assert!(!ok, "las must exit non-zero\n{stderr}");
     assert!(
         stderr.contains(&format!("the worker on core {core} panicked")),
@@ -82,7 +83,7 @@ fn check(name: &str, cores: &str, core: &str) {
 fn a_worker_on_its_own_core_that_panics_stops_las() {
     let _l = lock();
     assert!(have_root());
-    check("wpanic2", "0,1", "1");
+    check("wpanic2", "0,1", "1", "2000");
 }
 
 #[test]
@@ -90,5 +91,24 @@ fn a_worker_on_its_own_core_that_panics_stops_las() {
 fn the_worker_sharing_the_control_core_that_panics_stops_las() {
     let _l = lock();
     assert!(have_root());
-    check("wpanic1", "0", "0");
+    check("wpanic1", "0", "0", "2000");
+}
+
+/// A worker that dies while the control core waits for it to apply the
+/// first program (before las is ready) stops las the same way: before,
+/// las waited for it for good.
+#[test]
+#[ignore = "needs root (DPDK): run with --include-ignored"]
+fn a_worker_that_panics_before_las_is_ready_stops_las() {
+    let _l = lock();
+    assert!(have_root());
+    check("wpanic0", "0,1", "1", "0");
+}
+
+#[test]
+#[ignore = "needs root (DPDK): run with --include-ignored"]
+fn the_worker_sharing_the_control_core_that_panics_before_las_is_ready_stops_las() {
+    let _l = lock();
+    assert!(have_root());
+    check("wpanic0s", "0", "0", "0");
 }

@@ -118,9 +118,10 @@ impl ControlCore {
         self.send_queued();
     }
 
-    /// Tells every worker to apply its queue, and returns once all have.
-    pub fn sync_workers(&mut self, idle: impl FnMut()) {
-        self.engine.sync_workers(idle);
+    /// Tells every worker to apply its queue, and returns once all have
+    /// (see `Engine::sync_workers`).
+    pub fn sync_workers(&mut self, idle: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+        self.engine.sync_workers(idle)
     }
 
     /// One iteration of the control loop. Returns true if it did anything.

@@ -1723,6 +1723,15 @@ impl Worker {
     /// Applies queued control commands (between bursts).
     pub fn apply_commands(&mut self) {
         let req = self.shared.sync_request.load(Ordering::Acquire);
+        // Fault injection for tests (debug builds only): 0 panics while
+        // the first commands are applied, before the worker forwards.
+        #[cfg(debug_assertions)]
+        if self.panic_at_loop == Some(0) {
+            panic!(
+                "LAS_FAILPOINT_WORKER_PANIC: worker {} panics applying its first commands",
+                self.id
+            );
+        }
         while let Some(cmd) = self.shared.commands.pop() {
             self.shared.counters.commands.inc();
             self.apply(cmd);

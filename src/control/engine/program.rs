@@ -97,8 +97,13 @@ impl Engine {
         self.timers();
     }
 
-    /// Tells every worker to apply its queue, and returns once all have.
-    pub fn sync_workers(&mut self, mut idle: impl FnMut()) {
+    /// Tells every worker to apply its queue, and returns once all have,
+    /// or with `idle`'s error as soon as it gives one (a worker died: it
+    /// would never answer).
+    pub fn sync_workers(
+        &mut self,
+        mut idle: impl FnMut() -> Result<(), String>,
+    ) -> Result<(), String> {
         for w in &self.workers {
             w.sync_request.fetch_add(1, Ordering::AcqRel);
         }
@@ -111,9 +116,9 @@ impl Engine {
                             == w.sync_request.load(Ordering::Acquire)
                 });
             if done {
-                return;
+                return Ok(());
             }
-            idle();
+            idle()?;
         }
     }
 
