@@ -52,7 +52,10 @@
 //! the kernel for transparent huge pages over the still untouched range
 //! ([`MacTable::storage`], `dpdk::advise_hugepages`) and then touches
 //! every page once ([`MacTable::prefault`]) so that no page fault is left
-//! for the fast path. See [`MacTable::bytes`] for the footprint.
+//! for the fast path. The worker builds and prefaults its table in
+//! `Worker::new`, on its own lcore, so Linux's default first-touch
+//! policy puts the pages on the worker's NUMA node, as socket memory
+//! would. See [`MacTable::bytes`] for the footprint.
 //!
 //! # Staleness, flushes and aging
 //!
