@@ -138,6 +138,30 @@ const STAMP_MASK: u32 = (1 << 13) - 1;
 /// range, so that a sweep sees an entry's age before it wraps.
 pub const MAX_LOCAL_AGING: u32 = STAMP_MASK >> 1;
 
+/// When a worker ages a MAC it learned itself ([`MacTable::expire_local`];
+/// it matters for MACs whose learn event was lost, which only the worker
+/// knows of) in a switch whose MACs age after `aging` seconds (0: never):
+/// `aging` seconds after its last sighting, plus `mac_refresh` (the
+/// worker's stamp can be that much older than the control core's last
+/// word) and 2 s (the control core's 1 s aging tick and the event's way
+/// there), so that the worker does not age a MAC before the control core
+/// would. The stamps allow at most [`MAX_LOCAL_AGING`] (4095 s): a longer
+/// aging (operators match MAC aging to 4 h ARP timeouts) is cut to that,
+/// not switched off, or lost learn events could fill the table again.
+/// A MAC the worker ages earlier than the control core is one the
+/// control core still keeps, and installs on that worker again when told
+/// (`Event::AgedLocal`, `control.macs_reinstalled`).
+pub fn local_aging(aging: u32, mac_refresh: u32) -> u32 {
+    if aging == 0 {
+        0
+    } else {
+        aging
+            .saturating_add(mac_refresh)
+            .saturating_add(2)
+            .min(MAX_LOCAL_AGING)
+    }
+}
+
 #[inline(always)]
 fn key(domain: SwitchId, mac: u64) -> u64 {
     (u64::from(domain.0) << 48) | (mac & MAC_MASK)
@@ -1353,6 +1377,33 @@ mod tests {
     /// aging (remove), member and switch flushes: the table keeps working
     /// and its memory does not move or grow. (`tests/mactable_alloc.rs`
     /// also counts allocator calls during the same churn: none.)
+    #[test]
+    fn local_aging_follows_the_switch_and_is_cut_to_the_stamps() {
+        assert_eq!(local_aging(0, 1), 0, "a switch that never ages");
+        assert_eq!(local_aging(300, 1), 303);
+        assert_eq!(local_aging(300, 30), 332);
+        assert_eq!(local_aging(4093, 0), 4095);
+        // Longer agings: cut to what the stamps hold, never off.
+        assert_eq!(local_aging(4094, 1), MAX_LOCAL_AGING);
+        assert_eq!(local_aging(14_400, 1), MAX_LOCAL_AGING);
+        assert_eq!(local_aging(u32::MAX, u32::MAX), MAX_LOCAL_AGING);
+        // What the table does with it: an entry learned here ages.
+        let mut t = MacTable::new(64, 8, 4);
+        t.set_switch_aging(S0, local_aging(14_400, 1));
+        assert_eq!(t.learn(S0, A, M1, 0, 1), Learn::New);
+        let mut aged = 0;
+        let (_, n) = t.expire_local(0, t.buckets(), MAX_LOCAL_AGING, |_, _, _| {
+            aged += 1;
+            true
+        });
+        assert_eq!((n, aged), (0, 0), "not before its time");
+        let (_, n) = t.expire_local(0, t.buckets(), MAX_LOCAL_AGING + 1, |_, _, _| {
+            aged += 1;
+            true
+        });
+        assert_eq!((n, aged), (1, 1));
+    }
+
     #[test]
     fn churn_does_not_grow() {
         const CAP: usize = 1024;

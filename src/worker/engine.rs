@@ -116,7 +116,7 @@ use crate::dpdk::{
     prefetch0, prefetch_lines, tsc, Burst, FragTable, HugeSlice, Mbuf, Mempool, RingConsumer,
     RingProducer, RxQueue, SharedMbuf, TxBuffer, TxQueue, MAX_BURST,
 };
-use crate::switch::mactable::Hashed;
+use crate::switch::mactable::{self, Hashed};
 use crate::switch::policy::{MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
 use crate::switch::storm::StormControl;
 use crate::switch::{Learn, MacTable, MemberId, SwitchId};
@@ -203,20 +203,6 @@ const PREFETCH_MACS_ABOVE: usize = 512 << 10;
 /// of table (262,144 buckets), 4 s over the 64 MiB of a million MACs.
 /// Small steps keep the events of a step within what the ring takes.
 const AGE_CHUNK: usize = 256;
-
-/// When the worker ages a MAC only it knows of (learned here, its event
-/// lost): `aging` seconds after its last sighting, plus `mac_refresh` (the
-/// worker's stamp can be that much older than the control core's last
-/// word) and 2 s (the control core's 1 s aging tick and the event's way
-/// there), so that the worker never ages a MAC the control core still
-/// keeps. 0 (never) when the switch never ages.
-fn local_aging(aging: u32, mac_refresh: u32) -> u32 {
-    if aging == 0 {
-        0
-    } else {
-        aging.saturating_add(mac_refresh).saturating_add(2)
-    }
-}
 
 /// Switch counters of a run of packets of one switch (see `Worker::run`).
 #[derive(Default)]
@@ -927,7 +913,7 @@ impl Worker {
     }
 
     /// One step of aging the MACs only this worker's stamp keeps alive
-    /// (`MacTable::expire_local`, `local_aging`): the control core ages
+    /// (`MacTable::expire_local`, `mactable::local_aging`): the control core ages
     /// what the workers tell it of, and a learn event lost to a full ring
     /// (a burst of new sources, a MAC flood) would otherwise leave its
     /// entry here for good, until the table is full of them. A MAC that
@@ -1751,7 +1737,7 @@ impl Worker {
                 }
                 self.macs.set_switch_limit(spec.id, spec.mac_limit);
                 self.macs
-                    .set_switch_aging(spec.id, local_aging(spec.aging, self.mac_refresh));
+                    .set_switch_aging(spec.id, mactable::local_aging(spec.aging, self.mac_refresh));
                 match self.switches[i].as_mut() {
                     Some(sw) => sw.spec = spec,
                     None => {
