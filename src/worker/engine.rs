@@ -916,9 +916,10 @@ impl Worker {
     /// (`MacTable::expire_local`, `mactable::local_aging`): the control core ages
     /// what the workers tell it of, and a learn event lost to a full ring
     /// (a burst of new sources, a MAC flood) would otherwise leave its
-    /// entry here for good, until the table is full of them. A MAC that
-    /// is still active through another worker (its member's frames now
-    /// arrive there) is installed here again (`Event::AgedLocal`).
+    /// entry here for good, until the table is full of them. A MAC the
+    /// control core still keeps (active through another worker, or a
+    /// switch aging beyond what the stamps hold) is installed here again
+    /// (`Event::AgedLocal`).
     #[inline]
     fn age_local(&mut self) {
         if self.tsc_now < self.next_age_tsc {
@@ -927,8 +928,8 @@ impl Worker {
         self.next_age_tsc = self.tsc_now.wrapping_add(self.tsc_hz / 1000);
         let chunk = (self.macs.buckets() >> 10).clamp(1, AGE_CHUNK);
         // Each MAC aged here is told to the control core first, which
-        // installs it again if it is still active on another worker; with
-        // the ring full it stays until the next pass.
+        // installs it again if it still keeps it; with the ring full it
+        // stays until the next pass.
         let events = &self.shared.events;
         let (next, removed) =
             self.macs
