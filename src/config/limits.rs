@@ -3,7 +3,7 @@
 //!
 //! Every list in the file has a maximum number of entries (documented in
 //! `configs/las.example.toml`), and the file itself at most
-//! [`MAX_FILE_BYTES`]. [`prescan`] counts the entries of every array and
+//! [`MAX_FILE_BYTES`]. `prescan` counts the entries of every array and
 //! array of tables in the source text before the TOML parser builds its
 //! tree (which costs about 200 bytes per value: a 16 MiB file of `1,`
 //! would take 1.7 GB), and `validate` checks the same limits again on the

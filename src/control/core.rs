@@ -8,7 +8,7 @@
 //! (`control::engine`, pure and unit-tested); this file only moves mbufs.
 //!
 //! Live capture (`control::capture`) is served here too: the socket asks
-//! [`Serve`] to resolve a capture's names and arm the workers, and for a
+//! `Serve` to resolve a capture's names and arm the workers, and for a
 //! port capture the control core copies the frames it sends through its
 //! own TX queue itself (its tap), since no worker sees them.
 #![forbid(unsafe_code)]

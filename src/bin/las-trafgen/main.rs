@@ -149,7 +149,7 @@ struct Args {
     /// Write the las TOML here instead of printing it on stdout.
     #[arg(long)]
     config_out: Option<PathBuf>,
-    /// The [[port]] device in the generated config.
+    /// The port's device in the generated config.
     #[arg(
         long,
         default_value = "net_pcap0,rx_pcap=<OUT>,infinite_rx=1,tx_pcap=/dev/null"
@@ -158,7 +158,7 @@ struct Args {
     /// Control socket in the generated config.
     #[arg(long, default_value = "/tmp/las-bench.sock")]
     socket: String,
-    /// [dataplane] mbufs in the generated config (0 = big enough for the pcap
+    /// The dataplane's mbufs in the generated config (0 = big enough for the pcap
     /// held in mbufs by net_pcap's infinite_rx, plus descriptors and caches).
     #[arg(long, default_value_t = 0)]
     mbufs: u32,
