@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of las: formatting, lints, unit tests (with and without
-# DPDK), end-to-end pcap tests through the real binary and real DPDK, and
-# the namespace lab, then a short run of every fuzz target (fuzz/README.md).
+# Runs every test of las: formatting, lints, the API docs' links, unit
+# tests (with and without DPDK), end-to-end pcap tests through the real
+# binary and real DPDK, and the namespace lab, then a short run of every
+# fuzz target (fuzz/README.md).
 # Needs root (DPDK, network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 cargo clippy --no-default-features --lib --tests -- -D warnings
+echo "== cargo doc (broken or private links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 echo "== pure modules without DPDK"
 cargo test --no-default-features --lib
 echo "== all tests (unit, pcap end-to-end, lab)"
