@@ -1025,16 +1025,38 @@ fn config_errors() {
     );
     let dir = std::env::temp_dir().join(format!("las-e2e-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join("las.toml");
-    std::fs::write(&p, good.replace("@DIR@", "/tmp").replace("@PREFIX@", "x")).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_las"))
-        .arg("check")
-        .arg("--config")
-        .arg(&p)
-        .output()
-        .unwrap();
+    let check = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text.replace("@DIR@", "/tmp").replace("@PREFIX@", "x")).unwrap();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_las"))
+            .arg("check")
+            .arg("--config")
+            .arg(&p)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            out.contains(": ok (1 ports, 1 switches, 1 sessions)"),
+            "{out}"
+        );
+        out
+    };
+    let out = check("las.toml", &good);
+    assert!(!out.contains("warning"), "{out}");
+    // Valid but most likely a mistake: accepted, with a warning that
+    // names the keys (`Config::warnings`).
+    let out = check(
+        "short.toml",
+        &good.replacen("name = \"s1\"\n", "name = \"s1\"\naging = 2\n", 1),
+    );
+    assert!(
+        out.contains(
+            "warning: switch[0].aging = 2 (switch s1) is less than dataplane.mac_refresh (1) + 2 s"
+        ),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 // ------------------------------------------------- outer reassembly
