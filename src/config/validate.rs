@@ -336,11 +336,10 @@ fn dataplane(r: super::raw::RawDataplane) -> R<Dataplane> {
             2,
             1 << 28,
         )? as u32,
-        // A worker's MAC stamps count seconds modulo 8192, and it ages
-        // MACs whose learn events were lost only when aging +
-        // mac_refresh + 2 fits in half that range
-        // (`mactable::MAX_LOCAL_AGING`); a longer interval would turn
-        // that off for every switch.
+        // A worker's MAC stamps count seconds modulo 8192 and it ages the
+        // MACs it learned after at most half that range
+        // (`mactable::MAX_LOCAL_AGING`, 4095 s): with a longer refresh
+        // interval an active MAC's stamp could be older than that.
         mac_refresh: int(
             &k("mac_refresh"),
             r.mac_refresh,
