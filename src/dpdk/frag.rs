@@ -99,18 +99,14 @@ impl FragTable {
         now_tsc: u64,
     ) -> Reassembly {
         let frag = Fragment::parse(&m.data()[usize::from(l2_len)..]);
-        if let Some(f) = frag.as_ref() {
-            if self.dups.check(f, now_tsc) == Seen::Duplicate {
-                return Reassembly::Duplicate;
-            }
+        if self.is_duplicate(frag.as_ref(), now_tsc) {
+            return Reassembly::Duplicate;
         }
         // One segment per fragment: DPDK chains fragments, and this makes
         // a reassembled chain's segment count its fragment count.
         if !m.linearize() {
             self.dropped += 1;
-            if let Some(f) = frag.as_ref() {
-                self.dups.forget(&f.key);
-            }
+            self.forget(frag.as_ref());
             return Reassembly::Held;
         }
         m.set_l2_l3(l2_len, l3_len);
@@ -128,17 +124,13 @@ impl FragTable {
             // DPDK gave up on something (this datagram, or a stale one it
             // evicted): forget this datagram's fragments, so a later copy
             // is never called a duplicate of a fragment DPDK let go.
-            if let Some(f) = frag.as_ref() {
-                self.dups.forget(&f.key);
-            }
+            self.forget(frag.as_ref());
         }
         // SAFETY: a non-null result is a complete packet we now own.
         let Some(mut packet) = (unsafe { Mbuf::from_raw(out) }) else {
             return Reassembly::Held;
         };
-        if let Some(f) = frag.as_ref() {
-            self.dups.forget(&f.key);
-        }
+        self.forget(frag.as_ref());
         let fragments = u64::from(packet.nb_segs());
         self.held = self.held.saturating_sub(fragments);
         packet.pullup(PULLUP);
@@ -163,17 +155,13 @@ impl FragTable {
         const FRAG: usize = 8;
         let l2 = usize::from(l2_len);
         let frag = m.data().get(l2..).and_then(Fragment::parse6);
-        if let Some(f) = frag.as_ref() {
-            if self.dups.check(f, now_tsc) == Seen::Duplicate {
-                return Reassembly::Duplicate;
-            }
+        if self.is_duplicate(frag.as_ref(), now_tsc) {
+            return Reassembly::Duplicate;
         }
         // One segment per fragment, as for IPv4.
         if m.data().len() < l2 + IP6 + FRAG || !m.linearize() {
             self.dropped += 1;
-            if let Some(f) = frag.as_ref() {
-                self.dups.forget(&f.key);
-            }
+            self.forget(frag.as_ref());
             return Reassembly::Held;
         }
         m.set_l2_l3(l2_len, (IP6 + FRAG) as u16);
@@ -201,21 +189,33 @@ impl FragTable {
         if self.free_death_row() > 0 {
             // As for IPv4: DPDK let something go; a later copy of this
             // datagram's fragments is not a duplicate.
-            if let Some(f) = frag.as_ref() {
-                self.dups.forget(&f.key);
-            }
+            self.forget(frag.as_ref());
         }
         // SAFETY: a non-null result is a complete packet we now own.
         let Some(mut packet) = (unsafe { Mbuf::from_raw(out) }) else {
             return Reassembly::Held;
         };
-        if let Some(f) = frag.as_ref() {
-            self.dups.forget(&f.key);
-        }
+        self.forget(frag.as_ref());
         let fragments = u64::from(packet.nb_segs());
         self.held = self.held.saturating_sub(fragments);
         packet.pullup(PULLUP);
         Reassembly::Done { packet, fragments }
+    }
+
+    /// Whether `frag` (None: not parsed, let DPDK judge) exactly repeats
+    /// a fragment handed over before; if not, it is recorded.
+    #[inline]
+    fn is_duplicate(&mut self, frag: Option<&Fragment>, now_tsc: u64) -> bool {
+        frag.is_some_and(|f| self.dups.check(f, now_tsc) == Seen::Duplicate)
+    }
+
+    /// Forgets the fragments recorded of `frag`'s datagram: DPDK completed
+    /// it or let it go.
+    #[inline]
+    fn forget(&mut self, frag: Option<&Fragment>) {
+        if let Some(f) = frag {
+            self.dups.forget(&f.key);
+        }
     }
 
     /// Frees what the library put on the death row; returns how many.
