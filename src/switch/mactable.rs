@@ -77,8 +77,8 @@
 //! here (`LOCAL`) whose stamp is older than the switch's limit
 //! ([`MacTable::set_switch_aging`]: its aging plus slack, past the time
 //! the control core would have removed an entry it knew), each once the
-//! caller has told the control core (which installs it again if the MAC
-//! is still active through another worker).
+//! caller has told the control core (which installs it again if it still
+//! keeps the MAC: see [`local_aging`]).
 //!
 //! Out-of-range switch or member ids are treated as invalid input
 //! (`lookup` misses, `learn`/`install` return [`Learn::Invalid`]).

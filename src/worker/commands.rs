@@ -112,8 +112,9 @@ pub enum Event {
     /// The worker aged out a MAC it had learned itself and not seen for
     /// longer than the switch's aging allows (`MacTable::expire_local`):
     /// either the control core never heard of it (a lost `Learned`), or
-    /// the MAC is still active on another worker, which the control core
-    /// then installs here again. `switch` is the learning domain.
+    /// it still keeps the MAC (active on another worker, or a switch that
+    /// ages later than the worker's stamps allow) and installs it here
+    /// again. `switch` is the learning domain.
     AgedLocal {
         switch: SwitchId,
         mac: u64,
