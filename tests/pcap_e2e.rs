@@ -1028,12 +1028,7 @@ fn config_errors() {
     let check = |name: &str, text: &str| {
         let p = dir.join(name);
         std::fs::write(&p, text.replace("@DIR@", "/tmp").replace("@PREFIX@", "x")).unwrap();
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_las"))
-            .arg("check")
-            .arg("--config")
-            .arg(&p)
-            .output()
-            .unwrap();
+        let o = las_check(&p);
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert!(

@@ -757,12 +757,7 @@ fn fragment_with_dont_fragment_refused() {
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("las.toml");
     std::fs::write(&p, setup.config(Path::new("/tmp"), "x")).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_las"))
-        .arg("check")
-        .arg("--config")
-        .arg(&p)
-        .output()
-        .unwrap();
+    let o = las_check(&p);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -24,6 +24,16 @@ pub const BCAST: [u8; 6] = [0xff; 6];
 /// machine is small).
 pub static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// `las check --config path`: its output (no DPDK, no root).
+pub fn las_check(path: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_las"))
+        .arg("check")
+        .arg("--config")
+        .arg(path)
+        .output()
+        .expect("run las check")
+}
+
 pub fn lock() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
