@@ -21,5 +21,9 @@ echo "== all tests (unit, pcap end-to-end, lab)"
 # The end-to-end tests need root and are #[ignore]d so that a plain
 # `cargo test` says so; here they run.
 cargo test -- --test-threads=1 --include-ignored
+echo "== pcap end-to-end again with the staged burst loop (src/worker/engine.rs)"
+# Small tables take the direct loop; the staged one, which large tables
+# take, gets the same end-to-end tests here.
+LAS_BURST_LOOP=staged cargo test --test pcap_e2e -- --test-threads=1 --include-ignored
 echo "== fuzz targets (scripts/fuzz.sh, ${FUZZ_SECONDS:-15} s each)"
 scripts/fuzz.sh

@@ -991,3 +991,19 @@ impl Rng {
 pub fn switch_toml(name: &str, extra: &str) -> String {
     format!("[[switch]]\nname = \"{name}\"\n{extra}\n")
 }
+
+/// With `LAS_BURST_LOOP` set (`staged` or `direct`, see
+/// `scripts/test.sh`), checks that las ran that burst loop: its
+/// workers log the loop they were forced to (`worker::engine::BurstLoop`).
+/// Unset, las picks by table size and there is nothing to check.
+pub fn assert_burst_loop(stderr: &str) {
+    let want = match std::env::var("LAS_BURST_LOOP").as_deref() {
+        Ok("staged") => "Staged burst loop",
+        Ok("direct") => "Direct burst loop",
+        _ => return,
+    };
+    assert!(
+        stderr.contains(want),
+        "LAS_BURST_LOOP is set but las did not log {want:?}:\n{stderr}"
+    );
+}
