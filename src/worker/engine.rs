@@ -794,15 +794,7 @@ impl Worker {
     /// Queues `m` for transmission on port `pidx`, flushing first if full.
     #[inline(always)]
     fn send(&mut self, pidx: usize, m: Mbuf) {
-        if self.capturing && self.tap.as_ref().is_some_and(|t| t.filter.port(pidx)) {
-            capture(
-                &mut self.tap,
-                &self.shared.counters,
-                &m,
-                pidx,
-                Direction::Out,
-            );
-        }
+        self.capture_port(pidx, &m, Direction::Out);
         if let Err(m) = self.tx[pidx].push(m) {
             self.flush(pidx);
             if self.tx[pidx].push(m).is_err() {
@@ -841,16 +833,7 @@ impl Worker {
         let mut bytes = 0u64;
         while let Some(m) = self.burst.pop() {
             bytes += m.pkt_len() as u64;
-            if self.capturing && self.tap.as_ref().is_some_and(|t| t.filter.port(pidx)) {
-                capture(
-                    &mut self.tap,
-                    &self.shared.counters,
-                    &m,
-                    pidx,
-                    Direction::In,
-                );
-            }
-            let Some((m, session_id, pkt)) = self.rx_one(pidx, m) else {
+            let Some((m, session_id, pkt)) = self.receive(pidx, m) else {
                 continue;
             };
             let Some(member) = self.by_id.get(session_id) else {
@@ -896,16 +879,7 @@ impl Worker {
         let mut ids = [self.by_id.hash(0); MAX_BURST];
         while let Some(m) = self.burst.pop() {
             bytes += m.pkt_len() as u64;
-            if self.capturing && self.tap.as_ref().is_some_and(|t| t.filter.port(pidx)) {
-                capture(
-                    &mut self.tap,
-                    &self.shared.counters,
-                    &m,
-                    pidx,
-                    Direction::In,
-                );
-            }
-            let Some((m, session_id, pkt)) = self.rx_one(pidx, m) else {
+            let Some((m, session_id, pkt)) = self.receive(pidx, m) else {
                 continue;
             };
             ids[n] = self.by_id.hash(session_id);
@@ -1105,6 +1079,23 @@ impl Worker {
                 (e.tx_packets, e.tx_bytes) = (0, 0);
             }
         }
+    }
+
+    /// Captures `m`, received (`In`) or sent (`Out`) on port `pidx`, if a
+    /// capture takes that port's frames.
+    #[inline(always)]
+    fn capture_port(&mut self, pidx: usize, m: &Mbuf, dir: Direction) {
+        if self.capturing && self.tap.as_ref().is_some_and(|t| t.filter.port(pidx)) {
+            capture(&mut self.tap, &self.shared.counters, m, pidx, dir);
+        }
+    }
+
+    /// A received packet: captured if the port is being captured, then
+    /// classified (`rx_one`).
+    #[inline(always)]
+    fn receive(&mut self, pidx: usize, m: Mbuf) -> Option<(Mbuf, u32, DataPacket)> {
+        self.capture_port(pidx, &m, Direction::In);
+        self.rx_one(pidx, m)
     }
 
     /// Classifies a received packet: L2TPv3 data is returned with its
