@@ -191,8 +191,9 @@ pub struct Hashed {
     key: u64,
     /// First bucket.
     home: usize,
-    /// Second bucket (equal to `home` only in a one-bucket table).
-    alt: usize,
+    /// The hash bits the second bucket comes from (`MacTable::alt`),
+    /// worked out only when a lookup needs the second bucket.
+    hi: usize,
 }
 
 /// The per-worker MAC table (see the module docs).
@@ -573,11 +574,23 @@ impl MacTable {
         x = x.wrapping_mul(self.seed[1]);
         x ^= x >> 32;
         let home = x as usize & self.mask;
-        let mut alt = (x >> 40) as usize & self.mask;
-        if alt == home {
-            alt = home ^ (1 & self.mask);
+        Hashed {
+            key: k,
+            home,
+            hi: (x >> 40) as usize,
         }
-        Hashed { key: k, home, alt }
+    }
+
+    /// The second bucket of `h` (equal to `h.home` only in a one-bucket
+    /// table).
+    #[inline(always)]
+    fn alt(&self, h: Hashed) -> usize {
+        let alt = h.hi & self.mask;
+        if alt == h.home {
+            h.home ^ (1 & self.mask)
+        } else {
+            alt
+        }
     }
 
     /// A word in the first bucket of `h`, to prefetch its cache line.
@@ -610,11 +623,12 @@ impl MacTable {
             return Some(self.slot(h.home, e));
         }
         // Nothing first-homed here ever went to its second bucket.
-        if w[1] & OVERFLOW == 0 || h.alt == h.home {
+        let alt = self.alt(h);
+        if w[1] & OVERFLOW == 0 || alt == h.home {
             return None;
         }
-        let e = Self::scan(self.words(h.alt)?, h.key)?;
-        Some(self.slot(h.alt, e))
+        let e = Self::scan(self.words(alt)?, h.key)?;
+        Some(self.slot(alt, e))
     }
 
     /// Destination lookup: the member a live entry points at.
@@ -682,22 +696,24 @@ impl MacTable {
     /// first bucket, else of its second, else one freed by moving an entry
     /// of either to that entry's other bucket.
     fn place(&mut self, h: Hashed) -> Option<usize> {
+        let h_alt = self.alt(h);
         if let Some(i) = self.free_in(h.home) {
             return Some(self.claim(i));
         }
-        if h.alt == h.home {
+        if h_alt == h.home {
             return None;
         }
-        if let Some(i) = self.free_in(h.alt) {
+        if let Some(i) = self.free_in(h_alt) {
             self.mark_overflow(h.home);
             return Some(self.claim(i));
         }
-        for b in [h.home, h.alt] {
+        for b in [h.home, h_alt] {
             for e in 0..BUCKET_ENTRIES {
                 let i = self.slot(b, e);
                 let vk = self.mem[i];
                 let vh = self.hash_key(vk);
-                let other = if b == vh.home { vh.alt } else { vh.home };
+                let vh_alt = self.alt(vh);
+                let other = if b == vh.home { vh_alt } else { vh.home };
                 if other == b {
                     continue;
                 }
@@ -707,10 +723,10 @@ impl MacTable {
                 let j = self.claim(j);
                 let vv = self.mem[i + 1] & !OVERFLOW;
                 self.write(j, vk, vv);
-                if other == vh.alt {
+                if other == vh_alt {
                     self.mark_overflow(vh.home);
                 }
-                if b == h.alt {
+                if b == h_alt {
                     self.mark_overflow(h.home);
                 }
                 // Slot `i` stays valid: it takes the new key.
@@ -1176,7 +1192,7 @@ mod tests {
             .map(|i| 0x0200_0000_0000 | i)
             .filter(|&m| {
                 let g = t.hash(S0, m);
-                (g.home, g.alt) == (h.home, h.alt)
+                (g.home, t.alt(g)) == (h.home, t.alt(h))
             })
             .take(n)
             .collect()
@@ -1228,7 +1244,10 @@ mod tests {
             let m = 0x0200_0000_0000 | i;
             let g = t.hash(S0, m);
             // First bucket is one of the pair, second is elsewhere.
-            if (g.home == h.home || g.home == h.alt) && g.alt != h.home && g.alt != h.alt {
+            if (g.home == h.home || g.home == t.alt(h))
+                && t.alt(g) != h.home
+                && t.alt(g) != t.alt(h)
+            {
                 placed.push(m);
                 if placed.len() == 8 {
                     break;
