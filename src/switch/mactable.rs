@@ -189,11 +189,10 @@ fn v_stamp(v: u64) -> u32 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hashed {
     key: u64,
-    /// First bucket.
-    home: usize,
-    /// The hash bits the second bucket comes from (`MacTable::alt`),
-    /// worked out only when a lookup needs the second bucket.
-    hi: usize,
+    /// The hash: its low bits give the first bucket (`MacTable::home`),
+    /// bits 40 and up the second (`MacTable::alt`), worked out where they
+    /// are needed (the second only when a lookup goes there).
+    x: u64,
 }
 
 /// The per-worker MAC table (see the module docs).
@@ -573,21 +572,23 @@ impl MacTable {
         x ^= x >> 29;
         x = x.wrapping_mul(self.seed[1]);
         x ^= x >> 32;
-        let home = x as usize & self.mask;
-        Hashed {
-            key: k,
-            home,
-            hi: (x >> 40) as usize,
-        }
+        Hashed { key: k, x }
     }
 
-    /// The second bucket of `h` (equal to `h.home` only in a one-bucket
+    /// The first bucket of `h`.
+    #[inline(always)]
+    fn home(&self, h: Hashed) -> usize {
+        h.x as usize & self.mask
+    }
+
+    /// The second bucket of `h` (equal to its first only in a one-bucket
     /// table).
     #[inline(always)]
     fn alt(&self, h: Hashed) -> usize {
-        let alt = h.hi & self.mask;
-        if alt == h.home {
-            h.home ^ (1 & self.mask)
+        let home = self.home(h);
+        let alt = (h.x >> 40) as usize & self.mask;
+        if alt == home {
+            home ^ (1 & self.mask)
         } else {
             alt
         }
@@ -596,7 +597,7 @@ impl MacTable {
     /// A word in the first bucket of `h`, to prefetch its cache line.
     #[inline(always)]
     pub fn bucket_hint(&self, h: Hashed) -> &u64 {
-        let i = self.slot(h.home & self.mask, 0);
+        let i = self.slot(self.home(h), 0);
         &self.mem[i.min(self.mem.len() - 1)]
     }
 
@@ -618,13 +619,13 @@ impl MacTable {
     /// Finds `h.key` (live or stale): the `mem` index of its key word.
     #[inline(always)]
     fn find(&self, h: Hashed) -> Option<usize> {
-        let w = self.words(h.home)?;
+        let w = self.words(self.home(h))?;
         if let Some(e) = Self::scan(w, h.key) {
-            return Some(self.slot(h.home, e));
+            return Some(self.slot(self.home(h), e));
         }
         // Nothing first-homed here ever went to its second bucket.
         let alt = self.alt(h);
-        if w[1] & OVERFLOW == 0 || alt == h.home {
+        if w[1] & OVERFLOW == 0 || alt == self.home(h) {
             return None;
         }
         let e = Self::scan(self.words(alt)?, h.key)?;
@@ -697,23 +698,27 @@ impl MacTable {
     /// of either to that entry's other bucket.
     fn place(&mut self, h: Hashed) -> Option<usize> {
         let h_alt = self.alt(h);
-        if let Some(i) = self.free_in(h.home) {
+        if let Some(i) = self.free_in(self.home(h)) {
             return Some(self.claim(i));
         }
-        if h_alt == h.home {
+        if h_alt == self.home(h) {
             return None;
         }
         if let Some(i) = self.free_in(h_alt) {
-            self.mark_overflow(h.home);
+            self.mark_overflow(self.home(h));
             return Some(self.claim(i));
         }
-        for b in [h.home, h_alt] {
+        for b in [self.home(h), h_alt] {
             for e in 0..BUCKET_ENTRIES {
                 let i = self.slot(b, e);
                 let vk = self.mem[i];
                 let vh = self.hash_key(vk);
                 let vh_alt = self.alt(vh);
-                let other = if b == vh.home { vh_alt } else { vh.home };
+                let other = if b == self.home(vh) {
+                    vh_alt
+                } else {
+                    self.home(vh)
+                };
                 if other == b {
                     continue;
                 }
@@ -724,10 +729,10 @@ impl MacTable {
                 let vv = self.mem[i + 1] & !OVERFLOW;
                 self.write(j, vk, vv);
                 if other == vh_alt {
-                    self.mark_overflow(vh.home);
+                    self.mark_overflow(self.home(vh));
                 }
                 if b == h_alt {
-                    self.mark_overflow(h.home);
+                    self.mark_overflow(self.home(h));
                 }
                 // Slot `i` stays valid: it takes the new key.
                 return Some(i);
@@ -1192,7 +1197,7 @@ mod tests {
             .map(|i| 0x0200_0000_0000 | i)
             .filter(|&m| {
                 let g = t.hash(S0, m);
-                (g.home, t.alt(g)) == (h.home, t.alt(h))
+                (t.home(g), t.alt(g)) == (t.home(h), t.alt(h))
             })
             .take(n)
             .collect()
@@ -1244,8 +1249,8 @@ mod tests {
             let m = 0x0200_0000_0000 | i;
             let g = t.hash(S0, m);
             // First bucket is one of the pair, second is elsewhere.
-            if (g.home == h.home || g.home == t.alt(h))
-                && t.alt(g) != h.home
+            if (t.home(g) == t.home(h) || t.home(g) == t.alt(h))
+                && t.alt(g) != t.home(h)
                 && t.alt(g) != t.alt(h)
             {
                 placed.push(m);
@@ -1294,7 +1299,7 @@ mod tests {
         let a = MacTable::with_seed(1024, 8, 4, 0, [1, 3]);
         let b = MacTable::with_seed(1024, 8, 4, 0, [2, 5]);
         let same = (0..256u64)
-            .filter(|&m| a.hash(S0, A + m).home == b.hash(S0, A + m).home)
+            .filter(|&m| a.home(a.hash(S0, A + m)) == b.home(b.hash(S0, A + m)))
             .count();
         assert!(same < 32, "{same} of 256 keys share a home bucket");
         let r = MacTable::new(1024, 8, 4);
