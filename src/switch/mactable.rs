@@ -921,11 +921,12 @@ impl MacTable {
     }
 
     /// Seconds after which [`expire_local`](Self::expire_local) removes an
-    /// entry of switch `sw` learned here; 0, or more than
-    /// [`MAX_LOCAL_AGING`], is never.
+    /// entry of switch `sw` learned here; 0 is never. More than
+    /// [`MAX_LOCAL_AGING`] is cut to it (what the stamps hold), never
+    /// turned off: see [`local_aging`].
     pub fn set_switch_aging(&mut self, sw: SwitchId, secs: u32) {
         if let Some(a) = self.switch_aging.get_mut(usize::from(sw.0)) {
-            *a = if secs > MAX_LOCAL_AGING { 0 } else { secs };
+            *a = secs.min(MAX_LOCAL_AGING);
         }
     }
 
@@ -1355,10 +1356,12 @@ mod tests {
         assert_eq!(t.learn(S0, A, M1, 8190, 1), Learn::New);
         assert_eq!(t.expire_local(0, all, 8192 + 50, yes), (0, 0));
         assert_eq!(t.expire_local(0, all, 8192 + 99, yes), (0, 1));
-        // Limits too long for the stamp are "never".
+        // Limits too long for the stamp are cut to what it holds.
         t.set_switch_aging(S0, MAX_LOCAL_AGING + 1);
         assert_eq!(t.learn(S0, A, M1, 0, 1), Learn::New);
         assert_eq!(t.expire_local(0, all, MAX_LOCAL_AGING, yes), (0, 0));
+        assert_eq!(t.expire_local(0, all, MAX_LOCAL_AGING + 1, yes), (0, 1));
+        assert_eq!(t.learn(S0, A, M1, 0, 1), Learn::New);
         // Removed only once told: a refusal (a full event ring) keeps the
         // entry for the next pass.
         t.set_switch_aging(S0, 10);
