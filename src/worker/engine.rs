@@ -500,9 +500,6 @@ pub struct Worker {
     /// Room for `MAX_BURST` is allocated at start; a burst decides at
     /// most that many.
     acts: Vec<Act>,
-    /// `switch` queues its decisions in `acts` (the staged burst) rather
-    /// than carrying them out at once (the direct one).
-    defer: bool,
     burst_loop: BurstLoop,
     out_run: SwitchRun,
     /// Prefetch MAC-table buckets only when the table outgrows the L2
@@ -601,7 +598,6 @@ impl Worker {
             vlans: VlanDomains::new(s.max_switches, VLAN_DOMAINS),
             run: SwitchRun::default(),
             acts: Vec::with_capacity(MAX_BURST),
-            defer: true,
             burst_loop,
             out_run: SwitchRun::default(),
             prefetch_macs,
@@ -829,7 +825,6 @@ impl Worker {
     /// las's own at 1k MACs × 8 sessions (`perf/README.md`).
     #[inline(always)]
     fn burst_direct(&mut self, pidx: usize) {
-        self.defer = false;
         let mut bytes = 0u64;
         while let Some(m) = self.burst.pop() {
             bytes += m.pkt_len() as u64;
@@ -841,7 +836,11 @@ impl Worker {
                 continue;
             };
             match self.check(&m, member, &pkt) {
-                Ok(p) => self.deliver(m, p),
+                Ok(p) => {
+                    if let Some(a) = self.deliver(m, p) {
+                        self.act(a);
+                    }
+                }
                 Err(r) => self.shared.counters.drop(r),
             }
         }
@@ -862,7 +861,6 @@ impl Worker {
     /// Port `rx_bytes` is counted once per burst.
     #[inline(always)]
     fn burst_staged(&mut self, pidx: usize) {
-        self.defer = true;
         let mut pkts: [Option<Mbuf>; MAX_BURST] = [const { None }; MAX_BURST];
         let mut found = [Found {
             member: MemberId(0),
@@ -937,7 +935,9 @@ impl Worker {
         }
         for i in 0..n {
             if let (Some(m), Some(p)) = (pkts[i].take(), pending[i]) {
-                self.deliver(m, p);
+                if let Some(a) = self.deliver(m, p) {
+                    self.queue(a);
+                }
             }
         }
         self.run.flush(&self.shared.counters);
@@ -1282,20 +1282,21 @@ impl Worker {
         })
     }
 
-    /// Decapsulates a checked data packet and switches its inner frame.
+    /// Decapsulates a checked data packet and switches its inner frame;
+    /// returns the decision to carry out (None: dropped and counted).
     #[inline(always)]
-    fn deliver(&mut self, mut m: Mbuf, p: Pending) {
+    fn deliver(&mut self, mut m: Mbuf, p: Pending) -> Option<Act> {
         let c = &self.shared.counters;
         // Trim Ethernet padding after the outer IP packet, then strip the
         // outer headers by moving the data offset.
         let trailing = m.pkt_len() - p.end;
         if trailing > 0 && !m.trim(trailing) {
             c.drop(DropReason::Malformed);
-            return;
+            return None;
         }
         if !m.adj(p.inner_off) {
             c.drop(DropReason::Malformed);
-            return;
+            return None;
         }
         // Counted in the session line the checks just read (published
         // later, see `Publisher`).
@@ -1317,12 +1318,13 @@ impl Worker {
             let src = p.member.0 as usize;
             capture(&mut self.tap, c, &m, src, Direction::In);
         }
-        self.switch(m, p.member, p.vlan_pw, p.sw, p.keys);
+        self.switch(m, p.member, p.vlan_pw, p.sw, p.keys)
     }
 
     /// Switches an inner Ethernet frame that arrived from `ingress`:
-    /// VLAN mode, L2 filter, MSS clamp, learning, then unicast or flood.
-    /// `vlan_pw`: the ingress member is an Ethernet VLAN pseudowire.
+    /// VLAN mode, L2 filter, MSS clamp, learning, then the decision,
+    /// unicast or flood (None: dropped and counted), which the burst loop
+    /// carries out at once (direct) or queues (staged). `vlan_pw`: the ingress member is an Ethernet VLAN pseudowire.
     /// `keys`: the (source, destination) keys hashed in the switch's own
     /// domain by `check`, used when the frame learns there.
     #[inline(always)]
@@ -1333,11 +1335,11 @@ impl Worker {
         vlan_pw: bool,
         sw: SwitchId,
         keys: Option<(Hashed, Hashed)>,
-    ) {
+    ) -> Option<Act> {
         let c = &self.shared.counters;
         let Some(swst) = self.switches[sw.0 as usize].as_ref() else {
             c.drop(DropReason::SwitchGone);
-            return;
+            return None;
         };
         let swc = &c.switches[sw.0 as usize];
         let view = PolicyView {
@@ -1351,12 +1353,12 @@ impl Worker {
                     swc.filtered.inc();
                 }
                 c.drop(r.reason);
-                return;
+                return None;
             }
         };
         let Some((dst64, src)) = decide::macs(m.data()) else {
             c.drop(DropReason::InnerMalformed);
-            return;
+            return None;
         };
         if self.run.sw != sw {
             self.run.flush(c);
@@ -1390,7 +1392,7 @@ impl Worker {
                     if vid != 0 && swst.spec.vlan_list {
                         swc.filtered.inc();
                         c.drop(DropReason::VlanTagged);
-                        return;
+                        return None;
                     }
                     if self
                         .shared
@@ -1440,7 +1442,7 @@ impl Worker {
                 // learning drops a MAC-move violation).
                 Learn::StaticConflict => {
                     c.drop(DropReason::StaticMacConflict);
-                    return;
+                    return None;
                 }
                 // Invalid: an id out of range (group sources were dropped above).
                 Learn::Unchanged | Learn::Invalid => {}
@@ -1458,20 +1460,23 @@ impl Worker {
             },
             Forward::Drop(r) => {
                 c.drop(r);
-                return;
+                return None;
             }
             Forward::Flood(class) => {
                 // Storm control polices what a member floods.
                 if !self.storm.allow(ingress, class, self.tsc_now) {
                     c.drop(decide::storm_reason(class));
-                    return;
+                    return None;
                 }
                 Act::Flood { m, ingress, sw }
             }
         };
-        if !self.defer {
-            return self.act(act);
-        }
+        Some(act)
+    }
+
+    /// Queues a decision of the staged loop for `act_all`.
+    #[inline(always)]
+    fn queue(&mut self, act: Act) {
         if self.acts.len() == self.acts.capacity() {
             // Not reached (a burst decides at most MAX_BURST frames); if
             // it were, act now rather than let the Vec grow.
