@@ -871,6 +871,38 @@ impl MacTable {
         self.put(sw, h, member, now, Some(refresh_after), false)
     }
 
+    /// True exactly when [`learn_hashed`](Self::learn_hashed) with these
+    /// arguments would answer [`Learn::Unchanged`] and write nothing: the
+    /// key is live on `member`, in the member's switch, and its stamp is
+    /// younger than `refresh_after`. Reads only; the fast path
+    /// (`Worker::fast_unicast`) learns a source this way and leaves
+    /// every other answer to `learn_hashed`.
+    #[inline(always)]
+    pub fn learned_fresh(
+        &self,
+        domain: SwitchId,
+        h: Hashed,
+        member: MemberId,
+        now: u32,
+        refresh_after: u32,
+    ) -> bool {
+        let Some(sw) = self.real(domain) else {
+            return false;
+        };
+        // A group source never has an entry (`put` refuses it), so the
+        // key compare below rules it out; the member must be known and
+        // already in this switch (else `put` records the move).
+        if self.member_switch.get(usize::from(member.0)) != Some(&sw.0) {
+            return false;
+        }
+        let Some(i) = self.find(h) else {
+            return false;
+        };
+        let v = self.mem[i + 1];
+        let age = now.wrapping_sub(v_stamp(v)) & STAMP_MASK;
+        v_member(v) == member.0 && self.is_live(sw, v) && age < refresh_after.min(STAMP_MASK)
+    }
+
     /// Control-core programming: create or overwrite an entry, ignoring the
     /// switch limit and static protection. Returns `New`, `Moved`,
     /// `Unchanged` (same member; entry rewritten), `TableFull` or `Invalid`.
@@ -1602,6 +1634,66 @@ mod tests {
         assert!(t.remove(S0, A));
         assert!(!t.remove(S0, A));
         assert_eq!(t.len(), 0);
+        check_counts(&t);
+    }
+
+    /// `learned_fresh` says yes exactly when `learn_hashed` would answer
+    /// `Unchanged` and change nothing (no entry, count or member's
+    /// switch), over random learns, installs (static too), removals,
+    /// flushes, VLAN domains, out-of-range members, group sources and a
+    /// clock that jumps and wraps.
+    #[test]
+    fn learned_fresh_is_learn_unchanged() {
+        let mut t = MacTable::new(256, 8, 4);
+        // Domains 4 and 5: VLAN domains of switches 0 and 1.
+        t.set_domain(SwitchId(4), S0);
+        t.set_domain(SwitchId(5), S1);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let macs = [
+            A,
+            B,
+            C,
+            0x0200_0000_0001,
+            0x0200_0000_0002,
+            0xffff_ffff_ffff,
+        ];
+        let mut now = 0u32;
+        let mut yes = 0;
+        for _ in 0..200_000 {
+            let domain = SwitchId([0, 1, 2, 4, 5, 7][rnd(6) as usize]);
+            let mac = macs[rnd(6) as usize];
+            let m = MemberId(rnd(10) as u16);
+            match rnd(100) {
+                0..=69 => {
+                    let refresh = [0, 1, 5, 9000][rnd(4) as usize];
+                    let h = t.hash(domain, mac);
+                    let fresh = t.learned_fresh(domain, h, m, now, refresh);
+                    let before = t.storage().to_vec();
+                    let ms = t.member_switch(m);
+                    let r = t.learn_hashed(domain, h, m, now, refresh);
+                    let kept = t.storage() == &before[..] && t.member_switch(m) == ms;
+                    assert_eq!(fresh, r == Learn::Unchanged && kept, "{r:?}");
+                    yes += usize::from(fresh);
+                }
+                70..=79 => {
+                    t.install(domain, mac, m, now, rnd(2) == 0);
+                }
+                80..=87 => {
+                    t.remove(domain, mac);
+                }
+                88..=89 => t.flush_member(m),
+                90 => t.flush_switch(SwitchId(rnd(4) as u16)),
+                _ => now = now.wrapping_add([1, 2, 7, 5000][rnd(4) as usize]),
+            }
+        }
+        // Yes was said often enough to mean something.
+        assert!(yes > 500, "{yes}");
         check_counts(&t);
     }
 
