@@ -271,6 +271,32 @@ impl Mbuf {
         Some(self.data_mut())
     }
 
+    /// Replaces the first `strip` bytes of a one-segment packet by `n`
+    /// new ones in its headroom: `adj(strip)` then `prepend(n)` in one
+    /// step, without the call `adj` makes (the fast path's decapsulation
+    /// and encapsulation, `Worker::fast_unicast`). Returns the whole
+    /// segment, starting with the `n` new bytes; None, with nothing
+    /// changed, for a chain, when `strip` exceeds the segment, or when
+    /// the headroom after stripping is short of `n`.
+    #[inline(always)]
+    pub fn reencap(&mut self, strip: usize, n: usize) -> Option<&mut [u8]> {
+        // SAFETY: `ptr` is a valid mbuf we own uniquely (&mut self), and
+        // its first segment is its own (see `Mbuf`). The checks keep the
+        // new data start inside the buffer (`data_off + strip - n >= 0`)
+        // and the data end where it was (`data_off + data_len`, within
+        // `buf_len <= u16::MAX`), so no length can overflow and no other
+        // packet's bytes are touched.
+        let h = unsafe { self.ptr.as_mut() };
+        let (off, len) = (usize::from(h.data_off), usize::from(h.data_len));
+        if h.nb_segs != 1 || strip > len || off + strip < n {
+            return None;
+        }
+        h.data_off = (off + strip - n) as u16;
+        h.data_len = (len - strip + n) as u16;
+        h.pkt_len = h.pkt_len - strip as u32 + n as u32;
+        Some(self.data_mut())
+    }
+
     /// Appends `n` bytes at the tail of a one-segment packet and returns
     /// them. None for a chain (its last segment may be a shared payload,
     /// whose tailroom is another packet's) or without the tailroom.

@@ -95,6 +95,22 @@ impl MssClamp {
     }
 }
 
+impl MssClamp {
+    /// Whether the worker's clamping (`apply` on an IPv4 or IPv6 frame,
+    /// `Auto` only once `max_frame` is known) might change `frame`:
+    /// false when clamping is off or waits for the path, or when the
+    /// quick test rules out a TCP SYN. The worker's fast path takes only
+    /// frames for which this is false.
+    #[inline(always)]
+    pub fn may_change(self, frame: &[u8], max_frame: usize) -> bool {
+        match self {
+            MssClamp::Off => false,
+            MssClamp::Auto if max_frame == 0 => false,
+            _ => !cannot_be_syn(frame),
+        }
+    }
+}
+
 /// Outcome of [`clamp_mss`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MssResult {

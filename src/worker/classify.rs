@@ -268,7 +268,12 @@ pub fn classify(
 /// took las's own code from 1106 to 1053 instructions per packet
 /// (perf/instructions.sh, ip:64).
 #[inline(always)]
-fn classify_fast(first: &[u8], pkt_len: usize, ours: Ipv4Addr, udp_port: u16) -> Option<Class> {
+pub(super) fn classify_fast(
+    first: &[u8],
+    pkt_len: usize,
+    ours: Ipv4Addr,
+    udp_port: u16,
+) -> Option<Class> {
     const L2: usize = ethernet::HEADER_LEN;
     const L4: usize = L2 + ipv4::HEADER_LEN;
     let h: &[u8; L4 + 4] = first.get(..L4 + 4)?.try_into().ok()?;

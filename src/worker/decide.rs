@@ -132,6 +132,27 @@ pub fn check_session(
     s: &RxSession,
     seq: &mut RxSeq,
 ) -> Result<usize, DropReason> {
+    let (inner_off, sequenced) = check_session_fields(first, p, s)?;
+    if let Some(n) = sequenced {
+        if !seq.accept(n) {
+            return Err(DropReason::SequenceError);
+        }
+    }
+    Ok(inner_off)
+}
+
+/// `check_session` without the sequence number: the inner frame's
+/// offset, and the sequence number when the packet carries one (its
+/// default sublayer has S set), which the caller must still accept.
+/// The fast path (`Worker::fast_unicast`) takes packets whose answer is
+/// `Ok((_, None))`: for them `check_session` gives the same offset and
+/// leaves `seq` alone.
+#[inline(always)]
+pub fn check_session_fields(
+    first: &[u8],
+    p: &DataPacket,
+    s: &RxSession,
+) -> Result<(usize, Option<u32>), DropReason> {
     if s.encap != p.encap {
         return Err(DropReason::EncapMismatch);
     }
@@ -163,11 +184,11 @@ pub fn check_session(
             .get(off..off + SUBLAYER_LEN)
             .ok_or(DropReason::Malformed)?;
         let sub = DefaultSublayer::new_unchecked(sub);
-        if sub.sequenced() && !seq.accept(sub.seq()) {
-            return Err(DropReason::SequenceError);
+        if sub.sequenced() {
+            return Ok((inner_off, Some(sub.seq())));
         }
     }
-    Ok(inner_off)
+    Ok((inner_off, None))
 }
 
 /// A switch's policy as `policy_verdict` needs it.
