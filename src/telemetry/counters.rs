@@ -360,6 +360,10 @@ pub struct WorkerCounters {
     /// learn event lost to a full event ring, so the control core never
     /// aged them (`MacTable::expire_local`).
     pub macs_aged_local: Counter,
+    /// Data packets forwarded by the direct loop's fast path
+    /// (`Worker::fast_unicast`: known unicast of the common case), added
+    /// once per burst; every other packet took the full rules.
+    pub fast_path: Counter,
 }
 
 /// A per-session table of counters. Workers publish into it in sweeps
@@ -394,6 +398,7 @@ impl WorkerCounters {
             capture_rate_capped: Counter::default(),
             sequencer_handoff: Counter::default(),
             macs_aged_local: Counter::default(),
+            fast_path: Counter::default(),
         }
     }
 

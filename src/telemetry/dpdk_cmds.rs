@@ -710,6 +710,7 @@ mod test {
                 command_queue: 0,
                 event_queue: 0,
                 mac_entries: 0,
+                fast_path: 0,
             }],
         };
         let v = Cmd::Drops.answer(None, Ok(Response::Counters(c.clone())));

@@ -552,7 +552,7 @@ fn control(o: &Out, control: &BTreeMap<String, u64>) {
 
 fn workers(o: &Out, c: &CountersView) {
     type Get = fn(&super::show::WorkerView) -> u64;
-    let counters: [(&str, &str, Get); 5] = [
+    let counters: [(&str, &str, Get); 6] = [
         (
             "las_worker_rx_packets_total",
             "Packets the worker received (all ports).",
@@ -578,6 +578,13 @@ fn workers(o: &Out, c: &CountersView) {
             "las_worker_commands_total",
             "Control commands the worker applied.",
             |w| w.commands,
+        ),
+        (
+            "las_worker_fast_path_packets_total",
+            "Data packets the worker forwarded on its fast path (known unicast of the common \
+             case while its tables fit in cache); the rest of las_worker_rx_packets_total took \
+             the full rules.",
+            |w| w.fast_path,
         ),
     ];
     for w in &c.workers {
@@ -762,6 +769,7 @@ mod test {
                     command_queue: 2,
                     event_queue: 1,
                     mac_entries: 3,
+                    fast_path: 90,
                 }],
             },
         }
@@ -894,6 +902,10 @@ mod test {
             ("las_worker_command_queue{worker=\"0\",lcore=\"1\"}", 2.0),
             ("las_worker_event_queue{worker=\"0\",lcore=\"1\"}", 1.0),
             ("las_worker_mac_entries{worker=\"0\",lcore=\"1\"}", 3.0),
+            (
+                "las_worker_fast_path_packets_total{worker=\"0\",lcore=\"1\"}",
+                90.0,
+            ),
             ("las_tsc_hertz", 2e9),
             ("las_uptime_seconds", 77.0),
             ("las_exporter_scrape_duration_seconds", 0.25),

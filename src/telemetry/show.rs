@@ -252,6 +252,11 @@ pub struct WorkerView {
     /// MACs learned in the last moments and those whose event was lost.
     #[serde(default)]
     pub mac_entries: u64,
+    /// Data packets forwarded on the worker's fast path (known unicast
+    /// of the common case, while its tables fit in cache); the rest of
+    /// `rx_packets` took the full rules.
+    #[serde(default)]
+    pub fast_path: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -578,6 +583,7 @@ impl Response {
                             w.events_lost.to_string(),
                             w.commands.to_string(),
                             w.mac_entries.to_string(),
+                            w.fast_path.to_string(),
                         ]
                     })
                     .collect();
@@ -590,6 +596,7 @@ impl Response {
                         "EVENTS-LOST",
                         "COMMANDS",
                         "MACS",
+                        "FAST-PATH",
                     ],
                     &rows,
                 ));

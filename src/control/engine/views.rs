@@ -389,6 +389,7 @@ impl Engine {
                     command_queue: w.commands.len() as u64,
                     event_queue: w.events.len() as u64,
                     mac_entries: w.counters.mac_entries.get(),
+                    fast_path: w.counters.fast_path.get(),
                 })
                 .collect(),
         }

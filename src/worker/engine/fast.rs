@@ -1,0 +1,203 @@
+//! The fast path of the direct burst loop: known unicast of the common
+//! case, from the received outer frame to the re-encapsulated one queued
+//! for TX, in one function (`Worker::fast_unicast`).
+//!
+//! The full rules (`rx_one`, `check`, `deliver`, `switch`, `act`,
+//! `output`) handle every case, and each step returns what it decided
+//! for the next one: an `Option` or `Result` per step, the `Pending` and
+//! `Act` between them, a decision per branch of the rules. At 1k MACs
+//! and 8 sessions that generality was most of las's ~950 instructions a
+//! packet (`perf/instructions.sh`), spread thin over every step
+//! (`perf/README.md`, "The direct loop for tables in cache").
+//!
+//! The fast path first *asks*, reading only: is this an untagged IPv4
+//! packet for us with L2TPv3 data of a session whose checks pass without
+//! a sequence number, an untagged inner frame with a unicast destination
+//! that the switch's policy passes and MSS clamping leaves alone, a
+//! source already learned here on this member and fresh (learning would
+//! answer `Unchanged`), a destination learned on another member that the
+//! split-horizon rule lets it reach, an unsequenced egress template that
+//! needs no inner checksum, no outer fragmentation and no more headroom
+//! than the packet has. Each question is answered by the same function
+//! the full rules use (`classify_fast`, `decide::check_session_fields`,
+//! `decide::policy_verdict`, `MssClamp::may_change`,
+//! `MacTable::learned_fresh`, `MacTable::lookup_hashed`), or by a field
+//! the full rules read. Any other answer gives the mbuf back untouched,
+//! and the full rules take it from the start: they count its drop or
+//! carry out the rarer case. Only when every answer is yes does it *act*:
+//! the same counts as the full rules (session receive and send counts,
+//! the switch's run, the IP identification), decapsulation and
+//! encapsulation as one move of the data start (`Mbuf::reencap`), the
+//! template, and the TX buffer. The port's `rx_bytes` stay with the
+//! burst loop.
+//!
+//! No capture may be armed (the burst loop checks that once per burst),
+//! since the capture points are in the full rules. `pcap_e2e.rs` runs
+//! with the fast path (auto) and without (`LAS_BURST_LOOP=full` in
+//! `scripts/test.sh`) and expects the same frames out, byte for byte,
+//! and the same counters; `learn_then_forward_unicast` checks that the
+//! fast path forwarded (the workers' `fast_path` counter).
+
+use super::{Worker, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETH_LEN, PUBLISH_BYTES};
+use crate::dpdk::Mbuf;
+use crate::switch::policy::VlanMode;
+use crate::worker::classify::{classify_fast, Class};
+use crate::worker::decide::{self, DataPacket, PolicyView};
+
+impl Worker {
+    /// Forwards `m`, received on port `pidx`, if it is known unicast of
+    /// the common case (see the module docs); gives it back untouched
+    /// otherwise, for the full rules.
+    #[inline(always)]
+    pub(super) fn fast_unicast(&mut self, pidx: usize, mut m: Mbuf) -> Result<(), Mbuf> {
+        let Some(port) = self.ports.get(pidx) else {
+            return Err(m);
+        };
+        let data = m.data();
+        let Some(Class::Data {
+            session_id,
+            encap,
+            src,
+            udp_src_port,
+            l2tp_off,
+            end,
+        }) = classify_fast(data, m.pkt_len(), port.address, self.udp_port)
+        else {
+            return Err(m);
+        };
+        // Ethernet padding after the IP packet: the full rules trim it.
+        if end != data.len() || end != m.pkt_len() {
+            return Err(m);
+        }
+        let Some(member) = self.by_id.get(session_id) else {
+            return Err(m);
+        };
+        let i = member.0 as usize;
+        let Some(Some(s)) = self.sessions.get(i) else {
+            return Err(m);
+        };
+        if s.blocked || s.vlan_pw {
+            return Err(m);
+        }
+        let pkt = DataPacket {
+            encap,
+            src,
+            udp_src_port,
+            l2tp_off,
+            end,
+        };
+        let Ok((inner_off, None)) = decide::check_session_fields(data, &pkt, &s.rx) else {
+            return Err(m);
+        };
+        let (sw, from_mesh) = (s.switch, s.mesh);
+        let Some(Some(swst)) = self.switches.get(sw.0 as usize) else {
+            return Err(m);
+        };
+        if swst.spec.vlan_mode == VlanMode::VlanAware {
+            return Err(m);
+        }
+        let frame = &data[inner_off..];
+        let view = PolicyView {
+            vlan_mode: swst.spec.vlan_mode,
+            filter: &swst.spec.filter,
+        };
+        // Untagged (a tagged frame has `vlan` None too, outside
+        // VLAN-aware switches: its tag is looked at by the ethertype).
+        let Ok(pass) = decide::policy_verdict(view, frame, false) else {
+            return Err(m);
+        };
+        let et = u16::from_be_bytes([frame[12], frame[13]]);
+        if pass.ethertype != et {
+            return Err(m);
+        }
+        if (et == ETHERTYPE_IPV4 || et == ETHERTYPE_IPV6)
+            && swst.spec.mss.may_change(frame, swst.max_frame)
+        {
+            return Err(m);
+        }
+        let Some((dst, src_mac)) = decide::macs(frame) else {
+            return Err(m);
+        };
+        if crate::switch::mac_is_group(dst) {
+            return Err(m);
+        }
+        let hsrc = self.macs.hash(sw, src_mac);
+        if !self
+            .macs
+            .learned_fresh(sw, hsrc, member, self.now, self.mac_refresh)
+        {
+            return Err(m);
+        }
+        let Some(out) = self.macs.lookup_hashed(sw, self.macs.hash(sw, dst)) else {
+            return Err(m);
+        };
+        let o = out.0 as usize;
+        let Some(e) = self.egress.get(o) else {
+            return Err(m);
+        };
+        if out == member || !e.live || e.vlan_pw || !decide::may_send(from_mesh, e.mesh) {
+            return Err(m);
+        }
+        let Some(t) = e.template.as_ref() else {
+            return Err(m);
+        };
+        let opidx = e.port as usize;
+        let inner = end - inner_off;
+        let hl = t.len();
+        let Some(oport) = self.ports.get(opidx) else {
+            return Err(m);
+        };
+        if t.sequencing()
+            || t.needs_inner_sum()
+            || hl - ETH_LEN + inner > usize::from(oport.mtu)
+            || m.headroom() + inner_off < hl
+            || opidx >= self.tx.len()
+        {
+            return Err(m);
+        }
+
+        // Every answer was yes: act, as the full rules would. (`reencap`
+        // asks what the checks above asked, and changes nothing when it
+        // says no: a chain with empty segments after the first.)
+        let Some(buf) = m.reencap(inner_off, hl) else {
+            return Err(m);
+        };
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        let c = &self.shared.counters;
+        if self.run.sw != sw {
+            self.run.flush(c);
+            self.run.sw = sw;
+        }
+        self.run.rx_packets += 1;
+        self.run.rx_bytes += inner as u64;
+        if self.out_run.sw != sw {
+            self.out_run.flush(c);
+            self.out_run.sw = sw;
+        }
+        self.out_run.unicast += 1;
+        t.write(buf, inner, self.ip_ident, 0, 0);
+        if let Some(Some(s)) = self.sessions.get_mut(i) {
+            s.rx_packets = s.rx_packets.wrapping_add(1);
+            s.rx_bytes = s.rx_bytes.saturating_add(inner as u32);
+            if s.rx_bytes >= PUBLISH_BYTES {
+                self.publish_full(i);
+            }
+        }
+        if let Some(e) = self.egress.get_mut(o) {
+            e.tx_packets = e.tx_packets.wrapping_add(1);
+            e.tx_bytes = e.tx_bytes.saturating_add(inner as u32);
+            if e.tx_bytes >= PUBLISH_BYTES {
+                self.publish_full(o);
+            }
+        }
+        if let Err(m) = self.tx[opidx].push(m) {
+            self.flush(opidx);
+            if self.tx[opidx].push(m).is_err() {
+                self.shared
+                    .counters
+                    .drop(crate::telemetry::DropReason::TxFull);
+            }
+        }
+        Ok(())
+    }
+}
