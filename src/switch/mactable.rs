@@ -632,6 +632,65 @@ impl MacTable {
         Some(self.slot(alt, e))
     }
 
+    /// `find`'s entry value, read from the bucket words it scanned.
+    #[inline(always)]
+    fn find_value(&self, h: Hashed) -> Option<u64> {
+        let home = self.home(h);
+        let w = self.words(home)?;
+        if let Some(e) = Self::scan(w, h.key) {
+            return Some(w[2 * e + 1]);
+        }
+        let alt = self.alt(h);
+        if w[1] & OVERFLOW == 0 || alt == home {
+            return None;
+        }
+        let w = self.words(alt)?;
+        Self::scan(w, h.key).map(|e| w[2 * e + 1])
+    }
+
+    /// The fast path's learn and destination lookup in one
+    /// (`Worker::fast_unicast`): the member `dst` is live on, when the
+    /// source `src` is [`learned_fresh`](Self::learned_fresh) on `member`;
+    /// None when either answer is no. The same answer as the two calls
+    /// (`learned_fresh` then [`lookup_hashed`](Self::lookup_hashed)),
+    /// with the domain's switch and its generation, and the member's
+    /// generation, read once.
+    #[inline(always)]
+    pub fn fresh_then_lookup(
+        &self,
+        domain: SwitchId,
+        src: Hashed,
+        dst: Hashed,
+        member: MemberId,
+        now: u32,
+        refresh_after: u32,
+    ) -> Option<MemberId> {
+        let sw = self.real(domain)?;
+        let sgen = *self.switch_gen.get(usize::from(sw.0))?;
+        let mi = usize::from(member.0);
+        if self.member_switch.get(mi) != Some(&sw.0) {
+            return None;
+        }
+        let mgen = *self.member_gen.get(mi)?;
+        let v = self.find_value(src)?;
+        let age = now.wrapping_sub(v_stamp(v)) & STAMP_MASK;
+        if v_member(v) != member.0
+            || v_member_gen(v) != mgen
+            || v_switch_gen(v) != sgen
+            || age >= refresh_after.min(STAMP_MASK)
+        {
+            return None;
+        }
+        let w = self.find_value(dst)?;
+        let out = v_member(w);
+        if v_switch_gen(w) != sgen
+            || self.member_gen.get(usize::from(out)) != Some(&v_member_gen(w))
+        {
+            return None;
+        }
+        Some(MemberId(out))
+    }
+
     /// Destination lookup: the member a live entry points at.
     #[inline]
     pub fn lookup(&self, domain: SwitchId, mac: u64) -> Option<MemberId> {
@@ -1639,7 +1698,8 @@ mod tests {
 
     /// `learned_fresh` says yes exactly when `learn_hashed` would answer
     /// `Unchanged` and change nothing (no entry, count or member's
-    /// switch), over random learns, installs (static too), removals,
+    /// switch), and `fresh_then_lookup` is it followed by
+    /// `lookup_hashed`, over random learns, installs (static too), removals,
     /// flushes, VLAN domains, out-of-range members, group sources and a
     /// clock that jumps and wraps.
     #[test]
@@ -1664,7 +1724,7 @@ mod tests {
             0xffff_ffff_ffff,
         ];
         let mut now = 0u32;
-        let mut yes = 0;
+        let (mut yes, mut found) = (0, 0);
         for _ in 0..200_000 {
             let domain = SwitchId([0, 1, 2, 4, 5, 7][rnd(6) as usize]);
             let mac = macs[rnd(6) as usize];
@@ -1674,6 +1734,12 @@ mod tests {
                     let refresh = [0, 1, 5, 9000][rnd(4) as usize];
                     let h = t.hash(domain, mac);
                     let fresh = t.learned_fresh(domain, h, m, now, refresh);
+                    // And with a destination: the lookup after it.
+                    let dmac = macs[rnd(6) as usize];
+                    let hd = t.hash(domain, dmac);
+                    let both = fresh.then(|| t.lookup_hashed(domain, hd)).flatten();
+                    assert_eq!(t.fresh_then_lookup(domain, h, hd, m, now, refresh), both);
+                    found += usize::from(both.is_some());
                     let before = t.storage().to_vec();
                     let ms = t.member_switch(m);
                     let r = t.learn_hashed(domain, h, m, now, refresh);
@@ -1688,12 +1754,33 @@ mod tests {
                     t.remove(domain, mac);
                 }
                 88..=89 => t.flush_member(m),
-                90 => t.flush_switch(SwitchId(rnd(4) as u16)),
+                90..=93 => t.flush_switch(SwitchId(rnd(2) as u16)),
                 _ => now = now.wrapping_add([1, 2, 7, 5000][rnd(4) as usize]),
             }
         }
         // Yes was said often enough to mean something.
         assert!(yes > 500, "{yes}");
+        assert!(found > 100, "{found}");
+        // A fresh source and a destination stale by a flush of its
+        // switch or of its member: no answer.
+        let mut t = MacTable::new(256, 8, 4);
+        let (ha, hb) = (t.hash(S0, A), t.hash(S0, B));
+        assert_eq!(t.learn(S0, B, M2, 1, 5), Learn::New);
+        assert_eq!(t.learn(S0, A, M1, 1, 5), Learn::New);
+        assert_eq!(t.fresh_then_lookup(S0, ha, hb, M1, 2, 5), Some(M2));
+        t.flush_switch(S0);
+        assert_eq!(t.learn(S0, A, M1, 3, 5), Learn::New);
+        assert_eq!(t.fresh_then_lookup(S0, ha, hb, M1, 4, 5), None);
+        assert_eq!(t.learn(S0, B, M2, 4, 5), Learn::New);
+        assert_eq!(t.fresh_then_lookup(S0, ha, hb, M1, 4, 5), Some(M2));
+        t.flush_member(M2);
+        assert_eq!(t.fresh_then_lookup(S0, ha, hb, M1, 4, 5), None);
+        // And a source gone stale the same ways, or old.
+        assert_eq!(t.learn(S0, B, M2, 4, 5), Learn::New);
+        assert_eq!(t.fresh_then_lookup(S0, ha, hb, M1, 8, 5), None);
+        assert_eq!(t.fresh_then_lookup(S0, ha, hb, M2, 4, 5), None);
+        t.flush_member(M1);
+        assert_eq!(t.fresh_then_lookup(S0, ha, hb, M1, 4, 5), None);
         check_counts(&t);
     }
 

@@ -21,7 +21,8 @@
 //! than the packet has. Each question is answered by the same function
 //! the full rules use (`classify_fast`, `decide::check_session_fields`,
 //! `decide::policy_verdict`, `MssClamp::may_change`,
-//! `MacTable::learned_fresh`, `MacTable::lookup_hashed`), or by a field
+//! `MacTable::fresh_then_lookup`, which is `learned_fresh` and then
+//! `lookup_hashed`), or by a field
 //! the full rules read. Any other answer gives the mbuf back untouched,
 //! and the full rules take it from the start: they count its drop or
 //! carry out the rarer case. Only when every answer is yes does it *act*:
@@ -121,14 +122,14 @@ impl Worker {
         if crate::switch::mac_is_group(dst) {
             return Err(m);
         }
-        let hsrc = self.macs.hash(sw, src_mac);
-        if !self
-            .macs
-            .learned_fresh(sw, hsrc, member, self.now, self.mac_refresh)
-        {
-            return Err(m);
-        }
-        let Some(out) = self.macs.lookup_hashed(sw, self.macs.hash(sw, dst)) else {
+        let Some(out) = self.macs.fresh_then_lookup(
+            sw,
+            self.macs.hash(sw, src_mac),
+            self.macs.hash(sw, dst),
+            member,
+            self.now,
+            self.mac_refresh,
+        ) else {
             return Err(m);
         };
         let o = out.0 as usize;
