@@ -258,10 +258,18 @@ fn capture_a_switch_a_port_and_refuse_what_does_not_exist() {
     let a = Sess::new("site-a", "cust100", 10);
     let b = Sess::new("site-b", "cust100", 11);
     let (ha, hb) = (host(1), host(2));
-    // A to B (flooded until B's MAC is learned), B to A (unicast).
+    // A to B (flooded until B's MAC is learned), B to A (unicast), and a
+    // broadcast from A, flooded to B on every pass: flood copies are
+    // captured as they leave too (src/worker/engine/fast.rs,
+    // `encap_send`).
     let fa = inner_udp(hb, ha, 1);
     let fb = inner_udp(ha, hb, 2);
-    let input = vec![a.ingress(&fa, None), b.ingress(&fb, None)];
+    let fc = inner_udp(BCAST, ha, 1);
+    let input = vec![
+        a.ingress(&fa, None),
+        b.ingress(&fb, None),
+        a.ingress(&fc, None),
+    ];
     let setup = Setup::new("capture", &["cust100"], &[a.clone(), b.clone()]);
     let las = start(&setup, &input);
     let dir = las.dir.clone();
@@ -286,13 +294,13 @@ fn capture_a_switch_a_port_and_refuse_what_does_not_exist() {
     assert_eq!(frames.len(), 40);
     for f in &frames {
         assert!(
-            f.data == fa || f.data == fb,
+            f.data == fa || f.data == fb || f.data == fc,
             "not a frame the peers sent: {}",
             hexdump(&f.data)
         );
         assert_eq!(f.orig_len as usize, f.data.len());
         // A's frames enter from site-a and leave to site-b; B's the other way.
-        let from_a = f.data == fa;
+        let from_a = f.data != fb;
         let want = match (from_a, f.dir) {
             (true, 1) | (false, 2) => "site-a",
             (true, 2) | (false, 1) => "site-b",
@@ -300,6 +308,12 @@ fn capture_a_switch_a_port_and_refuse_what_does_not_exist() {
         };
         assert_eq!(f.iface, want, "interface of {:?}", f);
     }
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.data == fc && f.iface == "site-b" && f.dir == 2),
+        "no broadcast out to site-b"
+    );
     for (iface, dir) in [("site-a", 1), ("site-a", 2), ("site-b", 1), ("site-b", 2)] {
         assert!(
             frames.iter().any(|f| f.iface == iface && f.dir == dir),
@@ -337,7 +351,9 @@ fn capture_a_switch_a_port_and_refuse_what_does_not_exist() {
         } else {
             // What las sends: the other peer's frame behind its header.
             let (s, inner, k) = if dst_ip(&f.data) == b.peer_ip {
-                (&b, &fa, 2)
+                // The unicast or the broadcast from A.
+                let inner = if f.data.ends_with(&fc) { &fc } else { &fa };
+                (&b, inner, 2)
             } else {
                 (&a, &fb, 3)
             };

@@ -113,6 +113,8 @@
 
 mod fast;
 
+use fast::Fast;
+
 use super::capture::{Direction, Offer, Tap};
 use super::decide::{self, DataPacket, Forward, PolicyView, RxSeq, RxSession};
 use super::sessions::SessionIndex;
@@ -842,23 +844,27 @@ impl Worker {
         let mut fast_n = 0u64;
         while let Some(m) = self.burst.pop() {
             bytes += m.pkt_len() as u64;
-            let m = if fast {
-                match self.fast_unicast(pidx, m) {
-                    Ok(()) => {
-                        fast_n += 1;
-                        continue;
-                    }
-                    Err(m) => m,
-                }
+            let tried = if fast {
+                self.fast_unicast(pidx, m)
             } else {
-                m
+                Fast::Full(m)
             };
-            let Some((m, session_id, pkt)) = self.receive(pidx, m) else {
-                continue;
-            };
-            let Some(member) = self.by_id.get(session_id) else {
-                self.shared.counters.drop(DropReason::UnknownSession);
-                continue;
+            let (m, member, pkt) = match tried {
+                Fast::Sent => {
+                    fast_n += 1;
+                    continue;
+                }
+                Fast::Found { m, member, pkt } => (m, member, pkt),
+                Fast::Full(m) => {
+                    let Some((m, session_id, pkt)) = self.receive(pidx, m) else {
+                        continue;
+                    };
+                    let Some(member) = self.by_id.get(session_id) else {
+                        self.shared.counters.drop(DropReason::UnknownSession);
+                        continue;
+                    };
+                    (m, member, pkt)
+                }
             };
             match self.check(&m, member, &pkt) {
                 Ok(p) => {
@@ -1573,11 +1579,11 @@ impl Worker {
             return;
         };
         let from_mesh = self.is_mesh(ingress);
-        let n = swst
-            .members
-            .iter()
-            .filter(|&&x| x != ingress && decide::may_send(from_mesh, self.is_mesh_out(x)))
-            .count();
+        // Split horizon (`decide::may_send`) can refuse a target only
+        // when the frame came from a mesh pseudowire: only then is the
+        // target's `Egress` line read.
+        let refused = |x: MemberId| x == ingress || (from_mesh && self.is_mesh_out(x));
+        let n = swst.members.iter().filter(|&&x| !refused(x)).count();
         if n == 0 {
             c.drop(DropReason::NoFloodTarget);
             return;
@@ -1602,7 +1608,7 @@ impl Worker {
                 None => break,
             };
             i += 1;
-            if out == ingress || !decide::may_send(from_mesh, self.is_mesh_out(out)) {
+            if out == ingress || (from_mesh && self.is_mesh_out(out)) {
                 continue;
             }
             left -= 1;
@@ -1619,15 +1625,17 @@ impl Worker {
                     (None, None) => None,
                 };
                 match last {
-                    Some(m) => self.output(m, out),
+                    Some(m) => self.output_fast(m, out),
                     None => self.shared.counters.drop(DropReason::NoMbuf),
                 }
                 break;
             }
-            let multi_seg = match self.egress.get(out.0 as usize) {
-                Some(e) if e.live => self.ports[e.port as usize].multi_seg,
-                _ => false,
-            };
+            // Only a long frame shares its payload (`share`).
+            let multi_seg = share
+                && match self.egress.get(out.0 as usize) {
+                    Some(e) if e.live => self.ports[e.port as usize].multi_seg,
+                    _ => false,
+                };
             if share && multi_seg && shared.is_none() {
                 shared = orig.take().map(Mbuf::share);
             }
@@ -1654,7 +1662,7 @@ impl Worker {
             match copy {
                 Some(cp) => {
                     made += 1;
-                    self.output(cp, out)
+                    self.output_fast(cp, out)
                 }
                 None => self.shared.counters.drop(DropReason::NoMbuf),
             }

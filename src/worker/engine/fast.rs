@@ -42,17 +42,35 @@
 use super::{Worker, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETH_LEN, PUBLISH_BYTES};
 use crate::dpdk::Mbuf;
 use crate::switch::policy::VlanMode;
+use crate::switch::MemberId;
 use crate::worker::classify::{classify_fast, Class};
 use crate::worker::decide::{self, DataPacket, PolicyView};
+
+/// What the fast path did with a packet.
+pub(super) enum Fast {
+    /// Forwarded.
+    Sent,
+    /// Untouched: the full rules take it from the start.
+    Full(Mbuf),
+    /// Untouched, but classified as L2TPv3 data of `member`'s session
+    /// (as `rx_one` and the session index would have): the full rules
+    /// take it from the session checks, without classifying it again.
+    /// Floods leave here.
+    Found {
+        m: Mbuf,
+        member: MemberId,
+        pkt: DataPacket,
+    },
+}
 
 impl Worker {
     /// Forwards `m`, received on port `pidx`, if it is known unicast of
     /// the common case (see the module docs); gives it back untouched
     /// otherwise, for the full rules.
     #[inline(always)]
-    pub(super) fn fast_unicast(&mut self, pidx: usize, mut m: Mbuf) -> Result<(), Mbuf> {
+    pub(super) fn fast_unicast(&mut self, pidx: usize, m: Mbuf) -> Fast {
         let Some(port) = self.ports.get(pidx) else {
-            return Err(m);
+            return Fast::Full(m);
         };
         let data = m.data();
         let Some(Class::Data {
@@ -64,22 +82,15 @@ impl Worker {
             end,
         }) = classify_fast(data, m.pkt_len(), port.address, self.udp_port)
         else {
-            return Err(m);
+            return Fast::Full(m);
         };
         // Ethernet padding after the IP packet: the full rules trim it.
         if end != data.len() || end != m.pkt_len() {
-            return Err(m);
+            return Fast::Full(m);
         }
         let Some(member) = self.by_id.get(session_id) else {
-            return Err(m);
+            return Fast::Full(m);
         };
-        let i = member.0 as usize;
-        let Some(Some(s)) = self.sessions.get(i) else {
-            return Err(m);
-        };
-        if s.blocked || s.vlan_pw {
-            return Err(m);
-        }
         let pkt = DataPacket {
             encap,
             src,
@@ -87,17 +98,32 @@ impl Worker {
             l2tp_off,
             end,
         };
-        let Ok((inner_off, None)) = decide::check_session_fields(data, &pkt, &s.rx) else {
-            return Err(m);
+        let i = member.0 as usize;
+        let Some(Some(s)) = self.sessions.get(i) else {
+            return Fast::Found { m, member, pkt };
         };
+        if s.blocked || s.vlan_pw {
+            return Fast::Found { m, member, pkt };
+        }
+        let Ok((inner_off, None)) = decide::check_session_fields(data, &pkt, &s.rx) else {
+            return Fast::Found { m, member, pkt };
+        };
+        // Floods first out: they would pay for every question below and
+        // then for the full rules.
+        let frame = &data[inner_off..];
+        let Some((dst, src_mac)) = decide::macs(frame) else {
+            return Fast::Found { m, member, pkt };
+        };
+        if crate::switch::mac_is_group(dst) {
+            return Fast::Found { m, member, pkt };
+        }
         let (sw, from_mesh) = (s.switch, s.mesh);
         let Some(Some(swst)) = self.switches.get(sw.0 as usize) else {
-            return Err(m);
+            return Fast::Found { m, member, pkt };
         };
         if swst.spec.vlan_mode == VlanMode::VlanAware {
-            return Err(m);
+            return Fast::Found { m, member, pkt };
         }
-        let frame = &data[inner_off..];
         let view = PolicyView {
             vlan_mode: swst.spec.vlan_mode,
             filter: &swst.spec.filter,
@@ -105,22 +131,16 @@ impl Worker {
         // Untagged (a tagged frame has `vlan` None too, outside
         // VLAN-aware switches: its tag is looked at by the ethertype).
         let Ok(pass) = decide::policy_verdict(view, frame, false) else {
-            return Err(m);
+            return Fast::Found { m, member, pkt };
         };
         let et = u16::from_be_bytes([frame[12], frame[13]]);
         if pass.ethertype != et {
-            return Err(m);
+            return Fast::Found { m, member, pkt };
         }
         if (et == ETHERTYPE_IPV4 || et == ETHERTYPE_IPV6)
             && swst.spec.mss.may_change(frame, swst.max_frame)
         {
-            return Err(m);
-        }
-        let Some((dst, src_mac)) = decide::macs(frame) else {
-            return Err(m);
-        };
-        if crate::switch::mac_is_group(dst) {
-            return Err(m);
+            return Fast::Found { m, member, pkt };
         }
         let Some(out) = self.macs.fresh_then_lookup(
             sw,
@@ -130,40 +150,19 @@ impl Worker {
             self.now,
             self.mac_refresh,
         ) else {
-            return Err(m);
+            return Fast::Found { m, member, pkt };
         };
+        // Split horizon, as `act` asks it (`is_mesh_out`).
         let o = out.0 as usize;
-        let Some(e) = self.egress.get(o) else {
-            return Err(m);
-        };
-        if out == member || !e.live || e.vlan_pw || !decide::may_send(from_mesh, e.mesh) {
-            return Err(m);
+        if out == member || !decide::may_send(from_mesh, self.is_mesh_out(out)) {
+            return Fast::Found { m, member, pkt };
         }
-        let Some(t) = e.template.as_ref() else {
-            return Err(m);
-        };
-        let opidx = e.port as usize;
         let inner = end - inner_off;
-        let hl = t.len();
-        let Some(oport) = self.ports.get(opidx) else {
-            return Err(m);
-        };
-        if t.sequencing()
-            || t.needs_inner_sum()
-            || hl - ETH_LEN + inner > usize::from(oport.mtu)
-            || m.headroom() + inner_off < hl
-            || opidx >= self.tx.len()
-        {
-            return Err(m);
+        if let Err(m) = self.encap_send(m, o, inner_off, inner) {
+            return Fast::Found { m, member, pkt };
         }
-
-        // Every answer was yes: act, as the full rules would. (`reencap`
-        // asks what the checks above asked, and changes nothing when it
-        // says no: a chain with empty segments after the first.)
-        let Some(buf) = m.reencap(inner_off, hl) else {
-            return Err(m);
-        };
-        self.ip_ident = self.ip_ident.wrapping_add(1);
+        // Sent: the receive side's counts, as `deliver` and `switch`
+        // keep them.
         let c = &self.shared.counters;
         if self.run.sw != sw {
             self.run.flush(c);
@@ -176,7 +175,6 @@ impl Worker {
             self.out_run.sw = sw;
         }
         self.out_run.unicast += 1;
-        t.write(buf, inner, self.ip_ident, 0, 0);
         if let Some(Some(s)) = self.sessions.get_mut(i) {
             s.rx_packets = s.rx_packets.wrapping_add(1);
             s.rx_bytes = s.rx_bytes.saturating_add(inner as u32);
@@ -184,6 +182,55 @@ impl Worker {
                 self.publish_full(i);
             }
         }
+        Fast::Sent
+    }
+
+    /// The egress half of the fast path, also taken by flood copies
+    /// (`output_fast`): replaces the first `strip` bytes of `m` (the
+    /// outer headers of a received packet; 0 for a decapsulated copy),
+    /// which leaves an inner frame of `inner` bytes, by member slot
+    /// `o`'s header and queues it for TX, with the counts and IP
+    /// identification `output` keeps. Gives `m` back untouched when
+    /// `output` is needed: a slot without a live session or template, a
+    /// VLAN pseudowire, a sequenced session, a computed inner checksum
+    /// (UDP over IPv6), a frame over the port MTU, a capture, too little
+    /// headroom or a chain.
+    #[inline(always)]
+    pub(super) fn encap_send(
+        &mut self,
+        mut m: Mbuf,
+        o: usize,
+        strip: usize,
+        inner: usize,
+    ) -> Result<(), Mbuf> {
+        let Some(e) = self.egress.get(o) else {
+            return Err(m);
+        };
+        if !e.live || e.vlan_pw || self.capturing {
+            return Err(m);
+        }
+        let Some(t) = e.template.as_ref() else {
+            return Err(m);
+        };
+        let opidx = e.port as usize;
+        let hl = t.len();
+        let Some(oport) = self.ports.get(opidx) else {
+            return Err(m);
+        };
+        if t.sequencing()
+            || t.needs_inner_sum()
+            || hl - ETH_LEN + inner > usize::from(oport.mtu)
+            || opidx >= self.tx.len()
+        {
+            return Err(m);
+        }
+        // `reencap` checks the headroom and that `m` is one segment, and
+        // changes nothing when it says no.
+        let Some(buf) = m.reencap(strip, hl) else {
+            return Err(m);
+        };
+        self.ip_ident = self.ip_ident.wrapping_add(1);
+        t.write(buf, inner, self.ip_ident, 0, 0);
         if let Some(e) = self.egress.get_mut(o) {
             e.tx_packets = e.tx_packets.wrapping_add(1);
             e.tx_bytes = e.tx_bytes.saturating_add(inner as u32);
@@ -200,5 +247,15 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// `output` for a flood copy: `encap_send` when it can, else the
+    /// full `output`.
+    #[inline(always)]
+    pub(super) fn output_fast(&mut self, m: Mbuf, out: MemberId) {
+        let inner = m.pkt_len();
+        if let Err(m) = self.encap_send(m, out.0 as usize, 0, inner) {
+            self.output(m, out);
+        }
     }
 }
