@@ -36,6 +36,11 @@
 //!   (`Worker::burst_direct`), one packet at a time through the same steps,
 //!   each decision carried out at once: 11 % fewer instructions and ~15
 //!   cycles a packet less at 1k MACs × 8 sessions (`perf/README.md`).
+//!   In front of it sits a fast path for known unicast of the common
+//!   case (`fast`, `Worker::fast_unicast`): read-only questions, the
+//!   full rules' own, then one move of the data start and the template;
+//!   anything else goes back to the full rules untouched. Its egress
+//!   half sends flood copies too (`Worker::output_fast`).
 //! * The control core's packets (ARP, ICMP, L2TP control) leave through its
 //!   own TX queue when the device has one more queue than workers, and
 //!   otherwise through worker 0's inject ring: `net_pcap` has as many TX

