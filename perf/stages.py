@@ -133,6 +133,8 @@ STAGES = [
     (r"src/worker/decide\.rs", r"", "forwarding decision"),
     (r"src/wire/l2tp/encap\.rs", r"", "encap and output"),
     (r"src/worker/engine\.rs", r"::output$|fragment_out", "encap and output"),
+    (r"src/worker/engine/fast\.rs", r"encap_send|output_fast", "encap and output"),
+    (r"src/worker/engine/fast\.rs", r"", "fast path glue (its questions and counts)"),
     (r"src/worker/engine\.rs", r"::flood$", "flood copies"),
     (r"src/worker/engine\.rs", r"::deliver$", "decap (trim, strip, receive counts)"),
     (r"src/worker/engine\.rs", r"::switch$|is_mesh", "switch glue (VLAN domain, learn/lookup calls)"),
