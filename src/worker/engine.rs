@@ -1155,24 +1155,10 @@ impl Worker {
                 Some(ours6) => super::classify6(m.data(), m.pkt_len(), ours6, self.udp_port),
                 None => classify(m.data(), m.pkt_len(), port.address, self.udp_port, fresh),
             };
+            if let Some((session_id, pkt)) = class.data() {
+                return Some((m, session_id, pkt));
+            }
             match class {
-                Class::Data {
-                    session_id,
-                    encap,
-                    src,
-                    udp_src_port,
-                    l2tp_off,
-                    end,
-                } => {
-                    let pkt = DataPacket {
-                        encap,
-                        src,
-                        udp_src_port,
-                        l2tp_off,
-                        end,
-                    };
-                    return Some((m, session_id, pkt));
-                }
                 Class::Fragment { ip_header_len } => {
                     m = self.reassemble(pidx, m, Some(ip_header_len), fresh)?;
                     fresh = false;

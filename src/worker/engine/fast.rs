@@ -43,7 +43,7 @@ use super::{Worker, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETH_LEN, PUBLISH_BYTES};
 use crate::dpdk::Mbuf;
 use crate::switch::policy::VlanMode;
 use crate::switch::MemberId;
-use crate::worker::classify::{classify_fast, Class};
+use crate::worker::classify::classify_fast;
 use crate::worker::decide::{self, DataPacket, PolicyView};
 
 /// What the fast path did with a packet.
@@ -73,30 +73,18 @@ impl Worker {
             return Fast::Full(m);
         };
         let data = m.data();
-        let Some(Class::Data {
-            session_id,
-            encap,
-            src,
-            udp_src_port,
-            l2tp_off,
-            end,
-        }) = classify_fast(data, m.pkt_len(), port.address, self.udp_port)
+        let Some((session_id, pkt)) =
+            classify_fast(data, m.pkt_len(), port.address, self.udp_port).and_then(|c| c.data())
         else {
             return Fast::Full(m);
         };
         // Ethernet padding after the IP packet: the full rules trim it.
+        let end = pkt.end;
         if end != data.len() || end != m.pkt_len() {
             return Fast::Full(m);
         }
         let Some(member) = self.by_id.get(session_id) else {
             return Fast::Full(m);
-        };
-        let pkt = DataPacket {
-            encap,
-            src,
-            udp_src_port,
-            l2tp_off,
-            end,
         };
         let i = member.0 as usize;
         let Some(Some(s)) = self.sessions.get(i) else {
