@@ -39,34 +39,6 @@ pub enum Class {
     Drop(DropReason),
 }
 
-impl Class {
-    /// The session id of L2TPv3 data, and what the session checks read
-    /// of the packet (`decide::DataPacket`); None for every other class.
-    #[inline(always)]
-    pub fn data(&self) -> Option<(u32, super::decide::DataPacket)> {
-        match *self {
-            Class::Data {
-                session_id,
-                encap,
-                src,
-                udp_src_port,
-                l2tp_off,
-                end,
-            } => Some((
-                session_id,
-                super::decide::DataPacket {
-                    encap,
-                    src,
-                    udp_src_port,
-                    l2tp_off,
-                    end,
-                },
-            )),
-            _ => None,
-        }
-    }
-}
-
 /// Our IPv6 addresses on a port: global, link-local.
 pub type Ours6 = [Ipv6Addr; 2];
 

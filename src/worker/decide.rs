@@ -116,6 +116,32 @@ fn cookie_matches(data: &[u8], off: usize, want: &[u8]) -> bool {
     }
 }
 
+/// The session id of L2TPv3 data (`Class::Data`), and what the session
+/// checks read of the packet; None for every other class.
+#[inline(always)]
+pub fn data_packet(class: &super::Class) -> Option<(u32, DataPacket)> {
+    match *class {
+        super::Class::Data {
+            session_id,
+            encap,
+            src,
+            udp_src_port,
+            l2tp_off,
+            end,
+        } => Some((
+            session_id,
+            DataPacket {
+                encap,
+                src,
+                udp_src_port,
+                l2tp_off,
+                end,
+            },
+        )),
+        _ => None,
+    }
+}
+
 /// Session checks of a data packet whose first segment is `first`:
 /// encapsulation, outer source address, room for the inner Ethernet
 /// header, cookie, UDP source port, and the sublayer's sequence number

@@ -1155,7 +1155,7 @@ impl Worker {
                 Some(ours6) => super::classify6(m.data(), m.pkt_len(), ours6, self.udp_port),
                 None => classify(m.data(), m.pkt_len(), port.address, self.udp_port, fresh),
             };
-            if let Some((session_id, pkt)) = class.data() {
+            if let Some((session_id, pkt)) = decide::data_packet(&class) {
                 return Some((m, session_id, pkt));
             }
             match class {

@@ -73,8 +73,8 @@ impl Worker {
             return Fast::Full(m);
         };
         let data = m.data();
-        let Some((session_id, pkt)) =
-            classify_fast(data, m.pkt_len(), port.address, self.udp_port).and_then(|c| c.data())
+        let Some((session_id, pkt)) = classify_fast(data, m.pkt_len(), port.address, self.udp_port)
+            .and_then(|c| decide::data_packet(&c))
         else {
             return Fast::Full(m);
         };
