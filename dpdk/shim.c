@@ -60,10 +60,19 @@ uint16_t las_pktmbuf_pullup(struct rte_mbuf *m, uint32_t len)
 /* n copies of m (all segments; m is only read) from mp into out[0..n),
  * for flooding one frame to many members. A one-segment m that fits a
  * fresh mbuf takes one bulk allocation (one mempool access for all n)
- * and a header copy plus one memcpy each, what rte_pktmbuf_copy does for
- * one segment without its per-call allocation and segment walk; anything
- * else, or a failed bulk allocation, goes through rte_pktmbuf_copy one
- * at a time. Returns how many copies were made: the first ones of out. */
+ * and, for each copy, the fields rte_pktmbuf_copy sets for one segment
+ * and one memcpy, without its per-call allocation and segment walk;
+ * anything else, or a failed bulk allocation, goes through
+ * rte_pktmbuf_copy one at a time. Returns how many copies were made: the
+ * first ones of out.
+ *
+ * The bulk case takes raw mbufs (rte_mempool_get_bulk) and writes each
+ * field once, instead of rte_pktmbuf_alloc_bulk's reset and then the
+ * header copy over it: what rte_pktmbuf_reset and __rte_pktmbuf_copy_hdr
+ * write together, with data_off at RTE_PKTMBUF_HEADROOM (the data room
+ * holds it and the frame, checked first). A raw mbuf already has
+ * refcnt 1, nb_segs 1 and next NULL (rte_mbuf_raw_alloc's contract,
+ * kept by rte_pktmbuf_prefree_seg when mbufs go back). */
 unsigned las_pktmbuf_copy_bulk(const struct rte_mbuf *m, struct rte_mempool *mp,
 			       struct rte_mbuf **out, unsigned n)
 {
@@ -71,15 +80,20 @@ unsigned las_pktmbuf_copy_bulk(const struct rte_mbuf *m, struct rte_mempool *mp,
 
 	if (m->next == NULL &&
 	    (uint32_t)m->data_len + RTE_PKTMBUF_HEADROOM <= rte_pktmbuf_data_room_size(mp) &&
-	    rte_pktmbuf_alloc_bulk(mp, out, n) == 0) {
+	    rte_mempool_get_bulk(mp, (void **)out, n) == 0) {
 		const char *src = rte_pktmbuf_mtod(m, const char *);
+		const uint16_t len = m->data_len;
+		const uint64_t ol_flags = m->ol_flags & ~(RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL);
 		for (i = 0; i < n; i++) {
 			struct rte_mbuf *mc = out[i];
+			__rte_mbuf_raw_sanity_check(mc);
+			mc->data_off = RTE_PKTMBUF_HEADROOM;
+			mc->ol_flags = ol_flags;
 			__rte_pktmbuf_copy_hdr(mc, m);
-			mc->ol_flags = m->ol_flags & ~(RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL);
-			rte_memcpy(rte_pktmbuf_mtod(mc, char *), src, m->data_len);
-			mc->data_len = m->data_len;
-			mc->pkt_len = m->data_len;
+			rte_memcpy(rte_pktmbuf_mtod(mc, char *), src, len);
+			mc->data_len = len;
+			mc->pkt_len = len;
+			__rte_mbuf_sanity_check(mc, 1);
 		}
 		return n;
 	}
