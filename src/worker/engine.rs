@@ -343,12 +343,18 @@ struct Publisher {
 struct Egress {
     tx_packets: u32,
     tx_bytes: u32,
-    live: bool,
+    /// `Egress::LIVE`, `VLAN_PW` (`SessionSpec::vlan_pw`) and `MESH`
+    /// (`SessionSpec::mesh`).
+    flags: u8,
     port: u8,
-    /// `SessionSpec::vlan_pw`.
-    vlan_pw: bool,
-    /// `SessionSpec::mesh`.
-    mesh: bool,
+    /// Inner frames shorter than this take `encap_send`: one more than
+    /// the longest inner frame the port MTU allows behind the template,
+    /// or 0 when none may (a vacant slot, a VLAN pseudowire, no template,
+    /// a sequenced one, one that needs the inner checksum, a port
+    /// without a TX queue here). Kept by `Egress::refresh_fast` whenever
+    /// what it depends on changes, so that the fast path asks one
+    /// question per frame instead of eight.
+    fast_lim: u16,
     template: Option<EncapTemplate>,
 }
 
@@ -367,15 +373,52 @@ const _: () = {
 };
 
 impl Egress {
+    const LIVE: u8 = 1;
+    const VLAN_PW: u8 = 2;
+    const MESH: u8 = 4;
+
     const VACANT: Egress = Egress {
         tx_packets: 0,
         tx_bytes: 0,
-        live: false,
+        flags: 0,
         port: 0,
-        vlan_pw: false,
-        mesh: false,
+        fast_lim: 0,
         template: None,
     };
+
+    #[inline(always)]
+    fn live(&self) -> bool {
+        self.flags & Self::LIVE != 0
+    }
+
+    #[inline(always)]
+    fn vlan_pw(&self) -> bool {
+        self.flags & Self::VLAN_PW != 0
+    }
+
+    #[inline(always)]
+    fn mesh(&self) -> bool {
+        self.flags & Self::MESH != 0
+    }
+
+    /// Sets `fast_lim` from the flags, the template and the port (`ports`
+    /// by index; `tx` queues for the first `ntx` of them).
+    fn refresh_fast(&mut self, ports: &[WorkerPort], ntx: usize) {
+        let p = usize::from(self.port);
+        self.fast_lim = match (&self.template, ports.get(p)) {
+            (Some(t), Some(port))
+                if self.live()
+                    && !self.vlan_pw()
+                    && !t.sequencing()
+                    && !t.needs_inner_sum()
+                    && p < ntx =>
+            {
+                let max = (usize::from(port.mtu) + ETH_LEN).saturating_sub(t.len());
+                u16::try_from(max + 1).unwrap_or(u16::MAX)
+            }
+            _ => 0,
+        };
+    }
 }
 
 /// A session (member) replica, one per member slot, indexed at random by
@@ -1624,7 +1667,7 @@ impl Worker {
             // Only a long frame shares its payload (`share`).
             let multi_seg = share
                 && match self.egress.get(out.0 as usize) {
-                    Some(e) if e.live => self.ports[e.port as usize].multi_seg,
+                    Some(e) if e.live() => self.ports[e.port as usize].multi_seg,
                     _ => false,
                 };
             if share && multi_seg && shared.is_none() {
@@ -1679,7 +1722,7 @@ impl Worker {
     fn is_mesh_out(&self, member: MemberId) -> bool {
         self.egress
             .get(member.0 as usize)
-            .is_some_and(|e| e.live && e.mesh)
+            .is_some_and(|e| e.live() && e.mesh())
     }
 
     /// Encapsulates `m` with `member`'s header template and queues it.
@@ -1689,7 +1732,7 @@ impl Worker {
     fn output(&mut self, mut m: Mbuf, member: MemberId) {
         let c = &self.shared.counters;
         let i = member.0 as usize;
-        let Some(e) = self.egress.get(i).filter(|e| e.live) else {
+        let Some(e) = self.egress.get(i).filter(|e| e.live()) else {
             c.drop(DropReason::EgressGone);
             return;
         };
@@ -1707,7 +1750,7 @@ impl Worker {
                 return;
             }
         }
-        if e.vlan_pw {
+        if e.vlan_pw() {
             // Across segments: a flood copy's first segment is its empty
             // header segment, the frame follows.
             let mut et = [0u8; 2];
@@ -1947,10 +1990,10 @@ impl Worker {
                     blocked_until: 0,
                 });
                 self.egress[i] = Egress {
-                    live: true,
+                    flags: Egress::LIVE
+                        | if spec.vlan_pw { Egress::VLAN_PW } else { 0 }
+                        | if spec.mesh { Egress::MESH } else { 0 },
                     port: spec.port,
-                    vlan_pw: spec.vlan_pw,
-                    mesh: spec.mesh,
                     ..Egress::VACANT
                 };
             }
@@ -1969,8 +2012,9 @@ impl Worker {
                 }
             }
             Command::SetTemplate(member, t) => {
-                if let Some(e) = self.egress.get_mut(member.0 as usize).filter(|e| e.live) {
+                if let Some(e) = self.egress.get_mut(member.0 as usize).filter(|e| e.live()) {
                     e.template = t.map(|b| *b);
+                    e.refresh_fast(&self.ports, self.tx.len());
                     if e.template
                         .is_some_and(|t| EGRESS_BYTES_OFFSET + t.len() > 64)
                     {

@@ -39,7 +39,7 @@
 //! and the same counters; `learn_then_forward_unicast` checks that the
 //! fast path forwarded (the workers' `fast_path` counter).
 
-use super::{Worker, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETH_LEN, PUBLISH_BYTES};
+use super::{Worker, ETHERTYPE_IPV4, ETHERTYPE_IPV6, PUBLISH_BYTES};
 use crate::dpdk::Mbuf;
 use crate::switch::policy::VlanMode;
 use crate::switch::MemberId;
@@ -181,8 +181,9 @@ impl Worker {
     /// identification `output` keeps. Gives `m` back untouched when
     /// `output` is needed: a slot without a live session or template, a
     /// VLAN pseudowire, a sequenced session, a computed inner checksum
-    /// (UDP over IPv6), a frame over the port MTU, a capture, too little
-    /// headroom or a chain.
+    /// (UDP over IPv6), a frame over the port MTU (all of these answered
+    /// by the slot's `fast_lim`), a capture, too little headroom or a
+    /// chain.
     #[inline(always)]
     pub(super) fn encap_send(
         &mut self,
@@ -194,7 +195,8 @@ impl Worker {
         let Some(e) = self.egress.get(o) else {
             return Err(m);
         };
-        if !e.live || e.vlan_pw || self.capturing {
+        // `fast_lim` answers every question about the slot at once.
+        if inner >= usize::from(e.fast_lim) || self.capturing {
             return Err(m);
         }
         let Some(t) = e.template.as_ref() else {
@@ -202,14 +204,7 @@ impl Worker {
         };
         let opidx = e.port as usize;
         let hl = t.len();
-        let Some(oport) = self.ports.get(opidx) else {
-            return Err(m);
-        };
-        if t.sequencing()
-            || t.needs_inner_sum()
-            || hl - ETH_LEN + inner > usize::from(oport.mtu)
-            || opidx >= self.tx.len()
-        {
+        if opidx >= self.tx.len() {
             return Err(m);
         }
         // `reencap` checks the headroom and that `m` is one segment, and
