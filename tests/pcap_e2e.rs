@@ -264,7 +264,11 @@ fn burst_keeps_arrival_order() {
 /// short, one long (at least `SHARE_MIN`, 512 bytes: it would share its
 /// payload on a port that sends chains, which net_pcap does not, so
 /// here it is copied in bulk as well). Every other member gets each
-/// exactly once, byte for byte.
+/// exactly once, byte for byte. A second switch of 65 members floods
+/// from its last one: the first batch of targets (`flood_bulk`) is full
+/// and only the ingress member is left after it, so the batch's last
+/// target must take the frame itself, neither losing it nor sending a
+/// copy twice.
 #[test]
 #[ignore = "needs root (DPDK, veth, netns): run with cargo test -- --include-ignored"]
 fn flood_beyond_one_bulk() {
@@ -275,18 +279,31 @@ fn flood_beyond_one_bulk() {
     let all: Vec<Sess> = (10..80u8)
         .map(|o| Sess::new(&format!("site{o}"), "s1", o))
         .collect();
+    let s2: Vec<Sess> = (80..145u8)
+        .map(|o| Sess::new(&format!("site{o}"), "s2", o))
+        .collect();
     let short = inner(BCAST, host(1), ARP, 1, 60);
     let long = inner(BCAST, host(1), IPV4, 2, 1000);
-    let frames = vec![all[0].ingress(&short, None), all[0].ingress(&long, None)];
-    let mut setup = Setup::new("floodmany", &["s1"], &all);
-    setup.dataplane = "max_sessions = 128\nmax_switches = 4\nmac_table_size = 1024\n".into();
+    let from_last = inner(BCAST, host(2), ARP, 3, 60);
+    let frames = vec![
+        all[0].ingress(&short, None),
+        all[0].ingress(&long, None),
+        s2[64].ingress(&from_last, None),
+    ];
+    let sessions: Vec<Sess> = all.iter().chain(&s2).cloned().collect();
+    let mut setup = Setup::new("floodmany", &["s1", "s2"], &sessions);
+    setup.dataplane = "max_sessions = 256\nmax_switches = 4\nmac_table_size = 1024\n".into();
     let r = run(&setup, &frames);
     assert_burst_loop(&r.stderr);
     assert_egress(&r.out, &all[0], &[], 0);
     for s in &all[1..] {
         assert_egress(&r.out, s, &[short.clone(), long.clone()], 0);
     }
-    assert_eq!(r.data().len(), 2 * 69);
+    assert_egress(&r.out, &s2[64], &[], 0);
+    for s in &s2[..64] {
+        assert_egress(&r.out, s, std::slice::from_ref(&from_last), 0);
+    }
+    assert_eq!(r.data().len(), 2 * 69 + 64);
     assert_drops(&r.counters, &[]);
 }
 

@@ -626,6 +626,22 @@ impl Burst {
     }
 }
 
+impl Burst {
+    /// Takes the next mbuf, without `pop`'s prefetch: for mbufs just
+    /// made here (`Mbuf::copies_into`), whose data is in cache already.
+    #[inline(always)]
+    pub fn take(&mut self) -> Option<Mbuf> {
+        if self.pos >= self.len {
+            return None;
+        }
+        // SAFETY: slots below `len` were written (`set_len`'s contract).
+        let p = unsafe { self.pkts[self.pos].assume_init() };
+        self.pos += 1;
+        // SAFETY: slots in pos..len hold mbufs we own; each is taken once.
+        unsafe { Mbuf::from_raw(p) }
+    }
+}
+
 impl Drop for Burst {
     fn drop(&mut self) {
         while self.pop().is_some() {}

@@ -1602,9 +1602,9 @@ impl Worker {
     /// multi-segment packets. Smaller frames are copied outright, which is
     /// cheaper than the extra mbufs and reference counting. The original
     /// can still take its own header: prepending writes only into its
-    /// headroom, before the bytes the clones point at. Copies outright
-    /// (short frames, and any frame when no port sends chains) are made
-    /// in bulk: `Mbuf::copies_into`.
+    /// headroom, before the bytes the clones point at. When every copy is
+    /// made outright (short frames, and any frame when no port sends
+    /// chains), `flood_bulk` makes them in bulk.
     #[inline]
     fn flood(&mut self, m: Mbuf, ingress: MemberId, sw: SwitchId) {
         let c = &self.shared.counters;
@@ -1613,6 +1613,13 @@ impl Worker {
             return;
         };
         let from_mesh = self.is_mesh(ingress);
+        let share = m.pkt_len() >= SHARE_MIN;
+        // Copies come in bulk unless the payload may be shared: a long
+        // frame with some port that sends chains.
+        if !share || !self.ports.iter().any(|p| p.multi_seg) {
+            self.flood_bulk(m, ingress, from_mesh, sw);
+            return;
+        }
         // Split horizon (`decide::may_send`) can refuse a target only
         // when the frame came from a mesh pseudowire: only then is the
         // target's `Egress` line read.
@@ -1623,19 +1630,12 @@ impl Worker {
             return;
         }
         c.switches[sw.0 as usize].flooded.inc();
-        let share = m.pkt_len() >= SHARE_MIN;
-        // Copies come in bulk unless the payload may be shared: a long
-        // frame with some port that sends chains.
-        let bulk = !share || !self.ports.iter().any(|p| p.multi_seg);
         let mut left = n;
         let mut i = 0;
         let mut made = 0u64;
         // The frame, until its payload is first shared (then `shared`).
         let mut orig = Some(m);
         let mut shared: Option<SharedMbuf> = None;
-        // Copies made in bulk (one mempool access for up to MAX_BURST of
-        // them) and handed out in turn.
-        let mut copies = Burst::new();
         while left > 0 {
             let out = match self.switches[sw.0 as usize].as_ref() {
                 Some(s) => s.members[i],
@@ -1674,14 +1674,6 @@ impl Worker {
                 shared = orig.take().map(Mbuf::share);
             }
             let copy = match (&orig, &shared) {
-                // This target and the `left - 1` after it but before the
-                // last need copies.
-                (Some(m), _) if bulk => {
-                    if copies.remaining() == 0 {
-                        m.copies_into(&self.pool, left, &mut copies);
-                    }
-                    copies.pop()
-                }
                 (Some(m), _) => m.copy(&self.pool),
                 (None, Some(s)) if multi_seg => {
                     match (Mbuf::alloc(&self.pool), s.clone_indirect(&self.pool)) {
@@ -1704,6 +1696,77 @@ impl Worker {
         self.shared.counters.switches[sw.0 as usize]
             .flood_copies
             .add(made);
+    }
+
+    /// `flood` when every copy is made outright (`Mbuf::copies_into`):
+    /// the targets are taken from the member list up to `MAX_BURST` at a
+    /// time, each batch's copies made in one call, and the last target
+    /// of all takes `m` itself. Split horizon as in `flood`.
+    #[inline]
+    fn flood_bulk(&mut self, m: Mbuf, ingress: MemberId, from_mesh: bool, sw: SwitchId) {
+        let mut targets = [MemberId(0); MAX_BURST];
+        let mut copies = Burst::new();
+        let (mut next, mut made, mut first) = (0usize, 0u64, true);
+        loop {
+            // The next batch of targets, in member order, and whether a
+            // target is left after it.
+            let (k, more) = {
+                let Some(Some(s)) = self.switches.get(sw.0 as usize) else {
+                    self.shared.counters.drop(DropReason::SwitchGone);
+                    return;
+                };
+                let refused = |x: MemberId| x == ingress || (from_mesh && self.is_mesh_out(x));
+                let mut k = 0;
+                while k < MAX_BURST {
+                    let Some(&x) = s.members.get(next) else {
+                        break;
+                    };
+                    next += 1;
+                    if !refused(x) {
+                        targets[k] = x;
+                        k += 1;
+                    }
+                }
+                // Only a full batch can leave some.
+                let more = k == MAX_BURST
+                    && s.members
+                        .get(next..)
+                        .is_some_and(|r| r.iter().any(|&x| !refused(x)));
+                (k, more)
+            };
+            let c = &self.shared.counters;
+            if k == 0 {
+                // Only the first batch can be empty (`more`).
+                c.drop(DropReason::NoFloodTarget);
+                return;
+            }
+            if first {
+                c.switches[sw.0 as usize].flooded.inc();
+                first = false;
+            }
+            // The last target of all takes the frame itself.
+            let want = if more { k } else { k - 1 };
+            m.copies_into(&self.pool, want, &mut copies);
+            let inner = m.pkt_len();
+            for &out in &targets[..want] {
+                match copies.take() {
+                    Some(cp) => {
+                        made += 1;
+                        if let Err(cp) = self.encap_send(cp, out.0 as usize, 0, inner) {
+                            self.output_slow(cp, out);
+                        }
+                    }
+                    None => self.shared.counters.drop(DropReason::NoMbuf),
+                }
+            }
+            if !more {
+                self.shared.counters.switches[sw.0 as usize]
+                    .flood_copies
+                    .add(made);
+                self.output_fast(m, targets[k - 1]);
+                return;
+            }
+        }
     }
 
     /// Whether `member` is a mesh pseudowire (split-horizon group), as

@@ -243,4 +243,11 @@ impl Worker {
             self.output(m, out);
         }
     }
+
+    /// `output`, out of line: for the rare copy `encap_send` gives back
+    /// in `flood_bulk`'s loop, which keeps `output`'s body out of it.
+    #[inline(never)]
+    pub(super) fn output_slow(&mut self, m: Mbuf, out: MemberId) {
+        self.output(m, out);
+    }
 }
