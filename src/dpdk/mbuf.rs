@@ -606,12 +606,7 @@ impl Burst {
     /// Takes the next mbuf, prefetching the data of the one `ahead` after it.
     #[inline(always)]
     pub fn pop(&mut self) -> Option<Mbuf> {
-        if self.pos >= self.len {
-            return None;
-        }
-        // SAFETY: slots below `len` were written (`set_len`'s contract).
-        let p = unsafe { self.pkts[self.pos].assume_init() };
-        self.pos += 1;
+        let m = self.take()?;
         if self.pos + 2 < self.len {
             // SAFETY: the slot is below `len`, so written, and holds a
             // valid mbuf we own; we only compute its data address for a
@@ -621,12 +616,9 @@ impl Burst {
                 super::prefetch0(&*(h.buf_addr as *const u8).add(h.data_off as usize));
             }
         }
-        // SAFETY: slots in pos..len hold mbufs we own; each is taken once.
-        unsafe { Mbuf::from_raw(p) }
+        Some(m)
     }
-}
 
-impl Burst {
     /// Takes the next mbuf, without `pop`'s prefetch: for mbufs just
     /// made here (`Mbuf::copies_into`), whose data is in cache already.
     #[inline(always)]
@@ -644,7 +636,7 @@ impl Burst {
 
 impl Drop for Burst {
     fn drop(&mut self) {
-        while self.pop().is_some() {}
+        while self.take().is_some() {}
     }
 }
 
