@@ -40,7 +40,11 @@
 //!   case (`fast`, `Worker::fast_unicast`): read-only questions, the
 //!   full rules' own, then one move of the data start and the template;
 //!   anything else goes back to the full rules untouched. Its egress
-//!   half sends flood copies too (`Worker::output_fast`).
+//!   half (`encap_send`) sends flood copies too: `Worker::flood_bulk`
+//!   gathers a flood's targets a batch at a time and makes each batch's
+//!   copies in one call, and every egress slot keeps one precomputed
+//!   limit (`Egress::fast_lim`) that answers whether a frame may take
+//!   it.
 //! * The control core's packets (ARP, ICMP, L2TP control) leave through its
 //!   own TX queue when the device has one more queue than workers, and
 //!   otherwise through worker 0's inject ring: `net_pcap` has as many TX
