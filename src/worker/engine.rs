@@ -418,7 +418,12 @@ impl Egress {
                     && p < ntx =>
             {
                 let max = (usize::from(port.mtu) + ETH_LEN).saturating_sub(t.len());
-                u16::try_from(max + 1).unwrap_or(u16::MAX)
+                // Not even an Ethernet header fits: none may.
+                if max < ETH_LEN {
+                    0
+                } else {
+                    u16::try_from(max + 1).unwrap_or(u16::MAX)
+                }
             }
             _ => 0,
         };
@@ -2152,5 +2157,130 @@ fn capture(tap: &mut Option<Tap>, c: &WorkerCounters, m: &Mbuf, source: usize, d
         Offer::RingFull => c.capture_ring_full.inc(),
         Offer::RateCapped => c.capture_rate_capped.inc(),
         Offer::Failed => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::ethernet::MacAddr;
+    use crate::wire::ipv6::UdpChecksum;
+    use crate::wire::l2tp::data::{Cookie, Encap, L2Spec};
+    use crate::wire::l2tp::encap::{TemplateParams, TemplateParams6};
+
+    fn port(mtu: u16) -> WorkerPort {
+        WorkerPort {
+            address: Ipv4Addr::new(192, 0, 2, 1),
+            mtu,
+            multi_seg: false,
+            reassembly: false,
+            v6: None,
+        }
+    }
+
+    fn v4(encap: Encap, l2spec: L2Spec, sequencing: bool) -> EncapTemplate {
+        let mut t = EncapTemplate::new(&TemplateParams {
+            src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+            src_ip: Ipv4Addr::new(192, 0, 2, 1),
+            dst_ip: Ipv4Addr::new(198, 51, 100, 2),
+            encap,
+            udp_src_port: 1701,
+            udp_dst_port: 1701,
+            session_id: 7,
+            cookie: Cookie::default(),
+            l2spec,
+            ttl: 64,
+            dscp: 0,
+            dont_frag: false,
+        });
+        t.set_sequencing(sequencing);
+        t
+    }
+
+    fn v6(udp_checksum: UdpChecksum) -> EncapTemplate {
+        EncapTemplate::new6(&TemplateParams6 {
+            src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+            dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+            src_ip: "2001:db8::1".parse().unwrap(),
+            dst_ip: "2001:db8::2".parse().unwrap(),
+            encap: Encap::Udp,
+            udp_src_port: 1701,
+            udp_dst_port: 1701,
+            session_id: 7,
+            cookie: Cookie::default(),
+            l2spec: L2Spec::None,
+            hop_limit: 64,
+            dscp: 0,
+            udp_checksum,
+        })
+    }
+
+    fn slot(flags: u8, port: u8, template: Option<EncapTemplate>) -> Egress {
+        Egress {
+            flags,
+            port,
+            template,
+            ..Egress::VACANT
+        }
+    }
+
+    /// `fast_lim` gives the answer `encap_send` used to work out per
+    /// frame: no frame takes the fast egress of a vacant slot, a VLAN
+    /// pseudowire, a slot without a template, a sequenced one, one that
+    /// needs the inner checksum or one whose port has no TX queue here;
+    /// otherwise exactly the inner frames that fit the port MTU behind
+    /// the template do.
+    #[test]
+    fn fast_lim_answers_the_slot_questions() {
+        let ports = [port(1500), port(9000)];
+        let ip = v4(Encap::Ip, L2Spec::None, false);
+        let live = Egress::LIVE;
+        let lim = |e: &mut Egress, ntx: usize| {
+            e.refresh_fast(&ports, ntx);
+            e.fast_lim
+        };
+        // IP, no sublayer: 14 + 20 + 4 bytes of header, so an inner frame
+        // of up to 1500 - 24 = 1476 bytes fits a 1500-byte MTU.
+        assert_eq!(ip.len(), 38);
+        assert_eq!(lim(&mut slot(live, 0, Some(ip)), 2), 1477);
+        assert_eq!(lim(&mut slot(live, 1, Some(ip)), 2), 8977);
+        // Every no.
+        assert_eq!(lim(&mut slot(0, 0, Some(ip)), 2), 0, "vacant");
+        let vlan_pw = live | Egress::VLAN_PW;
+        assert_eq!(lim(&mut slot(vlan_pw, 0, Some(ip)), 2), 0, "VLAN pw");
+        assert_eq!(lim(&mut slot(live, 0, None), 2), 0, "no template");
+        assert_eq!(lim(&mut slot(live, 2, Some(ip)), 2), 0, "no such port");
+        assert_eq!(lim(&mut slot(live, 1, Some(ip)), 1), 0, "no TX queue");
+        let seq = v4(Encap::Ip, L2Spec::Default, true);
+        assert_eq!(lim(&mut slot(live, 0, Some(seq)), 2), 0, "sequenced");
+        let udp6 = v6(UdpChecksum::Compute);
+        assert!(udp6.needs_inner_sum());
+        assert_eq!(lim(&mut slot(live, 0, Some(udp6)), 2), 0, "inner sum");
+        // The sublayer without sequencing, UDP, and UDP over IPv6 with a
+        // zero checksum may.
+        let sub = v4(Encap::Ip, L2Spec::Default, false);
+        assert_eq!(lim(&mut slot(live, 0, Some(sub)), 2), 1473);
+        // UDP: 8 bytes of UDP and an 8-byte L2TPv3 header (RFC 3931
+        // §4.1.2.2) instead of the 4-byte session ID.
+        let udp = v4(Encap::Udp, L2Spec::None, false);
+        assert_eq!(udp.len(), 14 + 20 + 8 + 8);
+        assert_eq!(lim(&mut slot(live, 0, Some(udp)), 2), 1465);
+        let udp6z = v6(UdpChecksum::ZeroAllowed);
+        assert_eq!(
+            lim(&mut slot(live, 0, Some(udp6z)), 2),
+            (1500 + ETH_LEN - udp6z.len() + 1) as u16
+        );
+        // A mesh pseudowire's egress is no different.
+        let mesh = live | Egress::MESH;
+        assert_eq!(lim(&mut slot(mesh, 0, Some(ip)), 2), 1477);
+        // An MTU that leaves no room for an inner Ethernet header behind
+        // the template: none may, and a limit just under is no better.
+        for (mtu, want) in [(20, 0), (24 + 13, 0), (24 + 14, 15)] {
+            let tiny = [port(mtu)];
+            let mut e = slot(live, 0, Some(ip));
+            e.refresh_fast(&tiny, 1);
+            assert_eq!(e.fast_lim, want, "MTU {mtu}");
+        }
     }
 }
