@@ -1622,18 +1622,17 @@ impl Worker {
             return;
         };
         let from_mesh = self.is_mesh(ingress);
-        let share = m.pkt_len() >= SHARE_MIN;
         // Copies come in bulk unless the payload may be shared: a long
-        // frame with some port that sends chains.
-        if !share || !self.ports.iter().any(|p| p.multi_seg) {
+        // frame with some port that sends chains. Below, it is.
+        if m.pkt_len() < SHARE_MIN || !self.ports.iter().any(|p| p.multi_seg) {
             self.flood_bulk(m, ingress, from_mesh, sw);
             return;
         }
-        // Split horizon (`decide::may_send`) can refuse a target only
-        // when the frame came from a mesh pseudowire: only then is the
-        // target's `Egress` line read.
-        let refused = |x: MemberId| x == ingress || (from_mesh && self.is_mesh_out(x));
-        let n = swst.members.iter().filter(|&&x| !refused(x)).count();
+        let n = swst
+            .members
+            .iter()
+            .filter(|&&x| !flood_skips(&self.egress, x, ingress, from_mesh))
+            .count();
         if n == 0 {
             c.drop(DropReason::NoFloodTarget);
             return;
@@ -1651,7 +1650,7 @@ impl Worker {
                 None => break,
             };
             i += 1;
-            if out == ingress || (from_mesh && self.is_mesh_out(out)) {
+            if flood_skips(&self.egress, out, ingress, from_mesh) {
                 continue;
             }
             left -= 1;
@@ -1673,13 +1672,13 @@ impl Worker {
                 }
                 break;
             }
-            // Only a long frame shares its payload (`share`).
-            let multi_seg = share
-                && match self.egress.get(out.0 as usize) {
-                    Some(e) if e.live() => self.ports[e.port as usize].multi_seg,
-                    _ => false,
-                };
-            if share && multi_seg && shared.is_none() {
+            // The payload is shared from the first target whose port
+            // sends chains on.
+            let multi_seg = match self.egress.get(out.0 as usize) {
+                Some(e) if e.live() => self.ports[e.port as usize].multi_seg,
+                _ => false,
+            };
+            if multi_seg && shared.is_none() {
                 shared = orig.take().map(Mbuf::share);
             }
             let copy = match (&orig, &shared) {
@@ -1724,7 +1723,7 @@ impl Worker {
                     self.shared.counters.drop(DropReason::SwitchGone);
                     return;
                 };
-                let refused = |x: MemberId| x == ingress || (from_mesh && self.is_mesh_out(x));
+                let refused = |x: MemberId| flood_skips(&self.egress, x, ingress, from_mesh);
                 let mut k = 0;
                 while k < MAX_BURST {
                     let Some(&x) = s.members.get(next) else {
@@ -1792,9 +1791,7 @@ impl Worker {
     /// reads next).
     #[inline(always)]
     fn is_mesh_out(&self, member: MemberId) -> bool {
-        self.egress
-            .get(member.0 as usize)
-            .is_some_and(|e| e.live() && e.mesh())
+        mesh_out(&self.egress, member)
     }
 
     /// Encapsulates `m` with `member`'s header template and queues it.
@@ -2140,6 +2137,25 @@ impl Worker {
             }
         }
     }
+}
+
+/// `Worker::is_mesh_out` on the egress slots alone (a closure that
+/// calls it then borrows only them).
+#[inline(always)]
+fn mesh_out(egress: &[Egress], member: MemberId) -> bool {
+    egress
+        .get(member.0 as usize)
+        .is_some_and(|e| e.live() && e.mesh())
+}
+
+/// Whether a flood from `ingress` (a mesh pseudowire when `from_mesh`)
+/// skips member `x`: the ingress member itself, and split horizon
+/// (`decide::may_send`: no mesh pseudowire to another), which can refuse
+/// a target only when the frame came from a mesh pseudowire: only then
+/// is the target's `Egress` line read.
+#[inline(always)]
+fn flood_skips(egress: &[Egress], x: MemberId, ingress: MemberId, from_mesh: bool) -> bool {
+    x == ingress || (from_mesh && mesh_out(egress, x))
 }
 
 /// Copies `m` into the armed capture (`super::capture`) and counts what

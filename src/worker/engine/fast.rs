@@ -204,6 +204,8 @@ impl Worker {
         };
         let opidx = e.port as usize;
         let hl = t.len();
+        // Implied by `fast_lim`; asked again so that the index below
+        // cannot panic.
         if opidx >= self.tx.len() {
             return Err(m);
         }
@@ -233,9 +235,10 @@ impl Worker {
     }
 
     /// `output` for a flood copy: `encap_send` when it can, else the
-    /// full `output`. Out of line: one body for the flood's two call
-    /// sites (17 instructions fewer per flooded frame than inlined, and
-    /// less code in the poll loop).
+    /// full `output`. Out of line: one body for the flood's call sites
+    /// (17 instructions fewer per flooded frame than inlined, and less
+    /// code in the poll loop; `flood_bulk` inlines `encap_send` in its
+    /// loop and calls this for the frame itself only).
     #[inline(never)]
     pub(super) fn output_fast(&mut self, m: Mbuf, out: MemberId) {
         let inner = m.pkt_len();
