@@ -613,7 +613,17 @@ impl MacTable {
     /// or stale.
     #[inline(always)]
     fn scan(w: &[u64; WORDS], key: u64) -> Option<usize> {
-        (0..BUCKET_ENTRIES).find(|&e| w[2 * e] == key && w[2 * e + 1] & VALID != 0)
+        // A `while` over the constant count, not `(0..N).find(..)`: the
+        // compiler kept `find`'s `try_fold` out of line, a call per scan
+        // (8 % of the worker at 1k MACs in `perf record`).
+        let mut e = 0;
+        while e < BUCKET_ENTRIES {
+            if w[2 * e] == key && w[2 * e + 1] & VALID != 0 {
+                return Some(e);
+            }
+            e += 1;
+        }
+        None
     }
 
     /// Finds `h.key` (live or stale): the `mem` index of its key word.
