@@ -136,7 +136,7 @@ use crate::dpdk::{
     RingProducer, RxQueue, SharedMbuf, TxBuffer, TxQueue, MAX_BURST,
 };
 use crate::switch::mactable::{self, Hashed};
-use crate::switch::policy::{MssClamp, MssResult, MtuPolicy, VlanDomains, VlanMode};
+use crate::switch::policy::{MssResult, MtuPolicy, VlanDomains, VlanMode};
 use crate::switch::storm::StormControl;
 use crate::switch::{Learn, MacTable, MemberId, SwitchId};
 use crate::telemetry::{DropReason, WorkerCounters};
@@ -1446,14 +1446,11 @@ impl Worker {
         self.run.rx_bytes += m.pkt_len() as u64;
 
         // TCP MSS clamping on SYN / SYN-ACK (auto waits for the path).
+        // `may_change` first: off, waiting for the path, or not a SYN by
+        // the quick test, without `apply`'s call.
         let (mss, max_frame) = (swst.spec.mss, swst.max_frame);
-        let clamp = match mss {
-            MssClamp::Off => false,
-            MssClamp::Auto => max_frame != 0,
-            MssClamp::Fixed(_) => true,
-        };
         let et = pass.ethertype;
-        if clamp && (et == ETHERTYPE_IPV4 || et == ETHERTYPE_IPV6) {
+        if (et == ETHERTYPE_IPV4 || et == ETHERTYPE_IPV6) && mss.may_change(m.data(), max_frame) {
             if let Some(MssResult::Clamped { .. }) = mss.apply(m.data_mut(), max_frame) {
                 swc.mss_clamped.inc();
             }
