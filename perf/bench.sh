@@ -46,11 +46,13 @@
 #              [las's default, 1]
 #   BURST      packets per RX/TX burst, for las ([dataplane] burst) and
 #              testpmd (--burst) alike; 1..64                      [32]
+#   LAS_BURST_LOOP  passed to las: auto, staged, direct or full forces
+#              the worker's burst loop (src/worker/engine.rs)    [auto]
 set -euo pipefail
 
 # The knobs given in the environment, to record the exact command.
 CMDLINE="$0 $*"
-for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF SWEEP SWEEP_MACS SWEEP_SESSIONS SWEEP_PROFILE LAS_BIN MAC_REFRESH BURST; do
+for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF SWEEP SWEEP_MACS SWEEP_SESSIONS SWEEP_PROFILE LAS_BIN MAC_REFRESH BURST LAS_BURST_LOOP; do
     if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
 done
 

@@ -23,6 +23,7 @@
 #              counted in (addr2line -i on every hot instruction) [25]
 #   CARGO_TARGET_DIR  where cargo builds                      [<repo>/target]
 #   LAS_BIN    a prebuilt las to count instead (no build)     []
+#   LAS_BURST_LOOP  passed to las: auto, staged, direct or full [auto]
 # Writes the report to stdout and appends it to
 # perf/results/instructions-<UTC date>.txt. The hottest lines show the
 # source text of the working tree: with LAS_BIN built from another commit,
@@ -30,7 +31,7 @@
 set -euo pipefail
 
 CMDLINE="$0 $*"
-for v in ENCAP SIZE SESSIONS MACS PACKETS BCAST UDP6_CHECKSUM WARM DUR TOP LAS_BIN; do
+for v in ENCAP SIZE SESSIONS MACS PACKETS BCAST UDP6_CHECKSUM WARM DUR TOP LAS_BIN LAS_BURST_LOOP; do
     if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
 done
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
