@@ -2176,10 +2176,9 @@ fn capture(tap: &mut Option<Tap>, c: &WorkerCounters, m: &Mbuf, source: usize, d
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::ethernet::MacAddr;
     use crate::wire::ipv6::UdpChecksum;
-    use crate::wire::l2tp::data::{Cookie, Encap, L2Spec};
-    use crate::wire::l2tp::encap::{TemplateParams, TemplateParams6};
+    use crate::wire::l2tp::data::{Encap, L2Spec};
+    use crate::wire::l2tp::encap::test::{params, params6};
 
     fn port(mtu: u16) -> WorkerPort {
         WorkerPort {
@@ -2192,41 +2191,13 @@ mod tests {
     }
 
     fn v4(encap: Encap, l2spec: L2Spec, sequencing: bool) -> EncapTemplate {
-        let mut t = EncapTemplate::new(&TemplateParams {
-            src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
-            dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
-            src_ip: Ipv4Addr::new(192, 0, 2, 1),
-            dst_ip: Ipv4Addr::new(198, 51, 100, 2),
-            encap,
-            udp_src_port: 1701,
-            udp_dst_port: 1701,
-            session_id: 7,
-            cookie: Cookie::default(),
-            l2spec,
-            ttl: 64,
-            dscp: 0,
-            dont_frag: false,
-        });
+        let mut t = EncapTemplate::new(&params(encap, &[], l2spec));
         t.set_sequencing(sequencing);
         t
     }
 
     fn v6(udp_checksum: UdpChecksum) -> EncapTemplate {
-        EncapTemplate::new6(&TemplateParams6 {
-            src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
-            dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
-            src_ip: "2001:db8::1".parse().unwrap(),
-            dst_ip: "2001:db8::2".parse().unwrap(),
-            encap: Encap::Udp,
-            udp_src_port: 1701,
-            udp_dst_port: 1701,
-            session_id: 7,
-            cookie: Cookie::default(),
-            l2spec: L2Spec::None,
-            hop_limit: 64,
-            dscp: 0,
-            udp_checksum,
-        })
+        EncapTemplate::new6(&params6(Encap::Udp, &[], L2Spec::None, udp_checksum))
     }
 
     fn slot(flags: u8, port: u8, template: Option<EncapTemplate>) -> Egress {

@@ -403,11 +403,12 @@ impl EncapTemplate {
 }
 
 #[cfg(test)]
-mod test {
+pub(crate) mod test {
     use super::*;
     use crate::wire::l2tp::data_offsets;
 
-    fn params(encap: Encap, cookie: &[u8], l2spec: L2Spec) -> TemplateParams {
+    /// Template parameters for tests (also the worker's).
+    pub(crate) fn params(encap: Encap, cookie: &[u8], l2spec: L2Spec) -> TemplateParams {
         TemplateParams {
             src_mac: MacAddr([0x02, 0x00, 0x00, 0x00, 0x00, 0x01]),
             dst_mac: MacAddr([0x00, 0x1b, 0x21, 0x3a, 0x4c, 0x5d]),
@@ -636,7 +637,13 @@ mod test {
     const SRC6: &str = "2001:db8:1::1";
     const DST6: &str = "2001:db8:2::a";
 
-    fn params6(encap: Encap, cookie: &[u8], l2spec: L2Spec, sum: UdpChecksum) -> TemplateParams6 {
+    /// IPv6 template parameters for tests (also the worker's).
+    pub(crate) fn params6(
+        encap: Encap,
+        cookie: &[u8],
+        l2spec: L2Spec,
+        sum: UdpChecksum,
+    ) -> TemplateParams6 {
         TemplateParams6 {
             src_mac: MacAddr([0x02, 0x00, 0x00, 0x00, 0x00, 0x01]),
             dst_mac: MacAddr([0x00, 0x1b, 0x21, 0x3a, 0x4c, 0x5d]),
