@@ -658,6 +658,23 @@ impl MacTable {
         Self::scan(w, h.key).map(|e| w[2 * e + 1])
     }
 
+    /// `find`'s slot (the index of its key word) and its entry value,
+    /// read from the bucket words it scanned.
+    #[inline(always)]
+    fn find_entry(&self, h: Hashed) -> Option<(usize, u64)> {
+        let home = self.home(h);
+        let w = self.words(home)?;
+        if let Some(e) = Self::scan(w, h.key) {
+            return Some((self.slot(home, e), w[2 * e + 1]));
+        }
+        let alt = self.alt(h);
+        if w[1] & OVERFLOW == 0 || alt == home {
+            return None;
+        }
+        let w = self.words(alt)?;
+        Self::scan(w, h.key).map(|e| (self.slot(alt, e), w[2 * e + 1]))
+    }
+
     /// The fast path's learn and destination lookup in one
     /// (`Worker::fast_unicast`): the member `dst` is live on, when the
     /// source `src` is [`learned_fresh`](Self::learned_fresh) on `member`;
@@ -699,6 +716,56 @@ impl MacTable {
             return None;
         }
         Some(MemberId(out))
+    }
+
+    /// [`fresh_then_lookup`](Self::fresh_then_lookup) that also refreshes:
+    /// where [`learn_hashed`](Self::learn_hashed) would answer
+    /// [`Learn::Refresh`] (the source is live on `member`, in the
+    /// member's switch, and its stamp is `refresh_after` seconds old or
+    /// more) it writes the stamp `learn_hashed` would write. None: the
+    /// source is not learned here on `member` (a new MAC, a move, another
+    /// switch); nothing was written, and `learn_hashed` decides. Else
+    /// `(refreshed, dst)`: learning is done (`Unchanged`, or `Refresh`
+    /// when `refreshed`, which the caller reports as `learn_hashed`'s
+    /// caller would), and `dst` is `lookup_hashed`'s answer after it.
+    #[inline(always)]
+    pub fn refresh_then_lookup(
+        &mut self,
+        domain: SwitchId,
+        src: Hashed,
+        dst: Hashed,
+        member: MemberId,
+        now: u32,
+        refresh_after: u32,
+    ) -> Option<(bool, Option<MemberId>)> {
+        let sw = self.real(domain)?;
+        let sgen = *self.switch_gen.get(usize::from(sw.0))?;
+        let mi = usize::from(member.0);
+        if self.member_switch.get(mi) != Some(&sw.0) {
+            return None;
+        }
+        let mgen = *self.member_gen.get(mi)?;
+        let (i, v) = self.find_entry(src)?;
+        if v_member(v) != member.0 || v_member_gen(v) != mgen || v_switch_gen(v) != sgen {
+            return None;
+        }
+        let age = now.wrapping_sub(v_stamp(v)) & STAMP_MASK;
+        let refreshed = age >= refresh_after.min(STAMP_MASK);
+        if refreshed {
+            // `put`'s refresh: this worker's stamp, learned here.
+            if let Some(x) = self.mem.get_mut(i + 1) {
+                *x = (v & !(u64::from(STAMP_MASK) << STAMP_SHIFT))
+                    | (u64::from(now & STAMP_MASK) << STAMP_SHIFT)
+                    | LOCAL;
+            }
+        }
+        let Some(w) = self.find_value(dst) else {
+            return Some((refreshed, None));
+        };
+        let out = v_member(w);
+        let live = v_switch_gen(w) == sgen
+            && self.member_gen.get(usize::from(out)) == Some(&v_member_gen(w));
+        Some((refreshed, live.then_some(MemberId(out))))
     }
 
     /// Destination lookup: the member a live entry points at.
@@ -1704,6 +1771,100 @@ mod tests {
         assert!(!t.remove(S0, A));
         assert_eq!(t.len(), 0);
         check_counts(&t);
+    }
+
+    /// `refresh_then_lookup` is `learn_hashed` followed by
+    /// `lookup_hashed` whenever it answers, and writes nothing when it
+    /// does not: two tables with one seed in lockstep, one driven by
+    /// `refresh_then_lookup` (then `learn_hashed` when it says None, as the
+    /// worker's full rules do), the other by the two calls, must hold the
+    /// same words after every step.
+    #[test]
+    fn refresh_then_lookup_is_learn_then_lookup() {
+        let seed = [0x1234_5678_9abc_def0, 0x0fed_cba9_8765_4321];
+        let mut t = MacTable::with_seed(256, 8, 4, 2, seed);
+        let mut u = MacTable::with_seed(256, 8, 4, 2, seed);
+        for x in [&mut t, &mut u] {
+            x.set_domain(SwitchId(4), S0);
+            x.set_domain(SwitchId(5), S1);
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let macs = [
+            A,
+            B,
+            C,
+            0x0200_0000_0001,
+            0x0200_0000_0002,
+            0xffff_ffff_ffff,
+        ];
+        let mut now = 0u32;
+        let (mut refreshed_n, mut fresh_n, mut found) = (0, 0, 0);
+        for _ in 0..200_000 {
+            let domain = SwitchId([0, 1, 2, 4, 5, 7][rnd(6) as usize]);
+            let mac = macs[rnd(6) as usize];
+            let m = MemberId(rnd(10) as u16);
+            match rnd(100) {
+                0..=69 => {
+                    let refresh = [0, 1, 5, 9000][rnd(4) as usize];
+                    let dmac = macs[rnd(6) as usize];
+                    let (h, hd) = (t.hash(domain, mac), t.hash(domain, dmac));
+                    let before = t.storage().to_vec();
+                    let fast = t.refresh_then_lookup(domain, h, hd, m, now, refresh);
+                    let r = u.learn_hashed(domain, h, m, now, refresh);
+                    let out = u.lookup_hashed(domain, hd);
+                    match fast {
+                        Some((refreshed, dst)) => {
+                            let want = if refreshed {
+                                Learn::Refresh
+                            } else {
+                                Learn::Unchanged
+                            };
+                            assert_eq!(r, want);
+                            assert_eq!(dst, out);
+                            refreshed_n += usize::from(refreshed);
+                            fresh_n += usize::from(!refreshed);
+                            found += usize::from(dst.is_some());
+                        }
+                        None => {
+                            assert_eq!(t.storage(), &before[..], "None wrote");
+                            assert_ne!(r, Learn::Refresh);
+                            t.learn_hashed(domain, h, m, now, refresh);
+                        }
+                    }
+                }
+                70..=79 => {
+                    let s = rnd(2) == 0;
+                    t.install(domain, mac, m, now, s);
+                    u.install(domain, mac, m, now, s);
+                }
+                80..=87 => {
+                    t.remove(domain, mac);
+                    u.remove(domain, mac);
+                }
+                88..=89 => {
+                    t.flush_member(m);
+                    u.flush_member(m);
+                }
+                90..=93 => {
+                    let s = SwitchId(rnd(2) as u16);
+                    t.flush_switch(s);
+                    u.flush_switch(s);
+                }
+                _ => now = now.wrapping_add([1, 2, 7, 5000][rnd(4) as usize]),
+            }
+            assert_eq!(t.storage(), u.storage());
+            assert_eq!(t.member_switch(m), u.member_switch(m));
+        }
+        // Each answer was given often enough to mean something.
+        assert!(refreshed_n > 500, "{refreshed_n}");
+        assert!(fresh_n > 500, "{fresh_n}");
+        assert!(found > 100, "{found}");
     }
 
     /// `learned_fresh` says yes exactly when `learn_hashed` would answer
