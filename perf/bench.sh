@@ -46,8 +46,8 @@
 #              [las's default, 1]
 #   BURST      packets per RX/TX burst, for las ([dataplane] burst) and
 #              testpmd (--burst) alike; 1..64                      [32]
-#   LAS_BURST_LOOP  passed to las: auto, staged, direct or full forces
-#              the worker's burst loop (src/worker/engine.rs)    [auto]
+#   LAS_BURST_LOOP  passed to las: auto, staged, staged-full, direct or
+#              full forces the worker's burst loop (src/worker/engine.rs) [auto]
 set -euo pipefail
 
 # The knobs given in the environment, to record the exact command.

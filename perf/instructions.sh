@@ -23,7 +23,7 @@
 #              counted in (addr2line -i on every hot instruction) [25]
 #   CARGO_TARGET_DIR  where cargo builds                      [<repo>/target]
 #   LAS_BIN    a prebuilt las to count instead (no build)     []
-#   LAS_BURST_LOOP  passed to las: auto, staged, direct or full [auto]
+#   LAS_BURST_LOOP  passed to las: auto, staged, staged-full, direct or full [auto]
 # Writes the report to stdout and appends it to
 # perf/results/instructions-<UTC date>.txt. The hottest lines show the
 # source text of the working tree: with LAS_BIN built from another commit,

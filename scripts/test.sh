@@ -26,8 +26,10 @@ echo "== pcap end-to-end again with the staged burst loop (src/worker/engine.rs)
 # take, gets the same end-to-end tests here.
 LAS_BURST_LOOP=staged cargo test --test pcap_e2e -- --test-threads=1 --include-ignored
 echo "== pcap end-to-end again without the fast path (src/worker/engine/fast.rs)"
-# Small tables take the fast path for known unicast; here every packet
-# goes through the full rules, which must give the same results.
+# Both loops take the fast path for known unicast; here every packet
+# goes through the full rules, in each loop, which must give the same
+# results.
 LAS_BURST_LOOP=full cargo test --test pcap_e2e -- --test-threads=1 --include-ignored
+LAS_BURST_LOOP=staged-full cargo test --test pcap_e2e -- --test-threads=1 --include-ignored
 echo "== fuzz targets (scripts/fuzz.sh, ${FUZZ_SECONDS:-15} s each)"
 scripts/fuzz.sh

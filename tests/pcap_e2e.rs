@@ -226,7 +226,9 @@ fn flood_split_horizon() {
 /// first unicast. A unicast also sees what an earlier frame of the same
 /// burst taught (host 2 on site B). With tables this small las runs
 /// the direct loop, which acts at once; `scripts/test.sh` runs this file
-/// again with `LAS_BURST_LOOP=staged` for the staged one.
+/// again with `LAS_BURST_LOOP=staged` for the staged one (where the
+/// fast path's unicasts must not overtake the full rules' floods) and
+/// `staged-full` (every decision queued, then carried out).
 #[test]
 #[ignore = "needs root (DPDK, veth, netns): run with cargo test -- --include-ignored"]
 fn burst_keeps_arrival_order() {
@@ -1226,8 +1228,8 @@ fn vlan_aware_learns_per_vlan() {
 /// …) and from one (a duplicate number drops), next to unicast with a
 /// cookie over UDP, which it takes. (TCP SYNs and frames over the MTU:
 /// `policy_e2e.rs`, `mss_clamp` and `jumbo_big_mbufs`.) Expected frames are built by the test's own encoder
-/// (`Sess::egress`), the same with the fast path on (auto) and off
-/// (`LAS_BURST_LOOP=full`, scripts/test.sh).
+/// (`Sess::egress`), the same with the fast path on (auto, `staged`) and
+/// off (`LAS_BURST_LOOP=full` and `staged-full`, scripts/test.sh).
 #[test]
 #[ignore = "needs root (DPDK, veth, netns): run with cargo test -- --include-ignored"]
 fn fast_path_edges() {

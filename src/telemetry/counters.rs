@@ -360,9 +360,10 @@ pub struct WorkerCounters {
     /// learn event lost to a full event ring, so the control core never
     /// aged them (`MacTable::expire_local`).
     pub macs_aged_local: Counter,
-    /// Data packets forwarded by the direct loop's fast path
-    /// (`Worker::fast_unicast`: known unicast of the common case), added
-    /// once per burst; every other packet took the full rules.
+    /// Data packets forwarded by the fast path (`worker::engine::fast`:
+    /// known unicast of the common case, in the direct or the staged
+    /// burst loop), added once per burst; every other packet took the
+    /// full rules.
     pub fast_path: Counter,
 }
 

@@ -582,8 +582,7 @@ fn workers(o: &Out, c: &CountersView) {
         (
             "las_worker_fast_path_packets_total",
             "Data packets the worker forwarded on its fast path (known unicast of the common \
-             case while its tables fit in cache); the rest of las_worker_rx_packets_total took \
-             the full rules.",
+             case); the rest of las_worker_rx_packets_total took the full rules.",
             |w| w.fast_path,
         ),
     ];

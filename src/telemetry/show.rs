@@ -253,8 +253,7 @@ pub struct WorkerView {
     #[serde(default)]
     pub mac_entries: u64,
     /// Data packets forwarded on the worker's fast path (known unicast
-    /// of the common case, while its tables fit in cache); the rest of
-    /// `rx_packets` took the full rules.
+    /// of the common case); the rest of `rx_packets` took the full rules.
     #[serde(default)]
     pub fast_path: u64,
 }

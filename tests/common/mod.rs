@@ -992,13 +992,15 @@ pub fn switch_toml(name: &str, extra: &str) -> String {
     format!("[[switch]]\nname = \"{name}\"\n{extra}\n")
 }
 
-/// With `LAS_BURST_LOOP` set (`staged`, `direct` or `full`, see
-/// `scripts/test.sh`), checks that las ran that burst loop: its
-/// workers log the loop they were forced to (`worker::engine::BurstLoop`).
-/// Unset, las picks by table size and there is nothing to check.
+/// With `LAS_BURST_LOOP` set (`staged`, `staged-full`, `direct` or
+/// `full`, see `scripts/test.sh`), checks that las ran that burst loop:
+/// its workers log the loop they were forced to
+/// (`worker::engine::BurstLoop`). Unset, las picks by table size and
+/// there is nothing to check.
 pub fn assert_burst_loop(stderr: &str) {
     let want = match std::env::var("LAS_BURST_LOOP").as_deref() {
         Ok("staged") => "Staged burst loop",
+        Ok("staged-full") => "StagedFull burst loop",
         Ok("direct") => "Direct burst loop",
         Ok("full") => "Full burst loop",
         _ => return,
@@ -1009,13 +1011,13 @@ pub fn assert_burst_loop(stderr: &str) {
     );
 }
 
-/// Whether las's workers run the direct loop's fast path for small
-/// tables (`worker::engine::fast`): yes unless `LAS_BURST_LOOP` forces
-/// a loop without it (`staged`, or `full`: every packet through the full
+/// Whether las's workers run the fast path for known unicast
+/// (`worker::engine::fast`): yes unless `LAS_BURST_LOOP` forces a loop
+/// without it (`staged-full` or `full`: every packet through the full
 /// rules).
 pub fn fast_path_on() -> bool {
     !matches!(
         std::env::var("LAS_BURST_LOOP").as_deref(),
-        Ok("staged" | "full")
+        Ok("staged-full" | "full")
     )
 }

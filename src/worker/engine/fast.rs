@@ -1,6 +1,8 @@
-//! The fast path of the direct burst loop: known unicast of the common
-//! case, from the received outer frame to the re-encapsulated one queued
-//! for TX, in one function (`Worker::fast_unicast`).
+//! The fast path for known unicast of the common case, from the
+//! received outer frame to the re-encapsulated one queued for TX
+//! (`Worker::fast_unicast`), in three parts that the staged burst loop
+//! also takes one stage at a time, with its prefetches between them
+//! (`fast_classify`, `fast_questions`, `fast_send`).
 //!
 //! The full rules (`rx_one`, `check`, `deliver`, `switch`, `act`,
 //! `output`) handle every case, and each step returns what it decided
@@ -14,16 +16,24 @@
 //! packet for us with L2TPv3 data of a session whose checks pass without
 //! a sequence number, an untagged inner frame with a unicast destination
 //! that the switch's policy passes and MSS clamping leaves alone, a
-//! source already learned here on this member and fresh (learning would
-//! answer `Unchanged`), a destination learned on another member that the
-//! split-horizon rule lets it reach, an unsequenced egress template that
-//! needs no inner checksum, no outer fragmentation and no more headroom
-//! than the packet has. Each question is answered by the same function
-//! the full rules use (`classify_fast`, `decide::check_session_fields`,
-//! `decide::policy_verdict`, `MssClamp::may_change`,
-//! `MacTable::fresh_then_lookup`, which is `learned_fresh` and then
-//! `lookup_hashed`), or by a field
-//! the full rules read. Any other answer gives the mbuf back untouched,
+//! source already learned here on this member (learning would answer
+//! `Unchanged` or `Refresh`), a destination learned on another member
+//! that the split-horizon rule lets it reach, an unsequenced egress
+//! template that needs no inner checksum, no outer fragmentation and no
+//! more headroom than the packet has. Each question is answered by the
+//! same function the full rules use (`classify_fast`,
+//! `decide::check_session_fields`, `decide::policy_verdict`,
+//! `MssClamp::may_change`, `MacTable::refresh_then_lookup`, which is
+//! `learn_hashed` for a source learned here and then `lookup_hashed`),
+//! or by a field the full rules read. Its one write before every
+//! answer is in is learning's: a source whose stamp is `mac_refresh`
+//! seconds old gets the stamp `learn_hashed` would give it, and the
+//! control core the event the full rules would send (the unit test
+//! `refresh_then_lookup_is_learn_then_lookup` holds it to
+//! `learn_hashed`); a packet given back after that finds its source
+//! fresh in the full rules. (In the benchmark's million-MAC points every
+//! MAC comes round a few times a second: one packet in three or four
+//! refreshes its source.) Any other answer gives the mbuf back untouched,
 //! and the full rules take it from the start: they count its drop or
 //! carry out the rarer case. Only when every answer is yes does it *act*:
 //! the same counts as the full rules (session receive and send counts,
@@ -34,17 +44,20 @@
 //!
 //! No capture may be armed (the burst loop checks that once per burst),
 //! since the capture points are in the full rules. `pcap_e2e.rs` runs
-//! with the fast path (auto) and without (`LAS_BURST_LOOP=full` in
-//! `scripts/test.sh`) and expects the same frames out, byte for byte,
+//! with the fast path (auto: the direct loop; `LAS_BURST_LOOP=staged`)
+//! and without (`full`, `staged-full`; `scripts/test.sh`) and expects
+//! the same frames out, byte for byte,
 //! and the same counters; `learn_then_forward_unicast` checks that the
 //! fast path forwarded (the workers' `fast_path` counter).
 
 use super::{Worker, ETHERTYPE_IPV4, ETHERTYPE_IPV6, PUBLISH_BYTES};
 use crate::dpdk::Mbuf;
+use crate::switch::mactable::Hashed;
 use crate::switch::policy::VlanMode;
-use crate::switch::MemberId;
+use crate::switch::{MemberId, SwitchId};
 use crate::worker::classify::classify_fast;
 use crate::worker::decide::{self, DataPacket, PolicyView};
+use crate::worker::Event;
 
 /// What the fast path did with a packet.
 pub(super) enum Fast {
@@ -63,54 +76,104 @@ pub(super) enum Fast {
     },
 }
 
+/// What the fast path's questions up to the MAC table found
+/// (`Worker::fast_questions`), for its learn, lookup and send
+/// (`Worker::fast_send`).
+#[derive(Clone, Copy)]
+pub(super) struct FastKeys {
+    sw: SwitchId,
+    /// The source and destination MAC keys, hashed in the switch.
+    src: Hashed,
+    dst: Hashed,
+    src_mac: u64,
+    inner_off: usize,
+    from_mesh: bool,
+}
+
+impl FastKeys {
+    /// The keys, for the burst loop's prefetch of their buckets.
+    #[inline(always)]
+    pub(super) fn hashed(&self) -> (SwitchId, Hashed, Hashed) {
+        (self.sw, self.src, self.dst)
+    }
+}
+
 impl Worker {
     /// Forwards `m`, received on port `pidx`, if it is known unicast of
     /// the common case (see the module docs); gives it back untouched
     /// otherwise, for the full rules.
     #[inline(always)]
     pub(super) fn fast_unicast(&mut self, pidx: usize, m: Mbuf) -> Fast {
-        let Some(port) = self.ports.get(pidx) else {
-            return Fast::Full(m);
-        };
         let data = m.data();
-        let Some((session_id, pkt)) = classify_fast(data, m.pkt_len(), port.address, self.udp_port)
-            .and_then(|c| decide::data_packet(&c))
-        else {
+        let Some((session_id, pkt)) = self.fast_classify(pidx, data, m.pkt_len()) else {
             return Fast::Full(m);
         };
-        // Ethernet padding after the IP packet: the full rules trim it.
-        let end = pkt.end;
-        if end != data.len() || end != m.pkt_len() {
-            return Fast::Full(m);
-        }
         let Some(member) = self.by_id.get(session_id) else {
             return Fast::Full(m);
         };
-        let i = member.0 as usize;
-        let Some(Some(s)) = self.sessions.get(i) else {
+        let Some(k) = self.fast_questions(data, member, &pkt) else {
             return Fast::Found { m, member, pkt };
         };
-        if s.blocked || s.vlan_pw {
-            return Fast::Found { m, member, pkt };
+        match self.fast_send(m, member, &pkt, k) {
+            Ok(()) => Fast::Sent,
+            Err(m) => Fast::Found { m, member, pkt },
         }
-        let Ok((inner_off, None)) = decide::check_session_fields(data, &pkt, &s.rx) else {
-            return Fast::Found { m, member, pkt };
+    }
+
+    /// The fast path's classification: an untagged IPv4 or IPv6 packet
+    /// for us carrying L2TPv3 data, in one segment without Ethernet
+    /// padding (the full rules trim it): its session id and where its
+    /// headers are. `data`: the mbuf's first segment, of a packet of
+    /// `pkt_len` bytes. None: the full rules classify it (`receive`).
+    #[inline(always)]
+    pub(super) fn fast_classify(
+        &self,
+        pidx: usize,
+        data: &[u8],
+        pkt_len: usize,
+    ) -> Option<(u32, DataPacket)> {
+        let port = self.ports.get(pidx)?;
+        let (session_id, pkt) = classify_fast(data, pkt_len, port.address, self.udp_port)
+            .and_then(|c| decide::data_packet(&c))?;
+        if pkt.end != data.len() || pkt.end != pkt_len {
+            return None;
+        }
+        Some((session_id, pkt))
+    }
+
+    /// The fast path's questions about a classified packet of `member`'s
+    /// session, reading only, up to the MAC table: its session, switch,
+    /// policy and MSS clamping ask nothing of the full rules. None: the
+    /// full rules take it from the session checks (`check`).
+    #[inline(always)]
+    pub(super) fn fast_questions(
+        &self,
+        data: &[u8],
+        member: MemberId,
+        pkt: &DataPacket,
+    ) -> Option<FastKeys> {
+        let Some(Some(s)) = self.sessions.get(member.0 as usize) else {
+            return None;
+        };
+        if s.blocked || s.vlan_pw {
+            return None;
+        }
+        let Ok((inner_off, None)) = decide::check_session_fields(data, pkt, &s.rx) else {
+            return None;
         };
         // Floods first out: they would pay for every question below and
         // then for the full rules.
         let frame = &data[inner_off..];
-        let Some((dst, src_mac)) = decide::macs(frame) else {
-            return Fast::Found { m, member, pkt };
-        };
+        let (dst, src_mac) = decide::macs(frame)?;
         if crate::switch::mac_is_group(dst) {
-            return Fast::Found { m, member, pkt };
+            return None;
         }
         let (sw, from_mesh) = (s.switch, s.mesh);
         let Some(Some(swst)) = self.switches.get(sw.0 as usize) else {
-            return Fast::Found { m, member, pkt };
+            return None;
         };
         if swst.spec.vlan_mode == VlanMode::VlanAware {
-            return Fast::Found { m, member, pkt };
+            return None;
         }
         let view = PolicyView {
             vlan_mode: swst.spec.vlan_mode,
@@ -118,37 +181,57 @@ impl Worker {
         };
         // Untagged (a tagged frame has `vlan` None too, outside
         // VLAN-aware switches: its tag is looked at by the ethertype).
-        let Ok(pass) = decide::policy_verdict(view, frame, false) else {
-            return Fast::Found { m, member, pkt };
-        };
+        let pass = decide::policy_verdict(view, frame, false).ok()?;
         let et = u16::from_be_bytes([frame[12], frame[13]]);
         if pass.ethertype != et {
-            return Fast::Found { m, member, pkt };
+            return None;
         }
         if (et == ETHERTYPE_IPV4 || et == ETHERTYPE_IPV6)
             && swst.spec.mss.may_change(frame, swst.max_frame)
         {
-            return Fast::Found { m, member, pkt };
+            return None;
         }
-        let Some(out) = self.macs.fresh_then_lookup(
+        Some(FastKeys {
             sw,
-            self.macs.hash(sw, src_mac),
-            self.macs.hash(sw, dst),
-            member,
-            self.now,
-            self.mac_refresh,
-        ) else {
-            return Fast::Found { m, member, pkt };
+            src: self.macs.hash(sw, src_mac),
+            dst: self.macs.hash(sw, dst),
+            src_mac,
+            inner_off,
+            from_mesh,
+        })
+    }
+
+    /// The rest of the fast path for a packet `fast_questions` passed:
+    /// learning (a source learned here on `member` and fresh:
+    /// `MacTable::fresh_then_lookup`; or due for a refresh, done as the
+    /// full rules do it: `fast_refresh`), a destination live on another member that split
+    /// horizon lets it reach, then `encap_send` and the receive side's
+    /// counts. Ok: sent. Err gives the mbuf back untouched for the full
+    /// rules, from the session checks on (their learning then answers
+    /// `Unchanged`: a refresh done here is not done twice).
+    #[inline(always)]
+    pub(super) fn fast_send(
+        &mut self,
+        m: Mbuf,
+        member: MemberId,
+        pkt: &DataPacket,
+        k: FastKeys,
+    ) -> Result<(), Mbuf> {
+        let fresh =
+            self.macs
+                .fresh_then_lookup(k.sw, k.src, k.dst, member, self.now, self.mac_refresh);
+        let Some(out) = fresh.or_else(|| self.fast_refresh(member, &k)) else {
+            return Err(m);
         };
+        let sw = k.sw;
+        let i = member.0 as usize;
         // Split horizon, as `act` asks it (`is_mesh_out`).
         let o = out.0 as usize;
-        if out == member || !decide::may_send(from_mesh, self.is_mesh_out(out)) {
-            return Fast::Found { m, member, pkt };
+        if out == member || !decide::may_send(k.from_mesh, self.is_mesh_out(out)) {
+            return Err(m);
         }
-        let inner = end - inner_off;
-        if let Err(m) = self.encap_send(m, o, inner_off, inner) {
-            return Fast::Found { m, member, pkt };
-        }
+        let inner = pkt.end - k.inner_off;
+        self.encap_send(m, o, k.inner_off, inner)?;
         // Sent: the receive side's counts, as `deliver` and `switch`
         // keep them.
         let c = &self.shared.counters;
@@ -170,7 +253,34 @@ impl Worker {
                 self.publish_full(i);
             }
         }
-        Fast::Sent
+        Ok(())
+    }
+
+    /// `fast_send`'s learning when the source is not fresh (or the
+    /// destination not known): `MacTable::refresh_then_lookup`, which
+    /// refreshes a source learned here whose stamp is due, as
+    /// `learn_hashed` would, and then looks the destination up; the
+    /// refresh is reported as the full rules report it. Out of line: the
+    /// common case, a fresh source, is `fresh_then_lookup`'s alone.
+    #[inline(never)]
+    fn fast_refresh(&mut self, member: MemberId, k: &FastKeys) -> Option<MemberId> {
+        let (refreshed, out) = self.macs.refresh_then_lookup(
+            k.sw,
+            k.src,
+            k.dst,
+            member,
+            self.now,
+            self.mac_refresh,
+        )?;
+        if refreshed {
+            let ev = Event::Learned {
+                switch: k.sw,
+                mac: k.src_mac,
+                member,
+            };
+            super::report_learned(&mut self.events_full, &self.shared, ev);
+        }
+        out
     }
 
     /// The egress half of the fast path, also taken by flood copies
