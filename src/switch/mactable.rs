@@ -1773,6 +1773,28 @@ mod tests {
         check_counts(&t);
     }
 
+    /// A xorshift generator for the random-step tests: `rnd(n)` in `0..n`.
+    fn xorshift() -> impl FnMut(u64) -> u64 {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        move |n| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        }
+    }
+
+    /// The MACs of the random-step tests: three hosts, two more, and the
+    /// broadcast address (a group source, which learning refuses).
+    const RANDOM_MACS: [u64; 6] = [
+        A,
+        B,
+        C,
+        0x0200_0000_0001,
+        0x0200_0000_0002,
+        0xffff_ffff_ffff,
+    ];
+
     /// `refresh_then_lookup` is `learn_hashed` followed by
     /// `lookup_hashed` whenever it answers, and writes nothing when it
     /// does not: two tables with one seed in lockstep, one driven by
@@ -1788,21 +1810,8 @@ mod tests {
             x.set_domain(SwitchId(4), S0);
             x.set_domain(SwitchId(5), S1);
         }
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
-        let macs = [
-            A,
-            B,
-            C,
-            0x0200_0000_0001,
-            0x0200_0000_0002,
-            0xffff_ffff_ffff,
-        ];
+        let mut rnd = xorshift();
+        let macs = RANDOM_MACS;
         let mut now = 0u32;
         let (mut refreshed_n, mut fresh_n, mut found) = (0, 0, 0);
         for _ in 0..200_000 {
@@ -1879,21 +1888,8 @@ mod tests {
         // Domains 4 and 5: VLAN domains of switches 0 and 1.
         t.set_domain(SwitchId(4), S0);
         t.set_domain(SwitchId(5), S1);
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
-        let macs = [
-            A,
-            B,
-            C,
-            0x0200_0000_0001,
-            0x0200_0000_0002,
-            0xffff_ffff_ffff,
-        ];
+        let mut rnd = xorshift();
+        let macs = RANDOM_MACS;
         let mut now = 0u32;
         let (mut yes, mut found) = (0, 0);
         for _ in 0..200_000 {
