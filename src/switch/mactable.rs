@@ -728,6 +728,14 @@ impl MacTable {
     /// `(refreshed, dst)`: learning is done (`Unchanged`, or `Refresh`
     /// when `refreshed`, which the caller reports as `learn_hashed`'s
     /// caller would), and `dst` is `lookup_hashed`'s answer after it.
+    ///
+    /// Its checks repeat `fresh_then_lookup`'s on purpose: factored into
+    /// two shared `#[inline(always)]` helpers they cost the fast path 5
+    /// more instructions a packet in the direct loop and 10 in the staged
+    /// one (`perf/instructions.sh`, 2026-12-02), though the code is the
+    /// same. The unit tests `learned_fresh_is_learn_unchanged` and
+    /// `refresh_then_lookup_is_learn_then_lookup` hold each of the two to
+    /// `learn_hashed` and `lookup_hashed`.
     #[inline(always)]
     pub fn refresh_then_lookup(
         &mut self,
