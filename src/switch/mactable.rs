@@ -731,7 +731,7 @@ impl MacTable {
     ///
     /// Its checks repeat `fresh_then_lookup`'s on purpose: factored into
     /// two shared `#[inline(always)]` helpers they cost the fast path 5
-    /// more instructions a packet in the direct loop and 10 in the staged
+    /// more instructions a packet in the direct loop and 9.5 in the staged
     /// one (`perf/instructions.sh`, 2026-12-02), though the code is the
     /// same. The unit tests `learned_fresh_is_learn_unchanged` and
     /// `refresh_then_lookup_is_learn_then_lookup` hold each of the two to
