@@ -76,6 +76,17 @@ pub struct L2Filter {
 /// The common ethertypes `L2Filter::quick` decides, by bit.
 const QUICK: [u16; 3] = [0x0800, 0x0806, 0x86dd];
 
+/// The bit of `QUICK` for ethertype `et`; 0 for any other type.
+#[inline(always)]
+fn quick_bit(et: u16) -> u8 {
+    match et {
+        0x0800 => 1,
+        0x0806 => 2,
+        0x86dd => 4,
+        _ => 0,
+    }
+}
+
 impl fmt::Debug for L2Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
@@ -164,12 +175,7 @@ impl L2Filter {
         // The reserved and Cisco destinations are group addresses: for a
         // unicast one, a common type is one bit (perf/instructions.sh).
         if dst_mac[0] & 1 == 0 {
-            let bit = match ethertype_or_len {
-                0x0800 => 1,
-                0x0806 => 2,
-                0x86dd => 4,
-                _ => 0,
-            };
+            let bit = quick_bit(ethertype_or_len);
             if bit != 0 {
                 return if self.quick & bit != 0 {
                     Verdict::Pass
@@ -179,6 +185,15 @@ impl L2Filter {
             }
         }
         self.check_full(dst_mac, ethertype_or_len)
+    }
+
+    /// Whether [`check`](Self::check) passes a frame with ethertype
+    /// `et` to any unicast destination by the quick rule alone: true
+    /// only for IPv4, ARP and IPv6 frames the lists let through (never
+    /// for a VLAN tag's ethertype). False says nothing: `check` decides.
+    #[inline(always)]
+    pub fn quick_pass(&self, et: u16) -> bool {
+        self.quick & quick_bit(et) != 0
     }
 
     /// `check` by the rules in full (the module doc).
@@ -311,6 +326,13 @@ mod tests {
                             "allow {allow:x?} deny {deny:x?} dst {d:x?} type {t:#x}"
                         );
                         passed += usize::from(v == Verdict::Pass);
+                        // `quick_pass` (the worker's fast path) is `check`
+                        // for unicast and a quick type, and no for the rest.
+                        if d == UNICAST && QUICK.contains(&t) {
+                            assert_eq!(f.quick_pass(t), v == Verdict::Pass, "type {t:#x}");
+                        } else if d == UNICAST {
+                            assert!(!f.quick_pass(t), "type {t:#x}");
+                        }
                     }
                 }
             }

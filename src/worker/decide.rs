@@ -300,6 +300,19 @@ pub fn policy_verdict(p: PolicyView<'_>, frame: &[u8], vlan_pw: bool) -> Result<
     }
 }
 
+/// [`policy_verdict`] for the fast path, in a few instructions: true
+/// when the policy passes an untagged frame (not on a VLAN pseudowire)
+/// with destination `dst`, source `src` and ethertype `et` as it is,
+/// that is `Ok(Pass { ethertype: et, vlan: None })`: both addresses are
+/// unicast, the switch is not VLAN-aware, and the filter's quick rule
+/// passes `et` (IPv4, ARP or IPv6, so never a tag). False says nothing:
+/// `policy_verdict` decides. The test `policy_quick_is_policy_verdict`
+/// holds it to `policy_verdict`.
+#[inline(always)]
+pub fn policy_quick(p: PolicyView<'_>, dst: u64, src: u64, et: u16) -> bool {
+    !mac_is_group(dst | src) && p.vlan_mode != VlanMode::VlanAware && p.filter.quick_pass(et)
+}
+
 /// Where a frame goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forward {
@@ -351,6 +364,16 @@ pub fn macs(frame: &[u8]) -> Option<(u64, u64)> {
     let dst = u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]]);
     let src = u64::from_be_bytes([0, 0, b[6], b[7], b[8], b[9], b[10], b[11]]);
     Some((dst, src))
+}
+
+/// [`macs`] and the ethertype (or length) field after them: None if
+/// `frame` is shorter than an Ethernet header.
+#[inline(always)]
+pub fn eth_header(frame: &[u8]) -> Option<(u64, u64, u16)> {
+    let b: &[u8; 14] = frame.get(..14)?.try_into().ok()?;
+    let dst = u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]]);
+    let src = u64::from_be_bytes([0, 0, b[6], b[7], b[8], b[9], b[10], b[11]]);
+    Some((dst, src, u16::from_be_bytes([b[12], b[13]])))
 }
 
 #[cfg(test)]
@@ -551,6 +574,64 @@ mod tests {
 
     const H1: [u8; 6] = [2, 0, 0, 0, 0, 1];
     const H2: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+    #[test]
+    fn policy_quick_is_policy_verdict() {
+        use crate::switch::filter::ANY;
+        let filters = [
+            L2Filter::default(),
+            L2Filter::new(&[0x0800]).unwrap(),
+            L2Filter::new(&[ANY]).unwrap().with_deny(&[0x0806]).unwrap(),
+            L2Filter::new(&[]).unwrap(),
+        ];
+        let modes = [
+            VlanMode::DropTagged,
+            VlanMode::Transparent,
+            VlanMode::VlanAware,
+        ];
+        let dsts = [H2, [0xff; 6], [0x01, 0x80, 0xc2, 0, 0, 0]];
+        let srcs = [H1, [0x03, 0, 0, 0, 0, 1]];
+        let types = [
+            0x0800u16, 0x0806, 0x86dd, 0x8100, 0x88a8, 0x9100, 0x88cc, 0x0040,
+        ];
+        let (mut quick, mut pass) = (0, 0);
+        for filter in &filters {
+            for vlan_mode in modes {
+                let view = PolicyView { vlan_mode, filter };
+                for dst in dsts {
+                    for src in srcs {
+                        for et in types {
+                            let mut f = frame(dst, src, &et.to_be_bytes());
+                            f[14..18].copy_from_slice(&[0x00, 0x64, 0x08, 0x00]);
+                            let (d, s, t) = eth_header(&f).unwrap();
+                            assert_eq!((d, s, t), (mac_u64(dst), mac_u64(src), et));
+                            let want = policy_verdict(view, &f, false);
+                            pass += usize::from(want.is_ok());
+                            if policy_quick(view, d, s, t) {
+                                quick += 1;
+                                assert_eq!(
+                                    want,
+                                    Ok(Pass {
+                                        ethertype: et,
+                                        vlan: None
+                                    }),
+                                    "{vlan_mode:?} {filter:?} {dst:x?} {src:x?} {et:#x}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // It answers yes for the common case, and leaves some passes to
+        // `policy_verdict` (tags, other types, group destinations).
+        assert!(quick > 0 && quick < pass, "{quick} {pass}");
+        assert_eq!(eth_header(&[0; 13]), None);
+    }
+
+    fn mac_u64(m: [u8; 6]) -> u64 {
+        u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]])
+    }
 
     #[test]
     fn policy_verdicts() {

@@ -22,8 +22,9 @@
 //! template that needs no inner checksum, no outer fragmentation and no
 //! more headroom than the packet has. Each question is answered by the
 //! same function the full rules use (`classify_fast`,
-//! `decide::check_session_fields`, `decide::policy_verdict`,
-//! `MssClamp::may_change`, `MacTable::refresh_then_lookup`, which is
+//! `decide::check_session_fields`, `MssClamp::may_change`), by one a
+//! unit test holds to the full rules' own (`decide::policy_quick`, to
+//! `policy_verdict`; `MacTable::refresh_then_lookup`, which is
 //! `learn_hashed` for a source learned here and then `lookup_hashed`),
 //! or by a field the full rules read. Its one write before every
 //! answer is in is learning's: a source whose stamp is `mac_refresh`
@@ -53,7 +54,6 @@
 use super::{Worker, ETHERTYPE_IPV4, ETHERTYPE_IPV6, PUBLISH_BYTES};
 use crate::dpdk::Mbuf;
 use crate::switch::mactable::Hashed;
-use crate::switch::policy::VlanMode;
 use crate::switch::{MemberId, SwitchId};
 use crate::worker::classify::classify_fast;
 use crate::worker::decide::{self, DataPacket, PolicyView};
@@ -163,8 +163,8 @@ impl Worker {
         };
         // Floods first out: they would pay for every question below and
         // then for the full rules.
-        let frame = &data[inner_off..];
-        let (dst, src_mac) = decide::macs(frame)?;
+        let frame = data.get(inner_off..)?;
+        let (dst, src_mac, et) = decide::eth_header(frame)?;
         if crate::switch::mac_is_group(dst) {
             return None;
         }
@@ -172,18 +172,12 @@ impl Worker {
         let Some(Some(swst)) = self.switches.get(sw.0 as usize) else {
             return None;
         };
-        if swst.spec.vlan_mode == VlanMode::VlanAware {
-            return None;
-        }
         let view = PolicyView {
             vlan_mode: swst.spec.vlan_mode,
             filter: &swst.spec.filter,
         };
-        // Untagged (a tagged frame has `vlan` None too, outside
-        // VLAN-aware switches: its tag is looked at by the ethertype).
-        let pass = decide::policy_verdict(view, frame, false).ok()?;
-        let et = u16::from_be_bytes([frame[12], frame[13]]);
-        if pass.ethertype != et {
+        // `policy_verdict` would pass it as it is: untagged, no VLAN.
+        if !decide::policy_quick(view, dst, src_mac, et) {
             return None;
         }
         if (et == ETHERTYPE_IPV4 || et == ETHERTYPE_IPV6)
