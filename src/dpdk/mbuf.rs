@@ -608,11 +608,13 @@ impl Burst {
     pub fn pop(&mut self) -> Option<Mbuf> {
         let m = self.take()?;
         if self.pos + 2 < self.len {
-            // SAFETY: the slot is below `len`, so written, and holds a
-            // valid mbuf we own; we only compute its data address for a
-            // prefetch hint, which never faults.
+            // SAFETY: the slot is below `len`, so inside `pkts` (only
+            // `fill_ptr` and `set_len` write `len`, never above
+            // MAX_BURST) and written, and holds a valid mbuf we own; we
+            // only compute its data address for a prefetch hint, which
+            // never faults.
             unsafe {
-                let h = &*self.pkts[self.pos + 2].assume_init();
+                let h = &*self.pkts.get_unchecked(self.pos + 2).assume_init();
                 super::prefetch0(&*(h.buf_addr as *const u8).add(h.data_off as usize));
             }
         }
@@ -626,8 +628,10 @@ impl Burst {
         if self.pos >= self.len {
             return None;
         }
-        // SAFETY: slots below `len` were written (`set_len`'s contract).
-        let p = unsafe { self.pkts[self.pos].assume_init() };
+        // SAFETY: slots below `len` are inside `pkts` (`len` is at most
+        // MAX_BURST: `fill_ptr` and `set_len` are its only writers) and
+        // were written (`set_len`'s contract).
+        let p = unsafe { self.pkts.get_unchecked(self.pos).assume_init() };
         self.pos += 1;
         // SAFETY: slots in pos..len hold mbufs we own; each is taken once.
         unsafe { Mbuf::from_raw(p) }

@@ -117,7 +117,11 @@ impl SessionIndex {
             return None;
         }
         let mut i = h.home & self.mask;
-        for _ in 0..=self.mask {
+        // Every slot at most once; a `while` on a count, not a `for` over
+        // `0..=mask`, whose inclusive range costs instructions a lookup
+        // (perf/instructions.sh).
+        let mut left = self.mask;
+        loop {
             let e = self.slot(i);
             if e == 0 {
                 return None;
@@ -125,9 +129,12 @@ impl SessionIndex {
             if (e >> 32) as u32 == h.id {
                 return Some(MemberId(e as u16));
             }
+            if left == 0 {
+                return None;
+            }
+            left -= 1;
             i = (i + 1) & self.mask;
         }
-        None
     }
 
     #[inline]
