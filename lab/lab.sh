@@ -1972,12 +1972,16 @@ sys.exit(0 if len(m) == 1 and m[0]["state"] == "established" and "cust100" in m[
 }
 # Counts, for <secs>, the UDP broadcasts carrying <marker> that arrive
 # on a site's pw0 (frames it sends itself are not counted).
-bcast_count() { # site secs marker
+# Creates <ready> once it listens: under load (CI, debug builds) starting
+# python in a namespace can take longer than a fixed sleep, and a sender
+# that starts first loses the first frames to a receiver not yet bound.
+bcast_count() { # site secs marker ready
     in_ns "$(ns_site "$1")" python3 -c '
 import socket, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.bind(("pw0", 0))
 s.settimeout(0.2)
+open(sys.argv[3], "w").close()
 end, n = time.time() + float(sys.argv[1]), 0
 while time.time() < end:
     try:
@@ -1987,7 +1991,7 @@ while time.time() < end:
     if a[2] != socket.PACKET_OUTGOING and sys.argv[2].encode() in f:
         n += 1
 print(n)
-' "$2" "$3"
+' "$2" "$3" "$4"
 }
 # Sends <n> UDP broadcasts carrying <marker> out of a site's pw0.
 bcast_send() { # site n marker
@@ -2044,10 +2048,12 @@ run_failover() {
     # 50 broadcasts from A: once at B (las1 -> mesh -> las2), once at C
     # (las1), never back at A: no loop, no duplicate.
     local marker="las-mesh-bcast-$$" ca cb cc pa pb pc
-    bcast_count A 4 "$marker" >"$WORK/bc-A" & pa=$!
-    bcast_count B 4 "$marker" >"$WORK/bc-B" & pb=$!
-    bcast_count C 4 "$marker" >"$WORK/bc-C" & pc=$!
-    sleep 0.5
+    rm -f "$WORK"/bc-*-ready
+    bcast_count A 4 "$marker" "$WORK/bc-A-ready" >"$WORK/bc-A" & pa=$!
+    bcast_count B 4 "$marker" "$WORK/bc-B-ready" >"$WORK/bc-B" & pb=$!
+    bcast_count C 4 "$marker" "$WORK/bc-C-ready" >"$WORK/bc-C" & pc=$!
+    # All three listening (or 10 s gone: the check then says what arrived).
+    wait_for 10 test -e "$WORK/bc-A-ready" -a -e "$WORK/bc-B-ready" -a -e "$WORK/bc-C-ready" || true
     bcast_send A 50 "$marker"
     wait "$pa" "$pb" "$pc"
     ca=$(cat "$WORK/bc-A"); cb=$(cat "$WORK/bc-B"); cc=$(cat "$WORK/bc-C")
