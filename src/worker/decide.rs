@@ -360,20 +360,24 @@ pub const fn storm_reason(class: TrafficClass) -> DropReason {
 /// `switch::mac_to_u64`); None if `frame` is shorter than two addresses.
 #[inline(always)]
 pub fn macs(frame: &[u8]) -> Option<(u64, u64)> {
-    let b = frame.get(..12)?;
-    let dst = u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]]);
-    let src = u64::from_be_bytes([0, 0, b[6], b[7], b[8], b[9], b[10], b[11]]);
-    Some((dst, src))
+    frame.first_chunk::<12>().map(mac_pair)
 }
 
 /// [`macs`] and the ethertype (or length) field after them: None if
 /// `frame` is shorter than an Ethernet header.
 #[inline(always)]
 pub fn eth_header(frame: &[u8]) -> Option<(u64, u64, u16)> {
-    let b: &[u8; 14] = frame.get(..14)?.try_into().ok()?;
+    let b = frame.first_chunk::<14>()?;
+    let (dst, src) = b.first_chunk::<12>().map(mac_pair)?;
+    Some((dst, src, u16::from_be_bytes([b[12], b[13]])))
+}
+
+/// The two addresses at the start of an Ethernet header, as `u64`s.
+#[inline(always)]
+fn mac_pair(b: &[u8; 12]) -> (u64, u64) {
     let dst = u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]]);
     let src = u64::from_be_bytes([0, 0, b[6], b[7], b[8], b[9], b[10], b[11]]);
-    Some((dst, src, u16::from_be_bytes([b[12], b[13]])))
+    (dst, src)
 }
 
 #[cfg(test)]
@@ -578,6 +582,7 @@ mod tests {
     #[test]
     fn policy_quick_is_policy_verdict() {
         use crate::switch::filter::ANY;
+        use crate::switch::mac_to_u64;
         let filters = [
             L2Filter::default(),
             L2Filter::new(&[0x0800]).unwrap(),
@@ -604,7 +609,7 @@ mod tests {
                             let mut f = frame(dst, src, &et.to_be_bytes());
                             f[14..18].copy_from_slice(&[0x00, 0x64, 0x08, 0x00]);
                             let (d, s, t) = eth_header(&f).unwrap();
-                            assert_eq!((d, s, t), (mac_u64(dst), mac_u64(src), et));
+                            assert_eq!((d, s, t), (mac_to_u64(dst), mac_to_u64(src), et));
                             let want = policy_verdict(view, &f, false);
                             pass += usize::from(want.is_ok());
                             if policy_quick(view, d, s, t) {
@@ -627,10 +632,6 @@ mod tests {
         // `policy_verdict` (tags, other types, group destinations).
         assert!(quick > 0 && quick < pass, "{quick} {pass}");
         assert_eq!(eth_header(&[0; 13]), None);
-    }
-
-    fn mac_u64(m: [u8; 6]) -> u64 {
-        u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]])
     }
 
     #[test]

@@ -117,8 +117,8 @@ impl SessionIndex {
             return None;
         }
         let mut i = h.home & self.mask;
-        // Every slot at most once; a `while` on a count, not a `for` over
-        // `0..=mask`, whose inclusive range costs instructions a lookup
+        // Every slot at most once, counted down in `left`: a `for` over
+        // `0..=mask` cost instructions a lookup for its inclusive range
         // (perf/instructions.sh).
         let mut left = self.mask;
         loop {
