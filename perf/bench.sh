@@ -48,11 +48,14 @@
 #              testpmd (--burst) alike; 1..64                      [32]
 #   LAS_BURST_LOOP  passed to las: auto, staged, staged-full, direct or
 #              full forces the worker's burst loop (src/worker/engine.rs) [auto]
+#   POINTS     a file to append the measured points to, tab-separated, with
+#              a header line when the file is new or empty (the columns of
+#              the sweep table; perf/targets.sh collects its rounds so) []
 set -euo pipefail
 
 # The knobs given in the environment, to record the exact command.
 CMDLINE="$0 $*"
-for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF SWEEP SWEEP_MACS SWEEP_SESSIONS SWEEP_PROFILE LAS_BIN MAC_REFRESH BURST LAS_BURST_LOOP; do
+for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF SWEEP SWEEP_MACS SWEEP_SESSIONS SWEEP_PROFILE LAS_BIN MAC_REFRESH BURST LAS_BURST_LOOP POINTS; do
     if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
 done
 
@@ -79,6 +82,7 @@ HUGE=${HUGE:-1}
 PERF=${PERF:-0}
 MAC_REFRESH=${MAC_REFRESH:-}
 BURST=${BURST:-32}
+POINTS=${POINTS:-}
 
 [[ $(id -u) == 0 ]] || die "run as root (DPDK needs it)"
 command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
@@ -457,6 +461,10 @@ if [[ $SWEEP == 1 ]]; then
     say "sweep table in $out"
     "$PY" "$ROOT/perf/plot_sweep.py" "$out" "$ROOT/perf/sweep.png" || die "plotting $out failed"
     say "sweep plot in perf/sweep.png"
+fi
+if [[ -n $POINTS ]]; then
+    [[ -s $POINTS ]] || head -1 "$TSV" >"$POINTS" || die "cannot write POINTS=$POINTS"
+    tail -n +2 "$TSV" >>"$POINTS" || die "cannot append to POINTS=$POINTS"
 fi
 if (( INVALID )); then
     say "some profiles are INVALID (las dropped instead of forwarding): see the checks above"

@@ -14,6 +14,7 @@
 #   CORES     control core,worker core                       [0,1]
 #   MAX_GROWTH_KB  allowed growth of VmRSS and RssAnon after SETTLE [1024]
 #   CARGO_TARGET_DIR  where cargo builds                     [<repo>/target]
+#   LAS_BIN   a prebuilt las to soak instead (las-trafgen is still built) []
 #
 # Prints one line per sample (seconds, VmRSS, RssAnon, mbufs in use, Mpps
 # over the interval) and a verdict; appends everything to
@@ -45,7 +46,8 @@ numbers SOAK EVERY SETTLE PACKETS SESSIONS MACS BCAST MAX_GROWTH_KB
 
 say "building release binaries (no-op when up to date)"
 (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release --bin las --bin las-trafgen) >&2
-LAS=$TARGET/release/las
+LAS=${LAS_BIN:-$TARGET/release/las}
+[[ -x $LAS ]] || die "LAS_BIN=$LAS is not an executable"
 TRAFGEN=$TARGET/release/las-trafgen
 
 WORK=$(mktemp -d /tmp/las-soak.XXXXXX)
@@ -108,7 +110,7 @@ rx_total() { jq '[.workers[].rx_packets] | add' <<<"$1"; }
 OUT=$ROOT/perf/results/soak-$(date -u +%Y-%m-%d).txt
 mkdir -p "$ROOT/perf/results"
 {
-    echo "# perf/soak.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "# perf/soak.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)${LAS_BIN:+ (las: $LAS_BIN)}"
     echo "# SOAK=$SOAK EVERY=$EVERY SETTLE=$SETTLE PROFILE=$PROFILE PACKETS=$PACKETS SESSIONS=$SESSIONS MACS=$MACS BCAST=$BCAST CORES=$CORES $MEMDESC"
     echo "# $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) CPUs"
     printf '%6s %10s %10s %10s %8s\n' secs vmrss_kb anon_kb mbufs_used mpps
