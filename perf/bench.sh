@@ -203,9 +203,8 @@ WORKER_CORE=${CORES##*,}
 MODEL=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 NCPU=$(nproc)
 HYPER=$(lscpu | sed -n 's/^Hypervisor vendor:[[:space:]]*//p' | head -1)
-COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+commit_of "$ROOT"
 [[ -n ${LAS_BIN:-} ]] && COMMIT="$COMMIT (las: $LAS_BIN)"
-DIRTY=$(cd "$ROOT" && git status --porcelain 2>/dev/null | grep -v '^??' | grep -q . && echo "+dirty" || true)
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -125,8 +125,7 @@ done
 # Let the kernel keep ARP entries for las's address while sessions come up.
 ip netns exec "$NS_LAC" sysctl -qw net.ipv4.neigh.ul0.gc_stale_time=3600 || true
 
-COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(cd "$ROOT" && git status --porcelain 2>/dev/null | grep -v '^??' | grep -q . && echo "+dirty" || true)
+commit_of "$ROOT"
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 MODEL=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)

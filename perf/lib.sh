@@ -28,3 +28,10 @@ decimals() {
         [[ ${!v} =~ ^([0-9]+|[0-9]*\.[0-9]+)$ ]] || die "$v=${!v}: expected a number like 0.5 or 2"
     done
 }
+
+# commit_of DIR  sets COMMIT (DIR's short HEAD, or "unknown") and DIRTY
+# ("+dirty" when tracked files differ from HEAD) for a results header.
+commit_of() {
+    COMMIT=$(git -C "$1" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    DIRTY=$(git -C "$1" status --porcelain 2>/dev/null | grep -v '^??' | grep -q . && echo "+dirty" || true)
+}

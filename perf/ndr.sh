@@ -143,8 +143,7 @@ fi
 
 MODEL=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 HYPER=$(lscpu | sed -n 's/^Hypervisor vendor:[[:space:]]*//p' | head -1)
-COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(cd "$ROOT" && git status --porcelain 2>/dev/null | grep -v '^??' | grep -q . && echo "+dirty" || true)
+commit_of "$ROOT"
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -123,8 +123,7 @@ if (( SOAK > 0 )); then
     esac
 fi
 
-COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(cd "$ROOT" && git status --porcelain 2>/dev/null | grep -v '^??' | grep -q . && echo "+dirty" || true)
+commit_of "$ROOT"
 MODEL=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 mkdir -p "$ROOT/perf/results"
 {
