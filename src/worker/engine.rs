@@ -219,6 +219,15 @@ const ETHERTYPE_IPV6: u16 = crate::wire::ethernet::ethertype::IPV6;
 /// 4096 sessions and more, costs a few cycles with 8).
 const PRELOOKUP_SESSIONS: usize = 256;
 
+/// Packets between two stages of `Worker::burst_staged`'s pipeline: a
+/// stage works on the packet `STAGE_LAG` places behind the one the stage
+/// before it works on, so that a line prefetched for a packet has the
+/// time of `STAGE_LAG` packets' work to arrive. At 1M MACs × 65,535
+/// sessions 6 and 8 were 6–7 % faster than stages over the whole burst,
+/// 2 was 8 % slower and 12 gave back part of the gain (`perf/README.md`,
+/// "A pipeline instead of stages").
+const STAGE_LAG: usize = 8;
+
 /// At most this many MACs in the worker's table (a bucket line each,
 /// 512 KiB, about the L2 cache) and `PRELOOKUP_SESSIONS` sessions, a
 /// burst takes the direct loop (`Worker::burst_direct`).
@@ -908,7 +917,14 @@ impl Worker {
     /// `burst_staged` hide misses; without misses to hide they cost
     /// instructions: 11 % of las's own at 1k MACs × 8 sessions
     /// (`perf/README.md`).
-    #[inline(always)]
+    ///
+    /// Out of line, one call per burst, and so is `burst_staged`: both
+    /// inlined into `poll_once`, a change to one loop moved the other's
+    /// code there. With the staged loop's pipeline, las's own
+    /// instructions a packet at 1k MACs went from 588 to 609 inlined
+    /// (636 with only `burst_staged` out of line), and to 584 with both
+    /// out of line (`perf/instructions.sh`).
+    #[inline(never)]
     fn burst_direct(&mut self, pidx: usize, fast: bool) {
         let mut bytes = 0u64;
         let mut fast_n = 0u64;
@@ -954,18 +970,33 @@ impl Worker {
         self.out_run.flush(c);
     }
 
-    /// A burst in stages (DESIGN: parse all, hash all,
-    /// prefetch all, then decide and act):
-    /// 1. classify every packet (what is not L2TPv3 data is handled at
-    ///    once) and find its session; prefetch the session state;
-    /// 2. the fast path's questions (`fast`: `fast_questions`), else the
+    /// A burst in stages, each stage a step down the chain of lines a
+    /// packet depends on:
+    /// 1. classify (what is not L2TPv3 data is handled at once), hash
+    ///    the session id and prefetch its index slot;
+    /// 2. find the session; prefetch the session state;
+    /// 3. the fast path's questions (`fast`: `fast_questions`), else the
     ///    session checks; hash the inner source and destination MAC keys
     ///    and prefetch their MAC-table buckets;
-    /// 3. with many sessions, look the destinations up ahead and prefetch
-    ///    their egress state;
-    /// 4. in arrival order: the fast path's learn, lookup and send
+    /// 4. with many sessions, look the destination up ahead and prefetch
+    ///    its egress state;
+    /// 5. in arrival order: the fast path's learn, lookup and send
     ///    (`fast_send`), or decapsulate, policy, learn, decide (`Act`),
     ///    carried out at once (`fast`) or after the burst (`act_all`).
+    ///
+    /// The stages run as a pipeline over the burst, not one after the
+    /// other (DESIGN's "parse all, hash all, prefetch all, then decide
+    /// and act", with the alternative the issue allows): step `t` runs
+    /// stage 1 for packet `t`, stage 2 for packet `t - STAGE_LAG`, stage
+    /// 3 for `t - 2 * STAGE_LAG` and so on. Every step then issues about
+    /// one packet's prefetches among the work of five stages, instead of
+    /// a burst's worth of them at once, which waited for free miss
+    /// buffers (perf/README.md). A stage's work for one packet does not
+    /// read what a later stage of another packet writes: the session
+    /// checks read session state that only commands change (between
+    /// bursts), the MAC keys are hashes of the frame, and stage 5 looks
+    /// the destination up again. Stage 4's lookup is only for the
+    /// prefetch.
     ///
     /// With `fast`, known unicast of the common case takes the fast path
     /// as in the direct loop, each stage of it after the prefetch its
@@ -973,7 +1004,9 @@ impl Worker {
     /// as it is made: a frame the fast path sends never overtakes one
     /// the full rules decided before it. Port `rx_bytes` are counted once
     /// per burst.
-    #[inline(always)]
+    ///
+    /// Out of line, as `burst_direct` is: see there.
+    #[inline(never)]
     fn burst_staged(&mut self, pidx: usize, fast: bool) {
         let mut pkts: [Option<Mbuf>; MAX_BURST] = [const { None }; MAX_BURST];
         let mut found = [Found {
@@ -988,123 +1021,154 @@ impl Worker {
         }; MAX_BURST];
         // Classified by the fast path's `fast_classify`.
         let mut quick = [false; MAX_BURST];
+        // Data packets stage 1 has taken so far (slots 0..n).
         let mut n = 0;
         let mut bytes = 0u64;
         let mut fast_n = 0u64;
         let mut ids = [self.by_id.hash(0); MAX_BURST];
-        while let Some(m) = self.burst.pop() {
-            bytes += m.pkt_len() as u64;
-            let (m, session_id, pkt, q) =
-                match fast.then(|| self.fast_classify(pidx, m.data(), m.pkt_len())) {
-                    Some(Some((session_id, pkt))) => (m, session_id, pkt, true),
-                    _ => {
-                        let Some((m, session_id, pkt)) = self.receive(pidx, m) else {
-                            continue;
-                        };
-                        (m, session_id, pkt, false)
-                    }
-                };
-            ids[n] = self.by_id.hash(session_id);
-            prefetch0(self.by_id.hint(ids[n]));
-            found[n].pkt = pkt;
-            quick[n] = q;
-            pkts[n] = Some(m);
-            n += 1;
-        }
-        self.shared.counters.ports[pidx].rx_bytes.add(bytes);
-        for i in 0..n {
-            match self.by_id.get_hashed(ids[i]) {
-                Some(member) => {
-                    self.prefetch_ingress(member);
-                    found[i].member = member;
-                }
-                None => {
-                    pkts[i] = None;
-                    self.shared.counters.drop(DropReason::UnknownSession);
-                }
-            }
-        }
         let mut keys = [None::<FastKeys>; MAX_BURST];
         let mut pending = [None::<Pending>; MAX_BURST];
-        for i in 0..n {
-            let Some(m) = pkts[i].as_ref() else { continue };
-            if quick[i] {
-                if let Some(k) = self.fast_questions(m.data(), found[i].member, &found[i].pkt) {
-                    if self.prefetch_macs {
-                        let (_, src, dst) = k.hashed();
-                        prefetch0(self.macs.bucket_hint(src));
-                        prefetch0(self.macs.bucket_hint(dst));
-                    }
-                    keys[i] = Some(k);
-                    continue;
+        let d = STAGE_LAG;
+        // Stage 4 only with many sessions (`PRELOOKUP_SESSIONS`); stage 5
+        // works on the packet `last` places behind stage 1.
+        let pre = self.by_id.len() > PRELOOKUP_SESSIONS;
+        let last = if pre { 4 * d } else { 3 * d };
+        let mut rx_done = false;
+        let mut t = 0usize;
+        loop {
+            // Stage 1: the next data packet of the burst, slot t.
+            if !rx_done {
+                loop {
+                    let Some(m) = self.burst.pop() else {
+                        rx_done = true;
+                        break;
+                    };
+                    bytes += m.pkt_len() as u64;
+                    let (m, session_id, pkt, q) =
+                        match fast.then(|| self.fast_classify(pidx, m.data(), m.pkt_len())) {
+                            Some(Some((session_id, pkt))) => (m, session_id, pkt, true),
+                            _ => {
+                                let Some((m, session_id, pkt)) = self.receive(pidx, m) else {
+                                    continue;
+                                };
+                                (m, session_id, pkt, false)
+                            }
+                        };
+                    ids[n] = self.by_id.hash(session_id);
+                    prefetch0(self.by_id.hint(ids[n]));
+                    found[n].pkt = pkt;
+                    quick[n] = q;
+                    pkts[n] = Some(m);
+                    n += 1;
+                    break;
                 }
             }
-            match self.check(m, found[i].member, &found[i].pkt) {
-                Ok(p) => {
-                    if let (Some((src, dst)), true) = (p.keys, self.prefetch_macs) {
-                        prefetch0(self.macs.bucket_hint(src));
-                        prefetch0(self.macs.bucket_hint(dst));
+            // Stage 2: slot t - d.
+            if let Some(i) = t.checked_sub(d).filter(|&i| i < n) {
+                match self.by_id.get_hashed(ids[i]) {
+                    Some(member) => {
+                        self.prefetch_ingress(member);
+                        found[i].member = member;
                     }
-                    pending[i] = Some(p);
-                }
-                Err(r) => {
-                    pkts[i] = None;
-                    self.shared.counters.drop(r);
-                }
-            }
-        }
-        // Look the destinations up ahead (read-only; their buckets are
-        // in cache by now) and prefetch the egress sessions: with
-        // thousands of sessions their templates and counters are misses.
-        // With few sessions they stay in cache and the second lookup
-        // would only cost (`PRELOOKUP_SESSIONS`).
-        if self.by_id.len() > PRELOOKUP_SESSIONS {
-            for i in 0..n {
-                let ahead = match (keys[i], pending[i]) {
-                    (Some(k), _) => Some(k.hashed()),
-                    (
-                        None,
-                        Some(Pending {
-                            sw,
-                            keys: Some((src, dst)),
-                            ..
-                        }),
-                    ) => Some((sw, src, dst)),
-                    _ => None,
-                };
-                if let Some((sw, _, dst)) = ahead {
-                    if let Some(out) = self.macs.lookup_hashed(sw, dst) {
-                        self.prefetch_egress(out);
+                    None => {
+                        pkts[i] = None;
+                        self.shared.counters.drop(DropReason::UnknownSession);
                     }
                 }
             }
-        }
-        for i in 0..n {
-            let Some(m) = pkts[i].take() else { continue };
-            if let Some(k) = keys[i] {
-                let Found { member, pkt } = found[i];
-                match self.fast_send(m, member, &pkt, k) {
-                    Ok(()) => fast_n += 1,
-                    Err(m) => match self.check(&m, member, &pkt) {
-                        Ok(p) => {
-                            if let Some(a) = self.deliver(m, p) {
-                                self.act(a);
+            // Stage 3: slot t - 2d.
+            if let Some(i) = t.checked_sub(2 * d).filter(|&i| i < n) {
+                if let Some(m) = pkts[i].as_ref() {
+                    let mut k = None;
+                    if quick[i] {
+                        k = self.fast_questions(m.data(), found[i].member, &found[i].pkt);
+                    }
+                    if let Some(k) = k {
+                        if self.prefetch_macs {
+                            let (_, src, dst) = k.hashed();
+                            prefetch0(self.macs.bucket_hint(src));
+                            prefetch0(self.macs.bucket_hint(dst));
+                        }
+                        keys[i] = Some(k);
+                    } else {
+                        match self.check(m, found[i].member, &found[i].pkt) {
+                            Ok(p) => {
+                                if let (Some((src, dst)), true) = (p.keys, self.prefetch_macs) {
+                                    prefetch0(self.macs.bucket_hint(src));
+                                    prefetch0(self.macs.bucket_hint(dst));
+                                }
+                                pending[i] = Some(p);
+                            }
+                            Err(r) => {
+                                pkts[i] = None;
+                                self.shared.counters.drop(r);
                             }
                         }
-                        Err(r) => self.shared.counters.drop(r),
-                    },
-                }
-            } else if let Some(p) = pending[i] {
-                if let Some(a) = self.deliver(m, p) {
-                    if fast {
-                        self.act(a);
-                    } else {
-                        self.queue(a);
                     }
                 }
+            }
+            // Stage 4: slot t - 3d. Looks the destination up ahead
+            // (read-only; its bucket is in cache by now) and prefetches
+            // the egress session: with thousands of sessions templates
+            // and counters are misses. With few they stay in cache and
+            // the second lookup would only cost (`PRELOOKUP_SESSIONS`).
+            if pre {
+                if let Some(i) = t.checked_sub(3 * d).filter(|&i| i < n) {
+                    let ahead = match (keys[i], pending[i]) {
+                        (Some(k), _) => Some(k.hashed()),
+                        (
+                            None,
+                            Some(Pending {
+                                sw,
+                                keys: Some((src, dst)),
+                                ..
+                            }),
+                        ) => Some((sw, src, dst)),
+                        _ => None,
+                    };
+                    if let Some((sw, _, dst)) = ahead {
+                        if let Some(out) = self.macs.lookup_hashed(sw, dst) {
+                            self.prefetch_egress(out);
+                        }
+                    }
+                }
+            }
+            // Stage 5: slot t - last.
+            if let Some(i) = t.checked_sub(last).filter(|&i| i < n) {
+                if let Some(m) = pkts[i].take() {
+                    if let Some(k) = keys[i] {
+                        let Found { member, pkt } = found[i];
+                        match self.fast_send(m, member, &pkt, k) {
+                            Ok(()) => fast_n += 1,
+                            Err(m) => match self.check(&m, member, &pkt) {
+                                Ok(p) => {
+                                    if let Some(a) = self.deliver(m, p) {
+                                        self.act(a);
+                                    }
+                                }
+                                Err(r) => self.shared.counters.drop(r),
+                            },
+                        }
+                    } else if let Some(p) = pending[i] {
+                        if let Some(a) = self.deliver(m, p) {
+                            if fast {
+                                self.act(a);
+                            } else {
+                                self.queue(a);
+                            }
+                        }
+                    }
+                }
+            }
+            t += 1;
+            // Done when every packet went through stage 5 (or none was
+            // data: nothing to pipeline).
+            if rx_done && (n == 0 || t >= n + last) {
+                break;
             }
         }
         let c = &self.shared.counters;
+        c.ports[pidx].rx_bytes.add(bytes);
         if fast_n > 0 {
             c.fast_path.add(fast_n);
         }
