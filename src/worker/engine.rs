@@ -224,8 +224,9 @@ const PRELOOKUP_SESSIONS: usize = 256;
 /// before it works on, so that a line prefetched for a packet has the
 /// time of `STAGE_LAG` packets' work to arrive. At 1M MACs × 65,535
 /// sessions 6 and 8 were 6–7 % faster than stages over the whole burst,
-/// 2 was 8 % slower and 12 gave back part of the gain (`perf/README.md`,
-/// "A pipeline instead of stages").
+/// 2 was 8 % slower and 12 gave back part of the gain, on a quiet Intel
+/// VM; on a busy AMD EPYC one no difference showed within its ±20 %
+/// noise (`perf/README.md`, "A pipeline instead of stages").
 const STAGE_LAG: usize = 8;
 
 /// At most this many MACs in the worker's table (a bucket line each,
