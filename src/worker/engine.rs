@@ -953,14 +953,7 @@ impl Worker {
                     (m, member, pkt)
                 }
             };
-            match self.check(&m, member, &pkt) {
-                Ok(p) => {
-                    if let Some(a) = self.deliver(m, p) {
-                        self.act(a);
-                    }
-                }
-                Err(r) => self.shared.counters.drop(r),
-            }
+            self.full_now(m, member, &pkt);
         }
         let c = &self.shared.counters;
         c.ports[pidx].rx_bytes.add(bytes);
@@ -1141,14 +1134,7 @@ impl Worker {
                         let Found { member, pkt } = found[i];
                         match self.fast_send(m, member, &pkt, k) {
                             Ok(()) => fast_n += 1,
-                            Err(m) => match self.check(&m, member, &pkt) {
-                                Ok(p) => {
-                                    if let Some(a) = self.deliver(m, p) {
-                                        self.act(a);
-                                    }
-                                }
-                                Err(r) => self.shared.counters.drop(r),
-                            },
+                            Err(m) => self.full_now(m, member, &pkt),
                         }
                     } else if let Some(p) = pending[i] {
                         if let Some(a) = self.deliver(m, p) {
@@ -1175,6 +1161,21 @@ impl Worker {
         }
         self.run.flush(c);
         self.act_all();
+    }
+
+    /// The full rules for a data packet of `member`'s session, carried
+    /// out at once: the session checks, then `deliver` and `act`, or the
+    /// drop counted under the check's reason.
+    #[inline(always)]
+    fn full_now(&mut self, m: Mbuf, member: MemberId, pkt: &DataPacket) {
+        match self.check(&m, member, pkt) {
+            Ok(p) => {
+                if let Some(a) = self.deliver(m, p) {
+                    self.act(a);
+                }
+            }
+            Err(r) => self.shared.counters.drop(r),
+        }
     }
 
     /// Prefetches what the receive checks read of `member`'s session:
