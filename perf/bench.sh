@@ -44,6 +44,9 @@
 #              events of an active MAC; configs/las.example.toml tells
 #              operators with hundreds of thousands of MACs to raise it)
 #              [las's default, 1]
+#   MAC_TABLE  [dataplane] mac_table_size for las instead of the one
+#              las-trafgen writes (every MAC plus 1/16 and 1024 of slack;
+#              the table rounds its buckets up to a power of two)    []
 #   BURST      packets per RX/TX burst, for las ([dataplane] burst) and
 #              testpmd (--burst) alike; 1..64                      [32]
 #   LAS_BURST_LOOP  passed to las: auto, staged, staged-full, direct or
@@ -55,7 +58,7 @@ set -euo pipefail
 
 # The knobs given in the environment, to record the exact command.
 CMDLINE="$0 $*"
-for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF SWEEP SWEEP_MACS SWEEP_SESSIONS SWEEP_PROFILE LAS_BIN MAC_REFRESH BURST LAS_BURST_LOOP POINTS; do
+for v in PROFILES DUR WARM PACKETS SESSIONS MACS BCAST CORES TX NICE HUGE PERF SWEEP SWEEP_MACS SWEEP_SESSIONS SWEEP_PROFILE LAS_BIN MAC_REFRESH MAC_TABLE BURST LAS_BURST_LOOP POINTS; do
     if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
 done
 
@@ -81,6 +84,7 @@ NICE=${NICE:--20}
 HUGE=${HUGE:-1}
 PERF=${PERF:-0}
 MAC_REFRESH=${MAC_REFRESH:-}
+MAC_TABLE=${MAC_TABLE:-}
 BURST=${BURST:-32}
 POINTS=${POINTS:-}
 
@@ -90,6 +94,7 @@ command -v dpdk-testpmd >/dev/null || die "dpdk-testpmd is needed (apt-get insta
 numbers DUR WARM SWEEP PACKETS SESSIONS MACS BCAST HUGE PERF BURST
 (( BURST >= 1 && BURST <= 64 )) || die "BURST=$BURST: expected 1..64 (las's limit)"
 [[ -z $MAC_REFRESH || $MAC_REFRESH =~ ^[1-9][0-9]*$ ]] || die "MAC_REFRESH=$MAC_REFRESH: expected a whole number >= 1"
+[[ -z $MAC_TABLE || $MAC_TABLE =~ ^[1-9][0-9]*$ ]] || die "MAC_TABLE=$MAC_TABLE: expected a whole number >= 1"
 case $TX in
     devnull) TXSPEC=",tx_pcap=/dev/null" ;;
     drop) TXSPEC="" ;;
@@ -352,6 +357,10 @@ run_profile() {
         grep -q '^mac_refresh' "$cfg" && die "$name: the generated $cfg sets mac_refresh already"
         sed -i "s/^\[dataplane\]\$/[dataplane]\nmac_refresh = $MAC_REFRESH/" "$cfg"
         grep -q "^mac_refresh = $MAC_REFRESH\$" "$cfg" || die "$name: could not set mac_refresh in $cfg"
+    fi
+    if [[ -n $MAC_TABLE ]]; then
+        sed -i "s/^mac_table_size = .*/mac_table_size = $MAC_TABLE/" "$cfg"
+        grep -q "^mac_table_size = $MAC_TABLE\$" "$cfg" || die "$name: could not set mac_table_size in $cfg"
     fi
     if grep -q '^burst = ' "$cfg"; then
         sed -i "s/^burst = .*/burst = $BURST/" "$cfg"
