@@ -24,6 +24,11 @@
 #   CARGO_TARGET_DIR  where cargo builds                      [<repo>/target]
 #   LAS_BIN    a prebuilt las to count instead (no build)     []
 #   LAS_BURST_LOOP  passed to las: auto, staged, staged-full, direct or full [auto]
+#   ASM        las functions whose demangled name contains this: each
+#              one's machine code (objdump -d), every instruction with its
+#              count a packet, goes to ASM_OUT, and a summary line (count,
+#              instructions touching the stack, jumps) to the report  []
+#   ASM_OUT    where the listing goes          [/tmp/las-asm-<ASM>.txt]
 # Writes the report to stdout and appends it to
 # perf/results/instructions-<UTC date>.txt. The hottest lines show the
 # source text of the working tree: with LAS_BIN built from another commit,
@@ -31,7 +36,7 @@
 set -euo pipefail
 
 CMDLINE="$0 $*"
-for v in ENCAP SIZE SESSIONS MACS PACKETS BCAST UDP6_CHECKSUM WARM DUR TOP LAS_BIN LAS_BURST_LOOP; do
+for v in ENCAP SIZE SESSIONS MACS PACKETS BCAST UDP6_CHECKSUM WARM DUR TOP LAS_BIN LAS_BURST_LOOP ASM; do
     if [[ -n ${!v+x} ]]; then CMDLINE="$v=\"${!v}\" $CMDLINE"; fi
 done
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,6 +55,8 @@ WARM=${WARM:-15}
 DUR=${DUR:-20}
 TOP=${TOP:-25}
 CALLERS=${CALLERS:-25}
+ASM=${ASM:-}
+ASM_OUT=${ASM_OUT:-/tmp/las-asm-${ASM//[^A-Za-z0-9_]/_}.txt}
 
 
 [[ $(id -u) == 0 ]] || die "run as root (DPDK)"
@@ -135,7 +142,7 @@ COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -n ${LAS_BIN:-} ]] && COMMIT="$COMMIT (las: $LAS_BIN)"
 OUT=$ROOT/perf/results/instructions-$(date -u +%F).txt
 mkdir -p "$(dirname "$OUT")"
-python3 - "$WORK" "$pkts" "$TOP" "$ROOT" "$CALLERS" "$lasreal" "$LAS" >"$WORK/report.txt" <<'EOF' || die "report failed"
+python3 - "$WORK" "$pkts" "$TOP" "$ROOT" "$CALLERS" "$lasreal" "$LAS" "$ASM" "$ASM_OUT" >"$WORK/report.txt" <<'EOF' || die "report failed"
 import re, subprocess, sys
 from collections import defaultdict
 work, pkts, top, root = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] + "/"
@@ -273,6 +280,38 @@ if callers > 0 and addrs:
     print("\nlas functions, inlined code included (per packet):")
     for w, v in sorted(byfn.items(), key=lambda x: -x[1])[:callers]:
         print(f"  {v / pkts:6.1f}  {w}")
+# ASM: below the source lines, what the compiler made of them (spills,
+# moves of structs, bounds checks), from the same per-address counts.
+asm, asm_out = sys.argv[8], sys.argv[9]
+if asm:
+    syms = subprocess.run(["nm", "-C", "-S", "--defined-only", lasbin],
+                          capture_output=True, text=True, check=True).stdout
+    ranges = []
+    for l in syms.splitlines():
+        f = l.split(" ", 3)
+        if len(f) == 4 and f[2] in "tTwW" and asm in f[3]:
+            ranges.append((int(f[0], 16), int(f[1], 16), f[3]))
+    if not ranges: sys.exit(f"ASM={asm}: no function of {lasbin} has it in its name")
+    print(f"\nmachine code (ASM={asm}; listing in {asm_out}):")
+    with open(asm_out, "w") as out:
+        for lo, size, fname in ranges:
+            dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "-C",
+                                  f"--start-address={lo}", f"--stop-address={lo + size}", lasbin],
+                                 capture_output=True, text=True, check=True).stdout
+            n = stack = jumps = 0.0
+            rows = []
+            for l in dis.splitlines():
+                m = re.match(r"\s*([0-9a-f]+):\s*(.*)", l)
+                if not m: continue
+                c = addrs.get(int(m.group(1), 16), 0) / pkts
+                n += c
+                if "(%rsp)" in m.group(2): stack += c
+                if re.match(r"j[a-z]+\s", m.group(2)): jumps += c
+                rows.append(f"{c:8.2f}  {m.group(1)}: {m.group(2)}")
+            line = (f"  {n:6.1f}  {fname}: {stack:.1f} touching the stack, "
+                    f"{jumps:.1f} jumps (inlined code included, calls out not)")
+            print(line)
+            out.write(line.strip() + "\n" + "\n".join(rows) + "\n\n")
 EOF
 {
     echo "== $(date -u '+%F %T') UTC  commit $COMMIT"
