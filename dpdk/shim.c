@@ -132,5 +132,6 @@ uint64_t las_eth_rss_ip(void) { return RTE_ETH_RSS_IP; }
 uint64_t las_eth_tx_offload_multi_segs(void) { return RTE_ETH_TX_OFFLOAD_MULTI_SEGS; }
 uint64_t las_eth_tx_offload_ipv4_cksum(void) { return RTE_ETH_TX_OFFLOAD_IPV4_CKSUM; }
 uint64_t las_eth_rx_offload_scatter(void) { return RTE_ETH_RX_OFFLOAD_SCATTER; }
+uint64_t las_eth_rx_offload_ipv4_cksum(void) { return RTE_ETH_RX_OFFLOAD_IPV4_CKSUM; }
 uint32_t las_ip_frag_max_frag(void) { return RTE_LIBRTE_IP_FRAG_MAX_FRAG; }
 uint32_t las_ip_frag_death_row_len(void) { return RTE_IP_FRAG_DEATH_ROW_MBUF_LEN; }

@@ -37,6 +37,7 @@ uint64_t las_eth_rss_ip(void);
 uint64_t las_eth_tx_offload_multi_segs(void);
 uint64_t las_eth_tx_offload_ipv4_cksum(void);
 uint64_t las_eth_rx_offload_scatter(void);
+uint64_t las_eth_rx_offload_ipv4_cksum(void);
 uint32_t las_ip_frag_max_frag(void);
 uint32_t las_ip_frag_death_row_len(void);
 

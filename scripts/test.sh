@@ -24,7 +24,7 @@ cargo test -- --test-threads=1 --include-ignored
 echo "== pcap end-to-end again with the staged burst loop (src/worker/engine.rs)"
 # Small tables take the direct loop; the staged one, which large tables
 # take, gets the same end-to-end tests here.
-LAS_BURST_LOOP=staged cargo test --test pcap_e2e -- --test-threads=1 --include-ignored
+LAS_BURST_LOOP=staged cargo test --test pcap_e2e --test tap_offload -- --test-threads=1 --include-ignored
 echo "== pcap end-to-end again without the fast path (src/worker/engine/fast.rs)"
 # Both loops take the fast path for known unicast; here every packet
 # goes through the full rules, in each loop, which must give the same

@@ -402,7 +402,7 @@ fn open_ports(cfg: &Config, pool: &Mempool, nworkers: usize) -> Result<OpenPorts
             None => port.mac().map_err(|e| e.to_string())?,
         };
         log::info!(
-            "port {} ({name}, {}): {} rx / {} tx queues, mac {}, {}",
+            "port {} ({name}, {}): {} rx / {} tx queues, mac {}, {}, {}",
             pc.name,
             info.driver,
             rxq,
@@ -413,6 +413,11 @@ fn open_ports(cfg: &Config, pool: &Mempool, nworkers: usize) -> Result<OpenPorts
                 "sends mbuf chains"
             } else {
                 "no mbuf chains"
+            },
+            if port.rx_ip_checksum {
+                "device checks IPv4 header checksums"
+            } else {
+                "IPv4 header checksums checked in software"
             }
         );
         open.multi_seg.push(info.tx_multi_seg);
@@ -429,6 +434,7 @@ fn open_ports(cfg: &Config, pool: &Mempool, nworkers: usize) -> Result<OpenPorts
                 rx_queues: rxq,
                 tx_queues: txq,
                 dont_fragment: pc.dont_fragment,
+                rx_ip_checksum: port.rx_ip_checksum,
                 v6: pc.v6.clone(),
             },
             port,

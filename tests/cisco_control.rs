@@ -7,9 +7,9 @@
 //! protocol 115). Every reply is parsed with `Message::parse` and checked
 //! field by field; las's state is read through its control socket.
 //!
-//! `net_tap` would be simpler but las cannot use it: the tap PMD wants as
-//! many RX as TX queues, and las asks for one TX queue more (its control
-//! core's).
+//! (`net_tap` would do as well since las falls back to sending the control
+//! core's packets through a worker's TX queue where a driver wants as many
+//! TX as RX queues, as the tap PMD does; `tap_offload.rs` runs las on one.)
 //!
 //! tcpdump captures the kernel's end of the veth pair for the life of
 //! las, and tshark must decode every frame las sent there without a

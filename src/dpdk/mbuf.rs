@@ -140,6 +140,17 @@ impl Mbuf {
         self.hdr().pkt_len as usize
     }
 
+    /// Whether the device checked the outer IPv4 header checksum and
+    /// found it right (`RTE_MBUF_F_RX_IP_CKSUM_GOOD`): only on a port
+    /// with the offload (`Port::rx_ip_checksum`), and never for a packet
+    /// the device could not parse or found bad. False says nothing either
+    /// way: the packet's checksum is to be checked in software.
+    #[inline(always)]
+    pub fn rx_ip_checksum_good(&self) -> bool {
+        self.hdr().ol_flags & u64::from(sys::RTE_MBUF_F_RX_IP_CKSUM_MASK)
+            == u64::from(sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+    }
+
     #[inline(always)]
     pub fn nb_segs(&self) -> u16 {
         self.hdr().nb_segs

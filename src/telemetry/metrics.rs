@@ -724,6 +724,7 @@ mod test {
                 tx_errors: 0,
                 rx_nombuf: 2,
                 punted: 3,
+                rx_ip_checksum_offload: false,
             }],
             tunnels: vec![TunnelView {
                 local_ccid: 1,

@@ -114,6 +114,11 @@ pub struct PortView {
     pub tx_errors: u64,
     pub rx_nombuf: u64,
     pub punted: u64,
+    /// The device checks received IPv4 header checksums (DPDK's
+    /// `RTE_ETH_RX_OFFLOAD_IPV4_CKSUM`, on whenever the device has it):
+    /// the fast path does not sum a header the device marked right.
+    #[serde(default)]
+    pub rx_ip_checksum_offload: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -700,6 +705,7 @@ mod test {
             tx_errors: 0,
             rx_nombuf: 0,
             punted: 0,
+            rx_ip_checksum_offload: false,
         };
         let switch = SwitchView {
             name: "s".into(),

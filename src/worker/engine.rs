@@ -1038,16 +1038,15 @@ impl Worker {
                         break;
                     };
                     bytes += m.pkt_len() as u64;
-                    let (m, session_id, pkt, q) =
-                        match fast.then(|| self.fast_classify(pidx, m.data(), m.pkt_len())) {
-                            Some(Some((session_id, pkt))) => (m, session_id, pkt, true),
-                            _ => {
-                                let Some((m, session_id, pkt)) = self.receive(pidx, m) else {
-                                    continue;
-                                };
-                                (m, session_id, pkt, false)
-                            }
-                        };
+                    let (m, session_id, pkt, q) = match fast.then(|| self.fast_classify(pidx, &m)) {
+                        Some(Some((session_id, pkt))) => (m, session_id, pkt, true),
+                        _ => {
+                            let Some((m, session_id, pkt)) = self.receive(pidx, m) else {
+                                continue;
+                            };
+                            (m, session_id, pkt, false)
+                        }
+                    };
                     ids[n] = self.by_id.hash(session_id);
                     prefetch0(self.by_id.hint(ids[n]));
                     found[n].pkt = pkt;

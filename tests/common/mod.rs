@@ -671,8 +671,23 @@ pub struct Las {
 
 impl Las {
     pub fn start(cfg: &Path, cores: &str, dir: &Path) -> Las {
+        Las::start_in(None, cfg, cores, dir)
+    }
+
+    /// [`Las::start`] inside network namespace `netns` (`ip netns exec`,
+    /// which execs las: the pid is las's), where a `net_tap` port's
+    /// interface then appears.
+    pub fn start_in(netns: Option<&str>, cfg: &Path, cores: &str, dir: &Path) -> Las {
         let (stdout, stderr) = (dir.join("stdout.txt"), dir.join("stderr.txt"));
-        let child = Command::new(env!("CARGO_BIN_EXE_las"))
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_las")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_las")),
+        };
+        let child = cmd
             .arg("--config")
             .arg(cfg)
             .arg("--cores")

@@ -111,6 +111,7 @@ impl Net {
                     rx_queues: 1,
                     tx_queues: 1,
                     dont_fragment: false,
+                    rx_ip_checksum: false,
                     v6: None,
                 }];
                 let e = Engine::new(cfg, ports, workers.clone(), vec![1], TSC_HZ);

@@ -98,6 +98,9 @@ pub struct PortInfo {
     pub tx_queues: u16,
     /// Set DF on the outer IPv4 header of pseudowire packets.
     pub dont_fragment: bool,
+    /// The device checks received IPv4 header checksums
+    /// (`dpdk::Port::rx_ip_checksum`).
+    pub rx_ip_checksum: bool,
     /// IPv6 beside or instead of IPv4 (`address6`, `gateway6`).
     pub v6: Option<config::Port6>,
 }

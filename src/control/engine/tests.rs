@@ -99,6 +99,7 @@ impl Rig {
                 rx_queues: 1,
                 tx_queues: 1,
                 dont_fragment: false,
+                rx_ip_checksum: false,
                 v6: p.v6.clone(),
             })
             .collect();

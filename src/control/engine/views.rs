@@ -102,6 +102,7 @@ impl Engine {
                     tx_errors: st.tx_errors,
                     rx_nombuf: st.rx_nombuf,
                     punted,
+                    rx_ip_checksum_offload: p.rx_ip_checksum,
                 }
             })
             .collect()

@@ -105,7 +105,7 @@ impl Worker {
     #[inline(always)]
     pub(super) fn fast_unicast(&mut self, pidx: usize, m: Mbuf) -> Fast {
         let data = m.data();
-        let Some((session_id, pkt)) = self.fast_classify(pidx, data, m.pkt_len()) else {
+        let Some((session_id, pkt)) = self.fast_classify(pidx, &m) else {
             return Fast::Full(m);
         };
         let Some(member) = self.by_id.get(session_id) else {
@@ -123,18 +123,19 @@ impl Worker {
     /// The fast path's classification: an untagged IPv4 or IPv6 packet
     /// for us carrying L2TPv3 data, in one segment without Ethernet
     /// padding (the full rules trim it): its session id and where its
-    /// headers are. `data`: the mbuf's first segment, of a packet of
-    /// `pkt_len` bytes. None: the full rules classify it (`receive`).
+    /// headers are. None: the full rules classify it (`receive`). A
+    /// header checksum the port's device checked and found right
+    /// (`Mbuf::rx_ip_checksum_good`) is not summed again.
     #[inline(always)]
-    pub(super) fn fast_classify(
-        &self,
-        pidx: usize,
-        data: &[u8],
-        pkt_len: usize,
-    ) -> Option<(u32, DataPacket)> {
+    pub(super) fn fast_classify(&self, pidx: usize, m: &Mbuf) -> Option<(u32, DataPacket)> {
+        let (data, pkt_len) = (m.data(), m.pkt_len());
         let port = self.ports.get(pidx)?;
-        let (session_id, pkt) = classify_fast(data, pkt_len, port.address, self.udp_port)
-            .and_then(|c| decide::data_packet(&c))?;
+        let c = if m.rx_ip_checksum_good() {
+            classify_fast::<true>(data, pkt_len, port.address, self.udp_port)
+        } else {
+            classify_fast::<false>(data, pkt_len, port.address, self.udp_port)
+        };
+        let (session_id, pkt) = c.and_then(|c| decide::data_packet(&c))?;
         if pkt.end != data.len() || pkt.end != pkt_len {
             return None;
         }

@@ -1,0 +1,208 @@
+//! The device's IPv4 header checksum check (`RTE_ETH_RX_OFFLOAD_IPV4_CKSUM`)
+//! on a port whose driver has it: DPDK's `net_tap`, whose receive path
+//! checks the header checksum of every IPv4 packet and marks the mbuf
+//! good or bad (`tap_verify_csum` in DPDK's `drivers/net/tap`), as a NIC
+//! does in hardware. las enables the offload, says so (`las show ports`,
+//! `rx_ip_checksum_offload`), and its fast path then skips its own sum for
+//! a packet marked good; a packet marked bad must still be dropped as
+//! `bad_ip_checksum` and never forwarded.
+//!
+//! las runs in a network namespace the test makes (`ip netns exec`), so
+//! its tap interface appears there and nothing leaves it. The frames are
+//! written to and read from the kernel's side of the tap by Python's own
+//! `AF_PACKET` socket (python3 comes with Debian's `dpdk` package, whose
+//! scripts need it), not by las code; the frames themselves are built by the
+//! tests' hand-written helpers (`common`), independent of `las::wire`.
+//!
+//! Needs root (DPDK, netns): #[ignore]d, run by `cargo test --
+//! --include-ignored` (scripts/test.sh); without root it fails.
+
+mod common;
+
+use common::*;
+use las::telemetry::show::{Request, Response};
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Sends the hex frames of stdin's lines on `sys.argv[1]`, one every
+/// 100 ms, and prints as hex every frame the interface received meanwhile
+/// and for 700 ms after the last (not what this socket sent).
+const INJECT: &str = r#"
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((sys.argv[1], 0))
+s.settimeout(0.02)
+def drain(t):
+    end = time.time() + t
+    while time.time() < end:
+        try:
+            data, addr = s.recvfrom(65535)
+        except socket.timeout:
+            continue
+        if addr[2] != socket.PACKET_OUTGOING:
+            print(data.hex(), flush=True)
+for line in sys.stdin:
+    if line.strip():
+        s.send(bytes.fromhex(line.strip()))
+        drain(0.1)
+drain(0.7)
+"#;
+
+/// A network namespace, deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(name: &str) -> Netns {
+        let _ = Command::new("ip")
+            .args(["netns", "del", name])
+            .stderr(Stdio::null())
+            .status();
+        let ok = Command::new("ip")
+            .args(["netns", "add", name])
+            .status()
+            .expect("ip netns add")
+            .success();
+        assert!(ok, "ip netns add {name}");
+        let ns = Netns(name.into());
+        // No IPv6 on the tap when it appears: no router solicitations or
+        // MLD reports for las to count among its drops.
+        for k in ["all", "default"] {
+            ns.exec(&[
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{k}.disable_ipv6=1"),
+            ]);
+        }
+        ns.exec(&["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    fn exec(&self, args: &[&str]) {
+        let ok = Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(args)
+            .status()
+            .expect("ip netns exec")
+            .success();
+        assert!(ok, "ip netns exec {} {args:?}", self.0);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn hex_of(f: &[u8]) -> String {
+    f.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// `f` with its outer IPv4 header checksum made wrong: the right one
+/// plus one.
+fn corrupt_ip_checksum(mut f: Vec<u8>) -> Vec<u8> {
+    let c = u16::from_be_bytes([f[24], f[25]]).wrapping_add(1);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    assert_ne!(csum(&f[14..34]), 0);
+    f
+}
+
+#[test]
+#[ignore = "needs root (DPDK, netns): run with cargo test -- --include-ignored"]
+fn device_checked_ip_checksum() {
+    assert!(have_root());
+    let _g = lock();
+    let a = Sess::new("a", "sw", 10);
+    let b = Sess::new("b", "sw", 11);
+    let mut setup = Setup::new("tapcsum", &["sw"], &[a.clone(), b.clone()]);
+    setup.cores = "0,1".into();
+    let scratch = Scratch::new(&setup.name);
+    let dir = scratch.dir.clone();
+    let iface = format!("lastap{}", std::process::id() % 100_000);
+    let ns = Netns::new(&format!("las-tapcsum-{}", std::process::id()));
+    // The harness's config, on a tap port instead of its pcap files.
+    let cfg: String = setup
+        .config(&dir, &scratch.prefix)
+        .lines()
+        .map(|l| {
+            if l.starts_with("device = ") {
+                format!("device = \"net_tap0,iface={iface}\"\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert!(cfg.contains("net_tap0"), "{cfg}");
+    let cfg_path = dir.join("las.toml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let sock = dir.join("las.sock");
+    let mut las = Las::start_in(Some(&ns.0), &cfg_path, &setup.cores, &dir);
+    las.wait_ready(&sock);
+
+    let Response::Ports { ports } = ask(&sock, Request::Ports) else {
+        unreachable!()
+    };
+    assert_eq!(ports[0].driver, "net_tap");
+    assert!(
+        ports[0].rx_ip_checksum_offload,
+        "las did not enable net_tap's IPv4 checksum offload{}",
+        las.logs()
+    );
+
+    let (h1, h2) = (host(1), host(2));
+    let ab = |tag| inner(h2, h1, 0x0800, tag, 60);
+    // b's host first (flooded to a: h1 unknown), then a's, learned by the
+    // full rules and forwarded to b, then a's again, known on both sides:
+    // the fast path's, around one with a wrong header checksum.
+    let mut frames = vec![b.ingress(&inner(h1, h2, 0x0800, 1, 60), None)];
+    let mut to_b = vec![];
+    for tag in 2..=6 {
+        frames.push(a.ingress(&ab(tag), None));
+        to_b.push(ab(tag));
+    }
+    frames.push(corrupt_ip_checksum(a.ingress(&ab(7), None)));
+    frames.push(a.ingress(&ab(8), None));
+    to_b.push(ab(8));
+
+    let mut py = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "python3", "-c", INJECT, &iface])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    {
+        let mut stdin = py.stdin.take().unwrap();
+        for f in &frames {
+            writeln!(stdin, "{}", hex_of(f)).unwrap();
+        }
+    }
+    let out = py.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python3 injector: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<Vec<u8>> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(from_hex)
+        .filter(|f| f.len() >= 14 && f[6..12] == LAS_MAC)
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let c = counters(&sock);
+    las.stop();
+
+    assert_egress(&got, &b, &to_b, 0);
+    assert_egress(&got, &a, &[inner(h1, h2, 0x0800, 1, 60)], 0);
+    assert_drops(&c, &[("bad_ip_checksum", 1)]);
+    // Tags 3 to 6 and 8: known on both sides after tag 2.
+    let want = if fast_path_on() { 5 } else { 0 };
+    assert_eq!(c.workers[0].fast_path, want, "fast_path");
+}
