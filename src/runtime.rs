@@ -543,6 +543,7 @@ fn plan_workers(
                         .v6
                         .as_ref()
                         .map(|v| [v.address, crate::wire::ipv6::link_local(p.info.mac)]),
+                    checksum_marks: p.info.rx_ip_checksum,
                 })
                 .collect(),
             rx,

@@ -7,6 +7,12 @@
 //! a packet marked good; a packet marked bad must still be dropped as
 //! `bad_ip_checksum` and never forwarded.
 //!
+//! That the worker reads the mark at all is seen only through this: with
+//! the mark misread (bad taken for good) the bad frame reaches the peer
+//! and the test fails, in the direct loop and (`LAS_BURST_LOOP=staged`,
+//! scripts/test.sh) in the staged one; that it then skips its own sum is
+//! held by the unit test `fast_agrees_with_full_rules`.
+//!
 //! las runs in a network namespace the test makes (`ip netns exec`), so
 //! its tap interface appears there and nothing leaves it. The frames are
 //! written to and read from the kernel's side of the tap by Python's own

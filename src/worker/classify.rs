@@ -276,7 +276,9 @@ pub fn classify(
 /// rules, which count it). A const parameter, so that the caller's one
 /// test of the mark picks one of two straight paths: a `bool` argument
 /// cost 14 instructions a packet where the device marks nothing
-/// (`net_pcap`: 598 against 584, `perf/instructions.sh`), this 5 (589).
+/// (`net_pcap`: 598 against 584, `perf/instructions.sh`), this 5 (589),
+/// and nothing (584) with the burst loops' copy for ports without marks
+/// (`Worker::burst`), which never reads them.
 #[inline(always)]
 pub(super) fn classify_fast<const DEVICE_CHECKED: bool>(
     first: &[u8],

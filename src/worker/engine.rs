@@ -165,6 +165,11 @@ pub struct WorkerPort {
     /// Our IPv6 addresses here (global, link-local), if the port has
     /// `address6`.
     pub v6: Option<super::Ours6>,
+    /// The device marks the IPv4 header checksum of what it receives
+    /// good or bad (`dpdk::Port::rx_ip_checksum`): the burst loops then
+    /// read the mark (`Mbuf::rx_ip_checksum_good`); on other ports they
+    /// never do.
+    pub checksum_marks: bool,
 }
 
 /// Flood copies of frames at least this long share the payload (see
@@ -903,10 +908,14 @@ impl Worker {
         };
         // The capture points are in the full rules.
         let fast = fast && !self.capturing;
-        if direct {
-            self.burst_direct(pidx, fast)
-        } else {
-            self.burst_staged(pidx, fast)
+        // A copy of each loop for ports whose device marks checksums, so
+        // that the others do not pay for reading the mark.
+        let marks = self.ports.get(pidx).is_some_and(|p| p.checksum_marks);
+        match (direct, marks) {
+            (true, false) => self.burst_direct::<false>(pidx, fast),
+            (true, true) => self.burst_direct::<true>(pidx, fast),
+            (false, false) => self.burst_staged::<false>(pidx, fast),
+            (false, true) => self.burst_staged::<true>(pidx, fast),
         }
     }
 
@@ -926,13 +935,13 @@ impl Worker {
     /// (636 with only `burst_staged` out of line), and to 584 with both
     /// out of line (`perf/instructions.sh`).
     #[inline(never)]
-    fn burst_direct(&mut self, pidx: usize, fast: bool) {
+    fn burst_direct<const MARKS: bool>(&mut self, pidx: usize, fast: bool) {
         let mut bytes = 0u64;
         let mut fast_n = 0u64;
         while let Some(m) = self.burst.pop() {
             bytes += m.pkt_len() as u64;
             let tried = if fast {
-                self.fast_unicast(pidx, m)
+                self.fast_unicast::<MARKS>(pidx, m)
             } else {
                 Fast::Full(m)
             };
@@ -1001,7 +1010,7 @@ impl Worker {
     ///
     /// Out of line, as `burst_direct` is: see there.
     #[inline(never)]
-    fn burst_staged(&mut self, pidx: usize, fast: bool) {
+    fn burst_staged<const MARKS: bool>(&mut self, pidx: usize, fast: bool) {
         let mut pkts: [Option<Mbuf>; MAX_BURST] = [const { None }; MAX_BURST];
         let mut found = [Found {
             member: MemberId(0),
@@ -1038,15 +1047,16 @@ impl Worker {
                         break;
                     };
                     bytes += m.pkt_len() as u64;
-                    let (m, session_id, pkt, q) = match fast.then(|| self.fast_classify(pidx, &m)) {
-                        Some(Some((session_id, pkt))) => (m, session_id, pkt, true),
-                        _ => {
-                            let Some((m, session_id, pkt)) = self.receive(pidx, m) else {
-                                continue;
-                            };
-                            (m, session_id, pkt, false)
-                        }
-                    };
+                    let (m, session_id, pkt, q) =
+                        match fast.then(|| self.fast_classify::<MARKS>(pidx, &m)) {
+                            Some(Some((session_id, pkt))) => (m, session_id, pkt, true),
+                            _ => {
+                                let Some((m, session_id, pkt)) = self.receive(pidx, m) else {
+                                    continue;
+                                };
+                                (m, session_id, pkt, false)
+                            }
+                        };
                     ids[n] = self.by_id.hash(session_id);
                     prefetch0(self.by_id.hint(ids[n]));
                     found[n].pkt = pkt;
@@ -2333,6 +2343,7 @@ mod tests {
             multi_seg: false,
             reassembly: false,
             v6: None,
+            checksum_marks: false,
         }
     }
 

@@ -103,9 +103,9 @@ impl Worker {
     /// the common case (see the module docs); gives it back untouched
     /// otherwise, for the full rules.
     #[inline(always)]
-    pub(super) fn fast_unicast(&mut self, pidx: usize, m: Mbuf) -> Fast {
+    pub(super) fn fast_unicast<const MARKS: bool>(&mut self, pidx: usize, m: Mbuf) -> Fast {
         let data = m.data();
-        let Some((session_id, pkt)) = self.fast_classify(pidx, &m) else {
+        let Some((session_id, pkt)) = self.fast_classify::<MARKS>(pidx, &m) else {
             return Fast::Full(m);
         };
         let Some(member) = self.by_id.get(session_id) else {
@@ -123,14 +123,19 @@ impl Worker {
     /// The fast path's classification: an untagged IPv4 or IPv6 packet
     /// for us carrying L2TPv3 data, in one segment without Ethernet
     /// padding (the full rules trim it): its session id and where its
-    /// headers are. None: the full rules classify it (`receive`). A
-    /// header checksum the port's device checked and found right
-    /// (`Mbuf::rx_ip_checksum_good`) is not summed again.
+    /// headers are. None: the full rules classify it (`receive`).
+    /// `MARKS`: the port's device marks header checksums
+    /// (`WorkerPort::checksum_marks`); one it marked good is not summed
+    /// again (`Mbuf::rx_ip_checksum_good`).
     #[inline(always)]
-    pub(super) fn fast_classify(&self, pidx: usize, m: &Mbuf) -> Option<(u32, DataPacket)> {
+    pub(super) fn fast_classify<const MARKS: bool>(
+        &self,
+        pidx: usize,
+        m: &Mbuf,
+    ) -> Option<(u32, DataPacket)> {
         let (data, pkt_len) = (m.data(), m.pkt_len());
         let port = self.ports.get(pidx)?;
-        let c = if m.rx_ip_checksum_good() {
+        let c = if MARKS && m.rx_ip_checksum_good() {
             classify_fast::<true>(data, pkt_len, port.address, self.udp_port)
         } else {
             classify_fast::<false>(data, pkt_len, port.address, self.udp_port)
