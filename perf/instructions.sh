@@ -138,7 +138,7 @@ pkts=$((r1 - r0))
 # The dump (all threads: the worker's share is printed).
 worker=$WORK/cg.out.1
 [[ -s $worker ]] || die "no callgrind dump in $WORK (KEEP=1 keeps it)"
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+commit_of "$ROOT"
 [[ -n ${LAS_BIN:-} ]] && COMMIT="$COMMIT (las: $LAS_BIN)"
 OUT=$ROOT/perf/results/instructions-$(date -u +%F).txt
 mkdir -p "$(dirname "$OUT")"
@@ -314,7 +314,7 @@ if asm:
             out.write(line.strip() + "\n" + "\n".join(rows) + "\n\n")
 EOF
 {
-    echo "== $(date -u '+%F %T') UTC  commit $COMMIT"
+    echo "== $(date -u '+%F %T') UTC  commit $COMMIT$DIRTY"
     echo "   $CMDLINE"
     echo "   $ENCAP over $underlay${csum:+ (UDP checksum zero)}, ${SIZE} B inner, $SESSIONS sessions, $MACS MACs, $PACKETS-packet pcap, ${BCAST}% broadcast; valgrind $(valgrind --version)"
     cat "$WORK/report.txt"
