@@ -15,16 +15,20 @@
 //!
 //! las runs in a network namespace the test makes (`ip netns exec`), so
 //! its tap interface appears there and nothing leaves it. The frames are
-//! written to and read from the kernel's side of the tap by Python's own
-//! `AF_PACKET` socket (python3 comes with Debian's `dpdk` package, whose
-//! scripts need it), not by las code; the frames themselves are built by the
-//! tests' hand-written helpers (`common`), independent of `las::wire`.
+//! written to the kernel's side of the tap by Python's own `AF_PACKET`
+//! socket (python3 comes with Debian's `dpdk` package, whose scripts need
+//! it), not by las code, and built by the tests' hand-written helpers
+//! (`common`), independent of `las::wire`. What las sends back is
+//! captured there by tcpdump, compared byte for byte with those helpers'
+//! frames, and decoded by tshark (`common::tshark`), which must find no
+//! malformed frame or expert error in it.
 //!
 //! Needs root (DPDK, netns): #[ignore]d, run by `cargo test --
 //! --include-ignored` (scripts/test.sh); without root it fails.
 
 mod common;
 
+use common::tshark::{assert_clean, Capture};
 use common::*;
 use las::telemetry::show::{Request, Response};
 use std::io::Write as _;
@@ -32,27 +36,15 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Sends the hex frames of stdin's lines on `sys.argv[1]`, one every
-/// 100 ms, and prints as hex every frame the interface received meanwhile
-/// and for 700 ms after the last (not what this socket sent).
+/// 100 ms (time for las to learn from one before the next).
 const INJECT: &str = r#"
 import socket, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((sys.argv[1], 0))
-s.settimeout(0.02)
-def drain(t):
-    end = time.time() + t
-    while time.time() < end:
-        try:
-            data, addr = s.recvfrom(65535)
-        except socket.timeout:
-            continue
-        if addr[2] != socket.PACKET_OUTGOING:
-            print(data.hex(), flush=True)
 for line in sys.stdin:
     if line.strip():
         s.send(bytes.fromhex(line.strip()))
-        drain(0.1)
-drain(0.7)
+        time.sleep(0.1)
 "#;
 
 /// A network namespace, deleted on drop.
@@ -105,12 +97,6 @@ fn hex_of(f: &[u8]) -> String {
     f.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn from_hex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect()
-}
-
 /// `f` with its outer IPv4 header checksum made wrong: the right one
 /// plus one.
 fn corrupt_ip_checksum(mut f: Vec<u8>) -> Vec<u8> {
@@ -127,27 +113,15 @@ fn device_checked_ip_checksum() {
     let _g = lock();
     let a = Sess::new("a", "sw", 10);
     let b = Sess::new("b", "sw", 11);
+    let iface = format!("lastap{}", std::process::id() % 100_000);
     let mut setup = Setup::new("tapcsum", &["sw"], &[a.clone(), b.clone()]);
     setup.cores = "0,1".into();
+    setup.device = Some(format!("net_tap0,iface={iface}"));
     let scratch = Scratch::new(&setup.name);
     let dir = scratch.dir.clone();
-    let iface = format!("lastap{}", std::process::id() % 100_000);
     let ns = Netns::new(&format!("las-tapcsum-{}", std::process::id()));
-    // The harness's config, on a tap port instead of its pcap files.
-    let cfg: String = setup
-        .config(&dir, &scratch.prefix)
-        .lines()
-        .map(|l| {
-            if l.starts_with("device = ") {
-                format!("device = \"net_tap0,iface={iface}\"\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    assert!(cfg.contains("net_tap0"), "{cfg}");
     let cfg_path = dir.join("las.toml");
-    std::fs::write(&cfg_path, cfg).unwrap();
+    std::fs::write(&cfg_path, setup.config(&dir, &scratch.prefix)).unwrap();
     let sock = dir.join("las.sock");
     let mut las = Las::start_in(Some(&ns.0), &cfg_path, &setup.cores, &dir);
     las.wait_ready(&sock);
@@ -177,10 +151,12 @@ fn device_checked_ip_checksum() {
     frames.push(a.ingress(&ab(8), None));
     to_b.push(ab(8));
 
+    let pcap = dir.join("tap.pcap");
+    let mut cap = Capture::start_in(Some(&ns.0), &iface, &pcap, 1000, "what las sent on net_tap");
     let mut py = Command::new("ip")
         .args(["netns", "exec", &ns.0, "python3", "-c", INJECT, &iface])
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("python3");
@@ -196,14 +172,24 @@ fn device_checked_ip_checksum() {
         "python3 injector: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let got: Vec<Vec<u8>> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(from_hex)
-        .filter(|f| f.len() >= 14 && f[6..12] == LAS_MAC)
-        .collect();
+    // Every frame in (the tap PMD reads on a signal: the last one may
+    // still be in the kernel when python exits), then time to send.
+    las.wait_received(&sock, frames.len() as u64, Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(200));
     let c = counters(&sock);
+    // The capture first: las's exit removes the tap, and with it what
+    // tcpdump had not read yet.
+    let cap = cap.as_mut().expect("tcpdump and tshark (scripts/deps.sh)");
+    cap.stop();
     las.stop();
+    let got: Vec<Vec<u8>> = read_pcap(&pcap)
+        .into_iter()
+        .filter(|f| f.len() >= 14 && f[6..12] == LAS_MAC)
+        .collect();
+    let mut check = setup.tshark_check();
+    check.what = "what las sent on net_tap".into();
+    check.from = Some("eth.src == 02:00:00:00:00:01".into());
+    assert_clean(&pcap, &check);
 
     assert_egress(&got, &b, &to_b, 0);
     assert_egress(&got, &a, &[inner(h1, h2, 0x0800, 1, 60)], 0);

@@ -502,6 +502,9 @@ pub struct Setup {
     pub address: Option<String>,
     /// Extra lines for the [[port]].
     pub port_extra: String,
+    /// The port's DPDK device; `None`: `net_pcap` reading `in.pcap` and
+    /// writing `out.pcap` in the run's directory.
+    pub device: Option<String>,
     /// [[switch]] tables (and anything else at the top level).
     pub switches: String,
     pub sessions: Vec<Sess>,
@@ -530,6 +533,7 @@ impl Setup {
             dataplane: "max_sessions = 16\nmax_switches = 4\nmac_table_size = 1024\n".into(),
             address: Some("192.0.2.1/24".into()),
             port_extra: String::new(),
+            device: None,
             switches: sw,
             sessions: sessions.to_vec(),
             settle_ms: 300,
@@ -561,12 +565,15 @@ impl Setup {
             "[eal]\nargs = [\"--no-pci\", \"--no-huge\", \"--no-shconf\", \"-m\", \"256\", \"--file-prefix\", \"{prefix}\"]\n\n\
              [dataplane]\nmbufs = 4095\n{}\n\
              [control]\nsocket = \"{}\"\n\n\
-             [[port]]\nname = \"wan0\"\ndevice = \"net_pcap0,rx_pcap={},tx_pcap={}\"\n\
+             [[port]]\nname = \"wan0\"\ndevice = \"{}\"\n\
              {}mac = \"02:00:00:00:00:01\"\n{}\n",
             self.dataplane,
             dir.join("las.sock").display(),
-            dir.join("in.pcap").display(),
-            dir.join("out.pcap").display(),
+            self.device.clone().unwrap_or_else(|| format!(
+                "net_pcap0,rx_pcap={},tx_pcap={}",
+                dir.join("in.pcap").display(),
+                dir.join("out.pcap").display()
+            )),
             self.address
                 .as_ref()
                 .map_or(String::new(), |a| format!("address = \"{a}\"\n")),

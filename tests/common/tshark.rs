@@ -554,7 +554,10 @@ impl Capture {
             None => Command::new("tcpdump"),
         };
         let mut child = match cmd
-            .args(["-i", iface, "-n", "-U", "-s", "0", "-c"])
+            // --immediate-mode: libpcap hands every packet over as it
+            // comes, not a buffer block per timeout (up to a second),
+            // whose last one SIGINT would lose.
+            .args(["-i", iface, "-n", "-U", "--immediate-mode", "-s", "0", "-c"])
             .arg(max.to_string())
             .arg("-w")
             .arg(path)
