@@ -28,6 +28,9 @@
 //! Needs root and `ip netns`: #[ignore]d; run with
 //! `cargo test --test edge_ipv6 -- --include-ignored --test-threads=1`.
 
+mod common;
+
+use common::Netns;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::process::{Child, Command, Output, Stdio};
@@ -63,83 +66,54 @@ fn sh(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"))
 }
 
-/// Runs a command that must succeed.
-fn must(args: &[&str]) {
-    let o = sh(args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// Two namespaces, their underlay, TAPs and las-edges; all removed on drop.
+/// Two namespaces, their underlay, TAPs and las-edges; all removed on drop
+/// (`Drop` kills the las-edges, then the fields drop: the namespaces go).
 struct Lab {
-    ns: [String; 2],
+    ns: [Netns; 2],
     edges: Vec<(String, Child)>,
 }
 
 impl Lab {
     fn new(case: &str) -> Lab {
         let pid = std::process::id();
-        let ns = [format!("e6-{case}-a-{pid}"), format!("e6-{case}-b-{pid}")];
         let lab = Lab {
-            ns: ns.clone(),
+            ns: [
+                Netns::new(&format!("e6-{case}-a-{pid}")),
+                Netns::new(&format!("e6-{case}-b-{pid}")),
+            ],
             edges: Vec::new(),
         };
-        for n in &ns {
-            // A leftover of a killed run with the same pid.
-            let _ = sh(&["ip", "netns", "del", n]);
-            must(&["ip", "netns", "add", n]);
-            must(&["ip", "-n", n, "link", "set", "lo", "up"]);
-        }
+        let ns = &lab.ns;
         // The veth is created inside the namespaces: nothing appears in the
         // root namespace.
-        must(&[
-            "ip", "-n", &ns[0], "link", "add", "ul0", "type", "veth", "peer", "name", "ul0",
-            "netns", &ns[1],
+        ns[0].ip(&[
+            "link",
+            "add",
+            "ul0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "ul0",
+            "netns",
+            ns[1].name(),
         ]);
         for (n, ul, host, mac) in [
             (&ns[0], UL_A, HOST_A, "02:e6:00:00:00:0a"),
             (&ns[1], UL_B, HOST_B, "02:e6:00:00:00:0b"),
         ] {
-            let ns_ip = |a: &[&str]| {
-                let mut v = vec!["ip", "netns", "exec", n.as_str()];
-                v.extend_from_slice(a);
-                must(&v);
-            };
-            ns_ip(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0"]);
-            ns_ip(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=0"]);
+            n.run(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0"]);
+            n.run(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=0"]);
             // IPv6 only on the underlay; no DAD delay.
-            must(&[
-                "ip",
-                "-n",
-                n,
-                "addr",
-                "add",
-                &format!("{ul}/64"),
-                "dev",
-                "ul0",
-                "nodad",
-            ]);
-            must(&["ip", "-n", n, "link", "set", "ul0", "up"]);
+            n.ip(&["addr", "add", &format!("{ul}/64"), "dev", "ul0", "nodad"]);
+            n.ip(&["link", "set", "ul0", "up"]);
             // The host side: a TAP las-edge attaches to and brings up, with
             // an inner IPv4 address; no IPv6 chatter (router and listener
             // solicitations) on it.
-            must(&["ip", "-n", n, "tuntap", "add", "mode", "tap", "name", "pw0"]);
-            must(&["ip", "-n", n, "link", "set", "pw0", "address", mac]);
-            ns_ip(&["sysctl", "-qw", "net.ipv6.conf.pw0.disable_ipv6=1"]);
-            must(&[
-                "ip",
-                "-n",
-                n,
-                "addr",
-                "add",
-                &format!("{host}/24"),
-                "dev",
-                "pw0",
-            ]);
+            n.ip(&["tuntap", "add", "mode", "tap", "name", "pw0"]);
+            n.ip(&["link", "set", "pw0", "address", mac]);
+            n.run(&["sysctl", "-qw", "net.ipv6.conf.pw0.disable_ipv6=1"]);
+            n.ip(&["addr", "add", &format!("{host}/24"), "dev", "pw0"]);
         }
         // The underlay answers before any las-edge runs.
         lab.wait_for(
@@ -151,9 +125,7 @@ impl Lab {
     }
 
     fn exec(&self, side: usize, args: &[&str]) -> Output {
-        let mut v = vec!["ip", "netns", "exec", self.ns[side].as_str()];
-        v.extend_from_slice(args);
-        sh(&v)
+        self.ns[side].exec(args)
     }
 
     /// Retries `args` in namespace a, once a second, until it succeeds.
@@ -178,15 +150,15 @@ impl Lab {
 
     /// Starts las-edge in namespace `side` with `args`.
     fn edge(&mut self, side: usize, args: &[&str]) {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns[side], EDGE])
+        let child = self.ns[side]
+            .command(EDGE)
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start las-edge");
-        self.edges.push((self.ns[side].clone(), child));
+        self.edges.push((self.ns[side].name().to_string(), child));
     }
 
     /// Whether every las-edge is still running (a failed start exits).
@@ -205,8 +177,8 @@ impl Lab {
     fn logs(&self) -> String {
         let mut s = String::new();
         for n in &self.ns {
-            let o = sh(&["ip", "-n", n, "-s", "link", "show"]);
-            s += &format!("--- {n}\n{}", String::from_utf8_lossy(&o.stdout));
+            let o = sh(&["ip", "-n", n.name(), "-s", "link", "show"]);
+            s += &format!("--- {}\n{}", n.name(), String::from_utf8_lossy(&o.stdout));
         }
         s
     }
@@ -241,9 +213,6 @@ impl Drop for Lab {
         for (_, c) in &mut self.edges {
             let _ = c.kill();
             let _ = c.wait();
-        }
-        for n in &self.ns {
-            let _ = sh(&["ip", "netns", "del", n]);
         }
     }
 }
@@ -408,9 +377,8 @@ fn run_dynamic(encap: &str) {
     );
     let mut lab = Lab::new(&format!("d{encap}"));
     let exe = std::env::current_exe().expect("test binary");
-    let responder = Command::new("ip")
-        .args(["netns", "exec", &lab.ns[1]])
-        .arg(exe)
+    let responder = lab.ns[1]
+        .command(exe)
         .args([
             "--exact",
             "edge_ipv6_responder",
@@ -423,7 +391,7 @@ fn run_dynamic(encap: &str) {
         .spawn()
         .expect("cannot start the responder");
     lab.edges
-        .push((format!("{} (responder)", lab.ns[1]), responder));
+        .push((format!("{} (responder)", lab.ns[1].name()), responder));
     sleep(Duration::from_millis(300));
     lab.edge(
         0,

@@ -37,7 +37,7 @@
 mod common;
 
 use common::tshark::{assert_clean, Capture, Check};
-use common::{have_root, lock, read_pcap, Scratch};
+use common::{have_root, lock, read_pcap, Netns, Scratch};
 use las::control::socket::query;
 use las::telemetry::show::{Request, Response, SessionView, TunnelView};
 use std::process::{Child, Command, Output, Stdio};
@@ -90,117 +90,88 @@ fn sh(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"))
 }
 
-fn must(args: &[&str]) {
-    let o = sh(args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// The namespaces and the processes in them; all removed on drop.
+/// The namespaces and the processes in them; all removed on drop
+/// (`Drop` kills the processes, then the fields drop: the namespaces go).
 struct Lab {
     /// las's, then one per site.
-    ns: Vec<String>,
+    ns: Vec<Netns>,
     procs: Vec<(String, Child)>,
 }
 
 impl Lab {
     fn new() -> Lab {
         let pid = std::process::id();
-        let mut ns = vec![format!("c6-l-{pid}")];
-        ns.extend(SITES.iter().map(|s| format!("c6-{}-{pid}", s.tag)));
+        let mut names = vec![format!("c6-l-{pid}")];
+        names.extend(SITES.iter().map(|s| format!("c6-{}-{pid}", s.tag)));
         let lab = Lab {
-            ns: ns.clone(),
+            ns: names.iter().map(|n| Netns::new(n)).collect(),
             procs: Vec::new(),
         };
-        for n in &ns {
-            let _ = sh(&["ip", "netns", "del", n]);
-            must(&["ip", "netns", "add", n]);
-            must(&["ip", "-n", n, "link", "set", "lo", "up"]);
-        }
-        let l = ns[0].as_str();
+        let l = &lab.ns[0];
         // las's namespace: no IPv6 of the kernel's own (las does ND on
         // `l0` itself), a bridge, las's veth on it.
         for k in ["all", "default"] {
-            lab.exec(
-                0,
-                &[
-                    "sysctl",
-                    "-qw",
-                    &format!("net.ipv6.conf.{k}.disable_ipv6=1"),
-                ],
-            );
-        }
-        must(&["ip", "-n", l, "link", "add", "br0", "type", "bridge"]);
-        must(&[
-            "ip", "-n", l, "link", "add", "l0", "address", LAS_MAC, "type", "veth", "peer", "name",
-            "l0b",
-        ]);
-        must(&["ip", "-n", l, "link", "set", "l0b", "master", "br0"]);
-        for (i, s) in SITES.iter().enumerate() {
-            let n = ns[i + 1].as_str();
-            let port = format!("s{}", s.tag);
-            must(&[
-                "ip", "-n", l, "link", "add", &port, "type", "veth", "peer", "name", "ul0",
-                "netns", n,
+            l.exec(&[
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{k}.disable_ipv6=1"),
             ]);
-            must(&["ip", "-n", l, "link", "set", &port, "master", "br0", "up"]);
+        }
+        l.ip(&["link", "add", "br0", "type", "bridge"]);
+        l.ip(&[
+            "link", "add", "l0", "address", LAS_MAC, "type", "veth", "peer", "name", "l0b",
+        ]);
+        l.ip(&["link", "set", "l0b", "master", "br0"]);
+        for (i, s) in SITES.iter().enumerate() {
+            let n = &lab.ns[i + 1];
+            let port = format!("s{}", s.tag);
+            l.ip(&[
+                "link",
+                "add",
+                &port,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "ul0",
+                "netns",
+                n.name(),
+            ]);
+            l.ip(&["link", "set", &port, "master", "br0", "up"]);
             let v6 = s.ul.contains(':');
-            lab.exec(
-                i + 1,
-                &[
-                    "sysctl",
-                    "-qw",
-                    &format!("net.ipv6.conf.all.disable_ipv6={}", u8::from(!v6)),
-                ],
-            );
+            n.exec(&[
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.all.disable_ipv6={}", u8::from(!v6)),
+            ]);
             let pfx = if v6 { "64" } else { "24" };
-            let mut add = vec!["ip", "-n", n, "addr", "add"];
+            let mut add = vec!["addr", "add"];
             let a = format!("{}/{pfx}", s.ul);
             add.extend([a.as_str(), "dev", "ul0"]);
             if v6 {
                 add.push("nodad");
             }
-            must(&add);
-            must(&["ip", "-n", n, "link", "set", "ul0", "up"]);
+            n.ip(&add);
+            n.ip(&["link", "set", "ul0", "up"]);
             // A veth leaves the UDP checksum to an offload that never
             // happens (CHECKSUM_PARTIAL): what las reads off the wire
             // would carry a partial sum, which it rightly refuses on
             // control messages over IPv6 (`l2tp6_udp_bad_checksum`). A
             // NIC or `tx off` sums it in full, as lab/lab.sh does.
-            must(&[
-                "ip", "netns", "exec", n, "ethtool", "-K", "ul0", "tx", "off",
-            ]);
-            must(&["ip", "-n", n, "tuntap", "add", "mode", "tap", "name", "pw0"]);
-            must(&["ip", "-n", n, "link", "set", "pw0", "address", s.mac]);
-            lab.exec(
-                i + 1,
-                &["sysctl", "-qw", "net.ipv6.conf.pw0.disable_ipv6=1"],
-            );
-            must(&[
-                "ip",
-                "-n",
-                n,
-                "addr",
-                "add",
-                &format!("{}/24", s.host),
-                "dev",
-                "pw0",
-            ]);
+            n.run(&["ethtool", "-K", "ul0", "tx", "off"]);
+            n.ip(&["tuntap", "add", "mode", "tap", "name", "pw0"]);
+            n.ip(&["link", "set", "pw0", "address", s.mac]);
+            n.exec(&["sysctl", "-qw", "net.ipv6.conf.pw0.disable_ipv6=1"]);
+            n.ip(&["addr", "add", &format!("{}/24", s.host), "dev", "pw0"]);
         }
         for i in ["br0", "l0b", "l0"] {
-            must(&["ip", "-n", l, "link", "set", i, "up"]);
+            l.ip(&["link", "set", i, "up"]);
         }
         lab
     }
 
     fn exec(&self, i: usize, args: &[&str]) -> Output {
-        let mut v = vec!["ip", "netns", "exec", self.ns[i].as_str()];
-        v.extend_from_slice(args);
-        sh(&v)
+        self.ns[i].exec(args)
     }
 
     fn spawn(
@@ -211,8 +182,8 @@ impl Lab {
         out: std::fs::File,
         err: std::fs::File,
     ) {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns[i], exe])
+        let child = self.ns[i]
+            .command(exe)
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -220,7 +191,7 @@ impl Lab {
             .stderr(err)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {exe}: {e}"));
-        self.procs.push((self.ns[i].clone(), child));
+        self.procs.push((self.ns[i].name().to_string(), child));
     }
 
     fn assert_running(&mut self, logs: &dyn Fn() -> String) {
@@ -237,9 +208,6 @@ impl Drop for Lab {
         for (_, c) in &mut self.procs {
             let _ = c.kill();
             let _ = c.wait();
-        }
-        for n in &self.ns {
-            let _ = sh(&["ip", "netns", "del", n]);
         }
     }
 }
@@ -345,7 +313,7 @@ fn ipv6_and_ipv4_lacs_share_a_dynamic_switch() {
     // qdisc (`qdisc_bypass`), where a capture on `l0` itself sees nothing.
     let pcap = dir.join("l0b.pcap");
     let mut cap = Capture::start_in(
-        Some(&lab.ns[0]),
+        Some(lab.ns[0].name()),
         "l0b",
         &pcap,
         100_000,

@@ -32,7 +32,7 @@ use common::tshark::{assert_clean, Capture};
 use common::*;
 use las::telemetry::show::{Request, Response};
 use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 /// Sends the hex frames of stdin's lines on `sys.argv[1]`, one every
@@ -47,50 +47,19 @@ for line in sys.stdin:
         time.sleep(0.1)
 "#;
 
-/// A network namespace, deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(name: &str) -> Netns {
-        let _ = Command::new("ip")
-            .args(["netns", "del", name])
-            .stderr(Stdio::null())
-            .status();
-        let ok = Command::new("ip")
-            .args(["netns", "add", name])
-            .status()
-            .expect("ip netns add")
-            .success();
-        assert!(ok, "ip netns add {name}");
-        let ns = Netns(name.into());
-        // No IPv6 on the tap when it appears: no router solicitations or
-        // MLD reports for las to count among its drops.
-        for k in ["all", "default"] {
-            ns.exec(&[
-                "sysctl",
-                "-qw",
-                &format!("net.ipv6.conf.{k}.disable_ipv6=1"),
-            ]);
-        }
-        ns.exec(&["ip", "link", "set", "lo", "up"]);
-        ns
+/// A namespace for las (`common::Netns`), with no IPv6 on the tap when
+/// it appears: no router solicitations or MLD reports for las to count
+/// among its drops.
+fn tap_netns(name: &str) -> Netns {
+    let ns = Netns::new(name);
+    for k in ["all", "default"] {
+        ns.run(&[
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.conf.{k}.disable_ipv6=1"),
+        ]);
     }
-
-    fn exec(&self, args: &[&str]) {
-        let ok = Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .args(args)
-            .status()
-            .expect("ip netns exec")
-            .success();
-        assert!(ok, "ip netns exec {} {args:?}", self.0);
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
+    ns
 }
 
 fn hex_of(f: &[u8]) -> String {
@@ -119,11 +88,11 @@ fn device_checked_ip_checksum() {
     setup.device = Some(format!("net_tap0,iface={iface}"));
     let scratch = Scratch::new(&setup.name);
     let dir = scratch.dir.clone();
-    let ns = Netns::new(&format!("las-tapcsum-{}", std::process::id()));
+    let ns = tap_netns(&format!("las-tapcsum-{}", std::process::id()));
     let cfg_path = dir.join("las.toml");
     std::fs::write(&cfg_path, setup.config(&dir, &scratch.prefix)).unwrap();
     let sock = dir.join("las.sock");
-    let mut las = Las::start_in(Some(&ns.0), &cfg_path, &setup.cores, &dir);
+    let mut las = Las::start_in(Some(ns.name()), &cfg_path, &setup.cores, &dir);
     las.wait_ready(&sock);
 
     let Response::Ports { ports } = ask(&sock, Request::Ports) else {
@@ -152,9 +121,16 @@ fn device_checked_ip_checksum() {
     to_b.push(ab(8));
 
     let pcap = dir.join("tap.pcap");
-    let mut cap = Capture::start_in(Some(&ns.0), &iface, &pcap, 1000, "what las sent on net_tap");
-    let mut py = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "python3", "-c", INJECT, &iface])
+    let mut cap = Capture::start_in(
+        Some(ns.name()),
+        &iface,
+        &pcap,
+        1000,
+        "what las sent on net_tap",
+    );
+    let mut py = ns
+        .command("python3")
+        .args(["-c", INJECT, &iface])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

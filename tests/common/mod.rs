@@ -643,6 +643,89 @@ impl Drop for Scratch {
     }
 }
 
+/// A named network namespace with its loopback up, deleted on drop
+/// (errors ignored). Whatever runs in it must be gone by then: a test
+/// that starts processes there kills them first.
+pub struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// `ip netns add name` (a stale namespace of that name, left by a
+    /// killed run, is deleted first), then `lo` up in it.
+    pub fn new(name: &str) -> Netns {
+        let _ = Command::new("ip").args(["netns", "del", name]).output();
+        let ns = Netns { name: name.into() };
+        checked(&["ip", "netns", "add", name]);
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `ip netns exec <name> program`, to add arguments and stdio to.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).arg(program);
+        c
+    }
+
+    /// Runs `args` in the namespace and returns its output, whatever its
+    /// exit status.
+    pub fn exec(&self, args: &[&str]) -> std::process::Output {
+        self.command(args[0])
+            .args(&args[1..])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {args:?} in {}: {e}", self.name))
+    }
+
+    /// Runs `args` in the namespace; panics with the command and its
+    /// output unless it succeeds.
+    pub fn run(&self, args: &[&str]) {
+        let o = self.exec(args);
+        assert!(
+            o.status.success(),
+            "ip netns exec {} {args:?} failed: {}{}",
+            self.name,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// `ip -n <name> args...`, which must succeed (panics with its
+    /// output).
+    pub fn ip(&self, args: &[&str]) {
+        let mut v = vec!["ip", "-n", &self.name];
+        v.extend_from_slice(args);
+        checked(&v);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// Runs `args` (program first); panics with the command and its output
+/// unless it succeeds.
+fn checked(args: &[&str]) {
+    let o = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"));
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
     let f = std::fs::File::create(path).unwrap();
     let mut w = PcapWriter::new(std::io::BufWriter::new(f)).unwrap();
