@@ -27,23 +27,54 @@ const ETH_LEN: usize = ethernet::HEADER_LEN;
 /// calls this `nr_oos_count_max`). Isolated reordered packets still drop.
 pub const SEQ_RESYNC: u8 = 4;
 
-/// What the receive side of a session expects (from its `SessionSpec`).
+/// What the receive side of a session expects (from its `SessionSpec`),
+/// with what the checks derive from it worked out once, when the session
+/// is set up (`RxSession::new`), not for every packet: the header length
+/// and where the cookie and the sublayer lie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RxSession {
-    pub encap: Encap,
-    pub udp_peer_port: u16,
+    encap: Encap,
+    l2spec: L2Spec,
+    /// Bytes of L2TPv3 header before the inner frame.
+    header_len: u8,
+    /// Offset of the cookie from the L2TPv3 header (`Encap::header_len`);
+    /// the sublayer, if any, follows the cookie at `sublayer_off`.
+    cookie_off: u8,
+    sublayer_off: u8,
+    udp_peer_port: u16,
     /// IPv4 or IPv6: compared with `DataPacket::src` (family and bytes,
     /// no allocation).
-    pub peer: IpAddr,
-    pub cookie: Cookie,
-    pub l2spec: L2Spec,
+    peer: IpAddr,
+    cookie: Cookie,
 }
 
 impl RxSession {
+    pub fn new(
+        encap: Encap,
+        udp_peer_port: u16,
+        peer: IpAddr,
+        cookie: Cookie,
+        l2spec: L2Spec,
+    ) -> RxSession {
+        // At most 8 (UDP) + 8 (cookie) + 4 (sublayer): fits a u8.
+        let cookie_off = encap.header_len() as u8;
+        let sublayer_off = cookie_off + cookie.len() as u8;
+        RxSession {
+            encap,
+            l2spec,
+            header_len: sublayer_off + l2spec.len() as u8,
+            cookie_off,
+            sublayer_off,
+            udp_peer_port,
+            peer,
+            cookie,
+        }
+    }
+
     /// Bytes of L2TPv3 header before the inner frame.
     #[inline(always)]
     pub fn header_len(&self) -> usize {
-        crate::wire::l2tp::data_offsets(self.encap, self.cookie.len(), self.l2spec)
+        usize::from(self.header_len)
     }
 }
 
@@ -196,16 +227,15 @@ pub fn check_session_fields(
     }
     // The cookie follows the session id (over UDP, the flags word and
     // the session id).
-    let cookie_off = p.l2tp_off + p.encap.header_len();
-    let want = s.cookie.as_bytes();
-    if !cookie_matches(first, cookie_off, want) {
+    let cookie_off = p.l2tp_off + usize::from(s.cookie_off);
+    if !cookie_matches(first, cookie_off, s.cookie.as_bytes()) {
         return Err(DropReason::CookieMismatch);
     }
     if p.encap == Encap::Udp && s.udp_peer_port != p.udp_src_port {
         return Err(DropReason::UdpPortChanged);
     }
     if s.l2spec == L2Spec::Default {
-        let off = cookie_off + want.len();
+        let off = p.l2tp_off + usize::from(s.sublayer_off);
         let sub = first
             .get(off..off + SUBLAYER_LEN)
             .ok_or(DropReason::Malformed)?;
@@ -399,13 +429,7 @@ mod tests {
     const L2TP_OFF: usize = 14 + 20;
 
     fn ip_session(cookie: &[u8], l2spec: L2Spec) -> RxSession {
-        RxSession {
-            encap: Encap::Ip,
-            udp_peer_port: 0,
-            peer: PEER,
-            cookie: Cookie::new(cookie).unwrap(),
-            l2spec,
-        }
+        RxSession::new(Encap::Ip, 0, PEER, Cookie::new(cookie).unwrap(), l2spec)
     }
 
     /// Outer Ethernet + IPv4 (zeros, 34 bytes), session id, cookie,
@@ -443,9 +467,13 @@ mod tests {
             Ok(L2TP_OFF + 4 + 8 + 4)
         );
         // Over UDP: the flags word and reserved field come first.
-        let mut s = ip_session(&[9, 9, 9, 9], L2Spec::None);
-        s.encap = Encap::Udp;
-        s.udp_peer_port = 1701;
+        let s = RxSession::new(
+            Encap::Udp,
+            1701,
+            PEER,
+            Cookie::new(&[9, 9, 9, 9]).unwrap(),
+            L2Spec::None,
+        );
         let mut p = vec![0u8; L2TP_OFF];
         p.extend_from_slice(&[0, 3, 0, 0, 0, 0, 0x03, 0xe8, 9, 9, 9, 9]);
         p.extend_from_slice(&[0u8; 60]);
@@ -505,8 +533,13 @@ mod tests {
             Err(DropReason::SourceMismatch)
         );
         let v6: Ipv6Addr = "2001:db8::10".parse().unwrap();
-        let mut s6 = s;
-        s6.peer = IpAddr::V6(v6);
+        let s6 = RxSession::new(
+            Encap::Ip,
+            0,
+            IpAddr::V6(v6),
+            Cookie::new(&c).unwrap(),
+            L2Spec::None,
+        );
         d2.src = IpAddr::V6(v6);
         assert_eq!(check_session(&p, &d2, &s6, &mut seq), Ok(L2TP_OFF + 8));
         d2.src = IpAddr::V6("2001:db8::11".parse().unwrap());
@@ -534,6 +567,60 @@ mod tests {
             check_session(&p[..L2TP_OFF + 8 + 10], &d5, &s, &mut seq),
             Err(DropReason::Malformed)
         );
+    }
+
+    /// The offsets `RxSession::new` works out, against the header layout
+    /// of RFC 3931 §4.1 (`data_offsets`), for every encapsulation, cookie
+    /// length and sublayer: the inner frame's offset, the cookie's bytes
+    /// (one byte off is a mismatch) and the sequence number read from the
+    /// sublayer after the cookie.
+    #[test]
+    fn precomputed_offsets_every_layout() {
+        let cookies: [&[u8]; 3] = [&[], &[0xc1, 0xc2, 0xc3, 0xc4], &[1, 2, 3, 4, 5, 6, 7, 8]];
+        for encap in [Encap::Ip, Encap::Udp] {
+            for cookie in cookies {
+                for l2spec in [L2Spec::None, L2Spec::Default] {
+                    let port = if encap == Encap::Udp { 1701 } else { 0 };
+                    let s = RxSession::new(encap, port, PEER, Cookie::new(cookie).unwrap(), l2spec);
+                    let hl = crate::wire::l2tp::data_offsets(encap, cookie.len(), l2spec);
+                    assert_eq!(s.header_len(), hl, "{encap:?} {cookie:?} {l2spec:?}");
+                    let mut p = vec![0xa5u8; L2TP_OFF];
+                    if encap == Encap::Udp {
+                        p.extend_from_slice(&[0, 3, 0, 0]);
+                    }
+                    p.extend_from_slice(&1000u32.to_be_bytes());
+                    p.extend_from_slice(cookie);
+                    if l2spec == L2Spec::Default {
+                        p.extend_from_slice(&(0x4000_0000u32 | 77).to_be_bytes());
+                    }
+                    assert_eq!(p.len(), L2TP_OFF + hl);
+                    p.extend_from_slice(&[0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00]);
+                    p.extend_from_slice(&[0u8; 46]);
+                    let d = DataPacket {
+                        encap,
+                        src: PEER,
+                        udp_src_port: port,
+                        l2tp_off: L2TP_OFF,
+                        end: p.len(),
+                    };
+                    let seq = (l2spec == L2Spec::Default).then_some(77);
+                    assert_eq!(
+                        check_session_fields(&p, &d, &s),
+                        Ok((L2TP_OFF + hl, seq)),
+                        "{encap:?} {cookie:?} {l2spec:?}"
+                    );
+                    for i in 0..cookie.len() {
+                        let mut bad = p.clone();
+                        bad[L2TP_OFF + hl - l2spec.len() - cookie.len() + i] ^= 1;
+                        assert_eq!(
+                            check_session_fields(&bad, &d, &s),
+                            Err(DropReason::CookieMismatch),
+                            "{encap:?} {cookie:?} {l2spec:?} byte {i}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

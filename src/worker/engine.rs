@@ -2179,13 +2179,13 @@ impl Worker {
                 }
                 // At most max_sessions members: the index has room.
                 self.by_id.insert(spec.local_session_id, spec.member);
-                let rx = RxSession {
-                    encap: spec.encap,
-                    udp_peer_port: spec.udp_peer_port,
-                    peer: spec.peer,
-                    cookie: spec.local_cookie,
-                    l2spec: spec.l2spec,
-                };
+                let rx = RxSession::new(
+                    spec.encap,
+                    spec.udp_peer_port,
+                    spec.peer,
+                    spec.local_cookie,
+                    spec.l2spec,
+                );
                 self.sessions[i] = Some(Session {
                     vlan_pw: spec.vlan_pw,
                     mesh: spec.mesh,
