@@ -111,7 +111,7 @@ impl Lab {
         // las's namespace: no IPv6 of the kernel's own (las does ND on
         // `l0` itself), a bridge, las's veth on it.
         for k in ["all", "default"] {
-            l.exec(&[
+            l.run(&[
                 "sysctl",
                 "-qw",
                 &format!("net.ipv6.conf.{k}.disable_ipv6=1"),
@@ -139,7 +139,7 @@ impl Lab {
             ]);
             l.ip(&["link", "set", &port, "master", "br0", "up"]);
             let v6 = s.ul.contains(':');
-            n.exec(&[
+            n.run(&[
                 "sysctl",
                 "-qw",
                 &format!("net.ipv6.conf.all.disable_ipv6={}", u8::from(!v6)),
@@ -161,7 +161,7 @@ impl Lab {
             n.run(&["ethtool", "-K", "ul0", "tx", "off"]);
             n.ip(&["tuntap", "add", "mode", "tap", "name", "pw0"]);
             n.ip(&["link", "set", "pw0", "address", s.mac]);
-            n.exec(&["sysctl", "-qw", "net.ipv6.conf.pw0.disable_ipv6=1"]);
+            n.run(&["sysctl", "-qw", "net.ipv6.conf.pw0.disable_ipv6=1"]);
             n.ip(&["addr", "add", &format!("{}/24", s.host), "dev", "pw0"]);
         }
         for i in ["br0", "l0b", "l0"] {
