@@ -473,6 +473,48 @@ pub fn assert_clean(pcap: &Path, check: &Check) {
     panic!("{msg}");
 }
 
+/// What tshark reads for the fields `names` in the frames of `pcap` matching
+/// `filter`, decoded with `prefs` and the pseudowire's frame dissected as
+/// Ethernet (so `eth.src` lists the outer and then the inner source): one
+/// row per frame, its number first, then each field with all its
+/// occurrences joined by commas (empty where absent). Panics without
+/// tshark; callers check [`have_tshark`] first.
+pub fn fields(pcap: &Path, prefs: Prefs, filter: &str, names: &[&str]) -> Vec<(u64, Vec<String>)> {
+    let mut a = vec!["-r".to_string(), pcap.display().to_string(), "-n".into()];
+    a.extend(decode_args(prefs, true, &None));
+    a.extend(["-Y".into(), filter.to_string()]);
+    a.extend(
+        [
+            "-T",
+            "fields",
+            "-E",
+            "separator=/t",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=,",
+        ]
+        .map(String::from),
+    );
+    a.extend(["-e".into(), "frame.number".into()]);
+    for n in names {
+        a.extend(["-e".into(), (*n).to_string()]);
+    }
+    tshark(&a)
+        .lines()
+        .map(|line| {
+            let mut f = line.split('\t');
+            let num = f
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("tshark printed {line:?}, not a frame number first"));
+            let mut row: Vec<String> = f.map(String::from).collect();
+            row.resize(names.len(), String::new());
+            (num, row)
+        })
+        .collect()
+}
+
 /// tshark's `-V -x` text for one frame, shortened for a panic message:
 /// without the frame's metadata (times, lengths), at most 12000 bytes,
 /// and the expert lines repeated at the end when that cut them off.
