@@ -84,20 +84,7 @@ impl Lab {
             edges: Vec::new(),
         };
         let ns = &lab.ns;
-        // The veth is created inside the namespaces: nothing appears in the
-        // root namespace.
-        ns[0].ip(&[
-            "link",
-            "add",
-            "ul0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "ul0",
-            "netns",
-            ns[1].name(),
-        ]);
+        ns[0].veth("ul0", &ns[1], "ul0");
         for (n, ul, host, mac) in [
             (&ns[0], UL_A, HOST_A, "02:e6:00:00:00:0a"),
             (&ns[1], UL_B, HOST_B, "02:e6:00:00:00:0b"),

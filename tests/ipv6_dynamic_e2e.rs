@@ -125,18 +125,7 @@ impl Lab {
         for (i, s) in SITES.iter().enumerate() {
             let n = &lab.ns[i + 1];
             let port = format!("s{}", s.tag);
-            l.ip(&[
-                "link",
-                "add",
-                &port,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "ul0",
-                "netns",
-                n.name(),
-            ]);
+            l.veth(&port, n, "ul0");
             l.ip(&["link", "set", &port, "master", "br0", "up"]);
             let v6 = s.ul.contains(':');
             n.run(&[

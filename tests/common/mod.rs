@@ -701,6 +701,24 @@ impl Netns {
         v.extend_from_slice(args);
         checked(&v);
     }
+
+    /// A veth pair made inside the namespaces: `ours` here, its peer
+    /// `theirs` in `other` (nothing appears in the root namespace); both
+    /// down.
+    pub fn veth(&self, ours: &str, other: &Netns, theirs: &str) {
+        self.ip(&[
+            "link",
+            "add",
+            ours,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            theirs,
+            "netns",
+            &other.name,
+        ]);
+    }
 }
 
 impl Drop for Netns {
