@@ -345,31 +345,14 @@ pub fn assert_clean(pcap: &Path, check: &Check) {
             a.extend(decode_args(*prefs, inner, &check.secret));
             a.push("-Y".into());
             a.push(filter);
-            a.extend(
-                [
-                    "-T",
-                    "fields",
-                    "-E",
-                    "separator=/t",
-                    "-E",
-                    "occurrence=a",
-                    "-e",
-                    "frame.number",
-                    "-e",
-                    "_ws.malformed",
-                    "-e",
-                    "_ws.expert.severity",
-                    "-e",
-                    "l2tp.incorrect_digest",
-                    "-e",
-                    "_ws.col.Info",
-                    "-e",
-                    "frame.protocols",
-                    "-e",
-                    "_ws.expert.message",
-                ]
-                .map(String::from),
-            );
+            a.extend(field_args(&[
+                "_ws.malformed",
+                "_ws.expert.severity",
+                "l2tp.incorrect_digest",
+                "_ws.col.Info",
+                "frame.protocols",
+                "_ws.expert.message",
+            ]));
             let out = tshark(&a);
             commands.push(format!("tshark {}", shell_words(&a)));
             for line in out.lines() {
@@ -473,6 +456,18 @@ pub fn assert_clean(pcap: &Path, check: &Check) {
     panic!("{msg}");
 }
 
+/// `-T fields` output of `frame.number` and then `names`, tab-separated,
+/// every occurrence of a field joined by commas.
+fn field_args(names: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = ["-T", "fields", "-E", "separator=/t", "-E", "occurrence=a"]
+        .map(String::from)
+        .to_vec();
+    for n in std::iter::once(&"frame.number").chain(names) {
+        a.extend(["-e".into(), (*n).to_string()]);
+    }
+    a
+}
+
 /// What tshark reads for the fields `names` in the frames of `pcap` matching
 /// `filter`, decoded with `prefs` and the pseudowire's frame dissected as
 /// Ethernet (so `eth.src` lists the outer and then the inner source): one
@@ -483,23 +478,7 @@ pub fn fields(pcap: &Path, prefs: Prefs, filter: &str, names: &[&str]) -> Vec<(u
     let mut a = vec!["-r".to_string(), pcap.display().to_string(), "-n".into()];
     a.extend(decode_args(prefs, true, &None));
     a.extend(["-Y".into(), filter.to_string()]);
-    a.extend(
-        [
-            "-T",
-            "fields",
-            "-E",
-            "separator=/t",
-            "-E",
-            "occurrence=a",
-            "-E",
-            "aggregator=,",
-        ]
-        .map(String::from),
-    );
-    a.extend(["-e".into(), "frame.number".into()]);
-    for n in names {
-        a.extend(["-e".into(), (*n).to_string()]);
-    }
+    a.extend(field_args(names));
     tshark(&a)
         .lines()
         .map(|line| {
