@@ -1459,11 +1459,12 @@ fn tshark_check_has_teeth() {
 /// byte), read back field by field by Wireshark's L2TPv3 dissector in all
 /// twelve layouts of RFC 3931 §4.1 (IP and UDP; no, 4- and 8-byte
 /// cookies; with and without the default L2-specific sublayer of §4.6).
-/// The outer pass of `assert_clean` cannot see a cookie or a sublayer at
-/// the wrong offset (the inner frame just shifts), and most receive tests
-/// carry synthetic inner frames that its inner pass does not judge; here
-/// tshark must return the session id, the cookie, the S bit and sequence
-/// number and the inner frame's addresses that were put in. A builder we
+/// `assert_clean` reads only what las sent, never the frames fed to it;
+/// its outer pass cannot see a cookie or a sublayer at the wrong offset
+/// (the inner frame just shifts), and most tests carry synthetic inner
+/// frames that its inner pass does not judge. Here tshark must return
+/// the session id, the cookie, the S bit and sequence number and the
+/// inner frame's addresses that were put in. A builder we
 /// wrote and a las we wrote agree with each other and prove little; this
 /// is a decoder written by others, from the RFC and real routers'
 /// traffic. Each frame is decoded with its own session's cookie length
