@@ -89,8 +89,8 @@ impl Lab {
             (&ns[0], UL_A, HOST_A, "02:e6:00:00:00:0a"),
             (&ns[1], UL_B, HOST_B, "02:e6:00:00:00:0b"),
         ] {
-            n.run(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0"]);
-            n.run(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=0"]);
+            n.ipv6("all", true);
+            n.ipv6("default", true);
             // IPv6 only on the underlay; no DAD delay.
             n.ip(&["addr", "add", &format!("{ul}/64"), "dev", "ul0", "nodad"]);
             n.ip(&["link", "set", "ul0", "up"]);
@@ -99,7 +99,7 @@ impl Lab {
             // solicitations) on it.
             n.ip(&["tuntap", "add", "mode", "tap", "name", "pw0"]);
             n.ip(&["link", "set", "pw0", "address", mac]);
-            n.run(&["sysctl", "-qw", "net.ipv6.conf.pw0.disable_ipv6=1"]);
+            n.ipv6("pw0", false);
             n.ip(&["addr", "add", &format!("{host}/24"), "dev", "pw0"]);
         }
         // The underlay answers before any las-edge runs.

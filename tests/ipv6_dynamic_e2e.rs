@@ -110,13 +110,8 @@ impl Lab {
         let l = &lab.ns[0];
         // las's namespace: no IPv6 of the kernel's own (las does ND on
         // `l0` itself), a bridge, las's veth on it.
-        for k in ["all", "default"] {
-            l.run(&[
-                "sysctl",
-                "-qw",
-                &format!("net.ipv6.conf.{k}.disable_ipv6=1"),
-            ]);
-        }
+        l.ipv6("all", false);
+        l.ipv6("default", false);
         l.ip(&["link", "add", "br0", "type", "bridge"]);
         l.ip(&[
             "link", "add", "l0", "address", LAS_MAC, "type", "veth", "peer", "name", "l0b",
@@ -128,11 +123,7 @@ impl Lab {
             l.veth(&port, n, "ul0");
             l.ip(&["link", "set", &port, "master", "br0", "up"]);
             let v6 = s.ul.contains(':');
-            n.run(&[
-                "sysctl",
-                "-qw",
-                &format!("net.ipv6.conf.all.disable_ipv6={}", u8::from(!v6)),
-            ]);
+            n.ipv6("all", v6);
             let pfx = if v6 { "64" } else { "24" };
             let mut add = vec!["addr", "add"];
             let a = format!("{}/{pfx}", s.ul);
@@ -150,7 +141,7 @@ impl Lab {
             n.run(&["ethtool", "-K", "ul0", "tx", "off"]);
             n.ip(&["tuntap", "add", "mode", "tap", "name", "pw0"]);
             n.ip(&["link", "set", "pw0", "address", s.mac]);
-            n.run(&["sysctl", "-qw", "net.ipv6.conf.pw0.disable_ipv6=1"]);
+            n.ipv6("pw0", false);
             n.ip(&["addr", "add", &format!("{}/24", s.host), "dev", "pw0"]);
         }
         for i in ["br0", "l0b", "l0"] {

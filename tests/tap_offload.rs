@@ -52,13 +52,8 @@ for line in sys.stdin:
 /// among its drops.
 fn tap_netns(name: &str) -> Netns {
     let ns = Netns::new(name);
-    for k in ["all", "default"] {
-        ns.run(&[
-            "sysctl",
-            "-qw",
-            &format!("net.ipv6.conf.{k}.disable_ipv6=1"),
-        ]);
-    }
+    ns.ipv6("all", false);
+    ns.ipv6("default", false);
     ns
 }
 

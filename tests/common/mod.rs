@@ -684,14 +684,17 @@ impl Netns {
     /// Runs `args` in the namespace; panics with the command and its
     /// output unless it succeeds.
     pub fn run(&self, args: &[&str]) {
-        let o = self.exec(args);
-        assert!(
-            o.status.success(),
-            "ip netns exec {} {args:?} failed: {}{}",
-            self.name,
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let mut v = vec!["ip", "netns", "exec", &self.name];
+        v.extend_from_slice(args);
+        checked(&v);
+    }
+
+    /// The kernel's IPv6 on or off for `conf` (`all`, `default` or an
+    /// interface) in the namespace: `sysctl net.ipv6.conf.<conf>.disable_ipv6`,
+    /// which must succeed.
+    pub fn ipv6(&self, conf: &str, on: bool) {
+        let set = format!("net.ipv6.conf.{conf}.disable_ipv6={}", u8::from(!on));
+        self.run(&["sysctl", "-qw", &set]);
     }
 
     /// `ip -n <name> args...`, which must succeed (panics with its
