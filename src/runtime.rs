@@ -187,6 +187,15 @@ pub fn run(
     extra: &[String],
     signals: Signals,
 ) -> Result<Ended, String> {
+    if let Some(p) = cfg.ports.iter().find(|p| !p.is_vdev()) {
+        if extra.iter().any(|a| a == "--no-pci") {
+            return Err(format!(
+                "EAL argument --no-pci: port {} is the PCI device {}, which --no-pci keeps \
+                 DPDK from probing (las adds --no-pci itself when no port is PCI)",
+                p.name, p.device
+            ));
+        }
+    }
     let args = eal_args(&cfg, lcores, extra);
     let cores: Vec<u32> = lcores.iter().map(|c| c.id).collect();
     log::info!("EAL arguments: {}", args[1..].join(" "));

@@ -1018,6 +1018,22 @@ pub(super) fn validate(r: RawConfig) -> R<Config> {
             ));
         }
     }
+    // `--no-pci` keeps the EAL from scanning the PCI bus at all, so a PCI
+    // port would never be probed and las would stop at start saying it
+    // has no such device.
+    if let Some(i) = ports.iter().position(|p| !p.is_vdev()) {
+        if eal_args.iter().any(|a| a == "--no-pci") {
+            return Err(ConfigError::new(
+                "eal.args",
+                "\"--no-pci\"",
+                format!(
+                    "port[{i}] ({}) is the PCI device {}, which --no-pci keeps DPDK from \
+                     probing; remove --no-pci (las adds it itself when no port is PCI)",
+                    ports[i].name, ports[i].device
+                ),
+            ));
+        }
+    }
 
     at_most("neighbor", &r.neighbor, MAX_NEIGHBORS)?;
     let mut neighbors: Vec<Neighbor> = Vec::with_capacity(r.neighbor.len());
@@ -1312,6 +1328,27 @@ remote_session_id = 2001
         .unwrap();
         assert!(c.switches.is_empty() && c.sessions.is_empty());
         assert!(!c.ports[0].is_vdev());
+    }
+
+    /// The example config once paired `--no-pci` with a PCI port: the EAL
+    /// then never probes the port.
+    #[test]
+    fn no_pci_with_a_pci_port_refused() {
+        let pci =
+            "[[port]]\nname = \"wan0\"\ndevice = \"0000:03:00.0\"\naddress = \"10.0.0.1/8\"\n";
+        let e = Config::from_toml_str(&format!(
+            "[eal]\nargs = [\"-m\", \"512\", \"--no-pci\"]\n{pci}"
+        ))
+        .unwrap_err();
+        assert_eq!(e.key, "eal.args", "{e}");
+        assert!(e.reason.contains("port[0] (wan0)"), "{e}");
+        assert!(e.reason.contains("0000:03:00.0"), "{e}");
+        // Without it, or with vdevs only, the same is fine.
+        Config::from_toml_str(&format!("[eal]\nargs = [\"-m\", \"512\"]\n{pci}")).unwrap();
+        Config::from_toml_str(
+            "[eal]\nargs = [\"--no-pci\"]\n[[port]]\nname = \"p\"\ndevice = \"net_null0\"\naddress = \"10.0.0.1/8\"\n",
+        )
+        .unwrap();
     }
 
     #[test]
