@@ -18,7 +18,7 @@ const DEFAULT_CONFIG: &str = "/etc/las/las.toml";
     long_about = "las terminates L2TPv3 pseudowires (RFC 3931/4719) from edge routers and switches \
 Ethernet between them inside virtual switches, on a DPDK poll-mode data plane.\n\n\
 Run it:   las --config las.toml --cores 2-7 [-- EAL args]\n\
-Inspect:  las show ports|tunnels|sessions|switches|macs [SWITCH]|counters [--json]\n\
+Inspect:  las show ports|tunnels|sessions|switches|macs [SWITCH]|mesh|counters [--json]\n\
 Change:   las reload [--config FILE] [--dry-run]   (or SIGHUP)\n\
 Capture:  las capture --switch NAME|--session NAME|--port NAME -w FILE.pcapng|-\n\
 Monitor:  [metrics] listen = \"127.0.0.1:9417\" in the config serves Prometheus /metrics\n\n\

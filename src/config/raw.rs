@@ -238,3 +238,79 @@ pub struct RawSession {
     pub udp_peer_port: Option<i64>,
     pub l2spec: Option<String>,
 }
+
+#[cfg(test)]
+mod test {
+    use super::RawConfig;
+    use crate::testing::{code_spans, repo_file};
+
+    /// The keys serde accepts where `probe` puts the unknown key
+    /// `zz_probe`: the list its "unknown field" error gives.
+    fn keys(probe: &str) -> Vec<String> {
+        let e = toml::from_str::<RawConfig>(probe)
+            .expect_err(probe)
+            .to_string();
+        let (_, expected) = e
+            .split_once("expected")
+            .unwrap_or_else(|| panic!("{probe}: {e}"));
+        let k: Vec<String> = code_spans(expected).into_iter().collect();
+        assert!(!k.is_empty(), "{probe}: {e}");
+        k
+    }
+
+    /// `configs/las.example.toml` says it documents every key: each key
+    /// the parser takes is there, as `key = ...` (or commented out,
+    /// `# key = ...`, or in an inline table) or as its table's header. (`l2tp.auto_switch_grace`
+    /// was once missing.)
+    #[test]
+    fn example_documents_every_key() {
+        let example = repo_file("configs/las.example.toml");
+        let lines: Vec<&str> = example
+            .lines()
+            .map(|l| l.trim_start_matches('#').trim_start())
+            .collect();
+        let probes = [
+            ("", "zz_probe = 1"),
+            ("eal", "[eal]\nzz_probe = 1"),
+            ("dataplane", "[dataplane]\nzz_probe = 1"),
+            ("control", "[control]\nzz_probe = 1"),
+            ("metrics", "[metrics]\nzz_probe = 1"),
+            ("mesh", "[mesh]\nzz_probe = 1"),
+            ("l2tp", "[l2tp]\nzz_probe = 1"),
+            ("l2tp.peer", "[[l2tp.peer]]\nzz_probe = 1"),
+            ("port", "[[port]]\nzz_probe = 1"),
+            ("neighbor", "[[neighbor]]\nzz_probe = 1"),
+            ("switch", "[[switch]]\nzz_probe = 1"),
+            (
+                "switch.static_macs",
+                "[[switch]]\nstatic_macs = [{ zz_probe = 1 }]",
+            ),
+            ("session", "[[session]]\nzz_probe = 1"),
+        ];
+        let mut n = 0;
+        for (table, probe) in probes {
+            for k in keys(probe) {
+                let full = if table.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{table}.{k}")
+                };
+                let documented = lines.iter().any(|l| {
+                    l.strip_prefix(k.as_str())
+                        .is_some_and(|r| r.trim_start().starts_with('='))
+                        || l.contains(&format!("{{ {k} ="))
+                        || l.contains(&format!(", {k} ="))
+                        || *l == format!("[{full}]")
+                        || *l == format!("[[{full}]]")
+                });
+                assert!(
+                    documented,
+                    "configs/las.example.toml does not document {full}"
+                );
+                n += 1;
+            }
+        }
+        // The probes reached the keys: every table has some.
+        assert!(n > 80, "{n} keys");
+    }
+}

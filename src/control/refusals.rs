@@ -125,6 +125,27 @@ mod test {
         assert!(c.iter().all(|(k, _)| k != "refused_local"));
     }
 
+    /// README's table of refusal reasons has a row for every counter
+    /// (three were once missing from it).
+    #[test]
+    fn readme_table_names_every_counted_reason() {
+        use crate::testing::{code_spans, repo_file, section};
+        let readme = repo_file("README.md");
+        let table = section(&readme, "| reason | |", "Sessions are admitted when");
+        let first_cells: String = table
+            .lines()
+            .filter_map(|l| l.strip_prefix('|')?.split('|').next())
+            .collect();
+        let names = code_spans(&first_cells);
+        for (counter, _) in RefusalLog::default().counters() {
+            let r = counter.strip_prefix("refused_").unwrap_or(&counter);
+            assert!(
+                names.contains(r),
+                "README.md: no row for refusal reason {r}"
+            );
+        }
+    }
+
     #[test]
     fn rate_limited_per_reason_and_counted() {
         let mut l = RefusalLog::default();

@@ -447,6 +447,28 @@ pub fn worker_totals<'a>(
 mod test {
     use super::*;
 
+    /// README's list of drop reasons names every reason, under its
+    /// stage (one was once missing from it).
+    #[test]
+    fn readme_lists_every_reason_under_its_stage() {
+        use crate::testing::{code_spans, repo_file, section};
+        let readme = repo_file("README.md");
+        // The three bullets of "Every packet las drops is counted ...".
+        for r in DropReason::ALL {
+            let (bullet, next) = match r.stage() {
+                Stage::Ingress => ("* *ingress*", "* *egress*"),
+                Stage::Egress => ("* *egress*", "* *control*"),
+                Stage::Control => ("* *control*", "So every received frame"),
+            };
+            let names = code_spans(section(&readme, bullet, next));
+            assert!(
+                names.contains(r.name()),
+                "README.md: drop reason {} is not listed under {bullet}",
+                r.name()
+            );
+        }
+    }
+
     #[test]
     fn names_unique_and_indexed() {
         let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();

@@ -516,7 +516,7 @@ fn drops(o: &Out, drops: &BTreeMap<String, u64>) {
         };
         o.counter(
             "las_drops_total",
-            "Packets dropped, by reason (README.md, \"Counters\"), and stage: ingress (a received \
+            "Packets dropped, by reason (README.md, \"las show\"), and stage: ingress (a received \
              frame's fate), egress (one copy to one member), control (a punted packet).",
             l(&[("reason", reason), ("stage", stage)]),
             *v,
@@ -834,6 +834,30 @@ mod test {
                 "{f}"
             );
             assert_eq!(t == "counter", f.ends_with("_total"), "{f} is a {t}");
+        }
+    }
+
+    /// README's "What it exports" table names every family a scrape
+    /// has (the mesh families were once missing from it); the control
+    /// counters are its `las_control_<name>_total` row.
+    #[test]
+    fn readme_lists_every_family() {
+        use crate::testing::{code_spans, repo_file, section};
+        let readme = repo_file("README.md");
+        let table = section(&readme, "| metrics | labels |", "Worker load in PromQL");
+        let names = code_spans(table);
+        assert!(names.contains("las_control_<name>_total"));
+        let text = render(&snapshot(3, 2), LIM, 0.004);
+        let p = parse(&text);
+        let families: BTreeSet<&str> = p.samples.keys().map(|s| family(s)).collect();
+        for f in families {
+            if f.starts_with("las_control_") && f.ends_with("_total") {
+                continue;
+            }
+            assert!(
+                names.contains(f),
+                "README.md: {f} is not in \"What it exports\""
+            );
         }
     }
 
